@@ -1,0 +1,1 @@
+"""Interplay: find why production broke from how services and agents interact."""
