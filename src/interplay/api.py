@@ -1,0 +1,96 @@
+"""The plain Python API: what the CLI, the HTTP server and users' own scripts call.
+
+    >>> from interplay.api import Interplay
+    >>> ip = Interplay.open(":memory:")
+    >>> ip.services()
+    []
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from . import queries
+from .batch import TelemetryBatch
+from .changes import add_change_event
+from .model import IngestResult, InvalidInput
+from .otlp.columns import ColumnBuilder
+from .otlp.files import read_file
+from .queries import TimeRange
+from .store.base import Store
+from .store.duckdb import DuckDBStore
+
+
+class Interplay:
+    """One store and everything Interplay can do with it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @classmethod
+    def open(cls, db: str | Path = "interplay.duckdb", *, read_only: bool = False) -> "Interplay":
+        return cls(DuckDBStore(db, read_only=read_only))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- ingest --------------------------------------------------------------------------------
+    def ingest_file(self, path: str | Path, *, skip_invalid: bool = False,
+                    on_progress: Callable[[int], None] | None = None,
+                    name: str | None = None) -> IngestResult:
+        """Store one file atomically: on a bad record (without skip_invalid) nothing of it is kept."""
+        result = IngestResult()
+        with self.store.transaction() as tx:
+            for batch in read_file(path, skip_invalid=skip_invalid, on_progress=on_progress, name=name):
+                tx.append(batch)
+                result.add(batch.result())
+        return result
+
+    def ingest_batch(self, batch: TelemetryBatch) -> IngestResult:
+        self.store.append(batch)
+        return batch.result()
+
+    def add_changes(self, events: Iterable[dict[str, Any]] | dict[str, Any]) -> IngestResult:
+        """Validate and store change events (all or none)."""
+        return self.ingest_batch(changes_batch(events))
+
+    def apply_retention(self, keep_ns: int, now_ns: int | None = None) -> dict[str, int]:
+        """Delete telemetry older than keep_ns before now, or before the newest data if that is older.
+
+        Measuring from the newest data keeps a replayed or imported incident from vanishing the
+        moment it is stored, while still bounding the file for live traffic.
+        """
+        now_ns = now_ns or time.time_ns()
+        newest = self.store.query("SELECT max(start_ns) AS t FROM spans")[0]["t"]
+        reference = min(now_ns, newest) if newest else now_ns
+        return self.store.delete_before(reference - keep_ns)
+
+    # -- queries -------------------------------------------------------------------------------
+    def services(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+        return queries.services(self.store, window)
+
+    def traces(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
+        return queries.traces(self.store, window, **filters)
+
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        return queries.trace(self.store, trace_id)
+
+    def changes(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
+        return queries.changes(self.store, window, **filters)
+
+    def counts(self) -> dict[str, int]:
+        return self.store.counts()
+
+
+def changes_batch(events: Iterable[dict[str, Any]] | dict[str, Any], where: str = "body") -> TelemetryBatch:
+    """Change events (one object or a list) → a batch; InvalidInput names the bad one."""
+    if isinstance(events, dict):
+        events = [events]
+    if not isinstance(events, list):
+        raise InvalidInput(f"{where}: expected a change event object or a list of them")
+    builder = ColumnBuilder()
+    for i, event in enumerate(events):
+        add_change_event(event, builder, f"{where}[{i}]")
+    return builder.build()

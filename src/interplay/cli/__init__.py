@@ -1,0 +1,101 @@
+"""The `interplay` command: parse arguments, call the Python API, print. Nothing else.
+
+Each submodule adds the commands of one area to `main`."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from .. import output
+from ..model import InterplayError, StoreUnavailable
+from ..queries import TimeRange
+from ..timeutil import parse_duration_ns, parse_time_ns
+
+DEFAULT_DB = "interplay.duckdb"
+out = Console(highlight=False, soft_wrap=False)
+if not out.is_terminal:
+    out.width = 160  # pipes and files get full rows, not an 80-column wrap
+err = Console(stderr=True, highlight=False)
+
+db_option = click.option("--db", envvar="INTERPLAY_DB", default=DEFAULT_DB, show_default=True,
+                         type=click.Path(dir_okay=False), help="DuckDB database file (env INTERPLAY_DB).")
+url_option = click.option("--url", envvar="INTERPLAY_URL", default=None,
+                          help="Query a running `interplay serve` at this URL instead of the file.")
+token_option = click.option("--token", envvar="INTERPLAY_TOKEN", default=None,
+                            help="Bearer token for the server (env INTERPLAY_TOKEN).")
+format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                             show_default=True)
+since_option = click.option("--since", default=None, help="Start of the window: RFC3339, unix seconds, or -15m.")
+until_option = click.option("--until", default=None, help="End of the window (default: now / all).")
+
+
+class _Group(click.Group):
+    """Turns InterplayError into one line on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InterplayError as exc:
+            err.print(output.safe(f"error: {exc}"), style="red")
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="interplay")
+def main() -> None:
+    """Interplay: find why production broke from how services and AI agents interact.
+
+    Start a receiver with `interplay serve`, point OpenTelemetry at it (OTLP on
+    127.0.0.1:4318 / :4317), then ask `interplay services`, `interplay traces`, ...
+    """
+
+
+# -- backends ------------------------------------------------------------------------------------
+def _backend(db: str, url: str | None, token: str | None):
+    """A running server (explicit --url, or found beside the db file), else the file read-only."""
+    from ..client import RemoteInterplay
+    from ..discovery import running_server
+    if url:
+        return RemoteInterplay(url, token)
+    info = running_server(db)
+    if info:
+        return RemoteInterplay(info["url"], token or info.get("token"))
+    if not Path(db).exists():
+        raise StoreUnavailable(f"no database at {db}: run `interplay serve` and send telemetry, "
+                               "or `interplay ingest FILE` (or pass --db / --url)")
+    from ..api import Interplay
+    return Interplay.open(db, read_only=True)
+
+
+def _window(since: str | None, until: str | None) -> TimeRange:
+    return TimeRange(parse_time_ns(since, where="--since") if since else None,
+                     parse_time_ns(until, where="--until") if until else None)
+
+
+
+def _register_commands() -> None:
+    import importlib
+    from . import telemetry  # noqa: F401  (adds its commands to main)
+    # Areas built in parallel register themselves once their module exists.
+    for name in ("interplay.cli.investigate", "interplay.cli.agents", "interplay.cli.web"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    try:
+        from ..testbed import cli as testbed_cli
+    except ImportError:
+        return
+    for attr in ("testbed", "simulate"):
+        command = getattr(testbed_cli, attr, None)
+        if isinstance(command, click.Command):
+            main.add_command(command)
+
+
+_register_commands()

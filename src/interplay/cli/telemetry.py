@@ -1,0 +1,209 @@
+"""Telemetry commands: serve, ingest, change events, services, traces, one trace."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .. import output
+from ..timeutil import parse_duration_ns, parse_time_ns
+from . import (_backend, _window, db_option, err, format_option, main, out, since_option, token_option,
+               until_option, url_option)
+
+
+# -- serve ---------------------------------------------------------------------------------------
+@main.command()
+@db_option
+@click.option("--host", envvar="INTERPLAY_HOST", default="127.0.0.1", show_default=True,
+              help="Address to listen on; non-loopback requires --token.")
+@click.option("--port", envvar="INTERPLAY_PORT", default=4318, show_default=True, type=int,
+              help="OTLP/HTTP and API port.")
+@click.option("--grpc-port", envvar="INTERPLAY_GRPC_PORT", default=4317, show_default=True, type=int,
+              help="OTLP/gRPC port; -1 disables gRPC.")
+@token_option
+@click.option("--retention", envvar="INTERPLAY_RETENTION", default="7d", show_default=True,
+              help="Drop telemetry older than this (e.g. 24h, 7d); 0 keeps everything.")
+@click.option("--max-body", default="16MiB", show_default=True, help="Largest request body after decompression.")
+def serve(db: str, host: str, port: int, grpc_port: int, token: str | None, retention: str,
+          max_body: str) -> None:
+    """Receive OTLP (HTTP and gRPC) and serve the API, until Ctrl-C or SIGTERM."""
+    from ..server.run import serve as run_server
+    keep = parse_duration_ns(retention)
+    run_server(db, host=host, port=port, grpc_port=None if grpc_port < 0 else grpc_port, token=token,
+               retention_ns=keep or None, max_body=_parse_size(max_body),
+               echo=lambda line: out.print(output.safe(line)))
+
+
+def _parse_size(text: str) -> int:
+    units = {"": 1, "b": 1, "kib": 1024, "kb": 1000, "mib": 1024**2, "mb": 1000**2, "gib": 1024**3, "gb": 1000**3}
+    t = text.strip().lower()
+    num = t.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = t[len(num):].strip()
+    if unit not in units or not num:
+        raise click.BadParameter(f"{text!r}: expected a size like 16MiB", param_hint="--max-body")
+    return int(float(num) * units[unit])
+
+
+# -- ingest --------------------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@db_option
+@url_option
+@token_option
+@click.option("--skip-invalid", is_flag=True, help="Store the valid records and report the rest.")
+@format_option
+def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, skip_invalid: bool,
+           fmt: str) -> None:
+    """Store telemetry files: OTLP JSON lines, OTLP JSON/protobuf messages, change events, .gz.
+
+    Each file is stored whole or not at all.
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+    from ..discovery import running_server
+    from ..model import IngestResult
+    if url or running_server(db):
+        target = _backend(db, url, token)
+    else:
+        from ..api import Interplay
+        target = Interplay.open(db)
+    total = IngestResult()
+    summaries = []
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as progress:
+        for path in paths:
+            task = progress.add_task(Path(path).name, total=os.path.getsize(path))
+            result = target.ingest_file(path, skip_invalid=skip_invalid,
+                                        on_progress=lambda n, t=task: progress.update(t, completed=n))
+            total.add(result)
+            summaries.append({"file": path, **result.to_dict()})
+    target.close()
+    if fmt == "json":
+        output.print_json(out, {"files": summaries, "total": total.to_dict()})
+        return
+    for s in summaries:
+        out.print(output.safe(f"{s['file']}: {s['spans']} spans, {s['logs']} logs, "
+                              f"{s['metric_points']} metric points, {s['changes']} changes"))
+        for r in s["rejected"]:
+            out.print(output.safe(f"  skipped {r['count']}: {r['reason']}"), style="yellow")
+
+
+# -- changes -------------------------------------------------------------------------------------
+@main.group()
+def change() -> None:
+    """Record change events (deploys, config, flags, infra, commits)."""
+
+
+@change.command("add")
+@click.option("--service", required=True)
+@click.option("--kind", type=click.Choice(["deploy", "config", "flag", "infra", "commit"]), default="deploy",
+              show_default=True)
+@click.option("--description", "-m", required=True)
+@click.option("--version", "version_", default="", help="The version deployed, if any.")
+@click.option("--time", "when", default="now", show_default=True, help="When it happened.")
+@db_option
+@url_option
+@token_option
+def change_add(service: str, kind: str, description: str, version_: str, when: str, db: str,
+               url: str | None, token: str | None) -> None:
+    """Record one change event."""
+    from ..discovery import running_server
+    from ..timeutil import format_time
+    event = {"time": format_time(parse_time_ns(when, where="--time")), "service": service, "kind": kind,
+             "description": description, "version": version_}
+    if url or running_server(db):
+        target = _backend(db, url, token)
+    else:
+        from ..api import Interplay
+        target = Interplay.open(db)
+    target.add_changes(event)
+    target.close()
+    out.print(output.safe(f"recorded {kind} of {service} at {event['time']}"))
+
+
+@main.command()
+@db_option
+@url_option
+@token_option
+@since_option
+@until_option
+@click.option("--service", default=None)
+@click.option("--limit", default=200, show_default=True)
+@format_option
+def changes(db, url, token, since, until, service, limit, fmt) -> None:
+    """List change events, newest first."""
+    backend = _backend(db, url, token)
+    rows = backend.changes(_window(since, until), service=service, limit=limit)
+    if fmt == "json":
+        output.print_json(out, rows)
+        return
+    output.table(out, rows, [("time", "time"), ("service", "service"), ("kind", "kind"),
+                             ("version", "version"), ("description", "description")],
+                 empty="no change events recorded")
+
+
+# -- queries -------------------------------------------------------------------------------------
+@main.command()
+@db_option
+@url_option
+@token_option
+@since_option
+@until_option
+@format_option
+def services(db, url, token, since, until, fmt) -> None:
+    """Services seen: spans, request rate, error rate, p50/p99 latency, first/last seen."""
+    backend = _backend(db, url, token)
+    rows = backend.services(_window(since, until))
+    if fmt == "json":
+        output.print_json(out, rows)
+        return
+    output.table(out, rows, [("service", "service"), ("spans", "spans"), ("request_rate", "req/s"),
+                             ("error_rate", "error rate"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
+                             ("first_seen", "first seen"), ("last_seen", "last seen")],
+                 empty="no telemetry yet: point OTLP at http://127.0.0.1:4318 (interplay serve) "
+                       "or run `interplay ingest FILE`")
+
+
+@main.command()
+@db_option
+@url_option
+@token_option
+@since_option
+@until_option
+@click.option("--service", default=None, help="Traces that touch this service.")
+@click.option("--operation", default=None, help="Traces with a span of this name.")
+@click.option("--errors", is_flag=True, help="Only traces with an error span (matching the filters).")
+@click.option("--min-duration", default=None, help="Only traces at least this long, e.g. 500ms.")
+@click.option("--limit", default=20, show_default=True)
+@format_option
+def traces(db, url, token, since, until, service, operation, errors, min_duration, limit, fmt) -> None:
+    """Find traces, newest first."""
+    backend = _backend(db, url, token)
+    rows = backend.traces(_window(since, until), service=service, operation=operation, errors_only=errors,
+                          min_duration_ns=parse_duration_ns(min_duration) if min_duration else None,
+                          limit=limit)
+    if fmt == "json":
+        output.print_json(out, rows)
+        return
+    output.table(out, rows, [("trace_id", "trace id"), ("start", "start"), ("root_service", "root service"),
+                             ("root_operation", "root operation"), ("duration_ms", "ms"),
+                             ("spans", "spans"), ("errors", "errors"), ("services", "services")],
+                 empty="no traces match")
+
+
+@main.command("trace")
+@click.argument("trace_id")
+@db_option
+@url_option
+@token_option
+@format_option
+def trace_cmd(trace_id, db, url, token, fmt) -> None:
+    """Show one trace as a tree with durations and self time; errors marked ✗."""
+    backend = _backend(db, url, token)
+    tree = backend.trace(trace_id)
+    if fmt == "json":
+        output.print_json(out, tree)
+        return
+    output.trace_tree(out, tree)
+

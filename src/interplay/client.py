@@ -1,0 +1,81 @@
+"""A client for a running `interplay serve`, with the same query methods as `Interplay`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .model import InterplayError, IngestResult, NotFound, Rejection, StoreUnavailable
+from .queries import TimeRange
+from .timeutil import format_time
+
+
+class RemoteInterplay:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"cannot reach interplay server at {self.url}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("error", response.text)
+            except ValueError:
+                message = response.text
+            cls = NotFound if response.status_code == 404 else InterplayError
+            raise cls(f"server {self.url}: {message}")
+        return response.json()
+
+    def _get(self, path: str, window: TimeRange = TimeRange(), **params: Any) -> Any:
+        q = {k: v for k, v in params.items() if v not in (None, False)}
+        if window.since_ns is not None:
+            q["since"] = str(window.since_ns)
+        if window.until_ns is not None:
+            q["until"] = str(window.until_ns)
+        return self._request("GET", path, params=q)
+
+    def services(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+        return self._get("/api/services", window)
+
+    def traces(self, window: TimeRange = TimeRange(), *, service=None, operation=None,
+               errors_only=False, min_duration_ns=None, limit=20) -> list[dict[str, Any]]:
+        return self._get("/api/traces", window, service=service, operation=operation,
+                         errors="true" if errors_only else None,
+                         min_duration=f"{min_duration_ns}ns" if min_duration_ns else None, limit=limit)
+
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/traces/{trace_id}")
+
+    def changes(self, window: TimeRange = TimeRange(), *, service=None, limit=200) -> list[dict[str, Any]]:
+        return self._get("/api/changes", window, service=service, limit=limit)
+
+    def add_changes(self, events: Any) -> IngestResult:
+        return _result(self._request("POST", "/v1/changes", json=events))
+
+    def ingest_file(self, path: str | Path, *, skip_invalid: bool = False, on_progress=None) -> IngestResult:
+        """Send a file to the server, which stores it atomically, as a local ingest would."""
+        path = Path(path)
+        with open(path, "rb") as f:
+            data = self._request("POST", "/api/ingest", content=f,
+                                 params={"skip_invalid": "true" if skip_invalid else "false",
+                                         "name": path.name}, timeout=None)
+        if on_progress:
+            on_progress(path.stat().st_size)
+        return _result(data)
+
+
+def _result(d: dict[str, Any]) -> IngestResult:
+    return IngestResult(spans=d.get("spans", 0), logs=d.get("logs", 0),
+                        metric_points=d.get("metric_points", 0), changes=d.get("changes", 0),
+                        rejected=[Rejection(r["count"], r["reason"]) for r in d.get("rejected", [])])
+
+
+__all__ = ["RemoteInterplay", "format_time"]

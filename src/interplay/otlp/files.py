@@ -1,0 +1,163 @@
+"""Telemetry files → batches: OTLP JSON lines (the Collector file exporter), single OTLP JSON or
+protobuf messages, change-event JSON lines, and `.gz` of any of these. The kind is detected by
+content, not by name.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from ..batch import TelemetryBatch
+from ..changes import add_change_event, is_change_event
+from ..model import InvalidInput
+from . import jsonmap, proto
+from .columns import ColumnBuilder
+
+CHUNK_ROWS = 50_000
+MAX_SINGLE_MESSAGE = 512 * 1024 * 1024
+Progress = Callable[[int], None]  # called with bytes of the (compressed) file read so far
+
+
+def read_file(path: str | Path, *, skip_invalid: bool = False, on_progress: Progress | None = None,
+              chunk_rows: int = CHUNK_ROWS, name: str | None = None) -> Iterator[TelemetryBatch]:
+    """Yield batches of at most ~chunk_rows rows from one file.
+
+    Without skip_invalid, the first bad record raises InvalidInput naming file, line and reason;
+    callers that store inside one transaction then roll the whole file back. With it, bad records
+    are counted in each batch's `rejected`, with their line numbers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    raw = open(path, "rb")
+    shown = Path(name) if name else path  # what error messages call the file
+    try:
+        stream = _maybe_gunzip(raw, path)
+        head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+        if head.lstrip()[:1] in (b"{", b"["):
+            yield from _read_json(stream, raw, shown, skip_invalid, on_progress, chunk_rows)
+        elif not head:
+            return
+        else:
+            yield _read_protobuf(stream, shown, skip_invalid)
+            if on_progress:
+                on_progress(raw.tell())
+    finally:
+        raw.close()
+
+
+def _maybe_gunzip(raw: IO[bytes], path: Path) -> io.BufferedReader:
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
+    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+
+
+def _read_json(stream: io.BufferedReader, raw: IO[bytes], path: Path, skip_invalid: bool,
+               on_progress: Progress | None, chunk_rows: int) -> Iterator[TelemetryBatch]:
+    builder = ColumnBuilder()
+    first = True
+    for lineno, line in enumerate(_lines(stream, path), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            try:
+                doc = json.loads(line)
+            except ValueError as exc:
+                if first:  # maybe one pretty-printed message spanning many lines
+                    rest = stream.read(MAX_SINGLE_MESSAGE)
+                    doc = _whole_document(line + rest, path)
+                    _add_document(doc, builder, f"{path}")
+                    _check_strict(builder, skip_invalid)
+                    break
+                raise InvalidInput(f"{where}: invalid JSON: {exc}") from None
+            _add_document(doc, builder, where)
+            _check_strict(builder, skip_invalid)
+        except InvalidInput as exc:
+            if not skip_invalid:
+                raise
+            builder.reject(str(exc))
+        first = False
+        if builder.rows >= chunk_rows:
+            if on_progress:
+                on_progress(raw.tell())
+            yield builder.build()
+    if on_progress:
+        on_progress(raw.tell())
+    if builder.rows or builder.rejections:
+        yield builder.build()
+
+
+def _lines(stream: io.BufferedReader, path: Path) -> Iterator[bytes]:
+    try:
+        yield from stream
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InvalidInput(f"{path}: cannot read (corrupt or truncated gzip?): {exc}") from None
+
+
+def _whole_document(data: bytes, path: Path) -> object:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise InvalidInput(f"{path}: invalid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+
+
+def _add_document(doc: object, builder: ColumnBuilder, where: str) -> None:
+    if isinstance(doc, list):  # a JSON array of change events
+        for i, item in enumerate(doc):
+            add_change_event(item, builder, f"{where}[{i}]")
+        return
+    signal = jsonmap.signal_of(doc)
+    if signal:
+        jsonmap.add_request(signal, doc, builder, where)
+    elif is_change_event(doc):
+        add_change_event(doc, builder, where)
+    elif isinstance(doc, dict) and not doc:
+        return  # an empty export request
+    else:
+        keys = ", ".join(list(doc)[:5]) if isinstance(doc, dict) else type(doc).__name__
+        raise InvalidInput(f"{where}: neither an OTLP export request (resourceSpans, resourceLogs, "
+                           f"resourceMetrics) nor a change event (time, service, kind); found: {keys}")
+
+
+def _check_strict(builder: ColumnBuilder, skip_invalid: bool) -> None:
+    if builder.rejections and not skip_invalid:
+        reason, count = next(iter(builder.rejections.items()))
+        more = f" (and {sum(builder.rejections.values()) - 1} more)" if sum(builder.rejections.values()) > 1 else ""
+        raise InvalidInput(reason + more)
+
+
+def _read_protobuf(stream: io.BufferedReader, path: Path, skip_invalid: bool) -> TelemetryBatch:
+    """One binary export request; its signal is whichever decodes to the most valid records."""
+    data = stream.read(MAX_SINGLE_MESSAGE + 1)
+    if len(data) > MAX_SINGLE_MESSAGE:
+        raise InvalidInput(f"{path}: a single protobuf message over {MAX_SINGLE_MESSAGE >> 20} MiB; "
+                           "split it or use JSON lines")
+    best: TelemetryBatch | None = None
+    best_score = -1
+    for signal in ("traces", "logs", "metrics"):
+        try:
+            message = proto.parse_request(signal, data, str(path))
+        except InvalidInput:
+            continue
+        batch = proto.decode_request(signal, message, where=str(path))
+        result = batch.result()
+        score = result.spans + result.logs + result.metric_points - result.rejected_count
+        if score > best_score:
+            best, best_score = batch, score
+    if best is None or best_score <= 0 and not best.tables():
+        raise InvalidInput(f"{path}: not JSON, and not a valid OTLP protobuf traces, logs or metrics request")
+    if best.rejected and not skip_invalid:
+        raise InvalidInput(best.rejected[0].reason)
+    return best
+
+
+def file_size(path: str | Path) -> int:
+    return os.path.getsize(path)

@@ -1,0 +1,148 @@
+"""OTLP protobuf export requests → columnar batches."""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from ..batch import TelemetryBatch
+from ..model import InvalidInput
+from .columns import ColumnBuilder, dumps, truncate
+
+REQUEST_TYPES = {
+    "traces": ExportTraceServiceRequest,
+    "logs": ExportLogsServiceRequest,
+    "metrics": ExportMetricsServiceRequest,
+}
+
+
+def parse_request(signal: str, data: bytes, where: str = "body") -> Any:
+    """Parse protobuf bytes of one export request; InvalidInput names what failed."""
+    message = REQUEST_TYPES[signal]()
+    try:
+        message.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise InvalidInput(f"{where}: not a valid OTLP protobuf {message.DESCRIPTOR.name}: {exc}") from None
+    return message
+
+
+def decode_request(signal: str, message: Any, builder: ColumnBuilder | None = None,
+                   where: str = "body") -> TelemetryBatch:
+    """Decode a parsed export request of the given signal into a batch."""
+    own = builder is None
+    builder = builder or ColumnBuilder()
+    {"traces": add_traces, "logs": add_logs, "metrics": add_metrics}[signal](message, builder, where)
+    return builder.build() if own else TelemetryBatch()
+
+
+def any_value(v: Any) -> Any:
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return truncate(v.string_value)
+    if which == "int_value":
+        return v.int_value
+    if which == "double_value":
+        return v.double_value
+    if which == "bool_value":
+        return v.bool_value
+    if which == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return attributes(v.kvlist_value.values)
+    if which == "bytes_value":
+        return base64.b64encode(v.bytes_value).decode()
+    return None
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    return {kv.key: any_value(kv.value) for kv in kvs}
+
+
+def _resource(resource: Any) -> tuple[dict[str, Any], str, str, str]:
+    attrs = attributes(resource.attributes)
+    return (attrs, str(attrs.get("service.name") or ""), str(attrs.get("service.version") or ""),
+            dumps(attrs))
+
+
+def add_traces(req: ExportTraceServiceRequest, b: ColumnBuilder, where: str) -> None:
+    for ri, rs in enumerate(req.resource_spans):
+        _, service, version, resource_json = _resource(rs.resource)
+        for si, ss in enumerate(rs.scope_spans):
+            scope = ss.scope.name
+            for pi, s in enumerate(ss.spans):
+                events = [{"time_ns": e.time_unix_nano, "name": e.name,
+                           "attributes": attributes(e.attributes)} for e in s.events]
+                links = [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex(),
+                          "attributes": attributes(ln.attributes)} for ln in s.links]
+                b.add_span(trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
+                           parent_span_id=s.parent_span_id.hex(), service=service,
+                           operation=s.name, kind=s.kind, start_ns=s.start_time_unix_nano,
+                           end_ns=s.end_time_unix_nano, status_code=s.status.code,
+                           status_message=s.status.message, service_version=version,
+                           scope_name=scope, resource_json=resource_json,
+                           attributes=attributes(s.attributes), events=events, links=links,
+                           where=f"{where} resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]")
+
+
+def add_logs(req: ExportLogsServiceRequest, b: ColumnBuilder, where: str) -> None:
+    for ri, rl in enumerate(req.resource_logs):
+        _, service, _, resource_json = _resource(rl.resource)
+        for si, sl in enumerate(rl.scope_logs):
+            scope = sl.scope.name
+            for pi, r in enumerate(sl.log_records):
+                b.add_log(time_ns=r.time_unix_nano, observed_ns=r.observed_time_unix_nano,
+                          service=service, severity_number=r.severity_number,
+                          severity_text=r.severity_text, body=any_value(r.body),
+                          trace_id=r.trace_id.hex(), span_id=r.span_id.hex(), scope_name=scope,
+                          resource_json=resource_json, attributes=attributes(r.attributes),
+                          where=f"{where} resourceLogs[{ri}].scopeLogs[{si}].logRecords[{pi}]")
+
+
+_TEMPORALITY = {0: "", 1: "delta", 2: "cumulative"}
+
+
+def add_metrics(req: ExportMetricsServiceRequest, b: ColumnBuilder, where: str) -> None:
+    for ri, rm in enumerate(req.resource_metrics):
+        _, service, _, resource_json = _resource(rm.resource)
+        for si, sm in enumerate(rm.scope_metrics):
+            for mi, m in enumerate(sm.metrics):
+                loc = f"{where} resourceMetrics[{ri}].scopeMetrics[{si}].metrics[{mi}]"
+                common = dict(service=service, name=m.name, unit=m.unit,
+                              resource_json=resource_json, where=loc)
+                which = m.WhichOneof("data")
+                if which in ("gauge", "sum"):
+                    data = getattr(m, which)
+                    mono = data.is_monotonic if which == "sum" else None
+                    temp = _TEMPORALITY.get(data.aggregation_temporality, "") if which == "sum" else ""
+                    for p in data.data_points:
+                        value = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
+                        b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
+                                    type=which, value=value, is_monotonic=mono, temporality=temp,
+                                    attributes=attributes(p.attributes), **common)
+                elif which in ("histogram", "exponential_histogram"):
+                    data = getattr(m, which)
+                    temp = _TEMPORALITY.get(data.aggregation_temporality, "")
+                    for p in data.data_points:
+                        hist = which == "histogram"
+                        b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
+                                    type=which, value=(p.sum / p.count) if p.count else None,
+                                    count=p.count, sum=p.sum,
+                                    min=p.min if p.HasField("min") else None,
+                                    max=p.max if p.HasField("max") else None,
+                                    bucket_counts=list(p.bucket_counts) if hist else None,
+                                    bounds=list(p.explicit_bounds) if hist else None,
+                                    temporality=temp, attributes=attributes(p.attributes), **common)
+                elif which == "summary":
+                    for p in m.summary.data_points:
+                        b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
+                                    type="summary", value=(p.sum / p.count) if p.count else None,
+                                    count=p.count, sum=p.sum,
+                                    bucket_counts=[q.value for q in p.quantile_values],
+                                    bounds=[q.quantile for q in p.quantile_values],
+                                    attributes=attributes(p.attributes), **common)
+                else:
+                    b.reject(f"metric rejected ({loc}): no data")

@@ -1,0 +1,163 @@
+"""The first queries: services, traces, one trace, changes. Aggregation runs in SQL."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .model import InvalidInput, NotFound
+from .store.base import Store
+from .timeutil import format_time
+
+# A service's "requests" are the spans where work enters it: SERVER/CONSUMER spans, or roots.
+_ENTRY = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    since_ns: int | None = None
+    until_ns: int | None = None
+
+    def where(self, column: str = "start_ns") -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if self.since_ns is not None:
+            clauses.append(f"{column} >= ?")
+            params.append(self.since_ns)
+        if self.until_ns is not None:
+            clauses.append(f"{column} < ?")
+            params.append(self.until_ns)
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+def services(store: Store, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+    """Per service: spans, requests and their rate, error rate, p50/p99 latency, first/last seen."""
+    cond, params = window.where()
+    rows = store.query(f"""
+        WITH s AS (
+            SELECT service, start_ns, end_ns, duration_ns, status_code = 'ERROR' AS err,
+                   {_ENTRY} AS entry
+            FROM spans WHERE {cond}),
+        per AS (
+            SELECT service, count(*) AS spans,
+                   count(*) FILTER (WHERE entry) AS requests,
+                   count(*) FILTER (WHERE err) AS error_spans,
+                   count(*) FILTER (WHERE entry AND err) AS entry_errors,
+                   quantile_cont(duration_ns, 0.5) FILTER (WHERE entry) AS p50_entry,
+                   quantile_cont(duration_ns, 0.99) FILTER (WHERE entry) AS p99_entry,
+                   quantile_cont(duration_ns, 0.5) AS p50_all,
+                   quantile_cont(duration_ns, 0.99) AS p99_all,
+                   min(start_ns) AS first_ns, max(end_ns) AS last_ns
+            FROM s GROUP BY service)
+        SELECT * FROM per ORDER BY service""", params)
+    out = []
+    for r in rows:
+        has_entry = r["requests"] > 0
+        requests = r["requests"] if has_entry else r["spans"]
+        errors = r["entry_errors"] if has_entry else r["error_spans"]
+        span_s = max((r["last_ns"] - r["first_ns"]) / 1e9, 1.0)
+        p50 = r["p50_entry"] if has_entry else r["p50_all"]
+        p99 = r["p99_entry"] if has_entry else r["p99_all"]
+        out.append({
+            "service": r["service"], "spans": r["spans"], "requests": requests,
+            "request_rate": round(requests / span_s, 3),
+            "errors": errors, "error_rate": round(errors / requests, 5) if requests else 0.0,
+            "p50_ms": round(p50 / 1e6, 3), "p99_ms": round(p99 / 1e6, 3),
+            "first_seen": format_time(r["first_ns"]), "last_seen": format_time(r["last_ns"]),
+        })
+    return out
+
+
+def traces(store: Store, window: TimeRange = TimeRange(), *, service: str | None = None,
+           operation: str | None = None, errors_only: bool = False, min_duration_ns: int | None = None,
+           limit: int = 20) -> list[dict[str, Any]]:
+    """Traces matching the filters, newest first, with their root service and operation."""
+    if limit < 1 or limit > 10_000:
+        raise InvalidInput(f"limit {limit}: must be between 1 and 10000")
+    cond, params = window.where()
+    match = [cond]
+    if service:
+        match.append("service = ?")
+        params.append(service)
+    if operation:
+        match.append("operation = ?")
+        params.append(operation)
+    if errors_only:
+        match.append("status_code = 'ERROR'")
+    having, hparams = [], []
+    if min_duration_ns is not None:
+        having.append("max(end_ns) - min(start_ns) >= ?")
+        hparams.append(min_duration_ns)
+    rows = store.query(f"""
+        WITH hit AS (SELECT DISTINCT trace_id FROM spans WHERE {' AND '.join(match)})
+        SELECT trace_id,
+               coalesce(arg_min(service, start_ns) FILTER (WHERE parent_span_id IS NULL),
+                        arg_min(service, start_ns)) AS root_service,
+               coalesce(arg_min(operation, start_ns) FILTER (WHERE parent_span_id IS NULL),
+                        arg_min(operation, start_ns)) AS root_operation,
+               min(start_ns) AS start_ns, max(end_ns) - min(start_ns) AS duration_ns,
+               count(*) AS spans, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
+               count(DISTINCT service) AS services,
+               count(*) FILTER (WHERE parent_span_id IS NULL) AS roots
+        FROM spans WHERE trace_id IN (SELECT trace_id FROM hit)
+        GROUP BY trace_id {('HAVING ' + ' AND '.join(having)) if having else ''}
+        ORDER BY start_ns DESC LIMIT {int(limit)}""", params + hparams)
+    return [{
+        "trace_id": r["trace_id"], "root_service": r["root_service"],
+        "root_operation": r["root_operation"], "start": format_time(r["start_ns"]),
+        "start_ns": r["start_ns"], "duration_ms": round(r["duration_ns"] / 1e6, 3),
+        "spans": r["spans"], "errors": r["errors"], "services": r["services"],
+        "complete": r["roots"] == 1,
+    } for r in rows]
+
+
+def trace(store: Store, trace_id: str) -> dict[str, Any]:
+    """One trace as a tree: each span with its children; orphans (parent never arrived) as roots."""
+    trace_id = trace_id.strip().lower()
+    if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
+        raise InvalidInput(f"trace id {trace_id!r}: expected 32 hex characters")
+    rows = store.query("""
+        SELECT span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
+               status_code, status_message, service_version, attributes, events
+        FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id""", [trace_id])
+    if not rows:
+        raise NotFound(f"trace {trace_id} not found")
+    return {"trace_id": trace_id, "spans": len(rows), "roots": build_tree(rows)}
+
+
+def build_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Nest span rows by parent; compute self time (duration not covered by children)."""
+    nodes = {r["span_id"]: {**r, "children": []} for r in rows}
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node["parent_span_id"] or "")
+        if parent is not None and parent is not node:
+            parent["children"].append(node)
+        else:
+            node["orphan"] = node["parent_span_id"] is not None
+            roots.append(node)
+    for node in nodes.values():
+        node["self_ns"] = node["duration_ns"] - _covered(node["start_ns"], node["end_ns"], node["children"])
+    return roots
+
+
+def _covered(start: int, end: int, children: list[dict[str, Any]]) -> int:
+    """Time in [start, end] during which at least one child ran (overlaps counted once)."""
+    covered, cursor = 0, start
+    for child in sorted(children, key=lambda c: c["start_ns"]):
+        lo, hi = max(child["start_ns"], cursor), min(child["end_ns"], end)
+        if hi > lo:
+            covered += hi - lo
+            cursor = hi
+    return covered
+
+
+def changes(store: Store, window: TimeRange = TimeRange(), *, service: str | None = None,
+            limit: int = 200) -> list[dict[str, Any]]:
+    cond, params = window.where("time_ns")
+    if service:
+        cond += " AND service = ?"
+        params.append(service)
+    rows = store.query(f"""SELECT time_ns, service, kind, description, version, attributes
+                           FROM changes WHERE {cond} ORDER BY time_ns DESC LIMIT {int(limit)}""", params)
+    for r in rows:
+        r["time"] = format_time(r["time_ns"])
+    return rows

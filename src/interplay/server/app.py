@@ -1,0 +1,226 @@
+"""The ASGI app: OTLP/HTTP receiver, change events, and the JSON query API."""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..api import Interplay, changes_batch
+from ..model import InterplayError, InvalidInput, Overloaded
+from ..model import PayloadTooLarge as PayloadTooLargeError
+from ..queries import TimeRange
+from ..timeutil import parse_duration_ns, parse_time_ns
+from . import otlp_http
+from .writer import Writer
+
+log = logging.getLogger("interplay.server")
+
+
+@dataclass
+class ServerState:
+    interplay: Interplay
+    writer: Writer
+    token: str | None = None
+    max_body: int = otlp_http.DEFAULT_MAX_BODY
+
+
+def create_app(state: ServerState) -> Starlette:
+    routes = [Route(f"/v1/{signal}", _otlp_endpoint(signal), methods=["POST"])
+              for signal in ("traces", "logs", "metrics")]
+    routes += [
+        Route("/v1/changes", _changes_post, methods=["POST"]),
+        Route("/api/health", _health),
+        Route("/api/services", _services),
+        Route("/api/traces", _traces),
+        Route("/api/traces/{trace_id}", _trace),
+        Route("/api/changes", _changes_get, methods=["GET"]),
+        Route("/api/changes", _changes_post, methods=["POST"]),
+        Route("/api/ingest", _ingest_file, methods=["POST"]),
+    ]
+    routes += _area_routes()
+    app = Starlette(routes=routes)
+    app.state.interplay_state = state
+    app.add_middleware(_TokenMiddleware, state=state)
+    return app
+
+
+def _area_routes() -> list:
+    """Routes of the areas built in parallel (investigations, agents, web UI), once they exist.
+
+    Each such module defines ROUTES; its handlers reach the hub through `state_of(request)`.
+    """
+    import importlib
+    routes: list = []
+    for name in ("interplay.server.routes_investigate", "interplay.server.routes_agents",
+                 "interplay.server.web"):
+        try:
+            routes += importlib.import_module(name).ROUTES
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return routes
+
+
+def state_of(request: Request) -> ServerState:
+    return request.app.state.interplay_state
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.interplay_state
+
+
+class _TokenMiddleware:
+    """Bearer-token check for everything but the health probe, when a token is configured."""
+
+    def __init__(self, app, state: ServerState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.state.token and scope["path"] != "/api/health":
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"authorization", b"").decode("latin-1")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.state.token}".encode()):
+                response = JSONResponse({"error": "missing or wrong bearer token"}, status_code=401,
+                                        headers={"WWW-Authenticate": "Bearer"})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# -- OTLP ----------------------------------------------------------------------------------------
+def _otlp_endpoint(signal: str):
+    async def endpoint(request: Request) -> Response:
+        state = _state(request)
+        media = otlp_http.JSON
+        try:
+            media = otlp_http.media_type(request.headers.get("content-type"))
+            body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
+                                             state.max_body)
+            batch = otlp_http.decode(signal, body, media)
+            result = await asyncio.wrap_future(state.writer.submit(batch))
+        except Overloaded as exc:
+            return otlp_http.error_response(503, str(exc), media, retry_after=2)
+        except InterplayError as exc:
+            log.info("rejected /v1/%s: %s", signal, exc)
+            return otlp_http.error_response(exc.http_status, str(exc), media)
+        return otlp_http.export_response(signal, result, media)
+    return endpoint
+
+
+async def _changes_post(request: Request) -> Response:
+    state = _state(request)
+    try:
+        body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
+                                         state.max_body)
+        try:
+            doc = json.loads(body)
+        except ValueError as exc:
+            raise InvalidInput(f"body is not valid JSON: {exc}") from None
+        batch = changes_batch(doc)
+        result = await asyncio.wrap_future(state.writer.submit(batch))
+    except Overloaded as exc:
+        return _error(exc, retry_after=2)
+    except InterplayError as exc:
+        return _error(exc)
+    return JSONResponse(result.to_dict())
+
+
+# -- queries -------------------------------------------------------------------------------------
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "pending_writes": _state(request).writer.pending})
+
+
+async def _services(request: Request) -> Response:
+    return await _query(request, lambda ip, q: ip.services(_window(q)))
+
+
+async def _traces(request: Request) -> Response:
+    def run(ip: Interplay, q) -> Any:
+        min_ms = q.get("min_duration")
+        return ip.traces(_window(q), service=q.get("service") or None,
+                         operation=q.get("operation") or None,
+                         errors_only=q.get("errors", "").lower() in ("1", "true", "yes"),
+                         min_duration_ns=parse_duration_ns(min_ms) if min_ms else None,
+                         limit=_int(q.get("limit"), 20, "limit"))
+    return await _query(request, run)
+
+
+async def _trace(request: Request) -> Response:
+    trace_id = request.path_params["trace_id"]
+    return await _query(request, lambda ip, q: ip.trace(trace_id))
+
+
+async def _changes_get(request: Request) -> Response:
+    return await _query(request, lambda ip, q: ip.changes(
+        _window(q), service=q.get("service") or None, limit=_int(q.get("limit"), 200, "limit")))
+
+
+async def _query(request: Request, fn) -> Response:
+    from starlette.concurrency import run_in_threadpool
+    try:
+        result = await run_in_threadpool(fn, _state(request).interplay, request.query_params)
+    except InterplayError as exc:
+        return _error(exc)
+    return JSONResponse(result)
+
+
+def _window(q) -> TimeRange:
+    since, until = q.get("since"), q.get("until")
+    return TimeRange(parse_time_ns(since, where="since") if since else None,
+                     parse_time_ns(until, where="until") if until else None)
+
+
+def _int(value: str | None, default: int, name: str) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} {value!r}: expected an integer") from None
+
+
+def _error(exc: InterplayError, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return JSONResponse({"error": str(exc), "type": type(exc).__name__},
+                        status_code=exc.http_status, headers=headers)
+
+
+MAX_FILE_UPLOAD = 8 * 1024 * 1024 * 1024
+
+
+async def _ingest_file(request: Request) -> Response:
+    """A whole telemetry file (any format `interplay ingest` reads), stored atomically."""
+    import tempfile
+
+    from starlette.concurrency import run_in_threadpool
+    state = _state(request)
+    name = request.query_params.get("name") or "upload"
+    skip_invalid = request.query_params.get("skip_invalid", "").lower() in ("1", "true", "yes")
+    tmp = tempfile.NamedTemporaryFile(prefix="interplay-ingest-", delete=False)
+    try:
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > MAX_FILE_UPLOAD:
+                return _error(PayloadTooLargeError(f"file over {MAX_FILE_UPLOAD} bytes"))
+            await run_in_threadpool(tmp.write, chunk)
+        tmp.close()
+        job = lambda ip: ip.ingest_file(tmp.name, skip_invalid=skip_invalid, name=name)  # noqa: E731
+        result = await asyncio.wrap_future(state.writer.submit(job))
+    except Overloaded as exc:
+        return _error(exc, retry_after=2)
+    except InterplayError as exc:
+        return _error(exc)
+    finally:
+        tmp.close()
+        import os
+        os.unlink(tmp.name)
+    return JSONResponse(result.to_dict())

@@ -1,0 +1,123 @@
+"""OTLP/HTTP: bounded body reading, gzip, content types, and responses as the spec says."""
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import AsyncIterator
+
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.responses import Response
+
+from ..batch import TelemetryBatch
+from ..model import IngestResult, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from ..otlp import jsonmap, proto
+from ..otlp.columns import ColumnBuilder
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+_RESPONSES = {"traces": (ExportTraceServiceResponse, "rejected_spans"),
+              "logs": (ExportLogsServiceResponse, "rejected_log_records"),
+              "metrics": (ExportMetricsServiceResponse, "rejected_data_points")}
+
+
+def media_type(content_type: str | None) -> str:
+    base = (content_type or "").split(";")[0].strip().lower()
+    if base in (PROTOBUF, "application/protobuf"):
+        return PROTOBUF
+    if base == JSON:
+        return JSON
+    raise UnsupportedMediaType(f"content type {content_type or '(none)'!r} is not supported; "
+                               f"send {PROTOBUF} or {JSON}")
+
+
+async def read_body(chunks: AsyncIterator[bytes], encoding: str | None, limit: int) -> bytes:
+    """The request body, decompressed, refusing anything over `limit` bytes at any stage.
+
+    Decompression is incremental with a cap on output, so a gzip bomb costs at most `limit`.
+    """
+    encoding = (encoding or "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "deflate"):
+        raise UnsupportedMediaType(f"content encoding {encoding!r} is not supported; use gzip or none")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS) \
+        if encoding != "identity" else None
+    out = bytearray()
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(f"request body over {limit} bytes")
+        if inflater is None:
+            out += chunk
+            continue
+        try:
+            out += inflater.decompress(chunk, limit + 1 - len(out))
+            if inflater.unconsumed_tail:
+                raise PayloadTooLarge(f"decompressed body over {limit} bytes")
+        except zlib.error as exc:
+            raise InvalidInput(f"body is not valid {encoding} data: {exc}") from None
+        if len(out) > limit:
+            raise PayloadTooLarge(f"decompressed body over {limit} bytes")
+    if inflater is not None:
+        try:
+            out += inflater.flush()
+        except zlib.error as exc:
+            raise InvalidInput(f"body is not valid {encoding} data: {exc}") from None
+        if not inflater.eof:
+            raise InvalidInput(f"body is truncated {encoding} data")
+        if len(out) > limit:
+            raise PayloadTooLarge(f"decompressed body over {limit} bytes")
+    return bytes(out)
+
+
+def decode(signal: str, body: bytes, media: str) -> TelemetryBatch:
+    """An export request body → batch; InvalidInput when it cannot be decoded at all."""
+    if media == PROTOBUF:
+        message = proto.parse_request(signal, body)
+        return proto.decode_request(signal, message)
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"body is not valid JSON: {exc}") from None
+    found = jsonmap.signal_of(doc)
+    if isinstance(doc, dict) and found not in (None, signal):
+        raise InvalidInput(f"body is an OTLP {found} request but was sent to /v1/{signal}")
+    builder = ColumnBuilder()
+    jsonmap.add_request(signal, doc, builder, "body")
+    return builder.build()
+
+
+def export_response(signal: str, result: IngestResult, media: str) -> Response:
+    cls, field = _RESPONSES[signal]
+    message = cls()
+    if result.rejected:
+        ps = message.partial_success
+        setattr(ps, field, result.rejected_count)
+        reasons = [f"{r.count}× {r.reason}" for r in result.rejected[:5]]
+        if len(result.rejected) > 5:
+            reasons.append(f"and {len(result.rejected) - 5} more reasons")
+        ps.error_message = "; ".join(reasons)
+    return _encode(message, media, 200)
+
+
+def error_response(status: int, message: str, media: str, retry_after: int | None = None) -> Response:
+    """A google.rpc.Status body, as OTLP/HTTP asks for failures."""
+    body = status_pb2.Status(code=_GRPC_CODE.get(status, 2), message=message)
+    response = _encode(body, media, status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+_GRPC_CODE = {400: 3, 413: 3, 415: 3, 401: 16, 404: 5, 429: 8, 503: 14}
+
+
+def _encode(message, media: str, status: int) -> Response:
+    if media == PROTOBUF:
+        return Response(message.SerializeToString(), status_code=status, media_type=PROTOBUF)
+    return Response(json_format.MessageToJson(message, indent=None), status_code=status, media_type=JSON)

@@ -1,0 +1,96 @@
+"""`interplay serve`: OTLP/HTTP and OTLP/gRPC receivers plus the API, on one store."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+import uvicorn
+
+from ..api import Interplay
+from ..discovery import remove_server_file, write_server_file
+from ..model import InterplayError
+from .app import ServerState, create_app
+from .otlp_grpc import start_grpc
+from .writer import Writer
+
+log = logging.getLogger("interplay.serve")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int | None = 4317,
+          token: str | None = None, retention_ns: int | None = None,
+          max_body: int = 16 * 1024 * 1024, max_pending: int = 256,
+          echo: Callable[[str], None] = print) -> None:
+    """Run until SIGTERM / Ctrl-C; every acknowledged batch is committed before this returns."""
+    if not is_loopback(host) and not token:
+        raise InterplayError(f"refusing to listen on non-loopback address {host} without a token: "
+                             "set --token or INTERPLAY_TOKEN")
+    sock = _bind(host, port)
+    interplay = Interplay.open(db)
+    writer = Writer(interplay, max_pending=max_pending, retention_ns=retention_ns)
+    grpc_server = None
+    try:
+        if grpc_port is not None:
+            grpc_server, grpc_port = start_grpc(writer, host, grpc_port, token, max_body)
+        port = sock.getsockname()[1]
+        url = f"http://{_url_host(host)}:{port}"
+        write_server_file(db, {"url": url, "pid": os.getpid(), "grpc_port": grpc_port,
+                               "token": token, "db": os.path.abspath(db)})
+        echo(f"Interplay serving {db}")
+        echo(f"  OTLP/HTTP  {url}  (POST /v1/traces, /v1/logs, /v1/metrics)")
+        if grpc_port is not None:
+            echo(f"  OTLP/gRPC  {_url_host(host)}:{grpc_port}")
+        echo(f"  API        {url}/api/")
+        echo("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        app = create_app(ServerState(interplay, writer, token, max_body))
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=10)
+        # uvicorn re-raises the signal it caught once it has stopped; a quiet handler of ours
+        # receives it, so the shutdown below still runs instead of the process dying mid-flush.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if grpc_server is not None:
+            grpc_server.stop(grace=5).wait()
+        writer.close()
+        try:
+            interplay.store.checkpoint()  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("checkpoint on shutdown failed")
+        interplay.close()
+        remove_server_file(db)
+        echo("Interplay stopped; all acknowledged data is stored.")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InterplayError(f"cannot listen on {host}:{port}: {exc.strerror} "
+                             "(another server running? pick another --port)") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,128 @@
+"""The embedded default store: one DuckDB file, appended to with arrow batches."""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..batch import SCHEMAS, TelemetryBatch
+from ..model import StoreUnavailable
+from .schema import duckdb_ddl
+
+_TIME_COLUMN = {"spans": "start_ns", "logs": "time_ns", "metrics": "time_ns"}
+
+
+class DuckDBStore:
+    """A Store on a DuckDB database file (or ':memory:').
+
+    DuckDB lets one process write a file; inside that process, each thread gets its own cursor.
+    """
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str | os.PathLike[str] = "interplay.duckdb", *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        if self.path != ":memory:" and read_only and not Path(self.path).exists():
+            raise StoreUnavailable(f"database {self.path} does not exist yet: ingest something first "
+                                   "(interplay ingest FILE, or run interplay serve and send OTLP)")
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._con = _connect(self.path, read_only)
+        if not read_only:
+            for statement in duckdb_ddl():
+                self._con.execute(statement)
+
+    # -- writing -------------------------------------------------------------------------------
+    def append(self, batch: TelemetryBatch) -> None:
+        with self.transaction() as tx:
+            tx.append(batch)
+
+    @contextmanager
+    def transaction(self) -> Iterator["_Transaction"]:
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield _Transaction(cur)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def delete_before(self, time_ns: int) -> dict[str, int]:
+        deleted = {}
+        with self.transaction() as tx:
+            for table, column in _TIME_COLUMN.items():
+                row = tx.cursor.execute(f"DELETE FROM {table} WHERE {column} < ?", [time_ns]).fetchone()
+                deleted[table] = int(row[0]) if row else 0
+        return deleted
+
+    # -- reading -------------------------------------------------------------------------------
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._con.cursor()
+        return cur
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        cur = self._cursor().execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        result = self._cursor().execute(sql, params or [])
+        table = result.fetch_arrow_table() if hasattr(result, "fetch_arrow_table") else result.arrow()
+        return table if isinstance(table, pa.Table) else table.read_all()
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.query(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in SCHEMAS}
+
+    def checkpoint(self) -> None:
+        if not self.read_only:
+            with self._write_lock:
+                self._con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class _Transaction:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self.cursor = cursor
+
+    def append(self, batch: TelemetryBatch) -> None:
+        for name, table in batch.tables().items():
+            self.cursor.register("_incoming", table)
+            try:
+                self.cursor.execute(f"INSERT INTO {name} SELECT * FROM _incoming")
+            finally:
+                self.cursor.unregister("_incoming")
+
+
+def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            pid = re.search(r"PID (\d+)", text)
+            holder = f"process {pid.group(1)}" if pid else "another process"
+            raise StoreUnavailable(
+                f"database {path} is held by {holder} (DuckDB allows one writer); if that is "
+                f"`interplay serve`, query through it with --url, or stop it first") from None
+        raise StoreUnavailable(f"cannot open database {path}: {text.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise StoreUnavailable(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
+

@@ -1,0 +1,125 @@
+"""Fault plans: which service a fault hits for a seed, how hard, and the change events around it."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ._topology import Topology
+
+EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NS = 1_000_000_000
+
+DESCRIPTIONS = {
+    "latency": "a leaf or middle service (or the database) gets slow",
+    "errors": "a middle service fails requests; its callers turn that into their own errors",
+    "cpu": "CPU saturation: all operations of one service slow together",
+    "pool_exhaustion": "a service's database connection pool runs dry; requests wait for connections",
+    "bad_deploy": "a service restarts with a new version carrying a bug (a change event is posted, with decoys)",
+    "retry_storm": "a service gets flaky under load and its callers' retries amplify the load",
+    "queue_lag": "a message consumer slows down and lag on its topic grows",
+    "agent_tool_loop": "one agent loops on the same tool call, overloading a backend shared with users",
+    "llm_rate_limit": "the LLM provider answers 429 Too Many Requests",
+    "llm_slow": "the LLM provider answers slowly",
+}
+
+
+@dataclass
+class FaultPlan:
+    """A fault, its root-cause target and its knobs, decided by the seed."""
+
+    fault: str | None
+    target: str | None
+    start_ns: int  # onset; a huge value when there is no fault
+    magnitude: float = 1.0
+    endpoint: str = ""  # bad_deploy: the buggy endpoint
+    new_version: str = ""
+    agent: str = ""  # agent_tool_loop: the looping agent
+    tool: str = ""
+    exception: tuple[str, str] = ("", "")  # (type, message) of the fault's own errors
+    changes: list[dict] = field(default_factory=list)
+
+    def on(self, target: str, t_ns: int) -> bool:
+        return t_ns >= self.start_ns and target == self.target
+
+
+def rfc3339(t_ns: int) -> str:
+    """RFC 3339 UTC timestamp with milliseconds."""
+    dt = datetime.fromtimestamp(t_ns // NS, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{(t_ns % NS) // 1_000_000:03d}Z"
+
+
+def base_ns(seed: int) -> int:
+    """Start of simulated time for a seed: 2026-01-01T00:00Z plus `seed` hours."""
+    return int(EPOCH.timestamp()) * NS + seed * 3600 * NS
+
+
+def choose_target(topology: Topology, fault: str, seed: int) -> str:
+    """Root-cause target for a seed; consecutive seeds hit different candidates."""
+    candidates = topology.targets[fault]
+    offset = sum(map(ord, fault + topology.name))
+    return candidates[(seed + offset) % len(candidates)]
+
+
+_ERRORS = {
+    "errors": [("ConnectionResetError", "[Errno 104] Connection reset by peer while reading from upstream ledger"),
+               ("RuntimeError", "internal state inconsistent: missing shard mapping for key"),
+               ("OSError", "[Errno 24] Too many open files")],
+    "bad_deploy": [("AttributeError", "'NoneType' object has no attribute 'currency_code'"),
+                   ("KeyError", "'region' missing from request context"),
+                   ("TypeError", "unsupported operand type(s) for *: 'Decimal' and 'float'")],
+}
+
+
+def make_plan(topology: Topology, fault: str | None, seed: int, start_ns: int, end_ns: int,
+              onset_ns: int) -> FaultPlan:
+    """The fault plan for one case, with its change events (true deploy and decoys)."""
+    rng = random.Random(f"plan-{topology.name}-{fault}-{seed}")
+    if fault is None:
+        plan = FaultPlan(None, None, 1 << 62)
+    else:
+        plan = FaultPlan(fault, choose_target(topology, fault, seed), onset_ns, magnitude=rng.uniform(0.8, 1.3))
+    if fault in _ERRORS:
+        plan.exception = rng.choice(_ERRORS[fault])
+    if fault == "bad_deploy":
+        svc = topology.services[plan.target]
+        plan.endpoint = rng.choice(svc.endpoints).key if svc.endpoints else ""
+        major, minor, patch = svc.version.split(".")
+        plan.new_version = f"{major}.{int(minor) + 1}.0"
+    if fault == "agent_tool_loop":
+        agent = topology.agents[seed % len(topology.agents)]
+        plan.agent = agent.name
+        plan.tool = next((t for t in agent.tools if topology.tools[t].call.kind == "http"), agent.tools[0])
+    plan.changes = _changes(topology, plan, rng, onset_ns)
+    return plan
+
+
+def _changes(topology: Topology, plan: FaultPlan, rng: random.Random, onset_ns: int) -> list[dict]:
+    """Change events: decoys in every case (so their mere presence gives nothing away), plus the true deploy."""
+    others = [s for s in topology.services if s != plan.target and s != topology.llm_service]
+    rng.shuffle(others)
+    changes = [_deploy(topology, others[0], onset_ns - int(rng.uniform(18, 22) * 60 * NS), rng)]
+    if rng.random() < 0.6:
+        t = onset_ns - int(rng.uniform(2, 9) * 60 * NS)
+        if rng.random() < 0.5:
+            changes.append(_deploy(topology, others[1], t, rng))
+        else:
+            changes.append({"time": rfc3339(t), "service": others[1], "kind": rng.choice(["config", "flag"]),
+                            "description": rng.choice(["raise log level to debug", "enable new-checkout-banner",
+                                                       "bump http client keepalive to 30s"]),
+                            "attributes": {"author": rng.choice(["alice", "bob", "carol"])}})
+    if plan.fault == "bad_deploy":
+        changes.append({"time": rfc3339(plan.start_ns), "service": plan.target, "kind": "deploy",
+                        "description": f"deploy {plan.target} {plan.new_version}", "version": plan.new_version,
+                        "attributes": {"commit": f"{rng.getrandbits(28):07x}", "author": rng.choice(["dave", "erin"])}})
+    changes.sort(key=lambda c: c["time"])
+    return changes
+
+
+def _deploy(topology: Topology, service: str, t_ns: int, rng: random.Random) -> dict:
+    major, minor, patch = topology.services[service].version.split(".")
+    version = f"{major}.{minor}.{int(patch) + 1}"
+    return {"time": rfc3339(t_ns), "service": service, "kind": "deploy",
+            "description": f"deploy {service} {version}", "version": version,
+            "attributes": {"commit": f"{rng.getrandbits(28):07x}", "author": rng.choice(["alice", "bob", "carol"])}}

@@ -1,0 +1,122 @@
+"""OTLP JSON lines, exactly as the OpenTelemetry Collector file exporter writes them.
+
+One Export*ServiceRequest per line in the OTLP/JSON mapping: camelCase keys, trace and span ids as
+lowercase hex, 64-bit integers as strings, enums as integers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import IO, Sequence
+
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk._logs import LogRecordProcessor
+from opentelemetry.sdk.metrics.export import MetricsData
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+_ID_KEYS = ("traceId", "spanId", "parentSpanId")
+
+
+class OtlpJsonWriter:
+    """Append OTLP JSON lines for spans, log records and metrics to one text stream."""
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+        self.spans = 0
+        self.logs = 0
+
+    def write_spans(self, spans: Sequence[ReadableSpan]) -> None:
+        if not spans:
+            return
+        doc = _to_dict(encode_spans(spans))
+        for rs in doc.get("resourceSpans", ()):
+            for ss in rs.get("scopeSpans", ()):
+                for span in ss.get("spans", ()):
+                    _hex_ids(span)
+                    for link in span.get("links", ()):
+                        _hex_ids(link)
+        self._line(doc)
+        self.spans += len(spans)
+
+    def write_logs(self, records: Sequence) -> None:
+        if not records:
+            return
+        doc = _to_dict(encode_logs(records))
+        for rl in doc.get("resourceLogs", ()):
+            for sl in rl.get("scopeLogs", ()):
+                for rec in sl.get("logRecords", ()):
+                    _hex_ids(rec)
+        self._line(doc)
+        self.logs += len(records)
+
+    def write_metrics(self, data: MetricsData) -> None:
+        self._line(_to_dict(encode_metrics(data)))
+
+    def _line(self, doc: dict) -> None:
+        self.stream.write(json.dumps(doc, separators=(",", ":")))
+        self.stream.write("\n")
+
+
+class BufferingSpanProcessor(SpanProcessor):
+    """Collect ended spans and hand them to a writer in batches (memory stays bounded)."""
+
+    def __init__(self, writer: OtlpJsonWriter, batch: int = 4096):
+        self.writer = writer
+        self.batch = batch
+        self.buffer: list[ReadableSpan] = []
+
+    def on_start(self, span, parent_context=None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.buffer.append(span)
+        if len(self.buffer) >= self.batch:
+            self.force_flush()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.writer.write_spans(self.buffer)
+        self.buffer = []
+        return True
+
+    def shutdown(self) -> None:
+        self.force_flush()
+
+
+class BufferingLogProcessor(LogRecordProcessor):
+    """Collect emitted log records and hand them to a writer in batches."""
+
+    def __init__(self, writer: OtlpJsonWriter, batch: int = 2048):
+        self.writer = writer
+        self.batch = batch
+        self.buffer: list = []
+
+    def on_emit(self, log_record) -> None:
+        self.buffer.append(log_record)
+        if len(self.buffer) >= self.batch:
+            self.force_flush()
+
+    def emit(self, log_record) -> None:  # older SDKs call emit
+        self.on_emit(log_record)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.writer.write_logs(self.buffer)
+        self.buffer = []
+        return True
+
+    def shutdown(self) -> None:
+        self.force_flush()
+
+
+def _to_dict(message) -> dict:
+    return MessageToDict(message, use_integers_for_enums=True)
+
+
+def _hex_ids(obj: dict) -> None:
+    for key in _ID_KEYS:
+        value = obj.get(key)
+        if value:
+            obj[key] = base64.b64decode(value).hex()

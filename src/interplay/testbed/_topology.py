@@ -1,0 +1,277 @@
+"""Topologies of the testbed: which services exist, what each endpoint does, who may be a root cause.
+
+One declarative description serves both modes: the simulator walks it to generate spans, the live
+services execute it with real HTTP calls, a real connection pool and real sleeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One outgoing interaction of an endpoint."""
+
+    kind: str  # http | db | cache | produce
+    target: str  # service (http), resource (db, cache) or topic (produce)
+    route: str = ""  # http: endpoint key of the target ("GET /products")
+    op: str = ""  # db: SQL statement, cache: command
+    p: float = 1.0  # probability that the call happens in one request
+    critical: bool = True  # a failure fails the caller (else it degrades silently)
+    timeout_ms: float = 1500.0
+    retries: int = 0  # normal retry policy on 5xx (a retry storm raises it)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    route: str
+    self_ms: float  # median own work
+    calls: tuple[Call, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.route}"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    endpoints: tuple[Endpoint, ...]
+    version: str = "1.4.2"
+    consumes: str = ""  # topic this service consumes
+    consume_ms: float = 20.0  # median processing time per message
+    consume_calls: tuple[Call, ...] = ()
+    consume_linked: bool = False  # consumer span in its own trace, linked to the producer
+    pool_size: int = 0  # postgres connection pool size (0: no database)
+
+    def endpoint(self, key: str) -> Endpoint:
+        for ep in self.endpoints:
+            if ep.key == key:
+                return ep
+        raise KeyError(f"{self.name} has no endpoint {key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    name: str
+    agent_id: str
+    model: str
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool of the agent runtime; it runs one backend call."""
+
+    name: str
+    call: Call
+    args: str  # JSON template of the arguments; {n} is replaced by a number
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    services: dict[str, Service]
+    entries: tuple[tuple[str, str, float], ...]  # (service, endpoint key, weight) hit by users
+    resources: dict[str, dict[str, str | int]]  # name -> attributes of the client span
+    targets: dict[str, tuple[str, ...]]  # fault -> candidate root-cause services / resources
+    batch: tuple[str, str, int, str] = ("", "", 0, "")  # (service, job name, period s, SQL)
+    agents: tuple[Agent, ...] = ()
+    tools: dict[str, Tool] = field(default_factory=dict)
+    agent_service: str = ""
+    llm_service: str = ""
+
+    @property
+    def faults(self) -> tuple[str, ...]:
+        return tuple(self.targets)
+
+
+RESOURCES = {
+    "postgres": {"kind": "db", "db.system": "postgresql", "server.port": 5432, "db.namespace": "app"},
+    "redis": {"kind": "cache", "db.system": "redis", "server.port": 6379},
+    "kafka": {"kind": "queue", "messaging.system": "kafka", "server.port": 9092},
+}
+
+
+def _http(target: str, method: str, route: str, **kw) -> Call:
+    return Call("http", target, route=f"{method} {route}", **kw)
+
+
+def _db(op: str, **kw) -> Call:
+    return Call("db", "postgres", op=op, **kw)
+
+
+def _cache(op: str, **kw) -> Call:
+    return Call("cache", "redis", op=op, **kw)
+
+
+def _shop() -> Topology:
+    s = {
+        "frontend": Service("frontend", (
+            Endpoint("GET", "/", 4.0, (
+                _http("catalog", "GET", "/products", timeout_ms=800),
+                _http("currency", "GET", "/convert", timeout_ms=400),
+                _http("cart", "GET", "/cart", timeout_ms=500),
+                _http("recommendation", "GET", "/recommendations", critical=False, timeout_ms=600),
+            )),
+            Endpoint("GET", "/product/{id}", 3.0, (
+                _http("catalog", "GET", "/products/{id}", timeout_ms=800),
+                _http("currency", "GET", "/convert", timeout_ms=400),
+                _http("recommendation", "GET", "/recommendations", critical=False, timeout_ms=600),
+            )),
+            Endpoint("POST", "/cart", 3.0, (_http("cart", "POST", "/cart", timeout_ms=800),)),
+            Endpoint("POST", "/checkout", 5.0, (_http("checkout", "POST", "/checkout", timeout_ms=3000),)),
+        ), version="2.7.0"),
+        "catalog": Service("catalog", (
+            Endpoint("GET", "/products", 6.0, (
+                _cache("GET"),
+                _db("SELECT id, name, price FROM products WHERE category = $1 LIMIT 20", p=0.6),
+            )),
+            Endpoint("GET", "/products/{id}", 3.0, (
+                _cache("GET"),
+                _db("SELECT id, name, price, stock FROM products WHERE id = $1", p=0.7),
+            )),
+        ), version="3.1.4", pool_size=10),
+        "cart": Service("cart", (
+            Endpoint("GET", "/cart", 2.0, (_cache("HGETALL"),)),
+            Endpoint("POST", "/cart", 3.0, (
+                _http("catalog", "GET", "/products/{id}", timeout_ms=700),
+                _cache("HSET"),
+            )),
+        ), version="1.9.3"),
+        "checkout": Service("checkout", (
+            Endpoint("POST", "/checkout", 8.0, (
+                _http("cart", "GET", "/cart", timeout_ms=500),
+                _http("currency", "GET", "/convert", timeout_ms=400),
+                _http("payment", "POST", "/charge", timeout_ms=2000),
+                _http("shipping", "GET", "/quote", timeout_ms=800),
+                _db("INSERT INTO orders (id, user_id, total) VALUES ($1, $2, $3)"),
+                Call("produce", "orders"),
+            )),
+        ), version="4.0.1", pool_size=8),
+        "payment": Service("payment", (Endpoint("POST", "/charge", 35.0),), version="1.2.0"),
+        "shipping": Service("shipping", (
+            Endpoint("GET", "/quote", 4.0, (_db("SELECT rate FROM shipping_rates WHERE zone = $1"),)),
+        ), version="2.2.5", consumes="orders", consume_ms=15.0,
+            consume_calls=(_db("INSERT INTO shipments (order_id, status) VALUES ($1, $2)"),), pool_size=6),
+        "currency": Service("currency", (Endpoint("GET", "/convert", 1.5, (_cache("GET", p=0.5),)),),
+                            version="1.0.9"),
+        "recommendation": Service("recommendation", (
+            Endpoint("GET", "/recommendations", 12.0, (_http("catalog", "GET", "/products", timeout_ms=700),)),
+        ), version="0.8.2"),
+        "email": Service("email", (Endpoint("POST", "/send", 10.0),), version="1.1.0",
+                         consumes="orders", consume_ms=25.0, consume_linked=True),
+    }
+    entries = (("frontend", "GET /", 0.45), ("frontend", "GET /product/{id}", 0.35),
+               ("frontend", "POST /cart", 0.12), ("frontend", "POST /checkout", 0.08))
+    targets = {
+        "latency": ("postgres", "catalog", "currency", "payment", "shipping", "cart"),
+        "errors": ("catalog", "cart", "currency", "payment", "shipping"),
+        "cpu": ("catalog", "cart", "checkout", "currency", "recommendation"),
+        "pool_exhaustion": ("catalog", "checkout", "shipping"),
+        "bad_deploy": ("catalog", "cart", "checkout", "payment", "currency", "shipping"),
+        "retry_storm": ("currency", "catalog", "cart"),
+        "queue_lag": ("shipping", "email"),
+    }
+    return Topology("shop", s, entries, RESOURCES, targets,
+                    batch=("catalog", "reindex-products", 300,
+                           "SELECT id, name, description FROM products ORDER BY id LIMIT 500 OFFSET $1"))
+
+
+def _agentic() -> Topology:
+    s = {
+        "web": Service("web", (
+            Endpoint("GET", "/search", 3.0, (
+                _http("auth", "GET", "/session", timeout_ms=300),
+                _http("search", "GET", "/search", timeout_ms=1000),
+            )),
+            Endpoint("GET", "/item/{id}", 2.0, (
+                _http("auth", "GET", "/session", timeout_ms=300),
+                _http("inventory", "GET", "/items/{id}", timeout_ms=800),
+            )),
+            Endpoint("POST", "/orders", 4.0, (
+                _http("auth", "GET", "/session", timeout_ms=300),
+                _http("orders", "POST", "/orders", timeout_ms=2500),
+            )),
+        ), version="5.3.0"),
+        "auth": Service("auth", (Endpoint("GET", "/session", 1.5, (_cache("GET"),)),), version="2.0.4"),
+        "search": Service("search", (
+            Endpoint("GET", "/search", 18.0, (
+                _db("SELECT id, title FROM products WHERE tsv @@ plainto_tsquery($1) LIMIT 20"),
+                _http("pricing", "GET", "/prices", timeout_ms=400),
+            )),
+        ), version="3.3.1", pool_size=6),
+        "inventory": Service("inventory", (
+            Endpoint("GET", "/items/{id}", 4.0, (
+                _db("SELECT sku, stock, warehouse FROM inventory WHERE sku = $1"),
+                _http("pricing", "GET", "/prices", timeout_ms=400),
+            )),
+        ), version="1.6.0", pool_size=6),
+        "orders": Service("orders", (
+            Endpoint("POST", "/orders", 9.0, (
+                _http("inventory", "GET", "/items/{id}", timeout_ms=800),
+                _db("INSERT INTO orders (id, customer_id, sku, qty) VALUES ($1, $2, $3, $4)"),
+            )),
+            Endpoint("GET", "/orders/{id}", 3.0, (_db("SELECT id, status, total FROM orders WHERE id = $1"),)),
+        ), version="2.4.2", pool_size=6),
+        "pricing": Service("pricing", (Endpoint("GET", "/prices", 2.0, (_cache("MGET", p=0.7),)),),
+                           version="1.0.3"),
+        "llm-provider": Service("llm-provider", (Endpoint("POST", "/v1/chat/completions", 450.0),),
+                                version="2026.01"),
+        "agent": Service("agent", (), version="0.9.4"),
+    }
+    tools = {
+        "search_products": Tool("search_products", _http("search", "GET", "/search", timeout_ms=1500),
+                                '{{"query": "usb-c charger {n}"}}'),
+        "check_inventory": Tool("check_inventory", _http("inventory", "GET", "/items/{id}", timeout_ms=1000),
+                                '{{"sku": "SKU-{n}"}}'),
+        "get_order": Tool("get_order", _http("orders", "GET", "/orders/{id}", timeout_ms=1000),
+                          '{{"order_id": "ord-{n}"}}'),
+        "place_order": Tool("place_order", _http("orders", "POST", "/orders", timeout_ms=3000),
+                            '{{"sku": "SKU-{n}", "qty": 1}}'),
+        "lookup_customer": Tool("lookup_customer", _db("SELECT id, name, tier FROM customers WHERE id = $1"),
+                                '{{"customer_id": {n}}}'),
+    }
+    agents = (
+        Agent("support-agent", "asst_support_01", "gpt-4o-mini", ("get_order", "lookup_customer", "check_inventory")),
+        Agent("shopping-assistant", "asst_shop_02", "gpt-4o", ("search_products", "check_inventory", "place_order")),
+        Agent("catalog-curator", "asst_curator_03", "gpt-4o-mini", ("search_products", "check_inventory")),
+    )
+    entries = (("web", "GET /search", 0.5), ("web", "GET /item/{id}", 0.38), ("web", "POST /orders", 0.12))
+    targets = {
+        "latency": ("search", "inventory", "pricing", "orders", "postgres"),
+        "errors": ("inventory", "pricing", "search", "orders"),
+        "cpu": ("search", "inventory", "orders"),
+        "pool_exhaustion": ("search", "inventory", "orders"),
+        "bad_deploy": ("search", "inventory", "orders", "auth", "pricing"),
+        "retry_storm": ("pricing", "inventory"),
+        "agent_tool_loop": ("agent",),
+        "llm_rate_limit": ("llm-provider",),
+        "llm_slow": ("llm-provider",),
+    }
+    return Topology("agentic", s, entries, RESOURCES, targets,
+                    batch=("orders", "reconcile-orders", 300,
+                           "SELECT id, status FROM orders WHERE updated_at > $1 ORDER BY id LIMIT 1000"),
+                    agents=agents, tools=tools, agent_service="agent", llm_service="llm-provider")
+
+
+TOPOLOGIES: dict[str, Topology] = {"shop": _shop(), "agentic": _agentic()}
+FAULTS: tuple[str, ...] = ("latency", "errors", "cpu", "pool_exhaustion", "bad_deploy", "retry_storm",
+                           "queue_lag", "agent_tool_loop", "llm_rate_limit", "llm_slow")
+
+
+def get_topology(name: str) -> Topology:
+    """The topology called `name`; ValueError listing valid names otherwise."""
+    try:
+        return TOPOLOGIES[name]
+    except KeyError:
+        raise ValueError(f"unknown topology {name!r}; valid: {', '.join(TOPOLOGIES)}") from None
+
+
+def check_fault(topology: Topology, fault: str | None) -> None:
+    """Raise ValueError if `fault` cannot be injected into `topology`."""
+    if fault is not None and fault not in topology.targets:
+        raise ValueError(f"fault {fault!r} does not apply to topology {topology.name!r}; "
+                         f"valid: {', '.join(topology.targets)}")
