@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import math
 import random
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from opentelemetry.context import Context
-from opentelemetry.sdk._logs import LoggerProvider  # noqa: F401  (re-exported for type readers)
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, set_span_in_context
 
@@ -42,7 +44,7 @@ def simulate(topology: str, fault: str | None, seed: int, out: Path | str, durat
     start = base_ns(seed)
     plan = make_plan(topo, fault, seed, start, start + int(duration_s * NS), start + int(fault_at_s * NS))
     began = time.perf_counter()
-    with out.open("w") as stream:
+    with _open(out) as stream:
         sim = _Sim(topo, plan, seed, start, duration_s, OtlpJsonWriter(stream), rate_per_s, max_spans)
         sim.run()
     elapsed = time.perf_counter() - began
@@ -386,8 +388,28 @@ class _Sim:
         agent_run(self, t)
 
 
-def _parse_ns(text: str) -> int:
-    from datetime import datetime
+def _open(out: Path):
+    """A text stream to `out`; gzip (deterministic: no name, no mtime) when it ends with .gz."""
+    if out.suffix != ".gz":
+        return out.open("w")
+    raw = out.open("wb")
+    gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=3, mtime=0)
+    stream = io.TextIOWrapper(gz, encoding="utf-8")
+    return _Closing(stream, raw)
 
-    dt = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=__import__("datetime").timezone.utc)
+
+class _Closing:
+    def __init__(self, stream, raw):
+        self.stream, self.raw = stream, raw
+
+    def __enter__(self):
+        return self.stream
+
+    def __exit__(self, *exc):
+        self.stream.close()
+        self.raw.close()
+
+
+def _parse_ns(text: str) -> int:
+    dt = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
     return int(dt.timestamp()) * NS + int(text[20:23]) * MS
