@@ -118,7 +118,8 @@ class Load:
         if cap is None:
             return self.RHO0
         b = (t - self.start) // self.BUCKET_NS
-        return min(self.counts[name].get(b, 0) / (self.BUCKET_NS / NS) / cap, 1.0)
+        counts = self.counts[name]
+        return min(max(counts.get(b - 1, 0), counts.get(b, 0)) / (self.BUCKET_NS / NS) / cap, 1.0)
 
 
 class Metrics:

@@ -201,7 +201,7 @@ class _Sim:
         plan, r = self.plan, self.rng.random()
         if plan.on(svc, t):
             p = {"errors": 0.4 * plan.magnitude, "bad_deploy": 0.35 if ep_key == plan.endpoint else 0.0,
-                 "retry_storm": 0.12 + 1.5 * max(0.0, self.load.rho(svc, t) - 0.3)}.get(plan.fault, 0.0)
+                 "retry_storm": min(0.9, 0.25 * plan.magnitude + 2.0 * max(0.0, self.load.rho(svc, t) - 0.3))}.get(plan.fault, 0.0)
             if r < p:
                 if plan.fault == "retry_storm":
                     return 503, ("own", "ServiceUnavailable", "server overloaded, try again later",
@@ -243,7 +243,7 @@ class _Sim:
         target = call.target
         method, route = call.route.split(" ", 1)
         storm = self.plan.fault == "retry_storm" and self.plan.on(target, t)
-        attempts = 1 + (3 if storm else 2)
+        attempts = 1 + (4 if storm else 2)
         for attempt in range(attempts):
             span = self._start(svc, call.route, SpanKind.CLIENT, t, parent, {
                 "http.request.method": method, "server.address": target, "server.port": 8080,
