@@ -1,0 +1,111 @@
+"""Shared fixtures: a real `interplay serve` subprocess on 127.0.0.1 with its own database."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+INTERPLAY = str(Path(sys.executable).with_name("interplay"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    db: Path
+    port: int
+    grpc_port: int
+    token: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, path: str, **kw) -> httpx.Response:
+        return httpx.get(self.url + path, headers=self.headers(), timeout=30, **kw)
+
+    def post(self, path: str, **kw) -> httpx.Response:
+        headers = {**self.headers(), **kw.pop("headers", {})}
+        return httpx.post(self.url + path, headers=headers, timeout=30, **kw)
+
+    def stop(self, sig: int = signal.SIGTERM) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.stdout.read() if self.process.stdout else ""
+
+
+def start_server(db: Path, *extra: str, token: str | None = None, grpc: bool = True) -> Server:
+    port, grpc_port = free_port(), free_port()
+    args = [INTERPLAY, "serve", "--db", str(db), "--port", str(port),
+            "--grpc-port", str(grpc_port if grpc else -1), *extra]
+    if token:
+        args += ["--token", token]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = Server(process, db, port, grpc_port, token)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"interplay serve exited: {process.stdout.read()}")
+        try:
+            if httpx.get(server.url + "/api/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("interplay serve did not become ready in 30 s")
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = start_server(tmp_path / "t.duckdb")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    started: list[Server] = []
+
+    def make(*extra: str, db: Path | None = None, **kw) -> Server:
+        srv = start_server(db or tmp_path / "t.duckdb", *extra, **kw)
+        started.append(srv)
+        return srv
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+def run_cli(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    result = subprocess.run([INTERPLAY, *args], capture_output=True, text=True, timeout=120, **kw)
+    if check and result.returncode != 0:
+        raise AssertionError(f"interplay {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def cli_json(*args: str):
+    return json.loads(run_cli(*args, "--format", "json").stdout)
