@@ -20,7 +20,7 @@ DEFAULT_DB = "interplay.duckdb"
 out = Console(highlight=False, soft_wrap=False)
 if not out.is_terminal:
     out.width = 160  # pipes and files get full rows, not an 80-column wrap
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 db_option = click.option("--db", envvar="INTERPLAY_DB", default=DEFAULT_DB, show_default=True,
                          type=click.Path(dir_okay=False), help="DuckDB database file (env INTERPLAY_DB).")

@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -47,6 +48,8 @@ def read_file(path: str | Path, *, skip_invalid: bool = False, on_progress: Prog
             yield _read_protobuf(stream, shown, skip_invalid)
             if on_progress:
                 on_progress(raw.tell())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InvalidInput(f"{shown}: cannot read (corrupt or truncated gzip?): {exc}") from None
     finally:
         raw.close()
 
@@ -96,10 +99,7 @@ def _read_json(stream: io.BufferedReader, raw: IO[bytes], path: Path, skip_inval
 
 
 def _lines(stream: io.BufferedReader, path: Path) -> Iterator[bytes]:
-    try:
-        yield from stream
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InvalidInput(f"{path}: cannot read (corrupt or truncated gzip?): {exc}") from None
+    yield from stream
 
 
 def _whole_document(data: bytes, path: Path) -> object:
