@@ -5,7 +5,9 @@ nothing of Interplay's internals.
 """
 
 from ._corpus import simulate_corpus
+from ._live import DEFAULT_SCENARIO, list_scenarios, run_scenario
 from ._simulate import simulate
 from ._topology import FAULTS, TOPOLOGIES
 
-__all__ = ["FAULTS", "TOPOLOGIES", "simulate", "simulate_corpus"]
+__all__ = ["DEFAULT_SCENARIO", "FAULTS", "TOPOLOGIES", "list_scenarios", "run_scenario", "simulate",
+           "simulate_corpus"]
