@@ -209,3 +209,31 @@ def trace_cmd(trace_id, db, url, token, fmt) -> None:
         return
     output.trace_tree(out, tree)
 
+
+
+# -- demo ----------------------------------------------------------------------------------------
+@main.command()
+@click.option("--scenario", default=None, help="A live scenario (see `interplay testbed list`).")
+@click.option("--baseline", default=35.0, show_default=True, help="Seconds of healthy traffic first.")
+@click.option("--incident", default=25.0, show_default=True, help="Seconds of traffic after the fault.")
+@click.option("--workdir", default=None, type=click.Path(file_okay=False),
+              help="Keep the database here (default: a new temporary folder).")
+@format_option
+def demo(scenario, baseline, incident, workdir, fmt) -> None:
+    """Run a live failing system against a real server, then show what Interplay finds."""
+    from ..demo import run_demo
+    result = run_demo(scenario, baseline_s=baseline, incident_s=incident, workdir=workdir,
+                      say=lambda line: err.print(output.safe(line), style="dim"))
+    if fmt == "json":
+        output.print_json(out, {k: result[k] for k in ("scenario", "truth", "investigation")})
+        return
+    truth = result["truth"]
+    out.print(output.safe(f"Scenario {result['scenario']}: injected {truth['fault']} into "
+                          f"{truth['service']} at {truth['injected_at']}"), style="bold")
+    output.table(out, result["services"], [("service", "service"), ("spans", "spans"),
+                                           ("error_rate", "error rate"), ("p50_ms", "p50 ms"),
+                                           ("p99_ms", "p99 ms")], title="What was ingested")
+    if result["investigation"] is not None:
+        from ..report import render_text  # type: ignore[import-not-found]
+        out.print(output.safe(render_text(result["investigation"])))
+    out.print(output.safe(f"Database kept at {result['db']}: try `interplay services --db {result['db']}`"))
