@@ -1,0 +1,163 @@
+"""The one alias table from GenAI telemetry conventions to the fields agent analysis reads.
+
+The OpenTelemetry GenAI conventions are still "development" and rename keys between releases
+(`gen_ai.system` → `gen_ai.provider.name`, `gen_ai.usage.prompt_tokens` → `input_tokens`,
+`cache_creation` → `cache_write`); OpenInference (Arize) and OpenLLMetry (Traceloop) spell the
+same ideas differently. Every key the analysis reads is listed here, newest spelling first, and
+nothing else in `interplay.agents` names an attribute. Unknown keys are never a reason to skip a
+span: a span is classified by the first marker it has, and its other attributes travel with it.
+
+Sources: opentelemetry-semantic-conventions `gen_ai_attributes` (1.3x), the OpenInference
+spec `semantic_conventions.md`, OpenLLMetry's `traceloop.span.kind`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# canonical field → attribute keys, most current spelling first.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "operation": ("gen_ai.operation.name",),
+    "openinference_kind": ("openinference.span.kind",),
+    "traceloop_kind": ("traceloop.span.kind",),
+    "agent_name": ("gen_ai.agent.name", "agent.name", "graph.node.name", "traceloop.entity.name"),
+    "agent_id": ("gen_ai.agent.id",),
+    "conversation_id": ("gen_ai.conversation.id", "session.id", "gen_ai.session.id"),
+    "tool_name": ("gen_ai.tool.name", "tool.name", "tool_call.function.name"),
+    "tool_call_id": ("gen_ai.tool.call.id", "tool_call.id", "tool.id"),
+    # OpenInference puts a TOOL span's arguments in input.value; read it on tool steps only.
+    "tool_args": ("gen_ai.tool.call.arguments", "tool_call.function.arguments", "input.value",
+                  "traceloop.entity.input"),
+    "request_model": ("gen_ai.request.model", "llm.model_name", "embedding.model_name",
+                      "llm.request.model"),
+    "response_model": ("gen_ai.response.model", "llm.response.model", "llm.model_name"),
+    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
+                     "llm.usage.prompt_tokens"),
+    "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
+                      "llm.token_count.completion", "llm.usage.completion_tokens"),
+    "total_tokens": ("gen_ai.usage.total_tokens", "llm.token_count.total", "llm.usage.total_tokens"),
+    "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
+                          "llm.token_count.prompt_details.cache_read"),
+    "cache_write_tokens": ("gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_write_input_tokens",
+                           "gen_ai.usage.cache_creation.input_tokens",
+                           "gen_ai.usage.cache_creation_input_tokens",
+                           "llm.token_count.prompt_details.cache_write"),
+    "reasoning_tokens": ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
+                         "llm.token_count.completion_details.reasoning"),
+    "finish_reasons": ("gen_ai.response.finish_reasons", "llm.finish_reason"),
+    "error_type": ("error.type", "exception.type"),
+    "http_status": ("http.response.status_code", "http.status_code"),
+    "grpc_status": ("rpc.grpc.status_code", "rpc.response.status_code"),
+    "resend_count": ("http.request.resend_count", "http.resend_count"),
+    "server_address": ("server.address", "net.peer.name", "peer.service"),
+}
+
+# Key prefixes whose every attribute is usage accounting: shown whole on a step, known or not.
+USAGE_PREFIXES: tuple[str, ...] = ("gen_ai.usage.", "llm.token_count.", "llm.usage.")
+
+# What a span is, from the first marker it carries. Values not listed keep their own lowercased
+# name as kind (a new operation is still a step, never dropped).
+KIND_OF_OPERATION: dict[str, str] = {
+    "invoke_agent": "agent", "create_agent": "create_agent", "chat": "llm", "text_completion": "llm",
+    "generate_content": "llm", "embeddings": "embedding", "execute_tool": "tool", "retrieval": "retrieval",
+    "invoke_workflow": "workflow",
+}
+KIND_OF_OPENINFERENCE: dict[str, str] = {
+    "AGENT": "agent", "LLM": "llm", "TOOL": "tool", "CHAIN": "chain", "RETRIEVER": "retrieval",
+    "EMBEDDING": "embedding", "RERANKER": "reranker", "GUARDRAIL": "guardrail", "EVALUATOR": "evaluator",
+    "PROMPT": "prompt",
+}
+KIND_OF_TRACELOOP: dict[str, str] = {"agent": "agent", "tool": "tool", "workflow": "workflow", "task": "chain"}
+
+# Kinds that only group other work: walked through, never a step of their own.
+PASS_THROUGH: tuple[str, ...] = ("chain", "workflow", "prompt")
+
+# Step signatures: kind → verb shown in paths such as `chat:gpt-4o` or `tool:get_order`.
+SIGNATURE_VERB: dict[str, str] = {"llm": "chat", "tool": "tool", "agent": "agent", "embedding": "embeddings",
+                                  "retrieval": "retrieval"}
+
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
+assert all(_SAFE_KEY.match(k) for keys in ALIASES.values() for k in keys)
+
+
+# -- SQL ---------------------------------------------------------------------------------------------
+def sql_field(field: str, column: str = "attributes") -> str:
+    """A DuckDB expression reading the first present alias of field as text (NULL if none)."""
+    parts = [f"json_extract_string({column}, '$.\"{key}\"')" for key in ALIASES[field]]
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+def sql_int(field: str, column: str = "attributes") -> str:
+    """The field as BIGINT (numbers sent as strings or doubles too); NULL when absent or not a number."""
+    return f"TRY_CAST(TRY_CAST({sql_field(field, column)} AS DOUBLE) AS BIGINT)"
+
+
+def sql_kind(column: str = "attributes") -> str:
+    """A DuckDB expression for a span's GenAI kind ('agent', 'llm', 'tool', ...), NULL for other spans."""
+    op = f"lower({sql_field('operation', column)})"
+    oi = f"upper({sql_field('openinference_kind', column)})"
+    tl = f"lower({sql_field('traceloop_kind', column)})"
+    return f"""(CASE
+        WHEN {op} IS NOT NULL THEN {_case(op, KIND_OF_OPERATION)}
+        WHEN {oi} IS NOT NULL THEN {_case(oi, KIND_OF_OPENINFERENCE, lower=True)}
+        WHEN {tl} IS NOT NULL THEN {_case(tl, KIND_OF_TRACELOOP)}
+        WHEN {sql_field('tool_name', column)} IS NOT NULL THEN 'tool'
+        WHEN coalesce({sql_field('request_model', column)}, {sql_field('response_model', column)},
+                      {sql_field('input_tokens', column)}, {sql_field('output_tokens', column)}) IS NOT NULL
+             THEN 'llm'
+    END)"""
+
+
+def sql_prefilter(column: str = "attributes") -> str:
+    """A cheap LIKE test that every span sql_kind recognises passes (skips JSON parsing of the rest)."""
+    namespaces = sorted({k.split(".")[0] + "." for f in ("operation", "openinference_kind", "traceloop_kind",
+                                                        "tool_name", "request_model", "response_model",
+                                                        "input_tokens", "output_tokens")
+                         for k in ALIASES[f]})
+    return "(" + " OR ".join(f"{column} LIKE '%\"{ns}%'" for ns in namespaces) + ")"
+
+
+def _case(expr: str, mapping: dict[str, str], lower: bool = False) -> str:
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
+    fallback = f"lower({expr})" if lower else expr
+    return f"(CASE {expr} {whens} ELSE {fallback} END)"
+
+
+def sql_in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+# -- Python (small data: the attributes of one step) ----------------------------------------------------
+def field(attributes: dict[str, Any], name: str) -> Any:
+    """The first present alias of a canonical field in a decoded attribute map."""
+    for key in ALIASES[name]:
+        if key in attributes and attributes[key] not in (None, ""):
+            return attributes[key]
+    return None
+
+
+def usage(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Every usage-accounting attribute as sent, including keys this table does not know yet."""
+    return {k: v for k, v in attributes.items() if k.startswith(USAGE_PREFIXES)}
+
+
+def signature(kind: str | None, name: str | None, operation: str) -> str:
+    """A step's identity in a path: `chat:<model>`, `tool:<name>`, `agent:<name>`, `<kind>:<span name>`."""
+    verb = SIGNATURE_VERB.get(kind or "", kind or "span")
+    return f"{verb}:{name or operation}"
+
+
+def sql_step_name(kind: str = "gkind", column: str = "attributes", operation: str = "operation") -> str:
+    """The name a step is known by: the model of a model call, the tool's name, the agent's name."""
+    return f"""(CASE {kind}
+        WHEN 'llm' THEN coalesce({sql_field('request_model', column)}, {sql_field('response_model', column)}, {operation})
+        WHEN 'embedding' THEN coalesce({sql_field('request_model', column)}, {operation})
+        WHEN 'tool' THEN coalesce({sql_field('tool_name', column)}, {operation})
+        WHEN 'agent' THEN coalesce({sql_field('agent_name', column)}, {sql_field('agent_id', column)}, {operation})
+        ELSE {operation} END)"""
+
+
+def sql_signature(kind: str = "gkind", name: str = "step_name") -> str:
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in SIGNATURE_VERB.items())
+    return f"((CASE {kind} {whens} ELSE {kind} END) || ':' || {name})"

@@ -1,0 +1,91 @@
+"""What an agent normally does: token baselines and the paths of its successful runs.
+
+A run's path is its sequence of step signatures (`chat:gpt-4o`, `tool:get_order`, ...). A failed
+run diverged at the first step where its prefix stops matching the prefix of every successful
+run of the same agent; what those runs did next is what was expected.
+
+    >>> b = Baseline(good_paths=[["chat:m", "tool:a", "chat:m"]] * 3)
+    >>> first_divergence(["chat:m", "tool:b"], b)["step"]
+    1
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store.base import Store
+from . import _sql
+
+MIN_GOOD_RUNS = 3          # fewer successful runs than this: no claim about the usual path
+MAX_GOOD_PATHS = 500       # the most recent successful runs per agent that define "usual"
+END = "(end of run)"
+
+
+@dataclass
+class Baseline:
+    """One agent's normal: run count, token median and MAD, and recent successful paths."""
+
+    runs: int = 0
+    token_runs: int = 0
+    token_median: float | None = None
+    token_mad: float | None = None
+    good_runs: int = 0
+    good_paths: list[list[str]] = field(default_factory=list)
+    _next: dict[tuple[str, ...], Counter] | None = field(default=None, repr=False)
+
+    def next_steps(self) -> dict[tuple[str, ...], Counter]:
+        """prefix → Counter of what successful runs did after it (END when they stopped)."""
+        if self._next is None:
+            table: dict[tuple[str, ...], Counter] = {}
+            for path in self.good_paths:
+                for i in range(len(path) + 1):
+                    table.setdefault(tuple(path[:i]), Counter())[path[i] if i < len(path) else END] += 1
+            self._next = table
+        return self._next
+
+
+def baselines(store: Store, agents: list[str]) -> dict[str, Baseline]:
+    """Baselines of these agents over every stored run (one SQL statement)."""
+    if not agents:
+        return {}
+    sql = _sql.runs_cte(_sql.window_scope("TRUE")) + _sql.RUNS_SELECT + f"""
+, r AS (
+    SELECT agent, status, started_ns, path,
+           CASE WHEN tokens_in IS NOT NULL OR tokens_out IS NOT NULL
+                THEN coalesce(tokens_in, 0) + coalesce(tokens_out, 0) ELSE tokens_total_attr END AS tok
+    FROM runs WHERE agent IN (SELECT unnest(?::VARCHAR[]))),
+m AS (SELECT agent, count(*) AS n, count(tok) AS n_tok, median(tok) AS med FROM r GROUP BY agent),
+d AS (SELECT r.agent, median(abs(r.tok - m.med)) AS mad FROM r JOIN m USING (agent) GROUP BY r.agent),
+g AS (SELECT agent, count(*) FILTER (WHERE status = 'ok') AS n_ok,
+             list(coalesce(path, '') ORDER BY started_ns DESC) FILTER (WHERE status = 'ok') AS good
+      FROM r GROUP BY agent)
+SELECT m.agent, m.n, m.n_tok, m.med, d.mad, g.n_ok, g.good[1:{MAX_GOOD_PATHS}] AS good
+FROM m JOIN d USING (agent) JOIN g USING (agent)"""
+    out = {}
+    for row in store.query(sql, [agents]):
+        out[row["agent"]] = Baseline(
+            runs=row["n"], token_runs=row["n_tok"], token_median=row["med"], token_mad=row["mad"],
+            good_runs=row["n_ok"] or 0,
+            good_paths=[p.split("\x1f") if p else [] for p in (row["good"] or [])])
+    return out
+
+
+def first_divergence(path: list[str], baseline: Baseline) -> dict[str, Any] | None:
+    """Where `path` left every successful path, with what was expected there; None if it never did."""
+    if len(baseline.good_paths) < MIN_GOOD_RUNS:
+        return None
+    table = baseline.next_steps()
+    for i in range(len(path) + 1):
+        nexts = table[tuple(path[:i])]
+        happened = path[i] if i < len(path) else END
+        if happened in nexts:
+            continue
+        total = sum(nexts.values())
+        return {
+            "step": i, "happened": happened,
+            "expected": [{"signature": sig, "share": round(n / total, 3)} for sig, n in nexts.most_common(3)],
+            "after": path[max(0, i - 3):i], "compared_with": len(baseline.good_paths),
+            "same_prefix_runs": total,
+        }
+    return None

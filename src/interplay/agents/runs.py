@@ -1,0 +1,179 @@
+"""Agent runs: list them with their aggregates and failure modes, or show one run step by step.
+
+A run id is `<trace_id>:<span_id of the run's root span>` (the top-level agent span, or for a
+trace without one, its earliest root span): stable across re-ingest and unique without a
+conversation id, which many runtimes never set.
+
+    >>> from interplay.api import Interplay
+    >>> list_runs(Interplay.open(":memory:").store)
+    []
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..model import InvalidInput, NotFound
+from ..queries import TimeRange
+from ..store.base import Store
+from ..timeutil import format_time
+from . import _sql
+from . import conventions as c
+from .divergence import Baseline, baselines
+from .failure_modes import detect
+
+MAX_LIMIT = 10_000
+
+
+def list_runs(store: Store, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
+              limit: int = 100) -> list[dict[str, Any]]:
+    """Runs started in the window, newest first, with steps, tools, tokens and failure modes."""
+    if limit < 1 or limit > MAX_LIMIT:
+        raise InvalidInput(f"limit {limit}: must be between 1 and {MAX_LIMIT}")
+    cond, params = window.where()
+    rows = _run_rows(store, _sql.window_scope(cond), params, window, agent, failed, limit)
+    return _finish(store, rows)
+
+
+def get_run(store: Store, run_id: str) -> dict[str, Any]:
+    """One run: its summary and ordered steps (model calls, tool calls with downstream services, errors)."""
+    trace_id, root = parse_run_id(run_id)
+    rows = _run_rows(store, _sql.TRACES_SCOPE, [[trace_id]], TimeRange(), None, False, MAX_LIMIT)
+    rows = [r for r in rows if root is None or r["root"] == root]
+    if not rows:
+        raise NotFound(f"agent run {run_id} not found")
+    run = _finish(store, rows[-1:], keep_steps=True)[0]
+    return run
+
+
+def parse_run_id(run_id: str) -> tuple[str, str | None]:
+    """`trace_id:span_id` (or a bare trace id: its earliest run) → the two ids, validated."""
+    trace_id, _, root = run_id.strip().lower().partition(":")
+    if len(trace_id) != 32 or any(ch not in "0123456789abcdef" for ch in trace_id):
+        raise InvalidInput(f"run id {run_id!r}: expected <trace id (32 hex)>:<span id (16 hex)>")
+    if root and (len(root) != 16 or any(ch not in "0123456789abcdef" for ch in root)):
+        raise InvalidInput(f"run id {run_id!r}: the part after ':' must be a 16-hex span id")
+    return trace_id, root or None
+
+
+# -- queries -------------------------------------------------------------------------------------
+def _run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRange, agent: str | None,
+              failed: bool, limit: int) -> list[dict[str, Any]]:
+    """One SQL statement: every run's aggregates (the heavy part), filtered and limited."""
+    cond, params = window.where("started_ns")
+    if agent:
+        cond += " AND agent = ?"
+        params.append(agent)
+    if failed:
+        cond += " AND status = 'error'"
+    sql = (_sql.runs_cte(scope) + _sql.RUNS_SELECT +
+           f"SELECT * FROM runs WHERE {cond} ORDER BY started_ns DESC, run_id LIMIT {int(limit)}")
+    return store.query(sql, [*scope_params, *params])
+
+
+def _steps(store: Store, trace_ids: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Steps of the runs in these traces, keyed by (trace_id, root), in start order."""
+    rows = store.query(_sql.runs_cte(_sql.TRACES_SCOPE) + _sql.STEPS_SELECT, [trace_ids])
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault((r["trace_id"], r["root"]), []).append(r)
+    return out
+
+
+def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False) -> list[dict[str, Any]]:
+    """Attach steps and failure modes to run rows (few: at most `limit`) and shape the output."""
+    if not rows:
+        return []
+    steps = _steps(store, sorted({r["trace_id"] for r in rows}))
+    base = baselines(store, sorted({r["agent"] for r in rows}))
+    out = []
+    for r in rows:
+        run_steps = [_step(i, s) for i, s in enumerate(steps.get((r["trace_id"], r["root"]), []))]
+        run = _summary(r)
+        run["failure_modes"] = detect(run, run_steps, base.get(r["agent"], Baseline()))
+        if keep_steps:
+            run["steps_detail"] = run_steps
+        out.append(run)
+    return out
+
+
+def _summary(r: dict[str, Any]) -> dict[str, Any]:
+    tin, tout = r["tokens_in"], r["tokens_out"]
+    total = (tin or 0) + (tout or 0) if tin is not None or tout is not None else r["tokens_total_attr"]
+    return {
+        "run_id": r["run_id"], "trace_id": r["trace_id"], "agent": r["agent"], "status": r["status"],
+        "started": format_time(r["started_ns"]), "started_ns": r["started_ns"],
+        "duration_ms": round((r["last_ns"] - r["first_ns"]) / 1e6, 3),
+        "steps": r["steps"], "model_calls": r["model_calls"], "tool_calls": r["tool_calls"],
+        "tools": sorted(r["tools"] or []),
+        "tokens": {"input": tin, "output": tout, "total": total},
+        "errors": r["failed_steps"], "conversation_id": r["conversation_id"],
+        "service": r["root_service"], "root_operation": r["root_operation"],
+        "error": r["root_message"] or r["root_error_type"] or None if r["status"] == "error" else None,
+        "complete": not r["partial"],
+        "signals": {"rate_limited": r["rate_limited_spans"], "timeouts": r["timeout_spans"]},
+        "path": (r["path"] or "").split("\x1f") if r["path"] else [],
+    }
+
+
+def _step(index: int, s: dict[str, Any]) -> dict[str, Any]:
+    """One step row → the dict users see; attributes are decoded here (one step, small)."""
+    attrs = _json(s["attributes"], {})
+    step: dict[str, Any] = {
+        "index": index, "span_id": s["span_id"], "kind": s["kind"], "name": s["name"],
+        "signature": s["sig"], "service": s["service"], "operation": s["operation"],
+        "start": format_time(s["start_ns"]), "start_ns": s["start_ns"],
+        "duration_ms": round(s["duration_ns"] / 1e6, 3),
+        "status": "error" if s["failed"] else "ok",
+    }
+    if s["kind"] in ("llm", "embedding"):
+        finish = c.field(attrs, "finish_reasons")
+        step.update({
+            "model": c.field(attrs, "request_model"), "response_model": c.field(attrs, "response_model"),
+            "provider": c.field(attrs, "provider"),
+            "tokens": {"input": _int(c.field(attrs, "input_tokens")),
+                       "output": _int(c.field(attrs, "output_tokens")),
+                       "total": _int(c.field(attrs, "total_tokens"))},
+            "usage": c.usage(attrs),
+            "finish_reasons": finish if isinstance(finish, list) else [finish] if finish else [],
+        })
+    if s["kind"] == "tool":
+        step.update({"tool": s["name"], "arguments": _text(c.field(attrs, "tool_args")),
+                     "call_id": c.field(attrs, "tool_call_id")})
+    if s["kind"] == "agent":
+        step["agent"] = s["name"]
+    step["downstream"] = [svc for svc in (s["services"] or []) if svc != s["service"]]
+    if s["peers"]:
+        step["peers"] = s["peers"]
+    step["rate_limited"] = s["rate_limited"]
+    step["timeouts"] = s["timeouts"]
+    step["retries"] = s["max_resend"] or 0
+    if s["failed"] or s["culprit_service"]:
+        step["error"] = {
+            "type": s["error_type"], "message": s["status_message"] or None,
+            "http_status": s["http_status"], "http_errors": s["http_errors"] or [],
+            "caused_by": {"service": s["culprit_service"], "operation": s["culprit_operation"],
+                          "message": s["culprit_message"]} if s["culprit_service"] else None,
+        }
+    return step
+
+
+def _json(text: str | None, default: Any) -> Any:
+    try:
+        return json.loads(text) if text else default
+    except ValueError:
+        return default
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(float(v)) if v is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(v: Any, cap: int = 4000) -> str | None:
+    if v is None:
+        return None
+    text = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+    return text if len(text) <= cap else text[:cap] + "…"
