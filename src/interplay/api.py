@@ -83,6 +83,18 @@ class Interplay:
     def counts(self) -> dict[str, int]:
         return self.store.counts()
 
+    # -- agents --------------------------------------------------------------------------------
+    def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
+                   limit: int = 100) -> list[dict[str, Any]]:
+        """Agent runs, newest first, with steps, tokens and failure modes (see interplay.agents)."""
+        from .agents import list_runs
+        return list_runs(self.store, agent=agent, failed=failed, window=window, limit=limit)
+
+    def agent_run(self, run_id: str) -> dict[str, Any]:
+        """One agent run with its ordered steps."""
+        from .agents import get_run
+        return get_run(self.store, run_id)
+
 
 def changes_batch(events: Iterable[dict[str, Any]] | dict[str, Any], where: str = "body") -> TelemetryBatch:
     """Change events (one object or a list) → a batch; InvalidInput names the bad one."""

@@ -1,0 +1,144 @@
+"""`interplay agents`: list agent runs with their failure modes; `interplay agents show RUN`."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.text import Text
+
+from .. import output
+from ..queries import TimeRange
+from . import (_backend, _window, db_option, err, format_option, main, out, since_option, token_option,
+               until_option, url_option)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--agent", default=None, help="Only runs of this agent.")
+@click.option("--failed", is_flag=True, help="Only runs that ended in error.")
+@click.option("--limit", default=50, show_default=True)
+@db_option
+@url_option
+@token_option
+@since_option
+@until_option
+@format_option
+@click.pass_context
+def agents(ctx: click.Context, agent, failed, limit, db, url, token, since, until, fmt) -> None:
+    """Agent runs (GenAI / OpenInference spans), newest first, with tokens and failure modes."""
+    if ctx.invoked_subcommand is not None:
+        return
+    backend = _backend(db, url, token)
+    try:
+        runs = _list(backend, agent, failed, _window(since, until), limit)
+    finally:
+        backend.close()
+    if fmt == "json":
+        output.print_json(out, {"runs": runs})
+        return
+    for r in runs:
+        r["tokens_total"] = (r.get("tokens") or {}).get("total")
+        r["modes"] = ", ".join(m["mode"] for m in r.get("failure_modes", [])) or "-"
+    output.table(out, runs, [("run_id", "run"), ("started", "started"), ("agent", "agent"),
+                             ("status", "status"), ("duration_ms", "ms"), ("steps", "steps"),
+                             ("tokens_total", "tokens"), ("modes", "failure modes")],
+                 empty="no agent runs found (no spans with gen_ai.* / OpenInference agent attributes)")
+
+
+@agents.command("show")
+@click.argument("run_id")
+@db_option
+@url_option
+@token_option
+@format_option
+def show(run_id, db, url, token, fmt) -> None:
+    """One run step by step: model calls, tool calls and what they reached, errors, failure modes."""
+    backend = _backend(db, url, token)
+    try:
+        run = _get(backend, run_id)
+    finally:
+        backend.close()
+    if fmt == "json":
+        output.print_json(out, run)
+        return
+    _print_run(run)
+
+
+def _list(backend, agent: str | None, failed: bool, window: TimeRange, limit: int) -> list[dict[str, Any]]:
+    if hasattr(backend, "agent_runs"):
+        return backend.agent_runs(agent=agent, failed=failed, window=window, limit=limit)
+    params: dict[str, Any] = {"limit": limit}
+    if agent:
+        params["agent"] = agent
+    if failed:
+        params["failed"] = "true"
+    if window.since_ns is not None:
+        params["since"] = str(window.since_ns)
+    if window.until_ns is not None:
+        params["until"] = str(window.until_ns)
+    return backend._request("GET", "/api/agents/runs", params=params)["runs"]
+
+
+def _get(backend, run_id: str) -> dict[str, Any]:
+    if hasattr(backend, "agent_run"):
+        return backend.agent_run(run_id)
+    return backend._request("GET", f"/api/agents/runs/{run_id.strip()}")
+
+
+def _print_run(run: dict[str, Any]) -> None:
+    head = Text()
+    head.append_text(output.safe(run["agent"]))
+    head.append(f"  {run['run_id']}  ", style="dim")
+    head.append(run["status"], style="red bold" if run["status"] == "error" else "green")
+    tokens = run.get("tokens") or {}
+    head.append(f"  {run['duration_ms']:.0f} ms  {run['steps']} steps  {tokens.get('total') or 0} tokens",
+                style="cyan")
+    out.print(head)
+    if run.get("error"):
+        out.print(output.safe(f"  error: {run['error']}"), style="red")
+    if not run.get("complete", True):
+        out.print("  [some spans arrived without their parent: attached by time]", style="yellow")
+    for step in run.get("steps_detail", []):
+        out.print(_step_line(step))
+    modes = run.get("failure_modes", [])
+    if modes:
+        out.print(Text("failure modes:", style="bold"))
+        for m in modes:
+            line = Text("  ")
+            line.append(m["mode"], style="bold red")
+            line.append(" ")
+            line.append_text(output.safe(m["summary"]))
+            out.print(line)
+
+
+def _step_line(step: dict[str, Any]) -> Text:
+    line = Text(f"{step['index']:>4} ")
+    line.append("✗ " if step["status"] == "error" else "  ", style="bold red")
+    line.append_text(output.safe(step["signature"]))
+    line.append(f"  {step['duration_ms']:.1f} ms", style="cyan")
+    tok = step.get("tokens") or {}
+    if tok.get("input") is not None or tok.get("output") is not None:
+        line.append(f"  {tok.get('input') or 0}→{tok.get('output') or 0} tok", style="dim")
+    if step.get("finish_reasons"):
+        line.append("  ")
+        line.append_text(output.safe(",".join(map(str, step["finish_reasons"]))))
+    if step.get("arguments"):
+        line.append("  ")
+        args = step["arguments"]
+        line.append_text(output.safe(args if len(args) <= 80 else args[:80] + "…"))
+    if step.get("downstream"):
+        line.append("  → ", style="dim")
+        line.append_text(output.safe(", ".join(step["downstream"])))
+    error = step.get("error")
+    if error and step["status"] == "error":
+        cause = error.get("caused_by") or {}
+        text = error.get("type") or error.get("message") or "error"
+        if cause.get("service"):
+            where = " ".join(x for x in (cause["service"], cause.get("operation")) if x)
+            text += f" (in {where})"
+        line.append("  ")
+        line.append_text(output.safe(text))
+        line.stylize("red", len(line) - len(text))
+    return line
+
+
+__all__ = ["agents", "err"]

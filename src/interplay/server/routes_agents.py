@@ -1,0 +1,78 @@
+"""HTTP API for agent runs: GET /api/agents/runs, /api/agents/runs/{run_id}, /api/agents/load,
+/api/agents/touching?service=."""
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import agents
+from ..model import InterplayError, InvalidInput
+from ..queries import TimeRange
+from ..timeutil import parse_time_ns
+from .app import state_of
+
+
+async def _runs(request: Request) -> Response:
+    def run(hub, q) -> Any:
+        return {"runs": hub.agent_runs(agent=q.get("agent") or None, failed=_flag(q.get("failed")),
+                                       window=_window(q), limit=_int(q.get("limit"), 100, "limit"))}
+    return await _answer(request, run)
+
+
+async def _run(request: Request) -> Response:
+    run_id = request.path_params["run_id"]
+    return await _answer(request, lambda hub, q: hub.agent_run(run_id))
+
+
+async def _load(request: Request) -> Response:
+    return await _answer(request, lambda hub, q: {"load": agents.agent_load_by_backend(hub.store, _window(q))})
+
+
+async def _touching(request: Request) -> Response:
+    def run(hub, q) -> Any:
+        service = q.get("service")
+        if not service:
+            raise InvalidInput("service: required query parameter")
+        return {"service": service, "runs": agents.runs_touching(hub.store, service, _window(q),
+                                                                 limit=_int(q.get("limit"), 1000, "limit"))}
+    return await _answer(request, run)
+
+
+async def _answer(request: Request, fn) -> Response:
+    hub = state_of(request).interplay
+    try:
+        result = await run_in_threadpool(fn, hub, request.query_params)
+    except InterplayError as exc:
+        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
+    return JSONResponse(result)
+
+
+def _window(q) -> TimeRange:
+    since, until = q.get("since"), q.get("until")
+    return TimeRange(parse_time_ns(since, where="since") if since else None,
+                     parse_time_ns(until, where="until") if until else None)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def _int(value: str | None, default: int, name: str) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} {value!r}: expected an integer") from None
+
+
+ROUTES: list[Route] = [
+    Route("/api/agents/runs", _runs, methods=["GET"]),
+    Route("/api/agents/runs/{run_id}", _run, methods=["GET"]),
+    Route("/api/agents/load", _load, methods=["GET"]),
+    Route("/api/agents/touching", _touching, methods=["GET"]),
+]
