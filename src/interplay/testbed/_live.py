@@ -190,24 +190,34 @@ class _Fleet:
                 pass
 
     def stop_all(self) -> None:
-        for name in list(self.procs):
-            self._stop(name)
+        """SIGTERM every process group at once (they flush telemetry), SIGKILL what is left after 5 s."""
+        procs, self.procs = list(self.procs.values()), {}
+        _signal_all(procs, signal.SIGTERM)
+        deadline = time.monotonic() + 5.0
+        for proc in procs:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_all(procs, signal.SIGKILL)
+        for proc in procs:
+            proc.wait()
 
     def _stop(self, name: str) -> None:
         proc = self.procs.pop(name, None)
-        if proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            if proc.poll() is not None:
-                break
+        if proc is not None:
+            others, self.procs = self.procs, {name: proc}
+            self.stop_all()
+            self.procs = others
+
+
+def _signal_all(procs: list[subprocess.Popen], sig: int) -> None:
+    for proc in procs:
+        if proc.poll() is None:
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
-                break
-            try:
-                proc.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
+                pass
 
 
 class _LoadGen:

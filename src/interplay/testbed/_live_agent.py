@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
+
 from opentelemetry import propagate
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, set_span_in_context
@@ -68,8 +70,12 @@ async def chat(svc: Service, agent, parent, conv: str, finish: str, fast: bool =
                 span.set_attribute("http.request.resend_count", attempt)
             headers: dict[str, str] = {}
             propagate.inject(headers, context=set_span_in_context(span))
-            resp = await svc.http.post(f"http://127.0.0.1:{port}/v1/chat/completions", headers=headers,
-                                       json={"model": agent.model, "finish": finish, "fast": fast}, timeout=30)
+            try:
+                resp = await svc.http.post(f"http://127.0.0.1:{port}/v1/chat/completions", headers=headers,
+                                           json={"model": agent.model, "finish": finish, "fast": fast}, timeout=30)
+            except httpx.HTTPError as exc:
+                fail(span, "ConnectError", str(exc) or "connection failed")
+                raise Failure(502, "APIConnectionError", "LLM provider unreachable", "") from None
             span.set_attribute("http.response.status_code", resp.status_code)
             if resp.status_code == 200:
                 data = resp.json()

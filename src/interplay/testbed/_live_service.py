@@ -62,10 +62,10 @@ class Service:
                         "service.namespace": self.topo.name, "host.name": f"{self.name}-{os.getpid()}",
                         "process.pid": os.getpid(), "telemetry.sdk.language": "python"})
         self.tp = TracerProvider(resource=res)
-        self.tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=cfg["url"] + "/v1/traces"),
+        self.tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=cfg["url"] + "/v1/traces", timeout=3),
                                                       schedule_delay_millis=500))
         self.lp = LoggerProvider(resource=res)
-        self.lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=cfg["url"] + "/v1/logs"),
+        self.lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=cfg["url"] + "/v1/logs", timeout=3),
                                                                  schedule_delay_millis=500))
         self.tracer = self.tp.get_tracer("interplay.testbed.live", "0.1.0")
         self.logger = self.lp.get_logger("interplay.testbed.live", "0.1.0")
@@ -340,7 +340,7 @@ def build_app(cfg: dict) -> Starlette:
     routes = [Route("/_health", lambda r: JSONResponse({"ok": True, "version": cfg["version"]})),
               Route("/_control/fault", _bind(control_fault, svc), methods=["POST"]),
               Route("/_control/flush", _bind(_flush, svc), methods=["POST"])]
-    for ep in svc.spec.endpoints if svc.spec else ():
+    for ep in svc.spec.endpoints if svc.spec and svc.name != svc.topo.llm_service else ():
         routes.append(Route(ep.route, make_handler(svc, ep), methods=[ep.method]))
     if svc.spec and svc.spec.consumes:
         routes.append(Route(f"/_queue/{svc.spec.consumes}", _bind(_enqueue, svc), methods=["POST"]))

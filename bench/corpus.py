@@ -1,0 +1,36 @@
+"""Generate the simulated RCA corpus to bench/out/corpus and print timings.
+
+    python bench/corpus.py [--seeds 0,1,2] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+from pathlib import Path
+
+from interplay.testbed import simulate_corpus
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "corpus"))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+    began = time.perf_counter()
+    truths = simulate_corpus(args.out, seeds=[int(s) for s in args.seeds.split(",")], workers=args.workers)
+    wall = time.perf_counter() - began
+    spans = sum(t["spans"] for t in truths)
+    cpu = sum(t["seconds"] for t in truths)
+    roots = collections.Counter(t["service"] for t in truths)
+    print(f"cases: {len(truths)}  spans: {spans:,}  wall: {wall:.1f} s  "
+          f"spans/s (wall): {spans / wall:,.0f}  spans/s per worker: {spans / cpu:,.0f}")
+    print(f"spans per case: min {min(t['spans'] for t in truths):,} max {max(t['spans'] for t in truths):,}")
+    print("root causes:", dict(roots.most_common()))
+    print(f"wrote {args.out}/index.json")
+
+
+if __name__ == "__main__":
+    main()
