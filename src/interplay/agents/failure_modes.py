@@ -92,10 +92,10 @@ def rate_limited(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Bas
     if not hit and not total:
         return None
     sources = Counter(_source(s) for s in hit)
+    count = sum(s["rate_limited"] for s in hit) or total  # beneath steps; else only the run's own span
     return _mode("rate_limited", hit[0]["index"] if hit else None,
-                 f"{total or sum(s['rate_limited'] for s in hit)} rate-limited responses"
-                 + (f" from {', '.join(sources)}" if sources else ""),
-                 {"responses": total or sum(s["rate_limited"] for s in hit), "steps": [s["index"] for s in hit][:20],
+                 f"{count} rate-limited responses" + (f" from {', '.join(sources)}" if sources else ""),
+                 {"responses": count, "steps": [s["index"] for s in hit][:20],
                   "sources": dict(sources), "run_recovered": run["status"] == "ok"})
 
 
@@ -106,9 +106,10 @@ def timeout(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Baseline
     if not hit and not total:
         return None
     where = Counter(_culprit(s) for s in hit)
+    count = sum(s["timeouts"] for s in hit) or total
     return _mode("timeout", hit[0]["index"] if hit else None,
-                 f"{total or len(hit)} timeouts" + (f" at {', '.join(where)}" if where else ""),
-                 {"timeouts": total or sum(s["timeouts"] for s in hit), "steps": [s["index"] for s in hit][:20],
+                 f"{count} timeouts" + (f" at {', '.join(where)}" if where else ""),
+                 {"timeouts": count, "steps": [s["index"] for s in hit][:20],
                   "where": dict(where),
                   "durations_ms": [s["duration_ms"] for s in hit][:20]})
 
