@@ -1,0 +1,184 @@
+"""Where the symptom originates: per unit of work (an entry span and its synchronous subtree),
+blame its failure or its extra latency on the nodes below it, all in SQL.
+
+* error origin: the erroring spans with no erroring child. A CLIENT span that failed while its callee
+  did not is blamed on the callee when the callee answered (an error status it passed on), and
+  counts as latency when the client gave up first (a timeout: the callee's slowness is the cause);
+  a CLIENT span without a callee span is blamed on the resource it called.
+* latency origin: self time (duration minus the union of its children) on the critical path
+  (a child is critical when no sibling is still running at its end; async children are cut off),
+  compared with the baseline: a slower span is blamed on its own node, more spans than usual
+  (loops, retries, fan-out) on the node that made the extra calls.
+
+Units are sampled (the anomalous incident ones and the baseline ones, by hash, capped) so the cost
+does not grow with the window; rates are scaled back to the full counts.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..graph import RESOURCE_KIND, RESOURCE_NAME
+from ..queries import TimeRange
+from ..store.base import Store
+from ._windows import UNIT
+
+CAP = 1500
+
+
+@dataclass
+class Blame:
+    """Blame per node (service, operation, kind) and the unit counts it is relative to."""
+
+    nodes: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    units: dict[str, dict[str, int]] = field(default_factory=dict)  # w -> total, anomalous, sampled
+    self_time: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    healthy_trace: str | None = None
+
+
+def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, incident: TimeRange,
+              cap: int = CAP) -> Blame:
+    """Blame anomalous units of the given entry groups ({service, operation, threshold_ns})."""
+    values = ", ".join(["(?, ?, ?)"] * len(groups))
+    gparams: list[Any] = []
+    for g in groups:
+        gparams += [g["service"], g["operation"], int(g["threshold_ns"] or 0)]
+    bc, bp = baseline.where("s.start_ns")
+    ic, ip = incident.where("s.start_ns")
+    units_sql = f"""
+        g(gs, gop, thr) AS (VALUES {values}),
+        u AS (SELECT s.trace_id, s.span_id AS unit_id, s.service AS gs, s.operation AS gop,
+                     CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w,
+                     (s.status_code = 'ERROR' OR s.duration_ns > g.thr) AS anom
+              FROM spans s JOIN g ON s.service = g.gs AND s.operation = g.gop
+              WHERE (({bc}) OR ({ic})) AND {UNIT.replace('kind', 's.kind').replace('parent_span_id', 's.parent_span_id')})"""
+    uparams = gparams + bp + bp + ip
+    blame = Blame()
+    for r in store.query(f"WITH {units_sql} SELECT w, count(*) AS total, count(*) FILTER (WHERE anom) AS anom "
+                         "FROM u GROUP BY w", uparams):
+        blame.units[r["w"]] = {"total": r["total"], "anomalous": r["anom"]}
+    if "i" not in blame.units or "b" not in blame.units:
+        return blame
+    table = f"_ip_rca_{uuid.uuid4().hex[:12]}"
+    store.query(f"CREATE TEMP TABLE {table} AS WITH RECURSIVE {units_sql}, {_TREE_SQL.format(cap=int(cap))} "
+                "SELECT * FROM unit_spans", uparams)
+    try:
+        _aggregate(store, table, blame)
+    finally:
+        store.query(f"DROP TABLE IF EXISTS {table}")
+    return blame
+
+
+_TREE_SQL = f"""
+    sel AS ((SELECT * FROM u WHERE w = 'i' AND anom ORDER BY hash(unit_id) LIMIT {{cap}})
+            UNION ALL (SELECT * FROM u WHERE w = 'b' ORDER BY hash(unit_id) LIMIT {{cap}})),
+    sp AS MATERIALIZED (
+        SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
+               status_code = 'ERROR' AS err, attributes
+        FROM spans WHERE trace_id IN (SELECT DISTINCT trace_id FROM sel)),
+    ch AS (
+        SELECT c.trace_id, c.span_id, c.parent_span_id, c.service, c.operation, c.kind, c.start_ns, c.end_ns,
+               c.err, p.start_ns AS ps, p.end_ns AS pe, (c.kind = 'CONSUMER' OR c.start_ns >= p.end_ns) AS async
+        FROM sp c JOIN sp p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+        WHERE c.span_id <> p.span_id),
+    chw AS (
+        SELECT *,
+               max(end_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
+               min(start_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY end_ns DESC, span_id
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS later_start
+        FROM ch WHERE NOT async),
+    cover AS (
+        SELECT trace_id, parent_span_id AS span_id,
+               sum(greatest(0, least(end_ns, pe) - greatest(start_ns, coalesce(prev_end, ps), ps))) AS covered
+        FROM chw GROUP BY ALL),
+    kids AS (
+        SELECT trace_id, parent_span_id AS span_id, bool_or(err) AS child_err, count(*) AS nchild,
+               max(end_ns) AS child_end, arg_max(service, end_ns - start_ns) AS child_service,
+               arg_max(operation, end_ns - start_ns) AS child_op, arg_max(kind, end_ns - start_ns) AS child_kind
+        FROM ch GROUP BY ALL),
+    nodes AS (
+        SELECT sp.trace_id, sp.span_id, sp.parent_span_id, sp.kind, sp.err, sp.end_ns,
+               greatest(sp.duration_ns - coalesce(cv.covered, 0), 0) AS self_ns,
+               coalesce(k.child_err, false) AS child_err, coalesce(k.nchild, 0) AS nchild, k.child_end,
+               k.child_service, k.child_op, k.child_kind,
+               CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
+                    THEN {RESOURCE_NAME.replace('attributes', 'sp.attributes')} ELSE sp.service END AS ns,
+               sp.operation AS nop,
+               CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
+                    THEN {RESOURCE_KIND.replace('attributes', 'sp.attributes')} ELSE sp.kind END AS nk
+        FROM sp LEFT JOIN cover cv USING (trace_id, span_id) LEFT JOIN kids k USING (trace_id, span_id)),
+    tree(trace_id, span_id, unit_id, crit, depth) AS (
+        SELECT trace_id, unit_id, unit_id, true, 0 FROM sel
+        UNION ALL
+        SELECT c.trace_id, c.span_id, t.unit_id,
+               t.crit AND (c.later_start IS NULL OR c.later_start >= c.end_ns), t.depth + 1
+        FROM tree t JOIN chw c ON c.trace_id = t.trace_id AND c.parent_span_id = t.span_id
+        WHERE t.depth < 64),
+    unit_spans AS (
+        SELECT sel.w, sel.anom, sel.gs, sel.gop, t.unit_id, t.crit, n.*,
+               coalesce(pn.ns, n.ns) AS pns, coalesce(pn.nop, n.nop) AS pnop, coalesce(pn.nk, n.nk) AS pnk
+        FROM tree t JOIN sel ON sel.unit_id = t.unit_id AND sel.trace_id = t.trace_id
+        JOIN nodes n ON n.trace_id = t.trace_id AND n.span_id = t.span_id
+        LEFT JOIN nodes pn ON pn.trace_id = n.trace_id AND pn.span_id = n.parent_span_id
+                          AND t.span_id <> t.unit_id)
+"""
+
+
+def _aggregate(store: Store, table: str, blame: Blame) -> None:
+    rows = store.query(f"""
+        WITH origins AS (
+            SELECT w, unit_id, trace_id,
+                   kind IN ('CLIENT', 'PRODUCER') AND nchild > 0 AND child_end > end_ns AS timeout,
+                   CASE WHEN kind IN ('CLIENT', 'PRODUCER') AND nchild > 0 THEN child_service ELSE ns END AS bs,
+                   CASE WHEN kind IN ('CLIENT', 'PRODUCER') AND nchild > 0 THEN child_op ELSE nop END AS bop,
+                   CASE WHEN kind IN ('CLIENT', 'PRODUCER') AND nchild > 0 THEN child_kind ELSE nk END AS bk
+            FROM {table} WHERE anom AND err AND NOT child_err),
+        err_units AS (SELECT unit_id, count(*) AS k FROM origins WHERE NOT timeout GROUP BY unit_id),
+        err_blame AS (
+            SELECT o.w, o.unit_id, o.trace_id, o.bs, o.bop, o.bk, 1.0 / e.k AS weight, 'error' AS how
+            FROM origins o JOIN err_units e USING (unit_id) WHERE NOT o.timeout),
+        per AS (
+            SELECT w, anom, gs, gop, unit_id, any_value(trace_id) AS trace_id, ns, nop, nk, pns, pnop, pnk,
+                   sum(self_ns) AS s, count(*) AS c
+            FROM {table} WHERE crit GROUP BY ALL),
+        base AS (
+            SELECT gs, gop, ns, nop, nk, pns, pnop, pnk, sum(s) / sum(c) AS m, sum(c) AS cb
+            FROM per WHERE w = 'b' GROUP BY ALL),
+        nb AS (SELECT gs, gop, count(DISTINCT unit_id) AS n FROM per WHERE w = 'b' GROUP BY ALL),
+        parts AS (
+            SELECT p.w, p.unit_id, p.trace_id, p.ns AS bs, p.nop AS bop, p.nk AS bk,
+                   CASE WHEN b.m IS NULL THEN p.s ELSE p.s - p.c * b.m END AS part
+            FROM per p LEFT JOIN base b USING (gs, gop, ns, nop, nk, pns, pnop, pnk)
+            WHERE p.anom AND p.unit_id NOT IN (SELECT unit_id FROM err_units)
+            UNION ALL
+            SELECT p.w, p.unit_id, p.trace_id, p.pns, p.pnop, p.pnk, (p.c - b.cb / nb.n) * b.m
+            FROM per p JOIN base b USING (gs, gop, ns, nop, nk, pns, pnop, pnk) JOIN nb USING (gs, gop)
+            WHERE p.anom AND p.unit_id NOT IN (SELECT unit_id FROM err_units)),
+        pos AS (SELECT w, unit_id, trace_id, bs, bop, bk, sum(part) AS part FROM parts GROUP BY ALL
+                HAVING sum(part) > 0),
+        lat_blame AS (
+            SELECT w, unit_id, trace_id, bs, bop, bk, part / sum(part) OVER (PARTITION BY unit_id) AS weight,
+                   'latency' AS how
+            FROM pos),
+        allb AS (SELECT * FROM err_blame UNION ALL SELECT * FROM lat_blame)
+        SELECT w, bs, bop, bk, how, sum(weight) AS weight, count(DISTINCT unit_id) AS units,
+               arg_max(trace_id, weight) AS exemplar
+        FROM allb GROUP BY ALL""")
+    sampled = store.query(f"SELECT w, count(DISTINCT unit_id) AS n FROM {table} GROUP BY w")
+    for r in sampled:
+        blame.units[r["w"]]["sampled"] = r["n"]
+    for r in rows:
+        node = blame.nodes.setdefault((r["bs"], r["bop"], r["bk"]), {"b": {}, "i": {}, "exemplar": None})
+        node[r["w"]][r["how"]] = node[r["w"]].get(r["how"], 0.0) + float(r["weight"])
+        if r["w"] == "i":
+            node["exemplar"] = r["exemplar"]
+    for r in store.query(f"""
+            SELECT w, ns, nop, nk, count(*) AS n, quantile_cont(self_ns, 0.9) AS p90,
+                   count(*) FILTER (WHERE err AND NOT child_err) AS own_errors
+            FROM {table} GROUP BY ALL"""):
+        blame.self_time.setdefault((r["ns"], r["nop"], r["nk"]), {})[r["w"]] = {
+            "spans": r["n"], "p90_self_ms": round(r["p90"] / 1e6, 3), "own_errors": r["own_errors"]}
+    healthy = store.query(f"SELECT any_value(trace_id) AS t FROM {table} WHERE w = 'b' AND NOT anom")
+    blame.healthy_trace = healthy[0]["t"] if healthy else None

@@ -1,0 +1,30 @@
+"""What every evidence extractor receives: the store, the windows, the graph and the blame."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..queries import TimeRange
+from ..store.base import Store
+from ._attribution import Blame
+
+
+@dataclass
+class Context:
+    store: Store
+    baseline: TimeRange
+    incident: TimeRange
+    onset_ns: int
+    groups: list[dict[str, Any]]           # the symptom's entry groups with their stats
+    graph: dict[str, Any] = field(default_factory=dict)
+    blame: Blame = field(default_factory=Blame)
+    services: set[str] = field(default_factory=set)
+
+
+def evidence(service: str, type_: str, summary: str, *, operation: str | None = None,
+             before: Any = None, after: Any = None, weight: float = 0.0, **extra: Any) -> dict[str, Any]:
+    """One piece of evidence about a node: what was seen, before and after, and how much it counts."""
+    out = {"service": service, "operation": operation, "type": type_, "summary": summary,
+           "before": before, "after": after, "weight": round(weight, 4)}
+    out.update(extra)
+    return out

@@ -1,0 +1,174 @@
+"""Evidence extractors: one small function per kind, all `(ctx) -> list[evidence dict]`.
+
+The ranker consumes the list; add an extractor by appending it to EXTRACTORS.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..detect import proportion_z, robust_z
+from ..logtemplates import template_shifts
+from ..timeutil import format_time
+from ._context import Context, evidence
+
+MIN = 60 * 10**9
+
+
+def error_origin(ctx: Context) -> list[dict[str, Any]]:
+    """Failing symptom requests whose first error is this node's own."""
+    out = []
+    for (service, op, kind), node in ctx.blame.nodes.items():
+        weight = node.get("share_error", 0.0)
+        if weight < 0.02:
+            continue
+        st = ctx.blame.self_time.get((service, op, kind), {})
+        before = st.get("b", {}).get("own_errors", 0)
+        after = st.get("i", {}).get("own_errors", 0)
+        out.append(evidence(service, "error_origin",
+                            f"{weight:.0%} of the symptom's failing requests start failing in "
+                            f"{service} {op}", operation=op, before=before, after=after, weight=weight,
+                            exemplar_trace=node.get("exemplar")))
+    return out
+
+
+def self_time(ctx: Context) -> list[dict[str, Any]]:
+    """Extra latency on the critical path spent in this node itself, not waiting on callees."""
+    out = []
+    for (service, op, kind), node in ctx.blame.nodes.items():
+        weight = node.get("share_latency", 0.0)
+        if weight < 0.02:
+            continue
+        st = ctx.blame.self_time.get((service, op, kind), {})
+        b = st.get("b", {}).get("p90_self_ms")
+        a = st.get("i", {}).get("p90_self_ms")
+        what = f"p90 self-time {_ms(b)} → {_ms(a)}" if a is not None else "more work"
+        out.append(evidence(service, "self_time", f"{service} {op}: {what} on the critical path; "
+                            f"{weight:.0%} of the extra latency originates here", operation=op,
+                            before=b, after=a, weight=weight, exemplar_trace=node.get("exemplar")))
+    return out
+
+
+def rate_shift(ctx: Context) -> list[dict[str, Any]]:
+    """Calls on an edge rising or falling sharply: load, loops, retry storms."""
+    out = []
+    for e in ctx.graph.get("edges", []):
+        b, i = e["stats"].get("baseline"), e["stats"].get("incident")
+        if not b or not i:
+            continue
+        r = i["rate"] / max(b["rate"], 1e-3)
+        retry_share = i.get("retries", 0) / max(i["calls"], 1)
+        if i["calls"] < 10 or (r < 2 and retry_share < 0.2):
+            continue
+        what = "retries" if retry_share >= 0.2 else ("calls" if r >= 2 else "")
+        out.append(evidence(e["caller"], "rate_shift",
+                            f"{e['caller']} → {e['callee']}: {b['rate']:.2f}/s → {i['rate']:.2f}/s"
+                            + (f" ({retry_share:.0%} retries)" if retry_share >= 0.2 else ""),
+                            before=b["rate"], after=i["rate"], callee=e["callee"], what=what))
+    return out
+
+
+def saturation(ctx: Context) -> list[dict[str, Any]]:
+    """All operations of a service slower together: the service itself is short of CPU or workers."""
+    out = []
+    for n in ctx.graph.get("nodes", []):
+        ratios = []
+        for o in n.get("operations", []):
+            b, i = o["stats"].get("baseline"), o["stats"].get("incident")
+            if b and i and b["calls"] >= 5 and i["calls"] >= 5 and o["kind"] in ("SERVER", "CONSUMER", "INTERNAL"):
+                ratios.append(i["p50_ms"] / max(b["p50_ms"], 1e-3))
+        if len(ratios) >= 2 and min(ratios) >= 1.5:
+            out.append(evidence(n["id"], "saturation", f"all {len(ratios)} operations of {n['id']} slowed "
+                                f"together (p50 ×{min(ratios):.1f} to ×{max(ratios):.1f})",
+                                before=1.0, after=round(min(ratios), 2), weight=0.03))
+    return out
+
+
+def log_templates(ctx: Context) -> list[dict[str, Any]]:
+    """Log templates new in the incident or surging, per service."""
+    out = []
+    for t in template_shifts(ctx.store, ctx.baseline, ctx.incident)[:30]:
+        label = "new" if t["new"] else f"×{t['surge']:.0f}"
+        out.append(evidence(t["service"], "log_template", f"{label} log template in {t['service']}: "
+                            f"{t['template']!r} ({t['before']} → {t['after']})",
+                            before=t["before"], after=t["after"], severity=t["severity"],
+                            example=t["example"], weight=0.02 if (t["severity"] or 0) >= 13 else 0.01))
+    return out
+
+
+def metric_shift(ctx: Context) -> list[dict[str, Any]]:
+    """Service metrics whose incident level sits far outside their baseline (robust z)."""
+    return metric_shifts(ctx.store, ctx.baseline, ctx.incident, limit=20)
+
+
+def metric_shifts(store, baseline, incident, limit: int = 20) -> list[dict[str, Any]]:
+    bc, bp = baseline.where("time_ns")
+    ic, ip = incident.where("time_ns")
+    rows = store.query(f"""
+        WITH m AS (SELECT service, name, CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w, time_ns,
+                          avg(value) AS v
+                   FROM metrics WHERE (({bc}) OR ({ic})) AND value IS NOT NULL AND isfinite(value)
+                   GROUP BY ALL)
+        SELECT service, name, list(v ORDER BY time_ns) FILTER (WHERE w = 'b') AS b,
+               list(v ORDER BY time_ns) FILTER (WHERE w = 'i') AS i
+        FROM m GROUP BY ALL""", bp + bp + ip)
+    out = []
+    for r in rows:
+        b, i = r["b"] or [], r["i"] or []
+        if len(b) < 3 or not i:
+            continue
+        spread = max(abs(sum(b) / len(b)) * 0.01, 1e-9)
+        z = max(abs(robust_z(b, v, floor=spread)) for v in i)
+        z = min(z, 1e6)
+        if z < 3:
+            continue
+        out.append(evidence(r["service"], "metric_shift", f"{r['service']} {r['name']}: "
+                            f"{_num(sorted(b)[len(b) // 2])} → {_num(max(i, key=lambda v: abs(v - b[0])))} "
+                            f"(robust z {z:.1f})", before=sorted(b)[len(b) // 2], after=max(i),
+                            metric=r["name"], z=round(z, 2), weight=0.02))
+    out.sort(key=lambda e: -e["z"])
+    return out[:limit]
+
+
+def changes(ctx: Context) -> list[dict[str, Any]]:
+    """Change events and service.version switches near the onset; the closer, the more they count."""
+    out = []
+    lo, hi = ctx.onset_ns - 60 * MIN, ctx.onset_ns + 10 * MIN
+    for c in ctx.store.query("SELECT time_ns, service, kind, description, version FROM changes "
+                             "WHERE time_ns >= ? AND time_ns < ? ORDER BY time_ns", [lo, hi]):
+        out.append(_change(ctx, c["service"], c["time_ns"], f"{c['kind']}: {c['description']}",
+                           kind=c["kind"], version=c["version"]))
+    for v in ctx.store.query("""
+            WITH f AS (SELECT service, service_version, min(start_ns) AS first_ns FROM spans
+                       WHERE start_ns >= ? AND start_ns < ? GROUP BY ALL),
+            old AS (SELECT DISTINCT service, service_version FROM spans WHERE start_ns >= ? AND start_ns < ?)
+            SELECT f.* FROM f ANTI JOIN old USING (service, service_version)
+            WHERE f.service_version <> ''""", [lo, hi, ctx.baseline.since_ns or 0, lo]):
+        out.append(_change(ctx, v["service"], v["first_ns"], f"service.version {v['service_version']} "
+                           "first seen", kind="version", version=v["service_version"]))
+    return out
+
+
+def _change(ctx: Context, service: str, t: int, what: str, **extra: Any) -> dict[str, Any]:
+    minutes = (ctx.onset_ns - t) / MIN
+    # a change shortly before the onset can cause it; one 20+ minutes earlier rarely does
+    closeness = math.exp(-max(minutes, 0) / 5) if minutes > -2 else 0.2
+    when = f"{abs(minutes):.1f} min {'before' if minutes >= 0 else 'after'} onset"
+    return evidence(service, "change", f"{what} at {format_time(t)} ({when})", before=None,
+                    after=format_time(t), weight=0.05 * closeness, minutes_before_onset=round(minutes, 1),
+                    **extra)
+
+
+def _ms(v: float | None) -> str:
+    if v is None:
+        return "?"
+    return f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms"
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}"
+
+
+EXTRACTORS = [error_origin, self_time, rate_shift, saturation, log_templates, metric_shift, changes]
+
+__all__ = ["EXTRACTORS", "metric_shifts", "proportion_z"]

@@ -1,0 +1,163 @@
+"""The investigation pipeline: windows → graph → blame → evidence → ranked causes with chains."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..graph import interaction_graph
+from ..queries import TimeRange
+from ..store.base import Store
+from ..timeutil import format_time
+from ._attribution import attribute
+from ._context import Context
+from ._evidence import EXTRACTORS
+from ._metrics import investigate_metrics
+from ._rank import blame_shares, causal_chain, hand_back_load
+from ._windows import UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom
+
+MAX_CAUSES = 8
+BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
+
+
+def investigate(store: Store, symptom: str | None = None, at_ns: int | None = None,
+                window: TimeRange = TimeRange()) -> dict[str, Any]:
+    """Rank root causes of the symptom (or of whatever entry points went wrong) around the onset."""
+    began = time.perf_counter()
+    span_range = data_range(store, window)
+    if span_range is None:
+        return investigate_metrics(store, symptom, at_ns, window)
+    lo, hi = span_range
+    wanted = parse_symptom(symptom)
+    onset, groups = _symptom(store, lo, hi, wanted, at_ns)
+    baseline, incident = TimeRange(lo, onset), TimeRange(onset, hi)
+    ctx = Context(store, baseline, incident, onset, groups)
+    ctx.graph = interaction_graph(store, windows={"baseline": baseline, "incident": incident})
+    ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
+    if groups:
+        ctx.blame = attribute(store, groups, baseline, incident)
+    shares = blame_shares(ctx)
+    load_moves = hand_back_load(ctx, shares)
+    found = [e for extract in EXTRACTORS for e in extract(ctx)]
+    causes = _rank(ctx, shares, found)
+    return {
+        "symptom": _symptom_summary(wanted, groups),
+        "onset": format_time(onset),
+        "onset_source": "given" if at_ns is not None else "detected",
+        "windows": {"baseline": _window(baseline), "incident": _window(incident)},
+        "method": "traces",
+        "root_causes": causes,
+        "load_moves": load_moves,
+        "data_completeness": data_completeness(store, baseline, incident),
+        "exemplars": {"failing": causes[0]["exemplar_trace"] if causes else None,
+                      "healthy": ctx.blame.healthy_trace},
+        "seconds": round(time.perf_counter() - began, 3),
+    }
+
+
+def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
+             at_ns: int | None) -> tuple[int, list[dict[str, Any]]]:
+    """The onset and the entry groups that make up the symptom (each with its p99 threshold)."""
+    given = [wanted] if wanted else None
+    onset = at_ns if at_ns is not None else find_onset(store, lo, hi, given)[0]
+    groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), given)
+    if wanted:
+        return onset, [g for g in groups if g["score"] >= 0.5] or groups
+    if not groups or groups[0]["score"] < 1.0:
+        # the entry points barely moved: look inside, at every service's requests
+        if at_ns is None:
+            onset = find_onset(store, lo, hi, None, scope=UNIT)[0]
+        groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None, scope=UNIT)
+    return onset, [g for g in groups if g["score"] >= 1.0] or groups[:1]
+
+
+def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for e in found:
+        by_service.setdefault(e["service"], []).append(e)
+    candidates = set(shares) | {s for s, ev in by_service.items()
+                                if any(e["type"] in BONUS_TYPES and e["weight"] > 0 for e in ev)}
+    ranked = []
+    for name in candidates:
+        s = shares.get(name, {"score": 0.0, "error": 0.0, "latency": 0.0, "kind": "service", "operations": []})
+        ev = by_service.get(name, [])
+        bonus = min(sum(e["weight"] for e in ev if e["type"] in BONUS_TYPES), 0.1)
+        score = s["score"] + (bonus if s["score"] >= 0.02 else 0.3 * bonus)
+        if score <= 0.001:
+            continue
+        ranked.append((score, name, s, ev))
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    symptom_services = {g["service"] for g in ctx.groups}
+    out = []
+    for rank, (score, name, s, ev) in enumerate(ranked[:MAX_CAUSES], 1):
+        op = s["operations"][0][1] if s["operations"] else None
+        exemplar = s["operations"][0][2] if s["operations"] else None
+        effect = _effect(name, s, ev)
+        kind = s.get("kind", "service") if name not in ctx.services else "service"
+        out.append({"rank": rank, "service": name, "operation": op, "kind": kind,
+                    "score": round(score, 4), "summary": effect,
+                    "explains": {"errors": round(s.get("error", 0.0), 4), "latency": round(s.get("latency", 0.0), 4),
+                                 "load": round(s.get("load", 0.0), 4)},
+                    "chain": _chain(ctx, name, effect, symptom_services),
+                    "evidence": sorted(ev, key=lambda e: -e["weight"])[:12],
+                    "exemplar_trace": exemplar})
+    return out
+
+
+def _effect(name: str, s: dict[str, Any], ev: list[dict[str, Any]]) -> str:
+    if s.get("load", 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0)):
+        surge = [e for e in ev if e["type"] == "rate_shift"]
+        return f"{name}: sends a surge of calls" + (f" ({surge[0]['summary']})" if surge else "")
+    kind = "error_origin" if s.get("error", 0.0) >= s.get("latency", 0.0) else "self_time"
+    own = [e for e in ev if e["type"] == kind]
+    if own:
+        return own[0]["summary"]
+    other = [e for e in ev if e["weight"] > 0]
+    return other[0]["summary"] if other else f"{name}: anomalous"
+
+
+def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str]) -> list[dict[str, Any]]:
+    chain = causal_chain(ctx, name, effect, symptom_services)
+    for hop in chain:
+        g = next((g for g in ctx.groups if g["service"] == hop["service"]), None)
+        if g and hop is chain[-1] and len(chain) > 1:
+            hop["operation"] = g["operation"]
+            b, i = g["baseline"], g["incident"]
+            hop["effect"] = (f"{g['service']} {g['operation']}: errors {b['error_rate']:.1%} → "
+                             f"{i['error_rate']:.1%}, p90 {b['p90_ms']:.0f} ms → {i['p90_ms']:.0f} ms")
+    return chain
+
+
+def _symptom_summary(wanted: Group | None, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"given": wanted.label() if wanted else None,
+            "entry_points": [{"service": g["service"], "operation": g["operation"],
+                              "baseline": g["baseline"], "incident": g["incident"]} for g in groups]}
+
+
+def _window(w: TimeRange) -> dict[str, Any]:
+    return {"since": format_time(w.since_ns), "until": format_time(w.until_ns),
+            "since_ns": w.since_ns, "until_ns": w.until_ns}
+
+
+def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange) -> dict[str, Any]:
+    """What evidence was there to look at: signals present, and how many traces are whole."""
+    lo, hi = baseline.since_ns, incident.until_ns
+    rng = TimeRange(lo, hi)
+    cond, params = rng.where()
+    t = store.query(f"""
+        WITH s AS (SELECT trace_id, span_id, parent_span_id FROM spans WHERE {cond}),
+        orphan AS (SELECT DISTINCT c.trace_id FROM s c ANTI JOIN s p
+                   ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                   WHERE c.parent_span_id IS NOT NULL),
+        roots AS (SELECT trace_id, count(*) FILTER (WHERE parent_span_id IS NULL) AS r FROM s GROUP BY trace_id)
+        SELECT count(*) AS traces, count(*) FILTER (WHERE r = 1 AND trace_id NOT IN (SELECT trace_id FROM orphan))
+               AS complete, (SELECT count(*) FROM s) AS spans FROM roots""", params)[0]
+    counts = {}
+    for table, column in (("logs", "time_ns"), ("metrics", "time_ns"), ("changes", "time_ns")):
+        c, p = rng.where(column)
+        counts[table] = store.query(f"SELECT count(*) AS n FROM {table} WHERE {c}", p)[0]["n"]
+    traces = t["traces"] or 0
+    return {"traces": traces, "spans": t["spans"], "complete_traces": t["complete"] or 0,
+            "complete_share": round((t["complete"] or 0) / traces, 4) if traces else 0.0,
+            "logs": counts["logs"], "metric_points": counts["metrics"], "changes": counts["changes"],
+            "signals": {"traces": traces > 0, "logs": counts["logs"] > 0, "metrics": counts["metrics"] > 0,
+                        "changes": counts["changes"] > 0}}

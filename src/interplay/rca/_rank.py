@@ -1,0 +1,148 @@
+"""Fusion: blame shares per node, load handed back to whoever sent it, small bonuses from other
+evidence, and the causal chain from each cause up to the symptom."""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from ._context import Context
+
+SURGE = 1.5  # first-try calls into a node must rise this much before its trouble counts as load
+
+
+def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Per service/resource: the excess share of anomalous symptom requests originating there."""
+    u = ctx.blame.units
+    if "i" not in u or "b" not in u or not u["i"].get("sampled"):
+        return {}
+    anom_i = u["i"]["anomalous"] / max(u["i"]["total"], 1)
+    anom_b = u["b"]["anomalous"] / max(u["b"]["total"], 1)
+    excess = max(anom_i - anom_b, 0.05 * anom_i, 1e-9)
+    scale_i = anom_i / u["i"]["sampled"]
+    scale_b = 1.0 / max(u["b"].get("sampled", 0), 1)
+    by_service: dict[str, dict[str, Any]] = {}
+    for (service, op, kind), node in ctx.blame.nodes.items():
+        for how in ("error", "latency"):
+            share = (node["i"].get(how, 0.0) * scale_i - node["b"].get(how, 0.0) * scale_b) / excess
+            node[f"share_{how}"] = max(share, 0.0)
+        total = node["share_error"] + node["share_latency"]
+        s = by_service.setdefault(service, {"service": service, "error": 0.0, "latency": 0.0,
+                                            "kind": _node_kind(kind), "operations": []})
+        s["error"] += node["share_error"]
+        s["latency"] += node["share_latency"]
+        s["operations"].append((total, op, node.get("exemplar")))
+    for s in by_service.values():
+        s["operations"].sort(key=lambda t: -t[0])
+        s["score"] = s["error"] + s["latency"]
+    return by_service
+
+
+def _node_kind(kind: str) -> str:
+    return kind if kind in ("database", "cache", "queue", "llm", "external") else "service"
+
+
+def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Move blame from a node swamped by a surge of first-try calls to the callers that sent it.
+
+    A service slowed or failing because someone calls it far more than before is a symptom of
+    that caller (a loop, a runaway job, an agent); retries are excluded, since they follow the
+    failure rather than cause it. Follows the surge upward while the caller was itself surged.
+    """
+    incoming = _incoming_rates(ctx)
+    moves = []
+    for name in sorted(shares, key=lambda n: -shares[n]["score"]):
+        s = shares[name]
+        if s["score"] <= 0:
+            continue
+        for caller, amount in _surge_sources(name, s["score"], incoming, depth=0):
+            shares.setdefault(caller, {"service": caller, "error": 0.0, "latency": 0.0, "kind": "service",
+                                       "operations": [], "score": 0.0})
+            shares[caller]["score"] += amount
+            shares[caller].setdefault("load", 0.0)
+            shares[caller]["load"] = shares[caller]["load"] + amount
+            s["score"] -= amount
+            moves.append({"from": name, "to": caller, "share": round(amount, 4)})
+    return moves
+
+
+def _incoming_rates(ctx: Context) -> dict[str, dict[str, tuple[float, float, float]]]:
+    out: dict[str, dict[str, tuple[float, float, float]]] = defaultdict(dict)
+    for e in ctx.graph.get("edges", []):
+        b = e["stats"].get("baseline", {})
+        i = e["stats"].get("incident", {})
+        first_b = (b.get("calls", 0) - b.get("retries", 0)) / max(ctx.graph["windows"]["baseline"]["seconds"], 1)
+        first_i = (i.get("calls", 0) - i.get("retries", 0)) / max(ctx.graph["windows"]["incident"]["seconds"], 1)
+        prev = out[e["callee"]].get(e["caller"], (0.0, 0.0, 0.0))
+        out[e["callee"]][e["caller"]] = (prev[0] + first_b, prev[1] + first_i, prev[2] + i.get("calls", 0))
+    return out
+
+
+def _surge_sources(node: str, amount: float, incoming, depth: int) -> list[tuple[str, float]]:
+    callers = incoming.get(node, {})
+    base = sum(v[0] for v in callers.values())
+    inc = sum(v[1] for v in callers.values())
+    calls_i = sum(v[2] for v in callers.values())
+    if depth > 6 or not callers or inc < SURGE * base or calls_i < 30:
+        return []
+    expected = base / max(inc, 1e-9) * calls_i
+    if (calls_i - expected) / math.sqrt(max(expected, 1.0)) < 5:
+        return []
+    moved = amount * (inc - base) / inc
+    growth = {c: max(v[1] - v[0], 0.0) for c, v in callers.items()}
+    total = sum(growth.values()) or 1.0
+    out = []
+    for caller, g in growth.items():
+        if g <= 0:
+            continue
+        part = moved * g / total
+        further = _surge_sources(caller, part, incoming, depth + 1)
+        out += further or [(caller, part)]
+    return out
+
+
+def causal_chain(ctx: Context, root: str, root_effect: str, symptom_services: set[str]) -> list[dict[str, Any]]:
+    """Hops from the root cause up the callers to a symptom service, each with what it did."""
+    callers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in ctx.graph.get("edges", []):
+        callers[e["callee"]].append(e)
+    chain = [{"service": root, "operation": None, "effect": root_effect}]
+    seen, node = {root}, root
+    while node not in symptom_services:
+        options = [e for e in callers.get(node, []) if e["caller"] not in seen]
+        if not options:
+            break
+        e = max(options, key=lambda e: (_reaches(e["caller"], symptom_services, callers, {node}),
+                                        _edge_change(e)))
+        chain.append({"service": e["caller"], "operation": None, "effect": _edge_effect(e)})
+        seen.add(e["caller"])
+        node = e["caller"]
+    return chain
+
+
+def _reaches(node: str, targets: set[str], callers, seen: set[str]) -> bool:
+    stack = [node]
+    seen = set(seen)
+    while stack:
+        n = stack.pop()
+        if n in targets:
+            return True
+        seen.add(n)
+        stack += [e["caller"] for e in callers.get(n, []) if e["caller"] not in seen]
+    return False
+
+
+def _edge_change(e: dict[str, Any]) -> float:
+    b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
+    if not b or not i:
+        return 0.0
+    return (i.get("error_rate", 0) - b.get("error_rate", 0)) * 10 + math.log(
+        max(i.get("p95_ms", 0), 0.01) / max(b.get("p95_ms", 0), 0.01))
+
+
+def _edge_effect(e: dict[str, Any]) -> str:
+    b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
+    if not b or not i:
+        return f"calls to {e['callee']} ({e['mode']})"
+    return (f"calls to {e['callee']} ({e['mode']}): errors {b['error_rate']:.1%} → {i['error_rate']:.1%}, "
+            f"p95 {b['p95_ms']:.0f} ms → {i['p95_ms']:.0f} ms, rate {b['rate']:.2f}/s → {i['rate']:.2f}/s")

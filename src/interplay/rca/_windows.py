@@ -1,0 +1,146 @@
+"""Symptom and onset: which entry points went wrong, and when; baseline and incident windows."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..detect import change_point, proportion_z, robust_z
+from ..model import InvalidInput, NotFound
+from ..queries import TimeRange
+from ..store.base import Store
+
+# A unit of work: where a request enters a service (SERVER, CONSUMER, or a root such as a cron job).
+UNIT = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
+# Where work enters the system as a whole, when no symptom is given: roots and queue consumers.
+SYSTEM_ENTRY = "(parent_span_id IS NULL OR kind = 'CONSUMER')"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    service: str
+    operation: str | None = None
+
+    def label(self) -> str:
+        return self.service + (f":{self.operation}" if self.operation else "")
+
+
+def parse_symptom(text: str | None) -> Group | None:
+    """'frontend' or 'frontend:GET /checkout' → Group; None or '' → None (find it)."""
+    if not text:
+        return None
+    service, _, operation = str(text).partition(":")
+    if not service.strip():
+        raise InvalidInput(f"symptom {text!r}: expected SERVICE or SERVICE:OPERATION")
+    return Group(service.strip(), operation.strip() or None)
+
+
+def data_range(store: Store, window: TimeRange) -> tuple[int, int] | None:
+    cond, params = window.where()
+    row = store.query(f"SELECT min(start_ns) AS a, max(start_ns) AS b FROM spans WHERE {cond}", params)[0]
+    if row["a"] is None:
+        return None
+    return (window.since_ns if window.since_ns is not None else row["a"],
+            window.until_ns if window.until_ns is not None else row["b"] + 1)
+
+
+def group_condition(groups: list[Group]) -> tuple[str, list[Any]]:
+    parts, params = [], []
+    for g in groups:
+        if g.operation:
+            parts.append("(service = ? AND operation = ?)")
+            params += [g.service, g.operation]
+        else:
+            parts.append("(service = ?)")
+            params.append(g.service)
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def find_onset(store: Store, lo: int, hi: int, groups: list[Group] | None,
+               scope: str = SYSTEM_ENTRY) -> tuple[int, Group | None, float]:
+    """(onset ns, the entry group whose shift is strongest, strength) over bucketed error rate and p90."""
+    buckets = max(12, min(120, int((hi - lo) / 15e9)))
+    width = max((hi - lo) // buckets, 1)
+    if groups:
+        cond, params = group_condition(groups)
+        cond = f"{cond} AND {UNIT}"
+    else:
+        cond, params = scope, []
+    rows = store.query(f"""
+        SELECT service, {'operation' if not groups or any(g.operation for g in groups) else "''"} AS operation,
+               least((start_ns - ?) // ?, {buckets - 1}) AS b, count(*) AS n,
+               count(*) FILTER (WHERE status_code = 'ERROR') AS e,
+               quantile_cont(duration_ns, 0.9) AS p90
+        FROM spans WHERE start_ns >= ? AND start_ns < ? AND {cond}
+        GROUP BY ALL""", [lo, width, lo, hi] + params)
+    series: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for r in rows:
+        series.setdefault((r["service"], r["operation"]), {})[int(r["b"])] = r
+    if not series:
+        raise NotFound("no requests found for the symptom in that time range")
+    best = (lo + (hi - lo) // 2, None, 0.0)
+    for (service, operation), by_bucket in series.items():
+        split, strength = _strongest_shift(by_bucket, buckets)
+        if split is not None and strength > best[2]:
+            best = (lo + split * width, Group(service, operation or None), strength)
+    return best
+
+
+def _strongest_shift(by_bucket: dict[int, dict[str, Any]], buckets: int) -> tuple[int | None, float]:
+    present = sorted(by_bucket)
+    if len(present) < 6:
+        return None, 0.0
+    n = [by_bucket[b]["n"] for b in present]
+    err = [by_bucket[b]["e"] / by_bucket[b]["n"] for b in present]
+    lat = [math.log(max(by_bucket[b]["p90"] or 1.0, 1.0)) for b in present]
+    best: tuple[int | None, float] = (None, 0.0)
+    k = change_point(err, n)
+    if k is not None:
+        z = proportion_z(sum(e * c for e, c in zip(err[:k], n[:k])), sum(n[:k]),
+                         sum(e * c for e, c in zip(err[k:], n[k:])), sum(n[k:]))
+        best = (present[k], z)
+    k = change_point(lat, [math.sqrt(c) for c in n])
+    if k is not None:
+        after = sorted(lat[k:])[len(lat[k:]) // 2]
+        z = robust_z(lat[:k], after, floor=0.1) / 2  # bucket p90s are noisy; demand more than for error rates
+        if z > best[1]:
+            best = (present[k], z)
+    return best
+
+
+def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
+                     groups: list[Group] | None, scope: str = SYSTEM_ENTRY) -> list[dict[str, Any]]:
+    """Entry groups with their baseline/incident error rate and p90, and how strongly each shifted."""
+    bc, bp = baseline.where()
+    ic, ip = incident.where()
+    if groups:
+        gcond, gparams = group_condition(groups)
+        cond = f"{gcond} AND {UNIT}"
+    else:
+        cond, gparams = scope, []
+    rows = store.query(f"""
+        SELECT service, operation, CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w, count(*) AS n,
+               count(*) FILTER (WHERE status_code = 'ERROR') AS e,
+               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.9) AS p90,
+               quantile_cont(duration_ns, 0.99) AS p99
+        FROM spans WHERE (({bc}) OR ({ic})) AND {cond} GROUP BY ALL""", bp + bp + ip + gparams)
+    by: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        by.setdefault((r["service"], r["operation"]), {})[r["w"]] = r
+    out = []
+    for (service, operation), w in by.items():
+        b, i = w.get("b"), w.get("i")
+        if not b or not i or i["n"] < 3:
+            continue
+        ez = proportion_z(b["e"], b["n"], i["e"], i["n"])
+        lat = math.log(max(i["p90"], 1) / max(b["p90"], 1))
+        score = max(ez / 4, lat / math.log(1.5)) * min(1.0, i["n"] / 20)
+        out.append({"service": service, "operation": operation, "score": score,
+                    "baseline": _stats(b), "incident": _stats(i), "threshold_ns": b["p99"]})
+    out.sort(key=lambda g: -g["score"])
+    return out
+
+
+def _stats(r: dict[str, Any]) -> dict[str, Any]:
+    return {"requests": r["n"], "errors": r["e"], "error_rate": round(r["e"] / r["n"], 5),
+            "p50_ms": round(r["p50"] / 1e6, 3), "p90_ms": round(r["p90"] / 1e6, 3)}
