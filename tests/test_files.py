@@ -159,3 +159,18 @@ def test_cli_reports_what_holds_the_database(make_server, tmp_path):
 def _write(path, docs, extra: str = ""):
     path.write_text("".join(json.dumps(d) + "\n" for d in docs) + extra)
     return path
+
+
+def test_parallel_decode_matches_serial_and_keeps_line_numbers(tmp_path, monkeypatch):
+    from interplay.otlp import files
+    monkeypatch.setattr(files, "PARALLEL_MIN_BYTES", 0)
+    docs = [_doc(3, seed=i) for i in range(40)]
+    f = _write(tmp_path / "many.jsonl", docs)
+    serial, parallel = Interplay.open(":memory:"), Interplay.open(":memory:")
+    assert serial.ingest_file(f).spans == parallel.ingest_file(f, workers=2).spans == 240
+    q = "SELECT trace_id, span_id, service, start_ns, attributes FROM spans ORDER BY span_id"
+    assert serial.store.query(q) == parallel.store.query(q)
+    bad = _write(tmp_path / "bad-late.jsonl", docs, extra="{broken\n")
+    with pytest.raises(InvalidInput, match=r"bad-late\.jsonl:41: invalid JSON"):
+        parallel.ingest_file(bad, workers=2, )
+    assert parallel.counts()["spans"] == 240

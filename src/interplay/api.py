@@ -39,11 +39,15 @@ class Interplay:
     # -- ingest --------------------------------------------------------------------------------
     def ingest_file(self, path: str | Path, *, skip_invalid: bool = False,
                     on_progress: Callable[[int], None] | None = None,
-                    name: str | None = None) -> IngestResult:
-        """Store one file atomically: on a bad record (without skip_invalid) nothing of it is kept."""
+                    name: str | None = None, workers: int = 1) -> IngestResult:
+        """Store one file atomically: on a bad record (without skip_invalid) nothing of it is kept.
+
+        workers > 1 decodes large files in forked processes (see `read_file`).
+        """
         result = IngestResult()
         with self.store.transaction() as tx:
-            for batch in read_file(path, skip_invalid=skip_invalid, on_progress=on_progress, name=name):
+            for batch in read_file(path, skip_invalid=skip_invalid, on_progress=on_progress, name=name,
+                                   workers=workers):
                 tx.append(batch)
                 result.add(batch.result())
         return result
@@ -82,6 +86,23 @@ class Interplay:
 
     def counts(self) -> dict[str, int]:
         return self.store.counts()
+
+    # -- investigation (rca/, graph.py) --------------------------------------------------------
+    def investigate(self, symptom: str | None = None, at_ns: int | None = None,
+                    window: TimeRange = TimeRange()) -> dict[str, Any]:
+        """Ranked root causes of a symptom ('service[:operation]', or None: find it) near at_ns (or find it)."""
+        from .rca import investigate
+        return investigate(self.store, symptom, at_ns, window)
+
+    def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
+        """The interaction graph of the window: services, resources, caller→callee edges."""
+        from .graph import interaction_graph
+        return interaction_graph(self.store, window)
+
+    def impact(self, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
+        """Blast radius of 'service[:operation]': who depends on it, and how much of their traffic."""
+        from .graph import impact
+        return impact(self.store, target, window)
 
     # -- agents --------------------------------------------------------------------------------
     def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),

@@ -64,11 +64,13 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
     from ..discovery import running_server
     from ..model import IngestResult
-    if url or running_server(db):
-        target = _backend(db, url, token)
-    else:
+    local = not (url or running_server(db))
+    if local:
         from ..api import Interplay
         target = Interplay.open(db)
+    else:
+        target = _backend(db, url, token)
+    extra = {"workers": os.cpu_count() or 1} if local else {}  # this process holds nothing fork breaks
     total = IngestResult()
     summaries = []
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
@@ -77,7 +79,7 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
         for path in paths:
             task = progress.add_task(Path(path).name, total=os.path.getsize(path))
             result = target.ingest_file(path, skip_invalid=skip_invalid,
-                                        on_progress=lambda n, t=task: progress.update(t, completed=n))
+                                        on_progress=lambda n, t=task: progress.update(t, completed=n), **extra)
             total.add(result)
             summaries.append({"file": path, **result.to_dict()})
     target.close()

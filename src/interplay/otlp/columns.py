@@ -5,9 +5,10 @@ a record that fails validation is counted as rejected with its reason, never sto
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
+
+import orjson
 
 from ..batch import CHANGES, LOGS, METRICS, SPANS, TelemetryBatch, empty_columns, table_from_columns
 from ..model import SPAN_KINDS, STATUS_CODES, Rejection
@@ -29,7 +30,10 @@ def truncate(text: str, limit: int = MAX_STRING) -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # NaN-free but exotic values (huge ints, bytes): fall back to their text
+        return orjson.dumps(value, default=str, option=orjson.OPT_PASSTHROUGH_SUBCLASS).decode()
 
 
 class ColumnBuilder:
@@ -57,13 +61,13 @@ class ColumnBuilder:
         c["span_id"].append(span_id)
         c["parent_span_id"].append(parent_span_id or None)
         c["service"].append(truncate(service or UNKNOWN_SERVICE, MAX_NAME))
-        c["operation"].append(truncate(operation, MAX_NAME))
-        c["kind"].append(_enum(kind, SPAN_KINDS, "SPAN_KIND_"))
+        c["operation"].append(operation if len(operation) <= MAX_NAME else truncate(operation, MAX_NAME))
+        c["kind"].append(_KIND_BY_INT.get(kind) or _enum(kind, SPAN_KINDS, "SPAN_KIND_"))
         c["start_ns"].append(start_ns)
         c["end_ns"].append(end_ns)
         c["duration_ns"].append(end_ns - start_ns)
-        c["status_code"].append(_enum(status_code, STATUS_CODES, "STATUS_CODE_"))
-        c["status_message"].append(truncate(status_message))
+        c["status_code"].append(_STATUS_BY_INT.get(status_code) or _enum(status_code, STATUS_CODES, "STATUS_CODE_"))
+        c["status_message"].append(status_message if len(status_message) <= MAX_STRING else truncate(status_message))
         c["service_version"].append(service_version)
         c["scope_name"].append(scope_name)
         c["resource_attributes"].append(resource_json)
@@ -165,6 +169,10 @@ def _check_times(start_ns: int, end_ns: int) -> str | None:
     if end_ns < start_ns:
         return f"end time is {start_ns - end_ns} ns before start time"
     return None
+
+
+_KIND_BY_INT = dict(enumerate(SPAN_KINDS))
+_STATUS_BY_INT = dict(enumerate(STATUS_CODES))
 
 
 def _enum(value: int | str, names: tuple[str, ...], prefix: str) -> str:

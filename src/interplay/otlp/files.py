@@ -9,6 +9,8 @@ import io
 import json
 import os
 import zlib
+
+import orjson
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -19,18 +21,21 @@ from ..model import InvalidInput
 from . import jsonmap, proto
 from .columns import ColumnBuilder
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 10_000
 MAX_SINGLE_MESSAGE = 512 * 1024 * 1024
 Progress = Callable[[int], None]  # called with bytes of the (compressed) file read so far
 
 
 def read_file(path: str | Path, *, skip_invalid: bool = False, on_progress: Progress | None = None,
-              chunk_rows: int = CHUNK_ROWS, name: str | None = None) -> Iterator[TelemetryBatch]:
+              chunk_rows: int = CHUNK_ROWS, name: str | None = None,
+              workers: int = 1) -> Iterator[TelemetryBatch]:
     """Yield batches of at most ~chunk_rows rows from one file.
 
     Without skip_invalid, the first bad record raises InvalidInput naming file, line and reason;
     callers that store inside one transaction then roll the whole file back. With it, bad records
-    are counted in each batch's `rejected`, with their line numbers.
+    are counted in each batch's `rejected`, with their line numbers. With workers > 1, large JSON
+    lines files are decoded in that many forked processes (only safe where the calling process
+    holds no state a fork would break: the CLI, not a server).
     """
     path = Path(path)
     if not path.is_file():
@@ -41,7 +46,7 @@ def read_file(path: str | Path, *, skip_invalid: bool = False, on_progress: Prog
         stream = _maybe_gunzip(raw, path)
         head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
         if head.lstrip()[:1] in (b"{", b"["):
-            yield from _read_json(stream, raw, shown, skip_invalid, on_progress, chunk_rows)
+            yield from _read_json(stream, raw, shown, skip_invalid, on_progress, chunk_rows, workers)
         elif not head:
             return
         else:
@@ -63,23 +68,59 @@ def _maybe_gunzip(raw: IO[bytes], path: Path) -> io.BufferedReader:
 
 
 def _read_json(stream: io.BufferedReader, raw: IO[bytes], path: Path, skip_invalid: bool,
-               on_progress: Progress | None, chunk_rows: int) -> Iterator[TelemetryBatch]:
+               on_progress: Progress | None, chunk_rows: int, workers: int) -> Iterator[TelemetryBatch]:
+    lines = iter(stream)
+    first = next(lines, b"")
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        if first.strip():  # one pretty-printed message spanning many lines
+            doc = _whole_document(first + stream.read(MAX_SINGLE_MESSAGE), path)
+            builder = ColumnBuilder()
+            _add_document(doc, builder, str(path))
+            _check_strict(builder, skip_invalid)
+            yield builder.build()
+            return
+    chunk_bytes = max(chunk_rows * 400, 64 * 1024)  # ~400 bytes of JSON per record
+    chunks = _line_chunks(first, lines, chunk_bytes)
+    if workers > 1 and raw_size(raw) > PARALLEL_MIN_BYTES:
+        batches = _decode_parallel(chunks, str(path), skip_invalid, workers)
+    else:
+        batches = (_decode_lines(lines, lineno, str(path), skip_invalid) for lineno, lines in chunks)
+    for batch in batches:
+        if on_progress:
+            on_progress(raw.tell())
+        yield batch
+
+
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+
+def _line_chunks(first: bytes, lines: Iterator[bytes], chunk_bytes: int) -> Iterator[tuple[int, list[bytes]]]:
+    """(first line number, lines) groups of about chunk_bytes each."""
+    chunk, size, start, lineno = [first], len(first), 1, 1
+    for line in lines:
+        lineno += 1
+        if size >= chunk_bytes:
+            yield start, chunk
+            chunk, size, start = [], 0, lineno
+        chunk.append(line)
+        size += len(line)
+    if chunk:
+        yield start, chunk
+
+
+def _decode_lines(lines: list[bytes], first_lineno: int, shown: str, skip_invalid: bool) -> TelemetryBatch:
+    """Decode one group of JSON lines; runs in a worker process for large files."""
     builder = ColumnBuilder()
-    first = True
-    for lineno, line in enumerate(_lines(stream, path), start=1):
+    for offset, line in enumerate(lines):
         if not line.strip():
             continue
-        where = f"{path}:{lineno}"
+        where = f"{shown}:{first_lineno + offset}"
         try:
             try:
-                doc = json.loads(line)
-            except ValueError as exc:
-                if first:  # maybe one pretty-printed message spanning many lines
-                    rest = stream.read(MAX_SINGLE_MESSAGE)
-                    doc = _whole_document(line + rest, path)
-                    _add_document(doc, builder, f"{path}")
-                    _check_strict(builder, skip_invalid)
-                    break
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
                 raise InvalidInput(f"{where}: invalid JSON: {exc}") from None
             _add_document(doc, builder, where)
             _check_strict(builder, skip_invalid)
@@ -87,19 +128,31 @@ def _read_json(stream: io.BufferedReader, raw: IO[bytes], path: Path, skip_inval
             if not skip_invalid:
                 raise
             builder.reject(str(exc))
-        first = False
-        if builder.rows >= chunk_rows:
-            if on_progress:
-                on_progress(raw.tell())
-            yield builder.build()
-    if on_progress:
-        on_progress(raw.tell())
-    if builder.rows or builder.rejections:
-        yield builder.build()
+    return builder.build()
 
 
-def _lines(stream: io.BufferedReader, path: Path) -> Iterator[bytes]:
-    yield from stream
+def raw_size(raw: IO[bytes]) -> int:
+    return os.fstat(raw.fileno()).st_size
+
+
+def _decode_parallel(chunks: Iterator[tuple[int, list[bytes]]], shown: str, skip_invalid: bool,
+                     workers: int) -> Iterator[TelemetryBatch]:
+    """Decode chunks in worker processes, yielding batches in file order, a few in flight at most."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    in_flight: deque = deque()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        try:
+            for lineno, lines in chunks:
+                in_flight.append(pool.submit(_decode_lines, lines, lineno, shown, skip_invalid))
+                if len(in_flight) >= 2 * workers:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
+        finally:
+            for future in in_flight:
+                future.cancel()
 
 
 def _whole_document(data: bytes, path: Path) -> object:

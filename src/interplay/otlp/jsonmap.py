@@ -54,8 +54,11 @@ def _id(v: Any, size: int) -> str:
         return ""
     if not isinstance(v, str):
         raise ValueError(f"id must be a string, got {type(v).__name__}")
-    if len(v) == size * 2 and _HEX.match(v):
-        return v.lower()
+    if len(v) == size * 2:
+        try:
+            return bytes.fromhex(v).hex()
+        except ValueError:
+            pass
     try:
         raw = base64.b64decode(v, validate=True)
         if len(raw) == size:
@@ -68,8 +71,9 @@ def _id(v: Any, size: int) -> str:
 def any_value(v: Any) -> Any:
     if not isinstance(v, dict):
         return v
-    if "stringValue" in v:
-        return truncate(str(v["stringValue"]))
+    s = v.get("stringValue")
+    if s is not None:
+        return s if len(s) <= 4096 else truncate(str(s))
     if "intValue" in v:
         return int(v["intValue"])
     if "doubleValue" in v:
