@@ -10,8 +10,10 @@ blame its failure or its extra latency on the nodes below it, all in SQL.
   compared with the baseline: a slower span is blamed on its own node, more spans than usual
   (loops, retries, fan-out) on the node that made the extra calls.
 
-Units are sampled (the anomalous incident ones and the baseline ones, by hash, capped) so the cost
-does not grow with the window; rates are scaled back to the full counts.
+Units are sampled uniformly by hash (capped, per window) so the cost does not grow with the window.
+Error blame counts failing units; latency blame is the mean excess critical self time per unit
+over all sampled units (not only the slow ones: picking the slowest would favour whatever has a
+heavy tail anyway).
 """
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, i
 
 
 _TREE_SQL = f"""
-    sel AS ((SELECT * FROM u WHERE w = 'i' AND anom ORDER BY hash(unit_id) LIMIT {{cap}})
+    sel AS ((SELECT * FROM u WHERE w = 'i' ORDER BY hash(unit_id) LIMIT {{cap}})
             UNION ALL (SELECT * FROM u WHERE w = 'b' ORDER BY hash(unit_id) LIMIT {{cap}})),
     sp AS MATERIALIZED (
         SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
@@ -141,34 +143,40 @@ def _aggregate(store: Store, table: str, blame: Blame) -> None:
             FROM origins o JOIN err_units e USING (unit_id) WHERE NOT o.timeout),
         per AS (
             SELECT w, anom, gs, gop, unit_id, any_value(trace_id) AS trace_id, ns, nop, nk, pns, pnop, pnk,
-                   sum(self_ns) AS s, count(*) AS c
-            FROM {table} WHERE crit GROUP BY ALL),
+                   coalesce(sum(self_ns) FILTER (WHERE crit), 0) AS s, count(*) FILTER (WHERE crit) AS c,
+                   sum(self_ns) AS s_all, count(*) AS c_all
+            FROM {table} GROUP BY ALL),
         base AS (
-            SELECT gs, gop, ns, nop, nk, pns, pnop, pnk, sum(s) / sum(c) AS m, sum(c) AS cb
+            SELECT gs, gop, ns, nop, nk, pns, pnop, pnk, sum(s_all) / sum(c_all) AS m, sum(c_all) AS cb
             FROM per WHERE w = 'b' GROUP BY ALL),
         nb AS (SELECT gs, gop, count(DISTINCT unit_id) AS n FROM per WHERE w = 'b' GROUP BY ALL),
         parts AS (
             SELECT p.w, p.unit_id, p.trace_id, p.ns AS bs, p.nop AS bop, p.nk AS bk,
                    CASE WHEN b.m IS NULL THEN p.s ELSE p.s - p.c * b.m END AS part
             FROM per p LEFT JOIN base b USING (gs, gop, ns, nop, nk, pns, pnop, pnk)
-            WHERE p.anom AND p.unit_id NOT IN (SELECT unit_id FROM err_units)
+            WHERE p.unit_id NOT IN (SELECT unit_id FROM err_units)
             UNION ALL
-            SELECT p.w, p.unit_id, p.trace_id, p.pns, p.pnop, p.pnk, (p.c - b.cb / nb.n) * b.m
+            SELECT p.w, p.unit_id, p.trace_id, p.pns, p.pnop, p.pnk,
+                   (p.c_all - b.cb / nb.n) * b.m * p.c / p.c_all
             FROM per p JOIN base b USING (gs, gop, ns, nop, nk, pns, pnop, pnk) JOIN nb USING (gs, gop)
-            WHERE p.anom AND p.unit_id NOT IN (SELECT unit_id FROM err_units)),
-        pos AS (SELECT w, unit_id, trace_id, bs, bop, bk, sum(part) AS part FROM parts GROUP BY ALL
-                HAVING sum(part) > 0),
-        lat_blame AS (
-            SELECT w, unit_id, trace_id, bs, bop, bk, part / sum(part) OVER (PARTITION BY unit_id) AS weight,
-                   'latency' AS how
-            FROM pos),
+            WHERE p.unit_id NOT IN (SELECT unit_id FROM err_units)),
+        lat_blame AS (SELECT w, unit_id, trace_id, bs, bop, bk, sum(part) AS weight, 'latency' AS how
+                      FROM parts GROUP BY ALL),
         allb AS (SELECT * FROM err_blame UNION ALL SELECT * FROM lat_blame)
         SELECT w, bs, bop, bk, how, sum(weight) AS weight, count(DISTINCT unit_id) AS units,
                arg_max(trace_id, weight) AS exemplar
         FROM allb GROUP BY ALL""")
-    sampled = store.query(f"SELECT w, count(DISTINCT unit_id) AS n FROM {table} GROUP BY w")
+    sampled = store.query(f"""
+        WITH err_units AS (SELECT DISTINCT unit_id FROM {table}
+                           WHERE anom AND err AND NOT child_err
+                             AND NOT (kind IN ('CLIENT', 'PRODUCER') AND nchild > 0 AND child_end > end_ns))
+        SELECT w, count(DISTINCT unit_id) AS n,
+               count(DISTINCT unit_id) FILTER (WHERE unit_id IN (SELECT unit_id FROM err_units)) AS err,
+               count(DISTINCT unit_id) FILTER (WHERE anom AND unit_id NOT IN (SELECT unit_id FROM err_units))
+                   AS slow
+        FROM {table} GROUP BY w""")
     for r in sampled:
-        blame.units[r["w"]]["sampled"] = r["n"]
+        blame.units[r["w"]].update(sampled=r["n"], error_units=r["err"], slow_units=r["slow"])
     for r in rows:
         node = blame.nodes.setdefault((r["bs"], r["bop"], r["bk"]), {"b": {}, "i": {}, "exemplar": None})
         node[r["w"]][r["how"]] = node[r["w"]].get(r["how"], 0.0) + float(r["weight"])

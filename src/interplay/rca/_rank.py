@@ -12,20 +12,27 @@ SURGE = 1.5  # first-try calls into a node must rise this much before its troubl
 
 
 def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
-    """Per service/resource: the excess share of anomalous symptom requests originating there."""
+    """Per service/resource: the share of the symptom's excess (failing or slow requests) it explains.
+
+    Errors: the rise in the fraction of requests whose failure originates at the node. Latency: the
+    node's share of the mean extra critical-path time, scaled by the rise in slow requests.
+    """
     u = ctx.blame.units
-    if "i" not in u or "b" not in u or not u["i"].get("sampled"):
+    if "i" not in u or "b" not in u or not u["i"].get("sampled") or not u["b"].get("sampled"):
         return {}
-    anom_i = u["i"]["anomalous"] / max(u["i"]["total"], 1)
-    anom_b = u["b"]["anomalous"] / max(u["b"]["total"], 1)
-    excess = max(anom_i - anom_b, 0.05 * anom_i, 1e-9)
-    scale_i = anom_i / u["i"]["sampled"]
-    scale_b = 1.0 / max(u["b"].get("sampled", 0), 1)
+    n_i, n_b = u["i"]["sampled"], u["b"]["sampled"]
+    err_ex = max(u["i"]["error_units"] / n_i - u["b"]["error_units"] / n_b, 0.0)
+    lat_ex = max(u["i"]["slow_units"] / n_i - u["b"]["slow_units"] / n_b, 0.0)
+    total_ex = max(err_ex + lat_ex, 1e-9)
+    lat_mean = {k: v["i"].get("latency", 0.0) / n_i - v["b"].get("latency", 0.0) / n_b
+                for k, v in ctx.blame.nodes.items()}
+    lat_pos = sum(max(x, 0.0) for x in lat_mean.values()) or 1.0
     by_service: dict[str, dict[str, Any]] = {}
-    for (service, op, kind), node in ctx.blame.nodes.items():
-        for how in ("error", "latency"):
-            share = (node["i"].get(how, 0.0) * scale_i - node["b"].get(how, 0.0) * scale_b) / excess
-            node[f"share_{how}"] = max(share, 0.0)
+    for key, node in ctx.blame.nodes.items():
+        service, op, kind = key
+        err = node["i"].get("error", 0.0) / n_i - node["b"].get("error", 0.0) / n_b
+        node["share_error"] = max(err, 0.0) / total_ex
+        node["share_latency"] = max(lat_mean[key], 0.0) / lat_pos * lat_ex / total_ex
         total = node["share_error"] + node["share_latency"]
         s = by_service.setdefault(service, {"service": service, "error": 0.0, "latency": 0.0,
                                             "kind": _node_kind(kind), "operations": []})
