@@ -1,0 +1,116 @@
+"""Investigation commands: investigate, graph, impact, ingest-rcaeval."""
+from __future__ import annotations
+
+import click
+
+from .. import output
+from ..timeutil import parse_time_ns
+from . import _backend, _window, db_option, err, main, out, token_option, url_option
+
+_since = click.option("--since", default=None, help="Start of the range: RFC3339, unix seconds, or -1h.")
+_until = click.option("--until", default=None, help="End of the range.")
+
+
+@main.command()
+@click.option("--symptom", default=None, help="SERVICE[:OPERATION] that went wrong (default: find it).")
+@click.option("--at", "at", default=None, help="When it started (default: find the onset).")
+@_since
+@_until
+@db_option
+@url_option
+@token_option
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]), default="text",
+              show_default=True)
+def investigate(symptom, at, since, until, db, url, token, fmt) -> None:
+    """Find the root cause of a symptom, with the causal chain and the evidence."""
+    from ..report import render
+    backend = _backend(db, url, token)
+    window = _window(since, until)
+    at_ns = parse_time_ns(at, where="--at") if at else None
+    if hasattr(backend, "investigate"):
+        result = backend.investigate(symptom=symptom, at_ns=at_ns, window=window)
+    else:
+        body = {"symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns}
+        result = backend._request("POST", "/api/investigations", json=body)
+    backend.close()
+    _print(render(result, fmt), fmt)
+
+
+@main.command()
+@_since
+@_until
+@db_option
+@url_option
+@token_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid"]), default="text",
+              show_default=True)
+def graph(since, until, db, url, token, fmt) -> None:
+    """The interaction graph: services, resources, and who calls whom, with rates and latency."""
+    from ..report import render_graph
+    backend = _backend(db, url, token)
+    window = _window(since, until)
+    if hasattr(backend, "graph"):
+        g = backend.graph(window)
+    else:
+        g = backend._request("GET", "/api/graph", params=_params(window))
+    backend.close()
+    _print(render_graph(g, fmt), fmt)
+
+
+@main.command()
+@click.argument("target")
+@_since
+@_until
+@db_option
+@url_option
+@token_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def impact(target, since, until, db, url, token, fmt) -> None:
+    """Blast radius of SERVICE[:OPERATION]: who depends on it, and what share of their traffic."""
+    backend = _backend(db, url, token)
+    window = _window(since, until)
+    if hasattr(backend, "impact"):
+        result = backend.impact(target, window)
+    else:
+        result = backend._request("GET", "/api/impact", params={"target": target, **_params(window)})
+    backend.close()
+    if fmt == "json":
+        output.print_json(out, result)
+        return
+    output.table(out, result["direct_callers"], [("service", "direct caller"), ("mode", "mode"),
+                                                  ("rate", "calls/s"), ("error_rate", "error rate")],
+                 empty=f"no callers of {target} seen")
+    output.table(out, result["entry_points"], [("service", "entry service"), ("operation", "operation"),
+                                                ("requests", "requests"), ("through", f"via {target}"),
+                                                ("share", "share"), ("mode", "mode")],
+                 empty="no entry point reaches it")
+
+
+@main.command("ingest-rcaeval")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@db_option
+def ingest_rcaeval(path, db) -> None:
+    """Store an RCAEval metrics CSV (a `time` column and `<service>_<metric>` columns)."""
+    from ..api import Interplay
+    from ..metrics_csv import ingest_rcaeval_csv
+    ip = Interplay.open(db)
+    result = ingest_rcaeval_csv(ip, path)
+    ip.close()
+    out.print(output.safe(f"{path}: {result.metric_points} metric points"))
+
+
+def _params(window) -> dict:
+    q = {}
+    if window.since_ns is not None:
+        q["since"] = str(window.since_ns)
+    if window.until_ns is not None:
+        q["until"] = str(window.until_ns)
+    return q
+
+
+def _print(text: str, fmt: str) -> None:
+    # rendered text is written raw (no rich markup interpretation of telemetry strings)
+    out.file.write(text)
+
+
+__all__ = ["err"]

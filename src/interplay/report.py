@@ -1,0 +1,124 @@
+"""Render an investigation (or a graph) as text, markdown, json or self-contained HTML.
+
+Telemetry is untrusted: HTML escapes every string that came from it.
+"""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+
+def render(result: dict[str, Any], fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(result, indent=2, default=str)
+    if fmt == "html":
+        return _html(result)
+    return _markdown(result, markdown=fmt == "markdown")
+
+
+def _markdown(r: dict[str, Any], markdown: bool) -> str:
+    h1, h2, bullet = ("# ", "## ", "- ") if markdown else ("", "", "  ")
+    lines = [f"{h1}Investigation: {_symptom_label(r)}", ""]
+    causes = r.get("root_causes", [])
+    lines.append(f"Onset {r['onset']} ({r.get('onset_source', 'detected')}); baseline "
+                 f"{r['windows']['baseline']['since']} – {r['windows']['baseline']['until']}, incident "
+                 f"{r['windows']['incident']['since']} – {r['windows']['incident']['until']}.")
+    lines.append("")
+    if not causes:
+        lines.append("No root cause found: nothing in the data explains a change.")
+    else:
+        top = causes[0]
+        lines += [f"{h2}Most likely root cause: {top['service']}"
+                  + (f" ({top['operation']})" if top.get("operation") else ""), "",
+                  f"{top['summary']}", ""]
+        lines += [f"{h2}Causal chain", ""]
+        for i, hop in enumerate(top.get("chain", [])):
+            arrow = "" if i == 0 else "→ "
+            lines.append(f"{bullet}{arrow}{hop['service']}: {hop['effect']}")
+        lines += ["", f"{h2}Evidence", ""]
+        for e in top.get("evidence", []):
+            lines.append(f"{bullet}[{e['type']}] {e['summary']}")
+        ex = r.get("exemplars", {})
+        if ex.get("failing") or ex.get("healthy"):
+            lines += ["", f"Compare a failing trace {ex.get('failing') or '-'} with a healthy one "
+                          f"{ex.get('healthy') or '-'} (interplay trace ID)."]
+        lines += ["", f"{h2}Ranking", ""]
+        for c in causes:
+            lines.append(f"{bullet}{c['rank']}. {c['service']} ({c['kind']}) score {c['score']:.3f}: {c['summary']}")
+    dc = r.get("data_completeness", {})
+    lines += ["", f"{h2}Data completeness", "",
+              f"{bullet}traces: {dc.get('traces', 0)} ({dc.get('complete_share', 0):.0%} complete), "
+              f"spans {dc.get('spans', 0)}, logs {dc.get('logs', 0)}, metric points {dc.get('metric_points', 0)}, "
+              f"change events {dc.get('changes', 0)}",
+              f"{bullet}method: {r.get('method', 'traces')}"]
+    return "\n".join(lines) + "\n"
+
+
+def _symptom_label(r: dict[str, Any]) -> str:
+    s = r.get("symptom", {})
+    if s.get("given"):
+        return s["given"]
+    eps = s.get("entry_points", [])
+    if not eps:
+        return "whatever changed"
+    return ", ".join(f"{e['service']} {e['operation']}" for e in eps[:3]) + (" …" if len(eps) > 3 else "")
+
+
+def _html(r: dict[str, Any]) -> str:
+    e = html.escape
+    body = _markdown(r, markdown=True)
+    parts = []
+    for line in body.splitlines():
+        if line.startswith("# "):
+            parts.append(f"<h1>{e(line[2:])}</h1>")
+        elif line.startswith("## "):
+            parts.append(f"<h2>{e(line[3:])}</h2>")
+        elif line.startswith("- "):
+            parts.append(f"<li>{e(line[2:])}</li>")
+        elif line:
+            parts.append(f"<p>{e(line)}</p>")
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>Interplay investigation</title>"
+            "<style>body{font:14px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+            "li{list-style:none;margin:.2em 0}h2{margin-top:1.5em}</style></head><body>"
+            + "\n".join(parts) + "</body></html>\n")
+
+
+# -- graphs --------------------------------------------------------------------------------------
+def render_graph(g: dict[str, Any], fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(g, indent=2, default=str)
+    w = next(iter(g.get("windows", {"window": {}})))
+    if fmt == "dot":
+        lines = ["digraph interplay {", "  rankdir=LR;"]
+        for n in g["nodes"]:
+            shape = "box" if n["kind"] == "service" else "cylinder"
+            lines.append(f"  {_q(n['id'])} [shape={shape}, label={_q(n['id'] + ' (' + n['kind'] + ')')}];")
+        for ed in g["edges"]:
+            st = ed["stats"].get(w, {})
+            label = f"{st.get('rate', 0):.2f}/s err {st.get('error_rate', 0):.1%} p95 {st.get('p95_ms', 0):.0f}ms"
+            style = ", style=dashed" if ed["mode"] == "async" else ""
+            lines.append(f"  {_q(ed['caller'])} -> {_q(ed['callee'])} [label={_q(label)}{style}];")
+        return "\n".join(lines + ["}"]) + "\n"
+    if fmt == "mermaid":
+        ids = {n["id"]: f"n{i}" for i, n in enumerate(g["nodes"])}
+        lines = ["graph LR"]
+        for n in g["nodes"]:
+            label = n["id"].replace('"', "'")
+            lines.append(f'  {ids[n["id"]]}["{label}"]' if n["kind"] == "service" else f'  {ids[n["id"]]}[("{label}")]')
+        for ed in g["edges"]:
+            st = ed["stats"].get(w, {})
+            arrow = "-.->" if ed["mode"] == "async" else "-->"
+            lines.append(f'  {ids.get(ed["caller"], "x")} {arrow}|"{st.get("rate", 0):.2f}/s"| {ids.get(ed["callee"], "x")}')
+        return "\n".join(lines) + "\n"
+    lines = []
+    for ed in g["edges"]:
+        st = ed["stats"].get(w, {})
+        lines.append(f"{ed['caller']} → {ed['callee']} [{ed['callee_kind']}, {ed['mode']}]  "
+                     f"{st.get('rate', 0):.2f}/s  errors {st.get('error_rate', 0):.1%}  "
+                     f"p50 {st.get('p50_ms', 0):.1f} ms  p95 {st.get('p95_ms', 0):.1f} ms")
+    return "\n".join(lines) + "\n" if lines else "no interactions in that window\n"
+
+
+def _q(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'

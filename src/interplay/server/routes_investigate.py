@@ -1,0 +1,97 @@
+"""HTTP routes of investigations: POST /api/investigations, GET /api/investigations/{id},
+GET /api/graph, GET /api/impact."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..model import InterplayError, InvalidInput, NotFound
+from ..queries import TimeRange
+from ..timeutil import parse_time_ns
+from .app import state_of
+
+_KEEP = 50
+_results: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_lock = threading.Lock()
+
+
+async def _create(request: Request) -> Response:
+    try:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            raise InvalidInput(f"body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise InvalidInput("body: expected a JSON object {symptom, at, since, until}")
+        symptom = body.get("symptom") or None
+        if symptom is not None and not isinstance(symptom, str):
+            raise InvalidInput("symptom: expected 'service' or 'service:operation'")
+        at = _time(body.get("at"), "at")
+        window = TimeRange(_time(body.get("since"), "since"), _time(body.get("until"), "until"))
+        ip = state_of(request).interplay
+        result = await run_in_threadpool(ip.investigate, symptom, at, window)
+    except InterplayError as exc:
+        return _error(exc)
+    result_id = uuid.uuid4().hex[:16]
+    result = {"id": result_id, **result}
+    with _lock:
+        _results[result_id] = result
+        while len(_results) > _KEEP:
+            _results.popitem(last=False)
+    return JSONResponse(result, status_code=201)
+
+
+async def _get(request: Request) -> Response:
+    with _lock:
+        result = _results.get(request.path_params["id"])
+    if result is None:
+        return _error(NotFound(f"investigation {request.path_params['id']} not found (kept in memory)"))
+    return JSONResponse(result)
+
+
+async def _graph(request: Request) -> Response:
+    q = request.query_params
+    try:
+        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
+        result = await run_in_threadpool(state_of(request).interplay.graph, window)
+    except InterplayError as exc:
+        return _error(exc)
+    return JSONResponse(result)
+
+
+async def _impact(request: Request) -> Response:
+    q = request.query_params
+    try:
+        if not q.get("target"):
+            raise InvalidInput("target: expected service or service:operation")
+        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
+        result = await run_in_threadpool(state_of(request).interplay.impact, q["target"], window)
+    except InterplayError as exc:
+        return _error(exc)
+    return JSONResponse(result)
+
+
+def _time(value: Any, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    return parse_time_ns(value, where=name)
+
+
+def _error(exc: InterplayError) -> JSONResponse:
+    return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
+
+
+ROUTES = [
+    Route("/api/investigations", _create, methods=["POST"]),
+    Route("/api/investigations/{id}", _get, methods=["GET"]),
+    Route("/api/graph", _graph, methods=["GET"]),
+    Route("/api/impact", _impact, methods=["GET"]),
+]
