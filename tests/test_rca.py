@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from interplay.queries import TimeRange
 
-from _rca_cases import MIN, ONSET, T0, jitter, load, logs_request, requests
+from test_rca_helpers import MIN, ONSET, T0, jitter, load, logs_request, requests
 
 
 def top(result):
