@@ -1,0 +1,74 @@
+"""The interaction graph: services, resources without spans, sync and async edges, impact."""
+from __future__ import annotations
+
+import json
+
+from interplay.api import Interplay
+from interplay.graph import impact, interaction_graph
+from interplay.queries import TimeRange
+from interplay.testing import TraceBuilder, traces_request
+
+T0 = 1_767_225_600 * 10**9
+
+
+def _store(tmp_path, traces):
+    ip = Interplay.open(":memory:")
+    p = tmp_path / "g.jsonl"
+    p.write_text(json.dumps(traces_request(traces)) + "\n")
+    ip.ingest_file(p)
+    return ip
+
+
+def _traces():
+    out = []
+    for i in range(10):
+        t = TraceBuilder(T0 + i * 10**9, seed=i)
+        root = t.span("frontend", "GET /", duration_ms=50)
+        c = root.child("frontend", "GET /products", kind="CLIENT", offset_ms=1, duration_ms=30, error=i < 2)
+        s = c.child("catalog", "GET /products", kind="SERVER", offset_ms=1, duration_ms=28, error=i < 2)
+        s.child("catalog", "SELECT products", kind="CLIENT", offset_ms=2, duration_ms=10,
+                attributes={"db.system": "postgresql", "server.address": "postgres"})
+        s.child("catalog", "GET", kind="CLIENT", offset_ms=15, duration_ms=1, attributes={"db.system": "redis"})
+        root.child("frontend", "chat gpt-4o", kind="CLIENT", offset_ms=35, duration_ms=10,
+                   attributes={"gen_ai.provider.name": "openai", "server.address": "api.openai.com"})
+        p = root.child("frontend", "send orders", kind="PRODUCER", offset_ms=46, duration_ms=1,
+                       attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+        p.child("shipping", "process orders", kind="CONSUMER", offset_ms=5, duration_ms=20)
+        # a span whose parent never arrived
+        t.span("catalog", "GET /orphan", kind="SERVER", parent="00000000000000aa", duration_ms=2)
+        out.append(t)
+    return out
+
+
+def test_nodes_and_edges(tmp_path):
+    g = interaction_graph(_store(tmp_path, _traces()).store)
+    nodes = {n["id"]: n["kind"] for n in g["nodes"]}
+    assert nodes["frontend"] == "service" and nodes["catalog"] == "service" and nodes["shipping"] == "service"
+    assert nodes["postgres"] == "database" and nodes["redis"] == "cache"
+    assert nodes["api.openai.com"] == "llm"
+    edges = {(e["caller"], e["callee"], e["mode"]): e for e in g["edges"]}
+    fc = edges[("frontend", "catalog", "sync")]["stats"]["window"]
+    assert fc["calls"] == 10 and fc["errors"] == 2 and fc["error_rate"] == 0.2
+    assert ("catalog", "postgres", "sync") in edges
+    assert ("frontend", "shipping", "async") in edges
+    assert ("frontend", "catalog", "async") not in edges
+
+
+def test_two_windows_and_empty(tmp_path):
+    ip = _store(tmp_path, _traces())
+    g = interaction_graph(ip.store, windows={"baseline": TimeRange(T0, T0 + 5 * 10**9),
+                                             "incident": TimeRange(T0 + 5 * 10**9, T0 + 10**10)})
+    e = next(e for e in g["edges"] if e["caller"] == "frontend" and e["callee"] == "catalog")
+    assert e["stats"]["baseline"]["errors"] == 2 and e["stats"]["incident"]["errors"] == 0
+    assert interaction_graph(ip.store, TimeRange(0, 1))["edges"] == []
+
+
+def test_impact(tmp_path):
+    ip = _store(tmp_path, _traces())
+    r = impact(ip.store, "postgres")
+    assert r["direct_callers"][0]["service"] == "catalog"
+    assert {u["service"] for u in r["upstream"]} == {"catalog", "frontend"}
+    entry = r["entry_points"][0]
+    assert (entry["service"], entry["share"], entry["mode"]) == ("frontend", 1.0, "sync")
+    r = impact(ip.store, "shipping")
+    assert r["upstream"] == [{"service": "frontend", "mode": "async"}]

@@ -1,0 +1,66 @@
+from interplay.metrics_csv import ingest_rcaeval_csv, split_column
+from interplay.report import render, render_graph
+
+RESULT = {
+    "symptom": {"given": None, "entry_points": [{"service": "frontend", "operation": "GET /<b>x</b>"}]},
+    "onset": "2026-01-01T00:30:00.000Z", "onset_source": "detected",
+    "windows": {"baseline": {"since": "a", "until": "b"}, "incident": {"since": "b", "until": "c"}},
+    "root_causes": [{"rank": 1, "service": "<script>alert(1)</script>", "operation": "q", "kind": "service",
+                     "score": 0.9, "summary": "p90 self-time 4 ms → 480 ms",
+                     "chain": [{"service": "db", "operation": None, "effect": "slow"},
+                               {"service": "frontend", "operation": None, "effect": "5xx 0.2% → 31%"}],
+                     "evidence": [{"type": "self_time", "summary": "<img src=x onerror=alert(1)>"}]}],
+    "data_completeness": {"traces": 10, "complete_share": 0.9, "spans": 40, "logs": 0, "metric_points": 0,
+                          "changes": 1},
+    "exemplars": {"failing": "ab" * 16, "healthy": "cd" * 16},
+}
+
+
+def test_text_reads_like_a_writeup():
+    text = render(RESULT, "text")
+    assert text.index("Most likely root cause") < text.index("Causal chain") < text.index("Evidence")
+    assert "→ frontend: 5xx 0.2% → 31%" in text and "ab" * 16 in text and "90% complete" in text
+
+
+def test_markdown_and_json():
+    assert render(RESULT, "markdown").startswith("# Investigation")
+    assert '"rank": 1' in render(RESULT, "json")
+
+
+def test_html_escapes_telemetry():
+    page = render(RESULT, "html")
+    assert "<script>" not in page and "<img" not in page and "<b>x" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_graph_formats():
+    g = {"windows": {"window": {}}, "nodes": [{"id": 'a"b', "kind": "service"}, {"id": "pg", "kind": "database"}],
+         "edges": [{"caller": 'a"b', "callee": "pg", "callee_kind": "database", "mode": "sync",
+                    "stats": {"window": {"rate": 1.0, "error_rate": 0.1, "p50_ms": 1, "p95_ms": 2}}}]}
+    assert '"a\\"b" -> "pg"' in render_graph(g, "dot")
+    assert "graph LR" in render_graph(g, "mermaid")
+    assert "a\"b → pg" in render_graph(g, "text")
+
+
+def test_rcaeval_csv_and_metric_investigation(tmp_path):
+    from interplay.api import Interplay
+    assert split_column("ts-auth-service_cpu") == ("ts-auth-service", "cpu")
+    assert split_column("frontend_latency-50") == ("frontend", "latency-50")
+    assert split_column("time") is None
+    rows = ["time,cartservice_cpu,cartservice_mem_usage,frontend_latency-50,label"]
+    for i in range(120):
+        bad = i >= 80
+        rows.append(f"{1700000000 + i},{0.9 if bad else 0.2 + (i % 3) * 0.01},{100 + i % 4},"
+                    f"{(0.3 if bad else 0.1) + (i % 5) * 0.05},x")
+    p = tmp_path / "metrics.csv"
+    p.write_text("\n".join(rows) + "\n")
+    ip = Interplay.open(":memory:")
+    result = ingest_rcaeval_csv(ip, p)
+    assert result.metric_points == 360
+    names = ip.store.query("SELECT DISTINCT service, name FROM metrics ORDER BY 1, 2")
+    assert [(r["service"], r["name"]) for r in names] == [("cartservice", "cpu"), ("cartservice", "mem_usage"),
+                                                         ("frontend", "latency-50")]
+    r = ip.investigate()
+    assert r["method"].startswith("metrics")
+    assert r["root_causes"][0]["service"] == "cartservice"
+    assert r["onset"].startswith("2023-11-14T22:14:")  # unix 1700000080
