@@ -15,7 +15,7 @@ DEFAULT_SEEDS = (0, 1, 2)
 
 
 def simulate_corpus(out_dir: Path | str, seeds=DEFAULT_SEEDS, topologies=None, faults=None,
-                    duration_s: float = 1500, rate_per_s: float = 2.5, workers: int | None = None,
+                    duration_s: float = 1200, rate_per_s: float = 1.5, workers: int | None = None,
                     compress: bool = True) -> list[dict]:
     """Simulate every (topology, applicable fault, seed) case into `out_dir`; return their truths.
 
