@@ -1,0 +1,55 @@
+"""Commands for agents and on-call: `interplay mcp` (MCP over stdio) and `interplay investigations`."""
+from __future__ import annotations
+
+import click
+
+from .. import output
+from . import _backend, db_option, main, out, token_option, url_option
+
+
+@main.command()
+@db_option
+@url_option
+@token_option
+def mcp(db: str, url: str | None, token: str | None) -> None:
+    """Serve Interplay's tools to an AI agent over MCP (stdio).
+
+    Reads the database file read-only, or asks the `interplay serve` that holds it (or --url).
+    Add to an MCP client as: {"command": "interplay", "args": ["mcp", "--db", "PATH"]}.
+    """
+    from ..mcp_tools import Tools
+    from ..server.mcp import run_stdio
+    backend = _backend(db, url, token)
+    try:
+        run_stdio(Tools(backend))
+    finally:
+        backend.close()
+
+
+@main.command()
+@click.option("--status", type=click.Choice(["open", "resolved"]), default=None, help="Only these.")
+@click.option("--source", type=click.Choice(["cli", "api", "mcp", "alertmanager", "generic"]), default=None)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@db_option
+@url_option
+@token_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def investigations(status, source, limit, db, url, token, fmt) -> None:
+    """Kept investigations (from alerts, MCP and the API), newest first."""
+    from ..investigations import Investigations, compact
+    backend = _backend(db, url, token)
+    try:
+        if hasattr(backend, "store"):
+            rows = [compact(r) for r in Investigations(backend.store).list(status=status, source=source,
+                                                                             limit=limit, with_result=True)]
+        else:
+            params = {k: v for k, v in (("status", status), ("source", source), ("limit", str(limit))) if v}
+            rows = backend._request("GET", "/api/investigations", params=params)["investigations"]
+    finally:
+        backend.close()
+    if fmt == "json":
+        output.print_json(out, rows)
+        return
+    output.table(out, rows, [("id", "id"), ("status", "status"), ("source", "source"), ("service", "service"),
+                             ("started", "started"), ("updated", "updated"), ("summary", "summary")],
+                 empty="no investigations kept yet")

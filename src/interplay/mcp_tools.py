@@ -1,0 +1,403 @@
+"""Tools for language-model agents: small answers first, detail on request (progressive disclosure).
+
+Each tool is a plain method over an `Interplay`-like hub and returns compact JSON text of at most
+`limit` bytes (8 KiB by default). When an answer had to be cut, it says so in `truncated`, with the
+tool call that shows the rest. The MCP server (`interplay.server.mcp`) only registers these.
+
+    >>> from interplay.api import Interplay
+    >>> tools = Tools(Interplay.open(":memory:"))
+    >>> tools.list_services()
+    '{"services":[],"total":0,"next":"no telemetry in that window: send OTLP to interplay serve, or ingest a file"}'
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from .investigations import Investigations, summary_of
+from .model import InterplayError, InvalidInput, NotFound
+from .queries import TimeRange
+from .timeutil import format_time, parse_time_ns
+
+LIMIT = 8192        # bytes of UTF-8 JSON per answer
+TEXT_CAP = 240      # characters of any one telemetry string
+
+
+class Tools:
+    """The tool set over one hub (`Interplay`, or `RemoteInterplay` wrapped by `hub_for`)."""
+
+    def __init__(self, hub: Any, *, limit: int = LIMIT,
+                 submit: Callable[[Callable[[Any], Any]], Future] | None = None) -> None:
+        self.hub = hub_for(hub)
+        self.limit = limit
+        self._submit = submit  # the server's writer queue: kept investigations are written there
+
+    # -- coarse ----------------------------------------------------------------------------------
+    def list_services(self, since: str | None = None, until: str | None = None, offset: int = 0) -> str:
+        """Every service's health in the window: request rate, error rate, p50/p99 latency; worst first."""
+        rows = self.hub.services(_window(since, until))
+        rows.sort(key=lambda r: (-r["error_rate"], -r["p99_ms"], r["service"]))
+        items = [{"service": r["service"], "rate_per_s": r["request_rate"], "requests": r["requests"],
+                  "error_rate": r["error_rate"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+                  "last_seen": r["last_seen"]} for r in rows]
+        doc: dict[str, Any] = {"services": items[offset:], "total": len(items)}
+        if offset:
+            doc["offset"] = offset
+        doc["next"] = ("service_graph(service) for who calls whom; investigate() for root causes"
+                       if items else "no telemetry in that window: send OTLP to interplay serve, or ingest a file")
+        return self._fit(doc, "services", lambda n: f"list_services(offset={offset + n})")
+
+    def service_graph(self, service: str, depth: int = 1, since: str | None = None,
+                      until: str | None = None) -> str:
+        """The interactions around one service, up to depth hops (1-2): callers, callees, resources."""
+        if depth not in (1, 2):
+            raise InvalidInput("depth: expected 1 or 2")
+        graph = self.hub.graph(_window(since, until))
+        window = next(iter(graph.get("windows") or {"window": {}}))
+        kinds = {n["id"]: n["kind"] for n in graph["nodes"]}
+        if service not in kinds:
+            raise NotFound(f"service {service!r} not in the graph of that window; list_services() names them")
+        reach, frontier = {service}, {service}
+        for _ in range(depth):
+            frontier = {e["callee"] if e["caller"] in frontier else e["caller"] for e in graph["edges"]
+                        if e["caller"] in frontier or e["callee"] in frontier} - reach
+            reach |= frontier
+        edges = []
+        for e in graph["edges"]:
+            if e["caller"] in reach and e["callee"] in reach:
+                st = e["stats"].get(window, {})
+                edges.append({"from": e["caller"], "to": e["callee"], "to_kind": e["callee_kind"],
+                              "mode": e["mode"], "rate_per_s": round(st.get("rate", 0.0), 3),
+                              "error_rate": st.get("error_rate", 0.0), "p95_ms": st.get("p95_ms"),
+                              "calls": st.get("calls", 0)})
+        edges.sort(key=lambda e: (e["from"] != service and e["to"] != service, -e["calls"]))
+        doc = {"service": service, "depth": depth,
+               "nodes": sorted(({"id": n, "kind": kinds.get(n, "service")} for n in reach), key=lambda n: n["id"]),
+               "edges": edges, "total_edges": len(edges),
+               "next": "impact(service) for its blast radius; investigate(symptom=service) if it misbehaves"}
+        return self._fit(doc, "edges", lambda n: "service_graph with depth=1, or since/until for a narrower window")
+
+    # -- investigation -------------------------------------------------------------------------
+    def investigate(self, symptom: str | None = None, at: str | None = None, since: str | None = None,
+                    until: str | None = None) -> str:
+        """Rank root causes of a symptom ('service' or 'service:operation'; None: find it) near `at`."""
+        at_ns = parse_time_ns(at, where="at") if at else None
+        result = self.hub.investigate(symptom=symptom, at_ns=at_ns, window=_window(since, until))
+        inv_id = self._keep(symptom, at_ns, result)
+        return self._fit(compact_result(inv_id, result), "root_causes",
+                         lambda n: f"cause_evidence(investigation_id={inv_id!r}, rank=N) for any rank")
+
+    def cause_evidence(self, investigation_id: str, rank: int = 1, offset: int = 0) -> str:
+        """The evidence for one ranked cause of a kept investigation, and its full causal chain."""
+        result = self._kept(investigation_id)
+        cause = next((c for c in result.get("root_causes") or [] if c.get("rank") == rank), None)
+        if cause is None:
+            ranks = [c.get("rank") for c in result.get("root_causes") or []]
+            raise NotFound(f"investigation {investigation_id} has no cause of rank {rank} (ranks: {ranks})")
+        evidence = [{k: _clip(v) for k, v in e.items() if k not in ("service",) or e[k] != cause["service"]}
+                    for e in cause.get("evidence") or []]
+        doc = {"investigation_id": investigation_id, "rank": rank, "service": cause.get("service"),
+               "operation": cause.get("operation"), "kind": cause.get("kind"), "score": cause.get("score"),
+               "summary": _clip(cause.get("summary")), "explains": cause.get("explains"),
+               "chain": [_hop(h) for h in cause.get("chain") or []],
+               "evidence": evidence[offset:], "total_evidence": len(evidence),
+               "exemplar_trace": cause.get("exemplar_trace")}
+        if offset:
+            doc["offset"] = offset
+        if cause.get("exemplar_trace"):
+            doc["next"] = f"trace_summary(trace_id={cause['exemplar_trace']!r}) for a failing request"
+        return self._fit(doc, "evidence", lambda n: f"cause_evidence(investigation_id={investigation_id!r}, "
+                                                    f"rank={rank}, offset={offset + n})")
+
+    def impact(self, target: str, since: str | None = None, until: str | None = None) -> str:
+        """Blast radius of a change to 'service[:operation]': who calls it, which entry points go through it."""
+        r = self.hub.impact(target, _window(since, until))
+        doc = {"target": r.get("target"),
+               "direct_callers": [{k: c.get(k) for k in ("service", "mode", "rate", "error_rate", "p95_ms")}
+                                  for c in r.get("direct_callers") or []],
+               "entry_points": [{k: e.get(k) for k in ("service", "operation", "requests", "share", "mode")}
+                                for e in sorted(r.get("entry_points") or [], key=lambda e: -(e.get("requests") or 0))],
+               "upstream": sorted({u["service"] for u in r.get("upstream") or []})}
+        doc["total_entry_points"] = len(doc["entry_points"])
+        return self._fit(doc, "entry_points", lambda n: "impact with a narrower target (service:operation)")
+
+    # -- detail ----------------------------------------------------------------------------------
+    def trace_summary(self, trace_id: str) -> str:
+        """One trace summarised: duration, span count, services, errors (own vs propagated), critical path."""
+        doc = summarize_trace(self.hub.trace(trace_id))
+        return self._fit(doc, "critical_path", lambda n: "the full tree: interplay trace " + trace_id)
+
+    def recent_changes(self, service: str | None = None, since: str | None = None, until: str | None = None,
+                       limit: int = 20) -> str:
+        """Change events (deploys, config, flags, infra), newest first."""
+        rows = self.hub.changes(_window(since, until), service=service or None, limit=max(1, min(limit, 200)))
+        items = [{"time": r.get("time") or format_time(r.get("time_ns")), "service": r["service"],
+                  "kind": r["kind"], "version": r.get("version") or None,
+                  "description": _clip(r.get("description"))} for r in rows]
+        doc = {"changes": items, "shown": len(items)}
+        if not items:
+            doc["next"] = "no change events recorded; investigate() also notices service.version switches"
+        return self._fit(doc, "changes", lambda n: "recent_changes with until=<time of the oldest shown>")
+
+    def agent_runs(self, agent: str | None = None, failed: bool = False, since: str | None = None,
+                   until: str | None = None, limit: int = 20) -> str:
+        """Agent runs, newest first: status, steps, tokens, failure modes."""
+        runs = self.hub.agent_runs(agent=agent or None, failed=failed, window=_window(since, until),
+                                   limit=max(1, min(limit, 200)))
+        items = [{"run_id": r["run_id"], "agent": r["agent"], "status": r["status"], "started": r["started"],
+                  "duration_ms": r["duration_ms"], "steps": r["steps"], "tool_calls": r["tool_calls"],
+                  "tokens": (r.get("tokens") or {}).get("total"), "errors": r["errors"],
+                  "error": _clip(r.get("error"), 120),
+                  "failure_modes": [m["mode"] for m in r.get("failure_modes") or []]} for r in runs]
+        doc = {"runs": items, "shown": len(items)}
+        if items:
+            doc["next"] = "agent_run(run_id) for one run's steps"
+        return self._fit(doc, "runs", lambda n: "agent_runs with failed=true, agent=NAME or until=<oldest started>")
+
+    def agent_run(self, run_id: str, offset: int = 0) -> str:
+        """One agent run: its summary, failure modes and its steps (model calls, tool calls, errors)."""
+        r = self.hub.agent_run(run_id)
+        steps = [_step(s) for s in r.get("steps_detail") or []]
+        doc = {"run_id": r["run_id"], "agent": r["agent"], "status": r["status"], "started": r["started"],
+               "duration_ms": r["duration_ms"], "tokens": r.get("tokens"), "error": _clip(r.get("error")),
+               "failure_modes": [{"mode": m["mode"], "step": m.get("step"), "summary": _clip(m.get("summary"))}
+                                 for m in r.get("failure_modes") or []],
+               "steps": steps[offset:], "total_steps": len(steps)}
+        if offset:
+            doc["offset"] = offset
+        return self._fit(doc, "steps", lambda n: f"agent_run(run_id={run_id!r}, offset={offset + n})")
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _keep(self, symptom: str | None, at_ns: int | None, result: dict[str, Any]) -> str:
+        """Keep the result so cause_evidence can find it; the id comes from the server when remote."""
+        if result.get("id"):
+            return str(result["id"])
+        store = getattr(self.hub, "store", None)
+        if store is None:
+            raise InterplayError("cannot keep the investigation: no store")
+        service = symptom.split(":")[0] if symptom else None
+
+        def job(hub: Any) -> dict[str, Any]:
+            return Investigations(hub.store if hasattr(hub, "store") else store).create(
+                source="mcp", service=service, started_ns=at_ns, summary=summary_of(result, symptom or ""),
+                result=result)
+        rec = self._submit(job).result(timeout=60) if self._submit else job(self.hub)
+        return rec["id"]
+
+    def _kept(self, inv_id: str) -> dict[str, Any]:
+        store = getattr(self.hub, "store", None)
+        if store is not None:
+            rec = Investigations(store).get(inv_id)
+            return rec.get("result") or {}
+        return self.hub.kept_investigation(inv_id)
+
+    def _fit(self, doc: dict[str, Any], key: str, more: Callable[[int], str]) -> str:
+        return fit(doc, key, more, self.limit)
+
+
+def fit(doc: dict[str, Any], key: str, more: Callable[[int], str], limit: int = LIMIT) -> str:
+    """Compact JSON of doc within limit bytes, dropping items from the end of doc[key] if needed.
+
+    A cut answer carries `truncated`: how many items are shown of how many, and the call for the rest.
+    """
+    text = _dump(doc)
+    if len(text.encode()) <= limit:
+        return text
+    items = list(doc.get(key) or [])
+    lo, hi = 0, len(items)
+    best = None
+    while lo <= hi:  # the most items that fit, by bisection
+        mid = (lo + hi) // 2
+        trial = {**doc, key: items[:mid], "truncated": {"shown": mid, "of": len(items), "more": more(mid)}}
+        candidate = _dump(trial)
+        if len(candidate.encode()) <= limit:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    if best is not None:
+        return best
+    # even without items it is too big: a last resort that is still valid JSON
+    return _dump({"truncated": {"shown": 0, "of": len(items), "more": more(0)},
+                  "error": f"answer over {limit} bytes even without its {key}; narrow the question"})
+
+
+def compact_result(inv_id: str, r: dict[str, Any], causes: int = 5) -> dict[str, Any]:
+    """An investigation result in a few hundred bytes per cause: rank, summary, chain as text."""
+    symptom = r.get("symptom") or {}
+    entry = []
+    for e in (symptom.get("entry_points") or [])[:3]:
+        b, i = e.get("baseline") or {}, e.get("incident") or {}
+        entry.append(f"{e['service']} {e.get('operation') or ''}: errors {b.get('error_rate', 0):.1%} → "
+                     f"{i.get('error_rate', 0):.1%}, p90 {b.get('p90_ms', 0):.0f} → {i.get('p90_ms', 0):.0f} ms")
+    dc = r.get("data_completeness") or {}
+    doc = {"investigation_id": inv_id, "symptom": symptom.get("given") or "detected", "symptom_shift": entry,
+           "onset": r.get("onset"), "onset_source": r.get("onset_source"), "method": r.get("method"),
+           "root_causes": [{"rank": c["rank"], "service": c["service"], "operation": c.get("operation"),
+                            "kind": c.get("kind"), "score": c.get("score"), "summary": _clip(c.get("summary")),
+                            "chain": [_clip(f"{h['service']}: {h.get('effect', '')}", 200)
+                                      for h in c.get("chain") or []]}
+                           for c in (r.get("root_causes") or [])[:causes]],
+           "total_causes": len(r.get("root_causes") or []),
+           "data": {k: dc.get(k) for k in ("traces", "complete_share", "logs", "metric_points", "changes")},
+           "next": f"cause_evidence(investigation_id={inv_id!r}, rank=1) for the evidence behind a cause"}
+    if not doc["root_causes"]:
+        doc["next"] = "nothing explains a change; try another symptom, or at=<when it started>"
+    return doc
+
+
+def summarize_trace(t: dict[str, Any], errors: int = 10) -> dict[str, Any]:
+    """Duration, services, errors and the critical path of a trace tree from `Interplay.trace`."""
+    roots = t.get("roots") or []
+    nodes = [n for r in roots for n in _walk(r)]
+    main = max(roots, key=lambda r: r["duration_ns"]) if roots else None
+    failing = [n for n in nodes if n.get("status_code") == "ERROR"]
+    own = [n for n in failing if not any(c.get("status_code") == "ERROR" for c in n["children"])]
+    path = _critical_path(main) if main else []
+    start = min((n["start_ns"] for n in nodes), default=0)
+    return {
+        "trace_id": t.get("trace_id"), "spans": t.get("spans", len(nodes)),
+        "duration_ms": round((max((n["end_ns"] for n in nodes), default=0) - start) / 1e6, 3),
+        "root": f"{main['service']} {main['operation']}" if main else None,
+        "roots": len(roots), "orphans": sum(1 for r in roots if r.get("orphan")),
+        "services": sorted({n["service"] for n in nodes}),
+        "errors": len(failing),
+        "error_origins": [{"service": n["service"], "operation": n["operation"],
+                           "message": _clip(n.get("status_message") or None, 160)} for n in own[:errors]],
+        "slowest_self_time": [{"service": n["service"], "operation": n["operation"],
+                               "self_ms": round(n["self_ns"] / 1e6, 3)}
+                              for n in sorted(path, key=lambda n: -n["self_ns"])[:5]],
+        "critical_path": [{"service": n["service"], "operation": n["operation"],
+                           "at_ms": round((n["start_ns"] - start) / 1e6, 3),
+                           "duration_ms": round(n["duration_ns"] / 1e6, 3),
+                           "self_ms": round(n["self_ns"] / 1e6, 3),
+                           **({"error": True} if n.get("status_code") == "ERROR" else {})} for n in path],
+    }
+
+
+def _critical_path(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Spans that bound the trace's end-to-end time, in start order.
+
+    From the last child to finish, step back to the latest child that finished before it started
+    (concurrent siblings that finished earlier are not on the path), and recurse into each.
+    """
+    chosen, cursor = [], node["end_ns"]
+    for child in sorted(node["children"], key=lambda c: -c["end_ns"]):
+        if child["end_ns"] <= cursor:
+            chosen.append(child)
+            cursor = child["start_ns"]
+    out = [node]
+    for child in sorted(chosen, key=lambda c: c["start_ns"]):
+        out += _critical_path(child)
+    return out
+
+
+def _walk(node: dict[str, Any]):
+    yield node
+    for child in node["children"]:
+        yield from _walk(child)
+
+
+def _step(s: dict[str, Any]) -> dict[str, Any]:
+    step = {"i": s["index"], "kind": s["kind"], "name": _clip(s.get("name"), 80), "service": s.get("service"),
+            "ms": s["duration_ms"], "status": s["status"]}
+    if s.get("model"):
+        step["model"] = s["model"]
+    tokens = (s.get("tokens") or {}).get("total")
+    if tokens:
+        step["tokens"] = tokens
+    if s.get("arguments"):
+        step["args"] = _clip(s["arguments"], 120)
+    if s.get("downstream"):
+        step["downstream"] = s["downstream"]
+    if s.get("retries"):
+        step["retries"] = s["retries"]
+    err = s.get("error")
+    if err:
+        cause = err.get("caused_by") or {}
+        step["error"] = _clip(" ".join(str(x) for x in (err.get("type"), err.get("message"), err.get("http_status"))
+                                       if x), 160)
+        if cause:
+            step["caused_by"] = f"{cause.get('service')} {cause.get('operation') or ''}".strip()
+    return step
+
+
+def _hop(h: dict[str, Any]) -> dict[str, Any]:
+    return {"service": h.get("service"), "operation": h.get("operation"), "effect": _clip(h.get("effect"))}
+
+
+def _clip(value: Any, cap: int = TEXT_CAP) -> Any:
+    if isinstance(value, str) and len(value) > cap:
+        return value[:cap] + "…"
+    return value
+
+
+def _dump(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _window(since: str | None, until: str | None) -> TimeRange:
+    return TimeRange(parse_time_ns(since, where="since") if since else None,
+                     parse_time_ns(until, where="until") if until else None)
+
+
+# -- a running server as a hub ---------------------------------------------------------------------
+def hub_for(backend: Any) -> Any:
+    """The backend itself if it investigates, else an adapter calling the server's HTTP API."""
+    if hasattr(backend, "investigate") and hasattr(backend, "agent_run"):
+        return backend
+    return RemoteHub(backend)
+
+
+class RemoteHub:
+    """`RemoteInterplay` plus the investigation, graph and agent endpoints of the server."""
+
+    def __init__(self, remote: Any) -> None:
+        self.remote = remote
+
+    def __getattr__(self, name: str) -> Any:  # services, traces, trace, changes
+        return getattr(self.remote, name)
+
+    def investigate(self, symptom: str | None = None, at_ns: int | None = None,
+                    window: TimeRange = TimeRange()) -> dict[str, Any]:
+        body = {"symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns}
+        return self.remote._request("POST", "/api/investigations", json=body)
+
+    def kept_investigation(self, inv_id: str) -> dict[str, Any]:
+        try:
+            return self.remote._request("GET", f"/api/investigations/{inv_id}")
+        except NotFound:  # started by an alert: kept in the server's table
+            rec = self.remote._request("GET", "/api/investigations", params={"id": inv_id})
+            return rec.get("result") or {}
+
+    def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
+        return self.remote._request("GET", "/api/graph", params=_params(window))
+
+    def impact(self, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
+        return self.remote._request("GET", "/api/impact", params={"target": target, **_params(window)})
+
+    def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
+                   limit: int = 100) -> list[dict[str, Any]]:
+        q = {**_params(window), "limit": str(limit)}
+        if agent:
+            q["agent"] = agent
+        if failed:
+            q["failed"] = "true"
+        return self.remote._request("GET", "/api/agents/runs", params=q)["runs"]
+
+    def agent_run(self, run_id: str) -> dict[str, Any]:
+        return self.remote._request("GET", f"/api/agents/runs/{run_id}")
+
+
+def _params(window: TimeRange) -> dict[str, str]:
+    q = {}
+    if window.since_ns is not None:
+        q["since"] = str(window.since_ns)
+    if window.until_ns is not None:
+        q["until"] = str(window.until_ns)
+    return q
+
+
+TOOL_NAMES = ("list_services", "service_graph", "investigate", "cause_evidence", "trace_summary",
+              "agent_runs", "agent_run", "recent_changes", "impact")

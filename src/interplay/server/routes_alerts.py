@@ -1,0 +1,125 @@
+"""HTTP routes of alerts and kept investigations: POST /api/alerts/alertmanager, POST /api/alerts,
+GET /api/investigations (the list; `?id=` for one record with its result).
+
+An alert is acknowledged (202) once its investigation record is written; the investigation runs
+after the response, in a worker thread, and its result is written through the writer queue (one
+DuckDB writer). `?wait=true` answers only when it is done (scripts, tests).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import alerts
+from ..investigations import Investigations, compact
+from ..model import InterplayError, InvalidInput, Overloaded
+from . import otlp_http
+from .app import ServerState, state_of
+
+log = logging.getLogger("interplay.alerts")
+
+
+async def _alertmanager(request: Request) -> Response:
+    return await _receive(request, lambda doc: [alerts.parse_alertmanager(doc)])
+
+
+async def _generic(request: Request) -> Response:
+    return await _receive(request, alerts.parse_generic)
+
+
+async def _receive(request: Request, parse) -> Response:
+    state = state_of(request)
+    try:
+        body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
+                                         state.max_body)
+        try:
+            doc = json.loads(body or b"null")
+        except ValueError as exc:
+            raise InvalidInput(f"body is not valid JSON: {exc}") from None
+        groups = parse(doc)
+        recorded = []
+        for group in groups:
+            job = lambda hub, g=group: alerts.record(Investigations(hub.store), g)  # noqa: E731
+            rec, action = await asyncio.wrap_future(state.writer.submit(job))
+            recorded.append((group, rec, action))
+    except Overloaded as exc:
+        return _error(exc, retry_after=2)
+    except InterplayError as exc:
+        return _error(exc)
+    answer = {"investigations": [{"id": rec["id"] if rec else None, "group_key": g.group_key,
+                                  "service": g.service, "action": action,
+                                  "status": rec["status"] if rec else None} for g, rec, action in recorded]}
+    if request.query_params.get("wait", "").lower() in ("1", "true", "yes"):
+        done = await _follow_up(state, recorded)
+        for item, rec in zip(answer["investigations"], done):
+            if rec:
+                item.update(status=rec["status"], summary=rec["summary"])
+        return JSONResponse(answer)
+    return JSONResponse(answer, status_code=202, background=BackgroundTask(_follow_up, state, recorded))
+
+
+async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] | None]:
+    """Run the investigations the alerts need, store their results, forward notifications."""
+    url = getattr(state, "notify_url", None)
+    out = []
+    for group, rec, action in recorded:
+        try:
+            if action in alerts.NEEDS_RUN:
+                result = await run_in_threadpool(alerts.investigate, state.interplay, group)
+                job = lambda hub, r=result, g=group, i=rec["id"]: alerts.finish(Investigations(hub.store), i, g, r)  # noqa: E731
+                rec = await asyncio.wrap_future(state.writer.submit(job))
+            if url and action != "ignored":
+                event = {"opened": "opened", "reopened": "opened"}.get(action, action)
+                alerts.notifier(url).send(alerts.notification(event, rec))
+        except Exception:  # the alert is already acknowledged: log, keep going
+            log.exception("alert group %s: follow-up failed", group.group_key)
+        out.append(rec)
+    return out
+
+
+async def _list(request: Request) -> Response:
+    q = request.query_params
+
+    def run(hub: Any) -> Any:
+        kept = Investigations(hub.store)
+        if q.get("id"):
+            return kept.get(q["id"])
+        limit = _int(q.get("limit"), 50)
+        rows = kept.list(status=q.get("status") or None, source=q.get("source") or None,
+                         service=q.get("service") or None, limit=limit, with_result=True)
+        return {"investigations": [compact(r) for r in rows]}
+    try:
+        result = await run_in_threadpool(run, state_of(request).interplay)
+    except InterplayError as exc:
+        return _error(exc)
+    return JSONResponse(result)
+
+
+def _int(value: str | None, default: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"limit {value!r}: expected an integer") from None
+
+
+def _error(exc: InterplayError, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status,
+                        headers=headers)
+
+
+ROUTES: list[Route] = [
+    Route("/api/alerts/alertmanager", _alertmanager, methods=["POST"]),
+    Route("/api/alerts", _generic, methods=["POST"]),
+    Route("/api/investigations", _list, methods=["GET"]),
+]
