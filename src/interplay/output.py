@@ -13,11 +13,14 @@ from rich.tree import Tree
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def safe(value: Any) -> Text:
-    """Telemetry text as literal terminal text: no rich markup, no escape sequences."""
+def safe(value: Any, *, multiline: bool = False) -> Text:
+    """Telemetry text as literal terminal text: no rich markup, no escape sequences.
+
+    multiline keeps line breaks (for reports); otherwise they are shown as \\n.
+    """
     text = "" if value is None else str(value)
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\n", "\\n")
-    return Text(text)
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return Text(text if multiline else text.replace("\n", "\\n"))
 
 
 def print_json(console: Console, data: Any) -> None:

@@ -92,9 +92,8 @@ def _register_commands() -> None:
         from ..testbed import cli as testbed_cli
     except ImportError:
         return
-    for attr in ("testbed", "simulate"):
-        command = getattr(testbed_cli, attr, None)
-        if isinstance(command, click.Command):
+    for command in vars(testbed_cli).values():
+        if isinstance(command, click.Command) and command.name in ("testbed", "simulate"):
             main.add_command(command)
 
 

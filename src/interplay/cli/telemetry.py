@@ -236,6 +236,6 @@ def demo(scenario, baseline, incident, workdir, fmt) -> None:
                                            ("error_rate", "error rate"), ("p50_ms", "p50 ms"),
                                            ("p99_ms", "p99 ms")], title="What was ingested")
     if result["investigation"] is not None:
-        from ..report import render_text  # type: ignore[import-not-found]
-        out.print(output.safe(render_text(result["investigation"])))
+        from ..report import render
+        out.print(output.safe(render(result["investigation"], "text"), multiline=True))
     out.print(output.safe(f"Database kept at {result['db']}: try `interplay services --db {result['db']}`"))
