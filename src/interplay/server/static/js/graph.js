@@ -1,0 +1,207 @@
+// The service map: a layered left-to-right drawing of the interaction graph in SVG.
+// Callers sit left of their callees; resources (databases, caches, LLM providers) end up to the right.
+import {ms, pct, rate, s, truncate} from "./dom.js";
+
+const W = 176, H = 54, COL = 270, ROW = 92, PAD = 28;
+const KIND_TAG = {service: "SVC", database: "DB", cache: "KV", queue: "MQ", llm: "LLM", external: "EXT"};
+let uid = 0;
+
+/** Per node: rate, error rate, p95 for one window of the graph (resources get p95 from their callers). */
+export function nodeMetrics(graph, windowName) {
+  const out = new Map();
+  for (const n of graph.nodes) {
+    const st = (n.stats || {})[windowName] || {};
+    out.set(n.id, {rate: st.rate ?? 0, error_rate: st.error_rate ?? 0, requests: st.requests ?? st.calls ?? 0,
+      p95_ms: st.p95_ms ?? null});
+  }
+  for (const e of graph.edges) {
+    const m = out.get(e.callee);
+    const st = (e.stats || {})[windowName];
+    if (m && st && m.p95_ms === null) m.p95_edge = Math.max(m.p95_edge ?? 0, st.p95_ms ?? 0);
+  }
+  for (const m of out.values()) if (m.p95_ms === null && m.p95_edge !== undefined) m.p95_ms = m.p95_edge;
+  return out;
+}
+
+/**
+ * Draw the graph. opts: windowName (stats key), anomalies (Map id → reason), rootCause (id),
+ * path (ids from root cause to symptom), onSelect(id), selected (id).
+ */
+export function drawGraph(graph, opts = {}) {
+  const windowName = opts.windowName || "window";
+  const metrics = nodeMetrics(graph, windowName);
+  const pos = layout(graph.nodes, graph.edges);
+  const onPath = pathEdges(graph.edges, opts.path || []);
+  const pathNodes = new Set(opts.path || []);
+  const highlighting = pathNodes.size > 0;
+  const id = `g${++uid}`;
+  let width = 0, height = 0;
+  for (const p of pos.values()) {
+    width = Math.max(width, p.x + W + PAD);
+    height = Math.max(height, p.y + H + PAD + 24);
+  }
+  const svg = s("svg", {class: "graph", viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
+    "aria-label": `Service map: ${graph.nodes.length} nodes, ${graph.edges.length} interactions`});
+  svg.append(s("defs", {}, ["plain", "err", "hot", "dim"].map((k) => s("marker", {
+    id: `${id}-${k}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7,
+    orient: "auto-start-reverse", class: `arrow arrow-${k}`}, s("path", {d: "M0,0 L10,5 L0,10 z"})))));
+  const edgeLayer = s("g", {class: "edges"});
+  const labelLayer = s("g", {class: "edge-labels"});
+  for (const e of graph.edges) {
+    const a = pos.get(e.caller), b = pos.get(e.callee);
+    if (!a || !b) continue;
+    const st = (e.stats || {})[windowName] || {};
+    const hot = onPath.has(e);
+    const bad = (st.error_rate ?? 0) >= 0.05;
+    const kind = hot ? "hot" : highlighting ? "dim" : bad ? "err" : "plain";
+    const {d, mid} = edgePath(a, b);
+    const widthPx = Math.min(1.2 + Math.log10(1 + (st.rate ?? 0)) * 1.6, 5);
+    const cls = `edge ${kind}${e.mode === "async" ? " async" : ""}`;
+    const title = `${e.caller} → ${e.callee} (${e.mode}): ${rate(st.rate)}, errors ${pct(st.error_rate)}, ` +
+      `p50 ${ms(st.p50_ms)}, p95 ${ms(st.p95_ms)}${st.retries ? `, ${st.retries} retries` : ""}`;
+    edgeLayer.append(s("path", {d, class: cls, "stroke-width": hot ? widthPx + 2 : widthPx,
+      "marker-end": `url(#${id}-${kind})`, "data-caller": e.caller, "data-callee": e.callee}, s("title", {}, title)));
+    const errText = (st.error_rate ?? 0) > 0 ? pct(st.error_rate) + " err" : "";
+    labelLayer.append(s("text", {x: mid.x, y: mid.y - 4, class: `edge-label ${kind}`, "text-anchor": "middle"},
+      s("tspan", {}, `${rate(st.rate)} · p95 ${ms(st.p95_ms)}`),
+      errText ? s("tspan", {class: bad ? "bad" : "", dx: 5}, errText) : null,
+      s("title", {}, title)));
+  }
+  svg.append(edgeLayer, labelLayer);
+  const nodeLayer = s("g", {class: "nodes"});
+  for (const n of graph.nodes) {
+    const p = pos.get(n.id);
+    const m = metrics.get(n.id);
+    const anomaly = opts.anomalies ? opts.anomalies.get(n.id) : null;
+    const classes = ["node", `kind-${n.kind}`];
+    if (anomaly) classes.push("anomalous");
+    if (opts.rootCause === n.id) classes.push("root-cause");
+    if (pathNodes.has(n.id)) classes.push("on-path");
+    else if (highlighting) classes.push("dim");
+    if (opts.selected === n.id) classes.push("selected");
+    const g = s("g", {class: classes.join(" "), transform: `translate(${p.x},${p.y})`, tabindex: 0,
+      role: "button", "data-node": n.id, "aria-label": `${n.kind} ${n.id}${anomaly ? `, anomalous: ${anomaly}` : ""}`});
+    g.append(s("title", {}, `${n.id} (${n.kind})\n${rate(m.rate)}, errors ${pct(m.error_rate)}, p95 ${ms(m.p95_ms)}` +
+      (anomaly ? `\nanomalous: ${anomaly}` : "")));
+    g.append(s("rect", {width: W, height: H, rx: n.kind === "service" ? 10 : 22, class: "box"}));
+    g.append(s("rect", {x: 10, y: 10, width: 30, height: 15, rx: 4, class: "tag"}));
+    g.append(s("text", {x: 25, y: 21.5, class: "tag-text", "text-anchor": "middle"}, KIND_TAG[n.kind] || "?"));
+    g.append(s("text", {x: 47, y: 22, class: "name"}, truncate(n.id, 16)));
+    const line = `${rate(m.rate)} · ${pct(m.error_rate)} err · p95 ${ms(m.p95_ms)}`;
+    g.append(s("text", {x: 12, y: 42, class: `metrics${m.error_rate >= 0.05 ? " bad" : ""}`}, line));
+    if (anomaly) {
+      g.append(s("circle", {cx: W - 4, cy: 4, r: 9, class: "badge"}));
+      g.append(s("text", {x: W - 4, y: 8.5, class: "badge-text", "text-anchor": "middle"}, "!"));
+    }
+    if (opts.rootCause === n.id) {
+      g.append(s("rect", {x: 0, y: -20, width: 82, height: 16, rx: 4, class: "rc-flag"}));
+      g.append(s("text", {x: 41, y: -8.5, class: "rc-flag-text", "text-anchor": "middle"}, "ROOT CAUSE"));
+    }
+    if (opts.onSelect) {
+      g.addEventListener("click", () => opts.onSelect(n.id));
+      g.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") opts.onSelect(n.id);
+      });
+    }
+    nodeLayer.append(g);
+  }
+  svg.append(nodeLayer);
+  return svg;
+}
+
+/** Edges joining consecutive hops of a chain, in whichever direction the call went. */
+function pathEdges(edges, path) {
+  const hot = new Set();
+  for (let i = 0; i + 1 < path.length; i++) {
+    for (const e of edges) {
+      if ((e.caller === path[i + 1] && e.callee === path[i]) || (e.caller === path[i] && e.callee === path[i + 1])) {
+        hot.add(e);
+      }
+    }
+  }
+  return hot;
+}
+
+function edgePath(a, b) {
+  if (b.x > a.x) {
+    const p0 = {x: a.x + W, y: a.y + H / 2}, p3 = {x: b.x - 2, y: b.y + H / 2};
+    const dx = (p3.x - p0.x) / 2;
+    const p1 = {x: p0.x + dx, y: p0.y}, p2 = {x: p3.x - dx, y: p3.y};
+    return {d: `M${p0.x},${p0.y} C${p1.x},${p1.y} ${p2.x},${p2.y} ${p3.x},${p3.y}`, mid: bezierMid(p0, p1, p2, p3)};
+  }
+  // back edge or same column: loop underneath
+  const p0 = {x: a.x + W / 2, y: a.y + H}, p3 = {x: b.x + W / 2 + 8, y: b.y + H + 2};
+  const drop = Math.max(a.y, b.y) + H + 46;
+  const p1 = {x: p0.x, y: drop}, p2 = {x: p3.x, y: drop};
+  return {d: `M${p0.x},${p0.y} C${p1.x},${p1.y} ${p2.x},${p2.y} ${p3.x},${p3.y}`, mid: bezierMid(p0, p1, p2, p3)};
+}
+
+function bezierMid(p0, p1, p2, p3) {
+  return {x: (p0.x + 3 * p1.x + 3 * p2.x + p3.x) / 8, y: (p0.y + 3 * p1.y + 3 * p2.y + p3.y) / 8};
+}
+
+/** Columns by longest call path from the entry points (cycles broken), rows ordered by barycenter. */
+export function layout(nodes, edges) {
+  const ids = nodes.map((n) => n.id);
+  const succ = new Map(ids.map((i) => [i, []])), pred = new Map(ids.map((i) => [i, []]));
+  for (const e of edges) {
+    if (succ.has(e.caller) && succ.has(e.callee) && e.caller !== e.callee) succ.get(e.caller).push(e.callee);
+  }
+  const back = new Set(), state = new Map();
+  const visit = (v) => {
+    state.set(v, 1);
+    for (const w of succ.get(v)) {
+      if (state.get(w) === 1) back.add(`${v}\u0000${w}`);
+      else if (!state.get(w)) visit(w);
+    }
+    state.set(v, 2);
+  };
+  const byInDegree = [...ids].sort((a, b) => countIn(edges, a) - countIn(edges, b) || a.localeCompare(b));
+  byInDegree.forEach((v) => state.get(v) || visit(v));
+  for (const [v, ws] of succ) {
+    succ.set(v, ws.filter((w) => !back.has(`${v}\u0000${w}`)));
+    for (const w of succ.get(v)) pred.get(w).push(v);
+  }
+  const layer = new Map();
+  const depth = (v) => {
+    if (layer.has(v)) return layer.get(v);
+    layer.set(v, 0);
+    const d = pred.get(v).length ? Math.max(...pred.get(v).map(depth)) + 1 : 0;
+    layer.set(v, d);
+    return d;
+  };
+  ids.forEach(depth);
+  const columns = [];
+  for (const v of [...ids].sort()) {
+    const l = layer.get(v);
+    (columns[l] = columns[l] || []).push(v);
+  }
+  const index = new Map();
+  const reindex = () => columns.forEach((col) => col.forEach((v, i) => index.set(v, i / Math.max(col.length, 1))));
+  reindex();
+  for (let sweep = 0; sweep < 6; sweep++) {
+    const neighbours = sweep % 2 === 0 ? pred : succ;
+    const order = sweep % 2 === 0 ? columns : [...columns].reverse();
+    for (const col of order) {
+      if (!col) continue;
+      const key = new Map(col.map((v) => {
+        const ns = neighbours.get(v);
+        return [v, ns.length ? ns.reduce((acc, w) => acc + index.get(w), 0) / ns.length : index.get(v)];
+      }));
+      col.sort((a, b) => key.get(a) - key.get(b));
+      reindex();
+    }
+  }
+  const tallest = Math.max(...columns.map((c) => (c ? c.length : 0)), 1);
+  const pos = new Map();
+  columns.forEach((col, l) => {
+    if (!col) return;
+    const offset = ((tallest - col.length) * ROW) / 2;
+    col.forEach((v, i) => pos.set(v, {x: PAD + l * COL, y: PAD + 22 + offset + i * ROW}));
+  });
+  return pos;
+}
+
+function countIn(edges, id) {
+  return edges.filter((e) => e.callee === id && e.caller !== id).length;
+}

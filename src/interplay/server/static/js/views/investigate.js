@@ -1,0 +1,202 @@
+// Investigations: a form to start one, and the result — ranked causes, the causal chain on the map,
+// evidence with exemplar traces, and the symptom's charts with change events on the timeline.
+import * as api from "../api.js";
+import {lineChart} from "../charts.js";
+import {chip, clear, h, ms, notice, num, pct, spinner, time, toDate} from "../dom.js";
+import {drawGraph} from "../graph.js";
+import * as range from "../range.js";
+import {emptyState} from "./map.js";
+
+export async function renderInvestigate(root, _args, query) {
+  const services = await api.get("/api/services", range.params());
+  root.append(h("div", {class: "page-head"}, h("h1", {}, "Investigate"),
+    h("p", {class: "sub"}, "Find the root cause of a symptom: which service or resource made it happen, and how.")));
+  if (!services.length) {
+    root.append(await emptyState());
+    return;
+  }
+  root.append(form(services, query.get("symptom") || "", query.get("at") || ""));
+}
+
+function form(services, symptom, at) {
+  const symptomInput = h("input", {id: "symptom", name: "symptom", list: "symptom-options", value: symptom,
+    placeholder: "e.g. frontend or frontend:POST /cart — empty: find it", autocomplete: "off"});
+  const atInput = h("input", {id: "at", name: "at", value: at, placeholder: "e.g. 2026-01-01 01:12 — empty: detect the onset"});
+  const status = h("div", {class: "form-status", "aria-live": "polite"});
+  const button = h("button", {type: "submit", class: "primary", id: "run-investigation"}, "Investigate");
+  const el = h("form", {class: "card investigate-form", id: "investigate-form"},
+    h("div", {class: "field"}, h("label", {for: "symptom"}, "Symptom"), symptomInput,
+      h("datalist", {id: "symptom-options"}, services.map((s) => h("option", {value: s.service})))),
+    h("div", {class: "field"}, h("label", {for: "at"}, "Around (UTC, optional)"), atInput),
+    h("div", {class: "field narrow"}, h("label", {}, "Within"), h("div", {class: "static"}, range.label())),
+    h("div", {class: "field submit"}, button), status);
+  el.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    clear(status).append(spinner("Investigating… comparing the incident with the baseline"));
+    const body = {symptom: symptomInput.value.trim() || null, ...range.params()};
+    if (atInput.value.trim()) body.at = toIso(atInput.value.trim());
+    try {
+      const result = await api.post("/api/investigations", body);
+      location.hash = `#/investigation/${encodeURIComponent(result.id)}`;
+    } catch (err) {
+      clear(status).append(notice("error", "The investigation failed", err.message));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el;
+}
+
+function toIso(text) {
+  if (/^-|ago$|^now$|^\d+(\.\d+)?$/.test(text)) return text;
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(" ", "T")}Z`);
+  return Number.isNaN(d.getTime()) ? text : d.toISOString();
+}
+
+export async function renderInvestigation(root, [id]) {
+  const inv = await api.get(`/api/investigations/${encodeURIComponent(id)}`);
+  const incident = inv.windows.incident, baseline = inv.windows.baseline;
+  const [graph, changes] = await Promise.all([
+    api.get("/api/graph", {since: incident.since, until: incident.until}),
+    api.get("/api/changes", {since: baseline.since, until: incident.until})]);
+  const causes = inv.root_causes || [];
+  root.append(header(inv));
+  if (!causes.length) {
+    root.append(notice("empty", "No root cause found", "Nothing in the data explains a change between the baseline and the incident window."));
+  }
+  const detail = h("div", {class: "cause-detail"});
+  const list = h("ol", {class: "causes", id: "causes"});
+  const select = (cause) => {
+    list.querySelectorAll("li").forEach((li) => li.classList.toggle("selected", li.dataset.rank === String(cause.rank)));
+    clear(detail).append(...causeDetail(inv, cause, graph));
+  };
+  for (const cause of causes) {
+    list.append(h("li", {class: "cause", dataset: {rank: String(cause.rank)}, tabindex: 0,
+      onclick: () => select(cause), onkeydown: (ev) => ev.key === "Enter" && select(cause)},
+    h("div", {class: "cause-head"}, h("span", {class: "rank"}, `#${cause.rank}`),
+      h("span", {class: "cause-name"}, cause.service), cause.operation ? h("span", {class: "op"}, cause.operation) : null,
+      chip(cause.kind)),
+    h("div", {class: "score"}, h("div", {class: "bar", style: null, dataset: {w: scoreWidth(cause, causes)}}),
+      h("span", {}, `explains ${pct(Math.max(cause.explains?.errors ?? 0, cause.explains?.latency ?? 0, cause.explains?.load ?? 0))}`)),
+    h("p", {class: "cause-summary"}, cause.summary)));
+  }
+  root.append(h("div", {class: "inv-layout"},
+    h("section", {class: "card"}, h("h2", {}, "Ranked root causes"), list, completeness(inv)),
+    h("div", {class: "inv-main"}, detail, charts(inv, changes))));
+  // bar widths through the CSSOM (the page's CSP forbids inline style attributes)
+  list.querySelectorAll(".bar").forEach((bar) => { bar.style.width = `${bar.dataset.w}%`; });
+  if (causes.length) select(causes[0]);
+}
+
+function scoreWidth(cause, causes) {
+  const top = Math.max(...causes.map((c) => c.score), 1e-9);
+  return Math.max(3, Math.round((cause.score / top) * 100));
+}
+
+function header(inv) {
+  const entries = inv.symptom?.entry_points || [];
+  return h("div", {class: "page-head inv-head"},
+    h("h1", {}, "Investigation: ", inv.symptom?.given || (entries.length ? `${entries[0].service} (detected)` : "detected symptom")),
+    h("p", {class: "sub"}, `Onset ${time(inv.onset)} UTC (${inv.onset_source}) · baseline ${time(inv.windows.baseline.since)} – ` +
+      `${time(inv.windows.baseline.until).slice(11)} · incident until ${time(inv.windows.incident.until).slice(11)} · ` +
+      `${inv.seconds ?? "?"} s`),
+    entries.length ? h("div", {class: "symptoms"}, entries.slice(0, 4).map((g) => h("div", {class: "symptom"},
+      h("strong", {}, `${g.service} ${g.operation ?? ""}`),
+      h("span", {}, ` errors ${pct(g.baseline.error_rate)} → `, h("b", {class: g.incident.error_rate > g.baseline.error_rate * 1.5 ? "bad" : ""}, pct(g.incident.error_rate))),
+      h("span", {}, ` · p90 ${ms(g.baseline.p90_ms)} → `, h("b", {class: g.incident.p90_ms > g.baseline.p90_ms * 1.5 ? "bad" : ""}, ms(g.incident.p90_ms)))))) : null);
+}
+
+function completeness(inv) {
+  const c = inv.data_completeness;
+  if (!c) return null;
+  const sig = c.signals || {};
+  return h("div", {class: "completeness"}, h("h3", {}, "Evidence available"),
+    h("div", {class: "chips"},
+      chip(`${num(c.traces)} traces`, sig.traces ? "ok" : "off"),
+      chip(`${pct(c.complete_share)} complete`, c.complete_share >= 0.9 ? "ok" : "warn"),
+      chip(`${num(c.logs)} logs`, sig.logs ? "ok" : "off"),
+      chip(`${num(c.metric_points)} metric points`, sig.metrics ? "ok" : "off"),
+      chip(`${num(c.changes)} changes`, sig.changes ? "ok" : "off")));
+}
+
+function causeDetail(inv, cause, graph) {
+  const chain = cause.chain || [];
+  const path = chain.map((hop) => hop.service);
+  const symptomService = chain.length ? chain[chain.length - 1].service : null;
+  const out = [];
+  out.push(h("section", {class: "card", id: "chain"},
+    h("h2", {}, `Causal chain of #${cause.rank} ${cause.service}`),
+    h("ol", {class: "chain"}, chain.map((hop, i) => h("li", {class: `hop${i === 0 ? " origin" : ""}${i === chain.length - 1 ? " symptom" : ""}`},
+      h("div", {class: "hop-name"}, hop.service, hop.operation ? h("span", {class: "op"}, ` ${hop.operation}`) : null),
+      h("div", {class: "hop-effect"}, hop.effect))))));
+  const svg = drawGraph(graph, {windowName: "window", rootCause: cause.service, path,
+    anomalies: new Map(symptomService && symptomService !== cause.service ? [[symptomService, "symptom"]] : [])});
+  out.push(h("section", {class: "card map-card"}, h("h2", {}, "Where it happened (incident window)"),
+    h("div", {class: "map-canvas", id: "inv-map"}, svg)));
+  out.push(h("section", {class: "card", id: "evidence"}, h("h2", {}, "Evidence"), evidenceTable(cause),
+    exemplars(inv, cause)));
+  return out;
+}
+
+function evidenceTable(cause) {
+  const rows = cause.evidence || [];
+  if (!rows.length) return h("p", {class: "muted"}, "No evidence items.");
+  return h("table", {class: "data evidence"},
+    h("thead", {}, h("tr", {}, h("th", {}, "type"), h("th", {}, "what"), h("th", {class: "n"}, "before → after"),
+      h("th", {class: "n"}, "weight"), h("th", {}, "trace"))),
+    h("tbody", {}, rows.map((e) => h("tr", {},
+      h("td", {}, chip(e.type.replace(/_/g, " "), e.type === "change" ? "warn" : "")),
+      h("td", {}, e.summary),
+      h("td", {class: "n nowrap"}, beforeAfter(e)),
+      h("td", {class: "n"}, e.weight !== undefined ? e.weight.toFixed(3) : "–"),
+      h("td", {}, e.exemplar_trace ? h("a", {href: `#/trace/${encodeURIComponent(e.exemplar_trace)}`, class: "trace-link"},
+        e.exemplar_trace.slice(0, 8) + "…") : "")))));
+}
+
+function beforeAfter(e) {
+  const f = (v) => (typeof v === "number" ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : String(+v.toPrecision(3))) : v ?? "–");
+  if (e.type === "change") return e.minutes_before_onset !== undefined ? `${e.minutes_before_onset} min before onset` : "";
+  return `${f(e.before)} → ${f(e.after)}`;
+}
+
+function exemplars(inv, cause) {
+  const failing = cause.exemplar_trace || inv.exemplars?.failing;
+  const healthy = inv.exemplars?.healthy;
+  if (!failing && !healthy) return null;
+  return h("p", {class: "exemplars"}, "Example traces: ",
+    failing ? h("a", {class: "button", id: "exemplar-failing", href: `#/trace/${encodeURIComponent(failing)}`}, "failing trace →") : null,
+    " ", healthy ? h("a", {class: "button", href: `#/trace/${encodeURIComponent(healthy)}`}, "healthy trace for comparison") : null);
+}
+
+function charts(inv, changes) {
+  const box = h("section", {class: "card", id: "timeline"}, h("h2", {}, "Symptom over time, with changes"));
+  const entry = inv.symptom?.entry_points?.[0];
+  const given = inv.symptom?.given ? inv.symptom.given.split(":") : null;
+  const service = entry?.service || given?.[0];
+  if (!service) {
+    box.append(h("p", {class: "muted"}, "No symptom service to chart."));
+    return box;
+  }
+  const operation = entry?.operation || given?.[1] || "";
+  const {baseline, incident} = inv.windows;
+  const t0 = toDate(baseline.since).getTime(), t1 = toDate(incident.until).getTime();
+  const onset = toDate(inv.onset)?.getTime();
+  const markers = changes.map((c) => ({t: toDate(c.time).getTime(), label: `${c.kind} ${c.service}`,
+    title: `${time(c.time)} ${c.kind} ${c.service}${c.version ? ` ${c.version}` : ""}: ${c.description}`}));
+  const slot = h("div", {class: "charts"}, spinner("Loading the symptom's series…"));
+  box.append(h("p", {class: "sub"}, `${service}${operation ? ` ${operation}` : ""} · shaded: incident window · ▼ change events`), slot);
+  api.get("/api/series", {service, operation, since: baseline.since, until: incident.until, buckets: 80}).then((series) => {
+    const pts = (key) => series.points.map((p) => ({t: p.t_ns / 1e6, v: p[key]}));
+    const common = {domain: [t0, t1], shade: [toDate(incident.since).getTime(), t1], onset, markers, width: 620, height: 200};
+    clear(slot).append(
+      lineChart({...common, title: "error rate", points: pts("error_rate"), format: pct, tone: "err"}),
+      lineChart({...common, title: "p95 latency", points: pts("p95_ms"), format: ms, tone: "lat"}));
+    if (changes.length) {
+      slot.append(h("ul", {class: "plain changes"}, changes.map((c) => h("li", {},
+        h("span", {class: "muted"}, time(c.time)), " ", chip(c.kind, "warn"), " ", h("strong", {}, c.service), " ",
+        c.version ? `${c.version} · ` : "", c.description))));
+    }
+  }).catch((err) => clear(slot).append(notice("error", "Could not load the series", err.message)));
+  return box;
+}
