@@ -42,6 +42,10 @@ RESOURCE_KIND = (
     gp=_attr("gen_ai.provider.name"), gs=_attr("gen_ai.system"))
 
 
+_RETRY = ("coalesce(json_extract_string({a}, '$.\"http.request.resend_count\"'), '0') "
+          "NOT IN ('0', '')")
+
+
 def windows_case(windows: dict[str, TimeRange], column: str = "start_ns") -> tuple[str, str, list[Any]]:
     """(CASE naming each row's window, WHERE covering all windows, params for CASE then WHERE)."""
     whens, case_params, conds, cond_params = [], [], [], []
@@ -105,15 +109,15 @@ def _seconds(store: Store, w: TimeRange) -> float:
 def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float]) -> list[dict[str, Any]]:
     case, cond, params = windows_case(windows)
     rows = store.query(f"""
-        WITH s AS (SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns,
-                          duration_ns, status_code = 'ERROR' AS err, {case} AS w,
-                          kind = 'CLIENT' AND coalesce(json_extract_string(attributes,
-                              '$."http.request.resend_count"'), '0') NOT IN ('0', '') AS retry
+        WITH s AS MATERIALIZED (
+                   SELECT trace_id, span_id, parent_span_id, service, kind, duration_ns,
+                          status_code = 'ERROR' AS err, {case} AS w,
+                          CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs
                    FROM spans WHERE {cond}),
         pc AS (
             SELECT c.w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
                    CASE WHEN c.kind = 'CONSUMER' OR p.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
-                   c.duration_ns, c.err, p.retry
+                   c.duration_ns, c.err, {_RETRY.format(a='p.attrs')} AS retry
             FROM s c JOIN s p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
             WHERE c.service <> p.service),
         leaf AS (
@@ -121,10 +125,11 @@ def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float
             WHERE x.kind IN ('CLIENT', 'PRODUCER')
               AND NOT EXISTS (SELECT 1 FROM s c WHERE c.trace_id = x.trace_id AND c.parent_span_id = x.span_id)),
         res AS (
-            SELECT l.w, l.service AS caller, {RESOURCE_NAME} AS callee, {RESOURCE_KIND} AS callee_kind,
+            SELECT l.w, l.service AS caller, {RESOURCE_NAME.replace('(attributes', '(l.attrs')} AS callee,
+                   {RESOURCE_KIND.replace('(attributes', '(l.attrs')} AS callee_kind,
                    CASE WHEN l.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode, l.duration_ns, l.err,
-                   l.retry
-            FROM leaf l JOIN spans sp ON sp.trace_id = l.trace_id AND sp.span_id = l.span_id),
+                   {_RETRY.format(a='l.attrs')} AS retry
+            FROM leaf l),
         linked AS (
             SELECT c.w, p.service AS caller, c.service AS callee, 'service' AS callee_kind, 'async' AS mode,
                    c.duration_ns, c.status_code = 'ERROR' AS err, false AS retry
@@ -137,7 +142,7 @@ def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float
         allx AS (SELECT * FROM pc UNION ALL SELECT * FROM res UNION ALL SELECT * FROM linked)
         SELECT w, caller, callee, callee_kind, mode, count(*) AS calls, count(*) FILTER (WHERE err) AS errors,
                count(*) FILTER (WHERE retry) AS retries,
-               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
+               approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
         FROM allx WHERE w IS NOT NULL GROUP BY ALL""",
         params + params)
     return [{**r, "rate": r["calls"] / seconds[r["w"]]} for r in rows]
@@ -168,7 +173,7 @@ def _operations(store: Store, windows: dict[str, TimeRange], seconds: dict[str, 
     rows = store.query(f"""
         SELECT {case} AS w, service, operation, kind, {ENTRY} AS entry, count(*) AS calls,
                count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
-               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
+               approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
         FROM spans WHERE {cond} GROUP BY ALL""", params)
     ops: dict[tuple, dict[str, Any]] = {}
     for r in rows:
