@@ -154,7 +154,7 @@ NEEDS_RUN = ("opened", "reopened", "restarted")
 def investigate(hub: Any, group: AlertGroup) -> dict[str, Any]:
     """Investigate the group's service around its start; without the symptom if that fails; never raise."""
     at = group.started_ns
-    window = TimeRange(at - LOOKBACK_NS, None) if at else TimeRange()
+    window = _lookback(hub, at)
     try:
         return hub.investigate(symptom=group.service, at_ns=at, window=window)
     except InterplayError as exc:
@@ -167,6 +167,22 @@ def investigate(hub: Any, group: AlertGroup) -> dict[str, Any]:
         except InterplayError as exc:
             first = f"{first}; without a symptom: {exc}"
     return {"error": first, "root_causes": []}
+
+
+def _lookback(hub: Any, at: int | None) -> TimeRange:
+    """From LOOKBACK_NS before the alert, or from the first span after that.
+
+    A window starting before the data would count empty time as baseline and make every rate
+    look like a surge.
+    """
+    if at is None:
+        return TimeRange()
+    since = at - LOOKBACK_NS
+    store = getattr(hub, "store", None)
+    if store is not None:
+        first = store.query("SELECT min(start_ns) AS t FROM spans WHERE start_ns >= ?", [since])[0]["t"]
+        since = max(since, first or since)
+    return TimeRange(since, None)
 
 
 def finish(kept: Investigations, inv_id: str, group: AlertGroup, result: dict[str, Any]) -> dict[str, Any]:
