@@ -2,7 +2,7 @@
 // Callers sit left of their callees; resources (databases, caches, LLM providers) end up to the right.
 import {ms, pct, rate, s, truncate} from "./dom.js";
 
-const W = 176, H = 54, COL = 270, ROW = 92, PAD = 28;
+const W = 176, H = 54, COL = 300, ROW = 96, PAD = 28;
 const KIND_TAG = {service: "SVC", database: "DB", cache: "KV", queue: "MQ", llm: "LLM", external: "EXT"};
 let uid = 0;
 
@@ -11,15 +11,22 @@ export function nodeMetrics(graph, windowName) {
   const out = new Map();
   for (const n of graph.nodes) {
     const st = (n.stats || {})[windowName] || {};
+    const entry = (n.operations || []).filter((o) => o.entry && o.stats?.[windowName]);
+    const p50 = entry.length ? Math.max(...entry.map((o) => o.stats[windowName].p50_ms ?? 0)) : null;
     out.set(n.id, {rate: st.rate ?? 0, error_rate: st.error_rate ?? 0, requests: st.requests ?? st.calls ?? 0,
-      p95_ms: st.p95_ms ?? null});
+      p95_ms: st.p95_ms ?? null, p50_ms: p50});
   }
   for (const e of graph.edges) {
     const m = out.get(e.callee);
     const st = (e.stats || {})[windowName];
-    if (m && st && m.p95_ms === null) m.p95_edge = Math.max(m.p95_edge ?? 0, st.p95_ms ?? 0);
+    if (m && st && m.p95_ms === null) {
+      m.p95_edge = Math.max(m.p95_edge ?? 0, st.p95_ms ?? 0);
+      m.p50_edge = Math.max(m.p50_edge ?? 0, st.p50_ms ?? 0);
+    }
   }
-  for (const m of out.values()) if (m.p95_ms === null && m.p95_edge !== undefined) m.p95_ms = m.p95_edge;
+  for (const m of out.values()) {
+    if (m.p95_ms === null && m.p95_edge !== undefined) [m.p95_ms, m.p50_ms] = [m.p95_edge, m.p50_edge];
+  }
   return out;
 }
 
@@ -47,6 +54,9 @@ export function drawGraph(graph, opts = {}) {
     orient: "auto-start-reverse", class: `arrow arrow-${k}`}, s("path", {d: "M0,0 L10,5 L0,10 z"})))));
   const edgeLayer = s("g", {class: "edges"});
   const labelLayer = s("g", {class: "edge-labels"});
+  // node boxes are obstacles for labels; labels are placed most important first, where they fit
+  const taken = [...pos.values()].map((p) => ({x: p.x - 4, y: p.y - 22, w: W + 8, h: H + 26}));
+  const drawn = [];
   for (const e of graph.edges) {
     const a = pos.get(e.caller), b = pos.get(e.callee);
     if (!a || !b) continue;
@@ -54,18 +64,29 @@ export function drawGraph(graph, opts = {}) {
     const hot = onPath.has(e);
     const bad = (st.error_rate ?? 0) >= 0.05;
     const kind = hot ? "hot" : highlighting ? "dim" : bad ? "err" : "plain";
-    const {d, mid} = edgePath(a, b);
+    const geo = edgePath(a, b);
     const widthPx = Math.min(1.2 + Math.log10(1 + (st.rate ?? 0)) * 1.6, 5);
     const cls = `edge ${kind}${e.mode === "async" ? " async" : ""}`;
     const title = `${e.caller} → ${e.callee} (${e.mode}): ${rate(st.rate)}, errors ${pct(st.error_rate)}, ` +
       `p50 ${ms(st.p50_ms)}, p95 ${ms(st.p95_ms)}${st.retries ? `, ${st.retries} retries` : ""}`;
-    edgeLayer.append(s("path", {d, class: cls, "stroke-width": hot ? widthPx + 2 : widthPx,
+    edgeLayer.append(s("path", {d: geo.d, class: cls, "stroke-width": hot ? widthPx + 2 : widthPx,
       "marker-end": `url(#${id}-${kind})`, "data-caller": e.caller, "data-callee": e.callee}, s("title", {}, title)));
-    const errText = (st.error_rate ?? 0) > 0 ? pct(st.error_rate) + " err" : "";
-    labelLayer.append(s("text", {x: mid.x, y: mid.y - 4, class: `edge-label ${kind}`, "text-anchor": "middle"},
-      s("tspan", {}, `${rate(st.rate)} · p95 ${ms(st.p95_ms)}`),
-      errText ? s("tspan", {class: bad ? "bad" : "", dx: 5}, errText) : null,
-      s("title", {}, title)));
+    drawn.push({e, st, hot, bad, kind, geo, title});
+  }
+  const importance = (x) => (x.hot ? 1e6 : 0) + (x.bad ? 1e3 : 0) + (x.st.rate ?? 0);
+  for (const x of drawn.sort((p, q) => importance(q) - importance(p))) {
+    if (highlighting && !x.hot) continue;
+    const errText = (x.st.error_rate ?? 0) > 0 ? `${pct(x.st.error_rate)} err` : "";
+    const main = `${rate(x.st.rate)} · p95 ${ms(x.st.p95_ms)}`;
+    const w = (main.length + (errText ? errText.length + 1 : 0)) * 5.7, lh = 13;
+    const spot = [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8].map((t) => x.geo.at(t))
+      .map((p) => ({x: p.x - w / 2, y: p.y - lh + 1, w, h: lh}))
+      .find((r) => !taken.some((o) => overlaps(r, o)));
+    if (!spot) continue;  // no room: the edge's tooltip and the side panel still tell
+    taken.push(spot);
+    labelLayer.append(s("text", {x: spot.x + w / 2, y: spot.y + lh - 3, class: `edge-label ${x.kind}`, "text-anchor": "middle"},
+      s("tspan", {}, main), errText ? s("tspan", {class: x.bad ? "bad" : "", dx: 5}, errText) : null,
+      s("title", {}, x.title)));
   }
   svg.append(edgeLayer, labelLayer);
   const nodeLayer = s("g", {class: "nodes"});
@@ -127,17 +148,25 @@ function edgePath(a, b) {
     const p0 = {x: a.x + W, y: a.y + H / 2}, p3 = {x: b.x - 2, y: b.y + H / 2};
     const dx = (p3.x - p0.x) / 2;
     const p1 = {x: p0.x + dx, y: p0.y}, p2 = {x: p3.x - dx, y: p3.y};
-    return {d: `M${p0.x},${p0.y} C${p1.x},${p1.y} ${p2.x},${p2.y} ${p3.x},${p3.y}`, mid: bezierMid(p0, p1, p2, p3)};
+    return curve(p0, p1, p2, p3);
   }
   // back edge or same column: loop underneath
   const p0 = {x: a.x + W / 2, y: a.y + H}, p3 = {x: b.x + W / 2 + 8, y: b.y + H + 2};
   const drop = Math.max(a.y, b.y) + H + 46;
   const p1 = {x: p0.x, y: drop}, p2 = {x: p3.x, y: drop};
-  return {d: `M${p0.x},${p0.y} C${p1.x},${p1.y} ${p2.x},${p2.y} ${p3.x},${p3.y}`, mid: bezierMid(p0, p1, p2, p3)};
+  return curve(p0, p1, p2, p3);
 }
 
-function bezierMid(p0, p1, p2, p3) {
-  return {x: (p0.x + 3 * p1.x + 3 * p2.x + p3.x) / 8, y: (p0.y + 3 * p1.y + 3 * p2.y + p3.y) / 8};
+function curve(p0, p1, p2, p3) {
+  const at = (t) => {
+    const u = 1 - t, a = u * u * u, b = 3 * u * u * t, c = 3 * u * t * t, d = t * t * t;
+    return {x: a * p0.x + b * p1.x + c * p2.x + d * p3.x, y: a * p0.y + b * p1.y + c * p2.y + d * p3.y};
+  };
+  return {d: `M${p0.x},${p0.y} C${p1.x},${p1.y} ${p2.x},${p2.y} ${p3.x},${p3.y}`, at};
+}
+
+function overlaps(a, b) {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
 
 /** Columns by longest call path from the entry points (cycles broken), rows ordered by barycenter. */

@@ -186,7 +186,10 @@ function charts(inv, changes) {
     title: `${time(c.time)} ${c.kind} ${c.service}${c.version ? ` ${c.version}` : ""}: ${c.description}`}));
   const slot = h("div", {class: "charts"}, spinner("Loading the symptom's series…"));
   box.append(h("p", {class: "sub"}, `${service}${operation ? ` ${operation}` : ""} · shaded: incident window · ▼ change events`), slot);
-  api.get("/api/series", {service, operation, since: baseline.since, until: incident.until, buckets: 80}).then((series) => {
+  // about 40 requests per bucket keeps rates readable on small data, capped for long windows
+  const requests = entry ? entry.baseline.requests + entry.incident.requests : 2400;
+  const buckets = Math.max(20, Math.min(90, Math.round(requests / 40)));
+  api.get("/api/series", {service, operation, since: baseline.since, until: incident.until, buckets}).then((series) => {
     const pts = (key) => series.points.map((p) => ({t: p.t_ns / 1e6, v: p[key]}));
     const common = {domain: [t0, t1], shade: [toDate(incident.since).getTime(), t1], onset, markers, width: 620, height: 200};
     clear(slot).append(

@@ -45,8 +45,8 @@ export async function emptyState() {
 }
 
 /**
- * Nodes whose recent quarter of the range looks worse than the three quarters before it
- * (error rate up, or p95 latency doubled). Needs a bounded range: "all" uses the data's own bounds.
+ * Nodes whose latest quarter of the range looks worse than its first half (error rate up, or
+ * median or p95 latency doubled). Needs a bounded range: "all" uses the data's own bounds.
  */
 async function findAnomalies(graph, services, win) {
   const out = new Map();
@@ -54,17 +54,20 @@ async function findAnomalies(graph, services, win) {
   if (Number.isNaN(lo)) lo = Math.min(...services.map((s) => Date.parse(s.first_seen)));
   if (Number.isNaN(hi)) hi = Math.max(...services.map((s) => Date.parse(s.last_seen)));
   if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi - lo < 60000) return out;
-  const split = new Date(lo + (hi - lo) * 0.75).toISOString();
+  const iso = (t) => new Date(t).toISOString();
   const [before, recent] = await Promise.all([
-    api.get("/api/graph", {since: new Date(lo).toISOString(), until: split}),
-    api.get("/api/graph", {since: split, until: new Date(hi + 1).toISOString()})]);
+    api.get("/api/graph", {since: iso(lo), until: iso(lo + (hi - lo) / 2)}),
+    api.get("/api/graph", {since: iso(lo + (hi - lo) * 0.75), until: iso(hi + 1)})]);
   const b = nodeMetrics(before, "window"), r = nodeMetrics(recent, "window");
+  const doubled = (x, y) => x && y && y >= 2 * x && y - x >= 20;
   for (const n of graph.nodes) {
     const x = b.get(n.id), y = r.get(n.id);
     if (!x || !y || y.requests < 5) continue;
     if (y.error_rate >= 0.05 && y.error_rate >= 2 * x.error_rate) {
       out.set(n.id, `errors ${pct(x.error_rate)} → ${pct(y.error_rate)}`);
-    } else if (y.p95_ms && x.p95_ms && y.p95_ms >= 2 * x.p95_ms && y.p95_ms - x.p95_ms >= 20) {
+    } else if (doubled(x.p50_ms, y.p50_ms)) {
+      out.set(n.id, `median latency ${ms(x.p50_ms)} → ${ms(y.p50_ms)}`);
+    } else if (doubled(x.p95_ms, y.p95_ms)) {
       out.set(n.id, `p95 ${ms(x.p95_ms)} → ${ms(y.p95_ms)}`);
     }
   }
@@ -75,7 +78,7 @@ function legend() {
   return h("div", {class: "legend"},
     h("span", {}, h("i", {class: "lg lg-node"}), "service"),
     h("span", {}, h("i", {class: "lg lg-res"}), "database, cache, queue, LLM, external"),
-    h("span", {}, h("i", {class: "lg lg-anom"}), "anomalous (last quarter of the range vs before)"),
+    h("span", {}, h("i", {class: "lg lg-anom"}), "anomalous (latest quarter of the range vs its first half)"),
     h("span", {}, h("i", {class: "lg lg-err"}), "≥ 5% errors"),
     h("span", {class: "hint"}, "edge labels: rate · p95 · errors"));
 }

