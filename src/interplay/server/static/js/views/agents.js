@@ -59,7 +59,7 @@ export async function renderAgentRun(root, [runId]) {
   const modes = run.failure_modes || [];
   root.append(h("section", {class: "card"}, h("h2", {}, modes.length ? "Failure modes" : "No failure mode detected"),
     modes.length ? h("div", {class: "modes"}, modes.map((f) => h("div", {class: "mode"},
-      h("div", {}, chip(f.mode.replace(/_/g, " "), "bad"), f.step !== undefined ? h("span", {class: "muted"}, ` from step ${f.step}`) : null),
+      h("div", {}, chip(f.mode.replace(/_/g, " "), "bad"), f.step !== undefined && f.step !== null ? h("span", {class: "muted"}, ` from step ${f.step}`) : null),
       h("p", {}, f.summary)))) : h("p", {class: "muted"}, "No loops, retry storms, timeouts or tool errors in this run.")));
   root.append(h("section", {class: "card"}, h("h2", {}, "Path"), pathStrip(run.path || [])));
   const maxDur = Math.max(...steps.map((st) => st.duration_ms || 0), 1);
