@@ -71,6 +71,9 @@ class Service:
         self.logger = self.lp.get_logger("interplay.testbed.live", "0.1.0")
         pool = self.spec.pool_size if self.spec and self.spec.pool_size else 4
         # The database connection pool: at most `pool` connections to postgres, 1 s to get one.
+        # The semaphore is the pool a driver would keep; checking a connection out is separate from
+        # the query, so the query's CLIENT span shows the database's time and not the wait.
+        self.db_pool = asyncio.Semaphore(pool)
         self.db = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.ports['postgres']}",
                                     limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
                                     timeout=httpx.Timeout(10.0, pool=1.0))
@@ -228,10 +231,17 @@ async def db_call(svc: Service, stmt: str, parent, hold_ms: float | None = None)
     started = time.perf_counter()
     try:
         # The span starts once a pooled connection is ours: waiting for one is the caller's own time.
-        async with svc.db.stream("GET", "/query", params={"ms": hold_ms or 0}) as resp:
+        try:
+            await asyncio.wait_for(svc.db_pool.acquire(), timeout=1.0)
+        except asyncio.TimeoutError:
+            raise httpx.PoolTimeout("no connection within 1 s") from None
+        try:
             with svc.tracer.start_as_current_span(f"{op} {table}", context=set_span_in_context(parent),
                                                   kind=SpanKind.CLIENT, attributes=attrs):
-                await resp.aread()
+                resp = await svc.db.get("/query", params={"ms": hold_ms or 0})
+                resp.raise_for_status()
+        finally:
+            svc.db_pool.release()
     except httpx.PoolTimeout:
         waited = (time.perf_counter() - started) * 1000
         svc.log(parent, "ERROR", f"timed out acquiring connection from pool after {waited:.0f} ms")
@@ -303,11 +313,13 @@ async def control_fault(svc: Service, request: Request) -> Response:
 
 
 async def _leak(svc: Service) -> None:
+    await svc.db_pool.acquire()  # checked out and never given back while the fault lasts
     try:
-        async with svc.db.stream("GET", "/query", params={"ms": 600_000}) as resp:
-            await resp.aread()
-    except (httpx.HTTPError, asyncio.CancelledError):
+        await asyncio.sleep(600)
+    except asyncio.CancelledError:
         pass
+    finally:
+        svc.db_pool.release()
 
 
 def build_postgres_app(cfg: dict) -> Starlette:

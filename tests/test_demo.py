@@ -1,0 +1,36 @@
+"""`interplay demo`: a live failing system against a real `interplay serve`, investigated end to end."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import INTERPLAY
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_json_shows_truth_and_investigation(tmp_path):
+    r = subprocess.run([INTERPLAY, "demo", "--scenario", "shop-db-latency", "--baseline", "12",
+                        "--incident", "10", "--workdir", str(tmp_path), "--format", "json"],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["scenario"] == "shop-db-latency"
+    assert result["truth"]["service"] == "postgres" and result["truth"]["fault"] == "latency"
+    causes = result["investigation"]["root_causes"]
+    assert causes and all("service" in c for c in causes)
+    assert causes[0]["service"] == "postgres", causes[:3]
+    # The database the server wrote holds what the services sent, and the server is gone.
+    services = json.loads(subprocess.run([INTERPLAY, "services", "--db", str(tmp_path / "demo.duckdb"),
+                                          "--format", "json"], capture_output=True, text=True).stdout)
+    assert {"frontend", "checkout", "payment"} <= {s["service"] for s in services}
+    assert not (tmp_path / "demo.duckdb.server.json").exists()
+    ps = subprocess.run(["pgrep", "-f", "interplay.testbed._live"], capture_output=True, text=True)
+    assert ps.stdout.strip() == "", "testbed processes left behind"
+
+
+def test_demo_unknown_scenario_is_a_clear_error():
+    r = subprocess.run([INTERPLAY, "demo", "--scenario", "nope"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "unknown scenario 'nope'" in r.stderr and "shop-db-latency" in r.stderr
