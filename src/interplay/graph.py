@@ -59,15 +59,18 @@ def windows_case(windows: dict[str, TimeRange], column: str = "start_ns") -> tup
 
 
 def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
-                      windows: dict[str, TimeRange] | None = None) -> dict[str, Any]:
+                      windows: dict[str, TimeRange] | None = None, sample: float = 1.0) -> dict[str, Any]:
     """Nodes and caller→callee edges with rate, error rate and p50/p95 latency per window.
 
     With `windows` (e.g. {"baseline": ..., "incident": ...}) every statistic is given per window.
+    With `sample` < 1, only that share of traces (whole traces, chosen by hash) is read and the
+    counts are scaled back up: estimates, for large windows.
     """
     windows = windows or {"window": window}
     seconds = {name: _seconds(store, w) for name, w in windows.items()}
-    edges = _edges(store, windows, seconds)
-    operations = _operations(store, windows, seconds)
+    keep = sample_condition(sample)
+    edges = _edges(store, windows, seconds, keep, 1.0 / sample)
+    operations = _operations(store, windows, seconds, keep, 1.0 / sample)
     services = sorted({o["service"] for o in operations})
     known = set(services)
     for e in edges:  # a "resource" named like a service we see is that service, its spans missing
@@ -90,8 +93,24 @@ def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
                 acc["error_rate"] = round(acc["errors"] / acc["calls"], 5) if acc["calls"] else 0.0
     return {"windows": {n: {"since_ns": w.since_ns, "until_ns": w.until_ns, "seconds": seconds[n]}
                         for n, w in windows.items()},
+            "sampled_share": sample,
             "nodes": nodes + sorted(resources.values(), key=lambda r: r["id"]),
             "edges": edges}
+
+
+def sample_condition(share: float, column: str = "trace_id") -> str:
+    """SQL keeping about `share` of traces, whole, chosen by a hash of the trace id."""
+    if share >= 1.0:
+        return "TRUE"
+    return f"(hash({column}) % 10000) < {max(int(share * 10000), 1)}"
+
+
+def _scale(r: dict[str, Any], factor: float) -> dict[str, Any]:
+    if factor != 1.0:
+        for key in ("calls", "errors", "retries"):
+            if key in r and r[key] is not None:
+                r[key] = int(round(r[key] * factor))
+    return r
 
 
 def _seconds(store: Store, w: TimeRange) -> float:
@@ -106,14 +125,15 @@ def _seconds(store: Store, w: TimeRange) -> float:
     return max((hi - lo) / 1e9, 1.0)
 
 
-def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float]) -> list[dict[str, Any]]:
+def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float], keep: str = "TRUE",
+           factor: float = 1.0) -> list[dict[str, Any]]:
     case, cond, params = windows_case(windows)
     rows = store.query(f"""
         WITH s AS MATERIALIZED (
                    SELECT trace_id, span_id, parent_span_id, service, kind, duration_ns,
                           status_code = 'ERROR' AS err, {case} AS w,
                           CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs
-                   FROM spans WHERE {cond}),
+                   FROM spans WHERE ({cond}) AND {keep}),
         pc AS (
             SELECT c.w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
                    CASE WHEN c.kind = 'CONSUMER' OR p.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
@@ -136,8 +156,9 @@ def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float
             FROM (SELECT *, {case} AS w,
                          unnest(json_extract_string(links, '$[*].span_id')) AS link_span,
                          unnest(json_extract_string(links, '$[*].trace_id')) AS link_trace
-                  FROM spans WHERE ({cond}) AND links IS NOT NULL AND links NOT IN ('', '[]')) c
-            JOIN spans p ON p.trace_id = c.link_trace AND p.span_id = c.link_span
+                  FROM spans WHERE ({cond}) AND {keep} AND links IS NOT NULL AND links NOT IN ('', '[]')) c
+            JOIN (SELECT trace_id, span_id, service FROM spans WHERE kind IN ('PRODUCER', 'CLIENT')) p
+              ON p.trace_id = c.link_trace AND p.span_id = c.link_span
             WHERE p.service <> c.service),
         allx AS (SELECT * FROM pc UNION ALL SELECT * FROM res UNION ALL SELECT * FROM linked)
         SELECT w, caller, callee, callee_kind, mode, count(*) AS calls, count(*) FILTER (WHERE err) AS errors,
@@ -145,7 +166,7 @@ def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float
                approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
         FROM allx WHERE w IS NOT NULL GROUP BY ALL""",
         params + params)
-    return [{**r, "rate": r["calls"] / seconds[r["w"]]} for r in rows]
+    return [{**_scale(r, factor), "rate": r["calls"] / seconds[r["w"]]} for r in rows]
 
 
 def _merge_edges(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -168,15 +189,17 @@ def _stat(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _operations(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float]) -> list[dict[str, Any]]:
+def _operations(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float], keep: str = "TRUE",
+                factor: float = 1.0) -> list[dict[str, Any]]:
     case, cond, params = windows_case(windows)
     rows = store.query(f"""
         SELECT {case} AS w, service, operation, kind, {ENTRY} AS entry, count(*) AS calls,
                count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
-        FROM spans WHERE {cond} GROUP BY ALL""", params)
+        FROM spans WHERE ({cond}) AND {keep} GROUP BY ALL""", params)
     ops: dict[tuple, dict[str, Any]] = {}
     for r in rows:
+        _scale(r, factor)
         key = (r["service"], r["operation"], r["kind"])
         o = ops.setdefault(key, {"service": r["service"], "operation": r["operation"], "kind": r["kind"],
                                  "entry": False, "stats": {}})

@@ -25,6 +25,8 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
                  f"{r['windows']['baseline']['since']} – {r['windows']['baseline']['until']}, incident "
                  f"{r['windows']['incident']['since']} – {r['windows']['incident']['until']}.")
     lines.append("")
+    if r.get("symptom", {}).get("significant") is False:
+        lines += ["Note: the symptom barely changed at the onset; treat this ranking with care.", ""]
     if not causes:
         lines.append("No root cause found: nothing in the data explains a change.")
     else:

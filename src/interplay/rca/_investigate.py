@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..graph import interaction_graph
+from ..graph import interaction_graph, sample_condition
 from ..queries import TimeRange
 from ..store.base import Store
 from ..timeutil import format_time
@@ -16,6 +16,7 @@ from ._rank import blame_shares, causal_chain, hand_back_load
 from ._windows import UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom
 
 MAX_CAUSES = 8
+SAMPLE_SPANS = 300_000  # window-wide statistics read about this many spans, whole traces by hash
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
 
 
@@ -31,7 +32,8 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
     onset, groups = _symptom(store, lo, hi, wanted, at_ns)
     baseline, incident = TimeRange(lo, onset), TimeRange(onset, hi)
     ctx = Context(store, baseline, incident, onset, groups)
-    ctx.graph = interaction_graph(store, windows={"baseline": baseline, "incident": incident})
+    share = _sample_share(store, lo, hi)
+    ctx.graph = interaction_graph(store, windows={"baseline": baseline, "incident": incident}, sample=share)
     ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident)
@@ -47,7 +49,7 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
         "method": "traces",
         "root_causes": causes,
         "load_moves": load_moves,
-        "data_completeness": data_completeness(store, baseline, incident),
+        "data_completeness": data_completeness(store, baseline, incident, share),
         "exemplars": {"failing": causes[0]["exemplar_trace"] if causes else None,
                       "healthy": ctx.blame.healthy_trace},
         "seconds": round(time.perf_counter() - began, 3),
@@ -128,7 +130,10 @@ def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str]) -> 
 
 
 def _symptom_summary(wanted: Group | None, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    strength = max((g["score"] for g in groups), default=0.0)
     return {"given": wanted.label() if wanted else None,
+            # below ~1 the symptom barely moved: the ranking then explains noise
+            "shift_strength": round(strength, 3), "significant": strength >= 1.0,
             "entry_points": [{"service": g["service"], "operation": g["operation"],
                               "baseline": g["baseline"], "incident": g["incident"]} for g in groups]}
 
@@ -138,13 +143,22 @@ def _window(w: TimeRange) -> dict[str, Any]:
             "since_ns": w.since_ns, "until_ns": w.until_ns}
 
 
-def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange) -> dict[str, Any]:
-    """What evidence was there to look at: signals present, and how many traces are whole."""
+def _sample_share(store: Store, lo: int, hi: int) -> float:
+    """Share of traces to read for window-wide statistics: all up to SAMPLE_SPANS spans."""
+    n = store.query("SELECT count(*) AS n FROM spans WHERE start_ns >= ? AND start_ns < ?", [lo, hi])[0]["n"]
+    return 1.0 if n <= SAMPLE_SPANS else SAMPLE_SPANS / n
+
+
+def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange,
+                      share: float = 1.0) -> dict[str, Any]:
+    """What evidence was there to look at: signals present, and how many traces are whole.
+
+    With share < 1, trace counts are estimated from that share of traces (chosen by hash)."""
     lo, hi = baseline.since_ns, incident.until_ns
     rng = TimeRange(lo, hi)
     cond, params = rng.where()
     t = store.query(f"""
-        WITH s AS (SELECT trace_id, span_id, parent_span_id FROM spans WHERE {cond}),
+        WITH s AS (SELECT trace_id, span_id, parent_span_id FROM spans WHERE {cond} AND {sample_condition(share)}),
         orphan AS (SELECT DISTINCT c.trace_id FROM s c ANTI JOIN s p
                    ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
                    WHERE c.parent_span_id IS NOT NULL),
@@ -155,9 +169,11 @@ def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange) ->
     for table, column in (("logs", "time_ns"), ("metrics", "time_ns"), ("changes", "time_ns")):
         c, p = rng.where(column)
         counts[table] = store.query(f"SELECT count(*) AS n FROM {table} WHERE {c}", p)[0]["n"]
-    traces = t["traces"] or 0
-    return {"traces": traces, "spans": t["spans"], "complete_traces": t["complete"] or 0,
-            "complete_share": round((t["complete"] or 0) / traces, 4) if traces else 0.0,
+    scale = 1.0 / share
+    traces = int((t["traces"] or 0) * scale)
+    return {"traces": traces, "spans": int((t["spans"] or 0) * scale),
+            "complete_traces": int((t["complete"] or 0) * scale), "estimated": share < 1.0,
+            "complete_share": round((t["complete"] or 0) / t["traces"], 4) if t["traces"] else 0.0,
             "logs": counts["logs"], "metric_points": counts["metrics"], "changes": counts["changes"],
             "signals": {"traces": traces > 0, "logs": counts["logs"] > 0, "metrics": counts["metrics"] > 0,
                         "changes": counts["changes"] > 0}}
