@@ -3,7 +3,6 @@
 Each submodule adds the commands of one area to `main`."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from rich.console import Console
 from .. import output
 from ..model import InterplayError, StoreUnavailable
 from ..queries import TimeRange
-from ..timeutil import parse_duration_ns, parse_time_ns
+from ..timeutil import parse_time_ns
 
 DEFAULT_DB = "interplay.duckdb"
 out = Console(highlight=False, soft_wrap=False)
@@ -70,6 +69,15 @@ def _backend(db: str, url: str | None, token: str | None):
                                "or `interplay ingest FILE` (or pass --db / --url)")
     from ..api import Interplay
     return Interplay.open(db, read_only=True)
+
+
+def _writable_backend(db: str, url: str | None, token: str | None):
+    """Where writes go: a running server (it holds the file), else the file itself."""
+    from ..discovery import running_server
+    if url or running_server(db):
+        return _backend(db, url, token)
+    from ..api import Interplay
+    return Interplay.open(db)
 
 
 def _window(since: str | None, until: str | None) -> TimeRange:

@@ -8,8 +8,9 @@ import click
 
 from .. import output
 from ..timeutil import parse_duration_ns, parse_time_ns
-from . import (_backend, _window, db_option, err, format_option, main, out, since_option, token_option,
-               until_option, url_option)
+from ..client import RemoteInterplay
+from . import (_backend, _window, _writable_backend, db_option, err, format_option, main, out, since_option,
+               token_option, until_option, url_option)
 
 
 # -- serve ---------------------------------------------------------------------------------------
@@ -62,14 +63,9 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
     Each file is stored whole or not at all.
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-    from ..discovery import running_server
     from ..model import IngestResult
-    local = not (url or running_server(db))
-    if local:
-        from ..api import Interplay
-        target = Interplay.open(db)
-    else:
-        target = _backend(db, url, token)
+    target = _writable_backend(db, url, token)
+    local = not isinstance(target, RemoteInterplay)
     extra = {"workers": os.cpu_count() or 1} if local else {}  # this process holds nothing fork breaks
     total = IngestResult()
     summaries = []
@@ -112,15 +108,10 @@ def change() -> None:
 def change_add(service: str, kind: str, description: str, version_: str, when: str, db: str,
                url: str | None, token: str | None) -> None:
     """Record one change event."""
-    from ..discovery import running_server
     from ..timeutil import format_time
     event = {"time": format_time(parse_time_ns(when, where="--time")), "service": service, "kind": kind,
              "description": description, "version": version_}
-    if url or running_server(db):
-        target = _backend(db, url, token)
-    else:
-        from ..api import Interplay
-        target = Interplay.open(db)
+    target = _writable_backend(db, url, token)
     target.add_changes(event)
     target.close()
     out.print(output.safe(f"recorded {kind} of {service} at {event['time']}"))
