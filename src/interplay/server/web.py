@@ -125,6 +125,7 @@ def _param(name: str, description: str, *, where: str = "query", required: bool 
 
 _WINDOW = [_param("since", "Start of the window: RFC3339, unix seconds or nanoseconds, or relative (-15m)."),
            _param("until", "End of the window (exclusive), same forms as since.")]
+_WAIT = _param("wait", "true: answer once the investigations have run.", schema={"type": "boolean"})
 _LIMIT = lambda default: _param("limit", f"Most rows to return (default {default}).",  # noqa: E731
                                 schema={"type": "integer", "minimum": 1, "maximum": 10000})
 
@@ -166,7 +167,7 @@ OPENAPI: dict[str, Any] = {
                             "--token. Errors are JSON: {\"error\": \"what was wrong\", \"type\": \"...\"}."},
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}],
-    "tags": [{"name": "telemetry"}, {"name": "investigation"}, {"name": "agents"}, {"name": "ingest"},
+    "tags": [{"name": "telemetry"}, {"name": "investigation"}, {"name": "agents"}, {"name": "alerts"}, {"name": "ingest"},
              {"name": "meta"}],
     "paths": {
         "/api/health": {"get": {**_op("Liveness probe (no token needed)", [], _ok("Server is up", _OBJ),
@@ -229,7 +230,13 @@ OPENAPI: dict[str, Any] = {
             "Blast radius of a service, operation or resource: its callers and affected entry points",
             _WINDOW + [_param("target", "service, service:operation, or a resource name.", required=True)],
             _ok("Impact", "Impact"), tag="investigation")},
-        "/api/investigations": {"post": _op(
+        "/api/investigations": {"get": _op(
+            "Kept investigations (from alerts and runs), newest first; ?id= for one record with its result",
+            [_param("id", "One record, with its full result."), _param("status", "Only this status."),
+             _param("source", "Only this source (alertmanager, generic, ...)."),
+             _param("service", "Only this service."), _LIMIT(50)],
+            _ok("Records", {"oneOf": [{"type": "object", "properties": {"investigations": _LIST}}, _OBJ]}),
+            tag="investigation"), "post": _op(
             "Run an investigation: ranked root causes with causal chains and evidence", [],
             _ok("The investigation (kept in memory; fetch again by id)", "Investigation"),
             tag="investigation", code="201", errors=("400", "404"),
@@ -240,6 +247,18 @@ OPENAPI: dict[str, Any] = {
                     "at": {"type": "string", "nullable": True,
                            "description": "Onset time (RFC3339, unix, relative); omitted: detect it"},
                     "since": {"type": "string", "nullable": True}, "until": {"type": "string", "nullable": True}}}}}})},
+        "/api/alerts/alertmanager": {"post": _op(
+            "Alertmanager webhook: record (or update) one investigation per alert group and run it",
+            [_WAIT], _ok("Recorded investigations (202: running after the answer; 200 with wait=true)",
+                         "AlertAnswer"), tag="alerts", code="202", errors=("400", "413", "503"),
+            body={"required": True, "content": {"application/json": {"schema": {
+                **_OBJ, "description": "Alertmanager webhook payload (version 4)"}}}})},
+        "/api/alerts": {"post": _op(
+            "A generic alert {service, started_at, summary[, status, key]} or a list of them",
+            [_WAIT], _ok("Recorded investigations", "AlertAnswer"), tag="alerts", code="202",
+            errors=("400", "413", "503"), body={"required": True, "content": {"application/json": {"schema": {
+                "oneOf": [{"$ref": "#/components/schemas/GenericAlert"},
+                          {"type": "array", "items": {"$ref": "#/components/schemas/GenericAlert"}}]}}}})},
         "/api/investigations/{id}": {"get": _op(
             "A recent investigation by id (the server keeps the last 50 in memory)",
             [_param("id", "Investigation id from POST /api/investigations.", where="path")],
@@ -328,6 +347,14 @@ OPENAPI: dict[str, Any] = {
                     "mode": {"type": "string", "enum": ["sync", "async"]},
                     "stats": {"type": "object", "description": "per window: calls, errors, rate, "
                                                                "error_rate, p50_ms, p95_ms, retries"}}}}}},
+            "AlertAnswer": {"type": "object", "properties": {"investigations": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "id": {"type": "string", "nullable": True}, "group_key": {"type": "string"},
+                    "service": {"type": "string", "nullable": True}, "action": {"type": "string"},
+                    "status": {"type": "string", "nullable": True}, "summary": {"type": "string"}}}}}},
+            "GenericAlert": {"type": "object", "required": ["service"], "properties": {
+                "service": {"type": "string"}, "started_at": {"type": "string"}, "summary": {"type": "string"},
+                "status": {"type": "string", "enum": ["firing", "resolved"]}, "key": {"type": "string"}}},
             "Impact": {"type": "object", "properties": {
                 "target": _OBJ, "direct_callers": _LIST, "upstream": _LIST, "entry_points": _LIST}},
             "Investigation": {"type": "object", "properties": {

@@ -16,6 +16,38 @@ export async function renderInvestigate(root, _args, query) {
     return;
   }
   root.append(form(services, query.get("symptom") || "", query.get("at") || ""));
+  root.append(await recent());
+}
+
+/** Investigations the server kept (alerts start them too); nothing if this server keeps none. */
+async function recent() {
+  let rows = [];
+  try {
+    rows = (await api.get("/api/investigations", {limit: 20})).investigations || [];
+  } catch {
+    return null;
+  }
+  if (!rows.length) return null;
+  return h("section", {class: "card"}, h("h2", {}, "Recent investigations"), h("table", {class: "data", id: "recent-table"},
+    h("thead", {}, h("tr", {}, ["started (UTC)", "service", "source", "status", "most likely cause"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, rows.map((r) => h("tr", {},
+      h("td", {class: "nowrap"}, h("a", {href: `#/investigation/${encodeURIComponent(r.id)}`}, time(r.started || r.created))),
+      h("td", {}, r.service || "–"), h("td", {}, r.source || ""),
+      h("td", {}, chip(r.status || "", r.status === "resolved" ? "ok" : r.status === "firing" ? "bad" : "")),
+      h("td", {}, r.top_cause ? [h("strong", {}, r.top_cause.service), " ", r.top_cause.summary] : r.summary || ""))))));
+}
+
+/** An investigation by id: a fresh one kept in memory, else a kept record (e.g. from an alert). */
+async function loadInvestigation(id) {
+  try {
+    return await api.get(`/api/investigations/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    const rec = await api.get("/api/investigations", {id}).catch(() => null);
+    if (rec && rec.result && rec.result.windows) return {id, ...rec.result};
+    if (rec && rec.status) throw new api.ApiError(404, `investigation ${id}: ${rec.summary || rec.status} (no result yet)`);
+    throw err;
+  }
 }
 
 function form(services, symptom, at) {
@@ -55,7 +87,7 @@ function toIso(text) {
 }
 
 export async function renderInvestigation(root, [id]) {
-  const inv = await api.get(`/api/investigations/${encodeURIComponent(id)}`);
+  const inv = await loadInvestigation(id);
   const incident = inv.windows.incident, baseline = inv.windows.baseline;
   const [graph, changes] = await Promise.all([
     api.get("/api/graph", {since: incident.since, until: incident.until}),
@@ -178,7 +210,10 @@ function charts(inv, changes) {
     box.append(h("p", {class: "muted"}, "No symptom service to chart."));
     return box;
   }
-  const operation = entry?.operation || given?.[1] || "";
+  // several entry points of one service: chart the service as a whole, steadier than one operation
+  const entries = inv.symptom?.entry_points || [];
+  const oneService = entries.length > 1 && entries.every((g) => g.service === service);
+  const operation = oneService ? "" : entry?.operation || given?.[1] || "";
   const {baseline, incident} = inv.windows;
   const t0 = toDate(baseline.since).getTime(), t1 = toDate(incident.until).getTime();
   const onset = toDate(inv.onset)?.getTime();
@@ -187,7 +222,7 @@ function charts(inv, changes) {
   const slot = h("div", {class: "charts"}, spinner("Loading the symptom's series…"));
   box.append(h("p", {class: "sub"}, `${service}${operation ? ` ${operation}` : ""} · shaded: incident window · ▼ change events`), slot);
   // about 40 requests per bucket keeps rates readable on small data, capped for long windows
-  const requests = entry ? entry.baseline.requests + entry.incident.requests : 2400;
+  const requests = entries.length ? entries.reduce((n, g) => n + g.baseline.requests + g.incident.requests, 0) : 2400;
   const buckets = Math.max(20, Math.min(90, Math.round(requests / 40)));
   api.get("/api/series", {service, operation, since: baseline.since, until: incident.until, buckets}).then((series) => {
     const pts = (key) => series.points.map((p) => ({t: p.t_ns / 1e6, v: p[key]}));
