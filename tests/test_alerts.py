@@ -231,3 +231,32 @@ def test_cli_lists_nothing_kept_yet(case_db, tmp_path):  # noqa: F811
     assert out.returncode == 0, out.stderr
     assert "no investigations kept yet" in out.stdout
     assert Path(db).exists()
+
+
+@pytest.mark.integration
+def test_alerts_on_interplay_serve_with_notify_url(case_db, tmp_path):  # noqa: F811
+    from conftest import start_server
+    help_text = subprocess.run([*_cli(), "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
+    if "--notify-url" not in help_text:
+        pytest.skip("interplay serve has no --notify-url yet (cli/telemetry.py diff in the issue note)")
+    db = copy_db(case_db, tmp_path)
+    receiver = Receiver()
+    server = start_server(db, "--notify-url", receiver.url, grpc=False, token="t0k")
+    try:
+        assert server.post("/api/alerts/alertmanager", json=ALERTMANAGER, headers={"Authorization": ""}
+                           ).status_code == 401
+        for _ in range(2):
+            assert server.post("/api/alerts/alertmanager", json=ALERTMANAGER).status_code == 202
+        body = receiver.wait(1)[0]
+        assert body["event"] == "investigation.opened"
+        assert body["root_causes"][0]["service"] == "currency"
+        assert server.post("/api/alerts/alertmanager?wait=true", json=resolved(ALERTMANAGER)).status_code == 200
+        listed = server.get("/api/investigations").json()["investigations"]
+        assert [(r["status"], r["service"]) for r in listed] == [("resolved", "currency")]
+        out = subprocess.run([*_cli(), "investigations", "--db", str(db), "--format", "json"],
+                             capture_output=True, text=True, timeout=60)  # through the server holding the file
+        assert out.returncode == 0, out.stderr
+        assert [r["status"] for r in json.loads(out.stdout)] == ["resolved"]
+    finally:
+        server.stop()
+        receiver.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import threading
 import time
@@ -130,7 +131,8 @@ MCP_COMMAND = _mcp_command()
 
 def stdio(db: Path, *extra: str):
     from mcp.client.stdio import StdioServerParameters
-    return StdioServerParameters(command=MCP_COMMAND[0], args=[*MCP_COMMAND[1:], "--db", str(db), *extra])
+    env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else None  # the SDK passes few
+    return StdioServerParameters(command=MCP_COMMAND[0], args=[*MCP_COMMAND[1:], "--db", str(db), *extra], env=env)
 
 
 def small(text: str, limit: int = LIMIT) -> dict:

@@ -66,6 +66,9 @@ async def _receive(request: Request, parse) -> Response:
     return JSONResponse(answer, status_code=202, background=BackgroundTask(_follow_up, state, recorded))
 
 
+_EVENTS = {"opened": "opened", "reopened": "opened", "restarted": "updated", "resolved": "resolved"}
+
+
 async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] | None]:
     """Run the investigations the alerts need, store their results, forward notifications."""
     url = getattr(state, "notify_url", None)
@@ -76,8 +79,8 @@ async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] 
                 result = await run_in_threadpool(alerts.investigate, state.interplay, group)
                 job = lambda hub, r=result, g=group, i=rec["id"]: alerts.finish(Investigations(hub.store), i, g, r)  # noqa: E731
                 rec = await asyncio.wrap_future(state.writer.submit(job))
-            if url and action != "ignored":
-                event = {"opened": "opened", "reopened": "opened"}.get(action, action)
+            event = _EVENTS.get(action)  # a repeated notification of the same group changes nothing
+            if url and event:
                 alerts.notifier(url).send(alerts.notification(event, rec))
         except Exception:  # the alert is already acknowledged: log, keep going
             log.exception("alert group %s: follow-up failed", group.group_key)
