@@ -95,7 +95,7 @@ def _copy(db: Path, tmp_path: Path) -> Path:
 
 
 # -- tests ---------------------------------------------------------------------------------------
-def test_map_investigation_chain_and_exemplar_trace(shop, page):
+def test_map_investigation_chain_and_exemplar_trace(shop, page, tmp_path):
     page.goto(shop.url + "/#/map")
     page.wait_for_selector("svg.graph .node[data-node='catalog']")
     assert page.locator("svg.graph .node[data-node='postgres'].kind-database").count() == 1
@@ -119,8 +119,11 @@ def test_map_investigation_chain_and_exemplar_trace(shop, page):
     page.wait_for_selector("#timeline svg.chart .onset", state="attached")
     assert page.locator("#timeline svg.chart").count() == 2
     assert page.locator("#evidence a.trace-link").count() >= 1
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    # INTERPLAY_UPDATE_SCREENSHOT=1 refreshes the docs image; otherwise a test run leaves the tree clean
+    shot = SCREENSHOT if os.environ.get("INTERPLAY_UPDATE_SCREENSHOT") else tmp_path / SCREENSHOT.name
+    shot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
 
     page.click("#exemplar-failing")
     page.wait_for_selector(".waterfall .span-row")
