@@ -47,7 +47,7 @@ def data(tmp_path_factory) -> dict[str, Path]:
     for name in ("case.jsonl", "case.jsonl.changes.jsonl", "hostile.json"):
         shop.ingest_file(tmp / name)
     shop.close()
-    simulate("agentic", "agent_tool_loop", seed=1, out=tmp / "agents.jsonl", duration_s=240, rate_per_s=0.5)
+    simulate("agentic", "agent_tool_loop", seed=1, out=tmp / "agents.jsonl", duration_s=480, rate_per_s=0.5)
     agents = Interplay.open(tmp / "agents.duckdb")
     agents.ingest_file(tmp / "agents.jsonl")
     agents.close()

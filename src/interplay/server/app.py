@@ -77,14 +77,19 @@ def _state(request: Request) -> ServerState:
     return request.app.state.interplay_state
 
 
+def _needs_token(path: str) -> bool:
+    """The UI page and its static files hold no data; the API, the receivers and MCP do."""
+    return path.startswith(("/api/", "/v1/", "/mcp")) and path != "/api/health"
+
+
 class _TokenMiddleware:
-    """Bearer-token check for everything but the health probe, when a token is configured."""
+    """Bearer-token check for /api/, /v1/ and /mcp (except the health probe), when a token is set."""
 
     def __init__(self, app, state: ServerState) -> None:
         self.app, self.state = app, state
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.state.token and scope["path"] != "/api/health":
+        if scope["type"] == "http" and self.state.token and _needs_token(scope["path"]):
             headers = dict(scope.get("headers") or [])
             given = headers.get(b"authorization", b"").decode("latin-1")
             if not hmac.compare_digest(given.encode(), f"Bearer {self.state.token}".encode()):

@@ -53,7 +53,8 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
         echo(f"  OTLP/HTTP  {url}  (POST /v1/traces, /v1/logs, /v1/metrics)")
         if grpc_port is not None:
             echo(f"  OTLP/gRPC  {_url_host(host)}:{grpc_port}")
-        echo(f"  API        {url}/api/")
+        echo(f"  API        {url}/api/  (described at {url}/api/openapi.json)")
+        echo(f"  Web UI     {url}/")
         echo("Press Ctrl-C to stop.")
         sys.stdout.flush()
         app = create_app(ServerState(interplay, writer, token, max_body))
