@@ -69,7 +69,19 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
         if at_ns is None:
             onset = find_onset(store, lo, hi, None, scope=UNIT)[0]
         groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None, scope=UNIT)
-    return onset, [g for g in groups if g["score"] >= 1.0] or groups[:1]
+    chosen = [g for g in groups if g["score"] >= 1.0] or groups[:1]
+    if at_ns is None and chosen:
+        # date the onset again on the chosen entry points together: a weak shift spread over
+        # several of them is clearer pooled than in the one group that happened to look strongest
+        pooled = [Group(g["service"], g["operation"]) for g in chosen]
+        onset2 = find_onset(store, lo, hi, pooled, pooled=True)[0]
+        if onset2 != onset:
+            regroup = {(g["service"], g["operation"]): g for g in
+                       anomalous_groups(store, TimeRange(lo, onset2), TimeRange(onset2, hi), pooled)}
+            moved = [regroup[k] for k in ((g["service"], g["operation"]) for g in chosen) if k in regroup]
+            if moved and sum(g["score"] for g in moved) > sum(g["score"] for g in chosen):
+                onset, chosen = onset2, moved
+    return onset, chosen
 
 
 def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:

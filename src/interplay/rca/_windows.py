@@ -57,7 +57,7 @@ def group_condition(groups: list[Group]) -> tuple[str, list[Any]]:
 
 
 def find_onset(store: Store, lo: int, hi: int, groups: list[Group] | None,
-               scope: str = SYSTEM_ENTRY) -> tuple[int, Group | None, float]:
+               scope: str = SYSTEM_ENTRY, pooled: bool = False) -> tuple[int, Group | None, float]:
     """(onset ns, the entry group whose shift is strongest, strength) over bucketed error rate and p90."""
     buckets = max(12, min(120, int((hi - lo) / 15e9)))
     width = max((hi - lo) // buckets, 1)
@@ -67,7 +67,9 @@ def find_onset(store: Store, lo: int, hi: int, groups: list[Group] | None,
     else:
         cond, params = scope, []
     rows = store.query(f"""
-        SELECT service, {'operation' if not groups or any(g.operation for g in groups) else "''"} AS operation,
+        SELECT {"''" if pooled else 'service'} AS service,
+               {'operation' if not pooled and (not groups or any(g.operation for g in groups)) else "''"}
+                   AS operation,
                least((start_ns - ?) // ?, {buckets - 1}) AS b, count(*) AS n,
                count(*) FILTER (WHERE status_code = 'ERROR') AS e,
                quantile_cont(duration_ns, 0.9) AS p90
