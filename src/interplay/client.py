@@ -57,6 +57,25 @@ class RemoteInterplay:
     def changes(self, window: TimeRange = TimeRange(), *, service=None, limit=200) -> list[dict[str, Any]]:
         return self._get("/api/changes", window, service=service, limit=limit)
 
+    def investigate(self, symptom: str | None = None, at_ns: int | None = None,
+                    window: TimeRange = TimeRange()) -> dict[str, Any]:
+        return self._request("POST", "/api/investigations", json={
+            "symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns})
+
+    def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
+        return self._get("/api/graph", window)
+
+    def impact(self, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
+        return self._get("/api/impact", window, target=target)
+
+    def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
+                   limit: int = 100) -> list[dict[str, Any]]:
+        return self._get("/api/agents/runs", window, agent=agent, failed="true" if failed else None,
+                         limit=limit)["runs"]
+
+    def agent_run(self, run_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/agents/runs/{run_id}")
+
     def add_changes(self, events: Any) -> IngestResult:
         return _result(self._request("POST", "/v1/changes", json=events))
 

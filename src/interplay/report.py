@@ -9,11 +9,12 @@ import json
 from typing import Any
 
 
-def render(result: dict[str, Any], fmt: str = "text") -> str:
+def render(result: dict[str, Any], fmt: str = "text", charts: str = "") -> str:
+    """charts: trusted HTML (report_charts.charts_html) placed under the title of an html report."""
     if fmt == "json":
         return json.dumps(result, indent=2, default=str)
     if fmt == "html":
-        return _html(result)
+        return _html(result, charts)
     return _markdown(result, markdown=fmt == "markdown")
 
 
@@ -41,6 +42,11 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
         lines += ["", f"{h2}Evidence", ""]
         for e in top.get("evidence", []):
             lines.append(f"{bullet}[{e['type']}] {e['summary']}")
+        if top.get("agent_runs"):
+            shown = top["agent_runs"][:5]
+            more = f" and {len(top['agent_runs']) - 5} more" if len(top["agent_runs"]) > 5 else ""
+            lines += ["", f"Agent runs involved ({len(top['agent_runs'])}): {', '.join(shown)}{more} "
+                          "(interplay agents show RUN)."]
         ex = r.get("exemplars", {})
         if ex.get("failing") or ex.get("healthy"):
             lines += ["", f"Compare a failing trace {ex.get('failing') or '-'} with a healthy one "
@@ -67,13 +73,14 @@ def _symptom_label(r: dict[str, Any]) -> str:
     return ", ".join(f"{e['service']} {e['operation']}" for e in eps[:3]) + (" …" if len(eps) > 3 else "")
 
 
-def _html(r: dict[str, Any]) -> str:
+def _html(r: dict[str, Any], charts: str = "") -> str:
     e = html.escape
     body = _markdown(r, markdown=True)
     parts = []
     for line in body.splitlines():
         if line.startswith("# "):
             parts.append(f"<h1>{e(line[2:])}</h1>")
+            parts.append(charts)
         elif line.startswith("## "):
             parts.append(f"<h2>{e(line[3:])}</h2>")
         elif line.startswith("- "):

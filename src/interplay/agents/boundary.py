@@ -16,11 +16,14 @@ from . import _sql
 def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), limit: int = 1000) -> list[str]:
     """Ids of agent runs with a span in `service` that started in the window, earliest first."""
     cond, params = window.where()
-    scope = f"SELECT DISTINCT trace_id FROM spans WHERE service = ? AND {cond}"
+    # Only traces that hold GenAI spans can hold runs: a backend shared with users has many others.
+    scope = (f"SELECT DISTINCT trace_id FROM spans WHERE service = ? AND {cond} "
+             f"INTERSECT {_sql.window_scope(cond)}")
     rows = store.query(_sql.runs_cte(scope) + f"""
         SELECT trace_id || ':' || root AS run_id, min(start_ns) AS first_ns
         FROM x WHERE service = ? AND {cond}
-        GROUP BY ALL ORDER BY first_ns, run_id LIMIT {int(limit)}""", [service, *params, service, *params])
+        GROUP BY ALL ORDER BY first_ns, run_id LIMIT {int(limit)}""",
+                       [service, *params, *params, service, *params])
     return [r["run_id"] for r in rows]
 
 

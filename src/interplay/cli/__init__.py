@@ -90,7 +90,7 @@ def _register_commands() -> None:
     import importlib
     from . import telemetry  # noqa: F401  (adds its commands to main)
     # Areas built in parallel register themselves once their module exists.
-    for name in ("interplay.cli.investigate", "interplay.cli.agents", "interplay.cli.web"):
+    for name in ("interplay.cli.investigate", "interplay.cli.agents", "interplay.cli.web", "interplay.cli.mcp"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

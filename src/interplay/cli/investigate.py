@@ -21,7 +21,9 @@ _until = click.option("--until", default=None, help="End of the range.")
 @token_option
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]), default="text",
               show_default=True)
-def investigate(symptom, at, since, until, db, url, token, fmt) -> None:
+@click.option("--output", "-o", "output_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report to this file (e.g. incident.html) instead of printing it.")
+def investigate(symptom, at, since, until, db, url, token, fmt, output_path) -> None:
     """Find the root cause of a symptom, with the causal chain and the evidence."""
     from ..report import render
     backend = _backend(db, url, token)
@@ -32,8 +34,18 @@ def investigate(symptom, at, since, until, db, url, token, fmt) -> None:
     else:
         body = {"symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns}
         result = backend._request("POST", "/api/investigations", json=body)
+    charts = ""
+    if fmt == "html" and hasattr(backend, "store"):
+        from ..report_charts import charts_html
+        charts = charts_html(backend.store, result)
     backend.close()
-    _print(render(result, fmt), fmt)
+    text = render(result, fmt, charts=charts)
+    if output_path:
+        with open(output_path, "w", encoding="utf-8") as f:
+            f.write(text)
+        err.print(output.safe(f"wrote {fmt} report to {output_path}"))
+        return
+    _print(text, fmt)
 
 
 @main.command()

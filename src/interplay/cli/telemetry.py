@@ -28,13 +28,16 @@ from . import (_backend, _window, _writable_backend, db_option, err, format_opti
 @click.option("--max-body", default="16MiB", show_default=True, help="Largest request body after decompression.")
 @click.option("--max-pending", default=256, show_default=True, type=click.IntRange(1),
               help="Batches queued for writing before clients are told to retry (503).")
+@click.option("--notify-url", envvar="INTERPLAY_NOTIFY_URL", default=None,
+              help="POST each alert investigation's result as JSON to this URL (env INTERPLAY_NOTIFY_URL).")
 def serve(db: str, host: str, port: int, grpc_port: int, token: str | None, retention: str,
-          max_body: str, max_pending: int) -> None:
+          max_body: str, max_pending: int, notify_url: str | None) -> None:
     """Receive OTLP (HTTP and gRPC) and serve the API, until Ctrl-C or SIGTERM."""
     from ..server.run import serve as run_server
     keep = parse_duration_ns(retention)
     run_server(db, host=host, port=port, grpc_port=None if grpc_port < 0 else grpc_port, token=token,
                retention_ns=keep or None, max_body=_parse_size(max_body), max_pending=max_pending,
+               notify_url=notify_url,
                echo=lambda line: out.print(output.safe(line)))
 
 

@@ -41,6 +41,7 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
     load_moves = hand_back_load(ctx, shares)
     found = [e for extract in EXTRACTORS for e in extract(ctx)]
     causes = _rank(ctx, shares, found)
+    _name_agent_runs(store, causes, incident)
     return {
         "symptom": _symptom_summary(wanted, groups),
         "onset": format_time(onset),
@@ -54,6 +55,20 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
                       "healthy": ctx.blame.healthy_trace},
         "seconds": round(time.perf_counter() - began, 3),
     }
+
+
+def _name_agent_runs(store: Store, causes: list[dict[str, Any]], incident: TimeRange, top: int = 3,
+                     limit: int = 20) -> None:
+    """Name the agent runs that pass through each leading cause in the incident window.
+
+    An agent whose loop is the cause, or agent runs failed by a backend that is, are what a reader
+    needs to open next; `agent_runs` lists their ids (run id = trace_id:agent span id).
+    """
+    from ..agents.boundary import runs_touching
+    for cause in causes[:top]:
+        runs = runs_touching(store, cause["service"], incident, limit=limit)
+        if runs:
+            cause["agent_runs"] = runs
 
 
 def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,

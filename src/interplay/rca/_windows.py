@@ -36,12 +36,29 @@ def parse_symptom(text: str | None) -> Group | None:
 
 
 def data_range(store: Store, window: TimeRange) -> tuple[int, int] | None:
+    """The span of time the data really covers inside the window.
+
+    A stray span hours away (clock skew, a replayed test span) or a window reaching past the data
+    would otherwise stretch the baseline over empty time and dilute every rate in it, so the
+    range is clamped to where the data is: the 0.1% and 99.9% quantiles of span start times.
+    """
     cond, params = window.where()
-    row = store.query(f"SELECT min(start_ns) AS a, max(start_ns) AS b FROM spans WHERE {cond}", params)[0]
-    if row["a"] is None:
+    row = store.query(f"""SELECT approx_quantile(start_ns, 0.001) AS a, approx_quantile(start_ns, 0.999) AS b,
+                                 min(start_ns) AS lo, max(start_ns) AS hi
+                          FROM spans WHERE {cond}""", params)[0]
+    if row["lo"] is None:
         return None
-    return (window.since_ns if window.since_ns is not None else row["a"],
-            window.until_ns if window.until_ns is not None else row["b"] + 1)
+    first, last = int(row["lo"]), int(row["hi"]) + 1
+    dense_lo, dense_hi = int(row["a"]), int(row["b"]) + 1
+    slack = max(dense_hi - dense_lo, 1) // 20  # gaps smaller than 5% of the range are just data
+    lo = first if dense_lo - first <= slack else dense_lo
+    hi = last if last - dense_hi <= slack else dense_hi
+    # A bound the caller gave stands unless it reaches well past the data.
+    if window.since_ns is not None and lo - window.since_ns <= slack:
+        lo = window.since_ns
+    if window.until_ns is not None and window.until_ns - hi <= slack:
+        hi = window.until_ns
+    return (lo, hi) if hi > lo else (first, last)
 
 
 def group_condition(groups: list[Group]) -> tuple[str, list[Any]]:

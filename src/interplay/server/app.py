@@ -30,6 +30,7 @@ class ServerState:
     writer: Writer
     token: str | None = None
     max_body: int = otlp_http.DEFAULT_MAX_BODY
+    notify_url: str | None = None   # where alert investigations are forwarded (routes_alerts)
 
 
 def create_app(state: ServerState) -> Starlette:
@@ -46,7 +47,9 @@ def create_app(state: ServerState) -> Starlette:
         Route("/api/ingest", _ingest_file, methods=["POST"]),
     ]
     routes += _area_routes()
-    app = Starlette(routes=routes)
+    mcp = _mcp_endpoint(state)
+    routes += mcp.routes if mcp else []
+    app = Starlette(routes=routes, lifespan=mcp.lifespan if mcp else None)
     app.state.interplay_state = state
     app.add_middleware(_TokenMiddleware, state=state)
     return app
@@ -60,13 +63,28 @@ def _area_routes() -> list:
     import importlib
     routes: list = []
     for name in ("interplay.server.routes_investigate", "interplay.server.routes_agents",
-                 "interplay.server.web"):
+                 "interplay.server.routes_alerts", "interplay.server.web"):
         try:
             routes += importlib.import_module(name).ROUTES
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
     return routes
+
+
+def _mcp_endpoint(state: ServerState):
+    """MCP over streamable HTTP at /mcp, behind the token middleware like every other path.
+
+    Its session manager runs in the app's lifespan, so uvicorn must run with lifespan="on".
+    """
+    try:
+        from .mcp import mcp_endpoint
+    except ModuleNotFoundError as exc:
+        if exc.name != "mcp":  # the SDK is missing: serve everything else
+            raise
+        log.warning("the mcp package is not installed: no MCP endpoint at /mcp")
+        return None
+    return mcp_endpoint(state)
 
 
 def state_of(request: Request) -> ServerState:

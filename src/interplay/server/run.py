@@ -32,7 +32,7 @@ def is_loopback(host: str) -> bool:
 
 def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int | None = 4317,
           token: str | None = None, retention_ns: int | None = None,
-          max_body: int = 16 * 1024 * 1024, max_pending: int = 256,
+          max_body: int = 16 * 1024 * 1024, max_pending: int = 256, notify_url: str | None = None,
           echo: Callable[[str], None] = print) -> None:
     """Run until SIGTERM / Ctrl-C; every acknowledged batch is committed before this returns."""
     if not is_loopback(host) and not token:
@@ -55,10 +55,11 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
             echo(f"  OTLP/gRPC  {_url_host(host)}:{grpc_port}")
         echo(f"  API        {url}/api/  (described at {url}/api/openapi.json)")
         echo(f"  Web UI     {url}/")
+        echo(f"  MCP        {url}/mcp  (streamable HTTP)")
         echo("Press Ctrl-C to stop.")
         sys.stdout.flush()
-        app = create_app(ServerState(interplay, writer, token, max_body))
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+        app = create_app(ServerState(interplay, writer, token, max_body, notify_url))
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=10)
         # uvicorn re-raises the signal it caught once it has stopped; a quiet handler of ours
         # receives it, so the shutdown below still runs instead of the process dying mid-flush.
