@@ -174,3 +174,21 @@ def test_parallel_decode_matches_serial_and_keeps_line_numbers(tmp_path, monkeyp
     with pytest.raises(InvalidInput, match=r"bad-late\.jsonl:41: invalid JSON"):
         parallel.ingest_file(bad, workers=2, )
     assert parallel.counts()["spans"] == 240
+
+
+def test_cli_ingest_rcaeval_csv_then_investigate(tmp_path):
+    rows = ["time,checkout_latency-90,checkout_cpu,cart_cpu"]
+    for i in range(120):
+        bad = i >= 90
+        rows.append(f"{1700000000 + i * 10},{(1.5 if bad else 0.2) + (i % 3) * 0.01},{0.3 + (i % 4) * 0.01},"
+                    f"{0.25 + (i % 5) * 0.01}")
+    csv = tmp_path / "metrics.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    db = str(tmp_path / "m.duckdb")
+    assert "360 metric points" in run_cli("ingest", "--format", "rcaeval", str(csv), "--db", db).stdout
+    result = cli_json("investigate", "--db", db)
+    assert result["method"].startswith("metrics") and result["root_causes"][0]["service"] == "checkout"
+    broken = tmp_path / "broken.csv"
+    broken.write_text("when,x\n1,2\n")
+    r = run_cli("ingest", "--format", "rcaeval", str(broken), "--db", db, check=False)
+    assert r.returncode == 1 and "broken.csv" in r.stderr and "Traceback" not in r.stderr

@@ -98,19 +98,6 @@ def impact(target, since, until, db, url, token, fmt) -> None:
                  empty="no entry point reaches it")
 
 
-@main.command("ingest-rcaeval")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@db_option
-def ingest_rcaeval(path, db) -> None:
-    """Store an RCAEval metrics CSV (a `time` column and `<service>_<metric>` columns)."""
-    from ..api import Interplay
-    from ..metrics_csv import ingest_rcaeval_csv
-    ip = Interplay.open(db)
-    result = ingest_rcaeval_csv(ip, path)
-    ip.close()
-    out.print(output.safe(f"{path}: {result.metric_points} metric points"))
-
-
 def _params(window) -> dict:
     q = {}
     if window.since_ns is not None:

@@ -58,7 +58,9 @@ def _parse_size(text: str) -> int:
 @url_option
 @token_option
 @click.option("--skip-invalid", is_flag=True, help="Store the valid records and report the rest.")
-@format_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "rcaeval"]), default="text",
+              show_default=True, help="text/json: how to report (input detected by content); "
+                                      "rcaeval: read RCAEval metrics CSVs (`time` + `<service>_<metric>` columns).")
 def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, skip_invalid: bool,
            fmt: str) -> None:
     """Store telemetry files: OTLP JSON lines, OTLP JSON/protobuf messages, change events, .gz.
@@ -69,6 +71,9 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
     from ..model import IngestResult
     target = _writable_backend(db, url, token)
     local = not isinstance(target, RemoteInterplay)
+    if fmt == "rcaeval":
+        _ingest_rcaeval(target, paths, local)
+        return
     extra = {"workers": os.cpu_count() or 1} if local else {}  # this process holds nothing fork breaks
     total = IngestResult()
     summaries = []
@@ -90,6 +95,21 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
                               f"{s['metric_points']} metric points, {s['changes']} changes"))
         for r in s["rejected"]:
             out.print(output.safe(f"  skipped {r['count']}: {r['reason']}"), style="yellow")
+
+
+def _ingest_rcaeval(target, paths: tuple[str, ...], local: bool) -> None:
+    from ..metrics_csv import ingest_rcaeval_csv
+    from ..model import InterplayError
+    if not local:
+        target.close()
+        raise InterplayError("RCAEval CSVs are read from the database file directly: stop `interplay serve` "
+                             "holding it first (or use another --db)")
+    try:
+        for path in paths:
+            result = ingest_rcaeval_csv(target, path)
+            out.print(output.safe(f"{path}: {result.metric_points} metric points"))
+    finally:
+        target.close()
 
 
 # -- changes -------------------------------------------------------------------------------------
