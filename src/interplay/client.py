@@ -62,6 +62,14 @@ class RemoteInterplay:
         return self._request("POST", "/api/investigations", json={
             "symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns})
 
+    def kept_investigation(self, investigation_id: str) -> dict[str, Any]:
+        """The result of an investigation the server kept (recent ones, or one an alert started)."""
+        try:
+            return self._request("GET", f"/api/investigations/{investigation_id}")
+        except NotFound:  # started by an alert: kept in the server's table
+            record = self._request("GET", "/api/investigations", params={"id": investigation_id})
+            return record.get("result") or {}
+
     def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
         return self._get("/api/graph", window)
 

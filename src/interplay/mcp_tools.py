@@ -26,11 +26,11 @@ TEXT_CAP = 240      # characters of any one telemetry string
 
 
 class Tools:
-    """The tool set over one hub (`Interplay`, or `RemoteInterplay` wrapped by `hub_for`)."""
+    """The tool set over one hub (`Interplay`, or `RemoteInterplay` for a running server)."""
 
     def __init__(self, hub: Any, *, limit: int = LIMIT,
                  submit: Callable[[Callable[[Any], Any]], Future] | None = None) -> None:
-        self.hub = hub_for(hub)
+        self.hub = hub
         self.limit = limit
         self._submit = submit  # the server's writer queue: kept investigations are written there
 
@@ -340,54 +340,6 @@ def _dump(doc: Any) -> str:
 def _window(since: str | None, until: str | None) -> TimeRange:
     return TimeRange(parse_time_ns(since, where="since") if since else None,
                      parse_time_ns(until, where="until") if until else None)
-
-
-# -- a running server as a hub ---------------------------------------------------------------------
-def hub_for(backend: Any) -> Any:
-    """The backend itself if it investigates, else an adapter calling the server's HTTP API."""
-    if hasattr(backend, "investigate") and hasattr(backend, "agent_run"):
-        return backend
-    return RemoteHub(backend)
-
-
-class RemoteHub:
-    """`RemoteInterplay` plus the investigation, graph and agent endpoints of the server."""
-
-    def __init__(self, remote: Any) -> None:
-        self.remote = remote
-
-    def __getattr__(self, name: str) -> Any:  # services, traces, trace, changes
-        return getattr(self.remote, name)
-
-    def investigate(self, symptom: str | None = None, at_ns: int | None = None,
-                    window: TimeRange = TimeRange()) -> dict[str, Any]:
-        body = {"symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns}
-        return self.remote._request("POST", "/api/investigations", json=body)
-
-    def kept_investigation(self, inv_id: str) -> dict[str, Any]:
-        try:
-            return self.remote._request("GET", f"/api/investigations/{inv_id}")
-        except NotFound:  # started by an alert: kept in the server's table
-            rec = self.remote._request("GET", "/api/investigations", params={"id": inv_id})
-            return rec.get("result") or {}
-
-    def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
-        return self.remote._request("GET", "/api/graph", params=_params(window))
-
-    def impact(self, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
-        return self.remote._request("GET", "/api/impact", params={"target": target, **_params(window)})
-
-    def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
-                   limit: int = 100) -> list[dict[str, Any]]:
-        q = {**_params(window), "limit": str(limit)}
-        if agent:
-            q["agent"] = agent
-        if failed:
-            q["failed"] = "true"
-        return self.remote._request("GET", "/api/agents/runs", params=q)["runs"]
-
-    def agent_run(self, run_id: str) -> dict[str, Any]:
-        return self.remote._request("GET", f"/api/agents/runs/{run_id}")
 
 
 def _params(window: TimeRange) -> dict[str, str]:

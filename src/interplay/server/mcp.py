@@ -78,7 +78,7 @@ def mcp_endpoint(state: Any, path: str = "/mcp") -> McpEndpoint:
     check already stops DNS-rebinding pages (a browser cannot add the header); without one the
     server listens on loopback only, so Host must be a loopback name.
     """
-    tools = Tools(state.interplay, submit=state.writer.submit)
+    tools = Tools(state.interplay, submit=state.writer.submit if state.writer else None)
     server = build_server(tools)
     security = (TransportSecuritySettings(enable_dns_rebinding_protection=False) if state.token else
                 TransportSecuritySettings(enable_dns_rebinding_protection=True,
