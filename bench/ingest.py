@@ -91,7 +91,8 @@ def main() -> None:
     n = len(requests) * args.batch
     blobs = [r.SerializeToString() for r in requests]
     work = Path(tempfile.mkdtemp(prefix="interplay-bench-"))
-    print(f"Interplay ingest benchmark: {n:,} spans in {len(blobs)} requests of {args.batch}; {os.cpu_count()} cores")
+    print(f"Interplay ingest benchmark: {n:,} spans in {len(blobs)} requests of {args.batch}; {os.cpu_count()} cores; "
+          f"load average {os.getloadavg()[0]:.1f} at start (other work on the machine slows every row alike)")
 
     t = time.perf_counter()
     for b in blobs:
@@ -109,10 +110,13 @@ def main() -> None:
     with open(jsonl, "w") as f:
         for r in requests:
             f.write(to_otlp_json(r) + "\n")
-    for label, path in (("file ingest, OTLP JSON lines", jsonl),):
-        ip = Interplay.open(work / "file.duckdb")
+    workers = os.cpu_count() or 1
+    for label, path, w in (("file ingest, JSON lines, 1 process", jsonl, 1),
+                           (f"file ingest, JSON lines, {workers} decoders", jsonl, workers)):
+        db = work / f"file{w}.duckdb"
+        ip = Interplay.open(db)
         t = time.perf_counter()
-        result = ip.ingest_file(path)
+        result = ip.ingest_file(path, workers=w)  # `interplay ingest` uses one decoder per core
         s = time.perf_counter() - t
         ip.close()
         assert result.spans == n, result
@@ -185,8 +189,8 @@ def bench_large(work: Path, requests: list, gb: float) -> None:
                 f.write(line)
                 written += len(line)
     # Distinct ids are not needed to measure streaming; the store accepts duplicates as data.
-    code = ("import resource,sys,time;from interplay.api import Interplay;ip=Interplay.open(sys.argv[2]);"
-            "t=time.perf_counter();r=ip.ingest_file(sys.argv[1]);s=time.perf_counter()-t;"
+    code = ("import os,resource,sys,time;from interplay.api import Interplay;ip=Interplay.open(sys.argv[2]);"
+            "t=time.perf_counter();r=ip.ingest_file(sys.argv[1],workers=os.cpu_count());s=time.perf_counter()-t;"
             "print(r.spans, s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code, str(big), str(work / "big.duckdb")],
                          capture_output=True, text=True, check=True).stdout.split()

@@ -139,9 +139,9 @@ def _effect(name: str, s: dict[str, Any], ev: list[dict[str, Any]]) -> str:
     kind = "error_origin" if s.get("error", 0.0) >= s.get("latency", 0.0) else "self_time"
     own = [e for e in ev if e["type"] == kind]
     if own:
-        return own[0]["summary"]
+        return max(own, key=lambda e: e["weight"])["summary"]  # the operation that explains the most
     other = [e for e in ev if e["weight"] > 0]
-    return other[0]["summary"] if other else f"{name}: anomalous"
+    return max(other, key=lambda e: e["weight"])["summary"] if other else f"{name}: anomalous"
 
 
 def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str]) -> list[dict[str, Any]]:

@@ -140,11 +140,18 @@ def _reaches(node: str, targets: set[str], callers, seen: set[str]) -> bool:
 
 
 def _edge_change(e: dict[str, Any]) -> float:
+    """How much harm flowed over this edge: extra failed calls and extra waiting, per second.
+
+    Weighting by traffic makes the chain follow the caller the incident hurt most, not a rarely
+    used caller whose few calls happened to slow down the most.
+    """
     b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
     if not b or not i:
         return 0.0
-    return (i.get("error_rate", 0) - b.get("error_rate", 0)) * 10 + math.log(
-        max(i.get("p95_ms", 0), 0.01) / max(b.get("p95_ms", 0), 0.01))
+    rate = i.get("rate", 0.0)
+    extra_errors = max(i.get("error_rate", 0) - b.get("error_rate", 0), 0.0) * rate
+    extra_wait_s = max(i.get("p95_ms", 0) - b.get("p95_ms", 0), 0.0) / 1000 * rate
+    return extra_errors + extra_wait_s + 1e-6 * math.log(max(i.get("p95_ms", 0), 0.01) / max(b.get("p95_ms", 0), 0.01))
 
 
 def _edge_effect(e: dict[str, Any]) -> str:
