@@ -172,3 +172,27 @@ def test_given_time_and_window(tmp_path):
     assert r["onset_source"] == "given"
     assert r["windows"]["baseline"]["since_ns"] == T0 + 10 * MIN
     assert top(r)[0] == "catalog"
+
+
+def shared_slow_db(tb, t, bad, rng):
+    """frontend calls catalog on every request and reports on a few; both query postgres, which slows."""
+    root = tb.span("frontend", "GET /page", duration_ms=0)
+    end = root.start_ns
+    callers = ["catalog"] + (["reports"] if rng.random() < 0.1 else [])
+    for i, service in enumerate(callers):
+        db_ms = jitter(rng, 400 if bad else 4) * (1.5 if service == "reports" else 1.0)
+        c = root.child("frontend", f"GET /{service}", kind="CLIENT", offset_ms=1 + i, duration_ms=db_ms + 4)
+        s = c.child(service, f"GET /{service}", kind="SERVER", offset_ms=0.5, duration_ms=db_ms + 3)
+        s.child(service, "SELECT items", kind="CLIENT", offset_ms=1, duration_ms=db_ms,
+                attributes={"db.system": "postgresql", "server.address": "postgres"})
+        end = max(end, c.end_ns)
+    root.end_ns = end + int(1e6)
+
+
+def test_chain_follows_the_caller_the_incident_hurt_most(tmp_path):
+    ip = load(tmp_path, requests(shared_slow_db))
+    r = ip.investigate(symptom="frontend")
+    cause = r["root_causes"][0]
+    assert cause["service"] == "postgres"
+    # reports slowed a little more per call, but catalog carried almost all of the harm
+    assert [hop["service"] for hop in cause["chain"]] == ["postgres", "catalog", "frontend"]
