@@ -1,0 +1,63 @@
+"""Copy every telemetry table of one store into another (DuckDB → ClickHouse/chDB, or back).
+
+Rows stream in arrow batches, so memory stays bounded by the batch size whatever the store holds.
+The copy is one transaction of the destination: on ClickHouse the batches are staged on disk and
+moved at the end (see `store.clickhouse`), on DuckDB one database transaction; an error leaves
+the destination as it was.
+
+    >>> from interplay.store.open import open_store
+    >>> migrate(open_store(":memory:"), open_store(":memory:"))
+    {'spans': 0, 'logs': 0, 'metrics': 0, 'changes': 0}
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+
+from .batch import SCHEMAS, TelemetryBatch
+from .store.base import Store
+
+BATCH_ROWS = 50_000
+
+
+def migrate(source: Store, dest: Store, *, batch_rows: int = BATCH_ROWS,
+            on_progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Rows copied per table; on_progress(table, rows so far) after each batch."""
+    copied = {name: 0 for name in SCHEMAS}
+    with dest.transaction() as tx:
+        for name, schema in SCHEMAS.items():
+            for batch in stream_table(source, name, batch_rows):
+                table = _conform(pa.Table.from_batches([batch]), schema)
+                if not table.num_rows:
+                    continue
+                tx.append(TelemetryBatch(**{name: table}))
+                copied[name] += table.num_rows
+                if on_progress:
+                    on_progress(name, copied[name])
+    return copied
+
+
+def stream_table(store: Store, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """All rows of one telemetry table in arrow record batches."""
+    stream = getattr(store, "stream_arrow", None)
+    if stream is not None:
+        yield from stream(table, batch_rows)
+        return
+    con = getattr(store, "_con", None)  # DuckDBStore: its connection streams record batches
+    if con is None:
+        raise TypeError(f"cannot stream rows out of {type(store).__name__}")
+    cursor = con.cursor()
+    try:
+        names = ", ".join(f'"{f.name}"' for f in SCHEMAS[table])
+        rel = cursor.sql(f"SELECT {names} FROM {table}")
+        reader = (rel.to_arrow_reader(batch_rows) if hasattr(rel, "to_arrow_reader")  # duckdb >= 2
+                  else rel.fetch_arrow_reader(batch_rows))
+        yield from reader
+    finally:
+        cursor.close()
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The batch.py schema's column order and types (ClickHouse returns e.g. UInt64 counts)."""
+    return pa.table([table.column(f.name).cast(f.type) for f in schema], schema=schema)

@@ -1,0 +1,151 @@
+"""DuckDB-flavoured SQL → ClickHouse SQL: `?` placeholders and a handful of function spellings.
+
+The layers above write DuckDB SQL with `?` parameters. ClickHouse (server over HTTP and chDB alike)
+binds parameters by name and type (`{p0:Int64}`), so every `?` outside a string literal becomes a
+typed named placeholder. A few functions differ only in name or argument order and are rewritten
+here; anything else (recursive CTEs, QUALIFY, ASOF/ANTI JOIN spellings, list/struct functions) is
+not translated and fails loudly in ClickHouse.
+
+    >>> translate("SELECT quantile_cont(d, 0.5) FROM spans WHERE s = ?", ["x"])
+    ('SELECT quantileExactInclusive(0.5)(d) FROM spans WHERE s = {p0:String}', {'p0': 'x'})
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# DuckDB name → ClickHouse name (same arguments).
+_RENAMES = {
+    "arg_min": "argMin", "arg_max": "argMax", "any_value": "any", "bool_or": "max", "bool_and": "min",
+    "hash": "cityHash64", "isfinite": "isFinite", "approx_count_distinct": "uniq",
+    "json_extract_string": "JSON_VALUE", "regexp_matches": "match", "epoch_ns": "toUnixTimestamp64Nano",
+}
+# DuckDB f(x, q) → ClickHouse g(q)(x).
+_PARAMETRIC = {"quantile_cont": "quantileExactInclusive", "approx_quantile": "quantile"}
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def translate(sql: str, params: list[Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """(ClickHouse SQL, named parameters) for DuckDB SQL with positional `?` parameters."""
+    sql, named = bind(sql, params or [])
+    return rewrite_functions(sql), named
+
+
+def bind(sql: str, params: list[Any]) -> tuple[str, dict[str, Any]]:
+    """Replace each `?` outside literals, identifiers and comments by `{pN:Type}`."""
+    out, named, i = [], {}, 0
+    for kind, text in _tokens(sql):
+        if kind == "?":
+            if i >= len(params):
+                raise ValueError(f"SQL has more ? placeholders than the {len(params)} parameters given")
+            name = f"p{i}"
+            out.append(f"{{{name}:{ch_type(params[i])}}}")
+            named[name] = params[i]
+            i += 1
+        else:
+            out.append(text)
+    if i != len(params):
+        raise ValueError(f"SQL has {i} ? placeholders but {len(params)} parameters were given")
+    return "".join(out), named
+
+
+def ch_type(value: Any) -> str:
+    """The ClickHouse type a Python parameter value binds as."""
+    if value is None:
+        return "Nullable(String)"
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64" if -(2**63) <= value < 2**63 else "UInt64"
+    if isinstance(value, float):
+        return "Float64"
+    if isinstance(value, (list, tuple)):
+        inner = {ch_type(v) for v in value if v is not None}
+        return f"Array({inner.pop() if len(inner) == 1 else 'String'})"
+    return "String"
+
+
+def rewrite_functions(sql: str) -> str:
+    """Rename DuckDB-only functions; move quantile arguments into ClickHouse's parameter list."""
+    out: list[str] = []
+    tokens = list(_tokens(sql))
+    i = 0
+    while i < len(tokens):
+        kind, text = tokens[i]
+        j = _next_significant(tokens, i + 1)
+        is_call = kind == "ident" and j < len(tokens) and tokens[j][1] == "("
+        low = text.lower()
+        if is_call and low in _PARAMETRIC:
+            end = _matching(tokens, j)
+            args = _split_args(tokens[j + 1:end])
+            if len(args) == 2:
+                value, q = (rewrite_functions(a).strip() for a in args)
+                out.append(f"{_PARAMETRIC[low]}({q})({value})")
+                i = end + 1
+                continue
+        if is_call and low in _RENAMES and not _after_dot(tokens, i):
+            out.append(_RENAMES[low])
+        else:
+            out.append(text)
+        i += 1
+    return "".join(out)
+
+
+# -- a small SQL scanner ----------------------------------------------------------------------------
+_SCAN = re.compile(r"""
+    (?P<str>'(?:[^'\\]|\\.|'')*')
+  | (?P<qid>"(?:[^"]|"")*"|`[^`]*`)
+  | (?P<comment>--[^\n]*|/\*.*?\*/)
+  | (?P<brace>\{[A-Za-z_][A-Za-z0-9_]*:[^{}]*\})
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<ws>\s+)
+  | (?P<other>.)
+""", re.S | re.X)
+
+
+def _tokens(sql: str):
+    for m in _SCAN.finditer(sql):
+        kind = m.lastgroup
+        text = m.group()
+        if kind == "other" and text in "?(),.":
+            kind = text
+        yield kind, text
+
+
+def _next_significant(tokens: list[tuple[str, str]], i: int) -> int:
+    while i < len(tokens) and tokens[i][0] in ("ws", "comment"):
+        i += 1
+    return i
+
+
+def _after_dot(tokens: list[tuple[str, str]], i: int) -> bool:
+    return i > 0 and tokens[i - 1][1] == "."
+
+
+def _matching(tokens: list[tuple[str, str]], open_at: int) -> int:
+    depth = 0
+    for k in range(open_at, len(tokens)):
+        if tokens[k][0] == "(":
+            depth += 1
+        elif tokens[k][0] == ")":
+            depth -= 1
+            if depth == 0:
+                return k
+    raise ValueError("unbalanced parentheses in SQL")
+
+
+def _split_args(tokens: list[tuple[str, str]]) -> list[str]:
+    args, cur, depth = [], [], 0
+    for kind, text in tokens:
+        if kind == "(":
+            depth += 1
+        elif kind == ")":
+            depth -= 1
+        if kind == "," and depth == 0:
+            args.append("".join(cur))
+            cur = []
+        else:
+            cur.append(text)
+    args.append("".join(cur))
+    return args

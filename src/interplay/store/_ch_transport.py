@@ -1,0 +1,199 @@
+"""How ClickHouse SQL reaches an engine: a server over HTTP (clickhouse-connect) or chDB in-process.
+
+Both take the same SQL with `{name:Type}` parameters and speak arrow both ways, so the store above
+holds one SQL layer for both.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import pyarrow as pa
+
+from ..model import StoreUnavailable
+
+# Standard-SQL behaviour the DuckDB-flavoured queries above rely on: a LEFT JOIN miss is NULL (not
+# the type's default), an aggregate over no rows is NULL (coalesce(... FILTER ..., fallback) works).
+SETTINGS: dict[str, Any] = {"join_use_nulls": 1, "aggregate_functions_null_for_empty": 1,
+                            "mutations_sync": 2, "output_format_arrow_string_as_string": 1,
+                            "output_format_json_quote_64bit_integers": 0,
+                            "output_format_json_escape_forward_slashes": 0}
+
+
+class Transport(Protocol):
+    description: str
+
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> None: ...
+    def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
+    def stream_arrow(self, sql: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]: ...
+    def insert_arrow(self, table: str, data: pa.Table) -> None: ...
+    def close(self) -> None: ...
+
+
+class ChdbTransport:
+    """ClickHouse in this process (chDB); with a path, the data persists there."""
+
+    def __init__(self, path: str | None) -> None:
+        try:
+            from chdb import session
+        except ImportError:
+            raise StoreUnavailable("chDB is not installed: pip install chdb") from None
+        if path and path != ":memory:":
+            Path(path).mkdir(parents=True, exist_ok=True)
+        self.description = f"chdb:{path or ':memory:'}"
+        try:
+            self._session = session.Session(path if path and path != ":memory:" else None)
+        except Exception as exc:  # chDB raises plain RuntimeErrors
+            raise StoreUnavailable(f"cannot open {self.description}: {_first_line(exc)} "
+                                   "(chDB serves one database path per process)") from None
+        for name, value in SETTINGS.items():
+            self._session.query(f"SET {name} = {value}")
+
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self._run(sql, params, "CSV")
+
+    def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        return _strings(self._run(sql, params, "ArrowTable"))
+
+    def stream_arrow(self, sql: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+        result = self._session.send_query(sql, "Arrow")
+        try:
+            for batch in result.record_batch(rows_per_batch=batch_rows):
+                yield batch
+        finally:
+            result.close()
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        _interplay_rows = data  # noqa: F841  (chDB's Python() table function finds it by name)
+        self._run(f"INSERT INTO {table} SELECT * FROM Python(_interplay_rows)", None, "CSV")
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _run(self, sql: str, params: dict[str, Any] | None, fmt: str) -> Any:
+        try:
+            return self._session.query(sql, fmt, params={k: _chdb_value(v) for k, v in (params or {}).items()})
+        except Exception as exc:
+            raise ClickHouseError(exc, sql) from None
+
+
+class HttpTransport:
+    """A ClickHouse server over HTTP; one client per thread (a client runs one query at a time)."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import clickhouse_connect  # noqa: F401
+        except ImportError:
+            raise StoreUnavailable("clickhouse-connect is not installed: pip install clickhouse-connect") from None
+        parts = urlsplit(url)
+        self._args = {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or (8443 if parts.scheme in ("clickhouses", "https") else 8123),
+            "username": unquote(parts.username or "default"), "password": unquote(parts.password or ""),
+            "secure": parts.scheme in ("clickhouses", "https"),
+        }
+        self.database = parts.path.strip("/") or "default"
+        self.description = f"clickhouse://{self._args['host']}:{self._args['port']}/{self.database}"
+        self._local = threading.local()
+        if self.database != "default":
+            self._client(database="default").command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+
+    def _client(self, database: str | None = None):
+        import clickhouse_connect
+        if database is not None:
+            return self._connect(clickhouse_connect, database)
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._connect(clickhouse_connect, self.database)
+        return client
+
+    def _connect(self, clickhouse_connect, database: str):
+        try:
+            return clickhouse_connect.get_client(database=database, settings=SETTINGS,
+                                                 autogenerate_session_id=False, **self._args)
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot reach {self.description}: {_first_line(exc)}") from None
+
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        try:
+            self._client().command(sql, parameters=params or None)
+        except Exception as exc:
+            raise ClickHouseError(exc, sql) from None
+
+    def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        try:
+            return _strings(self._client().query_arrow(sql, parameters=params or None, use_strings=True))
+        except Exception as exc:
+            raise ClickHouseError(exc, sql) from None
+
+    def stream_arrow(self, sql: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+        with self._client().query_arrow_stream(sql, settings={"max_block_size": batch_rows},
+                                                  use_strings=True) as stream:
+            for batch in stream:
+                yield from (batch.to_batches() if isinstance(batch, pa.Table) else [batch])
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        try:
+            self._client().insert_arrow(table, data)
+        except Exception as exc:
+            raise ClickHouseError(exc, f"INSERT INTO {table}") from None
+
+    def close(self) -> None:
+        client = getattr(self._local, "client", None)
+        if client is not None:
+            client.close()
+
+
+class ClickHouseError(RuntimeError):
+    """A statement ClickHouse refused; the message keeps ClickHouse's first line and the SQL's start."""
+
+    def __init__(self, exc: BaseException, sql: str) -> None:
+        super().__init__(f"ClickHouse: {_first_line(exc)} (in: {' '.join(sql.split())[:160]})")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _chdb_value(value: Any) -> str:
+    """chDB parses parameter values as TSV fields (escaped, NULL as \\N)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_literal(v) for v in value) + "]"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    for raw, esc in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0")):
+        text = text.replace(raw, esc)
+    return text
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _strings(table: pa.Table) -> pa.Table:
+    """Binary or dictionary/large string columns as plain strings, so rows compare with DuckDB's."""
+    changed = False
+    columns = []
+    for column in table.columns:
+        t = column.type
+        if pa.types.is_dictionary(t):
+            column, t, changed = column.cast(t.value_type), t.value_type, True
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_large_string(t):
+            column, changed = column.cast(pa.string()), True
+        columns.append(column)
+    return pa.table(columns, names=table.column_names) if changed else table

@@ -1,0 +1,274 @@
+"""The Store protocol on every backend: DuckDB (embedded) and ClickHouse (through chDB, in process).
+
+The same telemetry ingested into both must answer services / traces / trace / changes alike.
+chDB serves one database path per process, so each test closes its ClickHouse store.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from interplay import queries
+from interplay.api import Interplay
+from interplay.batch import TelemetryBatch
+from interplay.migrate import migrate
+from interplay.otlp.columns import ColumnBuilder
+from interplay.otlp.jsonmap import add_request
+from interplay.store._ch_dialect import bind, translate
+from interplay.store.open import open_store, parse_store_url
+from interplay.testing import TraceBuilder, traces_request
+
+chdb = pytest.importorskip("chdb")
+
+T0 = 1_767_225_600 * 10**9
+BACKENDS = ["duckdb", "chdb"]
+
+
+def _url(backend: str, tmp: Path, name: str = "store") -> str:
+    return f"duckdb:{tmp / (name + '.duckdb')}" if backend == "duckdb" else f"chdb:{tmp / (name + '-ch')}"
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path):
+    s = open_store(_url(request.param, tmp_path))
+    yield s
+    s.close()
+
+
+def _batch(n_traces: int = 3, start_ns: int = T0, error_every: int = 2) -> TelemetryBatch:
+    traces = []
+    for i in range(n_traces):
+        t = TraceBuilder(start_ns + i * 10**9, seed=i)
+        root = t.span("frontend", "GET /checkout", duration_ms=100)
+        root.child("catalog", "SELECT products", kind="CLIENT", offset_ms=5, duration_ms=60,
+                   error=i % error_every == 0, exception="Timeout" if i % error_every == 0 else None,
+                   attributes={"db.system": "postgresql", "rows": i})
+        traces.append(t)
+    b = ColumnBuilder()
+    add_request("traces", traces_request(traces), b, "test")
+    return b.build()
+
+
+# -- the protocol ---------------------------------------------------------------------------------
+def test_append_counts_and_query(store):
+    store.append(_batch(3))
+    assert store.counts() == {"spans": 6, "logs": 0, "metrics": 0, "changes": 0}
+    rows = store.query("SELECT service, count(*) AS n FROM spans WHERE start_ns >= ? GROUP BY service "
+                       "ORDER BY service", [T0])
+    assert [(r["service"], r["n"]) for r in rows] == [("catalog", 3), ("frontend", 3)]
+    if store.dialect == "duckdb" and not _duckdb_arrow_ok():
+        pytest.xfail("DuckDBStore.query_arrow calls fetch_arrow_table/arrow, gone in duckdb 2.x (to_arrow_table)")
+    table = store.query_arrow("SELECT trace_id, parent_span_id FROM spans WHERE parent_span_id IS NULL")
+    assert isinstance(table, pa.Table) and table.num_rows == 3
+
+
+def _duckdb_arrow_ok() -> bool:
+    import duckdb
+    result = duckdb.connect().execute("SELECT 1")
+    return hasattr(result, "fetch_arrow_table") or hasattr(result, "arrow")
+
+
+def test_transaction_is_all_or_nothing(store):
+    with pytest.raises(RuntimeError, match="decoder broke"):
+        with store.transaction() as tx:
+            tx.append(_batch(2))
+            tx.append(_batch(2, start_ns=T0 + 10**10))
+            raise RuntimeError("decoder broke")
+    assert store.counts()["spans"] == 0
+    with store.transaction() as tx:
+        tx.append(_batch(2))
+        tx.append(_batch(2, start_ns=T0 + 10**10))
+    assert store.counts()["spans"] == 8
+
+
+def test_clickhouse_failed_move_is_undone(tmp_path, monkeypatch):
+    """A commit that fails halfway (spans moved, changes not) deletes the moved spans again."""
+    from interplay.api import changes_batch
+    from interplay.store import _ch_schema
+    s = open_store(_url("chdb", tmp_path))
+    try:
+        real = _ch_schema.move_sql
+        monkeypatch.setattr(_ch_schema, "move_sql", lambda table, stage, t=None:
+                            "INSERT INTO no_such_table SELECT 1" if table == "changes" else real(table, stage, t))
+        with pytest.raises(Exception, match="no_such_table"):
+            with s.transaction() as tx:
+                tx.append(_batch(2))
+                tx.append(changes_batch({"time": "2026-01-01T00:00:00Z", "service": "catalog",
+                                         "kind": "deploy", "description": "v2"}))
+        assert s.counts() == {"spans": 0, "logs": 0, "metrics": 0, "changes": 0}
+        assert not s.query("SELECT name FROM system.tables WHERE startsWith(name, '_interplay_stage_')")
+    finally:
+        s.close()
+
+
+def test_delete_before(store):
+    store.append(_batch(4))  # traces start at T0, T0+1s, T0+2s, T0+3s
+    deleted = store.delete_before(T0 + 2 * 10**9)
+    assert deleted["spans"] == 4 and deleted["logs"] == 0 and deleted["metrics"] == 0
+    assert store.counts()["spans"] == 4
+    assert store.query("SELECT min(start_ns) AS t FROM spans")[0]["t"] == T0 + 2 * 10**9
+
+
+def test_parameters_and_literals(store):
+    store.append(_batch(2))
+    rows = store.query("SELECT count(*) AS n FROM spans WHERE service = ? AND operation <> '?' "
+                       "AND start_ns >= ? AND duration_ns > ?", ["frontend", T0, 1.5])
+    assert rows[0]["n"] == 2
+    quoted = store.query("SELECT ? AS s", ["it's a \\ tab\there"])
+    assert quoted[0]["s"] == "it's a \\ tab\there"
+
+
+def test_attributes_events_round_trip(store):
+    store.append(_batch(1))
+    row = store.query("SELECT attributes, events, resource_attributes, service_version FROM spans "
+                      "WHERE kind = 'CLIENT'")[0]
+    assert _strings(json.loads(row["attributes"])) == {"db.system": "postgresql", "rows": "0"}
+    (event,) = json.loads(row["events"])
+    assert event["name"] == "exception" and event["time_ns"] > T0
+    assert json.loads(row["resource_attributes"])["service.name"] == "catalog"
+    assert row["service_version"] == "1.0.0"
+
+
+# -- same answers on both backends ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    from interplay.testbed import simulate
+    out = tmp_path_factory.mktemp("sim") / "case.jsonl"
+    simulate("shop", "latency", 3, out, duration_s=60, rate_per_s=4)
+    return out
+
+
+def _ingest_both(tmp_path: Path, path: Path) -> dict[str, Interplay]:
+    out = {}
+    for backend in BACKENDS:
+        ip = Interplay(open_store(_url(backend, tmp_path)))
+        ip.ingest_file(path)
+        ip.ingest_file(Path(str(path) + ".changes.jsonl"))
+        out[backend] = ip
+    return out
+
+
+_TRACES_PORTABLE = "AS start_ns" not in inspect.getsource(queries.traces)
+
+
+def test_queries_equal_on_both_backends(tmp_path, simulated):
+    ips = _ingest_both(tmp_path, simulated)
+    try:
+        duck, ch = ips["duckdb"], ips["chdb"]
+        assert duck.counts() == ch.counts() and duck.counts()["logs"] > 0 and duck.counts()["metrics"] > 0
+        assert duck.services() == ch.services()
+        window = queries.TimeRange(since_ns=duck.store.query("SELECT min(start_ns) AS t FROM spans")[0]["t"]
+                                   + 20 * 10**9)
+        assert duck.services(window) == ch.services(window)
+        assert duck.changes() == ch.changes() and duck.changes()
+        assert duck.changes(service=duck.changes()[0]["service"]) == ch.changes(service=ch.changes()[0]["service"])
+        tid = duck.store.query("SELECT trace_id FROM spans WHERE status_code = 'ERROR' LIMIT 1")[0]["trace_id"]
+        assert _normal(duck.trace(tid)) == _normal(ch.trace(tid))
+        if _TRACES_PORTABLE:
+            for kw in ({}, {"errors_only": True}, {"service": "catalog", "min_duration_ns": 10**8}):
+                assert duck.traces(limit=50, **kw) == ch.traces(limit=50, **kw)
+    finally:
+        for ip in ips.values():
+            ip.close()
+
+
+@pytest.mark.xfail(not _TRACES_PORTABLE, strict=True,
+                   reason="queries.traces aliases min(start_ns) AS start_ns, which ClickHouse refuses "
+                          "(ILLEGAL_AGGREGATION); needs the portable alias change")
+def test_traces_query_on_clickhouse(tmp_path):
+    s = open_store(_url("chdb", tmp_path))
+    try:
+        s.append(_batch(3))
+        rows = queries.traces(s, errors_only=True)
+        assert [r["errors"] for r in rows] == [1, 1]
+    finally:
+        s.close()
+
+
+def _normal(tree):
+    """A trace tree with attribute JSON parsed and values as strings (the exporter keeps strings)."""
+    def node(n):
+        out = {k: v for k, v in n.items() if k not in ("children", "attributes", "events")}
+        out["attributes"] = _strings(json.loads(n["attributes"]))
+        out["events"] = [{**e, "attributes": _strings(e["attributes"])} for e in json.loads(n["events"])]
+        out["children"] = [node(c) for c in n["children"]]
+        return out
+    return {**tree, "roots": [node(r) for r in tree["roots"]]}
+
+
+def _strings(d: dict) -> dict:
+    return {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict))
+            else str(v).lower() if isinstance(v, bool) else str(v) for k, v in d.items()}
+
+
+# -- migrate ----------------------------------------------------------------------------------------
+def test_migrate_round_trip(tmp_path, simulated):
+    duck = Interplay(open_store(_url("duckdb", tmp_path, "src")))
+    duck.ingest_file(simulated)
+    duck.ingest_file(Path(str(simulated) + ".changes.jsonl"))
+    ch = open_store(_url("chdb", tmp_path))
+    try:
+        copied = migrate(duck.store, ch, batch_rows=1000)
+        assert copied == duck.counts() == ch.counts()
+        assert queries.services(ch) == duck.services()
+        back = open_store(_url("duckdb", tmp_path, "back"))
+        assert migrate(ch, back, batch_rows=1000) == copied
+        assert queries.services(back) == duck.services()
+        assert queries.changes(back) == duck.changes()
+        back.close()
+    finally:
+        ch.close()
+        duck.close()
+
+
+def test_migrate_command(tmp_path, simulated):
+    from click.testing import CliRunner
+
+    import interplay.cli.store  # noqa: F401  (registers `migrate`)
+    from interplay.cli import main
+    src = tmp_path / "a.duckdb"
+    ip = Interplay.open(src)
+    ip.ingest_file(simulated)
+    spans = ip.counts()["spans"]
+    ip.close()
+    result = CliRunner().invoke(main, ["migrate", "--from", str(src), "--to", f"chdb:{tmp_path / 'ch'}",
+                                       "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["copied"]["spans"] == doc["destination_counts"]["spans"] == spans
+
+
+# -- URL parsing and dialect translation ------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("interplay.duckdb", ("duckdb", "interplay.duckdb")),
+    ("duckdb:/tmp/x.duckdb", ("duckdb", "/tmp/x.duckdb")),
+    (":memory:", ("duckdb", ":memory:")),
+    ("chdb:/tmp/ch", ("chdb", "/tmp/ch")),
+    ("chdb://data/ch", ("chdb", "data/ch")),
+    ("chdb:///abs/ch", ("chdb", "/abs/ch")),
+    ("clickhouse://u:p@db.example:8123/otel", ("clickhouse", "clickhouse://u:p@db.example:8123/otel")),
+])
+def test_parse_store_url(text, expected):
+    assert parse_store_url(text) == expected
+
+
+def test_translate_binds_and_renames():
+    sql, params = translate(
+        "SELECT quantile_cont(duration_ns, 0.99) FILTER (WHERE entry), arg_min(service, start_ns), "
+        "approx_quantile(x, 0.5), hash(trace_id) % 100, s.arg_min, '?' FROM spans s "
+        "WHERE a = ? AND b IN ? -- what?\n AND c = ?", ["x", ["p", "q"], None])
+    assert sql == ("SELECT quantileExactInclusive(0.99)(duration_ns) FILTER (WHERE entry), argMin(service, start_ns), "
+                   "quantile(0.5)(x), cityHash64(trace_id) % 100, s.arg_min, '?' FROM spans s "
+                   "WHERE a = {p0:String} AND b IN {p1:Array(String)} -- what?\n AND c = {p2:Nullable(String)}")
+    assert params == {"p0": "x", "p1": ["p", "q"], "p2": None}
+
+
+def test_translate_nested_quantile_and_counts():
+    sql, _ = translate("SELECT quantile_cont(greatest(a, coalesce(b, 0)), 0.5) AS m", [])
+    assert sql == "SELECT quantileExactInclusive(0.5)(greatest(a, coalesce(b, 0))) AS m"
+    with pytest.raises(ValueError):
+        bind("SELECT ?, ?", [1])
