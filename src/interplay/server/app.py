@@ -14,11 +14,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..api import Interplay, changes_batch
-from ..model import InterplayError, InvalidInput, Overloaded
-from ..model import PayloadTooLarge as PayloadTooLargeError
-from ..queries import TimeRange
-from ..timeutil import parse_duration_ns, parse_time_ns
+from ..model import InterplayError, InvalidInput, Overloaded, PayloadTooLarge
+from ..timeutil import parse_duration_ns
 from . import otlp_http
+from .params import error_response, int_param, window_of
 from .writer import Writer
 
 log = logging.getLogger("interplay.server")
@@ -150,9 +149,9 @@ async def _changes_post(request: Request) -> Response:
         batch = changes_batch(doc)
         result = await asyncio.wrap_future(state.writer.submit(batch))
     except Overloaded as exc:
-        return _error(exc, retry_after=2)
+        return error_response(exc, retry_after=2)
     except InterplayError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JSONResponse(result.to_dict())
 
 
@@ -162,17 +161,17 @@ async def _health(request: Request) -> Response:
 
 
 async def _services(request: Request) -> Response:
-    return await _query(request, lambda ip, q: ip.services(_window(q)))
+    return await _query(request, lambda ip, q: ip.services(window_of(q)))
 
 
 async def _traces(request: Request) -> Response:
     def run(ip: Interplay, q) -> Any:
         min_ms = q.get("min_duration")
-        return ip.traces(_window(q), service=q.get("service") or None,
+        return ip.traces(window_of(q), service=q.get("service") or None,
                          operation=q.get("operation") or None,
                          errors_only=q.get("errors", "").lower() in ("1", "true", "yes"),
                          min_duration_ns=parse_duration_ns(min_ms) if min_ms else None,
-                         limit=_int(q.get("limit"), 20, "limit"))
+                         limit=int_param(q.get("limit"), 20, "limit"))
     return await _query(request, run)
 
 
@@ -183,7 +182,7 @@ async def _trace(request: Request) -> Response:
 
 async def _changes_get(request: Request) -> Response:
     return await _query(request, lambda ip, q: ip.changes(
-        _window(q), service=q.get("service") or None, limit=_int(q.get("limit"), 200, "limit")))
+        window_of(q), service=q.get("service") or None, limit=int_param(q.get("limit"), 200, "limit")))
 
 
 async def _query(request: Request, fn) -> Response:
@@ -191,29 +190,8 @@ async def _query(request: Request, fn) -> Response:
     try:
         result = await run_in_threadpool(fn, _state(request).interplay, request.query_params)
     except InterplayError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JSONResponse(result)
-
-
-def _window(q) -> TimeRange:
-    since, until = q.get("since"), q.get("until")
-    return TimeRange(parse_time_ns(since, where="since") if since else None,
-                     parse_time_ns(until, where="until") if until else None)
-
-
-def _int(value: str | None, default: int, name: str) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name} {value!r}: expected an integer") from None
-
-
-def _error(exc: InterplayError, retry_after: int | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
-    return JSONResponse({"error": str(exc), "type": type(exc).__name__},
-                        status_code=exc.http_status, headers=headers)
 
 
 MAX_FILE_UPLOAD = 8 * 1024 * 1024 * 1024
@@ -233,15 +211,15 @@ async def _ingest_file(request: Request) -> Response:
         async for chunk in request.stream():
             received += len(chunk)
             if received > MAX_FILE_UPLOAD:
-                return _error(PayloadTooLargeError(f"file over {MAX_FILE_UPLOAD} bytes"))
+                return error_response(PayloadTooLarge(f"file over {MAX_FILE_UPLOAD} bytes"))
             await run_in_threadpool(tmp.write, chunk)
         tmp.close()
         job = lambda ip: ip.ingest_file(tmp.name, skip_invalid=skip_invalid, name=name)  # noqa: E731
         result = await asyncio.wrap_future(state.writer.submit(job))
     except Overloaded as exc:
-        return _error(exc, retry_after=2)
+        return error_response(exc, retry_after=2)
     except InterplayError as exc:
-        return _error(exc)
+        return error_response(exc)
     finally:
         tmp.close()
         import os

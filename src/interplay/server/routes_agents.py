@@ -11,15 +11,14 @@ from starlette.routing import Route
 
 from .. import agents
 from ..model import InterplayError, InvalidInput
-from ..queries import TimeRange
-from ..timeutil import parse_time_ns
 from .app import state_of
+from .params import flag, int_param, window_of
 
 
 async def _runs(request: Request) -> Response:
     def run(hub, q) -> Any:
-        return {"runs": hub.agent_runs(agent=q.get("agent") or None, failed=_flag(q.get("failed")),
-                                       window=_window(q), limit=_int(q.get("limit"), 100, "limit"))}
+        return {"runs": hub.agent_runs(agent=q.get("agent") or None, failed=flag(q.get("failed")),
+                                       window=window_of(q), limit=int_param(q.get("limit"), 100, "limit"))}
     return await _answer(request, run)
 
 
@@ -29,7 +28,7 @@ async def _run(request: Request) -> Response:
 
 
 async def _load(request: Request) -> Response:
-    return await _answer(request, lambda hub, q: {"load": agents.agent_load_by_backend(hub.store, _window(q))})
+    return await _answer(request, lambda hub, q: {"load": agents.agent_load_by_backend(hub.store, window_of(q))})
 
 
 async def _touching(request: Request) -> Response:
@@ -37,8 +36,8 @@ async def _touching(request: Request) -> Response:
         service = q.get("service")
         if not service:
             raise InvalidInput("service: required query parameter")
-        return {"service": service, "runs": agents.runs_touching(hub.store, service, _window(q),
-                                                                 limit=_int(q.get("limit"), 1000, "limit"))}
+        return {"service": service, "runs": agents.runs_touching(hub.store, service, window_of(q),
+                                                                 limit=int_param(q.get("limit"), 1000, "limit"))}
     return await _answer(request, run)
 
 
@@ -49,25 +48,6 @@ async def _answer(request: Request, fn) -> Response:
     except InterplayError as exc:
         return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
     return JSONResponse(result)
-
-
-def _window(q) -> TimeRange:
-    since, until = q.get("since"), q.get("until")
-    return TimeRange(parse_time_ns(since, where="since") if since else None,
-                     parse_time_ns(until, where="until") if until else None)
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes")
-
-
-def _int(value: str | None, default: int, name: str) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name} {value!r}: expected an integer") from None
 
 
 ROUTES: list[Route] = [

@@ -23,6 +23,7 @@ from ..investigations import Investigations, compact
 from ..model import InterplayError, InvalidInput, Overloaded
 from . import otlp_http
 from .app import ServerState, state_of
+from .params import error_response, int_param
 
 log = logging.getLogger("interplay.alerts")
 
@@ -51,9 +52,9 @@ async def _receive(request: Request, parse) -> Response:
             rec, action = await asyncio.wrap_future(state.writer.submit(job))
             recorded.append((group, rec, action))
     except Overloaded as exc:
-        return _error(exc, retry_after=2)
+        return error_response(exc, retry_after=2)
     except InterplayError as exc:
-        return _error(exc)
+        return error_response(exc)
     answer = {"investigations": [{"id": rec["id"] if rec else None, "group_key": g.group_key,
                                   "service": g.service, "action": action,
                                   "status": rec["status"] if rec else None} for g, rec, action in recorded]}
@@ -95,30 +96,15 @@ async def _list(request: Request) -> Response:
         kept = Investigations(hub.store)
         if q.get("id"):
             return kept.get(q["id"])
-        limit = _int(q.get("limit"), 50)
+        limit = int_param(q.get("limit"), 50)
         rows = kept.list(status=q.get("status") or None, source=q.get("source") or None,
                          service=q.get("service") or None, limit=limit, with_result=True)
         return {"investigations": [compact(r) for r in rows]}
     try:
         result = await run_in_threadpool(run, state_of(request).interplay)
     except InterplayError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JSONResponse(result)
-
-
-def _int(value: str | None, default: int) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"limit {value!r}: expected an integer") from None
-
-
-def _error(exc: InterplayError, retry_after: int | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
-    return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status,
-                        headers=headers)
 
 
 ROUTES: list[Route] = [

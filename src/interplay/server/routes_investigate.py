@@ -17,6 +17,7 @@ from ..model import InterplayError, InvalidInput, NotFound
 from ..queries import TimeRange
 from ..timeutil import parse_time_ns
 from .app import state_of
+from .params import error_response
 
 _KEEP = 50
 _results: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -39,7 +40,7 @@ async def _create(request: Request) -> Response:
         ip = state_of(request).interplay
         result = await run_in_threadpool(ip.investigate, symptom, at, window)
     except InterplayError as exc:
-        return _error(exc)
+        return error_response(exc)
     result_id = uuid.uuid4().hex[:16]
     result = {"id": result_id, **result}
     with _lock:
@@ -53,7 +54,7 @@ async def _get(request: Request) -> Response:
     with _lock:
         result = _results.get(request.path_params["id"])
     if result is None:
-        return _error(NotFound(f"investigation {request.path_params['id']} not found (kept in memory)"))
+        return error_response(NotFound(f"investigation {request.path_params['id']} not found (kept in memory)"))
     return JSONResponse(result)
 
 
@@ -63,7 +64,7 @@ async def _graph(request: Request) -> Response:
         window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
         result = await run_in_threadpool(state_of(request).interplay.graph, window)
     except InterplayError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JSONResponse(result)
 
 
@@ -75,7 +76,7 @@ async def _impact(request: Request) -> Response:
         window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
         result = await run_in_threadpool(state_of(request).interplay.impact, q["target"], window)
     except InterplayError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JSONResponse(result)
 
 
@@ -83,10 +84,6 @@ def _time(value: Any, name: str) -> int | None:
     if value in (None, ""):
         return None
     return parse_time_ns(value, where=name)
-
-
-def _error(exc: InterplayError) -> JSONResponse:
-    return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
 
 
 ROUTES = [

@@ -21,6 +21,7 @@ from ..queries import TimeRange
 from ..store.base import Store
 from ..timeutil import parse_time_ns
 from .app import state_of
+from .params import int_param
 
 STATIC = Path(__file__).with_name("static")
 # The page may load only our own files; data is never inserted as HTML (the JS builds DOM nodes).
@@ -45,7 +46,7 @@ async def _series(request: Request) -> Response:
         service = q.get("service")
         if not service:
             raise InvalidInput("service: required query parameter")
-        buckets = _int(q.get("buckets"), 60, "buckets")
+        buckets = int_param(q.get("buckets"), 60, "buckets")
         if not 1 <= buckets <= MAX_BUCKETS:
             raise InvalidInput(f"buckets {buckets}: must be between 1 and {MAX_BUCKETS}")
         window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
@@ -96,15 +97,6 @@ def series(store: Store, service: str, operation: str | None, window: TimeRange,
 
 def _time(value: str | None, name: str) -> int | None:
     return parse_time_ns(value, where=name) if value else None
-
-
-def _int(value: str | None, default: int, name: str) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name} {value!r}: expected an integer") from None
 
 
 class _Static(StaticFiles):
