@@ -27,6 +27,13 @@ url_option = click.option("--url", envvar="INTERPLAY_URL", default=None,
                           help="Query a running `interplay serve` at this URL instead of the file.")
 token_option = click.option("--token", envvar="INTERPLAY_TOKEN", default=None,
                             help="Bearer token for the server (env INTERPLAY_TOKEN).")
+
+
+def backend_options(command):
+    """--db, --url and --token: where a query command reads from."""
+    return db_option(url_option(token_option(command)))
+
+
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True)
 since_option = click.option("--since", default=None, help="Start of the window: RFC3339, unix seconds, or -15m.")

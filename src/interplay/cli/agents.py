@@ -8,17 +8,14 @@ from rich.text import Text
 
 from .. import output
 from ..queries import TimeRange
-from . import (_backend, _window, db_option, err, format_option, main, out, since_option, token_option,
-               until_option, url_option)
+from . import (_backend, _window, backend_options, err, format_option, main, out, since_option, until_option)
 
 
 @main.group(invoke_without_command=True)
 @click.option("--agent", default=None, help="Only runs of this agent.")
 @click.option("--failed", is_flag=True, help="Only runs that ended in error.")
 @click.option("--limit", default=50, show_default=True)
-@db_option
-@url_option
-@token_option
+@backend_options
 @since_option
 @until_option
 @format_option
@@ -46,9 +43,7 @@ def agents(ctx: click.Context, agent, failed, limit, db, url, token, since, unti
 
 @agents.command("show")
 @click.argument("run_id")
-@db_option
-@url_option
-@token_option
+@backend_options
 @format_option
 def show(run_id, db, url, token, fmt) -> None:
     """One run step by step: model calls, tool calls and what they reached, errors, failure modes."""

@@ -5,20 +5,16 @@ import click
 
 from .. import output
 from ..timeutil import parse_time_ns
-from . import _backend, _window, db_option, err, main, out, token_option, url_option
+from . import _backend, _window, backend_options, err, main, out, since_option, until_option
 
-_since = click.option("--since", default=None, help="Start of the range: RFC3339, unix seconds, or -1h.")
-_until = click.option("--until", default=None, help="End of the range.")
 
 
 @main.command()
 @click.option("--symptom", default=None, help="SERVICE[:OPERATION] that went wrong (default: find it).")
 @click.option("--at", "at", default=None, help="When it started (default: find the onset).")
-@_since
-@_until
-@db_option
-@url_option
-@token_option
+@since_option
+@until_option
+@backend_options
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]), default="text",
               show_default=True)
 @click.option("--output", "-o", "output_path", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -49,11 +45,9 @@ def investigate(symptom, at, since, until, db, url, token, fmt, output_path) -> 
 
 
 @main.command()
-@_since
-@_until
-@db_option
-@url_option
-@token_option
+@since_option
+@until_option
+@backend_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid"]), default="text",
               show_default=True)
 def graph(since, until, db, url, token, fmt) -> None:
@@ -71,11 +65,9 @@ def graph(since, until, db, url, token, fmt) -> None:
 
 @main.command()
 @click.argument("target")
-@_since
-@_until
-@db_option
-@url_option
-@token_option
+@since_option
+@until_option
+@backend_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def impact(target, since, until, db, url, token, fmt) -> None:
     """Blast radius of SERVICE[:OPERATION]: who depends on it, and what share of their traffic."""

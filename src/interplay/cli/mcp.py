@@ -4,13 +4,11 @@ from __future__ import annotations
 import click
 
 from .. import output
-from . import _backend, db_option, main, out, token_option, url_option
+from . import _backend, backend_options, main, out
 
 
 @main.command()
-@db_option
-@url_option
-@token_option
+@backend_options
 def mcp(db: str, url: str | None, token: str | None) -> None:
     """Serve Interplay's tools to an AI agent over MCP (stdio).
 
@@ -30,9 +28,7 @@ def mcp(db: str, url: str | None, token: str | None) -> None:
 @click.option("--status", type=click.Choice(["open", "resolved"]), default=None, help="Only these.")
 @click.option("--source", type=click.Choice(["cli", "api", "mcp", "alertmanager", "generic"]), default=None)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
-@db_option
-@url_option
-@token_option
+@backend_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def investigations(status, source, limit, db, url, token, fmt) -> None:
     """Kept investigations (from alerts, MCP and the API), newest first."""

@@ -9,8 +9,8 @@ import click
 from .. import output
 from ..timeutil import parse_duration_ns, parse_time_ns
 from ..client import RemoteInterplay
-from . import (_backend, _window, _writable_backend, db_option, err, format_option, main, out, since_option,
-               token_option, until_option, url_option)
+from . import (_backend, _window, _writable_backend, backend_options, db_option, err, format_option, main,
+               out, since_option, token_option, until_option)
 
 
 # -- serve ---------------------------------------------------------------------------------------
@@ -54,9 +54,7 @@ def _parse_size(text: str) -> int:
 # -- ingest --------------------------------------------------------------------------------------
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@db_option
-@url_option
-@token_option
+@backend_options
 @click.option("--skip-invalid", is_flag=True, help="Store the valid records and report the rest.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "rcaeval"]), default="text",
               show_default=True, help="text/json: how to report (input detected by content); "
@@ -125,9 +123,7 @@ def change() -> None:
 @click.option("--description", "-m", required=True)
 @click.option("--version", "version_", default="", help="The version deployed, if any.")
 @click.option("--time", "when", default="now", show_default=True, help="When it happened.")
-@db_option
-@url_option
-@token_option
+@backend_options
 def change_add(service: str, kind: str, description: str, version_: str, when: str, db: str,
                url: str | None, token: str | None) -> None:
     """Record one change event."""
@@ -141,9 +137,7 @@ def change_add(service: str, kind: str, description: str, version_: str, when: s
 
 
 @main.command()
-@db_option
-@url_option
-@token_option
+@backend_options
 @since_option
 @until_option
 @click.option("--service", default=None)
@@ -163,9 +157,7 @@ def changes(db, url, token, since, until, service, limit, fmt) -> None:
 
 # -- queries -------------------------------------------------------------------------------------
 @main.command()
-@db_option
-@url_option
-@token_option
+@backend_options
 @since_option
 @until_option
 @format_option
@@ -184,9 +176,7 @@ def services(db, url, token, since, until, fmt) -> None:
 
 
 @main.command()
-@db_option
-@url_option
-@token_option
+@backend_options
 @since_option
 @until_option
 @click.option("--service", default=None, help="Traces that touch this service.")
@@ -212,9 +202,7 @@ def traces(db, url, token, since, until, service, operation, errors, min_duratio
 
 @main.command("trace")
 @click.argument("trace_id")
-@db_option
-@url_option
-@token_option
+@backend_options
 @format_option
 def trace_cmd(trace_id, db, url, token, fmt) -> None:
     """Show one trace as a tree with durations and self time; errors marked ✗."""
