@@ -272,3 +272,28 @@ def test_translate_nested_quantile_and_counts():
     assert sql == "SELECT quantileExactInclusive(0.5)(greatest(a, coalesce(b, 0))) AS m"
     with pytest.raises(ValueError):
         bind("SELECT ?, ?", [1])
+
+
+def test_translate_duckdb_only_spellings():
+    sql, _ = translate("CREATE TEMP TABLE _x AS WITH RECURSIVE s AS MATERIALIZED (SELECT (a - ?) // ? AS b, "
+                       "TRY_CAST(json_extract_string(attributes, '$.\"n\"') AS BIGINT) AS n, "
+                       "unnest(json_extract_string(links, '$[*].span_id')) AS l, chr(31) FROM spans) "
+                       "SELECT * FROM s", [1, 2])
+    assert sql == ("CREATE TEMPORARY TABLE _x ENGINE = Memory AS WITH RECURSIVE s AS  (SELECT (a - {p0:Int64})  DIV  "
+                   "{p1:Int64} AS b, accurateCastOrNull(nullIf(JSON_VALUE(attributes, '$.\"n\"'), ''), 'Int64') AS n, "
+                   "unnest(arrayMap(e -> JSONExtractString(e, 'span_id'), JSONExtractArrayRaw(links))) AS l, "
+                   "char(31) FROM spans) SELECT * FROM s")
+
+
+def test_graph_runs_on_clickhouse(tmp_path, simulated):
+    """The interaction graph (graph.py, DuckDB SQL) runs unchanged through the dialect translation."""
+    from interplay.graph import interaction_graph
+    ips = _ingest_both(tmp_path, simulated)
+    try:
+        duck, ch = (interaction_graph(ips[b].store, queries.TimeRange()) for b in BACKENDS)
+        edges = lambda g: sorted((e["caller"], e["callee"], e["mode"], e["stats"]["window"]["calls"],  # noqa: E731
+                                  e["stats"]["window"]["errors"]) for e in g["edges"])
+        assert edges(duck) == edges(ch) and edges(duck)
+    finally:
+        for ip in ips.values():
+            ip.close()

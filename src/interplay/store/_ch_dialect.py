@@ -18,17 +18,20 @@ from typing import Any
 _RENAMES = {
     "arg_min": "argMin", "arg_max": "argMax", "any_value": "any", "bool_or": "max", "bool_and": "min",
     "hash": "cityHash64", "isfinite": "isFinite", "approx_count_distinct": "uniq",
-    "json_extract_string": "JSON_VALUE", "regexp_matches": "match", "epoch_ns": "toUnixTimestamp64Nano",
+    "regexp_matches": "match", "epoch_ns": "toUnixTimestamp64Nano", "chr": "char",
 }
+_CAST_TYPES = {"BIGINT": "Int64", "INTEGER": "Int32", "INT": "Int32", "DOUBLE": "Float64", "FLOAT": "Float64",
+               "VARCHAR": "String", "TEXT": "String", "BOOLEAN": "Bool", "UBIGINT": "UInt64"}
 # DuckDB f(x, q) → ClickHouse g(q)(x).
 _PARAMETRIC = {"quantile_cont": "quantileExactInclusive", "approx_quantile": "quantile"}
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TEMP_TABLE = re.compile(r"^\s*CREATE\s+TEMP(?:ORARY)?\s+TABLE\s+(\w+)\s+AS\b", re.I)
 
 
 def translate(sql: str, params: list[Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(ClickHouse SQL, named parameters) for DuckDB SQL with positional `?` parameters."""
     sql, named = bind(sql, params or [])
+    sql = _TEMP_TABLE.sub(r"CREATE TEMPORARY TABLE \1 ENGINE = Memory AS", sql, count=1)
     return rewrite_functions(sql), named
 
 
@@ -84,7 +87,19 @@ def rewrite_functions(sql: str) -> str:
                 out.append(f"{_PARAMETRIC[low]}({q})({value})")
                 i = end + 1
                 continue
-        if is_call and low in _RENAMES and not _after_dot(tokens, i):
+        if is_call and low in ("json_extract_string", "try_cast"):
+            end = _matching(tokens, j)
+            replaced = _special_call(low, tokens[j + 1:end])
+            if replaced is not None:
+                out.append(replaced)
+                i = end + 1
+                continue
+        if kind == "ident" and low == "materialized" and is_call and _prev_word(tokens, i) == "as":
+            i += 1  # `x AS MATERIALIZED (…)`: a hint to DuckDB; ClickHouse refuses it in recursive WITH
+            continue
+        if kind == "//":
+            out.append(" DIV ")  # DuckDB's integer division; ClickHouse reads // as a comment
+        elif is_call and low in _RENAMES and not _after_dot(tokens, i):
             out.append(_RENAMES[low])
         else:
             out.append(text)
@@ -92,11 +107,29 @@ def rewrite_functions(sql: str) -> str:
     return "".join(out)
 
 
+def _special_call(name: str, arg_tokens: list[tuple[str, str]]) -> str | None:
+    """json_extract_string(j, '$."k"') → nullIf(JSON_VALUE(…), '') (NULL when missing, as in DuckDB);
+    TRY_CAST(x AS BIGINT) → accurateCastOrNull(x, 'Int64'). None: leave the call as written."""
+    args = [rewrite_functions(a).strip() for a in _split_args(arg_tokens)]
+    if name == "json_extract_string" and len(args) == 2:
+        list_path = re.fullmatch(r"'\$\[\*\]\.(\w+)'", args[1])
+        if list_path:  # '$[*].key': the key of every element of a JSON list
+            return f"arrayMap(e -> JSONExtractString(e, '{list_path.group(1)}'), JSONExtractArrayRaw({args[0]}))"
+        if "[*]" not in args[1]:
+            return f"nullIf(JSON_VALUE({args[0]}, {args[1]}), '')"
+    if name == "try_cast" and len(args) == 1:
+        m = re.fullmatch(r"(?is)(.*)\s+AS\s+([A-Za-z]+)", args[0])
+        if m and m.group(2).upper() in _CAST_TYPES:
+            return f"accurateCastOrNull({m.group(1).strip()}, '{_CAST_TYPES[m.group(2).upper()]}')"
+    return None
+
+
 # -- a small SQL scanner ----------------------------------------------------------------------------
 _SCAN = re.compile(r"""
     (?P<str>'(?:[^'\\]|\\.|'')*')
   | (?P<qid>"(?:[^"]|"")*"|`[^`]*`)
   | (?P<comment>--[^\n]*|/\*.*?\*/)
+  | (?P<idiv>//)
   | (?P<brace>\{[A-Za-z_][A-Za-z0-9_]*:[^{}]*\})
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<ws>\s+)
@@ -110,6 +143,8 @@ def _tokens(sql: str):
         text = m.group()
         if kind == "other" and text in "?(),.":
             kind = text
+        elif kind == "idiv":
+            kind = "//"
         yield kind, text
 
 
@@ -117,6 +152,13 @@ def _next_significant(tokens: list[tuple[str, str]], i: int) -> int:
     while i < len(tokens) and tokens[i][0] in ("ws", "comment"):
         i += 1
     return i
+
+
+def _prev_word(tokens: list[tuple[str, str]], i: int) -> str:
+    k = i - 1
+    while k >= 0 and tokens[k][0] in ("ws", "comment"):
+        k -= 1
+    return tokens[k][1].lower() if k >= 0 else ""
 
 
 def _after_dot(tokens: list[tuple[str, str]], i: int) -> bool:

@@ -20,7 +20,9 @@ from ..model import StoreUnavailable
 SETTINGS: dict[str, Any] = {"join_use_nulls": 1, "aggregate_functions_null_for_empty": 1,
                             "mutations_sync": 2, "output_format_arrow_string_as_string": 1,
                             "output_format_json_quote_64bit_integers": 0,
-                            "output_format_json_escape_forward_slashes": 0}
+                            "output_format_json_escape_forward_slashes": 0,
+                            # DuckDB reads a column, not a same-named SELECT alias, in WHERE
+                            "prefer_column_name_to_alias": 1}
 
 
 class Transport(Protocol):
