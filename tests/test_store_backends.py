@@ -297,3 +297,15 @@ def test_graph_runs_on_clickhouse(tmp_path, simulated):
     finally:
         for ip in ips.values():
             ip.close()
+
+
+def test_kept_investigations(store):
+    """investigations.py writes through tx.cursor and plain CREATE/UPDATE: translated on ClickHouse."""
+    from interplay.investigations import Investigations
+    inv = Investigations(store)
+    rec = inv.create(source="cli", service="catalog", started_ns=None, summary="db slow", result={"top": "db"})
+    inv.update(rec["id"], status="resolved")
+    got = inv.get(rec["id"])
+    assert (got["status"], got["service"], got["started_ns"], got["result"]) == ("resolved", "catalog", None,
+                                                                                 {"top": "db"})
+    assert [r["id"] for r in inv.list(status="resolved")] == [rec["id"]]

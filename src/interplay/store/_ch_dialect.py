@@ -25,12 +25,16 @@ _CAST_TYPES = {"BIGINT": "Int64", "INTEGER": "Int32", "INT": "Int32", "DOUBLE": 
 # DuckDB f(x, q) → ClickHouse g(q)(x).
 _PARAMETRIC = {"quantile_cont": "quantileExactInclusive", "approx_quantile": "quantile"}
 
+_UPDATE = re.compile(r"^\s*UPDATE\s+(\w+)\s+SET\s+", re.I)
+_CREATE = re.compile(r"^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\((.*)\)\s*$", re.I | re.S)
 _TEMP_TABLE = re.compile(r"^\s*CREATE\s+TEMP(?:ORARY)?\s+TABLE\s+(\w+)\s+AS\b", re.I)
 
 
 def translate(sql: str, params: list[Any] | None = None) -> tuple[str, dict[str, Any]]:
     """(ClickHouse SQL, named parameters) for DuckDB SQL with positional `?` parameters."""
     sql, named = bind(sql, params or [])
+    sql = _UPDATE.sub(r"ALTER TABLE \1 UPDATE ", sql, count=1)
+    sql = _simple_create(sql)
     sql = _TEMP_TABLE.sub(r"CREATE TEMPORARY TABLE \1 ENGINE = Memory AS", sql, count=1)
     return rewrite_functions(sql), named
 
@@ -67,6 +71,27 @@ def ch_type(value: Any) -> str:
         inner = {ch_type(v) for v in value if v is not None}
         return f"Array({inner.pop() if len(inner) == 1 else 'String'})"
     return "String"
+
+
+def _simple_create(sql: str) -> str:
+    """`CREATE TABLE t (c TYPE [PRIMARY KEY], …)` without an engine → nullable columns, a
+    ReplacingMergeTree ordered by the primary key (or by nothing)."""
+    m = _CREATE.match(sql)
+    if not m or "engine" in sql.lower():
+        return sql
+    cols, key = [], None
+    for part in _split_args(list(_tokens(m.group(3)))):
+        words = part.split()
+        if len(words) < 2 or words[1].upper() not in _CAST_TYPES:
+            return sql
+        ch = _CAST_TYPES[words[1].upper()]
+        if " ".join(words[2:]).upper() == "PRIMARY KEY":
+            key = words[0]
+            cols.append(f"{words[0]} {ch}")
+        else:
+            cols.append(f"{words[0]} Nullable({ch})")
+    engine = f"ReplacingMergeTree ORDER BY {key}" if key else "MergeTree ORDER BY tuple()"
+    return f"CREATE TABLE {m.group(1) or ''}{m.group(2)} ({', '.join(cols)}) ENGINE = {engine}"
 
 
 def rewrite_functions(sql: str) -> str:

@@ -142,6 +142,18 @@ class ClickHouseStore:
             self.transport.command(f"DROP TABLE IF EXISTS `{r['name']}`")
 
 
+class _Cursor:
+    """`tx.cursor.execute(sql, params)` for callers that write small records of their own
+    (kept investigations): run at once, translated, outside the staged telemetry."""
+
+    def __init__(self, store: ClickHouseStore) -> None:
+        self.store = store
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> "_Cursor":
+        self.store.query_arrow(sql, params)
+        return self
+
+
 class _Transaction:
     """Appends staged on disk; `commit` moves them into the exporter tables (see the module doc)."""
 
@@ -150,6 +162,7 @@ class _Transaction:
         self.ingest_id = ingest_id
         self.stages: dict[str, str] = {}  # telemetry table → staging table
         self.metric_types: set[str] = set()
+        self.cursor = _Cursor(store)
 
     def append(self, batch: TelemetryBatch) -> None:
         t = self.store.transport
