@@ -20,9 +20,10 @@ def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), l
     scope = (f"SELECT DISTINCT trace_id FROM spans WHERE service = ? AND {cond} "
              f"INTERSECT {_sql.window_scope(cond)}")
     rows = store.query(_sql.runs_cte(scope) + f"""
-        SELECT trace_id || ':' || root AS run_id, min(start_ns) AS first_ns
-        FROM x WHERE service = ? AND {cond}
-        GROUP BY ALL ORDER BY first_ns, run_id LIMIT {int(limit)}""",
+        SELECT r.trace_id || ':' || r.span_id AS run_id, t.first_ns
+        FROM (SELECT root_id, min(start_ns) AS first_ns FROM x WHERE service = ? AND {cond} GROUP BY root_id) t
+        JOIN s r ON r.id = t.root_id
+        ORDER BY first_ns, run_id LIMIT {int(limit)}""",
                        [service, *params, *params, service, *params])
     return [r["run_id"] for r in rows]
 
@@ -41,11 +42,11 @@ def agent_load_by_backend(store: Store, window: TimeRange = TimeRange()) -> list
 , parents AS (SELECT DISTINCT trace_id, parent_span_id AS span_id FROM x WHERE parent_span_id IS NOT NULL),
 calls AS (
     SELECT runs.agent, runs.run_id, x.service AS backend, TRUE AS instrumented, x.failed
-    FROM x JOIN runs ON runs.trace_id = x.trace_id AND runs.root = x.root
+    FROM x JOIN runs ON runs.root_id = x.root_id
     WHERE x.kind IN ('SERVER', 'CONSUMER') AND x.service <> runs.root_service AND {xcond}
     UNION ALL
     SELECT runs.agent, runs.run_id, x.server_address, FALSE, x.failed
-    FROM x JOIN runs ON runs.trace_id = x.trace_id AND runs.root = x.root
+    FROM x JOIN runs ON runs.root_id = x.root_id
     ANTI JOIN parents p ON p.trace_id = x.trace_id AND p.span_id = x.span_id
     WHERE x.kind = 'CLIENT' AND x.server_address IS NOT NULL AND {xcond})
 SELECT agent, backend, instrumented, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,

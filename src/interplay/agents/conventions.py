@@ -82,29 +82,51 @@ assert all(_SAFE_KEY.match(k) for keys in ALIASES.values() for k in keys)
 
 
 # -- SQL ---------------------------------------------------------------------------------------------
-def sql_field(field: str, column: str = "attributes") -> str:
-    """A DuckDB expression reading the first present alias of field as text (NULL if none)."""
-    parts = [f"json_extract_string({column}, '$.\"{key}\"')" for key in ALIASES[field]]
+# The fields SQL reads. `sql_parse` extracts all their keys with one parse of the JSON text (one
+# json_extract_string per key parses the text again each time, the main cost on large stores).
+SQL_FIELDS: tuple[str, ...] = (
+    "operation", "openinference_kind", "traceloop_kind", "agent_name", "agent_id", "conversation_id",
+    "tool_name", "request_model", "response_model", "input_tokens", "output_tokens", "total_tokens",
+    "error_type", "http_status", "grpc_status", "resend_count", "server_address")
+_SQL_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for f in SQL_FIELDS for k in ALIASES[f]))
+
+
+def sql_parse(column: str = "attributes") -> str:
+    """A VARCHAR[] of every key in SQL_FIELDS, parsed once; read it with sql_field(..., parsed=...)."""
+    return f"json_extract_string({column}, [{', '.join(_path(k) for k in _SQL_KEYS)}])"
+
+
+def sql_field(field: str, column: str = "attributes", parsed: str | None = None) -> str:
+    """A DuckDB expression reading the first present alias of field as text (NULL if none).
+
+    parsed: the name of a sql_parse column to read instead of parsing `column` again.
+    """
+    if parsed is not None:
+        parts = [f"{parsed}[{_SQL_KEYS.index(key) + 1}]" for key in ALIASES[field]]
+    else:
+        parts = [f"json_extract_string({column}, {_path(key)})" for key in ALIASES[field]]
     return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
 
 
-def sql_int(field: str, column: str = "attributes") -> str:
+def sql_int(field: str, column: str = "attributes", parsed: str | None = None) -> str:
     """The field as BIGINT (numbers sent as strings or doubles too); NULL when absent or not a number."""
-    return f"TRY_CAST(TRY_CAST({sql_field(field, column)} AS DOUBLE) AS BIGINT)"
+    return f"TRY_CAST(TRY_CAST({sql_field(field, column, parsed)} AS DOUBLE) AS BIGINT)"
 
 
-def sql_kind(column: str = "attributes") -> str:
+def sql_kind(column: str = "attributes", parsed: str | None = None) -> str:
     """A DuckDB expression for a span's GenAI kind ('agent', 'llm', 'tool', ...), NULL for other spans."""
-    op = f"lower({sql_field('operation', column)})"
-    oi = f"upper({sql_field('openinference_kind', column)})"
-    tl = f"lower({sql_field('traceloop_kind', column)})"
+    def f(name: str) -> str:
+        return sql_field(name, column, parsed)
+    op = f"lower({f('operation')})"
+    oi = f"upper({f('openinference_kind')})"
+    tl = f"lower({f('traceloop_kind')})"
     return f"""(CASE
         WHEN {op} IS NOT NULL THEN {_case(op, KIND_OF_OPERATION)}
         WHEN {oi} IS NOT NULL THEN {_case(oi, KIND_OF_OPENINFERENCE, lower=True)}
         WHEN {tl} IS NOT NULL THEN {_case(tl, KIND_OF_TRACELOOP)}
-        WHEN {sql_field('tool_name', column)} IS NOT NULL THEN 'tool'
-        WHEN coalesce({sql_field('request_model', column)}, {sql_field('response_model', column)},
-                      {sql_field('input_tokens', column)}, {sql_field('output_tokens', column)}) IS NOT NULL
+        WHEN {f('tool_name')} IS NOT NULL THEN 'tool'
+        WHEN coalesce({f('request_model')}, {f('response_model')},
+                      {f('input_tokens')}, {f('output_tokens')}) IS NOT NULL
              THEN 'llm'
     END)"""
 
@@ -116,6 +138,10 @@ def sql_prefilter(column: str = "attributes") -> str:
                                                         "input_tokens", "output_tokens")
                          for k in ALIASES[f]})
     return "(" + " OR ".join(f"{column} LIKE '%\"{ns}%'" for ns in namespaces) + ")"
+
+
+def _path(key: str) -> str:
+    return f"'$.\"{key}\"'"
 
 
 def _case(expr: str, mapping: dict[str, str], lower: bool = False) -> str:
@@ -148,13 +174,16 @@ def signature(kind: str | None, name: str | None, operation: str) -> str:
     return f"{verb}:{name or operation}"
 
 
-def sql_step_name(kind: str = "gkind", column: str = "attributes", operation: str = "operation") -> str:
+def sql_step_name(kind: str = "gkind", column: str = "attributes", operation: str = "operation",
+                  parsed: str | None = None) -> str:
     """The name a step is known by: the model of a model call, the tool's name, the agent's name."""
+    def f(name: str) -> str:
+        return sql_field(name, column, parsed)
     return f"""(CASE {kind}
-        WHEN 'llm' THEN coalesce({sql_field('request_model', column)}, {sql_field('response_model', column)}, {operation})
-        WHEN 'embedding' THEN coalesce({sql_field('request_model', column)}, {operation})
-        WHEN 'tool' THEN coalesce({sql_field('tool_name', column)}, {operation})
-        WHEN 'agent' THEN coalesce({sql_field('agent_name', column)}, {sql_field('agent_id', column)}, {operation})
+        WHEN 'llm' THEN coalesce({f('request_model')}, {f('response_model')}, {operation})
+        WHEN 'embedding' THEN coalesce({f('request_model')}, {operation})
+        WHEN 'tool' THEN coalesce({f('tool_name')}, {operation})
+        WHEN 'agent' THEN coalesce({f('agent_name')}, {f('agent_id')}, {operation})
         ELSE {operation} END)"""
 
 

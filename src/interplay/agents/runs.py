@@ -73,7 +73,7 @@ def _run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRan
 
 def _steps(store: Store, trace_ids: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Steps of the runs in these traces, keyed by (trace_id, root), in start order."""
-    rows = store.query(_sql.runs_cte(_sql.TRACES_SCOPE) + _sql.STEPS_SELECT, [trace_ids])
+    rows = store.query(_sql.runs_cte(_sql.TRACES_SCOPE, detail=True) + _sql.STEPS_SELECT, [trace_ids])
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault((r["trace_id"], r["root"]), []).append(r)

@@ -1,0 +1,125 @@
+"""Time agent-run listing, one run, and agent load by backend on the agentic testbed (~470k spans).
+
+    python bench/agents_speed.py [--db /tmp/agents/a.duckdb] [--rev REV] [--dump out.json]
+
+Simulates `agentic` / `agent_tool_loop` for 30 minutes (cached in the database file; ~2 minutes
+the first time), then times each call on a read-only store. `--rev REV` also times the agents
+package as it was at git revision REV (run in a subprocess on `git archive` of that revision) and
+checks that both give the same answers. `--dump` writes every answer as JSON, for comparisons.
+
+Targets on a loaded 2-core machine: `agents --limit 20` < 2 s, `agents show RUN` < 1 s,
+`agent_load_by_backend` < 1.5 s. Measured before the rewrite (commit 52f740f, same machine):
+`agents --limit 8` 13 s, `list_runs(limit=2000)` 20 s, `agent_load_by_backend` 3.8 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", default="/tmp/agents/a.duckdb")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rev", default=None, help="also time this git revision and compare answers")
+    parser.add_argument("--dump", default=None, help="write every answer to this JSON file")
+    parser.add_argument("--quick", action="store_true", help="skip the slowest calls (limit 2000)")
+    parser.add_argument("--_json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    db = Path(args.db)
+    if not db.exists():
+        _simulate(db)
+    times, answers = _measure(db, args.repeat, args.quick)
+    if args._json:  # child process of --rev: hand results back to the parent
+        print(json.dumps({"times": times, "answers": answers}, default=str))
+        return
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(answers, indent=1, sort_keys=True, default=str))
+    old = _at_revision(args.rev, db, args.repeat, args.quick) if args.rev else None
+    print(f"{'call':38} {'now (best)':>11}" + (f" {args.rev[:10]:>11} {'ratio':>6}" if old else ""))
+    for name, t in times.items():
+        line = f"{name:38} {t:10.2f}s"
+        if old:
+            before = old["times"].get(name)
+            line += f" {before:10.2f}s {before / t:5.1f}x" if before else ""
+        print(line)
+    if old:
+        same = json.loads(json.dumps(answers, default=str)) == old["answers"]
+        print("answers identical" if same else "ANSWERS DIFFER: " + ", ".join(
+            k for k in answers if json.loads(json.dumps(answers[k], default=str)) != old["answers"].get(k)))
+
+
+def _measure(db: Path, repeat: int, quick: bool) -> tuple[dict[str, float], dict[str, Any]]:
+    from interplay.agents import agent_load_by_backend, get_run, list_runs, runs_touching
+    from interplay.api import Interplay
+    ip = Interplay.open(db, read_only=True)
+    store = ip.store
+    calls: dict[str, Any] = {
+        "list_runs(limit=20)": lambda: list_runs(store, limit=20),
+        "list_runs(limit=8)": lambda: list_runs(store, limit=8),
+        "list_runs(failed, limit=20)": lambda: list_runs(store, failed=True, limit=20),
+        "list_runs(agent=support-agent, 20)": lambda: list_runs(store, agent="support-agent", limit=20),
+        "agent_load_by_backend()": lambda: agent_load_by_backend(store),
+        "runs_touching(orders)": lambda: runs_touching(store, "orders"),
+    }
+    if not quick:
+        calls["list_runs(limit=2000)"] = lambda: list_runs(store, limit=2000)
+    times: dict[str, float] = {}
+    answers: dict[str, Any] = {}
+    for name, call in calls.items():
+        times[name], answers[name] = _best(call, repeat)
+    newest = answers["list_runs(limit=20)"]
+    failed = answers["list_runs(failed, limit=20)"]
+    for label, run in (("get_run(newest)", newest[0] if newest else None),
+                       ("get_run(failed)", failed[0] if failed else None)):
+        if run:
+            times[label], answers[label] = _best(lambda r=run: get_run(store, r["run_id"]), repeat)
+    ip.close()
+    return times, answers
+
+
+def _best(call, repeat: int) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = call()
+        best = min(best, time.perf_counter() - began)
+    return best, result
+
+
+def _at_revision(rev: str, db: Path, repeat: int, quick: bool) -> dict[str, Any]:
+    """Run this bench against `src/` as of `rev`, in a subprocess; its times and answers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
+        cmd = [sys.executable, __file__, "--db", str(db), "--repeat", str(repeat), "--_json"]
+        done = subprocess.run(cmd + (["--quick"] if quick else []), env=env, check=True,
+                              capture_output=True, text=True)
+        return json.loads(done.stdout)
+
+
+def _simulate(db: Path) -> None:
+    from interplay.api import Interplay
+    from interplay.testbed import simulate
+    out = db.with_suffix(".jsonl")
+    began = time.perf_counter()
+    simulate("agentic", "agent_tool_loop", 1, out, duration_s=1800)
+    print(f"simulated in {time.perf_counter() - began:.0f} s")
+    ip = Interplay.open(db)
+    ip.ingest_file(out)
+    ip.close()
+
+
+if __name__ == "__main__":
+    main()
