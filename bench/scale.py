@@ -102,7 +102,7 @@ def _traces(store, window=queries.TimeRange(), **kw):
     try:
         return queries.traces(store, window, **kw)
     except Exception as exc:
-        if "ILLEGAL_AGGREGATION" not in str(exc):
+        if "ILLEGAL_AGGREGATION" not in str(exc) and "NOT_AN_AGGREGATE" not in str(exc):
             raise
     cond, params = window.where()
     match = [cond] + (["service = ?"] if kw.get("service") else []) + \

@@ -173,7 +173,7 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
 
 @pytest.mark.xfail(not _TRACES_PORTABLE, strict=True,
                    reason="queries.traces aliases min(start_ns) AS start_ns, which ClickHouse refuses "
-                          "(ILLEGAL_AGGREGATION); needs the portable alias change")
+                          "(ILLEGAL_AGGREGATION / NOT_AN_AGGREGATE); needs the portable alias change")
 def test_traces_query_on_clickhouse(tmp_path):
     s = open_store(_url("chdb", tmp_path))
     try:

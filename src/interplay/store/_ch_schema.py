@@ -244,9 +244,8 @@ def _raw_map(raw: str) -> str:
 
 
 def _map_of(expr: str) -> str:
-    kv = f"JSONExtractKeysAndValuesRaw({expr})"
-    return (f"CAST(mapFromArrays(arrayMap(kv -> kv.1, {kv}), "
-            f"arrayMap(kv -> if(JSONType(kv.2) = 'String', JSONExtractString(kv.2), kv.2), {kv})), '{_MAP}')")
+    # Non-string values come out as their JSON text (1, true, [1,2]), as the exporter writes them.
+    return f"CAST(JSONExtract({expr}, 'Map(String, String)'), '{_MAP}')"
 
 
 # Newer exporter spelling (pdata's String()): Server, Error, Unset.

@@ -6,6 +6,7 @@ holds one SQL layer for both.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,7 +84,8 @@ class ChdbTransport:
 
 
 class HttpTransport:
-    """A ClickHouse server over HTTP; one client per thread (a client runs one query at a time)."""
+    """A ClickHouse server over HTTP; one client (and server session) per thread: a session runs one
+    query at a time."""
 
     def __init__(self, url: str) -> None:
         try:
@@ -114,8 +116,9 @@ class HttpTransport:
 
     def _connect(self, clickhouse_connect, database: str):
         try:
+            # A session per client (so per thread): TEMPORARY tables live as long as the thread's client.
             return clickhouse_connect.get_client(database=database, settings=SETTINGS,
-                                                 autogenerate_session_id=False, **self._args)
+                                                 session_id=f"interplay-{uuid.uuid4().hex}", **self._args)
         except Exception as exc:
             raise StoreUnavailable(f"cannot reach {self.description}: {_first_line(exc)}") from None
 
