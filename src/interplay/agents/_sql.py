@@ -129,6 +129,26 @@ def window_scope(where: str) -> str:
 
 TRACES_SCOPE = "SELECT unnest(?::VARCHAR[]) AS trace_id"
 
+
+def newest_traces(where: str) -> str:
+    """Traces `window_scope(where)` selects, each with a bound no run of it starts after, newest first.
+
+    A run's root is an agent span, or (in a trace without one) a span of the trace: the latest
+    agent span of the trace (in the window) bounds the first, the latest span the second.
+    """
+    return f"""
+WITH g AS MATERIALIZED (
+    SELECT trace_id, start_ns, {c.sql_parse()} AS a FROM spans WHERE {where} AND {c.sql_prefilter()}),
+t AS (
+    SELECT trace_id, max(start_ns) FILTER (WHERE gkind = 'agent') AS agent_ns
+    FROM (SELECT trace_id, start_ns, {c.sql_kind(parsed='a')} AS gkind FROM g)
+    WHERE gkind IS NOT NULL GROUP BY trace_id),
+m AS (
+    SELECT trace_id, max(start_ns) AS last_ns FROM spans
+    WHERE trace_id IN (SELECT trace_id FROM t WHERE agent_ns IS NULL) GROUP BY trace_id)
+SELECT t.trace_id, coalesce(t.agent_ns, m.last_ns) AS bound
+FROM t LEFT JOIN m USING (trace_id) ORDER BY bound DESC, trace_id"""
+
 # Per-run aggregates over `x`, joined to the root span's own fields.
 RUNS_SELECT = """
 , agg AS (

@@ -30,9 +30,7 @@ def list_runs(store: Store, agent: str | None = None, failed: bool = False, wind
     """Runs started in the window, newest first, with steps, tools, tokens and failure modes."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit {limit}: must be between 1 and {MAX_LIMIT}")
-    cond, params = window.where()
-    rows = _run_rows(store, _sql.window_scope(cond), params, window, agent, failed, limit)
-    return _finish(store, rows)
+    return _finish(store, _newest_rows(store, agent, failed, window, limit))
 
 
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
@@ -69,6 +67,38 @@ def _run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRan
     sql = (_sql.runs_cte(scope) + _sql.RUNS_SELECT +
            f"SELECT * FROM runs WHERE {cond} ORDER BY started_ns DESC, run_id LIMIT {int(limit)}")
     return store.query(sql, [*scope_params, *params])
+
+
+def _newest_rows(store: Store, agent: str | None, failed: bool, window: TimeRange,
+                 limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` runs passing the filters, assigning spans to runs only in the traces needed.
+
+    Traces come newest first by a bound no run of theirs starts after; batches of them (growing
+    fourfold) are expanded until `limit` runs are found and the next trace cannot hold a newer one.
+    """
+    cond, params = window.where()
+    traces = store.query(_sql.newest_traces(cond), params)
+    rows: list[dict[str, Any]] = []
+    done, size = 0, max(4 * limit, 64)
+    while done < len(traces):
+        batch = [t["trace_id"] for t in traces[done:done + size]]
+        done, size = done + len(batch), size * 4
+        rows = sorted(rows + _run_rows(store, _sql.TRACES_SCOPE, [batch], window, agent, failed, limit),
+                      key=_newest_first)[:limit]
+        if len(rows) == limit and done < len(traces) and _newest_first(rows[-1]) < _after(traces[done]["bound"]):
+            break
+    return rows
+
+
+def _newest_first(r: dict[str, Any]) -> tuple[bool, int, str]:
+    """The order of `ORDER BY started_ns DESC, run_id` (NULLs last)."""
+    started = r["started_ns"]
+    return started is None, -(started or 0), r["run_id"]
+
+
+def _after(bound: int | None) -> tuple[bool, int, str]:
+    """A key before every run that starts no later than `bound` (so ties are expanded too)."""
+    return (False, -(bound if bound is not None else 2**63), "")
 
 
 def _steps(store: Store, trace_ids: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
