@@ -10,6 +10,9 @@ run of the same agent; what those runs did next is what was expected.
 """
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 from ..store.base import Store
 from . import _sql
 
+CACHE_SECONDS = 30.0       # baselines are reused this long while the store's span count is unchanged
 MIN_GOOD_RUNS = 3          # fewer successful runs than this: no claim about the usual path
 MAX_GOOD_PATHS = 500       # the most recent successful runs per agent that define "usual"
 END = "(end of run)"
@@ -45,11 +49,38 @@ class Baseline:
         return self._next
 
 
-def baselines(store: Store, agents: list[str]) -> dict[str, Baseline]:
-    """Baselines of these agents over every stored run (one SQL statement)."""
+_lock = threading.Lock()
+# store → {(span count, agent): (when computed, Baseline or None for an agent without runs)}
+_cache: "weakref.WeakKeyDictionary[Any, dict[tuple[int, str], tuple[float, Baseline | None]]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def baselines(store: Store, agents: list[str], traces: list[str] | None = None) -> dict[str, Baseline]:
+    """Baselines of these agents over every stored run (one SQL statement; kept CACHE_SECONDS).
+
+    traces: every trace holding a GenAI span, when the caller has them (saves finding them again).
+    """
     if not agents:
         return {}
-    sql = _sql.runs_cte(_sql.window_scope("TRUE")) + _sql.RUNS_SELECT + f"""
+    count = store.query("SELECT count(*) AS n FROM spans")[0]["n"]
+    now = time.monotonic()
+    with _lock:
+        cached = _cache.setdefault(store, {})
+        for key in [k for k, (at, _) in cached.items() if now - at > CACHE_SECONDS or k[0] != count]:
+            del cached[key]
+        out = {a: cached[(count, a)][1] for a in agents if (count, a) in cached}
+    missing = [a for a in agents if a not in out]
+    if missing:
+        found = _compute(store, missing, traces)
+        with _lock:
+            for a in missing:
+                out[a] = _cache.setdefault(store, {}).setdefault((count, a), (now, found.get(a)))[1]
+    return {a: b for a, b in out.items() if b is not None}
+
+
+def _compute(store: Store, agents: list[str], traces: list[str] | None) -> dict[str, Baseline]:
+    scope, params = (_sql.TRACES_SCOPE, [traces]) if traces is not None else (_sql.window_scope("TRUE"), [])
+    sql = _sql.runs_cte(scope) + _sql.RUNS_SELECT + f"""
 , r AS (
     SELECT agent, status, started_ns, path,
            CASE WHEN tokens_in IS NOT NULL OR tokens_out IS NOT NULL
@@ -63,7 +94,7 @@ g AS (SELECT agent, count(*) FILTER (WHERE status = 'ok') AS n_ok,
 SELECT m.agent, m.n, m.n_tok, m.med, d.mad, g.n_ok, g.good[1:{MAX_GOOD_PATHS}] AS good
 FROM m JOIN d USING (agent) JOIN g USING (agent)"""
     out = {}
-    for row in store.query(sql, [agents]):
+    for row in store.query(sql, [*params, agents]):
         out[row["agent"]] = Baseline(
             runs=row["n"], token_runs=row["n_tok"], token_median=row["med"], token_mad=row["mad"],
             good_runs=row["n_ok"] or 0,

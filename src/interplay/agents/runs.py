@@ -30,7 +30,9 @@ def list_runs(store: Store, agent: str | None = None, failed: bool = False, wind
     """Runs started in the window, newest first, with steps, tools, tokens and failure modes."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit {limit}: must be between 1 and {MAX_LIMIT}")
-    return _finish(store, _newest_rows(store, agent, failed, window, limit))
+    rows, traces = _newest_rows(store, agent, failed, window, limit)
+    unbounded = window.since_ns is None and window.until_ns is None
+    return _finish(store, rows, all_traces=traces if unbounded else None)
 
 
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
@@ -70,7 +72,7 @@ def _run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRan
 
 
 def _newest_rows(store: Store, agent: str | None, failed: bool, window: TimeRange,
-                 limit: int) -> list[dict[str, Any]]:
+                 limit: int) -> tuple[list[dict[str, Any]], list[str]]:
     """The newest `limit` runs passing the filters, assigning spans to runs only in the traces needed.
 
     Traces come newest first by a bound no run of theirs starts after; batches of them (growing
@@ -87,7 +89,7 @@ def _newest_rows(store: Store, agent: str | None, failed: bool, window: TimeRang
                       key=_newest_first)[:limit]
         if len(rows) == limit and done < len(traces) and _newest_first(rows[-1]) < _after(traces[done]["bound"]):
             break
-    return rows
+    return rows, [t["trace_id"] for t in traces]
 
 
 def _newest_first(r: dict[str, Any]) -> tuple[bool, int, str]:
@@ -110,12 +112,13 @@ def _steps(store: Store, trace_ids: list[str]) -> dict[tuple[str, str], list[dic
     return out
 
 
-def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False) -> list[dict[str, Any]]:
+def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False,
+            all_traces: list[str] | None = None) -> list[dict[str, Any]]:
     """Attach steps and failure modes to run rows (few: at most `limit`) and shape the output."""
     if not rows:
         return []
     steps = _steps(store, sorted({r["trace_id"] for r in rows}))
-    base = baselines(store, sorted({r["agent"] for r in rows}))
+    base = baselines(store, sorted({r["agent"] for r in rows}), all_traces)
     out = []
     for r in rows:
         run_steps = [_step(i, s) for i, s in enumerate(steps.get((r["trace_id"], r["root"]), []))]
