@@ -20,7 +20,7 @@ from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
 from .queries import TimeRange
 from .store.base import Store
-from .store.duckdb import DuckDBStore
+from .store.open import open_store
 
 
 class Interplay:
@@ -31,7 +31,8 @@ class Interplay:
 
     @classmethod
     def open(cls, db: str | Path = "interplay.duckdb", *, read_only: bool = False) -> "Interplay":
-        return cls(DuckDBStore(db, read_only=read_only))
+        """A DuckDB file (PATH, duckdb:PATH) or a store URL: chdb:PATH, clickhouse://user:pass@host:8123/db."""
+        return cls(open_store(db, read_only=read_only))
 
     def close(self) -> None:
         self.store.close()

@@ -8,7 +8,15 @@ from typing import Any
 
 
 def server_file(db: str | os.PathLike[str]) -> Path:
-    return Path(str(db) + ".server.json")
+    """Beside the database file or chDB directory; for a ClickHouse server URL, in the temp folder."""
+    from .store.open import parse_store_url
+    kind, location = parse_store_url(str(db))
+    if kind == "clickhouse":
+        import hashlib
+        import tempfile
+        key = hashlib.sha1(location.encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"interplay-{key}.server.json"
+    return Path(location.rstrip("/") + ".server.json")
 
 
 def write_server_file(db: str, info: dict[str, Any]) -> Path:

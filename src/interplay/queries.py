@@ -93,17 +93,17 @@ def traces(store: Store, window: TimeRange = TimeRange(), *, service: str | None
                         arg_min(service, start_ns)) AS root_service,
                coalesce(arg_min(operation, start_ns) FILTER (WHERE parent_span_id IS NULL),
                         arg_min(operation, start_ns)) AS root_operation,
-               min(start_ns) AS start_ns, max(end_ns) - min(start_ns) AS duration_ns,
+               min(start_ns) AS first_ns, max(end_ns) - min(start_ns) AS span_ns,
                count(*) AS spans, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                count(DISTINCT service) AS services,
                count(*) FILTER (WHERE parent_span_id IS NULL) AS roots
         FROM spans WHERE trace_id IN (SELECT trace_id FROM hit)
         GROUP BY trace_id {('HAVING ' + ' AND '.join(having)) if having else ''}
-        ORDER BY start_ns DESC LIMIT {int(limit)}""", params + hparams)
+        ORDER BY first_ns DESC LIMIT {int(limit)}""", params + hparams)
     return [{
         "trace_id": r["trace_id"], "root_service": r["root_service"],
-        "root_operation": r["root_operation"], "start": format_time(r["start_ns"]),
-        "start_ns": r["start_ns"], "duration_ms": round(r["duration_ns"] / 1e6, 3),
+        "root_operation": r["root_operation"], "start": format_time(r["first_ns"]),
+        "start_ns": r["first_ns"], "duration_ms": round(r["span_ns"] / 1e6, 3),
         "spans": r["spans"], "errors": r["errors"], "services": r["services"],
         "complete": r["roots"] == 1,
     } for r in rows]

@@ -21,8 +21,10 @@ if not out.is_terminal:
     out.width = 160  # pipes and files get full rows, not an 80-column wrap
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-db_option = click.option("--db", envvar="INTERPLAY_DB", default=DEFAULT_DB, show_default=True,
-                         type=click.Path(dir_okay=False), help="DuckDB database file (env INTERPLAY_DB).")
+db_option = click.option("--db", "--store", "db", envvar=["INTERPLAY_STORE", "INTERPLAY_DB"], default=DEFAULT_DB,
+                         show_default=True, type=click.Path(dir_okay=False),
+                         help="DuckDB file, or a store URL: chdb:PATH, clickhouse://user:pass@host:8123/db "
+                              "(env INTERPLAY_STORE or INTERPLAY_DB).")
 url_option = click.option("--url", envvar="INTERPLAY_URL", default=None,
                           help="Query a running `interplay serve` at this URL instead of the file.")
 token_option = click.option("--token", envvar="INTERPLAY_TOKEN", default=None,
@@ -71,7 +73,8 @@ def _backend(db: str, url: str | None, token: str | None):
     info = running_server(db)
     if info:
         return RemoteInterplay(info["url"], token or info.get("token"))
-    if not Path(db).exists():
+    from ..store.open import is_store_url
+    if not is_store_url(db) and not Path(db).exists():
         raise StoreUnavailable(f"no database at {db}: run `interplay serve` and send telemetry, "
                                "or `interplay ingest FILE` (or pass --db / --url)")
     from ..api import Interplay
@@ -97,7 +100,8 @@ def _register_commands() -> None:
     import importlib
     from . import telemetry  # noqa: F401  (adds its commands to main)
     # Areas built in parallel register themselves once their module exists.
-    for name in ("interplay.cli.investigate", "interplay.cli.agents", "interplay.cli.web", "interplay.cli.mcp"):
+    for name in ("interplay.cli.investigate", "interplay.cli.agents", "interplay.cli.web", "interplay.cli.mcp",
+                 "interplay.cli.store"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -49,7 +49,7 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
         url = f"http://{_url_host(host)}:{port}"
         write_server_file(db, {"url": url, "pid": os.getpid(), "grpc_port": grpc_port,
                                "token": token, "db": os.path.abspath(db)})
-        echo(f"Interplay serving {db}")
+        echo(f"Interplay serving {str(db).split('@')[-1]}")  # never print a URL's password
         echo(f"  OTLP/HTTP  {url}  (POST /v1/traces, /v1/logs, /v1/metrics)")
         if grpc_port is not None:
             echo(f"  OTLP/gRPC  {_url_host(host)}:{grpc_port}")

@@ -83,6 +83,8 @@ class DuckDBStore:
 
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         result = self._cursor().execute(sql, params or [])
+        if hasattr(result, "to_arrow_table"):  # duckdb >= 2 renamed fetch_arrow_table
+            return result.to_arrow_table()
         table = result.fetch_arrow_table() if hasattr(result, "fetch_arrow_table") else result.arrow()
         return table if isinstance(table, pa.Table) else table.read_all()
 
