@@ -14,11 +14,14 @@ Columns of the `x` relation every query builds on: the span's own columns (`id` 
 """
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from . import conventions as c
 
 _IS_STEP = f"(gkind IS NOT NULL AND gkind NOT IN {c.sql_in(c.PASS_THROUGH)})"
+_NOT_PLAIN = re.compile(r'["\\\x00-\x1f]')
 _RATE = r"rate.?limit|ratelimit|too many requests|\b429\b|resource.?exhausted|quota exceeded"
 _TIMEOUT = r"time.?out|timed out|deadline.?exceeded|deadlineexceeded"
 
@@ -128,6 +131,31 @@ def window_scope(where: str) -> str:
 
 
 TRACES_SCOPE = "SELECT unnest(?::VARCHAR[]) AS trace_id"
+
+
+def named_scope(names: list[str]) -> tuple[str, list[Any]] | None:
+    """Traces that can hold runs of these agents (SQL, parameters): a span's service or attribute text names one.
+
+    A run's agent is its root's service or an attribute value of a span of its trace, and the
+    store keeps attributes as compact JSON that spells a plain string as itself, so this is a
+    superset of their traces (one substring test per span instead of parsing). None when a name
+    is not plain text (quotes, backslashes, control characters, or JSON such as a number).
+    """
+    if not names or not all(_plain(n) for n in names):
+        return None
+    tests = " OR ".join("contains(attributes, ?)" for _ in names)
+    return (f"SELECT DISTINCT trace_id FROM spans WHERE service IN (SELECT unnest(?::VARCHAR[])) OR {tests}",
+            [names, *names])
+
+
+def _plain(name: str | None) -> bool:
+    if not name or _NOT_PLAIN.search(name):
+        return False
+    try:
+        json.loads(name)
+    except ValueError:
+        return True
+    return False
 
 
 def newest_traces(where: str) -> str:

@@ -79,7 +79,10 @@ def baselines(store: Store, agents: list[str], traces: list[str] | None = None) 
 
 
 def _compute(store: Store, agents: list[str], traces: list[str] | None) -> dict[str, Baseline]:
-    scope, params = (_sql.TRACES_SCOPE, [traces]) if traces is not None else (_sql.window_scope("TRUE"), [])
+    if traces is not None:
+        scope, params = _sql.TRACES_SCOPE, [traces]
+    else:
+        scope, params = _sql.named_scope(agents) or (_sql.window_scope("TRUE"), [])
     sql = _sql.runs_cte(scope) + _sql.RUNS_SELECT + f"""
 , r AS (
     SELECT agent, status, started_ns, path,
