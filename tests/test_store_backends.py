@@ -237,6 +237,19 @@ def test_migrate_command(tmp_path, simulated):
     assert doc["copied"]["spans"] == doc["destination_counts"]["spans"] == spans
 
 
+def test_chdb_store_then_migrate_back_to_investigate(tmp_path, simulated):
+    """On ClickHouse, ingest and queries work; investigations say how to get them (and that works)."""
+    from conftest import run_cli
+    ch = f"chdb:{tmp_path / 'ch'}"
+    run_cli("ingest", str(simulated), "--store", ch)
+    assert run_cli("services", "--store", ch, "--format", "json").stdout.count('"service"') >= 8
+    r = run_cli("investigate", "--store", ch, check=False)
+    assert r.returncode == 1 and "interplay migrate" in r.stderr and "Traceback" not in r.stderr
+    run_cli("migrate", "--from", ch, "--to", f"duckdb:{tmp_path / 'back.duckdb'}")
+    result = json.loads(run_cli("investigate", "--db", str(tmp_path / "back.duckdb"), "--format", "json").stdout)
+    assert result["root_causes"]
+
+
 # -- URL parsing and dialect translation ------------------------------------------------------------
 @pytest.mark.parametrize("text, expected", [
     ("interplay.duckdb", ("duckdb", "interplay.duckdb")),

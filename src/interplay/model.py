@@ -43,6 +43,12 @@ class NotFound(InterplayError):
     http_status = 404
 
 
+class NotSupported(InterplayError):
+    """A feature this store backend does not offer (yet)."""
+
+    http_status = 501
+
+
 class SpanKind(str, Enum):
     UNSPECIFIED = "UNSPECIFIED"
     INTERNAL = "INTERNAL"

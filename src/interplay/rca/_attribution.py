@@ -101,7 +101,8 @@ _TREE_SQL = f"""
                arg_max(operation, end_ns - start_ns) AS child_op, arg_max(kind, end_ns - start_ns) AS child_kind
         FROM ch GROUP BY ALL),
     nodes AS (
-        SELECT sp.trace_id, sp.span_id, sp.parent_span_id, sp.kind, sp.err, sp.end_ns,
+        SELECT sp.trace_id AS trace_id, sp.span_id AS span_id, sp.parent_span_id AS parent_span_id,
+               sp.kind AS kind, sp.err AS err, sp.end_ns AS end_ns,
                greatest(sp.duration_ns - coalesce(cv.covered, 0), 0) AS self_ns,
                coalesce(k.child_err, false) AS child_err, coalesce(k.nchild, 0) AS nchild, k.child_end,
                k.child_service, k.child_op, k.child_kind,

@@ -152,7 +152,7 @@ class HttpTransport:
             client.close()
 
 
-class ClickHouseError(RuntimeError):
+class ClickHouseError(StoreUnavailable):
     """A statement ClickHouse refused; the message keeps ClickHouse's first line and the SQL's start."""
 
     def __init__(self, exc: BaseException, sql: str) -> None:
