@@ -102,17 +102,16 @@ def _spans(detail: bool) -> str:
     QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY start_ns) = 1),
 s1 AS (
     SELECT * EXCLUDE ({a}), {c.sql_kind(parsed=a)} AS gkind,
+           CASE WHEN gkind IS NOT NULL THEN {c.sql_step_name('gkind', parsed=a)} END AS step_name,
            {f('error_type')} AS error_type, {i('http_status')} AS http_status, {i('grpc_status')} AS grpc_status,
            {i('resend_count')} AS resend_count, {f('server_address')} AS server_address,
            {f('agent_name')} AS agent_name, {f('agent_id')} AS agent_id, {f('conversation_id')} AS conversation_id,
            {i('input_tokens')} AS input_tokens, {i('output_tokens')} AS output_tokens,
-           {i('total_tokens')} AS total_tokens,
-           {a} AS names
+           {i('total_tokens')} AS total_tokens
     FROM s0),
 s AS MATERIALIZED (
-    SELECT * EXCLUDE (events, names{", attributes" if detail else ""}),
+    SELECT * EXCLUDE (events{", attributes" if detail else ""}),
            {"CASE WHEN gkind IS NOT NULL THEN attributes END AS attributes," if detail else ""}
-           CASE WHEN gkind IS NOT NULL THEN {c.sql_step_name('gkind', parsed='names')} END AS step_name,
            {failed} AS failed,
            {c.sql_signature('gkind', 'step_name')} AS sig,
            CASE WHEN http_status = 429 THEN TRUE WHEN {failed} THEN regexp_matches({why}, '{_RATE}') END
