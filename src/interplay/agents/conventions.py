@@ -132,12 +132,16 @@ def sql_kind(column: str = "attributes", parsed: str | None = None) -> str:
 
 
 def sql_prefilter(column: str = "attributes") -> str:
-    """A cheap LIKE test that every span sql_kind recognises passes (skips JSON parsing of the rest)."""
-    namespaces = sorted({k.split(".")[0] + "." for f in ("operation", "openinference_kind", "traceloop_kind",
-                                                        "tool_name", "request_model", "response_model",
-                                                        "input_tokens", "output_tokens")
+    """A cheap text test that every span sql_kind recognises passes (skips JSON parsing of the rest).
+
+    One regular expression for `"<namespace>.` of every key sql_kind reads (faster than one LIKE
+    per namespace).
+    """
+    namespaces = sorted({k.split(".")[0] for f in ("operation", "openinference_kind", "traceloop_kind",
+                                                  "tool_name", "request_model", "response_model",
+                                                  "input_tokens", "output_tokens")
                          for k in ALIASES[f]})
-    return "(" + " OR ".join(f"{column} LIKE '%\"{ns}%'" for ns in namespaces) + ")"
+    return f"""regexp_matches({column}, '"(?:{"|".join(namespaces)})\\.')"""
 
 
 def _path(key: str) -> str:
