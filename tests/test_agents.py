@@ -219,6 +219,47 @@ def test_listing_filters_agent_failed_window_and_limit(tmp_path):
         ip.agent_runs(limit=0)
 
 
+def test_newest_runs_are_found_past_the_first_batch_of_traces(tmp_path):
+    # 70 newer healthy runs push the two failed (and the billing) runs out of the first batch of traces.
+    old = [Run(0, agent="billing", error="x"), Run(1, error="y")]
+    for r in old:
+        r.chat(finish="stop")
+    newer = [Run(2 + i).healthy() for i in range(70)]
+    plain = TraceBuilder(start_ns=T0 + 900 * SEC, seed=7)  # no agent span: rooted at its root span
+    root = plain.span("bot", "POST /ask", kind="SERVER", duration_ms=100)
+    root.child("bot", "openai.chat", kind="CLIENT", offset_ms=1, duration_ms=10,
+               attributes={"gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 5})
+    root.child("bot", "lookup", offset_ms=12, duration_ms=10, attributes={"gen_ai.tool.name": "lookup"})
+    ip = open_store(tmp_path, old + newer + [plain])
+    every = ip.agent_runs(limit=1000)
+    assert len(every) == 73 and every[0]["run_id"] == f"{plain.trace_id}:{root.span_id}"
+    assert [r["run_id"] for r in ip.agent_runs(limit=5)] == [r["run_id"] for r in every[:5]]
+    assert [r["trace_id"] for r in ip.agent_runs(failed=True, limit=2)] == [o.trace.trace_id for o in old[::-1]]
+    assert [r["agent"] for r in ip.agent_runs(agent="billing", limit=1)] == ["billing"]
+
+
+def test_baselines_follow_newly_ingested_runs(tmp_path):
+    bad = Run(10, error="refund failed")
+    bad.tool("issue_refund")
+    ip = open_store(tmp_path, [Run(i).healthy() for i in range(3)] + [bad])
+    rid = f"{bad.trace.trace_id}:{bad.root.span_id}"
+    assert modes(ip.agent_run(rid))["divergence"]["evidence"]["compared_with"] == 3
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps(traces_request([Run(20 + i).healthy().trace for i in range(2)])) + "\n")
+    ip.ingest_file(more)
+    assert modes(ip.agent_run(rid))["divergence"]["evidence"]["compared_with"] == 5
+
+
+@pytest.mark.parametrize("name", ['o"brien', "42", "back\\slash"])
+def test_agent_names_that_are_not_plain_text_still_get_baselines(tmp_path, name):
+    bad = Run(10, agent=name, error="x")
+    bad.tool("other")
+    ip = open_store(tmp_path, [Run(i, agent=name).healthy() for i in range(5)] + [bad])
+    listed = by_id(ip.agent_runs(), bad)
+    assert listed["agent"] == name and "divergence" in modes(listed)
+    assert ip.agent_run(listed["run_id"])["failure_modes"] == listed["failure_modes"]
+
+
 def test_run_ids_are_validated_and_missing_runs_are_not_found(tmp_path):
     ip = open_store(tmp_path, [Run(0).healthy()])
     with pytest.raises(InvalidInput):

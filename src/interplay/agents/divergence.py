@@ -51,7 +51,7 @@ class Baseline:
 
 _lock = threading.Lock()
 # store → {(span count, agent): (when computed, Baseline or None for an agent without runs)}
-_cache: "weakref.WeakKeyDictionary[Any, dict[tuple[int, str], tuple[float, Baseline | None]]]" = \
+_cache: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], tuple[float, Baseline | None]]] = \
     weakref.WeakKeyDictionary()
 
 
