@@ -26,6 +26,12 @@ def test_demo_json_shows_truth_and_investigation(tmp_path):
     services = json.loads(subprocess.run([INTERPLAY, "services", "--db", str(tmp_path / "demo.duckdb"),
                                           "--format", "json"], capture_output=True, text=True).stdout)
     assert {"frontend", "checkout", "payment"} <= {s["service"] for s in services}
+    import duckdb
+    con = duckdb.connect(str(tmp_path / "demo.duckdb"), read_only=True)
+    kinds = dict(con.execute("SELECT type, count(*) FROM metrics GROUP BY type").fetchall())
+    logs = con.execute("SELECT count(*) FROM logs").fetchone()[0]
+    con.close()
+    assert kinds.get("histogram", 0) > 0 and kinds.get("gauge", 0) > 0 and logs > 0  # all three signals
     assert not (tmp_path / "demo.duckdb.server.json").exists()
     ps = subprocess.run(["pgrep", "-f", "interplay.testbed._live"], capture_output=True, text=True)
     assert ps.stdout.strip() == "", "testbed processes left behind"

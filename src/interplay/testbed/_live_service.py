@@ -22,9 +22,12 @@ from opentelemetry import propagate
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -67,6 +70,12 @@ class Service:
         self.lp = LoggerProvider(resource=res)
         self.lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=cfg["url"] + "/v1/logs", timeout=3),
                                                                  schedule_delay_millis=500))
+        # Metrics as a user's service sends them: request duration per route, and process CPU.
+        self.mp = MeterProvider(resource=res, metric_readers=[PeriodicExportingMetricReader(
+            OTLPMetricExporter(endpoint=cfg["url"] + "/v1/metrics", timeout=3), export_interval_millis=5000)])
+        meter = self.mp.get_meter("interplay.testbed.live", "0.1.0")
+        self.request_duration = meter.create_histogram("http.server.request.duration", unit="s")
+        meter.create_observable_gauge("process.cpu.time", callbacks=[_cpu_time], unit="s")
         self.tracer = self.tp.get_tracer("interplay.testbed.live", "0.1.0")
         self.logger = self.lp.get_logger("interplay.testbed.live", "0.1.0")
         pool = self.spec.pool_size if self.spec and self.spec.pool_size else 4
@@ -106,11 +115,17 @@ class Service:
 # -- request handling ------------------------------------------------------------------------------
 
 
+def _cpu_time(options):
+    from opentelemetry.metrics import Observation
+    yield Observation(time.process_time())
+
+
 def make_handler(svc: Service, ep: Endpoint):
     async def handler(request: Request) -> Response:
         ctx = propagate.extract(request.headers)
         attrs = {"http.request.method": ep.method, "http.route": ep.route, "url.path": request.url.path,
                  "url.scheme": "http", "server.address": "127.0.0.1", "server.port": svc.cfg["port"]}
+        started = time.perf_counter()
         with svc.tracer.start_as_current_span(ep.key, context=ctx, kind=SpanKind.SERVER, attributes=attrs,
                                               record_exception=False, set_status_on_exception=False) as span:
             svc.inflight += 1
@@ -119,6 +134,8 @@ def make_handler(svc: Service, ep: Endpoint):
             finally:
                 svc.inflight -= 1
             span.set_attribute("http.response.status_code", status)
+            svc.request_duration.record(time.perf_counter() - started,
+                                        {"http.route": ep.route, "http.response.status_code": status})
             return JSONResponse({"service": svc.name, "status": status}, status_code=status)
     return handler
 
@@ -371,6 +388,7 @@ def build_app(cfg: dict) -> Starlette:
             consumer.cancel()
         svc.tp.shutdown()
         svc.lp.shutdown()
+        svc.mp.shutdown()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.svc = svc
@@ -392,6 +410,7 @@ async def _enqueue(svc: Service, request: Request) -> Response:
 async def _flush(svc: Service, request: Request) -> Response:
     await asyncio.to_thread(svc.tp.force_flush, 5000)
     await asyncio.to_thread(svc.lp.force_flush, 5000)
+    await asyncio.to_thread(svc.mp.force_flush, 5000)
     return JSONResponse({"flushed": True})
 
 
