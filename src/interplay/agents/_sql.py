@@ -124,8 +124,8 @@ s AS MATERIALIZED (
 def window_scope(where: str) -> str:
     """Traces with a recognised GenAI span matching `where` (a condition on spans)."""
     # Materialised so that the JSON is parsed once per span, not once per key the kind reads.
-    return (f"SELECT trace_id FROM (WITH g AS MATERIALIZED (SELECT trace_id, {c.sql_parse()} AS a FROM spans "
-            f"WHERE {where} AND {c.sql_prefilter()}) "
+    return (f"SELECT trace_id FROM (WITH g AS MATERIALIZED (SELECT trace_id, "
+            f"{c.sql_parse(fields=c.KIND_FIELDS)} AS a FROM spans WHERE {where} AND {c.sql_prefilter()}) "
             f"SELECT DISTINCT trace_id FROM g WHERE {c.sql_kind(parsed='a')} IS NOT NULL)")
 
 
@@ -165,7 +165,8 @@ def newest_traces(where: str) -> str:
     """
     return f"""
 WITH g AS MATERIALIZED (
-    SELECT trace_id, start_ns, {c.sql_parse()} AS a FROM spans WHERE {where} AND {c.sql_prefilter()}),
+    SELECT trace_id, start_ns, {c.sql_parse(fields=c.KIND_FIELDS)} AS a FROM spans
+    WHERE {where} AND {c.sql_prefilter()}),
 t AS (
     SELECT trace_id, max(start_ns) FILTER (WHERE gkind = 'agent') AS agent_ns
     FROM (SELECT trace_id, start_ns, {c.sql_kind(parsed='a')} AS gkind FROM g)
