@@ -6,7 +6,8 @@
 # RCAEval pins numpy<2 and wants torch, so it lives in its own venv, never in the project's.
 # Its `default` extra pins ~170 packages (dvc, celery, jupyter ...) that no method needs: this
 # installs the package without dependencies, then only what the metric methods import
-# (BARO, NSigma, CIRCA, RCD, PC-PageRank, CausalRCA, RUN, EasyRCA, MicroCause, ...).
+# (BARO, NSigma, CIRCA, PC-PageRank, Granger/LiNGAM-PageRank, CausalRCA, ...). RCD would also need
+# the patched causal-learn that RCAEval ships only in its git repo (script/link.sh), not on PyPI.
 # Torch is installed first and CPU-only (from a local wheel where pip's find-links has one),
 # so that no CUDA build is pulled in.
 set -euo pipefail
@@ -39,6 +40,9 @@ found = [m for m in ("baro", "nsigma", "circa", "rcd", "pc_pagerank", "causalrca
                      "microcause", "granger_pagerank", "lingam_pagerank") if hasattr(e2e, m)
          or importlib.util.find_spec(f"RCAEval.e2e.{m}")]
 print("rcaeval_setup: RCAEval", importlib.metadata.version("RCAEval"), "on Python", sys.version.split()[0],
-      "- methods:", ", ".join(found))
+      "- method modules:", ", ".join(found))
+print("rcaeval_setup: bench/rcaeval_baselines.py runs baro, nsigma, circa, pc_pagerank, granger_pagerank,"
+      " lingam_pagerank by default; rcd needs RCAEval's patched causal-learn (not in the wheel),"
+      " causalrca takes >150 s a case, easyrca/microcause/run fail inside RCAEval 1.8.1")
 EOF
 echo "rcaeval_setup: $venv ready in $(( $(date +%s) - began )) s, $(du -sh "$venv" | cut -f1)"
