@@ -192,3 +192,20 @@ def test_cli_ingest_rcaeval_csv_then_investigate(tmp_path):
     broken.write_text("when,x\n1,2\n")
     r = run_cli("ingest", "--format", "rcaeval", str(broken), "--db", db, check=False)
     assert r.returncode == 1 and "broken.csv" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bulk_ingest_leaves_no_staging_tables_even_after_a_crash(tmp_path):
+    db = tmp_path / "s.duckdb"
+    ip = Interplay.open(db)
+    bad = _write(tmp_path / "bad.jsonl", [_doc(3)], extra="{oops\n")
+    with pytest.raises(InvalidInput):
+        ip.ingest_file(bad)
+    ip.ingest_file(_write(tmp_path / "ok.jsonl", [_doc(2)]))
+    stages = "SELECT count(*) AS n FROM duckdb_tables() WHERE starts_with(table_name, '_interplay_stage_')"
+    assert ip.store.query(stages)[0]["n"] == 0 and ip.counts()["spans"] == 4
+    # a process killed mid-ingest leaves a staging table behind: the next open drops it
+    ip.store._con.execute("CREATE TABLE _interplay_stage_dead_spans AS SELECT * FROM spans")
+    ip.close()
+    ip = Interplay.open(db)
+    assert ip.store.query(stages)[0]["n"] == 0 and ip.counts()["spans"] == 4
+    ip.close()

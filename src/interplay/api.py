@@ -46,7 +46,7 @@ class Interplay:
         workers > 1 decodes large files in forked processes (see `read_file`).
         """
         result = IngestResult()
-        with self.store.transaction() as tx:
+        with self.store.bulk_transaction() as tx:
             for batch in read_file(path, skip_invalid=skip_invalid, on_progress=on_progress, name=name,
                                    workers=workers):
                 tx.append(batch)

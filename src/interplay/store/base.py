@@ -26,7 +26,10 @@ class Store(Protocol):
         """Store every table of the batch in one transaction: all or nothing."""
 
     def transaction(self) -> AbstractContextManager[Appender]:
-        """Several appends committed together (a whole file), or none on error."""
+        """Several appends committed together, or none on error."""
+
+    def bulk_transaction(self) -> AbstractContextManager[Appender]:
+        """Like transaction, for appends too large to hold in memory (a whole file): all or nothing."""
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts."""

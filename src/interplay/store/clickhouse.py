@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -68,6 +68,10 @@ class ClickHouseStore:
     def append(self, batch: TelemetryBatch) -> None:
         with self.transaction() as tx:
             tx.append(batch)
+
+    def bulk_transaction(self) -> AbstractContextManager["_Transaction"]:
+        """Every transaction here already stages on disk (see `transaction`)."""
+        return self.transaction()
 
     @contextmanager
     def transaction(self) -> Iterator["_Transaction"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,7 @@ class DuckDBStore:
         if not read_only:
             for statement in duckdb_ddl():
                 self._con.execute(statement)
+            self._drop_stale_stages()  # left by a crash in the middle of a bulk ingest
 
     # -- writing -------------------------------------------------------------------------------
     def append(self, batch: TelemetryBatch) -> None:
@@ -60,6 +62,30 @@ class DuckDBStore:
                 raise
             finally:
                 cur.close()
+
+    @contextmanager
+    def bulk_transaction(self) -> Iterator["_StagedTransaction"]:
+        """All or nothing for appends larger than memory: stage on disk, then move in one transaction.
+
+        DuckDB keeps a transaction's uncommitted appends in memory, so a 1 GB file appended in one
+        transaction grows the process by about as much. Staging tables are committed chunk by chunk
+        (memory stays at the buffer pool's size) and moved with one INSERT ... SELECT at the end;
+        readers never see them, and a crash leaves only staging tables, dropped on the next open.
+        """
+        with self._write_lock:
+            cur = self._con.cursor()
+            staged = _StagedTransaction(cur, f"{_STAGE_PREFIX}{uuid.uuid4().hex[:12]}_")
+            try:
+                yield staged
+                staged.commit()
+            finally:
+                staged.drop()
+                cur.close()
+
+    def _drop_stale_stages(self) -> None:
+        for (name,) in self._con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)", [_STAGE_PREFIX]).fetchall():
+            self._con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
     def delete_before(self, time_ns: int) -> dict[str, int]:
         deleted = {}
@@ -111,6 +137,43 @@ class _Transaction:
                 self.cursor.execute(f"INSERT INTO {name} SELECT * FROM _incoming")
             finally:
                 self.cursor.unregister("_incoming")
+
+
+_STAGE_PREFIX = "_interplay_stage_"
+
+
+class _StagedTransaction:
+    """Appends go to staging tables, each committed at once; `commit` moves them all atomically."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, prefix: str) -> None:
+        self.cursor, self.prefix = cursor, prefix
+        self.tables: list[str] = []
+
+    def append(self, batch: TelemetryBatch) -> None:
+        for name, table in batch.tables().items():
+            stage = self.prefix + name
+            if name not in self.tables:
+                self.cursor.execute(f'CREATE TABLE "{stage}" AS SELECT * FROM {name} LIMIT 0')
+                self.tables.append(name)
+            self.cursor.register("_incoming", table)
+            try:
+                self.cursor.execute(f'INSERT INTO "{stage}" SELECT * FROM _incoming')
+            finally:
+                self.cursor.unregister("_incoming")
+
+    def commit(self) -> None:
+        self.cursor.execute("BEGIN TRANSACTION")
+        try:
+            for name in self.tables:
+                self.cursor.execute(f'INSERT INTO {name} SELECT * FROM "{self.prefix + name}"')
+            self.cursor.execute("COMMIT")
+        except BaseException:
+            self.cursor.execute("ROLLBACK")
+            raise
+
+    def drop(self) -> None:
+        for name in self.tables:
+            self.cursor.execute(f'DROP TABLE IF EXISTS "{self.prefix + name}"')
 
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
