@@ -342,14 +342,6 @@ def _window(since: str | None, until: str | None) -> TimeRange:
                      parse_time_ns(until, where="until") if until else None)
 
 
-def _params(window: TimeRange) -> dict[str, str]:
-    q = {}
-    if window.since_ns is not None:
-        q["since"] = str(window.since_ns)
-    if window.until_ns is not None:
-        q["until"] = str(window.until_ns)
-    return q
-
 
 TOOL_NAMES = ("list_services", "service_graph", "investigate", "cause_evidence", "trace_summary",
               "agent_runs", "agent_run", "recent_changes", "impact")

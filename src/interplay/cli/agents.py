@@ -59,24 +59,11 @@ def show(run_id, db, url, token, fmt) -> None:
 
 
 def _list(backend, agent: str | None, failed: bool, window: TimeRange, limit: int) -> list[dict[str, Any]]:
-    if hasattr(backend, "agent_runs"):
-        return backend.agent_runs(agent=agent, failed=failed, window=window, limit=limit)
-    params: dict[str, Any] = {"limit": limit}
-    if agent:
-        params["agent"] = agent
-    if failed:
-        params["failed"] = "true"
-    if window.since_ns is not None:
-        params["since"] = str(window.since_ns)
-    if window.until_ns is not None:
-        params["until"] = str(window.until_ns)
-    return backend._request("GET", "/api/agents/runs", params=params)["runs"]
+    return backend.agent_runs(agent=agent, failed=failed, window=window, limit=limit)
 
 
 def _get(backend, run_id: str) -> dict[str, Any]:
-    if hasattr(backend, "agent_run"):
-        return backend.agent_run(run_id)
-    return backend._request("GET", f"/api/agents/runs/{run_id.strip()}")
+    return backend.agent_run(run_id.strip())
 
 
 def _print_run(run: dict[str, Any]) -> None:

@@ -25,11 +25,7 @@ def investigate(symptom, at, since, until, db, url, token, fmt, output_path) -> 
     backend = _backend(db, url, token)
     window = _window(since, until)
     at_ns = parse_time_ns(at, where="--at") if at else None
-    if hasattr(backend, "investigate"):
-        result = backend.investigate(symptom=symptom, at_ns=at_ns, window=window)
-    else:
-        body = {"symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns}
-        result = backend._request("POST", "/api/investigations", json=body)
+    result = backend.investigate(symptom=symptom, at_ns=at_ns, window=window)
     charts = ""
     if fmt == "html" and hasattr(backend, "store"):
         from ..report_charts import charts_html
@@ -55,10 +51,7 @@ def graph(since, until, db, url, token, fmt) -> None:
     from ..report import render_graph
     backend = _backend(db, url, token)
     window = _window(since, until)
-    if hasattr(backend, "graph"):
-        g = backend.graph(window)
-    else:
-        g = backend._request("GET", "/api/graph", params=_params(window))
+    g = backend.graph(window)
     backend.close()
     _print(render_graph(g, fmt), fmt)
 
@@ -73,10 +66,7 @@ def impact(target, since, until, db, url, token, fmt) -> None:
     """Blast radius of SERVICE[:OPERATION]: who depends on it, and what share of their traffic."""
     backend = _backend(db, url, token)
     window = _window(since, until)
-    if hasattr(backend, "impact"):
-        result = backend.impact(target, window)
-    else:
-        result = backend._request("GET", "/api/impact", params={"target": target, **_params(window)})
+    result = backend.impact(target, window)
     backend.close()
     if fmt == "json":
         output.print_json(out, result)
@@ -90,13 +80,6 @@ def impact(target, since, until, db, url, token, fmt) -> None:
                  empty="no entry point reaches it")
 
 
-def _params(window) -> dict:
-    q = {}
-    if window.since_ns is not None:
-        q["since"] = str(window.since_ns)
-    if window.until_ns is not None:
-        q["until"] = str(window.until_ns)
-    return q
 
 
 def _print(text: str, fmt: str) -> None:
