@@ -108,10 +108,10 @@ class DuckDBStore:
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        result = self._cursor().execute(sql, params or [])
-        if hasattr(result, "to_arrow_table"):  # duckdb >= 2 renamed fetch_arrow_table
-            return result.to_arrow_table()
-        table = result.fetch_arrow_table() if hasattr(result, "fetch_arrow_table") else result.arrow()
+        relation = self._cursor().sql(sql, params=params or None)  # a relation streams to arrow directly
+        if relation is None:  # a statement that returns no rows
+            return pa.table({})
+        table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
         return table if isinstance(table, pa.Table) else table.read_all()
 
     def counts(self) -> dict[str, int]:
