@@ -238,12 +238,13 @@ def test_migrate_command(tmp_path, simulated):
 
 
 def test_chdb_store_then_migrate_back_to_investigate(tmp_path, simulated):
-    """On ClickHouse, ingest and queries work; investigations say how to get them (and that works)."""
+    """On ClickHouse, ingest, queries and investigations work; agent runs say how to get them."""
     from conftest import run_cli
     ch = f"chdb:{tmp_path / 'ch'}"
     run_cli("ingest", str(simulated), "--store", ch)
     assert run_cli("services", "--store", ch, "--format", "json").stdout.count('"service"') >= 8
-    r = run_cli("investigate", "--store", ch, check=False)
+    assert json.loads(run_cli("investigate", "--store", ch, "--format", "json").stdout)["root_causes"]
+    r = run_cli("agents", "--store", ch, check=False)
     assert r.returncode == 1 and "interplay migrate" in r.stderr and "Traceback" not in r.stderr
     run_cli("migrate", "--from", ch, "--to", f"duckdb:{tmp_path / 'back.duckdb'}")
     result = json.loads(run_cli("investigate", "--db", str(tmp_path / "back.duckdb"), "--format", "json").stdout)
@@ -317,3 +318,45 @@ def test_kept_investigations(store):
     assert (got["status"], got["service"], got["started_ns"], got["result"]) == ("resolved", "catalog", None,
                                                                                  {"top": "db"})
     assert [r["id"] for r in inv.list(status="resolved")] == [rec["id"]]
+
+
+def test_translate_literals_regexp_and_ordered_lists():
+    """DuckDB string literals have no backslash escapes; regexp_replace and list(v ORDER BY k) FILTER."""
+    sql, _ = translate(r"SELECT regexp_replace(b, '\b[0-9]+(\.[0-9]+)?', '<*>', 'g'), "
+                       r"regexp_replace(b, 'a''b\', 'c'), list(v ORDER BY t) FILTER (WHERE w = 'b') AS b, "
+                       "list(hash(v) ORDER BY t), list(x ORDER BY t DESC), list(y) FROM m", [])
+    assert sql == (r"SELECT replaceRegexpAll(b, '\\b[0-9]+(\\.[0-9]+)?', '<*>'), "
+                   r"replaceRegexpOne(b, 'a''b\\', 'c'), "
+                   "arrayMap(x -> x.2, arraySort(x -> x.1, groupArrayIf((t, v), w = 'b'))) AS b, "
+                   "arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((t, cityHash64(v))))), "
+                   "list(x ORDER BY t DESC), list(y) FROM m")
+
+
+def test_literals_and_ordered_lists_on_both_backends(store):
+    store.append(_batch(3))
+    rows = store.query(r"SELECT regexp_replace('a.b\c 12.5 1x2', '[0-9]+(\.[0-9]+)?', '<*>', 'g') AS m, "
+                       r"'x\y' AS lit")
+    assert rows == [{"m": r"a.b\c <*> <*>x<*>", "lit": r"x\y"}]
+    got = store.query("SELECT service, list(start_ns ORDER BY start_ns) FILTER (WHERE status_code = 'ERROR') AS e "
+                      "FROM spans GROUP BY service ORDER BY service")
+    assert [(r["service"], len(r["e"] or [])) for r in got] == [("catalog", 2), ("frontend", 0)]
+    assert got[0]["e"] == sorted(got[0]["e"])
+
+
+@pytest.fixture(scope="module")
+def shop_errors(tmp_path_factory):
+    from interplay.testbed import simulate
+    out = tmp_path_factory.mktemp("shop") / "case.jsonl"
+    simulate("shop", "errors", seed=2, out=out, duration_s=900, rate_per_s=3)
+    return out
+
+
+def test_investigate_equal_on_both_backends(tmp_path, shop_errors):
+    """The investigation's SQL runs on ClickHouse too, and ranks the same root causes."""
+    ips = _ingest_both(tmp_path, shop_errors)
+    try:
+        top = {b: [c["service"] for c in ips[b].investigate()["root_causes"][:3]] for b in BACKENDS}
+        assert top["duckdb"] == top["chdb"] and top["duckdb"][0] == "payment"
+    finally:
+        for ip in ips.values():
+            ip.close()

@@ -93,7 +93,6 @@ class Interplay:
                     window: TimeRange = TimeRange()) -> dict[str, Any]:
         """Ranked root causes of a symptom ('service[:operation]', or None: find it) near at_ns (or find it)."""
         from .rca import investigate
-        self._needs_duckdb("investigations")
         return investigate(self.store, symptom, at_ns, window)
 
     def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
@@ -124,7 +123,7 @@ class Interplay:
         # Their SQL is not ported to ClickHouse yet: say so plainly instead of failing mid-query.
         if self.store.dialect != "duckdb":
             raise NotSupported(f"{what} run on DuckDB stores for now; copy this store with "
-                               "`interplay migrate --from <this store> --to duckdb:PATH` and investigate there")
+                               "`interplay migrate --from <this store> --to duckdb:PATH` and use them there")
 
 
 def changes_batch(events: Iterable[dict[str, Any]] | dict[str, Any], where: str = "body") -> TelemetryBatch:

@@ -120,7 +120,11 @@ _TREE_SQL = f"""
         FROM tree t JOIN chw c ON c.trace_id = t.trace_id AND c.parent_span_id = t.span_id
         WHERE t.depth < 64),
     unit_spans AS (
-        SELECT sel.w, sel.anom, sel.gs, sel.gop, t.unit_id, t.crit, n.*,
+        SELECT sel.w AS w, sel.anom AS anom, sel.gs AS gs, sel.gop AS gop, t.unit_id AS unit_id, t.crit AS crit,
+               n.trace_id AS trace_id, n.span_id AS span_id, n.parent_span_id AS parent_span_id, n.kind AS kind,
+               n.err AS err, n.end_ns AS end_ns, n.self_ns AS self_ns, n.child_err AS child_err,
+               n.nchild AS nchild, n.child_end AS child_end, n.child_service AS child_service,
+               n.child_op AS child_op, n.child_kind AS child_kind, n.ns AS ns, n.nop AS nop, n.nk AS nk,
                coalesce(pn.ns, n.ns) AS pns, coalesce(pn.nop, n.nop) AS pnop, coalesce(pn.nk, n.nk) AS pnk
         FROM tree t JOIN sel ON sel.unit_id = t.unit_id AND sel.trace_id = t.trace_id
         JOIN nodes n ON n.trace_id = t.trace_id AND n.span_id = t.span_id
@@ -153,7 +157,7 @@ def _aggregate(store: Store, table: str, blame: Blame) -> None:
         nb AS (SELECT gs, gop, count(DISTINCT unit_id) AS n FROM per WHERE w = 'b' GROUP BY ALL),
         parts AS (
             SELECT p.w, p.unit_id, p.trace_id, p.ns AS bs, p.nop AS bop, p.nk AS bk,
-                   CASE WHEN b.m IS NULL THEN p.s ELSE p.s - p.c * b.m END AS part
+                   CASE WHEN b.m IS NULL THEN CAST(p.s AS DOUBLE) ELSE p.s - p.c * b.m END AS part
             FROM per p LEFT JOIN base b USING (gs, gop, ns, nop, nk, pns, pnop, pnk)
             WHERE p.unit_id NOT IN (SELECT unit_id FROM err_units)
             UNION ALL

@@ -3,8 +3,9 @@
 The layers above write DuckDB SQL with `?` parameters. ClickHouse (server over HTTP and chDB alike)
 binds parameters by name and type (`{p0:Int64}`), so every `?` outside a string literal becomes a
 typed named placeholder. A few functions differ only in name or argument order and are rewritten
-here; anything else (recursive CTEs, QUALIFY, ASOF/ANTI JOIN spellings, list/struct functions) is
-not translated and fails loudly in ClickHouse.
+here, as are `regexp_replace`, `list(v ORDER BY k) [FILTER (WHERE c)]` and string literals (DuckDB's
+have no backslash escapes, ClickHouse's do: each backslash is doubled). Anything else (QUALIFY,
+ASOF JOIN, other list/struct functions) is not translated and fails loudly in ClickHouse.
 
     >>> translate("SELECT quantile_cont(d, 0.5) FROM spans WHERE s = ?", ["x"])
     ('SELECT quantileExactInclusive(0.5)(d) FROM spans WHERE s = {p0:String}', {'p0': 'x'})
@@ -112,18 +113,26 @@ def rewrite_functions(sql: str) -> str:
                 out.append(f"{_PARAMETRIC[low]}({q})({value})")
                 i = end + 1
                 continue
-        if is_call and low in ("json_extract_string", "try_cast"):
+        if is_call and low in ("json_extract_string", "try_cast", "regexp_replace"):
             end = _matching(tokens, j)
             replaced = _special_call(low, tokens[j + 1:end])
             if replaced is not None:
                 out.append(replaced)
                 i = end + 1
                 continue
+        if is_call and low in ("list", "array_agg") and not _after_dot(tokens, i):
+            replaced = _ordered_list(tokens, j)
+            if replaced is not None:
+                out.append(replaced[0])
+                i = replaced[1]
+                continue
         if kind == "ident" and low == "materialized" and is_call and _prev_word(tokens, i) == "as":
             i += 1  # `x AS MATERIALIZED (…)`: a hint to DuckDB; ClickHouse refuses it in recursive WITH
             continue
         if kind == "//":
             out.append(" DIV ")  # DuckDB's integer division; ClickHouse reads // as a comment
+        elif kind == "str" and "\\" in text:
+            out.append(text.replace("\\", "\\\\"))  # DuckDB literals have no escapes; ClickHouse's do
         elif is_call and low in _RENAMES and not _after_dot(tokens, i):
             out.append(_RENAMES[low])
         else:
@@ -142,6 +151,11 @@ def _special_call(name: str, arg_tokens: list[tuple[str, str]]) -> str | None:
             return f"arrayMap(e -> JSONExtractString(e, '{list_path.group(1)}'), JSONExtractArrayRaw({args[0]}))"
         if "[*]" not in args[1]:
             return f"nullIf(JSON_VALUE({args[0]}, {args[1]}), '')"
+    if name == "regexp_replace" and len(args) in (3, 4):
+        if len(args) == 3:
+            return f"replaceRegexpOne({', '.join(args)})"
+        if args[3].strip() == "'g'":
+            return f"replaceRegexpAll({', '.join(args[:3])})"
     if name == "try_cast" and len(args) == 1:
         m = re.fullmatch(r"(?is)(.*)\s+AS\s+([A-Za-z]+)", args[0])
         if m and m.group(2).upper() in _CAST_TYPES:
@@ -149,9 +163,42 @@ def _special_call(name: str, arg_tokens: list[tuple[str, str]]) -> str | None:
     return None
 
 
+def _ordered_list(tokens: list[tuple[str, str]], open_at: int) -> tuple[str, int] | None:
+    """`list(v ORDER BY k) [FILTER (WHERE c)]` → the values of groupArray[If]((k, v), c) sorted by k:
+    (replacement, index of the token after it). None: not of that shape, leave it."""
+    end = _matching(tokens, open_at)
+    inner = tokens[open_at + 1:end]
+    words = [(n, t[1].lower()) for n, t in enumerate(inner) if t[0] not in ("ws", "comment")]
+    depth, split = 0, None
+    for k, (n, w) in enumerate(words):
+        depth += w == "("
+        depth -= w == ")"
+        if depth == 0 and w == "order" and k + 1 < len(words) and words[k + 1][1] == "by":
+            split = (n, words[k + 1][0])
+            break
+    if split is None:
+        return None
+    value = rewrite_functions("".join(t for _, t in inner[:split[0]])).strip()
+    keys = _split_args(inner[split[1] + 1:])
+    if len(keys) != 1 or re.search(r"(?i)\b(asc|desc|nulls)\b", keys[0]) or "," in value:
+        return None
+    key = rewrite_functions(keys[0]).strip()
+    cond, after = None, end + 1
+    f = _next_significant(tokens, end + 1)
+    if f < len(tokens) and tokens[f][1].lower() == "filter":
+        p = _next_significant(tokens, f + 1)
+        if p < len(tokens) and tokens[p][0] == "(":
+            close = _matching(tokens, p)
+            body = "".join(t for _, t in tokens[p + 1:close]).strip()
+            if body[:5].lower() == "where":
+                cond, after = rewrite_functions(body[5:]).strip(), close + 1
+    pairs = f"groupArrayIf(({key}, {value}), {cond})" if cond else f"groupArray(({key}, {value}))"
+    return f"arrayMap(x -> x.2, arraySort(x -> x.1, {pairs}))", after
+
+
 # -- a small SQL scanner ----------------------------------------------------------------------------
 _SCAN = re.compile(r"""
-    (?P<str>'(?:[^'\\]|\\.|'')*')
+    (?P<str>'(?:[^']|'')*')
   | (?P<qid>"(?:[^"]|"")*"|`[^`]*`)
   | (?P<comment>--[^\n]*|/\*.*?\*/)
   | (?P<idiv>//)
