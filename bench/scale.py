@@ -87,40 +87,14 @@ def run_one(backend: str, n: int, batch: int, work: Path, url: str | None) -> di
     out["queries"] = {
         "services (all)": _timed(lambda: queries.services(store)),
         "services (10 min)": _timed(lambda: queries.services(store, window)),
-        "traces (all, newest 20)": _timed(lambda: _traces(store)),
-        "traces (10 min, errors, service)": _timed(lambda: _traces(store, window, errors_only=True,
+        "traces (all, newest 20)": _timed(lambda: queries.traces(store)),
+        "traces (10 min, errors, service)": _timed(lambda: queries.traces(store, window, errors_only=True,
                                                                    service="payments")),
         "trace (one id)": _timed(lambda: queries.trace(store, tid)),
     }
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     store.close()
     return out
-
-
-def _traces(store, window=queries.TimeRange(), **kw):
-    """queries.traces, or (on ClickHouse before its portable-alias change) the same SQL made portable."""
-    try:
-        return queries.traces(store, window, **kw)
-    except Exception as exc:
-        if "ILLEGAL_AGGREGATION" not in str(exc) and "NOT_AN_AGGREGATE" not in str(exc):
-            raise
-    cond, params = window.where()
-    match = [cond] + (["service = ?"] if kw.get("service") else []) + \
-        (["status_code = 'ERROR'"] if kw.get("errors_only") else [])
-    params += [kw["service"]] if kw.get("service") else []
-    return store.query(f"""
-        WITH hit AS (SELECT DISTINCT trace_id FROM spans WHERE {' AND '.join(match)})
-        SELECT trace_id,
-               coalesce(arg_min(service, start_ns) FILTER (WHERE parent_span_id IS NULL),
-                        arg_min(service, start_ns)) AS root_service,
-               coalesce(arg_min(operation, start_ns) FILTER (WHERE parent_span_id IS NULL),
-                        arg_min(operation, start_ns)) AS root_operation,
-               min(start_ns) AS first_ns, max(end_ns) - min(start_ns) AS span_ns,
-               count(*) AS spans, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
-               count(DISTINCT service) AS services,
-               count(*) FILTER (WHERE parent_span_id IS NULL) AS roots
-        FROM spans WHERE trace_id IN (SELECT trace_id FROM hit)
-        GROUP BY trace_id ORDER BY first_ns DESC LIMIT 20""", params)
 
 
 def _timed(fn, repeat: int = 3) -> float:
