@@ -5,9 +5,12 @@
     python bench/scale.py --backends clickhouse --url clickhouse://default:@127.0.0.1:8123/bench
 
 Spans are generated as arrow batches directly (binary-tree traces of 8 spans over 12 services,
-2% errors, one hour of traffic), so generation is not what is measured. Each backend runs in its own
-process (chDB serves one path per process; peak memory is then per backend) and ingests batch by
-batch, each batch one store transaction, as `interplay serve` does.
+2% errors, one hour of traffic), so generation is not what is measured. In the last 10 minutes
+`payments` fails a third of its requests and is 200 ms slower, and both reach every caller above
+it: the investigations must name it. Each backend ingests in its own process (chDB serves one path
+per process), batch by batch, each batch one store transaction, as `interplay serve` does; then a
+fresh process opens the store and times the queries and investigations, so its peak RSS is what
+reading costs (no full-table pulls into Python), apart from what ingest cost.
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ SERVICES = ["frontend", "cart", "catalog", "checkout", "payments", "shipping", "
 PER_TRACE = 8
 T0 = 1_767_225_600 * 10**9
 HOUR = 3600 * 10**9
+FAULT_AT = 50 * 60 * 10**9  # payments breaks 50 minutes into the hour
+FAULT_DELAY = 200_000_000
 
 
 def main() -> None:
@@ -43,29 +48,51 @@ def main() -> None:
     ap.add_argument("--backends", default="duckdb,chdb", help="comma list of duckdb, chdb, clickhouse")
     ap.add_argument("--url", default=None, help="clickhouse://… for the clickhouse backend")
     ap.add_argument("--workdir", default=None)
-    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # run one backend (child process)
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # ingest into one backend (child)
+    ap.add_argument("--read", default=None, help=argparse.SUPPRESS)  # query one backend (child)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.spans, args.batch, Path(args.workdir), args.url)))
+        return
+    if args.read:
+        print(json.dumps(read_one(_target(args.read, Path(args.workdir), args.url), Path(args.workdir))))
         return
     work = Path(args.workdir or tempfile.mkdtemp(prefix="interplay-scale-"))
     results = {}
     for backend in args.backends.split(","):
         cmd = [sys.executable, __file__, "--one", backend, "--spans", str(args.spans), "--batch", str(args.batch),
                "--workdir", str(work)] + (["--url", args.url] if args.url else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode:
-            print(f"{backend}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        results[backend] = _child(backend, cmd)
+        if results[backend] is None:
+            del results[backend]
             continue
-        results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
+        read = _child(backend, [sys.executable, __file__, "--read", backend, "--workdir", str(work)]
+                      + (["--url", args.url] if args.url else []))
+        if read is None:
+            del results[backend]
+            continue
+        results[backend].update(read)
     report(results, args.spans)
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _child(backend: str, cmd: list[str]) -> dict | None:
+    print(f"{backend}: {' '.join(cmd[2:4])} …", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        print(f"{backend}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _target(backend: str, work: Path, url: str | None) -> str:
+    return {"duckdb": f"duckdb:{work / 'scale.duckdb'}", "chdb": f"chdb:{work / 'scale-chdb'}",
+            "clickhouse": url}[backend]
+
+
 def run_one(backend: str, n: int, batch: int, work: Path, url: str | None) -> dict:
-    target = {"duckdb": f"duckdb:{work / 'scale.duckdb'}", "chdb": f"chdb:{work / 'scale-chdb'}",
-              "clickhouse": url}[backend]
+    target = _target(backend, work, url)
     store = open_store(target)
     out: dict = {"target": target}
     began = time.perf_counter()
@@ -82,6 +109,16 @@ def run_one(backend: str, n: int, batch: int, work: Path, url: str | None) -> di
     out["spans_per_s"] = round(n / ingest_s)
     out["counts"] = store.counts()
     out["bytes"] = store.size_bytes() if hasattr(store, "size_bytes") else _dir_bytes(work / "scale.duckdb")
+    out["ingest_peak_rss_mb"] = _peak_rss_mb()
+    store.close()
+    return out
+
+
+def read_one(target: str, work: Path) -> dict:
+    """Queries and investigations on a store filled by `run_one`, in a fresh process."""
+    from interplay.rca import investigate
+    store = open_store(target)
+    out: dict = {}
     window = queries.TimeRange(T0 + HOUR // 2, T0 + HOUR // 2 + 10 * 60 * 10**9)
     tid = store.query("SELECT trace_id FROM spans WHERE start_ns >= ? LIMIT 1", [T0 + HOUR // 2])[0]["trace_id"]
     out["queries"] = {
@@ -92,9 +129,20 @@ def run_one(backend: str, n: int, batch: int, work: Path, url: str | None) -> di
                                                                    service="payments")),
         "trace (one id)": _timed(lambda: queries.trace(store, tid)),
     }
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    found: dict = {}
+    for label, symptom in (("investigate (no symptom)", None), ("investigate (frontend)", "frontend")):
+        def run(symptom=symptom, label=label):
+            found[label] = investigate(store, symptom)
+        out["queries"][label] = _timed(run, repeat=2)
+        causes = found[label]["root_causes"]
+        out.setdefault("top_cause", {})[label] = causes[0]["service"] if causes else None
+    out["read_peak_rss_mb"] = _peak_rss_mb()
     store.close()
     return out
+
+
+def _peak_rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _timed(fn, repeat: int = 3) -> float:
@@ -125,6 +173,17 @@ def make_spans(first: int, n: int, total: int, seed: int) -> pa.Table:
     start = T0 + trace_no * (HOUR // max(total // PER_TRACE, 1)) + pos * 1_000_000
     dur = (rng.lognormal(16, 1.0, n) / (1 + pos)).astype(np.int64) + 1000
     err = rng.random(n) < 0.02
+    # the fault: payments fails a third of its calls and is slower; its callers fail and wait with it
+    faulty = (start >= T0 + FAULT_AT) & (services == "payments") & (rng.random(n) < 1 / 3)
+    slow = (start >= T0 + FAULT_AT) & (services == "payments")
+    extra = np.where(slow, FAULT_DELAY, 0)
+    for _ in range(3):  # depth of the 8-span tree: lift the fault to every ancestor
+        up = np.flatnonzero((faulty | (extra > 0)) & (pos > 0))
+        parent = parent_idx[up]
+        np.logical_or.at(faulty, parent, faulty[up])  # .at: siblings share a parent
+        np.maximum.at(extra, parent, extra[up])
+    err |= faulty
+    dur = dur + extra
     status = np.where(err, "ERROR", "UNSET").astype(object)
     attrs = np.array(['{"http.route":"/a","http.response.status_code":200}',
                       '{"http.route":"/b","http.response.status_code":200,"db.system":"postgresql"}',
@@ -164,8 +223,11 @@ def report(results: dict, n: int) -> None:
             ("ingest (s)", lambda r: f"{r['ingest_s']}"),
             ("size on disk (MB)", lambda r: f"{r['bytes'] / 1e6:,.0f}"),
             ("bytes per span", lambda r: f"{r['bytes'] / max(r['counts']['spans'], 1):.1f}"),
-            ("peak RSS (MB)", lambda r: f"{r['peak_rss_mb']:,}")]
+            ("peak RSS, ingest (MB)", lambda r: f"{r['ingest_peak_rss_mb']:,}"),
+            ("peak RSS, queries (MB)", lambda r: f"{r['read_peak_rss_mb']:,}")]
     rows += [(f"{q} ms", (lambda q: lambda r: f"{r['queries'][q]}")(q)) for q in results[names[0]]["queries"]]
+    rows += [(f"top cause, {q[len('investigate ('):-1]}", (lambda q: lambda r: str(r["top_cause"][q]))(q))
+             for q in results[names[0]]["top_cause"]]
     width = max(len(label) for label, _ in rows) + 2
     print("".ljust(width) + "".join(name.rjust(14) for name in names))
     for label, fn in rows:

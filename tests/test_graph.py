@@ -72,3 +72,41 @@ def test_impact(tmp_path):
     assert (entry["service"], entry["share"], entry["mode"]) == ("frontend", 1.0, "sync")
     r = impact(ip.store, "shipping")
     assert r["upstream"] == [{"service": "frontend", "mode": "async"}]
+
+
+def test_batch_consumer_links_on_both_backends(tmp_path):
+    """A consumer span linked to several producers (a batch) makes one async edge per producer's
+    service, on DuckDB and on ClickHouse alike: link trace and span ids are paired by position."""
+    import pytest
+    pytest.importorskip("chdb")
+    from interplay.store.open import open_store
+    producers, traces = [], []
+    for i in range(2):
+        t = TraceBuilder(T0 + i * 10**9, seed=100 + i)
+        root = t.span("orders", "POST /submit", duration_ms=5)
+        producers.append(root.child("orders", "publish jobs", kind="PRODUCER", offset_ms=1, duration_ms=1,
+                                    attributes={"messaging.system": "kafka",
+                                                "messaging.destination.name": "jobs"}))
+        if i == 0:  # a second producer in the same trace: two links share one trace id
+            bill = root.child("billing", "POST /charge", kind="SERVER", offset_ms=2, duration_ms=2)
+            producers.append(bill.child("billing", "publish jobs", kind="PRODUCER", offset_ms=1, duration_ms=1,
+                                        attributes={"messaging.system": "kafka",
+                                                    "messaging.destination.name": "jobs"}))
+        traces.append(t)
+    consumer = TraceBuilder(T0 + 5 * 10**9, seed=200)
+    consumer.span("worker", "process jobs", kind="CONSUMER", duration_ms=7, links=producers, error=True)
+    traces.append(consumer)
+    path = tmp_path / "links.jsonl"
+    path.write_text(json.dumps(traces_request(traces)) + "\n")
+    found = {}
+    for backend, url in (("duckdb", f"duckdb:{tmp_path / 'l.duckdb'}"), ("chdb", f"chdb:{tmp_path / 'l-ch'}")):
+        ip = Interplay(open_store(url))
+        try:
+            ip.ingest_file(path)
+            g = interaction_graph(ip.store)
+            found[backend] = sorted((e["caller"], e["callee"], e["mode"], e["stats"]["window"]["calls"],
+                                     e["stats"]["window"]["errors"]) for e in g["edges"] if e["callee"] == "worker")
+        finally:
+            ip.close()
+    assert found["duckdb"] == [("billing", "worker", "async", 1, 1), ("orders", "worker", "async", 2, 2)]
+    assert found["chdb"] == found["duckdb"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .queries import TimeRange
-from .store.base import Store
+from .store.base import Store, scratch_table
 
 # Where work enters a service: SERVER/CONSUMER spans, or roots (a cron job, an agent run).
 ENTRY = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
@@ -128,44 +128,51 @@ def _seconds(store: Store, w: TimeRange) -> float:
 def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float], keep: str = "TRUE",
            factor: float = 1.0) -> list[dict[str, Any]]:
     case, cond, params = windows_case(windows)
-    rows = store.query(f"""
-        WITH s AS MATERIALIZED (
-                   SELECT trace_id, span_id, parent_span_id, service, kind, duration_ns,
-                          status_code = 'ERROR' AS err, {case} AS w,
-                          CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs
-                   FROM spans WHERE ({cond}) AND {keep}),
-        pc AS (
-            SELECT c.w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
+    # The window's spans once, as a table: each use below would otherwise read (and on ClickHouse,
+    # evaluate the view of) the span table again.
+    window_spans = f"""SELECT trace_id, span_id, parent_span_id, service, kind, duration_ns,
+                           status_code = 'ERROR' AS err, {case} AS w,
+                           CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs,
+                           CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links
+                    FROM spans WHERE ({cond}) AND {keep}"""
+    with scratch_table(store, window_spans, params, "_ip_graph") as s:
+        rows = store.query(f"""
+        WITH pc AS (
+            SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
                    CASE WHEN c.kind = 'CONSUMER' OR p.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
-                   c.duration_ns, c.err, {_RETRY.format(a='p.attrs')} AS retry
-            FROM s c JOIN s p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                   c.duration_ns AS duration_ns, c.err AS err, {_RETRY.format(a='p.attrs')} AS retry
+            FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
             WHERE c.service <> p.service),
         leaf AS (
-            SELECT x.* FROM s x
+            SELECT x.* FROM {s} x
             WHERE x.kind IN ('CLIENT', 'PRODUCER')
-              AND NOT EXISTS (SELECT 1 FROM s c WHERE c.trace_id = x.trace_id AND c.parent_span_id = x.span_id)),
+              AND NOT EXISTS (SELECT 1 FROM {s} c WHERE c.trace_id = x.trace_id AND c.parent_span_id = x.span_id)),
         res AS (
-            SELECT l.w, l.service AS caller, {RESOURCE_NAME.replace('(attributes', '(l.attrs')} AS callee,
+            SELECT l.w AS w, l.service AS caller, {RESOURCE_NAME.replace('(attributes', '(l.attrs')} AS callee,
                    {RESOURCE_KIND.replace('(attributes', '(l.attrs')} AS callee_kind,
-                   CASE WHEN l.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode, l.duration_ns, l.err,
-                   {_RETRY.format(a='l.attrs')} AS retry
+                   CASE WHEN l.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
+                   l.duration_ns AS duration_ns, l.err AS err, {_RETRY.format(a='l.attrs')} AS retry
             FROM leaf l),
-        linked AS (
-            SELECT c.w, p.service AS caller, c.service AS callee, 'service' AS callee_kind, 'async' AS mode,
-                   c.duration_ns, c.status_code = 'ERROR' AS err, false AS retry
-            FROM (SELECT *, {case} AS w,
-                         unnest(json_extract_string(links, '$[*].span_id')) AS link_span,
-                         unnest(json_extract_string(links, '$[*].trace_id')) AS link_trace
-                  FROM spans WHERE ({cond}) AND {keep} AND links IS NOT NULL AND links NOT IN ('', '[]')) c
-            JOIN (SELECT trace_id, span_id, service FROM spans WHERE kind IN ('PRODUCER', 'CLIENT')) p
+        lk AS (  -- one row per link, its trace and span id taken at the same index k
+            SELECT x.*, x.link_spans[x.k] AS link_span, x.link_traces[x.k] AS link_trace
+            FROM (SELECT service, duration_ns, err, w,
+                         json_extract_string(links, '$[*].span_id') AS link_spans,
+                         json_extract_string(links, '$[*].trace_id') AS link_traces,
+                         unnest(range(1, length(json_extract_string(links, '$[*].span_id')) + 1)) AS k
+                  FROM {s} WHERE links <> '') x),
+        linked AS (  -- the producer may be outside the window or the sample: look it up by id
+            SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
+                   'async' AS mode, c.duration_ns AS duration_ns, c.err AS err, false AS retry
+            FROM lk c
+            JOIN (SELECT trace_id, span_id, service FROM spans
+                  WHERE kind IN ('PRODUCER', 'CLIENT') AND trace_id IN (SELECT link_trace FROM lk)) p
               ON p.trace_id = c.link_trace AND p.span_id = c.link_span
             WHERE p.service <> c.service),
         allx AS (SELECT * FROM pc UNION ALL SELECT * FROM res UNION ALL SELECT * FROM linked)
         SELECT w, caller, callee, callee_kind, mode, count(*) AS calls, count(*) FILTER (WHERE err) AS errors,
                count(*) FILTER (WHERE retry) AS retries,
                approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
-        FROM allx WHERE w IS NOT NULL GROUP BY ALL""",
-        params + params)
+        FROM allx WHERE w IS NOT NULL GROUP BY ALL""")
     return [{**_scale(r, factor), "rate": r["calls"] / seconds[r["w"]]} for r in rows]
 
 

@@ -50,6 +50,7 @@ class SpanBuilder:
     attributes: dict[str, Any] = field(default_factory=dict)
     version: str = "1.0.0"
     events: list[dict[str, Any]] = field(default_factory=list)
+    links: list["SpanBuilder"] = field(default_factory=list)  # spans this one links to (batch consumers)
 
     def child(self, service: str, name: str, *, kind: str = "INTERNAL", offset_ms: float = 0.0,
               duration_ms: float = 1.0, **kw: Any) -> "SpanBuilder":
@@ -66,6 +67,8 @@ class SpanBuilder:
             span["parentSpanId"] = self.parent_span_id
         if self.events:
             span["events"] = self.events
+        if self.links:
+            span["links"] = [{"traceId": s.trace.trace_id, "spanId": s.span_id} for s in self.links]
         return span
 
 
@@ -85,7 +88,8 @@ class TraceBuilder:
 
     def _add(self, service: str, name: str, kind: str, start: int, end: int, *, parent: str = "",
              error: bool = False, message: str = "", attributes: dict[str, Any] | None = None,
-             version: str = "1.0.0", exception: str | None = None) -> SpanBuilder:
+             version: str = "1.0.0", exception: str | None = None,
+             links: list[SpanBuilder] | None = None) -> SpanBuilder:
         events = []
         if exception:
             events.append({"timeUnixNano": str(end), "name": "exception",
@@ -93,7 +97,7 @@ class TraceBuilder:
                                                   "exception.message": message or exception})})
         s = SpanBuilder(self, service, name, kind, start, end, f"{self._rng.getrandbits(64) | 1:016x}",
                         parent, error or exception is not None, message, dict(attributes or {}),
-                        version, events)
+                        version, events, list(links or []))
         self.spans.append(s)
         return s
 

@@ -17,13 +17,13 @@ heavy tail anyway).
 """
 from __future__ import annotations
 
-import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..graph import RESOURCE_KIND, RESOURCE_NAME
 from ..queries import TimeRange
-from ..store.base import Store
+from ..store.base import Store, scratch_table
 from ._windows import UNIT
 
 CAP = 1500
@@ -62,75 +62,86 @@ def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, i
         blame.units[r["w"]] = {"total": r["total"], "anomalous": r["anom"]}
     if "i" not in blame.units or "b" not in blame.units:
         return blame
-    table = f"_ip_rca_{uuid.uuid4().hex[:12]}"
-    store.query(f"CREATE TEMP TABLE {table} AS WITH RECURSIVE {units_sql}, {_TREE_SQL.format(cap=int(cap))} "
-                "SELECT * FROM unit_spans", uparams)
-    try:
-        _aggregate(store, table, blame)
-    finally:
-        store.query(f"DROP TABLE IF EXISTS {table}")
+    with ExitStack() as scratch:
+        tables: dict[str, str] = {}
+        # One table per stage rather than one statement of CTEs: ClickHouse evaluates a CTE again
+        # at every reference, and the recursive step references its inputs at every level.
+        for name, sql in _STAGES:
+            body = sql.format(cap=int(cap), **tables)
+            if name == "sel":
+                body, params = f"WITH {units_sql}, {body}", uparams
+            else:
+                params = None
+            tables[name] = scratch.enter_context(scratch_table(store, body, params, f"_ip_rca_{name}"))
+        _aggregate(store, tables["unit_spans"], blame)
     return blame
 
 
-_TREE_SQL = f"""
-    sel AS ((SELECT * FROM u WHERE w = 'i' ORDER BY hash(unit_id) LIMIT {{cap}})
-            UNION ALL (SELECT * FROM u WHERE w = 'b' ORDER BY hash(unit_id) LIMIT {{cap}})),
-    sp AS MATERIALIZED (
+# Each stage reads the tables of the stages before it ({sel}, {sp}, … are their names).
+_STAGES: list[tuple[str, str]] = [
+    ("sel", """
+        sel AS ((SELECT * FROM u WHERE w = 'i' ORDER BY hash(unit_id) LIMIT {cap})
+                UNION ALL (SELECT * FROM u WHERE w = 'b' ORDER BY hash(unit_id) LIMIT {cap}))
+        SELECT * FROM sel"""),
+    ("sp", """
         SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
                status_code = 'ERROR' AS err, attributes
-        FROM spans WHERE trace_id IN (SELECT DISTINCT trace_id FROM sel)),
-    ch AS (
-        SELECT c.trace_id, c.span_id, c.parent_span_id, c.service, c.operation, c.kind, c.start_ns, c.end_ns,
-               c.err, p.start_ns AS ps, p.end_ns AS pe, (c.kind = 'CONSUMER' OR c.start_ns >= p.end_ns) AS async
-        FROM sp c JOIN sp p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-        WHERE c.span_id <> p.span_id),
-    chw AS (
+        FROM spans WHERE trace_id IN (SELECT DISTINCT trace_id FROM {sel})"""),
+    ("ch", """
+        SELECT c.trace_id AS trace_id, c.span_id AS span_id, c.parent_span_id AS parent_span_id,
+               c.service AS service, c.operation AS operation, c.kind AS kind, c.start_ns AS start_ns,
+               c.end_ns AS end_ns, c.err AS err, p.start_ns AS ps, p.end_ns AS pe,
+               (c.kind = 'CONSUMER' OR c.start_ns >= p.end_ns) AS async
+        FROM {sp} c JOIN {sp} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+        WHERE c.span_id <> p.span_id"""),
+    ("chw", """
         SELECT *,
                max(end_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id
                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end,
                min(start_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY end_ns DESC, span_id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS later_start
-        FROM ch WHERE NOT async),
-    cover AS (
-        SELECT trace_id, parent_span_id AS span_id,
-               sum(greatest(0, least(end_ns, pe) - greatest(start_ns, coalesce(prev_end, ps), ps))) AS covered
-        FROM chw GROUP BY ALL),
-    kids AS (
-        SELECT trace_id, parent_span_id AS span_id, bool_or(err) AS child_err, count(*) AS nchild,
-               max(end_ns) AS child_end, arg_max(service, end_ns - start_ns) AS child_service,
-               arg_max(operation, end_ns - start_ns) AS child_op, arg_max(kind, end_ns - start_ns) AS child_kind
-        FROM ch GROUP BY ALL),
-    nodes AS (
+        FROM {ch} WHERE NOT async"""),
+    ("nodes", f"""
+        WITH cover AS (
+            SELECT trace_id, parent_span_id AS span_id,
+                   sum(greatest(0, least(end_ns, pe) - greatest(start_ns, coalesce(prev_end, ps), ps))) AS covered
+            FROM {{chw}} GROUP BY ALL),
+        kids AS (
+            SELECT trace_id, parent_span_id AS span_id, bool_or(err) AS child_err, count(*) AS nchild,
+                   max(end_ns) AS child_end, arg_max(service, end_ns - start_ns) AS child_service,
+                   arg_max(operation, end_ns - start_ns) AS child_op, arg_max(kind, end_ns - start_ns) AS child_kind
+            FROM {{ch}} GROUP BY ALL)
         SELECT sp.trace_id AS trace_id, sp.span_id AS span_id, sp.parent_span_id AS parent_span_id,
                sp.kind AS kind, sp.err AS err, sp.end_ns AS end_ns,
                greatest(sp.duration_ns - coalesce(cv.covered, 0), 0) AS self_ns,
-               coalesce(k.child_err, false) AS child_err, coalesce(k.nchild, 0) AS nchild, k.child_end,
-               k.child_service, k.child_op, k.child_kind,
+               coalesce(k.child_err, false) AS child_err, coalesce(k.nchild, 0) AS nchild, k.child_end AS child_end,
+               k.child_service AS child_service, k.child_op AS child_op, k.child_kind AS child_kind,
                CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
                     THEN {RESOURCE_NAME.replace('attributes', 'sp.attributes')} ELSE sp.service END AS ns,
                sp.operation AS nop,
                CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
                     THEN {RESOURCE_KIND.replace('attributes', 'sp.attributes')} ELSE sp.kind END AS nk
-        FROM sp LEFT JOIN cover cv USING (trace_id, span_id) LEFT JOIN kids k USING (trace_id, span_id)),
-    tree(trace_id, span_id, unit_id, crit, depth) AS (
-        SELECT trace_id, unit_id, unit_id, true, 0 FROM sel
-        UNION ALL
-        SELECT c.trace_id, c.span_id, t.unit_id,
-               t.crit AND (c.later_start IS NULL OR c.later_start >= c.end_ns), t.depth + 1
-        FROM tree t JOIN chw c ON c.trace_id = t.trace_id AND c.parent_span_id = t.span_id
-        WHERE t.depth < 64),
-    unit_spans AS (
+        FROM {{sp}} sp LEFT JOIN cover cv ON cv.trace_id = sp.trace_id AND cv.span_id = sp.span_id
+        LEFT JOIN kids k ON k.trace_id = sp.trace_id AND k.span_id = sp.span_id"""),
+    ("unit_spans", """
+        WITH RECURSIVE tree(trace_id, span_id, unit_id, crit, depth) AS (
+            SELECT trace_id, unit_id, unit_id, true, 0 FROM {sel}
+            UNION ALL
+            SELECT c.trace_id, c.span_id, t.unit_id,
+                   t.crit AND (c.later_start IS NULL OR c.later_start >= c.end_ns), t.depth + 1
+            FROM tree t JOIN {chw} c ON c.trace_id = t.trace_id AND c.parent_span_id = t.span_id
+            WHERE t.depth < 64)
         SELECT sel.w AS w, sel.anom AS anom, sel.gs AS gs, sel.gop AS gop, t.unit_id AS unit_id, t.crit AS crit,
                n.trace_id AS trace_id, n.span_id AS span_id, n.parent_span_id AS parent_span_id, n.kind AS kind,
                n.err AS err, n.end_ns AS end_ns, n.self_ns AS self_ns, n.child_err AS child_err,
                n.nchild AS nchild, n.child_end AS child_end, n.child_service AS child_service,
                n.child_op AS child_op, n.child_kind AS child_kind, n.ns AS ns, n.nop AS nop, n.nk AS nk,
                coalesce(pn.ns, n.ns) AS pns, coalesce(pn.nop, n.nop) AS pnop, coalesce(pn.nk, n.nk) AS pnk
-        FROM tree t JOIN sel ON sel.unit_id = t.unit_id AND sel.trace_id = t.trace_id
-        JOIN nodes n ON n.trace_id = t.trace_id AND n.span_id = t.span_id
-        LEFT JOIN nodes pn ON pn.trace_id = n.trace_id AND pn.span_id = n.parent_span_id
-                          AND t.span_id <> t.unit_id)
-"""
+        FROM tree t JOIN {sel} sel ON sel.unit_id = t.unit_id AND sel.trace_id = t.trace_id
+        JOIN {nodes} n ON n.trace_id = t.trace_id AND n.span_id = t.span_id
+        LEFT JOIN {nodes} pn ON pn.trace_id = n.trace_id AND pn.span_id = n.parent_span_id
+                            AND t.span_id <> t.unit_id"""),
+]
 
 
 def _aggregate(store: Store, table: str, blame: Blame) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..graph import interaction_graph, sample_condition
 from ..queries import TimeRange
-from ..store.base import Store
+from ..store.base import Store, scratch_table
 from ..timeutil import format_time
 from ._attribution import attribute
 from ._context import Context
@@ -185,14 +185,16 @@ def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange,
     lo, hi = baseline.since_ns, incident.until_ns
     rng = TimeRange(lo, hi)
     cond, params = rng.where()
-    t = store.query(f"""
-        WITH s AS (SELECT trace_id, span_id, parent_span_id FROM spans WHERE {cond} AND {sample_condition(share)}),
-        orphan AS (SELECT DISTINCT c.trace_id FROM s c ANTI JOIN s p
-                   ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-                   WHERE c.parent_span_id IS NOT NULL),
-        roots AS (SELECT trace_id, count(*) FILTER (WHERE parent_span_id IS NULL) AS r FROM s GROUP BY trace_id)
-        SELECT count(*) AS traces, count(*) FILTER (WHERE r = 1 AND trace_id NOT IN (SELECT trace_id FROM orphan))
-               AS complete, (SELECT count(*) FROM s) AS spans FROM roots""", params)[0]
+    sampled = f"SELECT trace_id, span_id, parent_span_id FROM spans WHERE {cond} AND {sample_condition(share)}"
+    with scratch_table(store, sampled, params, "_ip_complete") as s:
+        t = store.query(f"""
+            WITH orphan AS (SELECT DISTINCT c.trace_id FROM {s} c ANTI JOIN {s} p
+                            ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                            WHERE c.parent_span_id IS NOT NULL),
+            roots AS (SELECT trace_id, count(*) FILTER (WHERE parent_span_id IS NULL) AS r FROM {s} GROUP BY trace_id)
+            SELECT count(*) AS traces,
+                   count(*) FILTER (WHERE r = 1 AND trace_id NOT IN (SELECT trace_id FROM orphan)) AS complete,
+                   (SELECT count(*) FROM {s}) AS spans FROM roots""")[0]
     counts = {}
     for table, column in (("logs", "time_ns"), ("metrics", "time_ns"), ("changes", "time_ns")):
         c, p = rng.where(column)

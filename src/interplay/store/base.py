@@ -1,8 +1,9 @@
 """The Store interface: what every backend (DuckDB, ClickHouse) offers to the layers above."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -48,3 +49,19 @@ class Store(Protocol):
 
 def rows_of(table: pa.Table) -> Iterator[dict[str, Any]]:
     yield from table.to_pylist()
+
+
+@contextmanager
+def scratch_table(store: Store, select_sql: str, params: list[Any] | None = None,
+                  prefix: str = "_ip_tmp") -> Iterator[str]:
+    """A temporary table of the rows `select_sql` returns, dropped on exit; yields its name.
+
+    For a subset that a query reads several times: ClickHouse evaluates a CTE again at every
+    reference (DuckDB may too), a table is computed once.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    store.query(f"CREATE TEMP TABLE {name} AS {select_sql}", params)
+    try:
+        yield name
+    finally:
+        store.query(f"DROP TABLE IF EXISTS {name}")
