@@ -1,8 +1,9 @@
 """Reading a database the OpenTelemetry Collector's ClickHouse exporter filled, with no re-ingest.
 
 `fixtures/otel_traces.sql` holds rows exactly as the exporter inserts them, in both spellings its
-versions used (SPAN_KIND_SERVER / Server, STATUS_CODE_ERROR / Error). The transport to a real
-server is tested only with INTERPLAY_TEST_CLICKHOUSE_URL=clickhouse://user:pass@host:8123/db.
+versions used (SPAN_KIND_SERVER / Server, STATUS_CODE_ERROR / Error). The server transport runs
+against INTERPLAY_TEST_CLICKHOUSE_URL=clickhouse://user:pass@host:8123/db when set (a real server),
+else against `chdb_http_server.py` (ClickHouse's HTTP interface over chDB, in a subprocess).
 """
 from __future__ import annotations
 
@@ -115,11 +116,23 @@ def test_interplay_writes_what_the_exporter_would(tmp_path):
         store.close()
 
 
+@pytest.fixture(scope="module")
+def clickhouse_server_url(tmp_path_factory):
+    """A real server's URL from INTERPLAY_TEST_CLICKHOUSE_URL, else the chDB-backed HTTP interface's."""
+    url = os.environ.get("INTERPLAY_TEST_CLICKHOUSE_URL")
+    if url:
+        yield url
+        return
+    pytest.importorskip("clickhouse_connect")
+    from chdb_http_server import ShimProcess
+    shim = ShimProcess(tmp_path_factory.mktemp("chdb-http"))
+    yield shim.url("default")
+    shim.stop()
+
+
 @pytest.mark.integration
-@pytest.mark.skipif(not os.environ.get("INTERPLAY_TEST_CLICKHOUSE_URL"),
-                    reason="set INTERPLAY_TEST_CLICKHOUSE_URL=clickhouse://user:pass@host:8123/db")
-def test_clickhouse_server_transport():
-    base = os.environ["INTERPLAY_TEST_CLICKHOUSE_URL"].rstrip("/")
+def test_clickhouse_server_transport(clickhouse_server_url):
+    base = clickhouse_server_url.rstrip("/")
     url = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
     db = f"interplay_test_{uuid.uuid4().hex[:8]}"
     store = open_store(f"{url}/{db}")

@@ -1,4 +1,5 @@
-"""The Store protocol on every backend: DuckDB (embedded) and ClickHouse (through chDB, in process).
+"""The Store protocol on every backend: DuckDB (embedded) and ClickHouse (through chDB, in process;
+and through its HTTP interface, `http`, served by `chdb_http_server.py` over chDB in a subprocess).
 
 The same telemetry ingested into both must answer services / traces / trace / changes alike.
 chDB serves one database path per process, so each test closes its ClickHouse store.
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,9 +34,22 @@ def _url(backend: str, tmp: Path, name: str = "store") -> str:
     return f"duckdb:{tmp / (name + '.duckdb')}" if backend == "duckdb" else f"chdb:{tmp / (name + '-ch')}"
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(scope="module")
+def clickhouse_http(tmp_path_factory):
+    pytest.importorskip("clickhouse_connect")
+    from chdb_http_server import ShimProcess
+    shim = ShimProcess(tmp_path_factory.mktemp("chdb-http"))
+    yield shim
+    shim.stop()
+
+
+@pytest.fixture(params=[*BACKENDS, "http"])
 def store(request, tmp_path):
-    s = open_store(_url(request.param, tmp_path))
+    if request.param == "http":
+        url = request.getfixturevalue("clickhouse_http").url(f"store_{uuid.uuid4().hex[:8]}")
+    else:
+        url = _url(request.param, tmp_path)
+    s = open_store(url)
     yield s
     s.close()
 

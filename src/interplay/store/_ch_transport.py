@@ -5,6 +5,7 @@ holds one SQL layer for both.
 """
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -85,7 +86,7 @@ class ChdbTransport:
 
 class HttpTransport:
     """A ClickHouse server over HTTP; one client (and server session) per thread: a session runs one
-    query at a time."""
+    query at a time, and a TEMPORARY table lives in the session that created it."""
 
     def __init__(self, url: str) -> None:
         try:
@@ -102,66 +103,124 @@ class HttpTransport:
         self.database = parts.path.strip("/") or "default"
         self.description = f"clickhouse://{self._args['host']}:{self._args['port']}/{self.database}"
         self._local = threading.local()
+        self._clients: list[Any] = []
+        self._clients_lock = threading.Lock()
         if self.database != "default":
-            self._client(database="default").command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
-
-    def _client(self, database: str | None = None):
-        import clickhouse_connect
-        if database is not None:
-            return self._connect(clickhouse_connect, database)
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._connect(clickhouse_connect, self.database)
-        return client
-
-    def _connect(self, clickhouse_connect, database: str):
-        try:
-            # A session per client (so per thread): TEMPORARY tables live as long as the thread's client.
-            return clickhouse_connect.get_client(database=database, settings=SETTINGS,
-                                                 session_id=f"interplay-{uuid.uuid4().hex}", **self._args)
-        except Exception as exc:
-            raise StoreUnavailable(f"cannot reach {self.description}: {_first_line(exc)}") from None
+            self._create_database()
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
         try:
             self._client().command(sql, parameters=params or None)
         except Exception as exc:
-            raise ClickHouseError(exc, sql) from None
+            raise self._error(exc, sql) from None
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         try:
             return _strings(self._client().query_arrow(sql, parameters=params or None, use_strings=True))
         except Exception as exc:
-            raise ClickHouseError(exc, sql) from None
+            raise self._error(exc, sql) from None
 
     def stream_arrow(self, sql: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
-        with self._client().query_arrow_stream(sql, settings={"max_block_size": batch_rows},
-                                                  use_strings=True) as stream:
-            for batch in stream:
-                yield from (batch.to_batches() if isinstance(batch, pa.Table) else [batch])
+        try:
+            stream = self._client().query_arrow_stream(sql, settings={"max_block_size": batch_rows},
+                                                       use_strings=True)
+        except Exception as exc:
+            raise self._error(exc, sql) from None
+        with stream:
+            blocks = iter(stream)
+            while True:
+                try:
+                    block = next(blocks)
+                except StopIteration:
+                    return
+                except Exception as exc:  # the connection or the server failed mid-stream
+                    raise self._error(exc, sql) from None
+                yield from (block.to_batches() if isinstance(block, pa.Table) else [block])
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         try:
             self._client().insert_arrow(table, data)
         except Exception as exc:
-            raise ClickHouseError(exc, f"INSERT INTO {table}") from None
+            raise self._error(exc, f"INSERT INTO {table}") from None
 
     def close(self) -> None:
-        client = getattr(self._local, "client", None)
-        if client is not None:
+        """Close every thread's client (a thread that queries again gets a new one)."""
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        self._local = threading.local()
+        for client in clients:
             client.close()
+
+    def _create_database(self) -> None:
+        """The URL's database, created when missing (a read-only user may open one that exists)."""
+        client = self._connect("default")
+        sql = "SELECT count() FROM system.databases WHERE name = {db:String}"
+        try:
+            if not client.command(sql, parameters={"db": self.database}):
+                sql = f"CREATE DATABASE IF NOT EXISTS {_identifier(self.database)}"
+                client.command(sql)
+        except Exception as exc:
+            raise self._error(exc, sql) from None
+        finally:
+            client.close()
+
+    def _client(self):
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._connect(self.database)
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
+    def _connect(self, database: str):
+        import clickhouse_connect
+        try:
+            return clickhouse_connect.get_client(database=database, settings=SETTINGS,
+                                                 session_id=f"interplay-{uuid.uuid4().hex}", **self._args)
+        except Exception as exc:
+            if _unreachable(exc):
+                raise StoreUnavailable(f"cannot reach {self.description}: {_reason(exc)}") from None
+            raise StoreUnavailable(f"cannot connect to {self.description}: {_reason(exc)}") from None
+
+    def _error(self, exc: BaseException, sql: str) -> StoreUnavailable:
+        """A refused statement is a ClickHouseError; a server gone away is named."""
+        if _unreachable(exc):
+            return StoreUnavailable(f"cannot reach {self.description}: {_reason(exc)}")
+        return ClickHouseError(_reason(exc), sql)
 
 
 class ClickHouseError(StoreUnavailable):
     """A statement ClickHouse refused; the message keeps ClickHouse's first line and the SQL's start."""
 
-    def __init__(self, exc: BaseException, sql: str) -> None:
-        super().__init__(f"ClickHouse: {_first_line(exc)} (in: {' '.join(sql.split())[:160]})")
+    def __init__(self, exc: BaseException | str, sql: str) -> None:
+        message = exc if isinstance(exc, str) else _first_line(exc)
+        super().__init__(f"ClickHouse: {message} (in: {' '.join(sql.split())[:160]})")
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """clickhouse-connect's error for no HTTP answer at all (refused, reset, timed out): no server code."""
+    from clickhouse_connect.driver.exceptions import OperationalError
+    return isinstance(exc, OperationalError) and getattr(exc, "code", None) is None
+
+
+def _reason(exc: BaseException) -> str:
+    """ClickHouse's own message (`Code: 60. DB::Exception: …`) without clickhouse-connect's wrapping,
+    the server version and the URL; for a connection failure, the OS's reason."""
+    text = _first_line(exc)
+    os_error = re.search(r"\[Errno -?\d+\] ([^\"')]+)", text)
+    if os_error and _unreachable(exc):
+        return os_error.group(1).strip()
+    text = re.sub(r" \(for url [^)]*\)$", "", text.partition("server response: ")[2] or text)
+    return re.sub(r" \(version [^()]*(\([^()]*\))?\)$", "", text).strip()
+
+
+def _identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def _chdb_value(value: Any) -> str:
