@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from chdb_http_server import ShimProcess
-from conftest import free_port, start_server
+from conftest import free_port, run_cli, start_server
 from interplay import queries
 from interplay.api import Interplay
 from interplay.migrate import migrate
@@ -81,21 +81,27 @@ def test_queries_and_investigation_equal_to_chdb(tmp_path, clickhouse_http, simu
 
 
 def test_migrate_streams_through_http(tmp_path, clickhouse_http, simulated):
-    """`interplay migrate` DuckDB → server → DuckDB: stream_arrow reads the server in ArrowStream batches."""
+    """DuckDB → server → DuckDB (`interplay migrate`): stream_arrow reads the server in ArrowStream
+    batches of at most batch_rows."""
     duck = _ingest(f"duckdb:{tmp_path / 'src.duckdb'}", simulated)
-    server = open_store(clickhouse_http.url(_db()))
-    back = open_store(f"duckdb:{tmp_path / 'back.duckdb'}")
+    url = clickhouse_http.url(_db())
+    server = open_store(url)
     try:
-        copied = migrate(duck.store, server, batch_rows=500)
+        copied = migrate(duck.store, server, batch_rows=1000)
         assert copied == duck.counts() == server.counts()
-        batches = list(server.stream_arrow("spans", batch_rows=500))
-        assert sum(b.num_rows for b in batches) == copied["spans"] and len(batches) > 1
-        assert migrate(server, back, batch_rows=500) == copied
-        assert queries.services(back) == duck.services()
-        assert queries.changes(back) == duck.changes()
+        sizes = [b.num_rows for b in server.stream_arrow("spans", batch_rows=1000)]
+        assert sum(sizes) == copied["spans"] and len(sizes) > 1 and max(sizes) <= 1000
+        back = tmp_path / "back.duckdb"
+        doc = json.loads(run_cli("migrate", "--from", url, "--to", f"duckdb:{back}", "--batch-rows", "1000",
+                                 "--format", "json").stdout)
+        assert doc["copied"] == copied
+        back_store = open_store(back)
+        assert queries.services(back_store) == duck.services()
+        assert queries.changes(back_store) == duck.changes()
+        back_store.close()
     finally:
-        for s in (duck, server, back):
-            s.close()
+        duck.close()
+        server.close()
 
 
 # -- the transport itself -------------------------------------------------------------------------
@@ -158,6 +164,8 @@ def test_unreachable_or_refusing_server_is_named(tmp_path, clickhouse_http):
     with pytest.raises(StoreUnavailable, match=f"^cannot reach clickhouse://127.0.0.1:{other.port}/x: "):
         store.counts()
     store.close()
+    r = run_cli("services", "--store", f"clickhouse://127.0.0.1:{port}/x", check=False)
+    assert (r.returncode, r.stderr) == (1, f"error: cannot reach clickhouse://127.0.0.1:{port}/x: Connection refused\n")
 
 
 # -- interplay serve on a ClickHouse server, fed by the real OpenTelemetry SDK ----------------------

@@ -5,6 +5,7 @@ holds one SQL layer for both.
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import uuid
@@ -25,6 +26,9 @@ SETTINGS: dict[str, Any] = {"join_use_nulls": 1, "aggregate_functions_null_for_e
                             "output_format_json_escape_forward_slashes": 0,
                             # DuckDB reads a column, not a same-named SELECT alias, in WHERE
                             "prefer_column_name_to_alias": 1}
+# clickhouse-connect's warnings ("Unexpected Http Driver Exception") go where the application's
+# logging sends them, not to stderr by default: the error HttpTransport raises says what happened.
+logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
 
 
 class Transport(Protocol):
