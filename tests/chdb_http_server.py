@@ -34,7 +34,7 @@ TEMPORARY table of the same name. Not emulated: session expiry, `client_protocol
 (clients fall back to protocol 0), progress headers, mid-stream exceptions (results are sent
 whole), users other than `default`, and http.server's 64 KiB request line (a server takes 1 MiB).
 
-    python tests/chdb_http_server.py --port 0 [--path DIR]   # prints the port, serves until killed
+    python tests/chdb_http_server.py --port 0 [--path DIR]   # prints the port, serves until stopped
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -337,16 +338,21 @@ _ENCODE, _DECODE = _codecs()
 
 # -- for tests: the server in a subprocess (chDB opens one database path per process) -------------
 class ShimProcess:
-    """A running `chdb_http_server.py`; `url(db)` is a clickhouse:// URL for Interplay."""
+    """A running `chdb_http_server.py`; `url(db)` is a clickhouse:// URL for Interplay. It stops with
+    `stop()`, or by itself when this process goes away (its stdin closes)."""
 
     def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.process = subprocess.Popen([sys.executable, __file__, "--port", "0", "--path", str(path)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.log = path / "server.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen([sys.executable, __file__, "--port", "0", "--path", str(path),
+                                             "--stop-on-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=log, text=True)
         line = self.process.stdout.readline()
         if not line.strip().isdigit():
-            self.process.kill()
-            raise RuntimeError(f"chdb_http_server did not start: {line}{self.process.stderr.read()}")
+            self.stop()
+            raise RuntimeError(f"chdb_http_server did not start: {line}{self.log.read_text()}")
         self.port = int(line)
 
     def url(self, database: str, user: str = "default", password: str = "") -> str:
@@ -359,15 +365,21 @@ class ShimProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            pipe.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="ClickHouse HTTP interface backed by chDB (tests only)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--path", default=None, help="chDB data directory (default: a temporary one)")
+    parser.add_argument("--stop-on-eof", action="store_true", help="stop when stdin closes (the parent exited)")
     args = parser.parse_args()
     path = args.path or tempfile.mkdtemp(prefix="chdb-http-")
     server = Server(args.port, path)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.stop_on_eof:
+        threading.Thread(target=lambda: (sys.stdin.read(), server.shutdown()), daemon=True).start()
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()
