@@ -13,6 +13,7 @@ edge and per operation.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from .queries import TimeRange
@@ -59,18 +60,22 @@ def windows_case(windows: dict[str, TimeRange], column: str = "start_ns") -> tup
 
 
 def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
-                      windows: dict[str, TimeRange] | None = None, sample: float = 1.0) -> dict[str, Any]:
+                      windows: dict[str, TimeRange] | None = None, sample: float = 1.0,
+                      spans_table: str | None = None) -> dict[str, Any]:
     """Nodes and caller→callee edges with rate, error rate and p50/p95 latency per window.
 
     With `windows` (e.g. {"baseline": ..., "incident": ...}) every statistic is given per window.
     With `sample` < 1, only that share of traces (whole traces, chosen by hash) is read and the
-    counts are scaled back up: estimates, for large windows.
+    counts are scaled back up: estimates, for large windows. `spans_table` is a table that
+    `window_spans` made for the same windows and sample (a caller that reads them again keeps it).
     """
     windows = windows or {"window": window}
+    if spans_table is None:
+        with window_spans(store, windows, sample) as table:
+            return interaction_graph(store, windows=windows, sample=sample, spans_table=table)
     seconds = {name: _seconds(store, w) for name, w in windows.items()}
-    keep = sample_condition(sample)
-    edges = _edges(store, windows, seconds, keep, 1.0 / sample)
-    operations = _operations(store, windows, seconds, keep, 1.0 / sample)
+    edges = _edges(store, spans_table, seconds, 1.0 / sample)
+    operations = _operations(store, spans_table, seconds, 1.0 / sample)
     services = sorted({o["service"] for o in operations})
     known = set(services)
     for e in edges:  # a "resource" named like a service we see is that service, its spans missing
@@ -125,54 +130,57 @@ def _seconds(store: Store, w: TimeRange) -> float:
     return max((hi - lo) / 1e9, 1.0)
 
 
-def _edges(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float], keep: str = "TRUE",
-           factor: float = 1.0) -> list[dict[str, Any]]:
+def window_spans(store: Store, windows: dict[str, TimeRange], sample: float = 1.0) -> AbstractContextManager[str]:
+    """A temporary table of the windows' spans (the `sample` share of traces) with what the graph
+    needs and `w`, the window's name; dropped on exit. One read of the span table serves every
+    statistic of the graph (and the caller's own, such as trace completeness)."""
     case, cond, params = windows_case(windows)
-    # The window's spans once, as a table: each use below would otherwise read (and on ClickHouse,
-    # evaluate the view of) the span table again.
-    window_spans = f"""SELECT trace_id, span_id, parent_span_id, service, kind, duration_ns,
-                           status_code = 'ERROR' AS err, {case} AS w,
-                           CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs,
-                           CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links
-                    FROM spans WHERE ({cond}) AND {keep}"""
-    with scratch_table(store, window_spans, params, "_ip_graph") as s:
-        rows = store.query(f"""
-        WITH pc AS (
-            SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
-                   CASE WHEN c.kind = 'CONSUMER' OR p.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
-                   c.duration_ns AS duration_ns, c.err AS err, {_RETRY.format(a='p.attrs')} AS retry
-            FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-            WHERE c.service <> p.service),
-        leaf AS (
-            SELECT x.* FROM {s} x
-            WHERE x.kind IN ('CLIENT', 'PRODUCER')
-              AND NOT EXISTS (SELECT 1 FROM {s} c WHERE c.trace_id = x.trace_id AND c.parent_span_id = x.span_id)),
-        res AS (
-            SELECT l.w AS w, l.service AS caller, {RESOURCE_NAME.replace('(attributes', '(l.attrs')} AS callee,
-                   {RESOURCE_KIND.replace('(attributes', '(l.attrs')} AS callee_kind,
-                   CASE WHEN l.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
-                   l.duration_ns AS duration_ns, l.err AS err, {_RETRY.format(a='l.attrs')} AS retry
-            FROM leaf l),
-        lk AS (  -- one row per link, its trace and span id taken at the same index k
-            SELECT x.*, x.link_spans[x.k] AS link_span, x.link_traces[x.k] AS link_trace
-            FROM (SELECT service, duration_ns, err, w,
-                         json_extract_string(links, '$[*].span_id') AS link_spans,
-                         json_extract_string(links, '$[*].trace_id') AS link_traces,
-                         unnest(range(1, length(json_extract_string(links, '$[*].span_id')) + 1)) AS k
-                  FROM {s} WHERE links <> '') x),
-        linked AS (  -- the producer may be outside the window or the sample: look it up by id
-            SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
-                   'async' AS mode, c.duration_ns AS duration_ns, c.err AS err, false AS retry
-            FROM lk c
-            JOIN (SELECT trace_id, span_id, service FROM spans
-                  WHERE kind IN ('PRODUCER', 'CLIENT') AND trace_id IN (SELECT link_trace FROM lk)) p
-              ON p.trace_id = c.link_trace AND p.span_id = c.link_span
-            WHERE p.service <> c.service),
-        allx AS (SELECT * FROM pc UNION ALL SELECT * FROM res UNION ALL SELECT * FROM linked)
-        SELECT w, caller, callee, callee_kind, mode, count(*) AS calls, count(*) FILTER (WHERE err) AS errors,
-               count(*) FILTER (WHERE retry) AS retries,
-               approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
-        FROM allx WHERE w IS NOT NULL GROUP BY ALL""")
+    return scratch_table(store, f"""
+        SELECT trace_id, span_id, parent_span_id, service, operation, kind, duration_ns,
+               status_code = 'ERROR' AS err, {case} AS w,
+               CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs,
+               CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links
+        FROM spans WHERE ({cond}) AND {sample_condition(sample)}""", params, "_ip_graph")
+
+
+def _edges(store: Store, s: str, seconds: dict[str, float], factor: float = 1.0) -> list[dict[str, Any]]:
+    rows = store.query(f"""
+    WITH pc AS (
+        SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
+               CASE WHEN c.kind = 'CONSUMER' OR p.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
+               c.duration_ns AS duration_ns, c.err AS err, {_RETRY.format(a='p.attrs')} AS retry
+        FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+        WHERE c.service <> p.service),
+    leaf AS (
+        SELECT x.* FROM {s} x
+        WHERE x.kind IN ('CLIENT', 'PRODUCER')
+          AND NOT EXISTS (SELECT 1 FROM {s} c WHERE c.trace_id = x.trace_id AND c.parent_span_id = x.span_id)),
+    res AS (
+        SELECT l.w AS w, l.service AS caller, {RESOURCE_NAME.replace('(attributes', '(l.attrs')} AS callee,
+               {RESOURCE_KIND.replace('(attributes', '(l.attrs')} AS callee_kind,
+               CASE WHEN l.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
+               l.duration_ns AS duration_ns, l.err AS err, {_RETRY.format(a='l.attrs')} AS retry
+        FROM leaf l),
+    lk AS (  -- one row per link, its trace and span id taken at the same index k
+        SELECT x.*, x.link_spans[x.k] AS link_span, x.link_traces[x.k] AS link_trace
+        FROM (SELECT service, duration_ns, err, w,
+                     json_extract_string(links, '$[*].span_id') AS link_spans,
+                     json_extract_string(links, '$[*].trace_id') AS link_traces,
+                     unnest(range(1, length(json_extract_string(links, '$[*].span_id')) + 1)) AS k
+              FROM {s} WHERE links <> '') x),
+    linked AS (  -- the producer may be outside the window or the sample: look it up by id
+        SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
+               'async' AS mode, c.duration_ns AS duration_ns, c.err AS err, false AS retry
+        FROM lk c
+        JOIN (SELECT trace_id, span_id, service FROM spans
+              WHERE kind IN ('PRODUCER', 'CLIENT') AND trace_id IN (SELECT link_trace FROM lk)) p
+          ON p.trace_id = c.link_trace AND p.span_id = c.link_span
+        WHERE p.service <> c.service),
+    allx AS (SELECT * FROM pc UNION ALL SELECT * FROM res UNION ALL SELECT * FROM linked)
+    SELECT w, caller, callee, callee_kind, mode, count(*) AS calls, count(*) FILTER (WHERE err) AS errors,
+           count(*) FILTER (WHERE retry) AS retries,
+           approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
+    FROM allx WHERE w IS NOT NULL GROUP BY ALL""")
     return [{**_scale(r, factor), "rate": r["calls"] / seconds[r["w"]]} for r in rows]
 
 
@@ -196,14 +204,12 @@ def _stat(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _operations(store: Store, windows: dict[str, TimeRange], seconds: dict[str, float], keep: str = "TRUE",
-                factor: float = 1.0) -> list[dict[str, Any]]:
-    case, cond, params = windows_case(windows)
+def _operations(store: Store, s: str, seconds: dict[str, float], factor: float = 1.0) -> list[dict[str, Any]]:
     rows = store.query(f"""
-        SELECT {case} AS w, service, operation, kind, {ENTRY} AS entry, count(*) AS calls,
-               count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
+        SELECT w, service, operation, kind, {ENTRY} AS entry, count(*) AS calls,
+               count(*) FILTER (WHERE err) AS errors,
                approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
-        FROM spans WHERE ({cond}) AND {keep} GROUP BY ALL""", params)
+        FROM {s} WHERE w IS NOT NULL GROUP BY ALL""")
     ops: dict[tuple, dict[str, Any]] = {}
     for r in rows:
         _scale(r, factor)

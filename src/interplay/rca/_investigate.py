@@ -4,9 +4,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..graph import interaction_graph, sample_condition
+from ..graph import interaction_graph, window_spans
 from ..queries import TimeRange
-from ..store.base import Store, scratch_table
+from ..store.base import Store
 from ..timeutil import format_time
 from ._attribution import attribute
 from ._context import Context
@@ -33,7 +33,10 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
     baseline, incident = TimeRange(lo, onset), TimeRange(onset, hi)
     ctx = Context(store, baseline, incident, onset, groups)
     share = _sample_share(store, lo, hi)
-    ctx.graph = interaction_graph(store, windows={"baseline": baseline, "incident": incident}, sample=share)
+    windows = {"baseline": baseline, "incident": incident}
+    with window_spans(store, windows, share) as sampled:  # read once for both
+        ctx.graph = interaction_graph(store, windows=windows, sample=share, spans_table=sampled)
+        completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
     ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident)
@@ -51,7 +54,7 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
         "method": "traces",
         "root_causes": causes,
         "load_moves": load_moves,
-        "data_completeness": data_completeness(store, baseline, incident, share),
+        "data_completeness": completeness,
         "exemplars": {"failing": causes[0]["exemplar_trace"] if causes else None,
                       "healthy": ctx.blame.healthy_trace},
         "seconds": round(time.perf_counter() - began, 3),
@@ -178,23 +181,25 @@ def _sample_share(store: Store, lo: int, hi: int) -> float:
 
 
 def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange,
-                      share: float = 1.0) -> dict[str, Any]:
+                      share: float = 1.0, spans_table: str | None = None) -> dict[str, Any]:
     """What evidence was there to look at: signals present, and how many traces are whole.
 
-    With share < 1, trace counts are estimated from that share of traces (chosen by hash)."""
+    With share < 1, trace counts are estimated from that share of traces (chosen by hash).
+    `spans_table`: the same spans, already read by `graph.window_spans`."""
     lo, hi = baseline.since_ns, incident.until_ns
     rng = TimeRange(lo, hi)
-    cond, params = rng.where()
-    sampled = f"SELECT trace_id, span_id, parent_span_id FROM spans WHERE {cond} AND {sample_condition(share)}"
-    with scratch_table(store, sampled, params, "_ip_complete") as s:
-        t = store.query(f"""
-            WITH orphan AS (SELECT DISTINCT c.trace_id FROM {s} c ANTI JOIN {s} p
-                            ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-                            WHERE c.parent_span_id IS NOT NULL),
-            roots AS (SELECT trace_id, count(*) FILTER (WHERE parent_span_id IS NULL) AS r FROM {s} GROUP BY trace_id)
-            SELECT count(*) AS traces,
-                   count(*) FILTER (WHERE r = 1 AND trace_id NOT IN (SELECT trace_id FROM orphan)) AS complete,
-                   (SELECT count(*) FROM {s}) AS spans FROM roots""")[0]
+    if spans_table is None:
+        with window_spans(store, {"all": rng}, share) as table:
+            return data_completeness(store, baseline, incident, share, table)
+    s = spans_table
+    t = store.query(f"""
+        WITH orphan AS (SELECT DISTINCT c.trace_id FROM {s} c ANTI JOIN {s} p
+                        ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                        WHERE c.parent_span_id IS NOT NULL),
+        roots AS (SELECT trace_id, count(*) FILTER (WHERE parent_span_id IS NULL) AS r FROM {s} GROUP BY trace_id)
+        SELECT count(*) AS traces,
+               count(*) FILTER (WHERE r = 1 AND trace_id NOT IN (SELECT trace_id FROM orphan)) AS complete,
+               (SELECT count(*) FROM {s}) AS spans FROM roots""")[0]
     counts = {}
     for table, column in (("logs", "time_ns"), ("metrics", "time_ns"), ("changes", "time_ns")):
         c, p = rng.where(column)
