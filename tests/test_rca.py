@@ -197,3 +197,20 @@ def test_chain_follows_the_caller_the_incident_hurt_most(tmp_path):
     assert cause["service"] == "postgres"
     # reports slowed far more per call (×600 against ×100), but catalog carried most of the harm
     assert [hop["service"] for hop in cause["chain"]] == ["postgres", "catalog", "frontend"]
+
+
+def test_new_service_version_without_a_change_event_is_evidence(tmp_path):
+    """A deploy nobody announced shows as a service.version first seen just before the onset; a
+    version that was already running in the baseline is not one."""
+    def build(tb, t, bad, rng):
+        root = tb.span("frontend", "GET /cart", duration_ms=jitter(rng, 30), version="7.0.0")
+        late = t >= ONSET - 2 * MIN  # cart 1.5.0 rolls out two minutes before the errors start
+        c = root.child("frontend", "GET /cart", kind="CLIENT", offset_ms=1, duration_ms=8, error=bad)
+        c.child("cart", "GET /cart", kind="SERVER", offset_ms=0.5, duration_ms=7, error=bad,
+                version="1.5.0" if late else "1.4.0")
+        root.error = bad
+    r = load(tmp_path, requests(build)).investigate()
+    assert top(r)[0] == "cart"
+    seen = [e for c in r["root_causes"] for e in c["evidence"] if e.get("kind") == "version"]
+    assert [(e["service"], e["version"]) for e in seen] == [("cart", "1.5.0")]
+    assert 1.5 <= seen[0]["minutes_before_onset"] <= 2.5 and seen[0]["weight"] > 0.03

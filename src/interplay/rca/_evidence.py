@@ -138,12 +138,14 @@ def changes(ctx: Context) -> list[dict[str, Any]]:
                              "WHERE time_ns >= ? AND time_ns < ? ORDER BY time_ns", [lo, hi]):
         out.append(_change(ctx, c["service"], c["time_ns"], f"{c['kind']}: {c['description']}",
                            kind=c["kind"], version=c["version"]))
+    since = ctx.baseline.since_ns or 0
+    # A version is new when first seen in [lo, hi), and not at the start of the data: what was
+    # running when the data begins was deployed at some unknown time before.
+    new_after = max(lo, since + max(MIN, (ctx.onset_ns - since) // 10))
     for v in ctx.store.query("""
-            WITH f AS (SELECT service, service_version, min(start_ns) AS first_ns FROM spans
-                       WHERE start_ns >= ? AND start_ns < ? GROUP BY ALL),
-            old AS (SELECT DISTINCT service, service_version FROM spans WHERE start_ns >= ? AND start_ns < ?)
-            SELECT f.* FROM f ANTI JOIN old USING (service, service_version)
-            WHERE f.service_version <> ''""", [lo, hi, ctx.baseline.since_ns or 0, lo]):
+            SELECT * FROM (SELECT service, service_version, min(start_ns) AS first_ns FROM spans
+                           WHERE start_ns >= ? AND start_ns < ? AND service_version <> '' GROUP BY ALL) v
+            WHERE first_ns >= ?""", [min(since, lo), hi, new_after]):
         out.append(_change(ctx, v["service"], v["first_ns"], f"service.version {v['service_version']} "
                            "first seen", kind="version", version=v["service_version"]))
     return out
