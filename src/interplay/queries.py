@@ -86,7 +86,37 @@ def traces(store: Store, window: TimeRange = TimeRange(), *, service: str | None
     if min_duration_ns is not None:
         having.append("max(end_ns) - min(start_ns) >= ?")
         hparams.append(min_duration_ns)
-    rows = store.query(f"""
+    bounds = store.query(f"SELECT min(start_ns) AS a, max(start_ns) AS b FROM spans WHERE {' AND '.join(match)}",
+                         params)[0]
+    if bounds["b"] is None:
+        return []
+    # Newest first without grouping every trace of the store: a trace that began at or after a
+    # cutoff has all its spans, the matching one included, after it. So look back from the newest
+    # match, widening the lookback until `limit` traces began inside it (or it covers everything).
+    lookback = 60 * 10**9
+    while True:
+        cutoff = bounds["b"] - lookback
+        if cutoff <= bounds["a"]:
+            rows = _trace_rows(store, match, params, having, hparams, limit)
+            break
+        rows = _trace_rows(store, match + ["start_ns >= ?"], params + [cutoff],
+                           having + ["min(start_ns) >= ?"], hparams + [cutoff], limit)
+        if len(rows) >= limit:
+            break
+        lookback *= 8
+    return [{
+        "trace_id": r["trace_id"], "root_service": r["root_service"],
+        "root_operation": r["root_operation"], "start": format_time(r["first_ns"]),
+        "start_ns": r["first_ns"], "duration_ms": round(r["span_ns"] / 1e6, 3),
+        "spans": r["spans"], "errors": r["errors"], "services": r["services"],
+        "complete": r["roots"] == 1,
+    } for r in rows]
+
+
+def _trace_rows(store: Store, match: list[str], params: list[Any], having: list[str], hparams: list[Any],
+                limit: int) -> list[dict[str, Any]]:
+    """Per trace with a span matching every condition: its root, first start, span and error counts."""
+    return store.query(f"""
         WITH hit AS (SELECT DISTINCT trace_id FROM spans WHERE {' AND '.join(match)})
         SELECT trace_id,
                coalesce(arg_min(service, start_ns) FILTER (WHERE parent_span_id IS NULL),
@@ -99,14 +129,7 @@ def traces(store: Store, window: TimeRange = TimeRange(), *, service: str | None
                count(*) FILTER (WHERE parent_span_id IS NULL) AS roots
         FROM spans WHERE trace_id IN (SELECT trace_id FROM hit)
         GROUP BY trace_id {('HAVING ' + ' AND '.join(having)) if having else ''}
-        ORDER BY first_ns DESC LIMIT {int(limit)}""", params + hparams)
-    return [{
-        "trace_id": r["trace_id"], "root_service": r["root_service"],
-        "root_operation": r["root_operation"], "start": format_time(r["first_ns"]),
-        "start_ns": r["first_ns"], "duration_ms": round(r["span_ns"] / 1e6, 3),
-        "spans": r["spans"], "errors": r["errors"], "services": r["services"],
-        "complete": r["roots"] == 1,
-    } for r in rows]
+        ORDER BY first_ns DESC, trace_id LIMIT {int(limit)}""", params + hparams)
 
 
 def trace(store: Store, trace_id: str) -> dict[str, Any]:
