@@ -253,14 +253,14 @@ def test_migrate_command(tmp_path, simulated):
 
 
 def test_chdb_store_then_migrate_back_to_investigate(tmp_path, simulated):
-    """On ClickHouse, ingest, queries and investigations work; agent runs say how to get them."""
+    """On ClickHouse, ingest, queries, investigations and agent runs work; migrate copies the store back."""
     from conftest import run_cli
     ch = f"chdb:{tmp_path / 'ch'}"
     run_cli("ingest", str(simulated), "--store", ch)
     assert run_cli("services", "--store", ch, "--format", "json").stdout.count('"service"') >= 8
     assert json.loads(run_cli("investigate", "--store", ch, "--format", "json").stdout)["root_causes"]
-    r = run_cli("agents", "--store", ch, check=False)
-    assert r.returncode == 1 and "interplay migrate" in r.stderr and "Traceback" not in r.stderr
+    # the shop has no agents (agent runs on ClickHouse: test_agents_clickhouse.py)
+    assert "no agent runs found" in run_cli("agents", "--store", ch).stdout
     run_cli("migrate", "--from", ch, "--to", f"duckdb:{tmp_path / 'back.duckdb'}")
     result = json.loads(run_cli("investigate", "--db", str(tmp_path / "back.duckdb"), "--format", "json").stdout)
     assert result["root_causes"]

@@ -15,7 +15,7 @@ from typing import Any
 from . import queries
 from .batch import TelemetryBatch
 from .changes import add_change_event
-from .model import IngestResult, InvalidInput, NotSupported
+from .model import IngestResult, InvalidInput
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
 from .queries import TimeRange
@@ -110,20 +110,12 @@ class Interplay:
                    limit: int = 100) -> list[dict[str, Any]]:
         """Agent runs, newest first, with steps, tokens and failure modes (see interplay.agents)."""
         from .agents import list_runs
-        self._needs_duckdb("agent runs")
         return list_runs(self.store, agent=agent, failed=failed, window=window, limit=limit)
 
     def agent_run(self, run_id: str) -> dict[str, Any]:
         """One agent run with its ordered steps."""
         from .agents import get_run
-        self._needs_duckdb("agent runs")
         return get_run(self.store, run_id)
-
-    def _needs_duckdb(self, what: str) -> None:
-        # Their SQL is not ported to ClickHouse yet: say so plainly instead of failing mid-query.
-        if self.store.dialect != "duckdb":
-            raise NotSupported(f"{what} run on DuckDB stores for now; copy this store with "
-                               "`interplay migrate --from <this store> --to duckdb:PATH` and use them there")
 
 
 def changes_batch(events: Iterable[dict[str, Any]] | dict[str, Any], where: str = "body") -> TelemetryBatch:

@@ -6,8 +6,8 @@ run. A trace with no agent span but at least one model call and one tool call is
 at its earliest root span. Orphans (parent never arrived) are attached by time to the agent span
 of their trace that started last before them, and the run is marked incomplete.
 
-Columns of the `x` relation every query builds on: the span's own columns (`id` is its rowid in
-`spans`: joins between spans use it, not the two text ids), the fields read from its attributes
+Columns of the `x` relation every query builds on: the span's own columns (`id` is a hash of its
+trace and span ids: joins between spans use it, not the two text ids), the fields read from its attributes
 (parsed once, in `s`), plus `root_id` (the id of the run's root span), `depth` (below the root),
 `anchor` (the id of the step the span belongs to; a step's own row has id = anchor), `in_llm`
 (under a model-call span: its tokens are already counted), `orphan`, and the derived fields.
@@ -33,19 +33,19 @@ def runs_cte(scope: str, detail: bool = False) -> str:
     detail: also carry the attribute JSON of GenAI spans (for showing steps; large, so only then).
     """
     return f"""
-WITH RECURSIVE cand AS ({scope}),
+WITH cand AS ({scope}),
 {_spans(detail)},
 e AS MATERIALIZED (
     SELECT ch.id, p.id AS pid, ch.gkind FROM s ch
-    LEFT JOIN s p ON p.trace_id = ch.trace_id AND p.span_id = ch.parent_span_id AND p.span_id <> ch.span_id),
-tops AS (SELECT s.* FROM s JOIN e USING (id) WHERE e.pid IS NULL),
+    LEFT JOIN s p ON p.trace_id = ch.trace_id AND p.span_id = nullif(ch.parent_span_id, ch.span_id)),
+tops AS (SELECT s.* FROM s JOIN e ON e.id = s.id WHERE e.pid IS NULL),
 agents AS (SELECT trace_id, id, start_ns FROM s WHERE gkind = 'agent'),
 shape AS (
     SELECT trace_id, bool_or(gkind = 'agent') AS has_agent, bool_or(gkind = 'llm') AS has_llm,
            bool_or(gkind = 'tool') AS has_tool
     FROM s GROUP BY trace_id),
 fallback AS (
-    SELECT t.trace_id, first(t.id ORDER BY t.parent_span_id IS NOT NULL, t.start_ns, t.span_id) AS root
+    SELECT t.trace_id, arg_min(t.id, (t.parent_span_id IS NOT NULL, t.start_ns, t.span_id)) AS root
     FROM tops t JOIN shape USING (trace_id)
     WHERE NOT shape.has_agent AND shape.has_llm AND shape.has_tool GROUP BY t.trace_id),
 seeds AS (
@@ -55,32 +55,35 @@ seeds AS (
     UNION ALL
     SELECT a.id, o.id, TRUE
     FROM (SELECT trace_id, id, start_ns FROM tops
-          WHERE parent_span_id IS NOT NULL AND gkind IS DISTINCT FROM 'agent') o
+          WHERE parent_span_id IS NOT NULL AND (gkind IS NULL OR gkind <> 'agent')) o
     ASOF JOIN agents a ON o.trace_id = a.trace_id AND o.start_ns >= a.start_ns),
 tree AS (
-    SELECT q.run_root, q.id, 0 AS depth,
-           CASE WHEN q.id = q.run_root AND e.gkind = 'agent' THEN NULL
-                WHEN {_IS_STEP.replace('gkind', 'e.gkind')} THEN q.id END AS anchor,
-           FALSE AS in_llm, q.orphan, e.gkind
-    FROM seeds q JOIN e USING (id)
-    UNION ALL
-    SELECT t.run_root, ch.id, t.depth + 1,
-           coalesce(t.anchor, CASE WHEN {_IS_STEP.replace('gkind', 'ch.gkind')} THEN ch.id END),
-           t.in_llm OR coalesce(t.gkind = 'llm', FALSE), t.orphan, ch.gkind
-    FROM tree t JOIN e ch ON ch.pid = t.id
-    WHERE t.depth < 64),
-best AS (
-    SELECT * FROM tree
-    QUALIFY row_number() OVER (PARTITION BY id ORDER BY depth DESC, run_root) = 1),
+    WITH RECURSIVE walk AS (
+        SELECT q.run_root, q.id, 0 AS depth,
+               CASE WHEN q.id = q.run_root AND e.gkind = 'agent' THEN NULL
+                    WHEN {_IS_STEP.replace('gkind', 'e.gkind')} THEN q.id END AS anchor,
+               FALSE AS in_llm, q.orphan, e.gkind
+        FROM seeds q JOIN e USING (id)
+        UNION ALL
+        SELECT t.run_root, ch.id, t.depth + 1,
+               coalesce(t.anchor, CASE WHEN {_IS_STEP.replace('gkind', 'ch.gkind')} THEN ch.id END),
+               t.in_llm OR coalesce(t.gkind = 'llm', FALSE), t.orphan, ch.gkind
+        FROM walk t JOIN e ch ON ch.pid = t.id
+        WHERE t.depth < 64)
+    SELECT * FROM walk),
+best AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT *, row_number() OVER (PARTITION BY id ORDER BY depth DESC, run_root) AS nth FROM tree)
+    WHERE nth = 1),
 nested AS (
     SELECT b.id AS inner_root, b.run_root AS outer_root
     FROM best b WHERE b.gkind = 'agent' AND b.run_root <> b.id),
 rs AS (
-    SELECT b.id, b.depth, b.anchor, b.in_llm, b.orphan, coalesce(n.outer_root, b.run_root) AS root_id
+    SELECT b.id AS rid, b.depth, b.anchor, b.in_llm, b.orphan, coalesce(n.outer_root, b.run_root) AS root_id
     FROM best b LEFT JOIN nested n ON n.inner_root = b.run_root),
-x AS (
+x AS MATERIALIZED (
     SELECT rs.root_id, rs.depth, rs.anchor, rs.in_llm, rs.orphan, s.*
-    FROM rs JOIN s USING (id))
+    FROM rs JOIN s ON s.id = rs.rid)
 """
 
 
@@ -94,14 +97,19 @@ def _spans(detail: bool) -> str:
     def i(name: str) -> str:
         return c.sql_int(name, parsed=a)
     failed = "(status_code = 'ERROR' OR error_type IS NOT NULL)"
-    why = "lower(concat_ws(' ', error_type, status_message, CASE WHEN events LIKE '%exception%' THEN events END))"
+    # concat_ws, but the same on both engines (ClickHouse's is NULL when any part is)
+    why = ("lower(coalesce(error_type || ' ', '') || coalesce(status_message || ' ', '') || "
+           "coalesce(CASE WHEN events LIKE '%exception%' THEN events END, ''))")
     return f"""s0 AS (
-    SELECT rowid AS id, trace_id, span_id, parent_span_id, service, operation, kind, start_ns, end_ns,
-           duration_ns, status_code, status_message, events, {"attributes, " if detail else ""}{c.sql_parse()} AS {a}
-    FROM spans WHERE trace_id IN (SELECT trace_id FROM cand)
-    QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY start_ns) = 1),
+    SELECT * FROM (
+        SELECT hash(trace_id, span_id) AS id, trace_id, span_id, parent_span_id, service, operation, kind,
+               start_ns, end_ns, duration_ns, status_code, status_message, events,
+               {"attributes, " if detail else ""}{c.sql_parse()} AS {a},
+               row_number() OVER (PARTITION BY trace_id, span_id ORDER BY start_ns) AS nth
+        FROM spans WHERE trace_id IN (SELECT trace_id FROM cand))
+    WHERE nth = 1),
 s1 AS (
-    SELECT * EXCLUDE ({a}), {c.sql_kind(parsed=a)} AS gkind,
+    SELECT * EXCLUDE ({a}, nth), {c.sql_kind(parsed=a)} AS gkind,
            CASE WHEN gkind IS NOT NULL THEN {c.sql_step_name('gkind', parsed=a)} END AS step_name,
            {f('error_type')} AS error_type, {i('http_status')} AS http_status, {i('grpc_status')} AS grpc_status,
            {i('resend_count')} AS resend_count, {f('server_address')} AS server_address,
@@ -142,7 +150,7 @@ def named_scope(names: list[str]) -> tuple[str, list[Any]] | None:
     """
     if not names or not all(_plain(n) for n in names):
         return None
-    tests = " OR ".join("contains(attributes, ?)" for _ in names)
+    tests = " OR ".join("position(? IN attributes) > 0" for _ in names)
     return (f"SELECT DISTINCT trace_id FROM spans WHERE service IN (SELECT unnest(?::VARCHAR[])) OR {tests}",
             [names, *names])
 
@@ -184,7 +192,7 @@ RUNS_SELECT = """
            count(*) FILTER (WHERE id = anchor) AS steps,
            count(*) FILTER (WHERE id = anchor AND gkind = 'llm') AS model_calls,
            count(*) FILTER (WHERE id = anchor AND gkind = 'tool') AS tool_calls,
-           list(DISTINCT step_name) FILTER (WHERE id = anchor AND gkind = 'tool') AS tools,
+           array_agg(DISTINCT step_name) FILTER (WHERE id = anchor AND gkind = 'tool') AS tools,
            sum(input_tokens) FILTER (WHERE gkind = 'llm' AND NOT in_llm) AS input_tokens,
            sum(output_tokens) FILTER (WHERE gkind = 'llm' AND NOT in_llm) AS output_tokens,
            sum(total_tokens) FILTER (WHERE gkind = 'llm' AND NOT in_llm) AS total_tokens,
@@ -195,8 +203,8 @@ RUNS_SELECT = """
            count(*) FILTER (WHERE is_timeout) AS timeout_spans,
            bool_or(orphan) AS partial,
            min(start_ns) AS first_ns, max(end_ns) AS last_ns,
-           first(agent_name ORDER BY depth, start_ns) FILTER (WHERE agent_name IS NOT NULL) AS any_agent_name,
-           first(conversation_id ORDER BY depth, start_ns)
+           arg_min(agent_name, (depth, start_ns, span_id)) FILTER (WHERE agent_name IS NOT NULL) AS any_agent_name,
+           arg_min(conversation_id, (depth, start_ns, span_id))
                FILTER (WHERE conversation_id IS NOT NULL) AS conversation_id
     FROM x GROUP BY root_id),
 runs AS (
@@ -212,27 +220,31 @@ runs AS (
 """
 
 # Steps of the runs in `x` (one row per step), with what happened beneath each step. Needs runs_cte(detail=True).
+# Every output column is named: ClickHouse calls an unnamed `x.trace_id` that another table also has `x.trace_id`.
+# The lists come unordered (ClickHouse has no ordered DISTINCT aggregate): runs.py sorts them.
 STEPS_SELECT = """
 , beneath AS (
     SELECT anchor,
-           list(DISTINCT service ORDER BY service) FILTER (WHERE id <> anchor) AS services,
-           list(DISTINCT server_address ORDER BY server_address)
+           array_agg(DISTINCT service) FILTER (WHERE id <> anchor) AS services,
+           array_agg(DISTINCT server_address)
                FILTER (WHERE id <> anchor AND kind = 'CLIENT' AND server_address IS NOT NULL) AS peers,
            arg_max(id, depth * 1e19 + end_ns) FILTER (WHERE failed) AS culprit,
            count(*) FILTER (WHERE is_rate_limited) AS rate_limited,
            count(*) FILTER (WHERE is_timeout) AS timeouts,
            max(resend_count) AS max_resend,
-           list(DISTINCT http_status ORDER BY http_status) FILTER (WHERE http_status >= 400) AS http_errors
+           array_agg(DISTINCT http_status) FILTER (WHERE http_status >= 400) AS http_errors
     FROM x WHERE anchor IS NOT NULL GROUP BY anchor)
-SELECT x.trace_id, r.span_id AS root, x.span_id, x.parent_span_id, x.gkind AS kind, x.step_name AS name, x.sig,
-       x.service, x.operation, x.start_ns, x.end_ns, x.duration_ns, x.status_code, x.status_message,
-       x.failed, x.error_type, x.http_status, x.attributes,
+SELECT x.trace_id AS trace_id, r.span_id AS root, x.span_id AS span_id, x.parent_span_id AS parent_span_id,
+       x.gkind AS kind, x.step_name AS name, x.sig AS sig, x.service AS service, x.operation AS operation,
+       x.start_ns AS start_ns, x.end_ns AS end_ns, x.duration_ns AS duration_ns, x.status_code AS status_code,
+       x.status_message AS status_message, x.failed AS failed, x.error_type AS error_type,
+       x.http_status AS http_status, x.attributes AS attributes,
        b.services, b.peers, b.rate_limited, b.timeouts, b.max_resend, b.http_errors,
        cs.service AS culprit_service, cs.operation AS culprit_operation,
        coalesce(nullif(cs.status_message, ''), cs.error_type) AS culprit_message
 FROM x JOIN beneath b ON b.anchor = x.id
 JOIN s r ON r.id = x.root_id
-LEFT JOIN x cs ON cs.id = b.culprit
+LEFT JOIN (SELECT id, service, operation, status_message, error_type FROM x) cs ON cs.id = b.culprit
 WHERE x.id = x.anchor
 ORDER BY x.trace_id, root, x.start_ns, x.span_id
 """

@@ -47,8 +47,8 @@ calls AS (
     UNION ALL
     SELECT runs.agent, runs.run_id, x.server_address, FALSE, x.failed
     FROM x JOIN runs ON runs.root_id = x.root_id
-    ANTI JOIN parents p ON p.trace_id = x.trace_id AND p.span_id = x.span_id
-    WHERE x.kind = 'CLIENT' AND x.server_address IS NOT NULL AND {xcond})
+    LEFT JOIN parents p ON p.trace_id = x.trace_id AND p.span_id = x.span_id
+    WHERE x.kind = 'CLIENT' AND x.server_address IS NOT NULL AND p.span_id IS NULL AND {xcond})
 SELECT agent, backend, instrumented, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
        count(DISTINCT run_id) AS runs
 FROM calls GROUP BY ALL ORDER BY calls DESC, agent, backend""", [*params, *params, *params])

@@ -160,14 +160,14 @@ def _step(index: int, s: dict[str, Any]) -> dict[str, Any]:
         "status": "error" if s["failed"] else "ok",
     }
     if s["kind"] in ("llm", "embedding"):
-        finish = c.field(attrs, "finish_reasons")
+        finish = _decoded(c.field(attrs, "finish_reasons"))
         step.update({
             "model": c.field(attrs, "request_model"), "response_model": c.field(attrs, "response_model"),
             "provider": c.field(attrs, "provider"),
             "tokens": {"input": _int(c.field(attrs, "input_tokens")),
                        "output": _int(c.field(attrs, "output_tokens")),
                        "total": _int(c.field(attrs, "total_tokens"))},
-            "usage": c.usage(attrs),
+            "usage": {k: _decoded(v) for k, v in c.usage(attrs).items()},
             "finish_reasons": finish if isinstance(finish, list) else [finish] if finish else [],
         })
     if s["kind"] == "tool":
@@ -175,16 +175,16 @@ def _step(index: int, s: dict[str, Any]) -> dict[str, Any]:
                      "call_id": c.field(attrs, "tool_call_id")})
     if s["kind"] == "agent":
         step["agent"] = s["name"]
-    step["downstream"] = [svc for svc in (s["services"] or []) if svc != s["service"]]
+    step["downstream"] = sorted(svc for svc in (s["services"] or []) if svc != s["service"])
     if s["peers"]:
-        step["peers"] = s["peers"]
+        step["peers"] = sorted(s["peers"])
     step["rate_limited"] = s["rate_limited"]
     step["timeouts"] = s["timeouts"]
     step["retries"] = s["max_resend"] or 0
     if s["failed"] or s["culprit_service"]:
         step["error"] = {
             "type": s["error_type"], "message": s["status_message"] or None,
-            "http_status": s["http_status"], "http_errors": s["http_errors"] or [],
+            "http_status": s["http_status"], "http_errors": sorted(s["http_errors"] or []),
             "caused_by": {"service": s["culprit_service"], "operation": s["culprit_operation"],
                           "message": s["culprit_message"]} if s["culprit_service"] else None,
         }
@@ -196,6 +196,17 @@ def _json(text: str | None, default: Any) -> Any:
         return json.loads(text) if text else default
     except ValueError:
         return default
+
+
+def _decoded(v: Any) -> Any:
+    """A value the ClickHouse exporter stored as JSON text (it keeps every attribute as a string) as
+    it was sent: '["stop"]' → ["stop"], '20' → 20; other values as they are."""
+    if not isinstance(v, str) or not (v[:1] in ("[", "-") or v[:1].isdigit()):
+        return v
+    try:
+        return json.loads(v)
+    except ValueError:
+        return v
 
 
 def _int(v: Any) -> int | None:

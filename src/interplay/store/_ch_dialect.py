@@ -3,15 +3,18 @@
 The layers above write DuckDB SQL with `?` parameters. ClickHouse (server over HTTP and chDB alike)
 binds parameters by name and type (`{p0:Int64}`), so every `?` outside a string literal becomes a
 typed named placeholder. A few functions differ only in name or argument order and are rewritten
-here, as are `regexp_replace`, `list(v ORDER BY k) [FILTER (WHERE c)]` and string literals (DuckDB's
-have no backslash escapes, ClickHouse's do: each backslash is doubled). Anything else (QUALIFY,
-ASOF JOIN, other list/struct functions) is not translated and fails loudly in ClickHouse.
+here, as are `regexp_replace`, `list(v ORDER BY k, …)` and `string_agg(v, sep ORDER BY k, …)` (with
+or without FILTER (WHERE c)), `json_transform` to a struct of VARCHARs and `struct_extract` from it,
+`* EXCLUDE (…)`, `::VARCHAR[]` casts and string literals (DuckDB's have no backslash escapes,
+ClickHouse's do: each backslash is doubled). Anything else (QUALIFY, other list/struct functions)
+is not translated and fails loudly in ClickHouse.
 
     >>> translate("SELECT quantile_cont(d, 0.5) FROM spans WHERE s = ?", ["x"])
     ('SELECT quantileExactInclusive(0.5)(d) FROM spans WHERE s = {p0:String}', {'p0': 'x'})
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -99,7 +102,8 @@ def rewrite_functions(sql: str) -> str:
     """Rename DuckDB-only functions; move quantile arguments into ClickHouse's parameter list."""
     out: list[str] = []
     tokens = list(_tokens(sql))
-    i = 0
+    i = depth = 0
+    recursive: dict[int, bool] = {}  # parenthesis depth → is the WITH opened there recursive
     while i < len(tokens):
         kind, text = tokens[i]
         j = _next_significant(tokens, i + 1)
@@ -113,23 +117,34 @@ def rewrite_functions(sql: str) -> str:
                 out.append(f"{_PARAMETRIC[low]}({q})({value})")
                 i = end + 1
                 continue
-        if is_call and low in ("json_extract_string", "try_cast", "regexp_replace"):
+        if is_call and low in ("json_extract_string", "try_cast", "regexp_replace", "json_transform",
+                               "struct_extract"):
             end = _matching(tokens, j)
             replaced = _special_call(low, tokens[j + 1:end])
             if replaced is not None:
                 out.append(replaced)
                 i = end + 1
                 continue
-        if is_call and low in ("list", "array_agg") and not _after_dot(tokens, i):
-            replaced = _ordered_list(tokens, j)
+        if is_call and low in ("list", "array_agg", "string_agg") and not _after_dot(tokens, i):
+            replaced = _ordered_list(tokens, j, low == "string_agg")
             if replaced is not None:
                 out.append(replaced[0])
                 i = replaced[1]
                 continue
-        if kind == "ident" and low == "materialized" and is_call and _prev_word(tokens, i) == "as":
-            i += 1  # `x AS MATERIALIZED (…)`: a hint to DuckDB; ClickHouse refuses it in recursive WITH
+        depth += (kind == "(") - (kind == ")")
+        if kind == "ident" and low == "with" and not _after_dot(tokens, i):
+            recursive[depth] = tokens[j][1].lower() == "recursive" if j < len(tokens) else False
+        if kind == "ident" and low == "materialized" and is_call and _prev_word(tokens, i) == "as" \
+                and recursive.get(depth, True):
+            i += 1  # `x AS MATERIALIZED (…)`: ClickHouse refuses it in a recursive WITH (and before a WITH)
             continue
-        if kind == "//":
+        if kind == "ident" and low == "exclude" and _prev_word(tokens, i) == "*":
+            out.append("EXCEPT")  # SELECT * EXCLUDE (…): ClickHouse spells it EXCEPT
+        elif kind == "ident" and _array_cast(tokens, i):
+            out.append(f"Array({_CAST_TYPES[text.upper()]})")  # x::VARCHAR[] → x::Array(String)
+            i += 3
+            continue
+        elif kind == "//":
             out.append(" DIV ")  # DuckDB's integer division; ClickHouse reads // as a comment
         elif kind == "str" and "\\" in text:
             out.append(text.replace("\\", "\\\\"))  # DuckDB literals have no escapes; ClickHouse's do
@@ -156,6 +171,10 @@ def _special_call(name: str, arg_tokens: list[tuple[str, str]]) -> str | None:
             return f"replaceRegexpOne({', '.join(args)})"
         if args[3].strip() == "'g'":
             return f"replaceRegexpAll({', '.join(args[:3])})"
+    if name == "json_transform" and len(args) == 2:
+        return _json_transform(args)
+    if name == "struct_extract" and len(args) == 2 and re.fullmatch(r"'[^'\\]*'", args[1]):
+        return f"tupleElement({args[0]}, {args[1]})"
     if name == "try_cast" and len(args) == 1:
         m = re.fullmatch(r"(?is)(.*)\s+AS\s+([A-Za-z]+)", args[0])
         if m and m.group(2).upper() in _CAST_TYPES:
@@ -163,9 +182,32 @@ def _special_call(name: str, arg_tokens: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def _ordered_list(tokens: list[tuple[str, str]], open_at: int) -> tuple[str, int] | None:
-    """`list(v ORDER BY k) [FILTER (WHERE c)]` → the values of groupArray[If]((k, v), c) sorted by k:
-    (replacement, index of the token after it). None: not of that shape, leave it."""
+def _json_transform(args: list[str]) -> str | None:
+    """json_transform(j, '{"k": "VARCHAR", …}') → JSONExtract(j, 'Tuple(`k` Nullable(String), …)'): a
+    struct of text fields, NULL where the key is missing (non-string values as their JSON text)."""
+    m = re.fullmatch(r"'([^']*)'", args[1])
+    try:
+        shape = json.loads(m.group(1)) if m else None
+    except ValueError:
+        return None
+    if not isinstance(shape, dict) or not shape or any(
+            str(v).upper() != "VARCHAR" or not re.fullmatch(r"[\w.\-]+", k) for k, v in shape.items()):
+        return None
+    fields = ", ".join(f"`{k}` Nullable(String)" for k in shape)
+    return f"JSONExtract({args[0]}, 'Tuple({fields})')"
+
+
+def _array_cast(tokens: list[tuple[str, str]], i: int) -> bool:
+    """Is tokens[i] the type of a `::TYPE[]` cast (a type _CAST_TYPES knows)?"""
+    return (i >= 2 and tokens[i - 1][1] == ":" and tokens[i - 2][1] == ":" and i + 2 < len(tokens)
+            and tokens[i + 1][1] == "[" and tokens[i + 2][1] == "]" and tokens[i][1].upper() in _CAST_TYPES)
+
+
+def _ordered_list(tokens: list[tuple[str, str]], open_at: int, joined: bool = False) -> tuple[str, int] | None:
+    """`list(v ORDER BY k1, k2) [FILTER (WHERE c)]` → the values of groupArray[If](((k1, k2), v), c) sorted
+    by the keys; `string_agg(v, sep ORDER BY …)` (joined) → those values joined by sep.
+    (replacement, index of the token after it). None: not of that shape (DESC, NULLS FIRST/LAST,
+    DISTINCT), leave it."""
     end = _matching(tokens, open_at)
     inner = tokens[open_at + 1:end]
     words = [(n, t[1].lower()) for n, t in enumerate(inner) if t[0] not in ("ws", "comment")]
@@ -176,13 +218,18 @@ def _ordered_list(tokens: list[tuple[str, str]], open_at: int) -> tuple[str, int
         if depth == 0 and w == "order" and k + 1 < len(words) and words[k + 1][1] == "by":
             split = (n, words[k + 1][0])
             break
-    if split is None:
+    if split is None or (words and words[0][1] == "distinct"):
         return None
-    value = rewrite_functions("".join(t for _, t in inner[:split[0]])).strip()
-    keys = _split_args(inner[split[1] + 1:])
-    if len(keys) != 1 or re.search(r"(?i)\b(asc|desc|nulls)\b", keys[0]) or "," in value:
+    values = [rewrite_functions(v).strip() for v in _split_args(inner[:split[0]])]
+    if len(values) != (2 if joined else 1):
         return None
-    key = rewrite_functions(keys[0]).strip()
+    keys = []
+    for key in _split_args(inner[split[1] + 1:]):
+        m = re.fullmatch(r"(?is)(.*?)(?:\s+asc)?", key.strip())
+        if re.search(r"(?i)\b(desc|nulls)\b", key) or not m.group(1):
+            return None
+        keys.append(rewrite_functions(m.group(1)).strip())
+    key = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
     cond, after = None, end + 1
     f = _next_significant(tokens, end + 1)
     if f < len(tokens) and tokens[f][1].lower() == "filter":
@@ -192,8 +239,9 @@ def _ordered_list(tokens: list[tuple[str, str]], open_at: int) -> tuple[str, int
             body = "".join(t for _, t in tokens[p + 1:close]).strip()
             if body[:5].lower() == "where":
                 cond, after = rewrite_functions(body[5:]).strip(), close + 1
-    pairs = f"groupArrayIf(({key}, {value}), {cond})" if cond else f"groupArray(({key}, {value}))"
-    return f"arrayMap(x -> x.2, arraySort(x -> x.1, {pairs}))", after
+    pairs = f"groupArrayIf(({key}, {values[0]}), {cond})" if cond else f"groupArray(({key}, {values[0]}))"
+    ordered = f"arrayMap(x -> x.2, arraySort(x -> x.1, {pairs}))"
+    return (f"arrayStringConcat({ordered}, {values[1]})" if joined else ordered), after
 
 
 # -- a small SQL scanner ----------------------------------------------------------------------------
