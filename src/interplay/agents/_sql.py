@@ -18,6 +18,8 @@ import json
 import re
 from typing import Any
 
+from ..store.base import Stages, Store
+
 from . import conventions as c
 
 _IS_STEP = f"(gkind IS NOT NULL AND gkind NOT IN {c.sql_in(c.PASS_THROUGH)})"
@@ -26,69 +28,86 @@ _RATE = r"rate.?limit|ratelimit|too many requests|\b429\b|resource.?exhausted|qu
 _TIMEOUT = r"time.?out|timed out|deadline.?exceeded|deadlineexceeded"
 
 
-def runs_cte(scope: str, detail: bool = False) -> str:
-    """`WITH ...` defining relation `x` (spans of runs) for the traces the scope query selects.
+def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: bool = False) -> Stages:
+    """The runs in the traces the scope query selects, as stages (see `Stages`): `s`, the spans of
+    those traces, parsed; `x`, the spans of runs (see the module docstring). `runs_cte(t)`
+    aggregates them per run. Use as a context manager; query with its `query`.
 
-    scope: a SELECT returning a column trace_id (its parameters come first in the statement).
+    scope: a SELECT returning a column trace_id, with `scope_params`.
     detail: also carry the attribute JSON of GenAI spans (for showing steps; large, so only then).
     """
+    t = Stages(store, "_ip_agent")
+    try:
+        s = t.add("s", f"WITH cand AS ({scope}), {_spans(detail)} SELECT * FROM parsed", scope_params)
+        e = t.add("e", f"""
+            SELECT ch.id AS id, p.id AS pid, ch.gkind AS gkind FROM {s} ch
+            LEFT JOIN {s} p ON p.trace_id = ch.trace_id AND p.span_id = nullif(ch.parent_span_id, ch.span_id)""")
+        best = t.add("best", _walk(t.add("seeds", _seeds(s, e)), e))
+        t.add("x", f"""
+            WITH nested AS (
+                SELECT b.id AS inner_root, b.run_root AS outer_root
+                FROM {best} b WHERE b.gkind = 'agent' AND b.run_root <> b.id),
+            rs AS (
+                SELECT b.id AS rid, b.depth AS depth, b.anchor AS anchor, b.in_llm AS in_llm, b.orphan AS orphan,
+                       coalesce(n.outer_root, b.run_root) AS root_id
+                FROM {best} b LEFT JOIN nested n ON n.inner_root = b.run_root)
+            SELECT rs.root_id AS root_id, rs.depth AS depth, rs.anchor AS anchor, rs.in_llm AS in_llm,
+                   rs.orphan AS orphan, sp.*
+            FROM rs JOIN {s} sp ON sp.id = rs.rid""")
+    except BaseException:
+        t.__exit__()
+        raise
+    return t
+
+
+def _seeds(s: str, e: str) -> str:
+    """Each run's root with the spans that start its walk: agent spans; in a trace without one but
+    with model and tool calls, its top spans under the earliest root; orphans, under the agent span
+    of their trace that started last before them."""
     return f"""
-WITH cand AS ({scope}),
-{_spans(detail)},
-e AS MATERIALIZED (
-    SELECT ch.id, p.id AS pid, ch.gkind FROM s ch
-    LEFT JOIN s p ON p.trace_id = ch.trace_id AND p.span_id = nullif(ch.parent_span_id, ch.span_id)),
-tops AS (SELECT s.* FROM s JOIN e ON e.id = s.id WHERE e.pid IS NULL),
-agents AS (SELECT trace_id, id, start_ns FROM s WHERE gkind = 'agent'),
+WITH tops AS (SELECT s.* FROM {s} s JOIN {e} e ON e.id = s.id WHERE e.pid IS NULL),
+agents AS (SELECT trace_id, id, start_ns FROM {s} WHERE gkind = 'agent'),
 shape AS (
     SELECT trace_id, bool_or(gkind = 'agent') AS has_agent, bool_or(gkind = 'llm') AS has_llm,
            bool_or(gkind = 'tool') AS has_tool
-    FROM s GROUP BY trace_id),
+    FROM {s} GROUP BY trace_id),
 fallback AS (
-    SELECT t.trace_id, arg_min(t.id, (t.parent_span_id IS NOT NULL, t.start_ns, t.span_id)) AS root
+    SELECT t.trace_id AS trace_id, arg_min(t.id, (t.parent_span_id IS NOT NULL, t.start_ns, t.span_id)) AS root
     FROM tops t JOIN shape USING (trace_id)
-    WHERE NOT shape.has_agent AND shape.has_llm AND shape.has_tool GROUP BY t.trace_id),
-seeds AS (
-    SELECT id AS run_root, id, FALSE AS orphan FROM agents
+    WHERE NOT shape.has_agent AND shape.has_llm AND shape.has_tool GROUP BY t.trace_id)
+SELECT id AS run_root, id, FALSE AS orphan FROM agents
+UNION ALL
+SELECT f.root, t.id, t.id <> f.root FROM fallback f JOIN tops t USING (trace_id)
+UNION ALL
+SELECT a.id, o.id, TRUE
+FROM (SELECT trace_id, id, start_ns FROM tops
+      WHERE parent_span_id IS NOT NULL AND (gkind IS NULL OR gkind <> 'agent')) o
+ASOF JOIN agents a ON o.trace_id = a.trace_id AND o.start_ns >= a.start_ns"""
+
+
+def _walk(seeds: str, e: str) -> str:
+    """Every span below a seed, once: under its deepest run root (a sub-agent's spans are the
+    sub-agent's steps), with its depth, step anchor and whether a model call is above it."""
+    return f"""
+WITH RECURSIVE walk AS (
+    SELECT q.run_root AS run_root, q.id AS id, 0 AS depth,
+           CASE WHEN q.id = q.run_root AND e.gkind = 'agent' THEN NULL
+                WHEN {_IS_STEP.replace('gkind', 'e.gkind')} THEN q.id END AS anchor,
+           FALSE AS in_llm, q.orphan AS orphan, e.gkind AS gkind
+    FROM {seeds} q JOIN {e} e ON e.id = q.id
     UNION ALL
-    SELECT f.root, t.id, t.id <> f.root FROM fallback f JOIN tops t USING (trace_id)
-    UNION ALL
-    SELECT a.id, o.id, TRUE
-    FROM (SELECT trace_id, id, start_ns FROM tops
-          WHERE parent_span_id IS NOT NULL AND (gkind IS NULL OR gkind <> 'agent')) o
-    ASOF JOIN agents a ON o.trace_id = a.trace_id AND o.start_ns >= a.start_ns),
-tree AS (
-    WITH RECURSIVE walk AS (
-        SELECT q.run_root, q.id, 0 AS depth,
-               CASE WHEN q.id = q.run_root AND e.gkind = 'agent' THEN NULL
-                    WHEN {_IS_STEP.replace('gkind', 'e.gkind')} THEN q.id END AS anchor,
-               FALSE AS in_llm, q.orphan, e.gkind
-        FROM seeds q JOIN e USING (id)
-        UNION ALL
-        SELECT t.run_root, ch.id, t.depth + 1,
-               coalesce(t.anchor, CASE WHEN {_IS_STEP.replace('gkind', 'ch.gkind')} THEN ch.id END),
-               t.in_llm OR coalesce(t.gkind = 'llm', FALSE), t.orphan, ch.gkind
-        FROM walk t JOIN e ch ON ch.pid = t.id
-        WHERE t.depth < 64)
-    SELECT * FROM walk),
-best AS MATERIALIZED (
-    SELECT * FROM (
-        SELECT *, row_number() OVER (PARTITION BY id ORDER BY depth DESC, run_root) AS nth FROM tree)
-    WHERE nth = 1),
-nested AS (
-    SELECT b.id AS inner_root, b.run_root AS outer_root
-    FROM best b WHERE b.gkind = 'agent' AND b.run_root <> b.id),
-rs AS (
-    SELECT b.id AS rid, b.depth, b.anchor, b.in_llm, b.orphan, coalesce(n.outer_root, b.run_root) AS root_id
-    FROM best b LEFT JOIN nested n ON n.inner_root = b.run_root),
-x AS MATERIALIZED (
-    SELECT rs.root_id, rs.depth, rs.anchor, rs.in_llm, rs.orphan, s.*
-    FROM rs JOIN s ON s.id = rs.rid)
-"""
+    SELECT t.run_root, ch.id, t.depth + 1,
+           coalesce(t.anchor, CASE WHEN {_IS_STEP.replace('gkind', 'ch.gkind')} THEN ch.id END),
+           t.in_llm OR coalesce(t.gkind = 'llm', FALSE), t.orphan, ch.gkind
+    FROM walk t JOIN {e} ch ON ch.pid = t.id
+    WHERE t.depth < 64)
+SELECT * FROM (
+    SELECT *, row_number() OVER (PARTITION BY id ORDER BY depth DESC, run_root) AS nth FROM walk) w
+WHERE nth = 1"""
 
 
 def _spans(detail: bool) -> str:
-    """Relation `s`: the spans of the candidate traces, each JSON text parsed once into the fields read."""
+    """Relation `parsed`: the spans of the candidate traces, each JSON text parsed once into the fields read."""
     a = "a"
 
     def f(name: str) -> str:
@@ -117,7 +136,7 @@ s1 AS (
            {i('input_tokens')} AS input_tokens, {i('output_tokens')} AS output_tokens,
            {i('total_tokens')} AS total_tokens
     FROM s0),
-s AS MATERIALIZED (
+parsed AS (
     SELECT * EXCLUDE (events{", attributes" if detail else ""}),
            {"CASE WHEN gkind IS NOT NULL THEN attributes END AS attributes," if detail else ""}
            {failed} AS failed,
@@ -185,9 +204,12 @@ m AS (
 SELECT t.trace_id, coalesce(t.agent_ns, m.last_ns) AS bound
 FROM t LEFT JOIN m USING (trace_id) ORDER BY bound DESC, trace_id"""
 
-# Per-run aggregates over `x`, joined to the root span's own fields.
-RUNS_SELECT = """
-, agg AS (
+def runs_cte(t: dict[str, str]) -> str:
+    """CTEs `agg` and `runs` (to follow WITH): per-run aggregates over the run tables `t`,
+    joined to the root span's own fields; one row per run."""
+    x, s = t["x"], t["s"]
+    return f"""
+agg AS (
     SELECT root_id, count(*) AS spans,
            count(*) FILTER (WHERE id = anchor) AS steps,
            count(*) FILTER (WHERE id = anchor AND gkind = 'llm') AS model_calls,
@@ -206,7 +228,7 @@ RUNS_SELECT = """
            arg_min(agent_name, (depth, start_ns, span_id)) FILTER (WHERE agent_name IS NOT NULL) AS any_agent_name,
            arg_min(conversation_id, (depth, start_ns, span_id))
                FILTER (WHERE conversation_id IS NOT NULL) AS conversation_id
-    FROM x GROUP BY root_id),
+    FROM {x} GROUP BY root_id),
 runs AS (
     SELECT agg.*, r.trace_id, r.span_id AS root, r.trace_id || ':' || r.span_id AS run_id, r.service AS root_service,
            r.operation AS root_operation, r.start_ns AS started_ns, r.gkind AS root_kind,
@@ -216,14 +238,15 @@ runs AS (
            coalesce(agg.input_tokens, r.input_tokens) AS tokens_in,
            coalesce(agg.output_tokens, r.output_tokens) AS tokens_out,
            coalesce(agg.total_tokens, r.total_tokens) AS tokens_total_attr
-    FROM agg JOIN s r ON r.id = agg.root_id)
-"""
+    FROM agg JOIN {s} r ON r.id = agg.root_id)"""
 
-# Steps of the runs in `x` (one row per step), with what happened beneath each step. Needs runs_cte(detail=True).
+# Steps of the runs in `x` (one row per step), with what happened beneath each step. Needs run_tables(detail=True).
 # Every output column is named: ClickHouse calls an unnamed `x.trace_id` that another table also has `x.trace_id`.
 # The lists come unordered (ClickHouse has no ordered DISTINCT aggregate): runs.py sorts them.
-STEPS_SELECT = """
-, beneath AS (
+def steps_select(t: dict[str, str]) -> str:
+    """The steps query over `run_tables(..., detail=True)`."""
+    return f"""
+WITH beneath AS (
     SELECT anchor,
            array_agg(DISTINCT service) FILTER (WHERE id <> anchor) AS services,
            array_agg(DISTINCT server_address)
@@ -233,7 +256,7 @@ STEPS_SELECT = """
            count(*) FILTER (WHERE is_timeout) AS timeouts,
            max(resend_count) AS max_resend,
            array_agg(DISTINCT http_status) FILTER (WHERE http_status >= 400) AS http_errors
-    FROM x WHERE anchor IS NOT NULL GROUP BY anchor)
+    FROM {t['x']} WHERE anchor IS NOT NULL GROUP BY anchor)
 SELECT x.trace_id AS trace_id, r.span_id AS root, x.span_id AS span_id, x.parent_span_id AS parent_span_id,
        x.gkind AS kind, x.step_name AS name, x.sig AS sig, x.service AS service, x.operation AS operation,
        x.start_ns AS start_ns, x.end_ns AS end_ns, x.duration_ns AS duration_ns, x.status_code AS status_code,
@@ -242,9 +265,9 @@ SELECT x.trace_id AS trace_id, r.span_id AS root, x.span_id AS span_id, x.parent
        b.services, b.peers, b.rate_limited, b.timeouts, b.max_resend, b.http_errors,
        cs.service AS culprit_service, cs.operation AS culprit_operation,
        coalesce(nullif(cs.status_message, ''), cs.error_type) AS culprit_message
-FROM x JOIN beneath b ON b.anchor = x.id
-JOIN s r ON r.id = x.root_id
-LEFT JOIN (SELECT id, service, operation, status_message, error_type FROM x) cs ON cs.id = b.culprit
+FROM {t['x']} x JOIN beneath b ON b.anchor = x.id
+JOIN {t['s']} r ON r.id = x.root_id
+LEFT JOIN (SELECT id, service, operation, status_message, error_type FROM {t['x']}) cs ON cs.id = b.culprit
 WHERE x.id = x.anchor
 ORDER BY x.trace_id, root, x.start_ns, x.span_id
 """

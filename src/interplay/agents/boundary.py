@@ -19,12 +19,13 @@ def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), l
     # Only traces that hold GenAI spans can hold runs: a backend shared with users has many others.
     scope = (f"SELECT DISTINCT trace_id FROM spans WHERE service = ? AND {cond} "
              f"INTERSECT {_sql.window_scope(cond)}")
-    rows = store.query(_sql.runs_cte(scope) + f"""
-        SELECT r.trace_id || ':' || r.span_id AS run_id, t.first_ns
-        FROM (SELECT root_id, min(start_ns) AS first_ns FROM x WHERE service = ? AND {cond} GROUP BY root_id) t
-        JOIN s r ON r.id = t.root_id
-        ORDER BY first_ns, run_id LIMIT {int(limit)}""",
-                       [service, *params, *params, service, *params])
+    with _sql.run_tables(store, scope, [service, *params, *params]) as t:
+        rows = t.query(f"""
+            SELECT r.trace_id || ':' || r.span_id AS run_id, t.first_ns AS first_ns
+            FROM (SELECT root_id, min(start_ns) AS first_ns FROM {t['x']} WHERE service = ? AND {cond}
+                  GROUP BY root_id) t
+            JOIN {t['s']} r ON r.id = t.root_id
+            ORDER BY first_ns, run_id LIMIT {int(limit)}""", [service, *params])
     return [r["run_id"] for r in rows]
 
 
@@ -38,20 +39,24 @@ def agent_load_by_backend(store: Store, window: TimeRange = TimeRange()) -> list
     """
     cond, params = window.where()
     xcond = cond.replace("start_ns", "x.start_ns")
-    rows = store.query(_sql.runs_cte(_sql.window_scope(cond)) + _sql.RUNS_SELECT + f"""
-, parents AS (SELECT DISTINCT trace_id, parent_span_id AS span_id FROM x WHERE parent_span_id IS NOT NULL),
-calls AS (
-    SELECT runs.agent, runs.run_id, x.service AS backend, TRUE AS instrumented, x.failed
-    FROM x JOIN runs ON runs.root_id = x.root_id
-    WHERE x.kind IN ('SERVER', 'CONSUMER') AND x.service <> runs.root_service AND {xcond}
-    UNION ALL
-    SELECT runs.agent, runs.run_id, x.server_address, FALSE, x.failed
-    FROM x JOIN runs ON runs.root_id = x.root_id
-    LEFT JOIN parents p ON p.trace_id = x.trace_id AND p.span_id = x.span_id
-    WHERE x.kind = 'CLIENT' AND x.server_address IS NOT NULL AND p.span_id IS NULL AND {xcond})
-SELECT agent, backend, instrumented, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
-       count(DISTINCT run_id) AS runs
-FROM calls GROUP BY ALL ORDER BY calls DESC, agent, backend""", [*params, *params, *params])
+    with _sql.run_tables(store, _sql.window_scope(cond), params) as t:
+        rows = t.query(f"""
+            WITH {_sql.runs_cte(t)},
+            parents AS (SELECT DISTINCT trace_id, parent_span_id AS span_id FROM {t['x']}
+                             WHERE parent_span_id IS NOT NULL),
+            calls AS (
+                SELECT runs.agent AS agent, runs.run_id AS run_id, x.service AS backend, TRUE AS instrumented,
+                       x.failed AS failed
+                FROM {t['x']} x JOIN runs ON runs.root_id = x.root_id
+                WHERE x.kind IN ('SERVER', 'CONSUMER') AND x.service <> runs.root_service AND {xcond}
+                UNION ALL
+                SELECT runs.agent, runs.run_id, x.server_address, FALSE, x.failed
+                FROM {t['x']} x JOIN runs ON runs.root_id = x.root_id
+                LEFT JOIN parents p ON p.trace_id = x.trace_id AND p.span_id = x.span_id
+                WHERE x.kind = 'CLIENT' AND x.server_address IS NOT NULL AND p.span_id IS NULL AND {xcond})
+            SELECT agent, backend, instrumented, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
+                   count(DISTINCT run_id) AS runs
+            FROM calls GROUP BY ALL ORDER BY calls DESC, agent, backend""", [*params, *params])
     if not rows:
         return []
     served = {r["service"]: r["n"] for r in store.query(f"""

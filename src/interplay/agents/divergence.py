@@ -83,23 +83,25 @@ def _compute(store: Store, agents: list[str], traces: list[str] | None) -> dict[
         scope, params = _sql.TRACES_SCOPE, [traces]
     else:
         scope, params = _sql.named_scope(agents) or (_sql.window_scope("TRUE"), [])
-    sql = _sql.runs_cte(scope) + _sql.RUNS_SELECT + f"""
-, r AS MATERIALIZED (
-    SELECT agent, status, path,
-           CASE WHEN tokens_in IS NOT NULL OR tokens_out IS NOT NULL
-                THEN coalesce(tokens_in, 0) + coalesce(tokens_out, 0) ELSE tokens_total_attr END AS tok,
-           row_number() OVER (PARTITION BY agent, status ORDER BY started_ns DESC, run_id) AS recent
-    FROM runs WHERE agent IN (SELECT unnest(?::VARCHAR[]))),
-m AS (SELECT agent, count(*) AS n, count(tok) AS n_tok, quantile_cont(tok, 0.5) AS med FROM r GROUP BY agent),
-d AS (SELECT r.agent, quantile_cont(abs(r.tok - m.med), 0.5) AS mad FROM r JOIN m USING (agent) GROUP BY r.agent),
-g AS (SELECT agent, count(*) FILTER (WHERE status = 'ok') AS n_ok,
-             list(coalesce(path, '') ORDER BY recent)
-                 FILTER (WHERE status = 'ok' AND recent <= {MAX_GOOD_PATHS}) AS good
-      FROM r GROUP BY agent)
-SELECT m.agent AS agent, m.n AS n, m.n_tok AS n_tok, m.med AS med, d.mad AS mad, g.n_ok AS n_ok, g.good AS good
-FROM m JOIN d USING (agent) JOIN g USING (agent)"""
     out = {}
-    for row in store.query(sql, [*params, agents]):
+    with _sql.run_tables(store, scope, params) as t:
+        rows = t.query(f"""
+        WITH {_sql.runs_cte(t)},
+        r AS (
+            SELECT agent, status, path,
+                   CASE WHEN tokens_in IS NOT NULL OR tokens_out IS NOT NULL
+                        THEN coalesce(tokens_in, 0) + coalesce(tokens_out, 0) ELSE tokens_total_attr END AS tok,
+                   row_number() OVER (PARTITION BY agent, status ORDER BY started_ns DESC, run_id) AS recent
+            FROM runs WHERE agent IN (SELECT unnest(?::VARCHAR[]))),
+        m AS (SELECT agent, count(*) AS n, count(tok) AS n_tok, quantile_cont(tok, 0.5) AS med FROM r GROUP BY agent),
+        d AS (SELECT r.agent, quantile_cont(abs(r.tok - m.med), 0.5) AS mad FROM r JOIN m USING (agent) GROUP BY r.agent),
+        g AS (SELECT agent, count(*) FILTER (WHERE status = 'ok') AS n_ok,
+                     list(coalesce(path, '') ORDER BY recent)
+                         FILTER (WHERE status = 'ok' AND recent <= {MAX_GOOD_PATHS}) AS good
+              FROM r GROUP BY agent)
+        SELECT m.agent AS agent, m.n AS n, m.n_tok AS n_tok, m.med AS med, d.mad AS mad, g.n_ok AS n_ok, g.good AS good
+        FROM m JOIN d USING (agent) JOIN g USING (agent)""", [agents])
+    for row in rows:
         out[row["agent"]] = Baseline(
             runs=row["n"], token_runs=row["n_tok"], token_median=row["med"], token_mad=row["mad"],
             good_runs=row["n_ok"] or 0,

@@ -59,16 +59,16 @@ def parse_run_id(run_id: str) -> tuple[str, str | None]:
 # -- queries -------------------------------------------------------------------------------------
 def _run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRange, agent: str | None,
               failed: bool, limit: int) -> list[dict[str, Any]]:
-    """One SQL statement: every run's aggregates (the heavy part), filtered and limited."""
+    """Every run's aggregates (the heavy part), filtered and limited."""
     cond, params = window.where("started_ns")
     if agent:
         cond += " AND agent = ?"
         params.append(agent)
     if failed:
         cond += " AND status = 'error'"
-    sql = (_sql.runs_cte(scope) + _sql.RUNS_SELECT +
-           f"SELECT * FROM runs WHERE {cond} ORDER BY started_ns DESC, run_id LIMIT {int(limit)}")
-    return store.query(sql, [*scope_params, *params])
+    with _sql.run_tables(store, scope, scope_params) as t:
+        return t.query(f"WITH {_sql.runs_cte(t)} SELECT * FROM runs WHERE {cond} "
+                           f"ORDER BY started_ns DESC, run_id LIMIT {int(limit)}", params)
 
 
 def _newest_rows(store: Store, agent: str | None, failed: bool, window: TimeRange,
@@ -105,7 +105,8 @@ def _after(bound: int | None) -> tuple[bool, int, str]:
 
 def _steps(store: Store, trace_ids: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Steps of the runs in these traces, keyed by (trace_id, root), in start order."""
-    rows = store.query(_sql.runs_cte(_sql.TRACES_SCOPE, detail=True) + _sql.STEPS_SELECT, [trace_ids])
+    with _sql.run_tables(store, _sql.TRACES_SCOPE, [trace_ids], detail=True) as t:
+        rows = t.query(_sql.steps_select(t))
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault((r["trace_id"], r["root"]), []).append(r)

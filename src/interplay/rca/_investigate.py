@@ -44,8 +44,7 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
     load_moves = hand_back_load(ctx, shares)
     found = [e for extract in EXTRACTORS for e in extract(ctx)]
     causes = _rank(ctx, shares, found)
-    if store.dialect == "duckdb":  # the agent-run SQL (agents/_sql.py) is not ported to ClickHouse yet
-        _name_agent_runs(store, causes, incident)
+    _name_agent_runs(store, causes, incident)
     return {
         "symptom": _symptom_summary(wanted, groups),
         "onset": format_time(onset),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -65,3 +65,51 @@ def scratch_table(store: Store, select_sql: str, params: list[Any] | None = None
         yield name
     finally:
         store.query(f"DROP TABLE IF EXISTS {name}")
+
+
+class Stages:
+    """Named intermediate results that later SQL reads, as each engine does them best.
+
+    On ClickHouse each stage is a temporary table (it evaluates a CTE again at every reference and
+    plans long chains of them slowly); on DuckDB, a MATERIALIZED CTE of the final statement (its
+    optimizer then skips whatever the final query does not read). `stages[name]` is what SQL
+    calls a stage; `query` runs a statement that reads them. Use as a context manager.
+    """
+
+    def __init__(self, store: Store, prefix: str = "_ip") -> None:
+        self.store, self.prefix = store, prefix
+        self._as_ctes = store.dialect == "duckdb"
+        self._ctes: list[str] = []
+        self._params: list[Any] = []
+        self._names: dict[str, str] = {}
+        self._tables = ExitStack()
+
+    def add(self, name: str, sql: str, params: list[Any] | None = None) -> str:
+        if self._as_ctes:
+            self._ctes.append(f"{name} AS MATERIALIZED ({sql})")
+            self._params += params or []
+            self._names[name] = name
+        else:
+            self._names[name] = self._tables.enter_context(
+                scratch_table(self.store, sql, params, f"{self.prefix}_{name}"))
+        return self._names[name]
+
+    def __getitem__(self, name: str) -> str:
+        return self._names[name]
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """Run `sql` (a SELECT, or WITH ... SELECT) with the stages in scope."""
+        if not self._ctes:
+            return self.store.query(sql, params)
+        body = sql.lstrip()
+        if body[:4].upper() == "WITH" and body[4:5].isspace():
+            body = ", " + body[4:].lstrip()
+        else:
+            body = " " + body
+        return self.store.query("WITH " + ", ".join(self._ctes) + body, self._params + list(params or []))
+
+    def __enter__(self) -> "Stages":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._tables.close()
