@@ -250,6 +250,13 @@ def test_migrate_command(tmp_path, simulated):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["copied"]["spans"] == doc["destination_counts"]["spans"] == spans
+    # again: refused (every row would be there twice), the destination unchanged; --append adds
+    again = CliRunner().invoke(main, ["migrate", "--from", str(src), "--to", f"chdb:{tmp_path / 'ch'}"])
+    assert again.exit_code != 0 and "already holds telemetry" in again.output and "--append" in again.output
+    more = CliRunner().invoke(main, ["migrate", "--from", str(src), "--to", f"chdb:{tmp_path / 'ch'}",
+                                     "--append", "--format", "json"])
+    assert more.exit_code == 0, more.output
+    assert json.loads(more.output)["destination_counts"]["spans"] == 2 * spans
 
 
 def test_chdb_store_then_migrate_back_to_investigate(tmp_path, simulated):

@@ -16,14 +16,24 @@ from collections.abc import Callable, Iterator
 import pyarrow as pa
 
 from .batch import SCHEMAS, TelemetryBatch
+from .model import InvalidInput
 from .store.base import Store
 
 BATCH_ROWS = 50_000
 
 
-def migrate(source: Store, dest: Store, *, batch_rows: int = BATCH_ROWS,
+def migrate(source: Store, dest: Store, *, batch_rows: int = BATCH_ROWS, append: bool = False,
             on_progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Rows copied per table; on_progress(table, rows so far) after each batch."""
+    """Rows copied per table; on_progress(table, rows so far) after each batch.
+
+    A destination that already holds telemetry is refused (copying twice would double every row)
+    unless `append`."""
+    if not append:
+        held = {name: n for name, n in dest.counts().items() if n}
+        if held:
+            raise InvalidInput(f"{getattr(dest, 'path', 'the destination')} already holds telemetry "
+                               f"({', '.join(f'{n} {name}' for name, n in held.items())}): copy into an empty "
+                               "store, or append to it on purpose (--append)")
     copied = {name: 0 for name in SCHEMAS}
     with dest.transaction() as tx:
         for name, schema in SCHEMAS.items():

@@ -16,8 +16,10 @@ from . import err, format_option, main, out
               help="Store to write: clickhouse://user:pass@host:8123/db, chdb:PATH or duckdb:PATH.")
 @click.option("--batch-rows", default=50_000, show_default=True, type=click.IntRange(1000),
               help="Rows per arrow batch (bounds memory).")
+@click.option("--append", is_flag=True,
+              help="Add to a destination that already holds telemetry (refused otherwise: rows would double).")
 @format_option
-def migrate(source: str, dest: str, batch_rows: int, fmt: str) -> None:
+def migrate(source: str, dest: str, batch_rows: int, append: bool, fmt: str) -> None:
     """Copy spans, logs, metrics and changes from one store to another, all or nothing."""
     from ..migrate import migrate as run
     from ..store.open import open_store
@@ -26,7 +28,7 @@ def migrate(source: str, dest: str, batch_rows: int, fmt: str) -> None:
         dst = open_store(dest)
         try:
             began = time.perf_counter()
-            copied = run(src, dst, batch_rows=batch_rows,
+            copied = run(src, dst, batch_rows=batch_rows, append=append,
                          on_progress=lambda t, n: err.print(f"{t}: {n} rows", style="dim")
                          if err.is_terminal else None)
             seconds = round(time.perf_counter() - began, 2)
