@@ -326,14 +326,30 @@ def test_rate_limit_from_message_only(tmp_path):
     assert "rate_limited" in m and m["rate_limited"]["evidence"]["run_recovered"] is True
 
 
-def test_timeout_beneath_a_tool(tmp_path):
-    run = Run(0, error="tool timed out")
-    run.chat()
+def add_timed_out_tool(run: Run) -> None:
+    """A tool call whose HTTP client gave up on a slow inventory service."""
     tool = run.tool("get_inventory", calls=[])
     client = tool.child(run.service, "GET /inventory", kind="CLIENT", offset_ms=1, duration_ms=15,
                         attributes={"server.address": "inventory", "error.type": "TimeoutError"},
                         error=True, message="read timed out after 10s")
     client.child("inventory", "GET /inventory", kind="SERVER", offset_ms=1, duration_ms=14)
+
+
+def add_failing_backend_tool(run: Run) -> None:
+    """A tool call failed by a database deadlock two services down."""
+    tool = run.tool("reserve_stock", calls=[], error="HTTP 500")
+    client = tool.child(run.service, "POST /reserve", kind="CLIENT", offset_ms=1, duration_ms=15,
+                        attributes={"http.response.status_code": 500}, error=True)
+    server = client.child("inventory", "POST /reserve", kind="SERVER", offset_ms=1, duration_ms=13, error=True,
+                          attributes={"http.response.status_code": 500})
+    server.child("inventory", "UPDATE stock", kind="CLIENT", offset_ms=1, duration_ms=10, error=True,
+                 message="deadlock detected", attributes={"db.system": "postgresql"})
+
+
+def test_timeout_beneath_a_tool(tmp_path):
+    run = Run(0, error="tool timed out")
+    run.chat()
+    add_timed_out_tool(run)
     m = modes(open_store(tmp_path, [run]).agent_runs()[0])
     assert m["timeout"]["step"] == 1
     assert m["timeout"]["evidence"]["where"] == {"agent-svc": 1}
@@ -342,13 +358,7 @@ def test_timeout_beneath_a_tool(tmp_path):
 def test_tool_error_names_the_deepest_failing_downstream_service(tmp_path):
     run = Run(0, error="tool failed")
     run.chat()
-    tool = run.tool("reserve_stock", calls=[], error="HTTP 500")
-    client = tool.child(run.service, "POST /reserve", kind="CLIENT", offset_ms=1, duration_ms=15,
-                        attributes={"http.response.status_code": 500}, error=True)
-    server = client.child("inventory", "POST /reserve", kind="SERVER", offset_ms=1, duration_ms=13, error=True,
-                          attributes={"http.response.status_code": 500})
-    server.child("inventory", "UPDATE stock", kind="CLIENT", offset_ms=1, duration_ms=10, error=True,
-                 message="deadlock detected", attributes={"db.system": "postgresql"})
+    add_failing_backend_tool(run)
     ip = open_store(tmp_path, [run])
     r = ip.agent_runs()[0]
     ev = modes(r)["tool_error"]["evidence"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import cli_json
-from test_agents import SEC, T0, Run
+from test_agents import SEC, T0, Run, add_failing_backend_tool, add_timed_out_tool
 
 from interplay.agents import agent_load_by_backend, divergence, runs_touching
 from interplay.agents.divergence import _compute
@@ -53,20 +53,10 @@ def _runs() -> list:
                             **({"http.request.resend_count": attempt} if attempt else {})})
     slow = Run(15, error="tool timed out")
     slow.chat(extra={"gen_ai.conversation.id": "conv-9"})
-    tool = slow.tool("get_inventory", calls=[])
-    client = tool.child(slow.service, "GET /inventory", kind="CLIENT", offset_ms=1, duration_ms=15,
-                        attributes={"server.address": "inventory", "error.type": "TimeoutError"},
-                        error=True, message="read timed out after 10s")
-    client.child("inventory", "GET /inventory", kind="SERVER", offset_ms=1, duration_ms=14)
+    add_timed_out_tool(slow)
     deep = Run(16, error="tool failed")
     deep.chat()
-    tool = deep.tool("reserve_stock", calls=[], error="HTTP 500")
-    client = tool.child(deep.service, "POST /reserve", kind="CLIENT", offset_ms=1, duration_ms=15,
-                        attributes={"http.response.status_code": 500}, error=True)
-    server = client.child("inventory", "POST /reserve", kind="SERVER", offset_ms=1, duration_ms=13, error=True,
-                          attributes={"http.response.status_code": 500})
-    server.child("inventory", "UPDATE stock", kind="CLIENT", offset_ms=1, duration_ms=10, error=True,
-                 message="deadlock detected", attributes={"db.system": "postgresql"})
+    add_failing_backend_tool(deep)
     planner = Run(17, agent="planner")
     planner.chat()
     sub = planner.root.child(planner.service, "invoke_agent coder", offset_ms=20, duration_ms=100,

@@ -94,7 +94,8 @@ def _compute(store: Store, agents: list[str], traces: list[str] | None) -> dict[
                    row_number() OVER (PARTITION BY agent, status ORDER BY started_ns DESC, run_id) AS recent
             FROM runs WHERE agent IN (SELECT unnest(?::VARCHAR[]))),
         m AS (SELECT agent, count(*) AS n, count(tok) AS n_tok, quantile_cont(tok, 0.5) AS med FROM r GROUP BY agent),
-        d AS (SELECT r.agent, quantile_cont(abs(r.tok - m.med), 0.5) AS mad FROM r JOIN m USING (agent) GROUP BY r.agent),
+        d AS (SELECT r.agent, quantile_cont(abs(r.tok - m.med), 0.5) AS mad
+              FROM r JOIN m USING (agent) GROUP BY r.agent),
         g AS (SELECT agent, count(*) FILTER (WHERE status = 'ok') AS n_ok,
                      list(coalesce(path, '') ORDER BY recent)
                          FILTER (WHERE status = 'ok' AND recent <= {MAX_GOOD_PATHS}) AS good
