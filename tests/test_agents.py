@@ -176,14 +176,19 @@ def test_old_spans_without_operation_name_are_still_model_and_tool_calls(tmp_pat
     assert r["tokens"] == {"input": 11, "output": 7, "total": 18}
 
 
-def test_sub_agent_is_a_step_of_the_outer_run(tmp_path):
-    run = Run(0, agent="planner")
-    run.chat()
+def add_sub_agent(run: Run) -> None:
+    """A sub-agent `coder` invoked by the run's agent, with one model call of its own."""
     sub = run.root.child(run.service, "invoke_agent coder", offset_ms=20, duration_ms=100,
                          attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "coder"})
     sub.child(run.service, "chat gpt-4o", kind="CLIENT", offset_ms=1, duration_ms=10,
               attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
                           "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 10})
+
+
+def test_sub_agent_is_a_step_of_the_outer_run(tmp_path):
+    run = Run(0, agent="planner")
+    run.chat()
+    add_sub_agent(run)
     ip = open_store(tmp_path, [run])
     (r,) = ip.agent_runs()
     assert r["agent"] == "planner" and r["path"] == ["chat:gpt-4o", "agent:coder"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import cli_json
-from test_agents import SEC, T0, Run, add_failing_backend_tool, add_timed_out_tool
+from test_agents import SEC, T0, Run, add_failing_backend_tool, add_sub_agent, add_timed_out_tool
 
 from interplay.agents import agent_load_by_backend, divergence, runs_touching
 from interplay.agents.divergence import _compute
@@ -59,11 +59,7 @@ def _runs() -> list:
     add_failing_backend_tool(deep)
     planner = Run(17, agent="planner")
     planner.chat()
-    sub = planner.root.child(planner.service, "invoke_agent coder", offset_ms=20, duration_ms=100,
-                             attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "coder"})
-    sub.child(planner.service, "chat gpt-4o", kind="CLIENT", offset_ms=1, duration_ms=10,
-              attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
-                          "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 10})
+    add_sub_agent(planner)
     orphaned = Run(18)
     orphaned.chat()
     orphan = TraceBuilder(start_ns=T0 + 18 * 10 * SEC, seed=99, trace_id=orphaned.trace.trace_id)
