@@ -145,3 +145,56 @@ def test_clickhouse_server_transport(clickhouse_server_url):
     finally:
         store.transport.command(f"DROP DATABASE IF EXISTS `{db}`")
         store.close()
+
+
+def _exporter_incident_sql() -> str:
+    """Thirty minutes of checkout traffic as exporter INSERTs, the two exporter generations
+    alternating by trace; from minute 20 payments fails a third of its charges on its own (its
+    database answers) and frontend passes the error on."""
+    import random
+    rng = random.Random(3)
+    kinds = [{"SERVER": "SPAN_KIND_SERVER", "CLIENT": "SPAN_KIND_CLIENT"}, {"SERVER": "Server", "CLIENT": "Client"}]
+    codes = [{"UNSET": "STATUS_CODE_UNSET", "ERROR": "STATUS_CODE_ERROR"}, {"UNSET": "Unset", "ERROR": "Error"}]
+    rows = []
+    for n in range(360):
+        start = T0 + n * 5 * 10**9
+        gen = n % 2
+        trace = f"{n + 1:032x}"
+        fail = start >= T0 + 20 * 60 * 10**9 and rng.random() < 1 / 3
+        spans = [  # (span, parent, service, name, kind, offset ms, duration ms, error, attributes)
+            (1, 0, "frontend", "GET /checkout", "SERVER", 0, 60, fail,
+             {"http.response.status_code": "500" if fail else "200"}),
+            (2, 1, "frontend", "GET /cart", "CLIENT", 1, 8, False, {"server.address": "cart"}),
+            (3, 2, "cart", "GET /cart", "SERVER", 2, 6, False, {}),
+            (4, 1, "frontend", "POST /charge", "CLIENT", 10, 40, fail, {"server.address": "payments"}),
+            (5, 4, "payments", "POST /charge", "SERVER", 11, 38, fail, {}),
+            (6, 5, "payments", "INSERT charges", "CLIENT", 12, 5, False, {"db.system": "postgresql"}),
+        ]
+        for sid, parent, service, name, kind, off, dur, err, attrs in spans:
+            ts = start + off * 10**6 + rng.randrange(10**6)
+            attr_map = "{" + ",".join(f"'{k}':'{v}'" for k, v in attrs.items()) + "}"
+            rows.append(
+                f"(fromUnixTimestamp64Nano(toInt64({ts})), '{trace}', '{n + 1:012x}{sid:04x}', "
+                f"'{f'{n + 1:012x}{parent:04x}' if parent else ''}', '', '{name}', '{kinds[gen][kind]}', '{service}', "
+                f"{{'service.name':'{service}'}}, 'io.opentelemetry.http', '1.0', {attr_map}, "
+                f"{int((dur + rng.random()) * 10**6)}, '{codes[gen]['ERROR' if err else 'UNSET']}', "
+                f"'{'card declined by processor' if err and service == 'payments' else ''}', "
+                "[], [], [], [], [], [], [])")
+    return FIXTURE.read_text().split("VALUES")[0] + "VALUES\n" + ",\n".join(rows)
+
+
+def test_investigation_over_exporter_rows(tmp_path):
+    """Rows the exporter wrote (both generations of spellings), investigated with no re-ingest:
+    payments is the cause, the chain reaches frontend, and the baseline is the healthy 20 minutes."""
+    store = ClickHouseStore.chdb(str(tmp_path / "ch"))
+    try:
+        store.transport.command(_exporter_incident_sql())
+        assert store.counts()["spans"] == 360 * 6
+        from interplay.rca import investigate
+        r = investigate(store)
+        top = r["root_causes"][0]
+        assert top["service"] == "payments", [c["service"] for c in r["root_causes"]]
+        assert "frontend" in json.dumps(top["chain"])
+        assert 18 <= (int(r["onset"][14:16])) <= 22  # the onset minute, as the clock shows it
+    finally:
+        store.close()
