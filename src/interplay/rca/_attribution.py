@@ -17,13 +17,12 @@ heavy tail anyway).
 """
 from __future__ import annotations
 
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..graph import RESOURCE_KIND, RESOURCE_NAME
 from ..queries import TimeRange
-from ..store.base import Store, scratch_table
+from ..store.base import Stages, Store
 from ._windows import UNIT
 
 CAP = 1500
@@ -62,30 +61,29 @@ def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, i
         blame.units[r["w"]] = {"total": r["total"], "anomalous": r["anom"]}
     if "i" not in blame.units or "b" not in blame.units:
         return blame
-    with ExitStack() as scratch:
-        tables: dict[str, str] = {}
-        # One table per stage rather than one statement of CTEs: ClickHouse evaluates a CTE again
-        # at every reference, and the recursive step references its inputs at every level.
-        # Sample `cap` units per window by hash; a hash prefilter keeps about 3 * cap of each
-        # first, so the scan does not sort every unit of a long window.
-        keep = {w: min(10000, int(10000 * 3 * cap / max(blame.units[w]["total"], 1)) + 1) for w in ("b", "i")}
+    # Sample `cap` units per window by hash; a hash prefilter keeps about 3 * cap of each first,
+    # so the scan does not sort every unit of a long window.
+    keep = {w: min(10000, int(10000 * 3 * cap / max(blame.units[w]["total"], 1)) + 1) for w in ("b", "i")}
+    # Stages: one temporary table each on ClickHouse (it evaluates a CTE again at every reference,
+    # and the recursive step references its inputs at every level), CTEs on DuckDB.
+    with Stages(store, "_ip_rca") as stages:
+        names: dict[str, str] = {}
         for name, sql in _STAGES:
-            body = sql.format(cap=int(cap), keep_b=keep["b"], keep_i=keep["i"], **tables)
+            body = sql.format(cap=int(cap), keep_b=keep["b"], keep_i=keep["i"], **names)
             if name == "sel":
-                body, params = f"WITH {units_sql}, {body}", uparams
+                names[name] = stages.add(name, f"WITH {units_sql}, {body}", uparams)
             else:
-                params = None
-            tables[name] = scratch.enter_context(scratch_table(store, body, params, f"_ip_rca_{name}"))
-        _aggregate(store, tables["unit_spans"], blame)
+                names[name] = stages.add(name, body)
+        _aggregate(store, stages.table(_UNIT_SPANS.format(**names), prefix="_ip_rca_units"), blame)
     return blame
 
 
-# Each stage reads the tables of the stages before it ({sel}, {sp}, … are their names).
+# Each stage reads the stages before it ({sel}, {sp}, … are their names).
 _STAGES: list[tuple[str, str]] = [
     ("sel", """
-        sel AS (SELECT *, row_number() OVER (PARTITION BY w ORDER BY hash(unit_id)) AS pick FROM u
-                WHERE (hash(unit_id) % 10000) < CASE WHEN w = 'i' THEN {keep_i} ELSE {keep_b} END)
-        SELECT * FROM sel WHERE pick <= {cap}"""),
+        picked AS (SELECT *, row_number() OVER (PARTITION BY w ORDER BY hash(unit_id)) AS pick FROM u
+                   WHERE (hash(unit_id) % 10000) < CASE WHEN w = 'i' THEN {keep_i} ELSE {keep_b} END)
+        SELECT * FROM picked WHERE pick <= {cap}"""),
     ("sp", """
         SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
                status_code = 'ERROR' AS err, attributes
@@ -126,7 +124,10 @@ _STAGES: list[tuple[str, str]] = [
                     THEN {RESOURCE_KIND.replace('attributes', 'sp.attributes')} ELSE sp.kind END AS nk
         FROM {{sp}} sp LEFT JOIN cover cv ON cv.trace_id = sp.trace_id AND cv.span_id = sp.span_id
         LEFT JOIN kids k ON k.trace_id = sp.trace_id AND k.span_id = sp.span_id"""),
-    ("unit_spans", """
+]
+
+# The sampled units' span trees, one row per (unit, span): what `_aggregate` reads.
+_UNIT_SPANS = """
         WITH RECURSIVE tree(trace_id, span_id, unit_id, crit, depth) AS (
             SELECT trace_id, unit_id, unit_id, true, 0 FROM {sel}
             UNION ALL
@@ -143,8 +144,7 @@ _STAGES: list[tuple[str, str]] = [
         FROM tree t JOIN {sel} sel ON sel.unit_id = t.unit_id AND sel.trace_id = t.trace_id
         JOIN {nodes} n ON n.trace_id = t.trace_id AND n.span_id = t.span_id
         LEFT JOIN {nodes} pn ON pn.trace_id = n.trace_id AND pn.span_id = n.parent_span_id
-                            AND t.span_id <> t.unit_id"""),
-]
+                            AND t.span_id <> t.unit_id"""
 
 
 def _aggregate(store: Store, table: str, blame: Blame) -> None:

@@ -98,15 +98,26 @@ class Stages:
         return self._names[name]
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-        """Run `sql` (a SELECT, or WITH ... SELECT) with the stages in scope."""
+        """Run `sql` (a SELECT, or WITH [RECURSIVE] ... SELECT) with the stages in scope."""
+        return self.store.query(self._statement(sql), self._params + list(params or []))
+
+    def table(self, sql: str, params: list[Any] | None = None, prefix: str = "_ip_tmp") -> str:
+        """A temporary table of what `sql` returns, the stages in scope; dropped with them."""
+        return self._tables.enter_context(
+            scratch_table(self.store, self._statement(sql), self._params + list(params or []), prefix))
+
+    def _statement(self, sql: str) -> str:
         if not self._ctes:
-            return self.store.query(sql, params)
-        body = sql.lstrip()
-        if body[:4].upper() == "WITH" and body[4:5].isspace():
-            body = ", " + body[4:].lstrip()
-        else:
-            body = " " + body
-        return self.store.query("WITH " + ", ".join(self._ctes) + body, self._params + list(params or []))
+            return sql
+        body, head = sql.lstrip(), "WITH "
+        words = body.split(None, 2)
+        if words and words[0].upper() == "WITH":
+            if len(words) > 1 and words[1].upper() == "RECURSIVE":
+                head, body = "WITH RECURSIVE ", words[2]
+            else:
+                body = body[4:].lstrip()
+            return head + ", ".join(self._ctes) + ", " + body
+        return head + ", ".join(self._ctes) + " " + body
 
     def __enter__(self) -> "Stages":
         return self
