@@ -382,3 +382,24 @@ def test_investigate_equal_on_both_backends(tmp_path, shop_errors):
     finally:
         for ip in ips.values():
             ip.close()
+
+
+def test_stages_on_every_backend(store):
+    """store.base.Stages: CTEs on DuckDB, temporary tables on ClickHouse; the same answers, with
+    parameters in order and WITH / WITH RECURSIVE statements merged; tables dropped on exit."""
+    from interplay.store.base import Stages
+    store.append(_batch(4))
+    with Stages(store, "_ip_test") as st:
+        ids = st.add("ids", "SELECT trace_id, count(*) AS n FROM spans WHERE start_ns >= ? GROUP BY trace_id",
+                     [T0 + 10**9])
+        big = st.add("big", f"SELECT trace_id FROM {ids} WHERE n >= ?", [2])
+        assert st.query(f"SELECT count(*) AS c FROM {big}")[0]["c"] == 3
+        assert st.query(f"WITH k AS (SELECT trace_id FROM {big}) SELECT count(*) AS c FROM k WHERE trace_id <> ?",
+                        ["nope"])[0]["c"] == 3
+        rows = st.query(f"""WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < ?)
+                            SELECT count(*) AS c FROM r, {big}""", [2])
+        assert rows[0]["c"] == 6
+        kept = st.table(f"SELECT trace_id FROM {big} WHERE trace_id <> ?", ["nope"], prefix="_ip_test_kept")
+        assert store.query(f"SELECT count(*) AS c FROM {kept}")[0]["c"] == 3
+    with pytest.raises(Exception):
+        store.query(f"SELECT count(*) AS c FROM {kept}")
