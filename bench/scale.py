@@ -12,15 +12,15 @@ per process), batch by batch, each batch one store transaction, as `interplay se
 fresh process opens the store and times the queries and investigations, so its peak RSS is what
 reading costs (no full-table pulls into Python), apart from what ingest cost.
 
-Measured on 2026-11-25 (2 cores, other work running), 10M spans:
+Measured on 2026-11-25 (2 cores, a quiet machine), 10M spans:
 
                                    duckdb      chdb
-    ingest (spans/s)            1,131,915   599,000
+    ingest (spans/s)            2,098,501   638,125   (1.1M / 0.6M with other work running)
     size on disk (MB)                 353       330
-    peak RSS, queries (MB)            728       787
-    traces (all, newest 20) ms        105       236
-    investigate (no symptom) ms     1,786     3,185   top cause: payments on both
-    investigate (frontend) ms       1,687     3,142
+    peak RSS, queries (MB)            750       792
+    traces (all, newest 20) ms         96       214
+    investigate (no symptom) ms     1,576     3,564   top cause: payments on both
+    investigate (frontend) ms       1,513     3,285
 
 Before this session's changes the same run took 8.4 s / 11.1 s to investigate on chDB, and
 listing the newest traces peaked at 1.7 GB (DuckDB) and 2.5 GB (chDB).
