@@ -204,7 +204,7 @@ m AS (
 SELECT t.trace_id, coalesce(t.agent_ns, m.last_ns) AS bound
 FROM t LEFT JOIN m USING (trace_id) ORDER BY bound DESC, trace_id"""
 
-def runs_cte(t: dict[str, str]) -> str:
+def runs_cte(t: Stages) -> str:
     """CTEs `agg` and `runs` (to follow WITH): per-run aggregates over the run tables `t`,
     joined to the root span's own fields; one row per run."""
     x, s = t["x"], t["s"]
@@ -243,7 +243,7 @@ runs AS (
 # Steps of the runs in `x` (one row per step), with what happened beneath each step. Needs run_tables(detail=True).
 # Every output column is named: ClickHouse calls an unnamed `x.trace_id` that another table also has `x.trace_id`.
 # The lists come unordered (ClickHouse has no ordered DISTINCT aggregate): runs.py sorts them.
-def steps_select(t: dict[str, str]) -> str:
+def steps_select(t: Stages) -> str:
     """The steps query over `run_tables(..., detail=True)`."""
     return f"""
 WITH beneath AS (
@@ -271,7 +271,3 @@ LEFT JOIN (SELECT id, service, operation, status_message, error_type FROM {t['x'
 WHERE x.id = x.anchor
 ORDER BY x.trace_id, root, x.start_ns, x.span_id
 """
-
-
-def params_for(scope_params: list[Any], *rest: Any) -> list[Any]:
-    return [*scope_params, *rest]
