@@ -110,3 +110,24 @@ def test_batch_consumer_links_on_both_backends(tmp_path):
             ip.close()
     assert found["duckdb"] == [("billing", "worker", "async", 1, 1), ("orders", "worker", "async", 2, 2)]
     assert found["chdb"] == found["duckdb"]
+
+
+def test_large_window_is_sampled_by_whole_traces(tmp_path, monkeypatch):
+    """Above GRAPH_SPANS the graph reads a share of whole traces and scales counts back up."""
+    import interplay.graph as graph_module
+    traces = []
+    for k in range(30):
+        for t in _traces():
+            t.trace_id = f"{k:02x}{t.trace_id[2:]}"  # 300 distinct traces
+            traces.append(t)
+    ip = _store(tmp_path, traces)
+    whole = interaction_graph(ip.store)
+    assert whole["sampled_share"] == 1.0
+    monkeypatch.setattr(graph_module, "GRAPH_SPANS", 1000)
+    g = interaction_graph(ip.store)
+    assert 0.2 < g["sampled_share"] < 0.6
+    calls = {(e["caller"], e["callee"]): e["stats"]["window"]["calls"] for e in g["edges"]}
+    exact = {(e["caller"], e["callee"]): e["stats"]["window"]["calls"] for e in whole["edges"]}
+    assert calls.keys() == exact.keys() and exact[("frontend", "catalog")] == 300
+    for key, n in exact.items():
+        assert abs(calls[key] - n) <= 0.5 * n, key

@@ -19,6 +19,10 @@ from typing import Any
 from .queries import TimeRange
 from .store.base import Store, scratch_table
 
+# A graph reads at most about this many spans: above it, that share of whole traces (by hash),
+# so a service map of a large store costs a bounded time and memory (10M spans: 12 s, 5 GB whole).
+GRAPH_SPANS = 1_000_000
+
 # Where work enters a service: SERVER/CONSUMER spans, or roots (a cron job, an agent run).
 ENTRY = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
 
@@ -60,16 +64,19 @@ def windows_case(windows: dict[str, TimeRange], column: str = "start_ns") -> tup
 
 
 def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
-                      windows: dict[str, TimeRange] | None = None, sample: float = 1.0,
+                      windows: dict[str, TimeRange] | None = None, sample: float | None = None,
                       spans_table: str | None = None) -> dict[str, Any]:
     """Nodes and caller→callee edges with rate, error rate and p50/p95 latency per window.
 
     With `windows` (e.g. {"baseline": ..., "incident": ...}) every statistic is given per window.
     With `sample` < 1, only that share of traces (whole traces, chosen by hash) is read and the
-    counts are scaled back up: estimates, for large windows. `spans_table` is a table that
-    `window_spans` made for the same windows and sample (a caller that reads them again keeps it).
+    counts are scaled back up: estimates, for large windows (`sampled_share` says so). By default
+    the share keeps about GRAPH_SPANS spans. `spans_table` is a table that `window_spans` made for
+    the same windows and sample (a caller that reads them again keeps it).
     """
     windows = windows or {"window": window}
+    if sample is None:
+        sample = sample_share(store, windows, GRAPH_SPANS)
     if spans_table is None:
         with window_spans(store, windows, sample) as table:
             return interaction_graph(store, windows=windows, sample=sample, spans_table=table)
@@ -101,6 +108,17 @@ def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
             "sampled_share": sample,
             "nodes": nodes + sorted(resources.values(), key=lambda r: r["id"]),
             "edges": edges}
+
+
+def sample_share(store: Store, windows: dict[str, TimeRange], spans: int) -> float:
+    """The share of traces that holds about `spans` of the windows' spans (1.0: read them all)."""
+    conds, params = [], []
+    for w in windows.values():
+        cond, p = w.where()
+        conds.append(f"({cond})")
+        params += p
+    n = store.query(f"SELECT count(*) AS n FROM spans WHERE {' OR '.join(conds)}", params)[0]["n"]
+    return 1.0 if n <= spans else spans / n
 
 
 def sample_condition(share: float, column: str = "trace_id") -> str:

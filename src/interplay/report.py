@@ -126,6 +126,9 @@ def render_graph(g: dict[str, Any], fmt: str = "text") -> str:
         lines.append(f"{ed['caller']} → {ed['callee']} [{ed['callee_kind']}, {ed['mode']}]  "
                      f"{st.get('rate', 0):.2f}/s  errors {st.get('error_rate', 0):.1%}  "
                      f"p50 {st.get('p50_ms', 0):.1f} ms  p95 {st.get('p95_ms', 0):.1f} ms")
+    if lines and g.get("sampled_share", 1.0) < 1.0:
+        lines.append(f"(estimated from {g['sampled_share']:.1%} of the window's traces; "
+                     "a shorter --since reads them all)")
     return "\n".join(lines) + "\n" if lines else "no interactions in that window\n"
 
 

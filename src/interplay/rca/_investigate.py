@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..graph import interaction_graph, window_spans
+from ..graph import interaction_graph, sample_share, window_spans
 from ..queries import TimeRange
 from ..store.base import Store
 from ..timeutil import format_time
@@ -32,8 +32,8 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
     onset, groups = _symptom(store, lo, hi, wanted, at_ns)
     baseline, incident = TimeRange(lo, onset), TimeRange(onset, hi)
     ctx = Context(store, baseline, incident, onset, groups)
-    share = _sample_share(store, lo, hi)
     windows = {"baseline": baseline, "incident": incident}
+    share = sample_share(store, windows, SAMPLE_SPANS)
     with window_spans(store, windows, share) as sampled:  # read once for both
         ctx.graph = interaction_graph(store, windows=windows, sample=share, spans_table=sampled)
         completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
@@ -171,12 +171,6 @@ def _symptom_summary(wanted: Group | None, groups: list[dict[str, Any]]) -> dict
 def _window(w: TimeRange) -> dict[str, Any]:
     return {"since": format_time(w.since_ns), "until": format_time(w.until_ns),
             "since_ns": w.since_ns, "until_ns": w.until_ns}
-
-
-def _sample_share(store: Store, lo: int, hi: int) -> float:
-    """Share of traces to read for window-wide statistics: all up to SAMPLE_SPANS spans."""
-    n = store.query("SELECT count(*) AS n FROM spans WHERE start_ns >= ? AND start_ns < ?", [lo, hi])[0]["n"]
-    return 1.0 if n <= SAMPLE_SPANS else SAMPLE_SPANS / n
 
 
 def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange,
