@@ -15,15 +15,18 @@ reading costs (no full-table pulls into Python), apart from what ingest cost.
 Measured on 2026-11-25 (2 cores, a quiet machine), 10M spans:
 
                                    duckdb      chdb
-    ingest (spans/s)            2,098,501   638,125   (1.1M / 0.6M with other work running)
+    ingest (spans/s)            2,119,664   621,606   (1.1M / 0.6M with other work running)
     size on disk (MB)                 353       330
-    peak RSS, queries (MB)            750       792
-    traces (all, newest 20) ms         96       214
-    investigate (no symptom) ms     1,576     3,564   top cause: payments on both
-    investigate (frontend) ms       1,513     3,285
+    peak RSS, queries (MB)          1,076     1,003   (750 / 792 without graph and impact)
+    traces (all, newest 20) ms         95       207
+    graph (all) ms                    821     1,529   (sampled: 10% of traces)
+    impact (payments) ms            2,035     1,876
+    investigate (no symptom) ms     1,553     3,392   top cause: payments on both
+    investigate (frontend) ms       1,477     3,163
 
-Before this session's changes the same run took 8.4 s / 11.1 s to investigate on chDB, and
-listing the newest traces peaked at 1.7 GB (DuckDB) and 2.5 GB (chDB).
+Before this session's changes the same run took 8.4 s / 11.1 s to investigate on chDB, listing
+the newest traces peaked at 1.7 GB (DuckDB) and 2.5 GB (chDB), and the whole graph took 12 s and
+5 GB on either.
 """
 from __future__ import annotations
 
@@ -129,6 +132,7 @@ def run_one(backend: str, n: int, batch: int, work: Path, url: str | None) -> di
 
 def read_one(target: str, work: Path) -> dict:
     """Queries and investigations on a store filled by `run_one`, in a fresh process."""
+    from interplay.graph import impact, interaction_graph
     from interplay.rca import investigate
     store = open_store(target)
     out: dict = {}
@@ -141,6 +145,8 @@ def read_one(target: str, work: Path) -> dict:
         "traces (10 min, errors, service)": _timed(lambda: queries.traces(store, window, errors_only=True,
                                                                    service="payments")),
         "trace (one id)": _timed(lambda: queries.trace(store, tid)),
+        "graph (all)": _timed(lambda: interaction_graph(store), repeat=2),
+        "impact (payments)": _timed(lambda: impact(store, "payments"), repeat=2),
     }
     found: dict = {}
     for label, symptom in (("investigate (no symptom)", None), ("investigate (frontend)", "frontend")):
