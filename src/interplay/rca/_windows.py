@@ -73,16 +73,20 @@ def group_condition(groups: list[Group]) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(parts) + ")", params
 
 
+def entry_condition(groups: list[Group] | None, scope: str) -> tuple[str, list[Any]]:
+    """Where the requests of these groups enter (their units), or `scope` when no group is given."""
+    if not groups:
+        return scope, []
+    cond, params = group_condition(groups)
+    return f"{cond} AND {UNIT}", params
+
+
 def find_onset(store: Store, lo: int, hi: int, groups: list[Group] | None,
                scope: str = SYSTEM_ENTRY, pooled: bool = False) -> tuple[int, Group | None, float]:
     """(onset ns, the entry group whose shift is strongest, strength) over bucketed error rate and p90."""
     buckets = max(12, min(120, int((hi - lo) / 15e9)))
     width = max((hi - lo) // buckets, 1)
-    if groups:
-        cond, params = group_condition(groups)
-        cond = f"{cond} AND {UNIT}"
-    else:
-        cond, params = scope, []
+    cond, params = entry_condition(groups, scope)
     rows = store.query(f"""
         SELECT {"''" if pooled else 'service'} AS service,
                {'operation' if not pooled and (not groups or any(g.operation for g in groups)) else "''"}
@@ -132,11 +136,7 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
     """Entry groups with their baseline/incident error rate and p90, and how strongly each shifted."""
     bc, bp = baseline.where()
     ic, ip = incident.where()
-    if groups:
-        gcond, gparams = group_condition(groups)
-        cond = f"{gcond} AND {UNIT}"
-    else:
-        cond, gparams = scope, []
+    cond, gparams = entry_condition(groups, scope)
     rows = store.query(f"""
         SELECT service, operation, CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w, count(*) AS n,
                count(*) FILTER (WHERE status_code = 'ERROR') AS e,

@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind, set_span_in_context
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ._live_service import LIVE_SCALE, Failure, Service, db_call, fail, http_call
+from ._live_service import LIVE_SCALE, Failure, Service, db_call, fail, http_attempt, http_call
 
 
 async def trigger(svc: Service, request: Request) -> Response:
@@ -63,13 +63,7 @@ async def chat(svc: Service, agent, parent, conv: str, finish: str, fast: bool =
         attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": agent.model,
                  "gen_ai.provider.name": "openai", "gen_ai.conversation.id": conv,
                  "server.address": svc.topo.llm_service, "server.port": port}
-        with svc.tracer.start_as_current_span(f"chat {agent.model}", context=set_span_in_context(parent),
-                                              kind=SpanKind.CLIENT, attributes=attrs, record_exception=False,
-                                              set_status_on_exception=False) as span:
-            if attempt:
-                span.set_attribute("http.request.resend_count", attempt)
-            headers: dict[str, str] = {}
-            propagate.inject(headers, context=set_span_in_context(span))
+        with http_attempt(svc, f"chat {agent.model}", parent, attrs, attempt) as (span, headers):
             try:
                 resp = await svc.http.post(f"http://127.0.0.1:{port}/v1/chat/completions", headers=headers,
                                            json={"model": agent.model, "finish": finish, "fast": fast}, timeout=30)

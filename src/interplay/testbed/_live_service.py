@@ -201,6 +201,20 @@ async def do_call(svc: Service, call: Call, parent) -> None:
         await produce(svc, call.target, parent)
 
 
+@contextlib.contextmanager
+def http_attempt(svc: Service, name: str, parent, attrs: dict, attempt: int):
+    """One attempt of an outgoing HTTP call: its CLIENT span (with the resend count on retries) and
+    the W3C headers that carry it to the callee."""
+    with svc.tracer.start_as_current_span(name, context=set_span_in_context(parent), kind=SpanKind.CLIENT,
+                                          attributes=attrs, record_exception=False,
+                                          set_status_on_exception=False) as span:
+        if attempt:
+            span.set_attribute("http.request.resend_count", attempt)
+        headers: dict[str, str] = {}
+        propagate.inject(headers, context=set_span_in_context(span))
+        yield span, headers
+
+
 async def http_call(svc: Service, call: Call, parent, retries: int = 2) -> httpx.Response:
     method, route = call.route.split(" ", 1)
     path = route.replace("{id}", str(svc.rng.randint(1, 5000)))
@@ -208,13 +222,7 @@ async def http_call(svc: Service, call: Call, parent, retries: int = 2) -> httpx
     for attempt in range(retries + 1):
         attrs = {"http.request.method": method, "server.address": call.target, "server.port": svc.ports[call.target],
                  "url.full": url, "url.template": route}
-        with svc.tracer.start_as_current_span(call.route, context=set_span_in_context(parent),
-                                              kind=SpanKind.CLIENT, attributes=attrs, record_exception=False,
-                                              set_status_on_exception=False) as span:
-            if attempt:
-                span.set_attribute("http.request.resend_count", attempt)
-            headers: dict[str, str] = {}
-            propagate.inject(headers, context=set_span_in_context(span))
+        with http_attempt(svc, call.route, parent, attrs, attempt) as (span, headers):
             try:
                 resp = await svc.http.request(method, url, headers=headers, timeout=call.timeout_ms / 1000)
             except httpx.TimeoutException:
