@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -109,3 +110,38 @@ def run_cli(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess
 
 def cli_json(*args: str):
     return json.loads(run_cli(*args, "--format", "json").stdout)
+
+
+# -- the browser (Playwright driving Debian's Chromium) ------------------------------------------
+CHROMIUM = os.environ.get("INTERPLAY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def launch_chromium(playwright):
+    """Headless Chromium, or a test failure (never a skip: CI must not pass without the browser tests)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing: the browser tests need it (apt-get install chromium; "
+                    ".ci/run installs .ci/apt-packages)", pytrace=False)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def sync_playwright():
+    """playwright.sync_api.sync_playwright, or a test failure when the package is missing."""
+    try:
+        from playwright.sync_api import sync_playwright as sp
+    except ImportError:
+        pytest.fail("the playwright package is missing: make install (it is a test dependency)", pytrace=False)
+    return sp()
+
+
+# What a person must never read on a page: a stringified DOM node or array, or a missing value.
+UNREADABLE = re.compile(r"\[object |\bundefined\b|\bnull\b|\bNaN\b|Invalid Date")
+
+
+def assert_readable(text: str, where: str = "page") -> None:
+    """The visible text (innerText) holds no `[object …]`, `null`, `undefined`, `NaN` or `Invalid Date`."""
+    bad = UNREADABLE.search(text)
+    if bad:
+        lo = max(bad.start() - 80, 0)
+        raise AssertionError(f"{where} shows {bad.group(0)!r}: …{text[lo:bad.end() + 80]}…")

@@ -2,22 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
 
-from conftest import run_cli
+from conftest import assert_readable, launch_chromium, run_cli, sync_playwright
 from interplay.api import Interplay
 from interplay.testbed import simulate
 from interplay.testing import TraceBuilder, traces_request
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium")]
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+pytestmark = pytest.mark.integration
 
 
 def test_html_report_is_self_contained_and_shows_the_root_cause(tmp_path):
@@ -36,8 +30,8 @@ def test_html_report_is_self_contained_and_shows_the_root_cause(tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "external reference in report"
     assert "<svg" in html  # the symptom charts are inline
     requests: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
         page = browser.new_page()
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -46,5 +40,6 @@ def test_html_report_is_self_contained_and_shows_the_root_cause(tmp_path):
         text = page.inner_text("body")
         browser.close()
     assert f"Most likely root cause: {truth['service']}" in text
+    assert_readable(text, "the HTML report")
     assert not dialogs
     assert all(url.startswith("file://") for url in requests), requests

@@ -44,6 +44,11 @@ function safeHref(value) {
   return text.startsWith("#/") || (text.startsWith("/") && !text.startsWith("//")) ? text : "#/";
 }
 
+/** Append children to el: arrays flattened, null/undefined/false skipped, strings as text. */
+export function add(el, ...children) {
+  return append(el, children);
+}
+
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;

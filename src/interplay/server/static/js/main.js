@@ -1,6 +1,6 @@
 // The single-page app: a hash router over the views, the shared time range, error display.
 import {ApiError} from "./api.js";
-import {clear, h, notice, spinner} from "./dom.js";
+import {add, clear, h, notice, spinner} from "./dom.js";
 import * as range from "./range.js";
 import {renderAgentRun, renderAgentRuns} from "./views/agents.js";
 import {renderInvestigate, renderInvestigation} from "./views/investigate.js";
@@ -31,9 +31,9 @@ async function route() {
     a.classList.toggle("active", Boolean(found) && a.dataset.view === found[1]);
   });
   const mine = ++generation;
-  clear(root).append(spinner());
+  add(clear(root), spinner());
   if (!found) {
-    clear(root).append(notice("error", "No such page", `Nothing lives at #${path}. `,
+    add(clear(root), notice("error", "No such page", `Nothing lives at #${path}. `,
       h("a", {href: "#/map"}, "Go to the service map")));
     return;
   }
@@ -44,10 +44,10 @@ async function route() {
   try {
     await render(container, args, new URLSearchParams(qs || ""));
   } catch (err) {
-    clear(container).append(errorBox(err));
+    add(clear(container), errorBox(err));
     if (!(err instanceof ApiError)) console.error(err);
   }
-  if (mine === generation) clear(root).append(container);
+  if (mine === generation) add(clear(root), container);
 }
 
 export function errorBox(err) {

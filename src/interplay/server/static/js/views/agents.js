@@ -1,14 +1,14 @@
 // Agent runs (from GenAI / OpenInference spans): the list, and one run's steps, tools, tokens and
 // failure modes.
 import * as api from "../api.js";
-import {chip, h, ms, notice, num, time, truncate} from "../dom.js";
+import {add, chip, h, ms, notice, num, time, truncate} from "../dom.js";
 import * as range from "../range.js";
 
 export async function renderAgentRuns(root, _args, query) {
   const agent = query.get("agent") || "";
   const failed = query.get("failed") === "true";
   const {runs} = await api.get("/api/agents/runs", {...range.params(), agent, failed, limit: 200});
-  root.append(h("div", {class: "page-head"}, h("h1", {}, "Agent runs"),
+  add(root, h("div", {class: "page-head"}, h("h1", {}, "Agent runs"),
     h("p", {class: "sub"}, `Newest first · ${range.label()}`)));
   const agentInput = h("input", {name: "agent", id: "agent-filter", placeholder: "agent name", value: agent});
   const failedBox = h("input", {type: "checkbox", id: "agent-failed", checked: failed});
@@ -22,13 +22,13 @@ export async function renderAgentRuns(root, _args, query) {
     location.hash = `#/agents${q.toString() ? `?${q}` : ""}`;
   });
   if (!runs.length) {
-    root.append(h("section", {class: "card"}, form, notice("empty", agent || failed ? "No agent run matches" : "No agent runs yet",
+    add(root, h("section", {class: "card"}, form, notice("empty", agent || failed ? "No agent run matches" : "No agent runs yet",
       "Agent runs come from spans following the OpenTelemetry GenAI conventions (",
       h("code", {}, "gen_ai.operation.name"), ", ", h("code", {}, "invoke_agent"), ") or OpenInference (",
       h("code", {}, "openinference.span.kind"), ").")));
     return;
   }
-  root.append(h("section", {class: "card"}, form, h("table", {class: "data", id: "runs-table"},
+  add(root, h("section", {class: "card"}, form, h("table", {class: "data", id: "runs-table"},
     h("thead", {}, h("tr", {}, ["status", "agent", "started (UTC)", "duration", "steps", "tools", "tokens", "failure modes"]
       .map((t, i) => h("th", {class: [3, 4, 6].includes(i) ? "n" : ""}, t)))),
     h("tbody", {}, runs.map((r) => h("tr", {class: r.status === "error" ? "error" : ""},
@@ -49,7 +49,7 @@ function statusChip(status) {
 export async function renderAgentRun(root, [runId]) {
   const run = await api.get(`/api/agents/runs/${encodeURIComponent(runId)}`);
   const steps = run.steps_detail || [];
-  root.append(h("div", {class: "page-head"},
+  add(root, h("div", {class: "page-head"},
     h("p", {class: "crumbs"}, h("a", {href: "#/agents"}, "← agent runs")),
     h("h1", {}, "Agent run: ", run.agent || "(unnamed agent)", " ", statusChip(run.status)),
     h("p", {class: "sub"}, `${time(run.started)} UTC · ${ms(run.duration_ms)} · ${num(run.steps)} steps · ` +
@@ -57,13 +57,13 @@ export async function renderAgentRun(root, [runId]) {
       h("a", {href: `#/trace/${encodeURIComponent(run.trace_id)}`, id: "run-trace"}, "open trace")),
     run.error ? h("p", {class: "bad"}, run.error) : null));
   const modes = run.failure_modes || [];
-  root.append(h("section", {class: "card"}, h("h2", {}, modes.length ? "Failure modes" : "No failure mode detected"),
+  add(root, h("section", {class: "card"}, h("h2", {}, modes.length ? "Failure modes" : "No failure mode detected"),
     modes.length ? h("div", {class: "modes"}, modes.map((f) => h("div", {class: "mode"},
       h("div", {}, chip(f.mode.replace(/_/g, " "), "bad"), f.step !== undefined && f.step !== null ? h("span", {class: "muted"}, ` from step ${f.step}`) : null),
       h("p", {}, f.summary)))) : h("p", {class: "muted"}, "No loops, retry storms, timeouts or tool errors in this run.")));
-  root.append(h("section", {class: "card"}, h("h2", {}, "Path"), pathStrip(run.path || [])));
+  add(root, h("section", {class: "card"}, h("h2", {}, "Path"), pathStrip(run.path || [])));
   const maxDur = Math.max(...steps.map((st) => st.duration_ms || 0), 1);
-  root.append(h("section", {class: "card"}, h("h2", {}, `Steps (${steps.length})`), h("table", {class: "data", id: "steps-table"},
+  add(root, h("section", {class: "card"}, h("h2", {}, `Steps (${steps.length})`), h("table", {class: "data", id: "steps-table"},
     h("thead", {}, h("tr", {}, ["#", "kind", "step", "duration", "", "tokens in / out", "status", "reached"]
       .map((t, i) => h("th", {class: [3, 5].includes(i) ? "n" : ""}, t)))),
     h("tbody", {}, steps.map((st) => {

@@ -2,21 +2,21 @@
 // evidence with exemplar traces, and the symptom's charts with change events on the timeline.
 import * as api from "../api.js";
 import {lineChart} from "../charts.js";
-import {chip, clear, h, ms, notice, num, pct, spinner, time, toDate} from "../dom.js";
+import {add, chip, clear, h, ms, notice, num, pct, spinner, time, toDate} from "../dom.js";
 import {drawGraph} from "../graph.js";
 import * as range from "../range.js";
 import {emptyState} from "./map.js";
 
 export async function renderInvestigate(root, _args, query) {
   const services = await api.get("/api/services", range.params());
-  root.append(h("div", {class: "page-head"}, h("h1", {}, "Investigate"),
+  add(root, h("div", {class: "page-head"}, h("h1", {}, "Investigate"),
     h("p", {class: "sub"}, "Find the root cause of a symptom: which service or resource made it happen, and how.")));
   if (!services.length) {
-    root.append(await emptyState());
+    add(root, await emptyState());
     return;
   }
-  root.append(form(services, query.get("symptom") || "", query.get("at") || ""));
-  root.append(await recent());
+  add(root, form(services, query.get("symptom") || "", query.get("at") || ""));
+  add(root, await recent());
 }
 
 /** Investigations the server kept (alerts start them too); nothing if this server keeps none. */
@@ -65,14 +65,14 @@ function form(services, symptom, at) {
   el.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
-    clear(status).append(spinner("Investigating… comparing the incident with the baseline"));
+    add(clear(status), spinner("Investigating… comparing the incident with the baseline"));
     const body = {symptom: symptomInput.value.trim() || null, ...range.params()};
     if (atInput.value.trim()) body.at = toIso(atInput.value.trim());
     try {
       const result = await api.post("/api/investigations", body);
       location.hash = `#/investigation/${encodeURIComponent(result.id)}`;
     } catch (err) {
-      clear(status).append(notice("error", "The investigation failed", err.message));
+      add(clear(status), notice("error", "The investigation failed", err.message));
     } finally {
       button.disabled = false;
     }
@@ -93,18 +93,18 @@ export async function renderInvestigation(root, [id]) {
     api.get("/api/graph", {since: incident.since, until: incident.until}),
     api.get("/api/changes", {since: baseline.since, until: incident.until})]);
   const causes = inv.root_causes || [];
-  root.append(header(inv));
+  add(root, header(inv));
   if (!causes.length) {
-    root.append(notice("empty", "No root cause found", "Nothing in the data explains a change between the baseline and the incident window."));
+    add(root, notice("empty", "No root cause found", "Nothing in the data explains a change between the baseline and the incident window."));
   }
   const detail = h("div", {class: "cause-detail"});
   const list = h("ol", {class: "causes", id: "causes"});
   const select = (cause) => {
     list.querySelectorAll("li").forEach((li) => li.classList.toggle("selected", li.dataset.rank === String(cause.rank)));
-    clear(detail).append(...causeDetail(inv, cause, graph));
+    add(clear(detail), ...causeDetail(inv, cause, graph));
   };
   for (const cause of causes) {
-    list.append(h("li", {class: "cause", dataset: {rank: String(cause.rank)}, tabindex: 0,
+    add(list, h("li", {class: "cause", dataset: {rank: String(cause.rank)}, tabindex: 0,
       onclick: () => select(cause), onkeydown: (ev) => ev.key === "Enter" && select(cause)},
     h("div", {class: "cause-head"}, h("span", {class: "rank"}, `#${cause.rank}`),
       h("span", {class: "cause-name"}, cause.service), cause.operation ? h("span", {class: "op"}, cause.operation) : null,
@@ -113,7 +113,7 @@ export async function renderInvestigation(root, [id]) {
       h("span", {}, `explains ${pct(Math.max(cause.explains?.errors ?? 0, cause.explains?.latency ?? 0, cause.explains?.load ?? 0))}`)),
     h("p", {class: "cause-summary"}, cause.summary)));
   }
-  root.append(h("div", {class: "inv-layout"},
+  add(root, h("div", {class: "inv-layout"},
     h("section", {class: "card"}, h("h2", {}, "Ranked root causes"), list, completeness(inv)),
     h("div", {class: "inv-main"}, detail, charts(inv, changes))));
   // bar widths through the CSSOM (the page's CSP forbids inline style attributes)
@@ -207,7 +207,7 @@ function charts(inv, changes) {
   const given = inv.symptom?.given ? inv.symptom.given.split(":") : null;
   const service = entry?.service || given?.[0];
   if (!service) {
-    box.append(h("p", {class: "muted"}, "No symptom service to chart."));
+    add(box, h("p", {class: "muted"}, "No symptom service to chart."));
     return box;
   }
   // several entry points of one service: chart the service as a whole, steadier than one operation
@@ -220,21 +220,21 @@ function charts(inv, changes) {
   const markers = changes.map((c) => ({t: toDate(c.time).getTime(), label: `${c.kind} ${c.service}`,
     title: `${time(c.time)} ${c.kind} ${c.service}${c.version ? ` ${c.version}` : ""}: ${c.description}`}));
   const slot = h("div", {class: "charts"}, spinner("Loading the symptom's series…"));
-  box.append(h("p", {class: "sub"}, `${service}${operation ? ` ${operation}` : ""} · shaded: incident window · ▼ change events`), slot);
+  add(box, h("p", {class: "sub"}, `${service}${operation ? ` ${operation}` : ""} · shaded: incident window · ▼ change events`), slot);
   // about 40 requests per bucket keeps rates readable on small data, capped for long windows
   const requests = entries.length ? entries.reduce((n, g) => n + g.baseline.requests + g.incident.requests, 0) : 2400;
   const buckets = Math.max(20, Math.min(90, Math.round(requests / 40)));
   api.get("/api/series", {service, operation, since: baseline.since, until: incident.until, buckets}).then((series) => {
     const pts = (key) => series.points.map((p) => ({t: p.t_ns / 1e6, v: p[key]}));
     const common = {domain: [t0, t1], shade: [toDate(incident.since).getTime(), t1], onset, markers, width: 620, height: 200};
-    clear(slot).append(
+    add(clear(slot), 
       lineChart({...common, title: "error rate", points: pts("error_rate"), format: pct, tone: "err"}),
       lineChart({...common, title: "p95 latency", points: pts("p95_ms"), format: ms, tone: "lat"}));
     if (changes.length) {
-      slot.append(h("ul", {class: "plain changes"}, changes.map((c) => h("li", {},
+      add(slot, h("ul", {class: "plain changes"}, changes.map((c) => h("li", {},
         h("span", {class: "muted"}, time(c.time)), " ", chip(c.kind, "warn"), " ", h("strong", {}, c.service), " ",
         c.version ? `${c.version} · ` : "", c.description))));
     }
-  }).catch((err) => clear(slot).append(notice("error", "Could not load the series", err.message)));
+  }).catch((err) => add(clear(slot), notice("error", "Could not load the series", err.message)));
   return box;
 }

@@ -1,14 +1,14 @@
 // The services and traces lists, with filters.
 import * as api from "../api.js";
-import {chip, clear, h, ms, num, pct, rate, time} from "../dom.js";
+import {add, chip, clear, h, ms, num, pct, rate, time} from "../dom.js";
 import * as range from "../range.js";
 import {emptyState} from "./map.js";
 
 export async function renderServices(root, _args, query) {
   const services = await api.get("/api/services", range.params());
-  root.append(h("div", {class: "page-head"}, h("h1", {}, "Services"), h("p", {class: "sub"}, range.label())));
+  add(root, h("div", {class: "page-head"}, h("h1", {}, "Services"), h("p", {class: "sub"}, range.label())));
   if (!services.length) {
-    root.append(await emptyState());
+    add(root, await emptyState());
     return;
   }
   const filter = h("input", {type: "search", id: "service-filter", placeholder: "filter by name", value: query.get("q") || "",
@@ -18,19 +18,19 @@ export async function renderServices(root, _args, query) {
   const draw = () => {
     const q = filter.value.trim().toLowerCase();
     const rows = services.filter((s) => s.service.toLowerCase().includes(q) && (!errorsOnly.checked || s.errors > 0));
-    clear(body).append(...rows.map((s) => h("tr", {},
+    add(clear(body), ...rows.map((s) => h("tr", {},
       h("td", {}, h("a", {href: `#/traces?service=${encodeURIComponent(s.service)}`}, s.service)),
       h("td", {class: "n"}, num(s.requests)), h("td", {class: "n"}, rate(s.request_rate)),
       h("td", {class: `n ${s.error_rate >= 0.05 ? "bad" : ""}`}, pct(s.error_rate)),
       h("td", {class: "n"}, ms(s.p50_ms)), h("td", {class: "n"}, ms(s.p99_ms)), h("td", {class: "n"}, num(s.spans)),
       h("td", {class: "nowrap"}, time(s.last_seen)),
       h("td", {}, h("a", {href: `#/investigate?symptom=${encodeURIComponent(s.service)}`}, "investigate")))));
-    if (!rows.length) body.append(h("tr", {}, h("td", {colspan: 9, class: "muted"}, "No service matches the filter.")));
+    if (!rows.length) add(body, h("tr", {}, h("td", {colspan: 9, class: "muted"}, "No service matches the filter.")));
   };
   filter.addEventListener("input", draw);
   errorsOnly.addEventListener("change", draw);
   draw();
-  root.append(h("section", {class: "card"},
+  add(root, h("section", {class: "card"},
     h("div", {class: "filters"}, filter, h("label", {class: "check"}, errorsOnly, " with errors only")),
     h("table", {class: "data", id: "services-table"},
       h("thead", {}, h("tr", {}, ["service", "requests", "rate", "errors", "p50", "p99", "spans", "last seen (UTC)", ""]
@@ -42,9 +42,9 @@ export async function renderTraces(root, _args, query) {
     errors: query.get("errors") === "true", min_duration: query.get("min_duration") || "", limit: query.get("limit") || "50"};
   const [traces, services] = await Promise.all([
     api.get("/api/traces", {...range.params(), ...params}), api.get("/api/services", range.params())]);
-  root.append(h("div", {class: "page-head"}, h("h1", {}, "Traces"), h("p", {class: "sub"}, `Newest first · ${range.label()}`)));
+  add(root, h("div", {class: "page-head"}, h("h1", {}, "Traces"), h("p", {class: "sub"}, `Newest first · ${range.label()}`)));
   if (!services.length) {
-    root.append(await emptyState());
+    add(root, await emptyState());
     return;
   }
   const service = h("select", {name: "service", id: "trace-service"}, h("option", {value: ""}, "any service"),
@@ -66,7 +66,7 @@ export async function renderTraces(root, _args, query) {
     location.hash = `#/traces${q.toString() ? `?${q}` : ""}`;
   });
   const maxDuration = Math.max(...traces.map((t) => t.duration_ms), 1);
-  root.append(h("section", {class: "card"}, form, traces.length ? h("table", {class: "data", id: "traces-table"},
+  add(root, h("section", {class: "card"}, form, traces.length ? h("table", {class: "data", id: "traces-table"},
     h("thead", {}, h("tr", {}, ["trace", "start (UTC)", "root", "duration", "", "spans", "errors", "services"]
       .map((t, i) => h("th", {class: i >= 5 || i === 3 ? "n" : ""}, t)))),
     h("tbody", {}, traces.map((t) => {

@@ -1,30 +1,30 @@
 // The service map view: the interaction graph of the chosen range, anomalous nodes marked.
 import * as api from "../api.js";
-import {chip, clear, h, ms, notice, num, pct, rate, time} from "../dom.js";
+import {add, chip, clear, h, ms, notice, num, pct, rate, time} from "../dom.js";
 import {drawGraph, nodeMetrics} from "../graph.js";
 import * as range from "../range.js";
 
 export async function renderMap(root) {
   const win = range.params();
   const [graph, services] = await Promise.all([api.get("/api/graph", win), api.get("/api/services", win)]);
-  root.append(h("div", {class: "page-head"}, h("h1", {}, "Service map"),
+  add(root, h("div", {class: "page-head"}, h("h1", {}, "Service map"),
     h("p", {class: "sub"}, `Who calls whom · ${range.label()}`)));
   if (!graph.nodes.length) {
-    root.append(await emptyState());
+    add(root, await emptyState());
     return;
   }
   const anomalies = await findAnomalies(graph, services, win);
   const panel = h("aside", {class: "side"});
   const canvas = h("div", {class: "map-canvas"});
   const draw = (selected) => {
-    clear(canvas).append(drawGraph(graph, {anomalies, selected, onSelect: (id) => {
+    add(clear(canvas), drawGraph(graph, {anomalies, selected, onSelect: (id) => {
       draw(id);
       showNode(panel, graph, id, anomalies);
     }}));
   };
   draw(null);
   showSummary(panel, graph, anomalies);
-  root.append(h("div", {class: "map-layout"}, h("section", {class: "card map-card"}, legend(), canvas), panel));
+  add(root, h("div", {class: "map-layout"}, h("section", {class: "card map-card"}, legend(), canvas), panel));
 }
 
 /** With no data in the range: say how to send some, or where the data is. */
@@ -84,7 +84,7 @@ function legend() {
 }
 
 function showSummary(panel, graph, anomalies) {
-  clear(panel).append(h("h2", {}, "Overview"),
+  add(clear(panel), h("h2", {}, "Overview"),
     h("dl", {class: "facts"},
       h("dt", {}, "services"), h("dd", {}, String(graph.nodes.filter((n) => n.kind === "service").length)),
       h("dt", {}, "resources"), h("dd", {}, String(graph.nodes.filter((n) => n.kind !== "service").length)),
@@ -103,7 +103,7 @@ function showNode(panel, graph, id, anomalies) {
   const callers = graph.edges.filter((e) => e.callee === id);
   const callees = graph.edges.filter((e) => e.caller === id);
   const ops = (node.operations || []).slice().sort((a, b) => (b.stats.window?.calls ?? 0) - (a.stats.window?.calls ?? 0));
-  clear(panel).append(
+  add(clear(panel), 
     h("button", {type: "button", class: "link back", onclick: () => showSummary(panel, graph, anomalies)}, "← overview"),
     h("h2", {}, id), h("p", {}, chip(node.kind), anomalies.has(id) ? chip(anomalies.get(id), "bad") : null),
     node.kind === "service" ? h("p", {class: "actions"},

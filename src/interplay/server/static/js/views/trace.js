@@ -1,7 +1,7 @@
 // One trace as a waterfall: span bars on a shared time axis, errors in red, self time per span,
 // spans whose parent never arrived flagged; click a span for its attributes and events.
 import * as api from "../api.js";
-import {chip, clear, h, ms, num, time} from "../dom.js";
+import {add, chip, clear, h, ms, num, time} from "../dom.js";
 
 export async function renderTrace(root, [traceId]) {
   const trace = await api.get(`/api/traces/${encodeURIComponent(traceId)}`);
@@ -17,7 +17,7 @@ export async function renderTrace(root, [traceId]) {
   const errors = rows.filter((r) => r.node.status_code === "ERROR").length;
   const services = new Set(rows.map((r) => r.node.service));
   const orphans = rows.filter((r) => r.node.orphan).length;
-  root.append(h("div", {class: "page-head"}, h("h1", {}, "Trace ", h("code", {class: "trace-id"}, trace.trace_id)),
+  add(root, h("div", {class: "page-head"}, h("h1", {}, "Trace ", h("code", {class: "trace-id"}, trace.trace_id)),
     h("p", {class: "sub"}, `${time(t0)} UTC · ${ms(total / 1e6)} · ${num(trace.spans)} spans · ${services.size} services`,
       errors ? [" · ", h("span", {class: "bad"}, `${errors} error span${errors > 1 ? "s" : ""}`)] : "",
       orphans ? [" · ", h("span", {class: "warn"}, `${orphans} span${orphans > 1 ? "s" : ""} whose parent never arrived`)] : "")));
@@ -60,9 +60,9 @@ export async function renderTrace(root, [traceId]) {
     };
     row.addEventListener("click", open);
     row.addEventListener("keydown", (ev) => ev.key === "Enter" && open());
-    table.append(row);
+    add(table, row);
   }
-  root.append(h("section", {class: "card"}, h("div", {class: "wf-legend"},
+  add(root, h("section", {class: "card"}, h("div", {class: "wf-legend"},
     h("span", {}, h("i", {class: "lg lg-bar"}), "span"), h("span", {}, h("i", {class: "lg lg-self"}), "self time (share of the span not covered by children)"),
     h("span", {}, h("i", {class: "lg lg-errbar"}), "error")), table), detail);
   const first = rows.find((r) => r.node.status_code === "ERROR") || rows[0];
@@ -76,7 +76,7 @@ function ticks(total) {
 function showSpan(detail, node) {
   const attrs = parseJson(node.attributes, {});
   const events = parseJson(node.events, []);
-  clear(detail).append(h("h2", {}, node.service, " · ", node.operation),
+  add(clear(detail), h("h2", {}, node.service, " · ", node.operation),
     h("dl", {class: "facts"},
       h("dt", {}, "kind"), h("dd", {}, node.kind),
       h("dt", {}, "status"), h("dd", {class: node.status_code === "ERROR" ? "bad" : ""}, node.status_code,
