@@ -133,13 +133,16 @@ def _trace_rows(store: Store, match: list[str], params: list[Any], having: list[
 
 
 def trace(store: Store, trace_id: str) -> dict[str, Any]:
-    """One trace as a tree: each span with its children; orphans (parent never arrived) as roots."""
+    """One trace as a tree: each span with its children; orphans (parent never arrived) as roots.
+
+    Each span carries its attributes, events, links and resource attributes as JSON text, and its scope."""
     trace_id = trace_id.strip().lower()
     if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
         raise InvalidInput(f"trace id {trace_id!r}: expected 32 hex characters")
     rows = store.query("""
         SELECT span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
-               status_code, status_message, service_version, attributes, events
+               status_code, status_message, service_version, scope_name, resource_attributes,
+               attributes, events, links
         FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id""", [trace_id])
     if not rows:
         raise NotFound(f"trace {trace_id} not found")

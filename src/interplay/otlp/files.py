@@ -1,5 +1,6 @@
 """Telemetry files → batches: OTLP JSON lines (the Collector file exporter), single OTLP JSON or
-protobuf messages, change-event JSON lines, and `.gz` of any of these. The kind is detected by
+protobuf messages, Jaeger UI/API JSON, Zipkin v2 JSON arrays, change-event JSON lines, and `.gz` of
+any of these. The kind is detected by
 content, not by name.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import IO
 from ..batch import TelemetryBatch
 from ..changes import add_change_event, is_change_event
 from ..model import InvalidInput
-from . import jsonmap, proto
+from . import jaeger, jsonmap, proto, zipkin
 from .columns import ColumnBuilder
 
 CHUNK_ROWS = 10_000
@@ -163,21 +164,33 @@ def _whole_document(data: bytes, path: Path) -> object:
 
 
 def _add_document(doc: object, builder: ColumnBuilder, where: str) -> None:
+    if zipkin.is_zipkin(doc):
+        zipkin.add_spans(doc, builder, where)
+        return
     if isinstance(doc, list):  # a JSON array of change events
         for i, item in enumerate(doc):
+            if i == 0 and not (isinstance(item, dict) and {"time", "service", "kind"} & item.keys()):
+                raise InvalidInput(f"{where}: a JSON array, but neither Zipkin v2 spans (traceId, id) nor "
+                                   f"change events (time, service, kind); its first element has: {_keys(item)}")
             add_change_event(item, builder, f"{where}[{i}]")
         return
     signal = jsonmap.signal_of(doc)
     if signal:
         jsonmap.add_request(signal, doc, builder, where)
+    elif jaeger.is_jaeger(doc):
+        jaeger.add_traces(doc, builder, where)
     elif is_change_event(doc):
         add_change_event(doc, builder, where)
     elif isinstance(doc, dict) and not doc:
         return  # an empty export request
     else:
-        keys = ", ".join(list(doc)[:5]) if isinstance(doc, dict) else type(doc).__name__
         raise InvalidInput(f"{where}: neither an OTLP export request (resourceSpans, resourceLogs, "
-                           f"resourceMetrics) nor a change event (time, service, kind); found: {keys}")
+                           "resourceMetrics), Jaeger JSON (data: [{traceID, spans, processes}]), Zipkin v2 "
+                           f"JSON ([{{traceId, id}}]) nor a change event (time, service, kind); found: {_keys(doc)}")
+
+
+def _keys(doc: object) -> str:
+    return ", ".join(map(str, list(doc)[:5])) if isinstance(doc, dict) else type(doc).__name__
 
 
 def _check_strict(builder: ColumnBuilder, skip_invalid: bool) -> None:

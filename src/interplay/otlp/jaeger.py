@@ -1,0 +1,150 @@
+"""Jaeger UI "Download JSON" / query API (`/api/traces`) JSON → batches, mapped as the Collector's
+Jaeger translator maps Jaeger spans.
+
+- Each span's process (`processes[processID]`) is its resource: `serviceName` is `service.name`,
+  its tags the other attributes (`hostname` becomes `host.name`).
+- The `span.kind` tag is the kind; `otel.scope.name`/`otel.scope.version` tags the scope;
+  `w3c.tracestate` the trace state.
+- Status: an `error` tag that is true makes it ERROR (message from `otel.status_description`);
+  otherwise `otel.status_code`; otherwise an HTTP status code of 5xx (4xx on a CLIENT span).
+- The first CHILD_OF reference within the trace is the parent; every other reference
+  (FOLLOWS_FROM, a second parent) becomes a link with `opentracing.ref_type`.
+- Logs are events, named by their `event` field.
+- Times are microseconds; 64-bit trace ids are left-padded to 128 bits.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import InvalidInput
+from .columns import ColumnBuilder, dumps
+
+FORMAT = "Jaeger JSON"
+_KINDS = {"client": "CLIENT", "server": "SERVER", "producer": "PRODUCER", "consumer": "CONSUMER",
+          "internal": "INTERNAL"}
+
+
+def is_jaeger(doc: Any) -> bool:
+    """`{"data": [{"traceID", "spans", "processes"}, ...]}` (what the Jaeger UI downloads)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+        return False
+    first = next(iter(doc["data"]), None)
+    return first is None or isinstance(first, dict) and ("spans" in first or "traceID" in first)
+
+
+def add_traces(doc: Any, b: ColumnBuilder, where: str) -> None:
+    """Every span of every trace in the document."""
+    for ti, trace in enumerate(doc.get("data") or ()):
+        if not isinstance(trace, dict):
+            raise InvalidInput(f"{where}: {FORMAT}: data[{ti}] must be an object, got {type(trace).__name__}")
+        processes = trace.get("processes") or {}
+        for si, span in enumerate(trace.get("spans") or ()):
+            loc = f"{where} {FORMAT} data[{ti}].spans[{si}]"
+            try:
+                _add_span(span, processes, b, loc)
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                b.reject(f"span rejected ({loc}): {exc}")
+
+
+def _add_span(s: dict, processes: dict, b: ColumnBuilder, where: str) -> None:
+    process = s.get("process") or processes.get(s.get("processID"))
+    if process is None:
+        raise ValueError(f"processID {s.get('processID')!r} is not in the trace's processes")
+    resource = _resource(process)
+    tags = _tags(s.get("tags"))
+    kind = _KINDS.get(str(tags.pop("span.kind", "")).lower(), "UNSPECIFIED")
+    scope = str(tags.pop("otel.scope.name", tags.pop("otel.library.name", "")))
+    tags.pop("otel.scope.version", None)
+    tags.pop("otel.library.version", None)
+    tags.pop("w3c.tracestate", None)
+    status, message = _status(tags, kind)
+    trace_id = _hex_id(s.get("traceID"), 16, "traceID")
+    parent, links = _references(s.get("references") or (), trace_id)
+    start_us, duration_us = _micros(s.get("startTime"), "startTime"), _micros(s.get("duration"), "duration")
+    b.add_span(trace_id=trace_id, span_id=_hex_id(s.get("spanID"), 8, "spanID"), parent_span_id=parent,
+               service=str(resource.get("service.name", "")), operation=str(s.get("operationName") or ""),
+               kind=kind, start_ns=start_us * 1000, end_ns=(start_us + duration_us) * 1000,
+               status_code=status, status_message=message,
+               service_version=str(resource.get("service.version", "")), scope_name=scope,
+               resource_json=dumps(resource), attributes=tags,
+               events=[_event(log) for log in s.get("logs") or ()], links=links, where=where)
+
+
+def _resource(process: dict) -> dict[str, Any]:
+    attrs = _tags(process.get("tags"))
+    if "hostname" in attrs and "host.name" not in attrs:
+        attrs["host.name"] = attrs.pop("hostname")
+    if process.get("serviceName"):
+        attrs = {"service.name": str(process["serviceName"]), **attrs}
+    return attrs
+
+
+def _tags(tags: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for tag in tags or ():
+        value, kind = tag.get("value"), str(tag.get("type") or "string").lower()
+        if kind == "bool" and isinstance(value, str):
+            value = value.lower() == "true"
+        elif kind == "int64" and isinstance(value, str):
+            value = int(value)
+        elif kind == "float64" and isinstance(value, str):
+            value = float(value)
+        out[str(tag["key"])] = value
+    return out
+
+
+def _status(tags: dict[str, Any], kind: str) -> tuple[str, str]:
+    error = tags.get("error")
+    if error is True or isinstance(error, str) and error.lower() == "true":
+        tags.pop("error")
+        tags.pop("otel.status_code", None)
+        return "ERROR", str(tags.pop("otel.status_description", ""))
+    if "otel.status_code" in tags:
+        code = str(tags.pop("otel.status_code")).upper()
+        return ({"OK": "OK", "ERROR": "ERROR"}.get(code, "UNSET"),
+                str(tags.pop("otel.status_description", "")))
+    http = tags.get("http.status_code", tags.get("http.response.status_code"))
+    try:
+        code = int(http) if http is not None else 0
+    except (TypeError, ValueError):
+        code = 0
+    if code >= 500 or (400 <= code < 500 and kind == "CLIENT"):
+        return "ERROR", str(tags.get("http.status_message", ""))
+    return "UNSET", ""
+
+
+def _references(refs: Any, trace_id: str) -> tuple[str, list[dict[str, Any]]]:
+    parent, links = "", []
+    for ref in refs:
+        ref_type = str(ref.get("refType") or "CHILD_OF").upper()
+        ref_trace = _hex_id(ref.get("traceID") or trace_id, 16, "references.traceID")
+        span_id = _hex_id(ref.get("spanID"), 8, "references.spanID")
+        if not parent and ref_type == "CHILD_OF" and ref_trace == trace_id:
+            parent = span_id
+            continue
+        links.append({"trace_id": ref_trace, "span_id": span_id,
+                      "attributes": {"opentracing.ref_type": "child_of" if ref_type == "CHILD_OF"
+                                     else "follows_from"}})
+    return parent, links
+
+
+def _event(log: dict) -> dict[str, Any]:
+    fields = _tags(log.get("fields"))
+    name = str(fields.pop("event", "")) if "event" in fields else ""
+    return {"time_ns": _micros(log.get("timestamp"), "logs.timestamp") * 1000, "name": name,
+            "attributes": fields}
+
+
+def _micros(value: Any, field: str) -> int:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{field} must be microseconds since the epoch, got {value!r}")
+    return int(value)
+
+
+def _hex_id(value: Any, size: int, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{field} must be a hex string, got {value!r}")
+    text = value.strip().lower()
+    if len(text) > size * 2 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError(f"{field} {value!r} is not a hex id of at most {size} bytes")
+    return text.rjust(size * 2, "0")

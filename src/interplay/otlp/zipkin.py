@@ -1,0 +1,165 @@
+"""Zipkin v2 JSON (a list of spans, as Brave, Envoy, Spring Cloud Sleuth and the OTel Zipkin
+exporters send to `/api/v2/spans`) → batches, mapped as the Collector's Zipkin translator maps it.
+
+- `localEndpoint.serviceName` is the service; tags named like resource attributes (`service.version`,
+  `host.name`, ...) go to the resource, `otel.scope.name`/`otel.library.name` to the scope.
+- `kind` is the span kind; without one, a `span.kind=internal` tag makes it INTERNAL.
+- `otel.status_code`/`otel.status_description` set the status; an `error` tag makes it ERROR.
+  The Collector does so only for `error=true`; Brave puts the error message in that tag, so any
+  non-empty value counts here and becomes the status message.
+- `parentId` is the parent (unless it equals the span's own id); annotations are events (`name|{json
+  attributes}|dropped` as the Collector's Zipkin exporter encodes them, `{"name": {attributes}}` as the
+  OTel SDKs' Zipkin exporters do, else the whole value as the name).
+- `remoteEndpoint` gives `peer.service` and `server.address` (its serviceName, else its address),
+  `network.peer.address` and `network.peer.port`; `localEndpoint` its address and port.
+- Timestamps and durations are microseconds; 64-bit trace ids are left-padded to 128 bits.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..model import InvalidInput
+from .columns import ColumnBuilder, dumps
+
+FORMAT = "Zipkin v2 JSON"
+_KINDS = {"CLIENT": "CLIENT", "SERVER": "SERVER", "PRODUCER": "PRODUCER", "CONSUMER": "CONSUMER"}
+_STATUS = {"STATUS_CODE_UNSET": "UNSET", "STATUS_CODE_OK": "OK", "STATUS_CODE_ERROR": "ERROR",
+           "UNSET": "UNSET", "OK": "OK", "ERROR": "ERROR"}
+# Tags that describe the process, not the span (the translator moves resource semconv names).
+_RESOURCE_PREFIXES = ("service.", "host.", "process.", "telemetry.", "os.", "container.", "k8s.",
+                      "cloud.", "deployment.", "faas.", "device.", "os.")
+_SCOPE_KEYS = ("otel.scope.name", "otel.library.name")
+_SCOPE_VERSION_KEYS = ("otel.scope.version", "otel.library.version")
+
+
+def is_zipkin(doc: Any) -> bool:
+    """A JSON array whose first element looks like a Zipkin v2 span (traceId and id, no resource)."""
+    if not isinstance(doc, list) or not doc or not isinstance(doc[0], dict):
+        return False
+    first = doc[0]
+    return "traceId" in first and "id" in first and "resourceSpans" not in first
+
+
+def add_spans(doc: Any, b: ColumnBuilder, where: str) -> None:
+    """Every span of a Zipkin v2 JSON array; a span that does not fit is rejected with its reason."""
+    if not isinstance(doc, list):
+        raise InvalidInput(f"{where}: {FORMAT}: expected a JSON array of spans, got {type(doc).__name__}")
+    for i, span in enumerate(doc):
+        loc = f"{where} {FORMAT} span [{i}]"
+        if not isinstance(span, dict):
+            b.reject(f"span rejected ({loc}): expected an object, got {type(span).__name__}")
+            continue
+        try:
+            _add_span(span, b, loc)
+        except (TypeError, ValueError, AttributeError) as exc:
+            b.reject(f"span rejected ({loc}): {exc}")
+
+
+def _add_span(s: dict, b: ColumnBuilder, where: str) -> None:
+    tags = {str(k): v if isinstance(v, str) else dumps(v) for k, v in (s.get("tags") or {}).items()}
+    local = s.get("localEndpoint") or {}
+    resource = {"service.name": str(local.get("serviceName") or "")} if local.get("serviceName") else {}
+    for key in [k for k in tags if k.startswith(_RESOURCE_PREFIXES) and k != "service.name"]:
+        resource[key] = tags.pop(key)
+    scope = next((tags.pop(k) for k in _SCOPE_KEYS if k in tags), "")
+    for k in _SCOPE_VERSION_KEYS:
+        tags.pop(k, None)
+    kind = _KINDS.get(str(s.get("kind") or "").upper())
+    if kind is None:
+        kind = "INTERNAL" if tags.pop("span.kind", "").lower() == "internal" else "UNSPECIFIED"
+    status, message = _status(tags)
+    tags.pop("w3c.tracestate", None)
+    attributes: dict[str, Any] = dict(tags)
+    attributes.update(_endpoint_attributes(s.get("remoteEndpoint"), local))
+    start_us, duration_us = _micros(s.get("timestamp"), "timestamp"), _micros(s.get("duration"), "duration")
+    span_id = _hex_id(s.get("id"), 8, "id")
+    parent = _hex_id(s.get("parentId"), 8, "parentId") if s.get("parentId") else ""
+    b.add_span(trace_id=_hex_id(s.get("traceId"), 16, "traceId"), span_id=span_id,
+               parent_span_id="" if parent == span_id else parent,
+               service=resource.get("service.name", ""), operation=str(s.get("name") or ""), kind=kind,
+               start_ns=start_us * 1000, end_ns=(start_us + duration_us) * 1000,
+               status_code=status, status_message=message,
+               service_version=str(resource.get("service.version", "")), scope_name=scope,
+               resource_json=dumps(resource), attributes=attributes,
+               events=[_event(a) for a in s.get("annotations") or ()], links=[], where=where)
+
+
+def _status(tags: dict[str, str]) -> tuple[str, str]:
+    status, message = "UNSET", ""
+    if "otel.status_code" in tags:
+        status = _STATUS.get(tags.pop("otel.status_code").upper(), "UNSET")
+        message = tags.pop("otel.status_description", "")
+    error = tags.get("error")
+    if error is not None and error.lower() != "false" and error != "":
+        tags.pop("error")
+        status = "ERROR"
+        if error.lower() != "true" and not message:
+            message = error
+    return status, message
+
+
+def _endpoint_attributes(remote: Any, local: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(remote, dict):
+        address = remote.get("ipv6") or remote.get("ipv4") or ""
+        if remote.get("serviceName"):
+            out["peer.service"] = str(remote["serviceName"])
+        if remote.get("serviceName") or address:
+            out["server.address"] = str(remote.get("serviceName") or address)
+        if address:
+            out["network.peer.address"] = str(address)
+        if remote.get("port"):
+            out["network.peer.port"] = int(remote["port"])
+    local_address = local.get("ipv6") or local.get("ipv4")
+    if local_address:
+        out["network.local.address"] = str(local_address)
+    if local.get("port"):
+        out["network.local.port"] = int(local["port"])
+    return out
+
+
+def _event(annotation: Any) -> dict[str, Any]:
+    if not isinstance(annotation, dict):
+        raise ValueError(f"annotation must be an object, got {type(annotation).__name__}")
+    value = str(annotation.get("value") or "")
+    name, attributes = value, {}
+    parts = value.split("|")
+    if value.startswith("{"):  # {"name": {attributes}}, as the OTel SDKs' Zipkin exporters write events
+        try:
+            decoded = orjson.loads(value)
+            if isinstance(decoded, dict) and len(decoded) == 1:
+                (key, attrs), = decoded.items()
+                if isinstance(attrs, dict):
+                    name, attributes = key, attrs
+        except orjson.JSONDecodeError:
+            pass
+    elif len(parts) >= 3:  # name|{"attr":...}|dropped, as the Collector's Zipkin exporter writes events
+        try:
+            decoded = orjson.loads("|".join(parts[1:-1]))
+            if isinstance(decoded, dict):
+                name, attributes = parts[0], decoded
+        except orjson.JSONDecodeError:
+            pass
+    return {"time_ns": _micros(annotation.get("timestamp"), "annotation timestamp") * 1000,
+            "name": name, "attributes": attributes}
+
+
+def _micros(value: Any, field: str) -> int:
+    if value is None or value == "":
+        if field == "duration":
+            return 0  # Zipkin allows a missing duration (an instant or an unfinished span)
+        raise ValueError(f"{field} is missing (microseconds since the epoch)")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{field} must be a number of microseconds, got {value!r}")
+    return int(value)
+
+
+def _hex_id(value: Any, size: int, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{field} must be a hex string, got {value!r}")
+    text = value.strip().lower()
+    if len(text) > size * 2 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError(f"{field} {value!r} is not a hex id of at most {size} bytes")
+    return text.rjust(size * 2, "0")

@@ -1,0 +1,213 @@
+"""Formats users already have: Zipkin v2 JSON (made by the OpenTelemetry SDK's own Zipkin encoder)
+and Jaeger UI "Download JSON", ingested as files and, for Zipkin, posted to `serve` at /api/v2/spans."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.exporter.zipkin.json.v2 import JsonV2Encoder
+from opentelemetry.exporter.zipkin.node_endpoint import NodeEndpoint
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from interplay.api import Interplay
+from interplay.model import InvalidInput
+
+
+def _sdk_checkout_trace(exporter) -> str:
+    """frontend → payments → db, payments failing, as three services' SDKs record it; the trace id."""
+    tracers = {}
+    for name in ("frontend", "payments"):
+        provider = TracerProvider(resource=Resource.create({"service.name": name, "service.version": "1.2.3"}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracers[name] = provider.get_tracer("shop.http", "0.9")
+    with tracers["frontend"].start_as_current_span("GET /checkout", kind=SpanKind.SERVER) as root:
+        with tracers["frontend"].start_as_current_span(
+                "POST /charge", kind=SpanKind.CLIENT, attributes={"server.address": "payments"}):
+            with tracers["payments"].start_as_current_span("POST /charge", kind=SpanKind.SERVER) as pay:
+                with tracers["payments"].start_as_current_span(
+                        "INSERT charges", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql"}):
+                    pass
+                pay.add_event("retry", {"attempt": 2})
+                pay.set_status(Status(StatusCode.ERROR, "card declined"))
+        root.set_status(Status(StatusCode.ERROR))
+    return format(root.get_span_context().trace_id, "032x")
+
+
+def _zipkin_json(spans) -> bytes:
+    """What the SDK's Zipkin exporter POSTs: its own v2 JSON encoder, one batch per service."""
+    out = []
+    for service in ("frontend", "payments"):
+        batch = [s for s in spans if s.resource.attributes["service.name"] == service]
+        node = NodeEndpoint()
+        node.service_name = service  # as the exporter sets it from the batch's resource
+        out += json.loads(JsonV2Encoder().serialize(batch, node))
+    return json.dumps(out).encode()
+
+
+def _depth(nodes) -> int:
+    """Levels of a span tree (a root alone is 1)."""
+    return 1 + max((_depth(n["children"]) for n in nodes), default=-1) if nodes else 0
+
+
+def test_zipkin_v2_file_from_the_sdk_encoder(tmp_path):
+    exporter = InMemorySpanExporter()
+    trace_id = _sdk_checkout_trace(exporter)
+    path = tmp_path / "zipkin.json"
+    path.write_bytes(_zipkin_json(exporter.get_finished_spans()))
+    ip = Interplay.open(tmp_path / "z.duckdb")
+    try:
+        result = ip.ingest_file(path)
+        assert result.spans == 4 and not result.rejected
+        by = {s["service"]: s for s in ip.services()}
+        assert set(by) == {"frontend", "payments"}
+        assert by["payments"]["errors"] == 1 and by["frontend"]["errors"] == 1
+        tree = ip.trace(trace_id)
+        (root,) = tree["roots"]
+        assert (root["service"], root["operation"], root["kind"], root["status_code"]) == \
+            ("frontend", "GET /checkout", "SERVER", "ERROR")
+        assert _depth(tree["roots"]) == 4
+        pay = root["children"][0]["children"][0]
+        assert (pay["service"], pay["kind"], pay["status_code"], pay["status_message"]) == \
+            ("payments", "SERVER", "ERROR", "card declined")
+        assert pay["service_version"] == "1.2.3"
+        (event,) = json.loads(pay["events"])
+        assert event["name"] == "retry" and event["attributes"] == {"attempt": 2}
+        db = pay["children"][0]
+        assert json.loads(db["attributes"])["db.system"] == "postgresql" and db["kind"] == "CLIENT"
+        # the graph sees frontend call payments (a CLIENT span whose child is another service's SERVER span)
+        edges = {(e["caller"], e["callee"]) for e in ip.graph()["edges"]}
+        assert {("frontend", "payments"), ("payments", "postgresql")} <= edges
+    finally:
+        ip.close()
+
+
+def test_zipkin_brave_conventions(tmp_path):
+    """Brave/Sleuth spans: 64-bit trace ids, the error message in the `error` tag, remoteEndpoint, an
+    annotation; a span that repeats its own id as parent is a root."""
+    spans = [
+        {"traceId": "463ac35c9f6413ad", "id": "463ac35c9f6413ad", "parentId": "463ac35c9f6413ad",
+         "name": "get /api", "kind": "SERVER", "timestamp": 1767225600000000, "duration": 207000,
+         "localEndpoint": {"serviceName": "frontend", "ipv4": "10.0.0.1", "port": 8080},
+         "tags": {"http.method": "GET", "http.path": "/api"}, "annotations": [
+             {"timestamp": 1767225600100000, "value": "wr"}]},
+        {"traceId": "463ac35c9f6413ad", "id": "72485a3953bb6124", "parentId": "463ac35c9f6413ad",
+         "name": "get", "kind": "CLIENT", "timestamp": 1767225600010000, "duration": 150000,
+         "localEndpoint": {"serviceName": "frontend"},
+         "remoteEndpoint": {"serviceName": "backend", "ipv4": "10.0.0.2", "port": 9000},
+         "tags": {"error": "Connection refused", "http.status_code": "503"}},
+    ]
+    path = tmp_path / "brave.json"
+    path.write_text(json.dumps(spans))
+    ip = Interplay.open(tmp_path / "b.duckdb")
+    try:
+        assert ip.ingest_file(path).spans == 2
+        tree = ip.trace("0000000000000000463ac35c9f6413ad")
+        (root,) = tree["roots"]
+        assert root["parent_span_id"] is None and not root.get("orphan")
+        client = root["children"][0]
+        assert (client["status_code"], client["status_message"]) == ("ERROR", "Connection refused")
+        attrs = json.loads(client["attributes"])
+        assert attrs["peer.service"] == "backend" and attrs["server.address"] == "backend"
+        assert attrs["network.peer.address"] == "10.0.0.2" and attrs["network.peer.port"] == 9000
+        assert "error" not in attrs
+        assert [e["name"] for e in json.loads(root["events"])] == ["wr"]
+    finally:
+        ip.close()
+
+
+def _jaeger_ui_download() -> dict:
+    """A trace as the Jaeger UI's "Download JSON" (and the query API's /api/traces/{id}) writes it."""
+    t0 = 1767225600000000
+    tag = lambda k, v, t="string": {"key": k, "type": t, "value": v}  # noqa: E731
+    spans = [
+        {"traceID": "00000000000000003a1f5c2e9b7d4e61", "spanID": "3a1f5c2e9b7d4e61", "flags": 1,
+         "operationName": "HTTP GET /dispatch", "references": [], "startTime": t0, "duration": 700000,
+         "tags": [tag("span.kind", "server"), tag("http.status_code", 200, "int64"),
+                  tag("otel.scope.name", "net/http")], "logs": [], "processID": "p1", "warnings": None},
+        {"traceID": "3a1f5c2e9b7d4e61", "spanID": "1b2c3d4e5f607182", "flags": 1,
+         "operationName": "HTTP GET /customer",
+         "references": [{"refType": "CHILD_OF", "traceID": "3a1f5c2e9b7d4e61", "spanID": "3a1f5c2e9b7d4e61"}],
+         "startTime": t0 + 1000, "duration": 300000,
+         "tags": [tag("span.kind", "client"), tag("http.status_code", 500, "int64")], "logs": [],
+         "processID": "p1", "warnings": None},
+        {"traceID": "3a1f5c2e9b7d4e61", "spanID": "2c3d4e5f60718293", "flags": 1,
+         "operationName": "HTTP GET /customer",
+         "references": [{"refType": "CHILD_OF", "traceID": "3a1f5c2e9b7d4e61", "spanID": "1b2c3d4e5f607182"}],
+         "startTime": t0 + 2000, "duration": 290000,
+         "tags": [tag("span.kind", "server"), tag("error", True, "bool")],
+         "logs": [{"timestamp": t0 + 250000, "fields": [tag("event", "error"),
+                                                        tag("message", "customer db timeout")]}],
+         "processID": "p2", "warnings": None},
+        {"traceID": "3a1f5c2e9b7d4e61", "spanID": "3d4e5f6071829304", "flags": 1,
+         "operationName": "send notification",
+         "references": [{"refType": "FOLLOWS_FROM", "traceID": "3a1f5c2e9b7d4e61",
+                         "spanID": "3a1f5c2e9b7d4e61"}],
+         "startTime": t0 + 710000, "duration": 5000, "tags": [tag("span.kind", "producer")], "logs": [],
+         "processID": "p2", "warnings": None},
+    ]
+    return {"data": [{"traceID": "3a1f5c2e9b7d4e61", "spans": spans, "processes": {
+        "p1": {"serviceName": "frontend", "tags": [tag("hostname", "web-1"), tag("jaeger.version", "Go-2.30.0")]},
+        "p2": {"serviceName": "customer", "tags": [tag("ip", "10.0.0.9")]}}, "warnings": None}],
+        "total": 0, "limit": 0, "offset": 0, "errors": None}
+
+
+def test_jaeger_ui_download(tmp_path):
+    path = tmp_path / "trace-3a1f5c2e.json"
+    path.write_text(json.dumps(_jaeger_ui_download(), indent=2))  # the UI writes it pretty-printed
+    ip = Interplay.open(tmp_path / "j.duckdb")
+    try:
+        assert ip.ingest_file(path).spans == 4
+        by = {s["service"]: s for s in ip.services()}
+        assert set(by) == {"frontend", "customer"}
+        assert by["customer"]["errors"] == 1
+        tree = ip.trace("00000000000000003a1f5c2e9b7d4e61")
+        assert tree["spans"] == 4
+        assert [r["operation"] for r in tree["roots"]] == ["HTTP GET /dispatch", "send notification"]
+        root = tree["roots"][0]
+        assert (root["kind"], root["status_code"]) == ("SERVER", "UNSET")
+        assert _depth(tree["roots"]) == 3
+        client = next(c for c in root["children"] if c["kind"] == "CLIENT")
+        assert client["status_code"] == "ERROR"  # HTTP 500 on a CLIENT span
+        server = client["children"][0]
+        assert (server["service"], server["status_code"]) == ("customer", "ERROR")
+        (event,) = json.loads(server["events"])
+        assert event == {"time_ns": 1767225600250000000, "name": "error",
+                         "attributes": {"message": "customer db timeout"}}
+        producer = next(r for r in tree["roots"] if r["operation"] == "send notification")
+        assert producer["parent_span_id"] is None and producer["kind"] == "PRODUCER"
+        (link,) = json.loads(producer["links"])
+        assert link["span_id"] == "3a1f5c2e9b7d4e61" and link["attributes"] == {"opentracing.ref_type": "follows_from"}
+        res = json.loads(root["resource_attributes"])
+        assert res["host.name"] == "web-1" and res["service.name"] == "frontend"
+        assert root["scope_name"] == "net/http"
+    finally:
+        ip.close()
+
+
+@pytest.mark.parametrize("doc, expected", [
+    ([{"traceId": "463ac35c9f6413ad", "id": "xyz", "name": "a", "timestamp": 1767225600000000}],
+     "Zipkin v2 JSON span [0]): id 'xyz' is not a hex id"),
+    ([{"traceId": "463ac35c9f6413ad", "id": "463ac35c9f6413ad", "name": "a"}],
+     "Zipkin v2 JSON span [0]): timestamp is missing"),
+    ({"data": [{"traceID": "3a1f", "spans": [{"traceID": "3a1f", "spanID": "01", "startTime": 1767225600000000,
+                                              "duration": 1, "processID": "p9"}], "processes": {}}]},
+     "Jaeger JSON data[0].spans[0]): processID 'p9' is not in the trace's processes"),
+    ([{"name": "x"}], "neither Zipkin v2 spans (traceId, id) nor change events"),
+    ({"total": 0}, "Jaeger JSON (data: [{traceID, spans, processes}])"),
+])
+def test_errors_name_the_format_and_the_problem(tmp_path, doc, expected):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    ip = Interplay.open(tmp_path / "e.duckdb")
+    try:
+        with pytest.raises(InvalidInput) as err:
+            ip.ingest_file(path)
+        assert expected in str(err.value)
+        assert ip.counts()["spans"] == 0
+    finally:
+        ip.close()
