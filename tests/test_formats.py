@@ -211,3 +211,72 @@ def test_errors_name_the_format_and_the_problem(tmp_path, doc, expected):
         assert ip.counts()["spans"] == 0
     finally:
         ip.close()
+
+
+# -- the Zipkin receiver ---------------------------------------------------------------------------
+@pytest.mark.integration
+def test_serve_takes_what_the_sdk_zipkin_exporter_posts(make_server):
+    """The OpenTelemetry SDK's Zipkin JSON exporter, pointed at `serve`, stores its spans: acknowledged
+    only after commit, read back through the API."""
+    from opentelemetry.exporter.zipkin.json import ZipkinExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    server = make_server()
+    sent: list = []
+
+    class Recording(ZipkinExporter):  # one exporter per service, as one per TracerProvider in production
+        def export(self, spans):
+            sent.append(result := super().export(spans))
+            return result
+
+    exporters = {}
+
+    class PerService(InMemorySpanExporter):
+        def export(self, spans):
+            name = spans[0].resource.attributes["service.name"]
+            exporters.setdefault(name, Recording(endpoint=f"{server.url}/api/v2/spans"))
+            return exporters[name].export(spans)
+
+    trace_id = _sdk_checkout_trace(PerService())
+    assert sent and all(r == SpanExportResult.SUCCESS for r in sent)
+    tree = server.get(f"/api/traces/{trace_id}").json()
+    assert tree["spans"] == 4
+    (root,) = tree["roots"]
+    assert root["service"] == "frontend" and root["status_code"] == "ERROR"
+    pay = root["children"][0]["children"][0]
+    assert (pay["service"], pay["status_message"]) == ("payments", "card declined")
+    services = {s["service"]: s for s in server.get("/api/services").json()}
+    assert services["payments"]["errors"] == 1
+
+
+@pytest.mark.integration
+def test_zipkin_receiver_limits_and_errors(make_server):
+    import gzip
+    server = make_server("--max-body", "4096")
+    span = {"traceId": "5af7183fb1d4cf5f", "id": "6b221d5bc9e6496c", "name": "get /", "kind": "SERVER",
+            "timestamp": 1767225600000000, "duration": 1000, "localEndpoint": {"serviceName": "edge"}}
+    bad = {**span, "id": "nothex!!"}
+    r = server.post("/api/v2/spans", content=gzip.compress(json.dumps([span, bad]).encode()),
+                    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["spans"] == 1 and body["rejected"][0]["count"] == 1
+    assert "Zipkin v2 JSON span [1]" in body["rejected"][0]["reason"]
+    assert server.post("/api/v2/spans", content=json.dumps([span] * 40),
+                       headers={"Content-Type": "application/json"}).status_code == 413
+    r = server.post("/api/v2/spans", content=b"\x0a\x02", headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 415 and "Zipkin protobuf" in r.json()["error"]
+    r = server.post("/api/v2/spans", content=json.dumps({"resourceSpans": []}),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "/v1/traces" in r.json()["error"]
+    assert server.get("/api/traces/00000000000000005af7183fb1d4cf5f").json()["spans"] == 1
+
+
+@pytest.mark.integration
+def test_zipkin_receiver_needs_the_token(make_server):
+    server = make_server(token="s3cret")
+    span = [{"traceId": "5af7183fb1d4cf5f", "id": "6b221d5bc9e6496c", "name": "a", "timestamp": 1767225600000000,
+             "duration": 5, "localEndpoint": {"serviceName": "edge"}}]
+    import httpx
+    assert httpx.post(f"{server.url}/api/v2/spans", json=span).status_code == 401
+    assert server.post("/api/v2/spans", json=span).status_code == 202

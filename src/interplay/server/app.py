@@ -16,7 +16,7 @@ from starlette.routing import Route
 from ..api import Interplay, changes_batch
 from ..model import InterplayError, InvalidInput, Overloaded, PayloadTooLarge
 from ..timeutil import parse_duration_ns
-from . import otlp_http
+from . import otlp_http, zipkin_http
 from .params import error_response, int_param, window_of
 from .writer import Writer
 
@@ -37,6 +37,7 @@ def create_app(state: ServerState) -> Starlette:
               for signal in ("traces", "logs", "metrics")]
     routes += [
         Route("/v1/changes", _changes_post, methods=["POST"]),
+        Route(zipkin_http.PATH, zipkin_http.spans_endpoint, methods=["POST"]),
         Route("/api/health", _health),
         Route("/api/services", _services),
         Route("/api/traces", _traces),
