@@ -178,6 +178,9 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
         assert duck.changes(service=duck.changes()[0]["service"]) == ch.changes(service=ch.changes()[0]["service"])
         tid = duck.store.query("SELECT trace_id FROM spans WHERE status_code = 'ERROR' LIMIT 1")[0]["trace_id"]
         assert _normal(duck.trace(tid)) == _normal(ch.trace(tid))
+        for kw in ({}, {"severity": "warn"}, {"text": "TIMED"}, {"service": "catalog", "limit": 5},
+                   {"trace_id": tid}, {"similar_to": duck.logs(limit=1)[0]["body"]}):
+            assert duck.logs(**kw) == ch.logs(**kw), kw
         if _TRACES_PORTABLE:
             for kw in ({}, {"errors_only": True}, {"service": "catalog", "min_duration_ns": 10**8}):
                 assert duck.traces(limit=50, **kw) == ch.traces(limit=50, **kw)

@@ -286,3 +286,107 @@ def test_a_missing_browser_fails_the_run(monkeypatch):
     monkeypatch.setattr(conftest, "CHROMIUM", "/nonexistent/chromium")
     with pytest.raises(pytest.fail.Exception, match="missing"):
         conftest.launch_chromium(None)
+
+
+# -- big traces, long runs, logs -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A 1,101-span trace (100 varied work items of 10 queries each, one failing) and a 10,001-span one."""
+    from interplay.api import Interplay
+    from interplay.testing import TraceBuilder, traces_request
+    tmp = tmp_path_factory.mktemp("big")
+    varied = TraceBuilder(1_767_225_600 * 10**9, seed=21)
+    root = varied.span("frontend", "POST /batch", duration_ms=5000)
+    for i in range(100):
+        item = root.child("worker", f"{('validate', 'enrich', 'store')[i % 3]} item", offset_ms=i * 40, duration_ms=38)
+        for j in range(10):
+            item.child("postgres", f"SELECT {j % 2}", kind="CLIENT", offset_ms=1 + j * 3, duration_ms=3,
+                       error=(i == 57 and j == 2), message="deadlock detected")
+    huge = TraceBuilder(1_767_225_700 * 10**9, seed=22)
+    root = huge.span("frontend", "POST /import", duration_ms=9000)
+    for i in range(1000):
+        item = root.child("worker", f"{('parse', 'check')[i % 2]} row", offset_ms=i * 8, duration_ms=7)
+        for j in range(9):
+            item.child("postgres", "INSERT rows" if j % 3 else "SELECT row", kind="CLIENT", offset_ms=j * 0.7,
+                       duration_ms=0.5)
+    (tmp / "big.json").write_text(json.dumps(traces_request([varied, huge])))
+    ip = Interplay.open(tmp / "big.duckdb")
+    ip.ingest_file(tmp / "big.json")
+    ip.close()
+    srv = start_server(tmp / "big.duckdb", grpc=False)
+    yield srv, varied.trace_id, huge.trace_id
+    srv.stop()
+
+
+def test_a_big_trace_starts_folded_and_unfolds(big, page):
+    srv, varied, huge = big
+    page.goto(f"{srv.url}/#/trace/{varied}")
+    page.wait_for_selector(".span-row")
+    assert page.evaluate("document.documentElement.scrollHeight") < 6000
+    assert page.locator(".span-row .fold[aria-expanded='false']").count() >= 50
+    # the failing span is in sight and selected
+    assert "deadlock detected" in page.inner_text(".span-row.error.selected")
+    assert_readable(page.inner_text("#view"), "a big trace")
+    shown = page.locator(".span-row").count()
+    page.locator(".span-row .fold[aria-expanded='false']").first.click()
+    assert page.locator(".span-row").count() == shown + 10
+    page.click("#expand-all")
+    assert page.locator(".span-row").count() == 1101
+    page.click("#collapse-all")
+    assert page.locator(".span-row").count() == 101
+    page.fill("#trace-search", "deadlock")
+    page.wait_for_selector("#wf-status:has-text('1 matching span')")
+    assert page.locator(".span-row.match").count() == 1 and page.locator(".span-row").count() == 3
+    page.fill("#trace-search", "")
+    page.check("#critical-only")
+    critical = page.locator(".span-row").all_inner_texts()
+    assert len(critical) == 3 and "validate item" in critical[1]  # item 99 finished last
+    assert not page.errors
+
+    page.goto(f"{srv.url}/#/trace/{huge}")
+    page.wait_for_selector(".span-row")
+    assert page.evaluate("document.documentElement.scrollHeight") < 6000
+    took = page.evaluate("""() => { const t = performance.now(); document.getElementById('expand-all').click();
+                                    return performance.now() - t; }""")
+    assert page.locator(".span-row").count() == 10001
+    assert took < 5000, f"expanding 10,001 spans took {took:.0f} ms"
+    assert not page.errors
+
+
+def test_a_looping_agent_run_folds_its_loop(data, page, tmp_path):
+    srv = start_server(_copy(data["agents"], tmp_path), grpc=False)
+    try:
+        runs = srv.get("/api/agents/runs", params={"failed": "true", "limit": 200}).json()["runs"]
+        longest = max(runs, key=lambda r: r["steps"])
+        assert longest["steps"] > 100
+        page.goto(f"{srv.url}/#/agents/{longest['run_id']}")
+        page.wait_for_selector("#steps-table tr.step-group")
+        head = page.inner_text("#steps-table tr.step-group")
+        assert "search_products" in head and "×" in head
+        assert page.evaluate("document.documentElement.scrollHeight") < 2500
+        visible = page.locator("#steps-table tbody tr:visible").count()
+        page.locator("#steps-table tr.step-group").first.click()
+        assert page.locator("#steps-table tbody tr:visible").count() > visible + 100
+        assert_readable(page.inner_text("#view"), "the agent run")
+        assert not page.errors
+    finally:
+        srv.stop()
+
+
+def test_logs_page_filters_and_leads_to_traces(shop, page):
+    page.goto(shop.url + "/#/logs")
+    page.wait_for_selector("#logs-table tbody tr")
+    assert_readable(page.inner_text("#view"), "the logs page")
+    page.select_option("#log-severity", "ERROR")
+    page.click("#logs-form button[type=submit]")
+    page.wait_for_url("**/#/logs?severity=ERROR")
+    page.wait_for_selector("#logs-table tbody tr")
+    severities = {t.strip() for t in page.locator("#logs-table tbody td:nth-child(3)").all_inner_texts()}
+    assert severities == {"ERROR"}
+    page.locator("#logs-table a.trace-link").first.click()
+    page.wait_for_selector(".span-row")
+    assert "log record" in page.inner_text("#trace-logs-link")
+    page.click("#trace-logs-link")
+    page.wait_for_selector("#logs-table tbody tr")
+    assert "trace " in page.inner_text(".page-head")
+    assert not page.errors

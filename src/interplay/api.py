@@ -85,6 +85,10 @@ class Interplay:
     def changes(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
         return queries.changes(self.store, window, **filters)
 
+    def logs(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
+        """Log records, newest first (filters: service, severity, text, trace_id, span_id, similar_to, limit)."""
+        return queries.logs(self.store, window, **filters)
+
     def counts(self) -> dict[str, int]:
         return self.store.counts()
 

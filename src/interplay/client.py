@@ -57,6 +57,11 @@ class RemoteInterplay:
     def changes(self, window: TimeRange = TimeRange(), *, service=None, limit=200) -> list[dict[str, Any]]:
         return self._get("/api/changes", window, service=service, limit=limit)
 
+    def logs(self, window: TimeRange = TimeRange(), *, service=None, severity=None, text=None, trace_id=None,
+             span_id=None, similar_to=None, limit=100) -> list[dict[str, Any]]:
+        return self._get("/api/logs", window, service=service, severity=severity, text=text, trace_id=trace_id,
+                         span_id=span_id, similar_to=similar_to, limit=limit)
+
     def investigate(self, symptom: str | None = None, at_ns: int | None = None,
                     window: TimeRange = TimeRange()) -> dict[str, Any]:
         return self._request("POST", "/api/investigations", json={

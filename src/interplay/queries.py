@@ -187,3 +187,68 @@ def changes(store: Store, window: TimeRange = TimeRange(), *, service: str | Non
     for r in rows:
         r["time"] = format_time(r["time_ns"])
     return rows
+
+
+# OpenTelemetry severity numbers: each name is the lowest number of its range (TRACE 1-4, DEBUG 5-8, ...).
+SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
+
+
+def logs(store: Store, window: TimeRange = TimeRange(), *, service: str | None = None,
+         severity: str | None = None, text: str | None = None, trace_id: str | None = None,
+         span_id: str | None = None, similar_to: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Log records matching the filters, newest first.
+
+    severity is a minimum (WARN: WARN, ERROR and FATAL); text matches anywhere in the body, any case;
+    similar_to is a log line whose template (numbers, ids and quoted strings masked) the records share.
+    """
+    if limit < 1 or limit > 10_000:
+        raise InvalidInput(f"limit {limit}: must be between 1 and 10000")
+    cond, params = window.where("time_ns")
+    clauses = [cond]
+    if service:
+        clauses.append("service = ?")
+        params.append(service)
+    if severity:
+        level = SEVERITIES.get(severity.strip().upper().removesuffix("ING"))  # WARNING → WARN
+        if level is None:
+            raise InvalidInput(f"severity {severity!r}: expected one of {', '.join(SEVERITIES)}")
+        clauses.append("severity_number >= ?")
+        params.append(level)
+    if text:
+        clauses.append("position(lower(?) IN lower(body)) > 0")
+        params.append(text)
+    if trace_id:
+        clauses.append("trace_id = ?")
+        params.append(_hex_id(trace_id, 32, "trace id"))
+    if span_id:
+        clauses.append("span_id = ?")
+        params.append(_hex_id(span_id, 16, "span id"))
+    if similar_to:
+        from .logtemplates import mask
+        clauses.append("body LIKE ?")
+        params.append(mask(similar_to).replace("<*>", "%"))
+    rows = store.query(f"""
+        SELECT time_ns, service, severity_number, severity_text, body, trace_id, span_id, attributes
+        FROM logs WHERE {' AND '.join(clauses)}
+        ORDER BY time_ns DESC, service, body LIMIT {int(limit)}""", params)
+    for r in rows:
+        r["time"] = format_time(r["time_ns"])
+        r["severity"] = severity_name(r["severity_number"], r["severity_text"])
+    return rows
+
+
+def severity_name(number: int | None, text: str | None) -> str:
+    """The record's severity text, else the name of its number's range, else UNSPECIFIED."""
+    if text:
+        return text
+    for name, lo in sorted(SEVERITIES.items(), key=lambda kv: -kv[1]):
+        if number and number >= lo:
+            return name
+    return "UNSPECIFIED"
+
+
+def _hex_id(value: str, length: int, what: str) -> str:
+    value = value.strip().lower()
+    if len(value) != length or any(c not in "0123456789abcdef" for c in value):
+        raise InvalidInput(f"{what} {value!r}: expected {length} hex characters")
+    return value

@@ -44,8 +44,10 @@ def agents(ctx: click.Context, agent, failed, limit, db, url, token, since, unti
 @agents.command("show")
 @click.argument("run_id")
 @backend_options
+@click.option("--all-steps", is_flag=True, help="Print every step; by default a repeated step (or pair of "
+                                                "steps) prints once as `name ×N`.")
 @format_option
-def show(run_id, db, url, token, fmt) -> None:
+def show(run_id, db, url, token, all_steps, fmt) -> None:
     """One run step by step: model calls, tool calls and what they reached, errors, failure modes."""
     backend = _backend(db, url, token)
     try:
@@ -55,7 +57,7 @@ def show(run_id, db, url, token, fmt) -> None:
     if fmt == "json":
         output.print_json(out, run)
         return
-    _print_run(run)
+    _print_run(run, fold=not all_steps)
 
 
 def _list(backend, agent: str | None, failed: bool, window: TimeRange, limit: int) -> list[dict[str, Any]]:
@@ -66,7 +68,7 @@ def _get(backend, run_id: str) -> dict[str, Any]:
     return backend.agent_run(run_id.strip())
 
 
-def _print_run(run: dict[str, Any]) -> None:
+def _print_run(run: dict[str, Any], fold: bool = True) -> None:
     head = Text()
     head.append_text(output.safe(run["agent"]))
     head.append(f"  {run['run_id']}  ", style="dim")
@@ -79,8 +81,12 @@ def _print_run(run: dict[str, Any]) -> None:
         out.print(output.safe(f"  error: {run['error']}"), style="red")
     if not run.get("complete", True):
         out.print("  [some spans arrived without their parent: attached by time]", style="yellow")
-    for step in run.get("steps_detail", []):
-        out.print(_step_line(step))
+    for steps, times in (fold_steps(run.get("steps_detail", [])) if fold else
+                         [([s], 1) for s in run.get("steps_detail", [])]):
+        out.print(_step_line(steps[0]) if times == 1 else _group_line(steps, times))
+        if times > 1:  # the failures inside a folded loop still show
+            for step in [s for s in steps if s["status"] == "error"][:3]:
+                out.print(_step_line(step))
     modes = run.get("failure_modes", [])
     if modes:
         out.print(Text("failure modes:", style="bold"))
@@ -90,6 +96,38 @@ def _print_run(run: dict[str, Any]) -> None:
             line.append(" ")
             line.append_text(output.safe(m["summary"]))
             out.print(line)
+
+
+def fold_steps(steps: list[dict[str, Any]], least: int = 3) -> list[tuple[list[dict[str, Any]], int]]:
+    """(steps, times): a step, or a pair (a model call and its tool call), repeated at least `least` times
+    in a row is one entry; every other step is an entry of its own with times 1."""
+    key = [f"{s.get('kind')}:{s.get('name')}" for s in steps]
+    out, i = [], 0
+    while i < len(steps):
+        width, times = 1, 1
+        for w in (1, 2):
+            n = 1
+            while i + (n + 1) * w <= len(steps) and key[i + n * w:i + (n + 1) * w] == key[i:i + w]:
+                n += 1
+            if n >= least and n * w > width * times:
+                width, times = w, n
+        out.append((steps[i:i + width * times], times))
+        i += width * times
+    return out
+
+
+def _group_line(steps: list[dict[str, Any]], times: int) -> Text:
+    width = len(steps) // times
+    failed = sum(1 for s in steps if s["status"] == "error")
+    line = Text(f"{steps[0]['index']:>4}–{steps[-1]['index']} ")
+    line.append("✗ " if failed else "  ", style="bold red")
+    line.append_text(output.safe(" → ".join(s["signature"] for s in steps[:width])))
+    line.append(f" ×{times}", style="bold")
+    line.append(f"  {sum(s['duration_ms'] or 0 for s in steps):.1f} ms in all", style="cyan")
+    if failed:
+        line.append(f"  {failed} of {len(steps)} steps failed", style="red")
+    line.append("  (--all-steps for each)", style="dim")
+    return line
 
 
 def _step_line(step: dict[str, Any]) -> Text:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import output
+from .. import output, queries
 from ..timeutil import parse_duration_ns, parse_time_ns
 from ..client import RemoteInterplay
 from . import (_backend, _window, _writable_backend, backend_options, db_option, err, format_option, main,
@@ -198,6 +198,40 @@ def traces(db, url, token, since, until, service, operation, errors, min_duratio
                              ("root_operation", "root operation"), ("duration_ms", "ms"),
                              ("spans", "spans"), ("errors", "errors"), ("services", "services")],
                  empty="no traces match")
+
+
+@main.command()
+@backend_options
+@since_option
+@until_option
+@click.option("--service", default=None, help="Only this service's records.")
+@click.option("--severity", default=None, metavar="LEVEL",
+              help="At least this severity: TRACE, DEBUG, INFO, WARN, ERROR, FATAL.")
+@click.option("--grep", "text", default=None, metavar="TEXT", help="Only records whose body contains TEXT (any case).")
+@click.option("--trace-id", default=None, help="Only the records of this trace.")
+@click.option("--span-id", default=None, help="Only the records of this span.")
+@click.option("--like", "similar_to", default=None, metavar="LINE",
+              help="Records with the same template as LINE (numbers, ids and quoted strings masked).")
+@click.option("--limit", default=100, show_default=True, help="The newest this many records.")
+@format_option
+def logs(db, url, token, since, until, service, severity, text, trace_id, span_id, similar_to, limit, fmt) -> None:
+    """Read log records: the newest --limit of those matching, printed oldest first (json: newest first)."""
+    backend = _backend(db, url, token)
+    rows = backend.logs(_window(since, until), service=service, severity=severity, text=text,
+                        trace_id=trace_id, span_id=span_id, similar_to=similar_to, limit=limit)
+    if fmt == "json":
+        output.print_json(out, rows)
+        return
+    if not rows:
+        out.print("no log records match")
+        return
+    styles = {"WARN": "yellow", "ERROR": "red", "FATAL": "bold red"}
+    for r in reversed(rows):
+        level = queries.severity_name(r["severity_number"], None)
+        line = f"{r['time']}  {r['service']:<16} {r['severity']:<5} {r['body']}"
+        if r.get("trace_id"):
+            line += f"  [trace {r['trace_id']}]"
+        out.print(output.safe(line), style=styles.get(level), soft_wrap=True)
 
 
 @main.command("trace")

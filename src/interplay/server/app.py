@@ -42,6 +42,7 @@ def create_app(state: ServerState) -> Starlette:
         Route("/api/services", _services),
         Route("/api/traces", _traces),
         Route("/api/traces/{trace_id}", _trace),
+        Route("/api/logs", _logs),
         Route("/api/changes", _changes_get, methods=["GET"]),
         Route("/api/changes", _changes_post, methods=["POST"]),
         Route("/api/ingest", _ingest_file, methods=["POST"]),
@@ -179,6 +180,13 @@ async def _traces(request: Request) -> Response:
 async def _trace(request: Request) -> Response:
     trace_id = request.path_params["trace_id"]
     return await _query(request, lambda ip, q: ip.trace(trace_id))
+
+
+async def _logs(request: Request) -> Response:
+    return await _query(request, lambda ip, q: ip.logs(
+        window_of(q), service=q.get("service") or None, severity=q.get("severity") or None,
+        text=q.get("text") or None, trace_id=q.get("trace_id") or None, span_id=q.get("span_id") or None,
+        similar_to=q.get("similar_to") or None, limit=int_param(q.get("limit"), 100, "limit")))
 
 
 async def _changes_get(request: Request) -> Response:

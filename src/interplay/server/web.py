@@ -183,6 +183,17 @@ OPENAPI: dict[str, Any] = {
             "One trace as a span tree with self time; orphans (parent never arrived) are roots",
             [_param("trace_id", "32 hex characters.", where="path")], _ok("The trace", "Trace"),
             tag="telemetry", errors=("400", "404"))},
+        "/api/logs": {"get": _op(
+            "Log records matching the filters, newest first",
+            _WINDOW + [_param("service", "Only this service's records."),
+                       _param("severity", "At least this severity: TRACE, DEBUG, INFO, WARN, ERROR, FATAL."),
+                       _param("text", "Only records whose body contains this text (any case)."),
+                       _param("trace_id", "Only the records of this trace (32 hex characters)."),
+                       _param("span_id", "Only the records of this span (16 hex characters)."),
+                       _param("similar_to", "A log line: only records with its template (numbers, ids and "
+                                            "quoted strings masked)."), _LIMIT(100)],
+            _ok("Log records", {"type": "array", "items": {"$ref": "#/components/schemas/LogRecord"}}),
+            tag="telemetry")},
         "/api/series": {"get": _op(
             "Requests, error rate and p50/p95 latency of a service's entry spans per time bucket",
             _WINDOW + [_param("service", "The service.", required=True),
@@ -315,6 +326,12 @@ OPENAPI: dict[str, Any] = {
                         "errors": {"type": "integer"}, "error_rate": {"type": "number", "nullable": True},
                         "p50_ms": {"type": "number", "nullable": True},
                         "p95_ms": {"type": "number", "nullable": True}}}}}},
+            "LogRecord": {"type": "object", "properties": {
+                "time": {"type": "string"}, "time_ns": {"type": "integer"}, "service": {"type": "string"},
+                "severity": {"type": "string"}, "severity_number": {"type": "integer", "nullable": True},
+                "severity_text": {"type": "string", "nullable": True}, "body": {"type": "string"},
+                "trace_id": {"type": "string", "nullable": True}, "span_id": {"type": "string", "nullable": True},
+                "attributes": {"type": "string", "description": "JSON object text"}}},
             "Change": {"type": "object", "properties": {
                 "time": {"type": "string"}, "time_ns": {"type": "integer"}, "service": {"type": "string"},
                 "kind": {"type": "string"}, "description": {"type": "string"}, "version": {"type": "string"},

@@ -5,6 +5,7 @@ import * as range from "./range.js";
 import {renderAgentRun, renderAgentRuns} from "./views/agents.js";
 import {renderInvestigate, renderInvestigation} from "./views/investigate.js";
 import {renderServices, renderTraces} from "./views/lists.js";
+import {renderLogs} from "./views/logs.js";
 import {renderMap} from "./views/map.js";
 import {renderTrace} from "./views/trace.js";
 
@@ -16,6 +17,7 @@ const ROUTES = [
   [/^\/services$/, "services", renderServices],
   [/^\/traces$/, "traces", renderTraces],
   [/^\/trace\/([^/]+)$/, "traces", renderTrace],
+  [/^\/logs$/, "logs", renderLogs],
   [/^\/agents$/, "agents", renderAgentRuns],
   [/^\/agents\/([^/]+)$/, "agents", renderAgentRun],
 ];

@@ -66,19 +66,63 @@ export async function renderAgentRun(root, [runId]) {
   add(root, h("section", {class: "card"}, h("h2", {}, `Steps (${steps.length})`), h("table", {class: "data", id: "steps-table"},
     h("thead", {}, h("tr", {}, ["#", "kind", "step", "duration", "", "tokens in / out", "status", "reached"]
       .map((t, i) => h("th", {class: [3, 5].includes(i) ? "n" : ""}, t)))),
-    h("tbody", {}, steps.map((st) => {
-      const bar = h("div", {class: `minibar${st.status !== "ok" ? " err" : ""}`});
-      bar.style.width = `${Math.max(((st.duration_ms || 0) / maxDur) * 100, 1)}%`;
-      return h("tr", {class: st.status !== "ok" ? "error" : ""},
-        h("td", {class: "muted"}, String(st.index)),
-        h("td", {}, chip(st.kind, st.kind === "tool" ? "tool" : st.kind === "llm" ? "llm" : "")),
-        h("td", {}, h("strong", {}, st.name), st.arguments ? h("div", {class: "muted small mono"}, truncate(st.arguments, 120)) : null),
-        h("td", {class: "n"}, ms(st.duration_ms)), h("td", {class: "barcell"}, bar),
-        h("td", {class: "n"}, st.tokens ? `${num(st.tokens.input)} / ${num(st.tokens.output)}` : ""),
-        h("td", {}, statusChip(st.status), st.rate_limited ? chip("rate limited", "warn") : null,
-          st.timeouts ? chip("timeout", "warn") : null, st.retries ? chip(`${st.retries} retries`, "warn") : null),
-        h("td", {}, [...(st.downstream || []), ...(st.peers || [])].map((d) => chip(d))));
-    })))));
+    h("tbody", {}, foldSteps(steps).map((g) => (g.n > 1 ? stepGroup(g, maxDur) : stepRow(g.steps[0], maxDur)))))));
+}
+
+/** Steps in runs: a step repeated, or a pair of steps repeated (a model call and its tool call), folds into one. */
+function foldSteps(steps) {
+  const key = (st) => `${st.kind}:${st.name}`;
+  const groups = [];
+  let i = 0;
+  while (i < steps.length) {
+    let best = {width: 1, n: 1};
+    for (const width of [1, 2]) {
+      let n = 1;
+      while (i + (n + 1) * width <= steps.length &&
+        steps.slice(i + n * width, i + (n + 1) * width).every((st, k) => key(st) === key(steps[i + k]))) n++;
+      if (n >= 3 && n * width > best.n * best.width) best = {width, n};
+    }
+    groups.push({n: best.n, width: best.width, steps: steps.slice(i, i + best.n * best.width)});
+    i += best.n * best.width;
+  }
+  return groups;
+}
+
+function stepGroup(g, maxDur) {
+  const label = g.steps.slice(0, g.width).map((st) => st.name).join(" → ");
+  const members = g.steps.map((st) => stepRow(st, maxDur, st.status === "ok"));  // failures stay in sight
+  const failed = g.steps.filter((st) => st.status !== "ok").length;
+  const total = g.steps.reduce((s, st) => s + (st.duration_ms || 0), 0);
+  const toggle = h("button", {type: "button", class: "fold", "aria-expanded": "false"}, "▸");
+  const head = h("tr", {class: "step-group", tabindex: 0},
+    h("td", {class: "muted"}, `${g.steps[0].index}–${g.steps[g.steps.length - 1].index}`),
+    h("td", {}, toggle), h("td", {}, h("strong", {}, label), h("b", {class: "times"}, ` ×${g.n}`),
+      h("div", {class: "muted small"}, `${g.steps.length} steps folded: click to show them`)),
+    h("td", {class: "n"}, ms(total)), h("td", {}),
+    h("td", {}), h("td", {}, failed ? chip(`${failed} failed`, "bad") : chip("ok", "ok")), h("td", {}));
+  const flip = () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.textContent = open ? "▾" : "▸";
+    members.forEach((row) => { row.hidden = !open; });
+  };
+  head.addEventListener("click", flip);
+  head.addEventListener("keydown", (ev) => ev.key === "Enter" && flip());
+  return [head, members];
+}
+
+function stepRow(st, maxDur, folded = false) {
+  const bar = h("div", {class: `minibar${st.status !== "ok" ? " err" : ""}`});
+  bar.style.width = `${Math.max(((st.duration_ms || 0) / maxDur) * 100, 1)}%`;
+  return h("tr", {class: `${st.status !== "ok" ? "error" : ""}${folded ? " in-group" : ""}`, hidden: folded},
+    h("td", {class: "muted"}, String(st.index)),
+    h("td", {}, chip(st.kind, st.kind === "tool" ? "tool" : st.kind === "llm" ? "llm" : "")),
+    h("td", {}, h("strong", {}, st.name), st.arguments ? h("div", {class: "muted small mono"}, truncate(st.arguments, 120)) : null),
+    h("td", {class: "n"}, ms(st.duration_ms)), h("td", {class: "barcell"}, bar),
+    h("td", {class: "n"}, st.tokens ? `${num(st.tokens.input)} / ${num(st.tokens.output)}` : ""),
+    h("td", {}, statusChip(st.status), st.rate_limited ? chip("rate limited", "warn") : null,
+      st.timeouts ? chip("timeout", "warn") : null, st.retries ? chip(`${st.retries} retries`, "warn") : null),
+    h("td", {}, [...(st.downstream || []), ...(st.peers || [])].map((d) => chip(d))));
 }
 
 function pathStrip(path) {

@@ -166,12 +166,12 @@ function causeDetail(inv, cause, graph) {
     anomalies: new Map(symptomService && symptomService !== cause.service ? [[symptomService, "symptom"]] : [])});
   out.push(h("section", {class: "card map-card"}, h("h2", {}, "Where it happened (incident window)"),
     h("div", {class: "map-canvas", id: "inv-map"}, svg)));
-  out.push(h("section", {class: "card", id: "evidence"}, h("h2", {}, "Evidence"), evidenceTable(cause),
+  out.push(h("section", {class: "card", id: "evidence"}, h("h2", {}, "Evidence"), evidenceTable(cause, inv),
     exemplars(inv, cause)));
   return out;
 }
 
-function evidenceTable(cause) {
+function evidenceTable(cause, inv) {
   const rows = cause.evidence || [];
   if (!rows.length) return h("p", {class: "muted"}, "No evidence items.");
   return h("table", {class: "data evidence"},
@@ -183,7 +183,14 @@ function evidenceTable(cause) {
       h("td", {class: "n nowrap"}, beforeAfter(e)),
       h("td", {class: "n"}, e.weight !== undefined ? e.weight.toFixed(3) : "–"),
       h("td", {}, e.exemplar_trace ? h("a", {href: `#/trace/${encodeURIComponent(e.exemplar_trace)}`, class: "trace-link"},
-        e.exemplar_trace.slice(0, 8) + "…") : "")))));
+        e.exemplar_trace.slice(0, 8) + "…") : "", e.type === "log_template" && e.example ? logsLink(e, inv) : null)))));
+}
+
+/** The log records behind a log-template evidence item: same service, same template, the investigated span. */
+function logsLink(e, inv) {
+  const q = new URLSearchParams({service: e.service, similar_to: e.example,
+    since: inv.windows.baseline.since, until: inv.windows.incident.until});
+  return h("a", {href: `#/logs?${q}`, class: "logs-link"}, "matching logs →");
 }
 
 function beforeAfter(e) {
