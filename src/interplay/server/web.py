@@ -226,6 +226,11 @@ OPENAPI: dict[str, Any] = {
                          "application/json": {"schema": _OBJ}}},
             tag="ingest", body=_OTLP_BODY, errors=("400", "413", "415", "503"))}
            for signal in ("traces", "logs", "metrics")},
+        "/api/v2/spans": {"post": _op(
+            "Zipkin v2 JSON spans (as a Zipkin collector takes them), optionally gzip", [],
+            {"description": "Accepted (stored before the answer)"}, tag="ingest", code="202",
+            body={"required": True, "content": {"application/json": {"schema": _LIST}}},
+            errors=("400", "413", "415", "503"))},
         "/api/graph": {"get": _op(
             "The interaction graph: services and resources, caller→callee edges with rate, errors, latency",
             _WINDOW, _ok("Graph", "Graph"), tag="investigation")},
