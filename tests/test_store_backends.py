@@ -181,6 +181,10 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
         for kw in ({}, {"severity": "warn"}, {"text": "TIMED"}, {"service": "catalog", "limit": 5},
                    {"trace_id": tid}, {"similar_to": duck.logs(limit=1)[0]["body"]}):
             assert duck.logs(**kw) == ch.logs(**kw), kw
+        for op in (None, "GET /products"):
+            assert queries.series(duck.store, "catalog", op, queries.TimeRange(), 7) == \
+                queries.series(ch.store, "catalog", op, queries.TimeRange(), 7)
+        assert queries.operations(duck.store, "catalog") == queries.operations(ch.store, "catalog")
         if _TRACES_PORTABLE:
             for kw in ({}, {"errors_only": True}, {"service": "catalog", "min_duration_ns": 10**8}):
                 assert duck.traces(limit=50, **kw) == ch.traces(limit=50, **kw)

@@ -142,7 +142,10 @@ def test_map_investigation_chain_and_exemplar_trace(shop, page, tmp_path):
     for callee, caller in zip(services, services[1:]):
         assert (caller, callee) in edges or callee == caller, (caller, callee)
     page.wait_for_selector("#timeline svg.chart .onset", state="attached")
-    assert page.locator("#timeline svg.chart").count() >= 2
+    # the symptom's series and the top cause's
+    page.wait_for_selector("#timeline h3.cause-series")
+    assert "catalog" in page.inner_text("#timeline h3.cause-series").lower()
+    assert page.locator("#timeline svg.chart").count() == 4
     assert page.locator("#evidence a.trace-link").count() >= 1
     page.wait_for_timeout(300)
     assert_readable(page.inner_text("#view"), "the investigation")
@@ -151,6 +154,14 @@ def test_map_investigation_chain_and_exemplar_trace(shop, page, tmp_path):
     shot.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 50_000
+
+    # another candidate selected: its chain shows, the ROOT CAUSE flag stays on #1
+    page.locator("#causes li").nth(1).click()
+    page.wait_for_selector("#causes li.selected[data-rank='2']")
+    assert page.locator("#inv-map .node.root-cause[data-node='catalog']").count() == 1
+    assert_readable(page.inner_text("#view"), "the investigation, second cause")
+    page.locator("#causes li").first.click()
+    page.wait_for_selector("#exemplar-failing")
 
     page.click("#exemplar-failing")
     page.wait_for_selector(".waterfall .span-row")
@@ -389,4 +400,31 @@ def test_logs_page_filters_and_leads_to_traces(shop, page):
     page.click("#trace-logs-link")
     page.wait_for_selector("#logs-table tbody tr")
     assert "trace " in page.inner_text(".page-head")
+    assert not page.errors
+
+
+def test_service_page_charts_and_change_timeline(shop, page):
+    page.goto(shop.url + "/#/services")
+    page.wait_for_selector("#services-table")
+    page.locator("#services-table a", has_text="catalog").first.click()
+    page.wait_for_selector("#service-charts svg.chart")
+    assert "/#/service/catalog" in page.url
+    assert page.locator("#service-charts svg.chart").count() == 3
+    latency = page.locator("#service-charts svg.chart").nth(2).text_content()
+    assert "p50" in latency and "p95" in latency and "p99" in latency
+    assert page.locator("#service-charts svg.chart .marker").count() >= 1  # the change events
+    assert_readable(page.inner_text("#view"), "the service page")
+    page.locator("#operations-table a", has_text="GET /products").first.click()
+    page.wait_for_selector("h1:has-text('GET /products')")
+    assert page.locator("#service-charts svg.chart").count() == 3
+    assert_readable(page.inner_text("#view"), "an operation's page")
+
+    changes = shop.get("/api/changes").json()
+    page.goto(shop.url + "/#/changes")
+    page.wait_for_selector("#change-timeline svg.timeline")
+    assert page.locator("#change-timeline .change").count() == len(changes) >= 2
+    lanes = page.locator("#change-timeline .lane-name").evaluate_all("els => els.map((e) => e.textContent)")
+    assert sorted(lanes) == sorted({c["service"] for c in changes})
+    assert page.locator("#changes-table tbody tr").count() == len(changes)
+    assert_readable(page.inner_text("#view"), "the changes page")
     assert not page.errors

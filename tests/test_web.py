@@ -102,8 +102,9 @@ def test_series_buckets_errors_and_latency(client, tmp_path):
     assert got["points"][0]["p95_ms"] == pytest.approx(10, rel=0.01)
     assert got["points"][3]["p95_ms"] == pytest.approx(300, rel=0.01)
     empty_bucket = series(client.hub.store, "web", "GET /", _window(T0, T0 + 40 * 10**9), buckets=4)
-    assert empty_bucket["points"][3] == {"t_ns": T0 + 30 * 10**9, "requests": 0, "errors": 0,
-                                         "error_rate": None, "p50_ms": None, "p95_ms": None}
+    assert empty_bucket["points"][3] == {"t_ns": T0 + 30 * 10**9, "requests": 0, "rate": 0.0, "errors": 0,
+                                         "error_rate": None, "p50_ms": None, "p95_ms": None, "p99_ms": None}
+    assert empty_bucket["points"][0]["rate"] == 1.0  # 10 requests in a 10 s bucket
 
 
 def test_series_rejects_bad_input_with_json_errors(client):
@@ -117,3 +118,19 @@ def test_series_rejects_bad_input_with_json_errors(client):
 def _window(lo: int, hi: int):
     from interplay.queries import TimeRange
     return TimeRange(lo, hi)
+
+
+def test_operations_of_a_service(client, tmp_path):
+    traces = []
+    for i in range(10):
+        t = TraceBuilder(T0 + i * 10**9, seed=i)
+        root = t.span("web", "GET /", duration_ms=50, error=i == 0)
+        root.child("web", "render", duration_ms=5)
+        traces.append(t)
+    _load(client.hub, tmp_path, traces)
+    ops = client.get("/api/operations", params={"service": "web"}).json()
+    assert [(o["operation"], o["kind"], o["calls"], o["entry"]) for o in ops] == [
+        ("GET /", "SERVER", 10, True), ("render", "INTERNAL", 10, False)]
+    assert ops[0]["error_rate"] == 0.1 and ops[0]["p50_ms"] == pytest.approx(50)
+    missing = client.get("/api/operations", params={"service": "nobody"})
+    assert missing.status_code == 404 and "nobody" in missing.json()["error"]

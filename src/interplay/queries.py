@@ -252,3 +252,62 @@ def _hex_id(value: str, length: int, what: str) -> str:
     if len(value) != length or any(c not in "0123456789abcdef" for c in value):
         raise InvalidInput(f"{what} {value!r}: expected {length} hex characters")
     return value
+
+
+def series(store: Store, service: str, operation: str | None, window: TimeRange,
+           buckets: int = 60) -> dict[str, Any]:
+    """Requests, rate, errors and p50/p95/p99 latency of a service's (or operation's) entry spans per bucket.
+
+    Entry spans are where work enters the service (SERVER/CONSUMER spans, or roots), as in `services`.
+    A service with no entry spans (a worker, a client-only caller) is charted from all its spans.
+    Empty buckets are returned with zero requests so charts show gaps as such.
+    """
+    match = "service = ?" + (" AND operation = ?" if operation else "")
+    mparams: list[Any] = [service] + ([operation] if operation else [])
+    cond, params = window.where()
+    lo, hi = window.since_ns, window.until_ns
+    row = store.query(f"SELECT min(start_ns) AS lo, max(start_ns) AS hi, count(*) FILTER (WHERE {_ENTRY}) AS entries "
+                      f"FROM spans WHERE {cond} AND {match}", params + mparams)[0]
+    if lo is None or hi is None:
+        if row["lo"] is None:
+            return {"service": service, "operation": operation, "step_ns": 0, "points": []}
+        lo = lo if lo is not None else row["lo"]
+        hi = hi if hi is not None else row["hi"] + 1
+    entry = _ENTRY if row["entries"] else "TRUE"
+    step = max((hi - lo + buckets - 1) // buckets, 1)
+    rows = store.query(f"""
+        SELECT (start_ns - ?) // ? AS b, count(*) AS requests,
+               count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
+               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95,
+               quantile_cont(duration_ns, 0.99) AS p99
+        FROM spans WHERE start_ns >= ? AND start_ns < ? AND {match} AND {entry}
+        GROUP BY b ORDER BY b""", [lo, step, lo, hi] + mparams)
+    by_bucket = {int(r["b"]): r for r in rows}
+    points = []
+    for b in range((hi - lo + step - 1) // step):
+        r = by_bucket.get(b)
+        n = r["requests"] if r else 0
+        points.append({"t_ns": lo + b * step, "requests": n, "rate": round(n / (step / 1e9), 4),
+                       "errors": r["errors"] if r else 0,
+                       "error_rate": round(r["errors"] / n, 5) if n else None,
+                       "p50_ms": round(r["p50"] / 1e6, 3) if n else None,
+                       "p95_ms": round(r["p95"] / 1e6, 3) if n else None,
+                       "p99_ms": round(r["p99"] / 1e6, 3) if n else None})
+    return {"service": service, "operation": operation, "step_ns": step, "points": points}
+
+
+def operations(store: Store, service: str, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+    """A service's operations (span names by kind): calls, error rate, p50/p95/p99, entry point or not."""
+    cond, params = window.where()
+    rows = store.query(f"""
+        SELECT operation, kind, count(*) AS calls, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
+               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95,
+               quantile_cont(duration_ns, 0.99) AS p99, count(*) FILTER (WHERE {_ENTRY}) AS entries
+        FROM spans WHERE {cond} AND service = ?
+        GROUP BY operation, kind ORDER BY calls DESC, operation, kind""", params + [service])
+    if not rows and not store.query("SELECT 1 AS x FROM spans WHERE service = ? LIMIT 1", [service]):
+        raise NotFound(f"service {service!r} not found")
+    return [{"operation": r["operation"], "kind": r["kind"], "calls": r["calls"], "errors": r["errors"],
+             "error_rate": round(r["errors"] / r["calls"], 5), "entry": r["entries"] > 0,
+             "p50_ms": round(r["p50"] / 1e6, 3), "p95_ms": round(r["p95"] / 1e6, 3),
+             "p99_ms": round(r["p99"] / 1e6, 3)} for r in rows]

@@ -17,8 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..model import InterplayError, InvalidInput
-from ..queries import TimeRange
-from ..store.base import Store
+from ..queries import TimeRange, operations, series
 from ..timeutil import parse_time_ns
 from .app import state_of
 from .params import int_param
@@ -57,42 +56,18 @@ async def _series(request: Request) -> Response:
     return JSONResponse(result)
 
 
-def series(store: Store, service: str, operation: str | None, window: TimeRange,
-           buckets: int = 60) -> dict[str, Any]:
-    """Requests, errors and latency of a service's (or operation's) entry spans per time bucket.
-
-    Entry spans are where work enters the service (SERVER/CONSUMER spans, or roots), as in
-    `interplay services`. Empty buckets are returned with zero requests so charts show gaps as such.
-    """
-    match = "service = ?" + (" AND operation = ?" if operation else "")
-    mparams: list[Any] = [service] + ([operation] if operation else [])
-    entry = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
-    cond, params = window.where()
-    lo, hi = window.since_ns, window.until_ns
-    if lo is None or hi is None:
-        row = store.query(f"SELECT min(start_ns) AS lo, max(start_ns) AS hi FROM spans "
-                          f"WHERE {cond} AND {match}", params + mparams)[0]
-        if row["lo"] is None:
-            return {"service": service, "operation": operation, "step_ns": 0, "points": []}
-        lo = lo if lo is not None else row["lo"]
-        hi = hi if hi is not None else row["hi"] + 1
-    step = max((hi - lo + buckets - 1) // buckets, 1)
-    rows = store.query(f"""
-        SELECT (start_ns - ?) // ? AS b, count(*) AS requests,
-               count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
-               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
-        FROM spans WHERE start_ns >= ? AND start_ns < ? AND {match} AND {entry}
-        GROUP BY b ORDER BY b""", [lo, step, lo, hi] + mparams)
-    by_bucket = {int(r["b"]): r for r in rows}
-    points = []
-    for b in range((hi - lo + step - 1) // step):
-        r = by_bucket.get(b)
-        n = r["requests"] if r else 0
-        points.append({"t_ns": lo + b * step, "requests": n, "errors": r["errors"] if r else 0,
-                       "error_rate": round(r["errors"] / n, 5) if n else None,
-                       "p50_ms": round(r["p50"] / 1e6, 3) if n else None,
-                       "p95_ms": round(r["p95"] / 1e6, 3) if n else None})
-    return {"service": service, "operation": operation, "step_ns": step, "points": points}
+async def _operations(request: Request) -> Response:
+    q = request.query_params
+    try:
+        service = q.get("service")
+        if not service:
+            raise InvalidInput("service: required query parameter")
+        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
+        store = state_of(request).interplay.store
+        result = await run_in_threadpool(operations, store, service, window)
+    except InterplayError as exc:
+        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
+    return JSONResponse(result)
 
 
 def _time(value: str | None, name: str) -> int | None:
@@ -195,12 +170,16 @@ OPENAPI: dict[str, Any] = {
             _ok("Log records", {"type": "array", "items": {"$ref": "#/components/schemas/LogRecord"}}),
             tag="telemetry")},
         "/api/series": {"get": _op(
-            "Requests, error rate and p50/p95 latency of a service's entry spans per time bucket",
+            "Requests, rate, error rate and p50/p95/p99 latency of a service's entry spans per time bucket",
             _WINDOW + [_param("service", "The service.", required=True),
                        _param("operation", "Only this operation."),
                        _param("buckets", f"Number of buckets (1-{MAX_BUCKETS}, default 60).",
                               schema={"type": "integer"})],
             _ok("Series", "Series"), tag="telemetry")},
+        "/api/operations": {"get": _op(
+            "A service's operations (span name and kind): calls, errors, error rate, p50/p95/p99 latency",
+            _WINDOW + [_param("service", "The service.", required=True)],
+            _ok("Operations", {"type": "array", "items": _OBJ}), tag="telemetry", errors=("400", "404"))},
         "/api/changes": {
             "get": _op("Change events, newest first", _WINDOW + [_param("service", "Only this service."),
                                                                  _LIMIT(200)],
@@ -330,7 +309,9 @@ OPENAPI: dict[str, Any] = {
                         "t_ns": {"type": "integer"}, "requests": {"type": "integer"},
                         "errors": {"type": "integer"}, "error_rate": {"type": "number", "nullable": True},
                         "p50_ms": {"type": "number", "nullable": True},
-                        "p95_ms": {"type": "number", "nullable": True}}}}}},
+                        "p95_ms": {"type": "number", "nullable": True},
+                        "p99_ms": {"type": "number", "nullable": True},
+                        "rate": {"type": "number", "description": "requests per second"}}}}}},
             "LogRecord": {"type": "object", "properties": {
                 "time": {"type": "string"}, "time_ns": {"type": "integer"}, "service": {"type": "string"},
                 "severity": {"type": "string"}, "severity_number": {"type": "integer", "nullable": True},
@@ -401,5 +382,6 @@ ROUTES: list[BaseRoute] = [
     Route("/", _index, methods=["GET", "HEAD"]),
     Route("/api/openapi.json", _openapi, methods=["GET"]),
     Route("/api/series", _series, methods=["GET"]),
+    Route("/api/operations", _operations, methods=["GET"]),
     Mount("/static", app=_Static(directory=STATIC), name="static"),
 ]

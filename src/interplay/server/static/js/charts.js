@@ -4,13 +4,16 @@ import {s, time, truncate} from "./dom.js";
 /**
  * opts: title, points [{t: ms, v: number|null}], format(v), domain [t0, t1] (ms), shade [t0, t1],
  * onset (ms), markers [{t: ms, label, title}], width, height, tone ("err" | "lat").
+ * Several lines on one chart: series [{points, label, cls}] instead of points (a legend names them).
  */
 export function lineChart(opts) {
   const width = opts.width || 640, height = opts.height || 190;
   const m = {l: 58, r: 14, t: 30, b: 26};
   const pw = width - m.l - m.r, ph = height - m.t - m.b;
-  const pts = opts.points.filter((p) => p.v !== null && p.v !== undefined);
-  const [t0, t1] = opts.domain || [opts.points[0]?.t ?? 0, opts.points[opts.points.length - 1]?.t ?? 1];
+  const lines = opts.series || [{points: opts.points, cls: "", label: ""}];
+  const all = lines.flatMap((l) => l.points);
+  const pts = all.filter((p) => p.v !== null && p.v !== undefined);
+  const [t0, t1] = opts.domain || [all[0]?.t ?? 0, all[all.length - 1]?.t ?? 1];
   const vmax = niceMax(Math.max(...pts.map((p) => p.v), 0));
   const x = (t) => m.l + ((t - t0) / Math.max(t1 - t0, 1)) * pw;
   const y = (v) => m.t + ph - (v / vmax) * ph;
@@ -32,20 +35,30 @@ export function lineChart(opts) {
       time(new Date(t).toISOString()).slice(11, 16)));
   }
   // a gap in the data (an empty bucket) breaks the line instead of drawing through it
-  let d = "", pen = false;
-  for (const p of opts.points) {
-    if (p.v === null || p.v === undefined) {
-      pen = false;
-      continue;
+  lines.forEach((line, k) => {
+    let d = "", pen = false;
+    for (const p of line.points) {
+      if (p.v === null || p.v === undefined) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)} `;
+      pen = true;
     }
-    d += `${pen ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)} `;
-    pen = true;
-  }
-  if (pts.length) {
-    const area = `${d}L${x(pts[pts.length - 1].t).toFixed(1)},${y(0)} L${x(pts[0].t).toFixed(1)},${y(0)} Z`;
-    if (!d.slice(1).includes("M")) svg.append(s("path", {d: area, class: "area"}));
-    svg.append(s("path", {d, class: "line"}));
-  }
+    const own = line.points.filter((p) => p.v !== null && p.v !== undefined);
+    if (!own.length) return;
+    if (lines.length === 1 && !d.slice(1).includes("M")) {
+      const area = `${d}L${x(own[own.length - 1].t).toFixed(1)},${y(0)} L${x(own[0].t).toFixed(1)},${y(0)} Z`;
+      svg.append(s("path", {d: area, class: "area"}));
+    }
+    svg.append(s("path", {d, class: `line ${line.cls || ""}`}));
+    if (line.label) {
+      const lx = width - m.r - (lines.length - k) * 64;
+      svg.append(s("g", {class: `legend-item ${line.cls || ""}`},
+        s("line", {x1: lx, x2: lx + 14, y1: 12, y2: 12, class: `line ${line.cls || ""}`}),
+        s("text", {x: lx + 18, y: 16, class: "axis"}, line.label)));
+    }
+  });
   if (opts.onset !== undefined && opts.onset !== null) {
     svg.append(s("line", {x1: x(opts.onset), x2: x(opts.onset), y1: m.t - 4, y2: m.t + ph, class: "onset"},
       s("title", {}, `onset ${time(new Date(opts.onset).toISOString())}`)));

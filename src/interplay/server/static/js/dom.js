@@ -79,6 +79,11 @@ export function rate(value) {
   return `${value.toFixed(2)}/s`;
 }
 
+/** "1 change", "3 changes", "1,204 traces": a count and its noun, singular when one. */
+export function plural(n, noun, many = `${noun}s`) {
+  return `${num(n)} ${Number(n) === 1 ? noun : many}`;
+}
+
 export function num(value) {
   if (value === null || value === undefined) return "–";
   return Number(value).toLocaleString("en-US");

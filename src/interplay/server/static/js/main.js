@@ -5,8 +5,10 @@ import * as range from "./range.js";
 import {renderAgentRun, renderAgentRuns} from "./views/agents.js";
 import {renderInvestigate, renderInvestigation} from "./views/investigate.js";
 import {renderServices, renderTraces} from "./views/lists.js";
+import {renderChanges} from "./views/changes.js";
 import {renderLogs} from "./views/logs.js";
 import {renderMap} from "./views/map.js";
+import {renderService} from "./views/service.js";
 import {renderTrace} from "./views/trace.js";
 
 // [pattern, nav item, renderer(root, match, query)]
@@ -15,6 +17,8 @@ const ROUTES = [
   [/^\/investigate$/, "investigate", renderInvestigate],
   [/^\/investigation\/([^/]+)$/, "investigate", renderInvestigation],
   [/^\/services$/, "services", renderServices],
+  [/^\/service\/([^/]+)$/, "services", renderService],
+  [/^\/changes$/, "changes", renderChanges],
   [/^\/traces$/, "traces", renderTraces],
   [/^\/trace\/([^/]+)$/, "traces", renderTrace],
   [/^\/logs$/, "logs", renderLogs],

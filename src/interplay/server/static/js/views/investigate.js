@@ -2,7 +2,7 @@
 // evidence with exemplar traces, and the symptom's charts with change events on the timeline.
 import * as api from "../api.js";
 import {lineChart} from "../charts.js";
-import {add, chip, clear, h, ms, notice, num, pct, spinner, time, toDate} from "../dom.js";
+import {add, chip, clear, h, ms, notice, pct, plural, spinner, time, toDate} from "../dom.js";
 import {drawGraph} from "../graph.js";
 import * as range from "../range.js";
 import {emptyState} from "./map.js";
@@ -145,11 +145,11 @@ function completeness(inv) {
   const sig = c.signals || {};
   return h("div", {class: "completeness"}, h("h3", {}, "Evidence available"),
     h("div", {class: "chips"},
-      chip(`${num(c.traces)} traces`, sig.traces ? "ok" : "off"),
+      chip(plural(c.traces, "trace"), sig.traces ? "ok" : "off"),
       chip(`${pct(c.complete_share)} complete`, c.complete_share >= 0.9 ? "ok" : "warn"),
-      chip(`${num(c.logs)} logs`, sig.logs ? "ok" : "off"),
-      chip(`${num(c.metric_points)} metric points`, sig.metrics ? "ok" : "off"),
-      chip(`${num(c.changes)} changes`, sig.changes ? "ok" : "off")));
+      chip(plural(c.logs, "log"), sig.logs ? "ok" : "off"),
+      chip(plural(c.metric_points, "metric point"), sig.metrics ? "ok" : "off"),
+      chip(plural(c.changes, "change"), sig.changes ? "ok" : "off")));
 }
 
 function causeDetail(inv, cause, graph) {
@@ -162,7 +162,10 @@ function causeDetail(inv, cause, graph) {
     h("ol", {class: "chain"}, chain.map((hop, i) => h("li", {class: `hop${i === 0 ? " origin" : ""}${i === chain.length - 1 ? " symptom" : ""}`},
       h("div", {class: "hop-name"}, hop.service, hop.operation ? h("span", {class: "op"}, ` ${hop.operation}`) : null),
       h("div", {class: "hop-effect"}, hop.effect))))));
-  const svg = drawGraph(graph, {windowName: "window", rootCause: cause.service, path,
+  // the ROOT CAUSE flag stays on the top-ranked cause; another candidate shows as selected, with its chain
+  const top = (inv.root_causes || [])[0] || cause;
+  const svg = drawGraph(graph, {windowName: "window", rootCause: top.service, path,
+    selected: cause.service !== top.service ? cause.service : null,
     anomalies: new Map(symptomService && symptomService !== cause.service ? [[symptomService, "symptom"]] : [])});
   out.push(h("section", {class: "card map-card"}, h("h2", {}, "Where it happened (incident window)"),
     h("div", {class: "map-canvas", id: "inv-map"}, svg)));
@@ -177,11 +180,12 @@ function evidenceTable(cause, inv) {
   return h("table", {class: "data evidence"},
     h("thead", {}, h("tr", {}, h("th", {}, "type"), h("th", {}, "what"), h("th", {class: "n"}, "before → after"),
       h("th", {class: "n"}, "weight"), h("th", {}, "trace"))),
-    h("tbody", {}, rows.map((e) => h("tr", {},
+    h("tbody", {}, rows.slice().sort((a, b) => (b.weight || 0) - (a.weight || 0)).map((e) => h("tr", {class: e.weight > 0 ? "" : "context"},
       h("td", {}, chip(e.type.replace(/_/g, " "), e.type === "change" ? "warn" : "")),
       h("td", {}, e.summary),
       h("td", {class: "n nowrap"}, beforeAfter(e)),
-      h("td", {class: "n"}, e.weight !== undefined ? e.weight.toFixed(3) : "–"),
+      h("td", {class: "n", title: "how much this item adds to the cause's score; 0: shown for context, not counted"},
+        typeof e.weight === "number" && e.weight > 0 ? e.weight.toFixed(3) : h("span", {class: "muted"}, "context")),
       h("td", {}, e.exemplar_trace ? h("a", {href: `#/trace/${encodeURIComponent(e.exemplar_trace)}`, class: "trace-link"},
         e.exemplar_trace.slice(0, 8) + "…") : "", e.type === "log_template" && e.example ? logsLink(e, inv) : null)))));
 }
@@ -209,7 +213,7 @@ function exemplars(inv, cause) {
 }
 
 function charts(inv, changes) {
-  const box = h("section", {class: "card", id: "timeline"}, h("h2", {}, "Symptom over time, with changes"));
+  const box = h("section", {class: "card", id: "timeline"}, h("h2", {}, "Symptom and top cause over time, with changes"));
   const entry = inv.symptom?.entry_points?.[0];
   const given = inv.symptom?.given ? inv.symptom.given.split(":") : null;
   const service = entry?.service || given?.[0];
@@ -231,12 +235,23 @@ function charts(inv, changes) {
   // about 40 requests per bucket keeps rates readable on small data, capped for long windows
   const requests = entries.length ? entries.reduce((n, g) => n + g.baseline.requests + g.incident.requests, 0) : 2400;
   const buckets = Math.max(20, Math.min(90, Math.round(requests / 40)));
-  api.get("/api/series", {service, operation, since: baseline.since, until: incident.until, buckets}).then((series) => {
-    const pts = (key) => series.points.map((p) => ({t: p.t_ns / 1e6, v: p[key]}));
+  const top = (inv.root_causes || [])[0];
+  const cause = top && (top.service !== service || (top.operation || "") !== operation) ? top : null;
+  const bounds = {since: baseline.since, until: incident.until, buckets};
+  Promise.all([api.get("/api/series", {service, operation, ...bounds}),
+    cause ? api.get("/api/series", {service: cause.service, operation: cause.operation || "", ...bounds}).catch(() => null) : null,
+  ]).then(([series, causeSeries]) => {
+    const pts = (s, key) => s.points.map((p) => ({t: p.t_ns / 1e6, v: p[key]}));
     const common = {domain: [t0, t1], shade: [toDate(incident.since).getTime(), t1], onset, markers, width: 620, height: 200};
-    add(clear(slot), 
-      lineChart({...common, title: "error rate", points: pts("error_rate"), format: pct, tone: "err"}),
-      lineChart({...common, title: "p95 latency", points: pts("p95_ms"), format: ms, tone: "lat"}));
+    add(clear(slot),
+      lineChart({...common, title: `error rate · ${service}`, points: pts(series, "error_rate"), format: pct, tone: "err"}),
+      lineChart({...common, title: `p95 latency · ${service}`, points: pts(series, "p95_ms"), format: ms, tone: "lat"}));
+    if (causeSeries && causeSeries.points.length) {
+      const name = `${cause.service}${cause.operation ? ` ${cause.operation}` : ""}`;
+      add(slot, h("h3", {class: "cause-series"}, `Top cause #1: ${name}`),
+        lineChart({...common, title: `error rate · ${cause.service}`, points: pts(causeSeries, "error_rate"), format: pct, tone: "err of-cause"}),
+        lineChart({...common, title: `p95 latency · ${cause.service}`, points: pts(causeSeries, "p95_ms"), format: ms, tone: "lat of-cause"}));
+    }
     if (changes.length) {
       add(slot, h("ul", {class: "plain changes"}, changes.map((c) => h("li", {},
         h("span", {class: "muted"}, time(c.time)), " ", chip(c.kind, "warn"), " ", h("strong", {}, c.service), " ",

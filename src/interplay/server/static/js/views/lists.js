@@ -19,12 +19,13 @@ export async function renderServices(root, _args, query) {
     const q = filter.value.trim().toLowerCase();
     const rows = services.filter((s) => s.service.toLowerCase().includes(q) && (!errorsOnly.checked || s.errors > 0));
     add(clear(body), ...rows.map((s) => h("tr", {},
-      h("td", {}, h("a", {href: `#/traces?service=${encodeURIComponent(s.service)}`}, s.service)),
+      h("td", {}, h("a", {href: `#/service/${encodeURIComponent(s.service)}`}, s.service)),
       h("td", {class: "n"}, num(s.requests)), h("td", {class: "n"}, rate(s.request_rate)),
       h("td", {class: `n ${s.error_rate >= 0.05 ? "bad" : ""}`}, pct(s.error_rate)),
       h("td", {class: "n"}, ms(s.p50_ms)), h("td", {class: "n"}, ms(s.p99_ms)), h("td", {class: "n"}, num(s.spans)),
       h("td", {class: "nowrap"}, time(s.last_seen)),
-      h("td", {}, h("a", {href: `#/investigate?symptom=${encodeURIComponent(s.service)}`}, "investigate")))));
+      h("td", {class: "nowrap"}, h("a", {href: `#/traces?service=${encodeURIComponent(s.service)}`}, "traces"), " · ",
+        h("a", {href: `#/investigate?symptom=${encodeURIComponent(s.service)}`}, "investigate")))));
     if (!rows.length) add(body, h("tr", {}, h("td", {colspan: 9, class: "muted"}, "No service matches the filter.")));
   };
   filter.addEventListener("input", draw);

@@ -107,6 +107,7 @@ function showNode(panel, graph, id, anomalies) {
     h("button", {type: "button", class: "link back", onclick: () => showSummary(panel, graph, anomalies)}, "← overview"),
     h("h2", {}, id), h("p", {}, chip(node.kind), anomalies.has(id) ? chip(anomalies.get(id), "bad") : null),
     node.kind === "service" ? h("p", {class: "actions"},
+      h("a", {class: "button", href: `#/service/${encodeURIComponent(id)}`, id: "node-service-page"}, "Over time"),
       h("a", {class: "button", href: `#/traces?service=${encodeURIComponent(id)}`}, "Traces"),
       h("a", {class: "button", href: `#/investigate?symptom=${encodeURIComponent(id)}`}, "Investigate")) : null,
     ops.length ? h("table", {class: "mini"},
