@@ -1,6 +1,11 @@
 """Generate the simulated RCA corpus to bench/out/corpus and print timings.
 
-    python bench/corpus.py [--seeds 0,1,2] [--workers N]
+    python bench/corpus.py [--seeds 0,1,2] [--workers N] [--kinds classic|new|all] [--bare no|yes|both]
+
+The default is the 48-case benchmark corpus (the classic fault kinds, normal export). The kinds of
+issue 17 (network delay, consumer lag, timeout amplification, pool cascade, code faults) and the bare
+export are asked for, e.g. `--kinds new --bare both --out /tmp/corpus-new`; bench/accuracy.py reads
+any of these directories.
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ import collections
 import time
 from pathlib import Path
 
-from interplay.testbed import simulate_corpus
+from interplay.testbed import CLASSIC_FAULTS, FAULTS, NEW_FAULTS, simulate_corpus
+
+KINDS = {"classic": CLASSIC_FAULTS, "new": NEW_FAULTS, "all": FAULTS}
+BARE = {"no": (False,), "yes": (True,), "both": (False, True)}
 
 
 def main() -> None:
@@ -18,9 +26,13 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "corpus"))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--kinds", choices=list(KINDS), default="classic", help="fault kinds (default: classic)")
+    parser.add_argument("--bare", choices=list(BARE), default="no",
+                        help="export mode: normal (no), bare (yes) or both (default: no)")
     args = parser.parse_args()
     began = time.perf_counter()
-    truths = simulate_corpus(args.out, seeds=[int(s) for s in args.seeds.split(",")], workers=args.workers)
+    truths = simulate_corpus(args.out, seeds=[int(s) for s in args.seeds.split(",")], workers=args.workers,
+                             faults=KINDS[args.kinds], bare=BARE[args.bare])
     wall = time.perf_counter() - began
     spans = sum(t["spans"] for t in truths)
     cpu = sum(t["seconds"] for t in truths)

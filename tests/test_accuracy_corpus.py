@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from interplay.api import Interplay
-from interplay.testbed import FAULTS, TOPOLOGIES, simulate_corpus
+from interplay.testbed import CLASSIC_FAULTS, TOPOLOGIES, simulate_corpus
 
 pytestmark = pytest.mark.integration
 SEED = 11  # the benchmark corpus uses seeds 0-2
@@ -23,7 +23,7 @@ def corpus(tmp_path_factory):
 def test_corpus_covers_every_topology_and_fault(corpus):
     _, cases = corpus
     assert {c["topology"] for c in cases} == set(TOPOLOGIES)
-    assert {c["fault"] for c in cases} == set(FAULTS)
+    assert {c["fault"] for c in cases} == set(CLASSIC_FAULTS)
 
 
 def test_root_cause_in_top_3_for_every_case_and_first_for_most(corpus):

@@ -35,3 +35,13 @@ def test_simulate_command(tmp_path):
     assert res.exit_code == 0, res.output
     assert "spans" in res.output and out.exists()
     assert json.loads((tmp_path / "s.jsonl.truth.json").read_text())["service"] == "llm-provider"
+
+
+def test_simulate_bare(tmp_path):
+    out = tmp_path / "b.jsonl"
+    res = CliRunner().invoke(simulate_cmd, ["--topology", "shop", "--fault", "network_delay", "--seed", "2",
+                                            "--out", str(out), "--duration", "150", "--rate", "1", "--bare"])
+    assert res.exit_code == 0, res.output
+    truth = json.loads((tmp_path / "b.jsonl.truth.json").read_text())
+    assert truth["bare"] is True and 60 <= truth["fault_at_s"] <= 120 and "network_delay" in res.output
+    assert '"code":2' not in out.read_text() and "http.route" not in out.read_text()

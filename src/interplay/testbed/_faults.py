@@ -22,6 +22,12 @@ DESCRIPTIONS = {
     "agent_tool_loop": "one agent loops on the same tool call, overloading a backend shared with users",
     "llm_rate_limit": "the LLM provider answers 429 Too Many Requests",
     "llm_slow": "the LLM provider answers slowly",
+    "network_delay": "delay on one service's network: its callers' client spans grow, its server spans do not",
+    "consumer_lag": "a consumer falls behind (fewer instances): only the queue wait grows, no span gets slower",
+    "timeout_amplification": "a callee gets slow; its callers time out first, retry once, and only they err",
+    "pool_cascade": "a callee gets slow; its caller's worker pool fills, so all the caller's requests wait",
+    "code_exception": "a code path throws: exception events and error logs, no span status in that service",
+    "code_return": "a changed return value: callers take another path and skip calls, no errors, no latency",
 }
 
 
@@ -39,6 +45,12 @@ class FaultPlan:
     tool: str = ""
     exception: tuple[str, str] = ("", "")  # (type, message) of the fault's own errors
     changes: list[dict] = field(default_factory=list)
+    victim: str = ""  # pool_cascade: the caller whose worker pool fills
+    workers: int = 0  # pool_cascade: the victim's worker pool size
+    rho: float = 0.0  # pool_cascade: the victim pool's utilisation aimed at during the incident
+    delay_ms: float = 0.0  # network_delay: median added delay per exchange
+    variant: str = ""  # code_exception: "event+log" | "event" | "log" (what the exception leaves behind);
+    # network_delay: "inbound" | "both" (its own requests wait too); pool_cascade: "span" | "self"
 
     def on(self, target: str, t_ns: int) -> bool:
         return t_ns >= self.start_ns and target == self.target
@@ -55,9 +67,14 @@ def base_ns(seed: int) -> int:
     return int(EPOCH.timestamp()) * NS + seed * 3600 * NS
 
 
-def choose_target(topology: Topology, fault: str, seed: int) -> str:
-    """Root-cause target for a seed; consecutive seeds hit different candidates."""
+def choose_target(topology: Topology, fault: str, seed: int, bare: bool = False) -> str:
+    """Root-cause target for a seed; consecutive seeds hit different candidates.
+
+    Bare telemetry has no `db.*`/`server.*` attributes, so resources (postgres) cannot be targets there.
+    """
     candidates = topology.targets[fault]
+    if bare:
+        candidates = tuple(c for c in candidates if c not in topology.resources) or candidates
     offset = sum(map(ord, fault + topology.name))
     return candidates[(seed + offset) % len(candidates)]
 
@@ -69,17 +86,22 @@ _ERRORS = {
     "bad_deploy": [("AttributeError", "'NoneType' object has no attribute 'currency_code'"),
                    ("KeyError", "'region' missing from request context"),
                    ("TypeError", "unsupported operand type(s) for *: 'Decimal' and 'float'")],
+    "code_exception": [("NullPointerException", "Cannot invoke \"Money.getUnits()\" because \"price\" is null"),
+                       ("IndexError", "list index out of range"),
+                       ("ValueError", "could not convert string to float: 'N/A'"),
+                       ("ZeroDivisionError", "division by zero in discount calculation")],
 }
 
 
 def make_plan(topology: Topology, fault: str | None, seed: int, start_ns: int, end_ns: int,
-              onset_ns: int) -> FaultPlan:
+              onset_ns: int, bare: bool = False) -> FaultPlan:
     """The fault plan for one case, with its change events (true deploy and decoys)."""
     rng = random.Random(f"plan-{topology.name}-{fault}-{seed}")
     if fault is None:
         plan = FaultPlan(None, None, 1 << 62)
     else:
-        plan = FaultPlan(fault, choose_target(topology, fault, seed), onset_ns, magnitude=rng.uniform(0.8, 1.3))
+        plan = FaultPlan(fault, choose_target(topology, fault, seed, bare), onset_ns,
+                         magnitude=rng.uniform(0.8, 1.3))
     if fault in _ERRORS:
         plan.exception = rng.choice(_ERRORS[fault])
     if fault == "bad_deploy":
@@ -91,8 +113,25 @@ def make_plan(topology: Topology, fault: str | None, seed: int, start_ns: int, e
         agent = topology.agents[seed % len(topology.agents)]
         plan.agent = agent.name
         plan.tool = next((t for t in agent.tools if topology.tools[t].call.kind == "http"), agent.tools[0])
+    if fault in ("network_delay", "pool_cascade", "code_exception"):
+        _plan_interaction(topology, plan, random.Random(f"plan2-{topology.name}-{fault}-{seed}"))
     plan.changes = _changes(topology, plan, rng, onset_ns)
     return plan
+
+
+def _plan_interaction(topology: Topology, plan: FaultPlan, rng: random.Random) -> None:
+    """Knobs of the faults that live between spans or leave no status (own rng: older plans stay as they were)."""
+    if plan.fault == "network_delay":
+        plan.delay_ms = rng.uniform(180, 600)
+        plan.variant = rng.choice(("inbound", "inbound", "both"))
+    elif plan.fault == "pool_cascade":
+        plan.victim = topology.pool_victims[plan.target]
+        plan.workers = rng.choice((1, 1, 2))
+        plan.rho = rng.uniform(0.6, 0.85)
+        plan.variant = rng.choice(("span", "self"))  # the wait as a "wait for worker" span, or as self time
+    elif plan.fault == "code_exception":
+        plan.endpoint = rng.choice(topology.services[plan.target].endpoints).key
+        plan.variant = rng.choice(("event+log", "event+log", "event", "log"))
 
 
 def _changes(topology: Topology, plan: FaultPlan, rng: random.Random, onset_ns: int) -> list[dict]:

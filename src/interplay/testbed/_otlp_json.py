@@ -28,6 +28,8 @@ class OtlpJsonWriter:
         self.stream = stream
         self.spans = 0
         self.logs = 0
+        self.span_transform = None  # optional callables that edit one request dict in place (bare export)
+        self.log_transform = None
 
     def write_spans(self, spans: Sequence[ReadableSpan]) -> None:
         if not spans:
@@ -39,6 +41,8 @@ class OtlpJsonWriter:
                     _hex_ids(span)
                     for link in span.get("links", ()):
                         _hex_ids(link)
+        if self.span_transform:
+            self.span_transform(doc)
         self._line(doc)
         self.spans += len(spans)
 
@@ -50,6 +54,8 @@ class OtlpJsonWriter:
             for sl in rl.get("scopeLogs", ()):
                 for rec in sl.get("logRecords", ()):
                     _hex_ids(rec)
+        if self.log_transform:
+            self.log_transform(doc)
         self._line(doc)
         self.logs += len(records)
 
@@ -68,11 +74,19 @@ class BufferingSpanProcessor(SpanProcessor):
         self.writer = writer
         self.batch = batch
         self.buffer: list[ReadableSpan] = []
+        self.skipped: set[int] = set()  # span ids never exported (a process that died mid-request)
+
+    def skip(self, span) -> None:
+        """Do not export `span` when it ends."""
+        self.skipped.add(span.context.span_id)
 
     def on_start(self, span, parent_context=None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
+        if self.skipped and span.context.span_id in self.skipped:
+            self.skipped.discard(span.context.span_id)
+            return
         self.buffer.append(span)
         if len(self.buffer) >= self.batch:
             self.force_flush()

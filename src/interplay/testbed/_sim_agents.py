@@ -108,7 +108,7 @@ def _tool(sim, parent, tool_name: str, args: str, t: int) -> int:
         "gen_ai.tool.call.id": f"call_{sim.rng.getrandbits(64):016x}", "gen_ai.tool.call.arguments": args})
     end, failure = sim._call(svc, tool.call, t + int(0.3 * MS), span)
     end += int(0.3 * MS)
-    if failure:
+    if failure and failure[0] != "client":  # a 4xx answer is the tool's result, not its failure
         sim._fail(span, end, failure[1], failure[2])
         span.set_attribute("error.type", failure[1])
     span.end(end_time=end)

@@ -15,10 +15,12 @@ from opentelemetry.context import Context
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, set_span_in_context
 
+from ._bare import TraceSpanProcessor, bare_logs, bare_spans, statusless
 from ._faults import NS, FaultPlan, base_ns, make_plan, rfc3339
 from ._otlp_json import BufferingLogProcessor, BufferingSpanProcessor, OtlpJsonWriter
+from ._sim_interactions import Interactions
 from ._sim_support import Load, Metrics, Providers
-from ._topology import Call, Topology, check_fault, get_topology
+from ._topology import NEW_FAULTS, Call, Topology, check_fault, get_topology
 
 MS = 1_000_000
 _NOISE = [("ValueError", "invalid literal for int() with base 10: ''"),
@@ -28,11 +30,15 @@ _SEV = {"INFO": SeverityNumber.INFO, "WARN": SeverityNumber.WARN, "ERROR": Sever
 
 
 def simulate(topology: str, fault: str | None, seed: int, out: Path | str, duration_s: float = 1800,
-             fault_at_s: float | None = None, rate_per_s: float = 20.0, max_spans: int | None = None) -> dict:
+             fault_at_s: float | None = None, rate_per_s: float = 20.0, max_spans: int | None = None,
+             bare: bool = False) -> dict:
     """Simulate `duration_s` of traffic with `fault` injected at `fault_at_s`; return the ground truth.
 
     Writes OTLP JSON lines (traces, logs, metrics) to `out`, change events to `<out>.changes.jsonl`
     and the truth to `<out>.truth.json`. The same seed gives the same bytes.
+
+    `bare` exports like much real telemetry (see `_bare`): no span status, no protocol attributes,
+    kinds inferred, no metrics, and by default the fault 60-120 s after the data begins.
     """
     topo = get_topology(topology)
     check_fault(topo, fault)
@@ -40,17 +46,18 @@ def simulate(topology: str, fault: str | None, seed: int, out: Path | str, durat
     out.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(f"onset-{seed}")
     if fault_at_s is None:
-        fault_at_s = round(duration_s * rng.uniform(0.5, 0.7))
+        fault_at_s = round(rng.uniform(60, 120)) if bare else round(duration_s * rng.uniform(0.5, 0.7))
     start = base_ns(seed)
-    plan = make_plan(topo, fault, seed, start, start + int(duration_s * NS), start + int(fault_at_s * NS))
+    plan = make_plan(topo, fault, seed, start, start + int(duration_s * NS), start + int(fault_at_s * NS), bare)
     began = time.perf_counter()
     with _open(out) as stream:
-        sim = _Sim(topo, plan, seed, start, duration_s, OtlpJsonWriter(stream), rate_per_s, max_spans)
+        sim = _Sim(topo, plan, seed, start, duration_s, OtlpJsonWriter(stream), rate_per_s, max_spans, bare)
         sim.run()
     elapsed = time.perf_counter() - began
     truth = {
         "service": plan.target, "fault": fault, "injected_at": rfc3339(plan.start_ns) if fault else None,
-        "topology": topology, "seed": seed, "scenario": f"{topology}-{fault or 'none'}-s{seed}",
+        "topology": topology, "seed": seed, "scenario": scenario_name(topology, fault, seed, bare),
+        "bare": bare, "symptom": _symptom(topo, plan),
         "mode": "simulate", "start": rfc3339(start), "end": rfc3339(sim.last_ns), "duration_s": duration_s,
         "fault_at_s": fault_at_s if fault else None, "rate_per_s": rate_per_s,
         "target_kind": "resource" if plan.target in topo.resources else "service",
@@ -61,6 +68,12 @@ def simulate(topology: str, fault: str | None, seed: int, out: Path | str, durat
         truth["operation"] = plan.endpoint
     if plan.agent:
         truth["agent"] = plan.agent
+    if plan.victim:
+        truth["victim"] = plan.victim
+    if plan.variant:
+        truth["variant"] = plan.variant
+    if plan.exception[0]:
+        truth["exception"] = plan.exception[0]
     with open(str(out) + ".changes.jsonl", "w") as f:
         for change in plan.changes:
             f.write(json.dumps(change, sort_keys=True) + "\n")
@@ -68,16 +81,37 @@ def simulate(topology: str, fault: str | None, seed: int, out: Path | str, durat
     return truth
 
 
+def scenario_name(topology: str, fault: str | None, seed: int, bare: bool = False) -> str:
+    return f"{topology}-{fault or 'none'}{'-bare' if bare else ''}-s{seed}"
+
+
+def _symptom(topo: Topology, plan: FaultPlan) -> str | None:
+    """The service an alert would name: the entry point, unless the fault never reaches it."""
+    if plan.fault is None:
+        return None
+    if plan.fault in ("queue_lag", "consumer_lag"):
+        return plan.target
+    if plan.fault in ("llm_rate_limit", "llm_slow"):
+        return topo.agent_service
+    return topo.entries[0][0]
+
+
 class _Sim:
     """Walk the topology for each arriving request and emit its spans with explicit timestamps."""
 
     def __init__(self, topo: Topology, plan: FaultPlan, seed: int, start: int, duration_s: float,
-                 writer: OtlpJsonWriter, rate: float, max_spans: int | None):
+                 writer: OtlpJsonWriter, rate: float, max_spans: int | None, bare: bool = False):
         self.topo, self.plan, self.seed, self.writer = topo, plan, seed, writer
         self.rng = random.Random(f"traffic-{topo.name}-{seed}")
         self.start, self.end = start, start + int(duration_s * NS)
         self.rate, self.max_spans = rate, max_spans or (1 << 62)
-        self.span_proc = BufferingSpanProcessor(writer)
+        self.bare = bare
+        self.span_proc = TraceSpanProcessor(writer) if bare else BufferingSpanProcessor(writer)
+        if bare:
+            writer.span_transform, writer.log_transform = bare_spans, bare_logs
+        elif plan.fault == "code_exception":
+            writer.span_transform = statusless({plan.target})
+        self.ix = Interactions(topo, plan, seed, start, noisy=bare or plan.fault in NEW_FAULTS)
         self.log_proc = BufferingLogProcessor(writer)
         self.providers = Providers(seed, topo.name, self.span_proc, self.log_proc)
         self.load = Load(start, min(180.0, max(30.0, (plan.start_ns - start) / NS * 0.4)))
@@ -110,9 +144,10 @@ class _Sim:
             svc, ep, _ = self.rng.choices(self.topo.entries, weights)[0]
             self._serve(svc, ep, t, None)
             self.last_ns = t
-        self.span_proc.force_flush()
+        self.span_proc.shutdown()
         self.log_proc.force_flush()
-        self.writer.write_metrics(self.metrics.data(self.providers.resources, self.last_ns + 60 * NS))
+        if not self.bare:
+            self.writer.write_metrics(self.metrics.data(self.providers.resources, self.last_ns + 60 * NS))
 
     def _gap(self, rate: float) -> int:
         return int(self.rng.expovariate(rate) * NS) + 1
@@ -134,6 +169,10 @@ class _Sim:
 
     def _fail(self, span, t: int, exc_type: str, message: str) -> None:
         span.set_status(Status(StatusCode.ERROR, f"{exc_type}: {message}"))
+        self._event(span, t, exc_type, message)
+
+    def _event(self, span, t: int, exc_type: str, message: str) -> None:
+        """An exception event without status: caught, or recorded by instrumentation that sets none."""
         span.add_event("exception", {"exception.type": exc_type, "exception.message": message,
                                      "exception.stacktrace": f"Traceback (most recent call last):\n  ...\n"
                                                              f"{exc_type}: {message}"}, timestamp=t)
@@ -148,8 +187,11 @@ class _Sim:
 
     # -- services ----------------------------------------------------------------------------------
 
-    def _serve(self, svc_name: str, ep_key: str, t: int, parent, status_hint: int = 0):
-        """Handle one request at `svc_name`; return (end_ns, http status)."""
+    def _serve(self, svc_name: str, ep_key: str, t: int, parent, status_hint: int = 0, drop_after: int = 0):
+        """Handle one request at `svc_name`; return (end_ns, http status).
+
+        With `drop_after`, the server span is never exported if it ends later (the request was abandoned
+        by its client and the process lost it)."""
         svc = self.topo.services[svc_name]
         ep = svc.endpoint(ep_key)
         plan = self.plan
@@ -158,24 +200,38 @@ class _Sim:
             "http.request.method": ep.method, "http.route": ep.route, "url.path": path, "url.scheme": "http",
             "server.address": svc_name, "server.port": 8080, "network.protocol.version": "1.1"})
         factor = self.load.hit(svc_name, t) * self._self_factor(svc_name, ep_key, t)
-        own = self._lognormal(ep.self_ms) * factor * MS
-        cur = t + int(own * 0.6)
+        own = self._lognormal(ep.self_ms) * factor * MS + self.ix.spike(self, svc_name)
+        pool = self.ix.pool if self.ix.pool and svc_name == self.ix.pool.victim else None
+        worker, work = pool.acquire(self, span, t) if pool else (-1, t)
+        cur = work + int(own * 0.6)
         status, failure = 200, None
         if ep.calls:
             cur, failure = self._calls(svc_name, ep, cur, span)
-        if failure:
+        if failure and failure[0] == "client":  # a changed return value made it answer 4xx: not an error
+            status, failure = failure[1], None
+        elif failure:
             status = 504 if failure[0] == "timeout" else (503 if failure[0] == "pool" else 502)
         else:
             status, failure = self._own_error(svc_name, ep_key, t)
         end = cur + int(own * 0.4) + 1000
         span.set_attribute("http.response.status_code", status)
-        if status >= 500:
-            span.set_attribute("error.type", str(status))
-            self._fail(span, end - 500, failure[1], failure[2])
-            self._log(svc_name, end - 500, span, "ERROR", failure[3], {"http.route": ep.route})
+        if status >= 500 or (failure and failure[0] == "caught"):
+            if status >= 500:
+                span.set_attribute("error.type", str(status))
+            code = failure[0] in ("code", "caught")
+            if not code or "event" in self.plan.variant:
+                self._fail(span, end - 500, failure[1], failure[2])
+            if not code or "log" in self.plan.variant:
+                self._log(svc_name, end - 500, span, "ERROR", failure[3], {"http.route": ep.route})
         elif self.rng.random() < 0.03:
             self._log(svc_name, end, span, "INFO",
                       f"{ep.method} {path} completed in {(end - t) // MS} ms status={status}")
+        if self.ix.noisy:
+            self.ix.background_error(self, svc_name, span, end - 800)
+        if pool:
+            pool.release(worker, work, end)
+        if drop_after and end > drop_after:
+            self.span_proc.skip(span)
         span.end(end_time=end)
         self.metrics.request(svc_name, self._version(svc_name, t), t, (end - t) / NS, status >= 500, own / 1e9)
         if plan.fault == "cpu" and plan.on(svc_name, t):
@@ -194,6 +250,12 @@ class _Sim:
             return 1.6 if ep_key == plan.endpoint else 1.1
         if plan.fault == "llm_slow":
             return 6.0 * plan.magnitude
+        if plan.fault == "timeout_amplification":
+            extra = self._lognormal(self.ix.amp_ms * plan.magnitude, 0.35)
+            return 1.0 + extra / self.topo.services[svc].endpoint(ep_key).self_ms
+        if plan.fault == "pool_cascade":
+            extra = self._lognormal(self.ix.pool.extra_ms, 0.35)
+            return 1.0 + extra / self.topo.services[svc].endpoint(ep_key).self_ms
         return 1.0
 
     def _own_error(self, svc: str, ep_key: str, t: int):
@@ -208,6 +270,11 @@ class _Sim:
                                  "rejecting request: too many in-flight requests")
                 et, msg = plan.exception
                 return 500, ("own", et, msg, f"unhandled exception in {ep_key}: {et}: {msg}")
+            if plan.fault == "code_exception" and ep_key == plan.endpoint and r < 0.5 * plan.magnitude:
+                et, msg = plan.exception
+                if self.rng.random() < 0.3:  # caught and logged: the request still succeeds, degraded
+                    return 200, ("caught", et, msg, f"error handling {ep_key}, serving fallback: {et}: {msg}")
+                return 500, ("code", et, msg, f"unhandled exception in {ep_key}: {et}: {msg}")
             r = self.rng.random()
         if r < self.err_base[svc]:
             et, msg = self.rng.choice(_NOISE)
@@ -228,6 +295,11 @@ class _Sim:
                 failure = failure or fail
                 if not parallel:
                     break
+            if not parallel and not fail and call.kind == "http" and self.ix.changed_return(self, call.target, at):
+                # e.g. an empty cart, a zero price, an anonymous session: the rest of the work is skipped
+                if ep.method == "POST":
+                    failure = ("client", 422)
+                break
         return end, failure
 
     def _call(self, svc: str, call: Call, t: int, parent):
@@ -244,26 +316,35 @@ class _Sim:
         method, route = call.route.split(" ", 1)
         storm = self.plan.fault == "retry_storm" and self.plan.on(target, t)
         attempts = 1 + (4 if storm else 2)
+        timeout_ms = self.ix.timeout_ms(svc, target, call.timeout_ms)
+        if self.ix.pool and svc == self.ix.pool.victim and target == self.plan.target:
+            self.ix.pool.note_call()
         for attempt in range(attempts):
             span = self._start(svc, call.route, SpanKind.CLIENT, t, parent, {
                 "http.request.method": method, "server.address": target, "server.port": 8080,
                 "url.full": f"http://{target}:8080{route}", "url.template": route})
             if attempt:
                 span.set_attribute("http.request.resend_count", attempt)
-            done, status = self._serve(target, call.route, t + int(self.rng.uniform(0.2, 0.6) * MS), span)
+            deadline = t + int(timeout_ms * MS)
+            amplified = self.ix.amplified(target, t)
+            drop = deadline if amplified and self.rng.random() < 0.3 else 0
+            arrive = t + int(self.rng.uniform(0.2, 0.6) * MS) + self.ix.net(self, svc, target, t)
+            done, status = self._serve(target, call.route, arrive, span, drop_after=drop)
             done += int(self.rng.uniform(0.2, 0.6) * MS)
-            deadline = t + int(call.timeout_ms * MS)
             if done > deadline:
                 self._fail(span, deadline, "TimeoutError", f"request to {target} timed out after "
-                                                           f"{call.timeout_ms:.0f} ms")
+                                                           f"{timeout_ms:.0f} ms")
                 span.set_attribute("error.type", "timeout")
                 span.end(end_time=deadline)
+                if amplified and attempt == 0:  # the client retries a timeout once: twice the load
+                    t = deadline + int(self.rng.uniform(20, 60) * MS)
+                    continue
                 return deadline, ("timeout", "UpstreamTimeout", f"{target} timed out",
-                                  f"request to {target} timed out after {call.timeout_ms:.0f} ms")
+                                  f"request to {target} timed out after {timeout_ms:.0f} ms")
             span.set_attribute("http.response.status_code", status)
             if status < 500:
                 span.end(end_time=done)
-                return done, None
+                return done, (("client", status) if status >= 400 else None)
             span.set_attribute("error.type", str(status))
             self._fail(span, done, "HTTPStatusError", f"{status} from {target}")
             span.end(end_time=done)
@@ -350,7 +431,7 @@ class _Sim:
             cur, _ = self._call(svc.name, call, cur, span)
         end = cur + int(proc * 0.3 * MS)
         span.end(end_time=end)
-        self.consumer_free[svc.name] = end
+        self.consumer_free[svc.name] = end + self.ix.idle_after(self, svc.name, published, begin)
         version = self._version(svc.name, begin)
         self.metrics.consumer_lag(svc.name, version, begin, lag)
         self.metrics.request(svc.name, version, begin, (end - begin) / NS, False, proc / 1000)

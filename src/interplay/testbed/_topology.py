@@ -82,6 +82,7 @@ class Topology:
     tools: dict[str, Tool] = field(default_factory=dict)
     agent_service: str = ""
     llm_service: str = ""
+    pool_victims: dict[str, str] = field(default_factory=dict)  # pool_cascade: slow callee -> pooled caller
 
     @property
     def faults(self) -> tuple[str, ...]:
@@ -174,10 +175,17 @@ def _shop() -> Topology:
         "bad_deploy": ("catalog", "cart", "checkout", "payment", "currency", "shipping"),
         "retry_storm": ("currency", "catalog", "cart"),
         "queue_lag": ("shipping", "email"),
+        "network_delay": ("payment", "currency", "cart", "shipping", "catalog"),
+        "consumer_lag": ("shipping", "email"),
+        "timeout_amplification": ("payment", "shipping", "catalog", "cart"),
+        "pool_cascade": ("catalog", "currency", "payment"),
+        "code_exception": ("catalog", "cart", "payment", "shipping", "currency"),
+        "code_return": ("cart", "catalog", "currency"),
     }
     return Topology("shop", s, entries, RESOURCES, targets,
                     batch=("catalog", "reindex-products", 300,
-                           "SELECT id, name, description FROM products ORDER BY id LIMIT 500 OFFSET $1"))
+                           "SELECT id, name, description FROM products ORDER BY id LIMIT 500 OFFSET $1"),
+                    pool_victims={"catalog": "cart", "currency": "frontend", "payment": "checkout"})
 
 
 def _agentic() -> Topology:
@@ -250,16 +258,27 @@ def _agentic() -> Topology:
         "agent_tool_loop": ("agent",),
         "llm_rate_limit": ("llm-provider",),
         "llm_slow": ("llm-provider",),
+        "network_delay": ("pricing", "inventory", "auth", "search"),
+        "timeout_amplification": ("search", "inventory", "pricing", "orders"),
+        "pool_cascade": ("search", "inventory", "pricing"),
+        "code_exception": ("inventory", "pricing", "search", "orders", "auth"),
+        "code_return": ("auth", "inventory"),
     }
     return Topology("agentic", s, entries, RESOURCES, targets,
                     batch=("orders", "reconcile-orders", 300,
                            "SELECT id, status FROM orders WHERE updated_at > $1 ORDER BY id LIMIT 1000"),
-                    agents=agents, tools=tools, agent_service="agent", llm_service="llm-provider")
+                    agents=agents, tools=tools, agent_service="agent", llm_service="llm-provider",
+                    pool_victims={"search": "web", "inventory": "web", "pricing": "inventory"})
 
 
 TOPOLOGIES: dict[str, Topology] = {"shop": _shop(), "agentic": _agentic()}
-FAULTS: tuple[str, ...] = ("latency", "errors", "cpu", "pool_exhaustion", "bad_deploy", "retry_storm",
-                           "queue_lag", "agent_tool_loop", "llm_rate_limit", "llm_slow")
+# The first ten make the default accuracy corpus (48 cases over seeds 0-2); the rest are interactions
+# that live between spans or leave no span status (issue 17), generated on request.
+CLASSIC_FAULTS: tuple[str, ...] = ("latency", "errors", "cpu", "pool_exhaustion", "bad_deploy", "retry_storm",
+                                   "queue_lag", "agent_tool_loop", "llm_rate_limit", "llm_slow")
+NEW_FAULTS: tuple[str, ...] = ("network_delay", "consumer_lag", "timeout_amplification", "pool_cascade",
+                               "code_exception", "code_return")
+FAULTS: tuple[str, ...] = CLASSIC_FAULTS + NEW_FAULTS
 
 
 def get_topology(name: str) -> Topology:

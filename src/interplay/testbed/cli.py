@@ -58,8 +58,10 @@ def run_cmd(name: str, url: str, baseline: float, incident: float) -> None:
 @click.option("--rate", type=float, default=20.0, show_default=True, help="User requests per simulated second.")
 @click.option("--fault-at", type=float, default=None, help="Onset in seconds from the start (default: by seed).")
 @click.option("--max-spans", type=int, default=None, help="Stop after about this many spans.")
+@click.option("--bare", is_flag=True, help="Export like much real telemetry: no span status, no http/rpc/db "
+              "attributes, span kinds inferred, no metrics; onset 60-120 s in (default).")
 def simulate_cmd(topology: str, fault: str, seed: int, out: Path, duration: float, rate: float,
-                 fault_at: float | None, max_spans: int | None) -> None:
+                 fault_at: float | None, max_spans: int | None, bare: bool) -> None:
     """Simulate traffic with a fault into OTLP JSON lines, change events and ground truth."""
     if topology not in TOPOLOGIES:
         raise click.BadParameter(f"unknown topology {topology!r}; valid: {', '.join(TOPOLOGIES)}",
@@ -71,7 +73,7 @@ def simulate_cmd(topology: str, fault: str, seed: int, out: Path, duration: floa
                                  param_hint="--fault")
     began = time.perf_counter()
     truth = simulate(topology, fault_name, seed, out, duration_s=duration, fault_at_s=fault_at, rate_per_s=rate,
-                     max_spans=max_spans)
+                     max_spans=max_spans, bare=bare)
     secs = time.perf_counter() - began
     click.echo(f"wrote {truth['spans']} spans and {truth['logs']} logs to {out} "
                f"({secs:.1f} s, {truth['spans'] / max(secs, 1e-9):,.0f} spans/s)")
