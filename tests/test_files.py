@@ -185,7 +185,7 @@ def test_cli_ingest_rcaeval_csv_then_investigate(tmp_path):
     csv = tmp_path / "metrics.csv"
     csv.write_text("\n".join(rows) + "\n")
     db = str(tmp_path / "m.duckdb")
-    assert "360 metric points" in run_cli("ingest", "--format", "rcaeval", str(csv), "--db", db).stdout
+    assert "360 metric points" in run_cli("ingest", "--input-format", "rcaeval", str(csv), "--db", db).stdout
     result = cli_json("investigate", "--db", db)
     assert result["method"].startswith("metrics") and result["root_causes"][0]["service"] == "checkout"
     broken = tmp_path / "broken.csv"

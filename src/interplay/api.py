@@ -105,9 +105,27 @@ class Interplay:
         return interaction_graph(self.store, window)
 
     def impact(self, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
-        """Blast radius of 'service[:operation]': who depends on it, and how much of their traffic."""
+        """Blast radius of 'service[:operation]': who depends on it, and how much of their traffic.
+
+        An unknown service or operation is NotFound; with an operation, the direct callers are
+        those of that operation (not of the whole service).
+        """
         from .graph import impact
-        return impact(self.store, target, window)
+        from .model import NotFound
+        result = impact(self.store, target, window)
+        service, operation = result["target"]["service"], result["target"]["operation"]
+        nothing = not (result["direct_callers"] or result["entry_points"] or result["upstream"])
+        if nothing and not queries.known_target(self.store, service, None):
+            names = ", ".join(s["service"] for s in queries.services(self.store)[:20])
+            raise NotFound(f"impact {target}: no service or resource {service!r} seen (services: {names or 'none'})")
+        if operation:
+            if not queries.known_target(self.store, service, operation) and not result["entry_points"]:
+                ops = sorted({o["operation"] for o in queries.operations(self.store, service)})[:20] \
+                    if queries.known_target(self.store, service, None) else []
+                raise NotFound(f"impact {target}: {service} has no operation {operation!r}"
+                               + (f" (its operations: {', '.join(ops)})" if ops else ""))
+            result["direct_callers"] = queries.operation_callers(self.store, service, operation, window)
+        return result
 
     # -- agents --------------------------------------------------------------------------------
     def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),

@@ -28,18 +28,43 @@ def print_json(console: Console, data: Any) -> None:
 
 
 def table(console: Console, rows: list[dict[str, Any]], columns: list[tuple[str, str]],
-          title: str | None = None, empty: str = "nothing found") -> None:
-    """Print rows as a table; columns are (key, header) pairs, numbers right-aligned."""
+          title: str | None = None, empty: str = "nothing found", nowrap: tuple[str, ...] = (),
+          caption: str | None = None) -> None:
+    """Print rows as a table; columns are (key, header) pairs, numbers right-aligned.
+
+    Keys in nowrap (ids a reader copies) never wrap; caption is a legend printed under the table.
+    """
     if not rows:
         console.print(empty)
         return
     t = Table(title=title, show_lines=False, header_style="bold")
     for key, header in columns:
         numeric = isinstance(rows[0].get(key), (int, float)) and not isinstance(rows[0].get(key), bool)
-        t.add_column(header, justify="right" if numeric else "left", overflow="fold")
+        numeric = numeric or key.endswith(("_pct", "_s"))
+        t.add_column(header, justify="right" if numeric else "left",
+                     overflow="ignore" if key in nowrap else "fold", no_wrap=key in nowrap)
     for row in rows:
         t.add_row(*[safe(_fmt(row.get(key))) for key, _ in columns])
     console.print(t)
+    if caption:
+        console.print(caption, style="dim", soft_wrap=True, markup=False)
+
+
+def pct(share: float | None) -> str:
+    """A share (0..1) as a percentage, the one way rates read everywhere: 0%, <0.1%, 2.5%, 12%."""
+    if share is None:
+        return "–"
+    p = share * 100
+    if p == 0:
+        return "0%"
+    if p < 0.1:
+        return "<0.1%"
+    return f"{p:.1f}%" if p < 10 else f"{p:.0f}%"
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """'1 change', '3 changes'."""
+    return f"{n} {noun if n == 1 else (many or noun + 's')}"
 
 
 def _fmt(v: Any) -> str:

@@ -311,3 +311,35 @@ def operations(store: Store, service: str, window: TimeRange = TimeRange()) -> l
              "error_rate": round(r["errors"] / r["calls"], 5), "entry": r["entries"] > 0,
              "p50_ms": round(r["p50"] / 1e6, 3), "p95_ms": round(r["p95"] / 1e6, 3),
              "p99_ms": round(r["p99"] / 1e6, 3)} for r in rows]
+
+
+def operation_callers(store: Store, service: str, operation: str,
+                      window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+    """Who calls one operation of a service: per calling service, calls, rate, errors and latency.
+
+    The calls are the operation's spans whose parent span belongs to another service (mode async when
+    that parent is a PRODUCER, a queue in between).
+    """
+    cond, params = window.where("c.start_ns")
+    rows = store.query(f"""
+        SELECT p.service AS caller, max(CASE WHEN p.kind = 'PRODUCER' THEN 1 ELSE 0 END) AS queued,
+               count(*) AS calls, count(*) FILTER (WHERE c.status_code = 'ERROR') AS errors,
+               min(c.start_ns) AS lo, max(c.start_ns) AS hi,
+               quantile_cont(c.duration_ns, 0.5) AS p50, quantile_cont(c.duration_ns, 0.95) AS p95
+        FROM spans c JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+        WHERE {cond} AND c.service = ? AND c.operation = ? AND p.service <> c.service
+        GROUP BY p.service ORDER BY calls DESC, caller""", params + [service, operation])
+    lo = window.since_ns if window.since_ns is not None else min((r["lo"] for r in rows), default=0)
+    hi = window.until_ns if window.until_ns is not None else max((r["hi"] for r in rows), default=0)
+    seconds = max((hi - lo) / 1e9, 1.0)
+    return [{"service": r["caller"], "mode": "async" if r["queued"] else "sync", "calls": r["calls"],
+             "errors": r["errors"], "rate": round(r["calls"] / seconds, 4),
+             "error_rate": round(r["errors"] / r["calls"], 5),
+             "p50_ms": round(r["p50"] / 1e6, 3), "p95_ms": round(r["p95"] / 1e6, 3)} for r in rows]
+
+
+def known_target(store: Store, service: str, operation: str | None) -> bool:
+    """Whether spans of this service (and operation) were ever stored."""
+    match = "service = ?" + (" AND operation = ?" if operation else "")
+    return bool(store.query(f"SELECT 1 AS x FROM spans WHERE {match} LIMIT 1",
+                            [service] + ([operation] if operation else [])))

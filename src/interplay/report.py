@@ -38,10 +38,17 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
         lines += [f"{h2}Causal chain", ""]
         for i, hop in enumerate(top.get("chain", [])):
             arrow = "" if i == 0 else "→ "
-            lines.append(f"{bullet}{arrow}{hop['service']}: {hop['effect']}")
-        lines += ["", f"{h2}Evidence", ""]
-        for e in top.get("evidence", []):
-            lines.append(f"{bullet}[{e['type']}] {e['summary']}")
+            name = hop["service"] + (f" {hop['operation']}" if hop.get("operation") else "")
+            # the origin's effect is the summary just printed: name it, don't repeat it
+            effect = "where it starts (above)" if hop.get("effect") == top["summary"] else hop.get("effect", "")
+            lines.append(f"{bullet}{arrow}{effect}" if effect.startswith(name) else f"{bullet}{arrow}{name}: {effect}")
+        others = [e for e in top.get("evidence", []) if e.get("summary") != top["summary"]]
+        lines += ["", f"{h2}Evidence" + (" (besides the summary above)" if len(others) < len(top.get("evidence", [])) else ""), ""]
+        for e in others:
+            context = "" if e.get("weight") else " (context, not scored)"
+            lines.append(f"{bullet}[{e['type'].replace('_', ' ')}] {e['summary']}{context}")
+        if not others:
+            lines.append(f"{bullet}nothing more")
         if top.get("agent_runs"):
             shown = top["agent_runs"][:5]
             more = f" and {len(top['agent_runs']) - 5} more" if len(top["agent_runs"]) > 5 else ""
@@ -51,16 +58,23 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
         if ex.get("failing") or ex.get("healthy"):
             lines += ["", f"Compare a failing trace {ex.get('failing') or '-'} with a healthy one "
                           f"{ex.get('healthy') or '-'} (interplay trace ID)."]
-        lines += ["", f"{h2}Ranking", ""]
+        lines += ["", f"{h2}Ranking", "",
+                  "score: the summed weight of a candidate's evidence. It orders the candidates; it is not a "
+                  "probability and can exceed 1.", ""]
         for c in causes:
-            lines.append(f"{bullet}{c['rank']}. {c['service']} ({c['kind']}) score {c['score']:.3f}: {c['summary']}")
+            summary = "(above)" if c is top else c["summary"]
+            lines.append(f"{bullet}{c['rank']}. {c['service']} ({c['kind']}) score {c['score']:.3f}: {summary}")
     dc = r.get("data_completeness", {})
     lines += ["", f"{h2}Data completeness", "",
-              f"{bullet}traces: {dc.get('traces', 0)} ({dc.get('complete_share', 0):.0%} complete), "
-              f"spans {dc.get('spans', 0)}, logs {dc.get('logs', 0)}, metric points {dc.get('metric_points', 0)}, "
-              f"change events {dc.get('changes', 0)}",
+              f"{bullet}{_n(dc.get('traces', 0), 'trace')} ({dc.get('complete_share', 0):.0%} complete), "
+              f"{_n(dc.get('spans', 0), 'span')}, {_n(dc.get('logs', 0), 'log record')}, "
+              f"{_n(dc.get('metric_points', 0), 'metric point')}, {_n(dc.get('changes', 0), 'change event')}",
               f"{bullet}method: {r.get('method', 'traces')}"]
     return "\n".join(lines) + "\n"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _symptom_label(r: dict[str, Any]) -> str:
@@ -118,7 +132,8 @@ def render_graph(g: dict[str, Any], fmt: str = "text") -> str:
         for ed in g["edges"]:
             st = ed["stats"].get(w, {})
             arrow = "-.->" if ed["mode"] == "async" else "-->"
-            lines.append(f'  {ids.get(ed["caller"], "x")} {arrow}|"{st.get("rate", 0):.2f}/s"| {ids.get(ed["callee"], "x")}')
+            label = f"{st.get('rate', 0):.2f}/s · err {st.get('error_rate', 0):.1%} · p95 {st.get('p95_ms', 0):.0f} ms"
+            lines.append(f'  {ids.get(ed["caller"], "x")} {arrow}|"{label}"| {ids.get(ed["callee"], "x")}')
         return "\n".join(lines) + "\n"
     lines = []
     for ed in g["edges"]:

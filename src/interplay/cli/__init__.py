@@ -54,7 +54,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="interplay")
+@click.version_option(None, "-V", "--version", package_name="interplay")
 def main() -> None:
     """Interplay: find why production broke from how services and AI agents interact.
 

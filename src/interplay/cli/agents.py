@@ -37,7 +37,7 @@ def agents(ctx: click.Context, agent, failed, limit, db, url, token, since, unti
         r["modes"] = ", ".join(m["mode"] for m in r.get("failure_modes", [])) or "-"
     output.table(out, runs, [("run_id", "run"), ("started", "started"), ("agent", "agent"),
                              ("status", "status"), ("duration_ms", "ms"), ("steps", "steps"),
-                             ("tokens_total", "tokens"), ("modes", "failure modes")],
+                             ("tokens_total", "tokens"), ("modes", "failure modes")], nowrap=("run_id", "started"),
                  empty="no agent runs found (no spans with gen_ai.* / OpenInference agent attributes)")
 
 

@@ -71,13 +71,19 @@ def impact(target, since, until, db, url, token, fmt) -> None:
     if fmt == "json":
         output.print_json(out, result)
         return
+    for r in result["direct_callers"]:
+        r["error_pct"], r["rate_s"] = output.pct(r.get("error_rate")), f"{r.get('rate') or 0:.2f}"
+    for r in result["entry_points"]:
+        r["share_pct"] = output.pct(r.get("share"))
     output.table(out, result["direct_callers"], [("service", "direct caller"), ("mode", "mode"),
-                                                  ("rate", "calls/s"), ("error_rate", "error rate")],
+                                                  ("rate_s", "calls/s"), ("error_pct", "errors")],
                  empty=f"no callers of {target} seen")
     output.table(out, result["entry_points"], [("service", "entry service"), ("operation", "operation"),
                                                 ("requests", "requests"), ("through", f"via {target}"),
-                                                ("share", "share"), ("mode", "mode")],
-                 empty="no entry point reaches it")
+                                                ("share_pct", "share"), ("mode", "mode")],
+                 empty="no entry point reaches it",
+                 caption=f"share: of the entry point's requests, those whose trace reaches {target}; mode: "
+                         "sync (it waits), async (only through a queue), self (the target is the entry)")
 
 
 

@@ -56,20 +56,25 @@ def _parse_size(text: str) -> int:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @backend_options
 @click.option("--skip-invalid", is_flag=True, help="Store the valid records and report the rest.")
+@click.option("--input-format", "input_format", type=click.Choice(["auto", "rcaeval"]), default="auto",
+              show_default=True, help="auto: detect each file's format by its content; rcaeval: RCAEval "
+                                      "metrics CSVs (`time` + `<service>_<metric>` columns).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "rcaeval"]), default="text",
-              show_default=True, help="text/json: how to report (input detected by content); "
-                                      "rcaeval: read RCAEval metrics CSVs (`time` + `<service>_<metric>` columns).")
+              show_default=True, help="How to report what was stored (rcaeval: the old spelling of "
+                                      "--input-format rcaeval).")
 def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, skip_invalid: bool,
-           fmt: str) -> None:
+           input_format: str, fmt: str) -> None:
     """Store telemetry files: OTLP JSON lines, OTLP JSON/protobuf messages, change events, .gz.
 
     Each file is stored whole or not at all.
     """
+    if fmt == "rcaeval":  # kept so existing scripts still work
+        input_format, fmt = "rcaeval", "text"
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
     from ..model import IngestResult
     target = _writable_backend(db, url, token)
     local = not isinstance(target, RemoteInterplay)
-    if fmt == "rcaeval":
+    if input_format == "rcaeval":
         _ingest_rcaeval(target, paths, local)
         return
     extra = {"workers": os.cpu_count() or 1} if local else {}  # this process holds nothing fork breaks
@@ -168,8 +173,10 @@ def services(db, url, token, since, until, fmt) -> None:
     if fmt == "json":
         output.print_json(out, rows)
         return
-    output.table(out, rows, [("service", "service"), ("spans", "spans"), ("request_rate", "req/s"),
-                             ("error_rate", "error rate"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
+    for r in rows:
+        r["error_pct"], r["rate_s"] = output.pct(r["error_rate"]), f"{r['request_rate']:.2f}"
+    output.table(out, rows, [("service", "service"), ("spans", "spans"), ("rate_s", "req/s"),
+                             ("error_pct", "errors"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
                              ("first_seen", "first seen"), ("last_seen", "last seen")],
                  empty="no telemetry yet: point OTLP at http://127.0.0.1:4318 (interplay serve) "
                        "or run `interplay ingest FILE`")
@@ -268,10 +275,32 @@ def demo(scenario, baseline, incident, workdir, fmt) -> None:
     truth = result["truth"]
     out.print(output.safe(f"Scenario {result['scenario']}: injected {truth['fault']} into "
                           f"{truth['service']} at {truth['injected_at']}"), style="bold")
+    for r in result["services"]:
+        r["error_pct"] = output.pct(r["error_rate"])
     output.table(out, result["services"], [("service", "service"), ("spans", "spans"),
-                                           ("error_rate", "error rate"), ("p50_ms", "p50 ms"),
+                                           ("error_pct", "errors"), ("p50_ms", "p50 ms"),
                                            ("p99_ms", "p99 ms")], title="What was ingested")
     if result["investigation"] is not None:
         from ..report import render
         out.print(output.safe(render(result["investigation"], "text"), multiline=True))
-    out.print(output.safe(f"Database kept at {result['db']}: try `interplay services --db {result['db']}`"))
+    exe = _command_name()
+    out.print(output.safe(f"Database kept at {result['db']}. Next:"))
+    out.print(output.safe(f"  {exe} serve --db {result['db']}       # then open http://127.0.0.1:4318/ for the UI"),
+              soft_wrap=True)
+    out.print(output.safe(f"  {exe} services --db {result['db']}"), soft_wrap=True)
+
+
+def _command_name() -> str:
+    """How to run interplay again as printed: its name when on PATH, else its path (e.g. .venv/bin/interplay)."""
+    import shutil
+    import sys
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("interplay")
+    if here and found and Path(found).resolve() == here:
+        return "interplay"
+    if here and here.name == "interplay" and here.exists():
+        try:
+            return str(here.relative_to(Path.cwd()))
+        except ValueError:
+            return str(here)
+    return "interplay"

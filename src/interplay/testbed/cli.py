@@ -27,9 +27,11 @@ def list_cmd(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(scenarios, indent=2))
         return
+    click.echo(f"  {'SCENARIO':<22} {'TOPOLOGY':<8} {'FAULT':<16} DESCRIPTION")
     for s in scenarios:
         mark = "*" if s["name"] == DEFAULT_SCENARIO else " "
         click.echo(f"{mark} {s['name']:<22} {s['topology']:<8} {s['fault']:<16} {s['description']}")
+    click.echo(f"* the default: what `interplay demo` and `interplay testbed run` run without a name")
 
 
 @testbed.command("run")

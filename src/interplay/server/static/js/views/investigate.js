@@ -170,8 +170,17 @@ function causeDetail(inv, cause, graph) {
   out.push(h("section", {class: "card map-card"}, h("h2", {}, "Where it happened (incident window)"),
     h("div", {class: "map-canvas", id: "inv-map"}, svg)));
   out.push(h("section", {class: "card", id: "evidence"}, h("h2", {}, "Evidence"), evidenceTable(cause, inv),
-    exemplars(inv, cause)));
+    exemplars(inv, cause), agentRuns(cause)));
   return out;
+}
+
+/** The agent runs the investigation found involved in this cause, each a link to its page. */
+function agentRuns(cause) {
+  const runs = cause.agent_runs || [];
+  if (!runs.length) return null;
+  return [h("h3", {}, `Agent runs involved (${runs.length})`), h("ul", {class: "plain agent-runs", id: "cause-agent-runs"},
+    runs.slice(0, 20).map((id) => h("li", {}, h("a", {href: `#/agents/${encodeURIComponent(id)}`}, h("code", {}, id))))),
+  runs.length > 20 ? h("p", {class: "muted"}, `and ${runs.length - 20} more`) : null];
 }
 
 function evidenceTable(cause, inv) {

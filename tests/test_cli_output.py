@@ -1,0 +1,88 @@
+"""What the CLI prints: percentages, units and headers everywhere, clear errors, the version flag."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import cli_json, run_cli
+from interplay.api import Interplay
+from interplay.testing import TraceBuilder, traces_request
+
+T0 = 1_767_225_600 * 10**9
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    """web → api GET /items (1 in 4 fails) and api POST /items; a worker calls api GET /items too."""
+    tmp = tmp_path_factory.mktemp("cli")
+    traces = []
+    for i in range(40):
+        t = TraceBuilder(T0 + i * 10**9, seed=i)
+        root = t.span("web", "GET /", duration_ms=30)
+        call = root.child("web", "GET api", kind="CLIENT", offset_ms=1, duration_ms=20)
+        call.child("api", "GET /items", kind="SERVER", offset_ms=1, duration_ms=18, error=i % 4 == 0)
+        if i % 2:
+            post = root.child("web", "POST api", kind="CLIENT", offset_ms=22, duration_ms=5)
+            post.child("api", "POST /items", kind="SERVER", offset_ms=1, duration_ms=4)
+        traces.append(t)
+        w = TraceBuilder(T0 + i * 10**9 + 5 * 10**8, seed=100 + i)
+        job = w.span("worker", "sync", kind="INTERNAL", duration_ms=10)
+        job.child("worker", "GET api", kind="CLIENT", duration_ms=5).child("api", "GET /items", duration_ms=4,
+                                                                          kind="SERVER")
+        traces.append(w)
+    (tmp / "t.json").write_text(json.dumps(traces_request(traces)))
+    ip = Interplay.open(tmp / "c.duckdb")
+    ip.ingest_file(tmp / "t.json")
+    ip.close()
+    return str(tmp / "c.duckdb")
+
+
+def test_version_flag():
+    assert run_cli("-V").stdout.startswith("interplay, version ")
+    assert run_cli("--version").stdout == run_cli("-V").stdout
+
+
+def test_rates_read_as_percentages(db):
+    text = run_cli("services", "--db", db).stdout
+    assert "errors" in text and "10%" in text  # api: 10 failures in 100 requests
+    assert "0.1 " not in text
+    impact = run_cli("impact", "api", "--db", db).stdout
+    assert "100%" in impact and "share:" in impact  # the legend under the entry-point table
+
+
+def test_impact_of_an_operation_lists_that_operations_callers(db):
+    whole = cli_json("impact", "api", "--db", db)
+    assert {c["service"] for c in whole["direct_callers"]} == {"web", "worker"}
+    post = cli_json("impact", "api:POST /items", "--db", db)
+    assert [(c["service"], c["calls"]) for c in post["direct_callers"]] == [("web", 20)]
+    assert [(e["service"], e["through"]) for e in post["entry_points"]] == [("web", 20)]
+
+
+def test_impact_of_unknown_targets_fails_with_a_clear_error(db):
+    r = run_cli("impact", "nosuch", "--db", db, check=False)
+    assert r.returncode == 1 and "no service or resource 'nosuch'" in r.stderr and "api" in r.stderr
+    r = run_cli("impact", "api:DELETE /items", "--db", db, check=False)
+    assert r.returncode == 1 and "api has no operation 'DELETE /items'" in r.stderr and "POST /items" in r.stderr
+
+
+def test_graph_mermaid_labels_carry_errors_and_latency(db):
+    text = run_cli("graph", "--db", db, "--format", "mermaid").stdout
+    assert "err 16.7%" in text or "err 25.0%" in text
+    assert "p95" in text and " ms" in text
+
+
+def test_testbed_list_has_a_header_and_explains_the_mark():
+    lines = run_cli("testbed", "list").stdout.splitlines()
+    assert lines[0].split() == ["SCENARIO", "TOPOLOGY", "FAULT", "DESCRIPTION"]
+    assert any(line.startswith("* ") for line in lines[1:-1])
+    assert lines[-1].startswith("* the default")
+
+
+def test_ingest_input_format_is_separate_from_the_report_format(tmp_path):
+    csv = tmp_path / "m.csv"
+    csv.write_text("time,cart_cpu,cart_mem\n" + "".join(f"{1767225600 + i},{i % 5},{i}\n" for i in range(10)))
+    target = str(tmp_path / "r.duckdb")
+    assert "20 metric points" in run_cli("ingest", "--input-format", "rcaeval", str(csv), "--db", target).stdout
+    assert "--input-format" in run_cli("ingest", "--help").stdout
