@@ -442,7 +442,7 @@ def test_http_routes_in_process(tmp_path):
     bad = Run(9, error="boom")
     bad.chat()
     ip = open_store(tmp_path, good + [bad])
-    client = TestClient(create_app(ServerState(ip, writer=None)))
+    client = TestClient(create_app(ServerState(ip, writer=None)), base_url="http://127.0.0.1")
     body = client.get("/api/agents/runs", params={"failed": "true"}).json()
     assert [r["trace_id"] for r in body["runs"]] == [bad.trace.trace_id]
     rid = body["runs"][0]["run_id"]

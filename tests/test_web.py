@@ -22,7 +22,7 @@ def client(tmp_path):
     ip = Interplay.open(tmp_path / "w.duckdb")
     writer = Writer(ip)
     app = create_app(ServerState(ip, writer))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         c.hub = ip
         yield c
     writer.close()

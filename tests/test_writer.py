@@ -28,8 +28,8 @@ def test_full_queue_is_refused_and_http_says_retry_after(tmp_path):
         second = writer.submit(changes_batch(_change("b")))
         with pytest.raises(Overloaded):
             writer.submit(changes_batch(_change("c")))
-        client = TestClient(create_app(ServerState(ip, writer)))
-        r = client.post("/v1/changes", content=json.dumps(_change("d")))
+        client = TestClient(create_app(ServerState(ip, writer)), base_url="http://127.0.0.1")
+        r = client.post("/v1/changes", content=json.dumps(_change("d")), headers={"Content-Type": "application/json"})
         assert r.status_code == 503 and r.headers["Retry-After"] == "2"
         r = client.post("/v1/traces", content=b"{}", headers={"Content-Type": "application/json"})
         assert r.status_code == 503 and r.headers["Retry-After"] == "2"

@@ -40,15 +40,17 @@ class Interplay:
     # -- ingest --------------------------------------------------------------------------------
     def ingest_file(self, path: str | Path, *, skip_invalid: bool = False,
                     on_progress: Callable[[int], None] | None = None,
-                    name: str | None = None, workers: int = 1) -> IngestResult:
+                    name: str | None = None, workers: int = 1, max_bytes: int | None = None,
+                    max_record: int | None = None) -> IngestResult:
         """Store one file atomically: on a bad record (without skip_invalid) nothing of it is kept.
 
-        workers > 1 decodes large files in forked processes (see `read_file`).
+        workers > 1 decodes large files in forked processes (see `read_file`); max_bytes caps the
+        decompressed file and max_record one line or document (the server sets both).
         """
         result = IngestResult()
         with self.store.bulk_transaction() as tx:
             for batch in read_file(path, skip_invalid=skip_invalid, on_progress=on_progress, name=name,
-                                   workers=workers):
+                                   workers=workers, max_bytes=max_bytes, max_record=max_record):
                 tx.append(batch)
                 result.add(batch.result())
         return result

@@ -14,7 +14,9 @@ from .timeutil import format_time
 class RemoteInterplay:
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"X-Interplay-Client": "cli"}  # a write no web page could send (server/admission.py)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def close(self) -> None:
@@ -97,6 +99,7 @@ class RemoteInterplay:
         path = Path(path)
         with open(path, "rb") as f:
             data = self._request("POST", "/api/ingest", content=f,
+                                 headers={"Content-Type": "application/octet-stream"},
                                  params={"skip_invalid": "true" if skip_invalid else "false",
                                          "name": path.name}, timeout=None)
         if on_progress:

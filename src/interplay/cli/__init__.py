@@ -27,8 +27,29 @@ db_option = click.option("--db", "--store", "db", envvar=["INTERPLAY_STORE", "IN
                               "(env INTERPLAY_STORE or INTERPLAY_DB).")
 url_option = click.option("--url", envvar="INTERPLAY_URL", default=None,
                           help="Query a running `interplay serve` at this URL instead of the file.")
-token_option = click.option("--token", envvar="INTERPLAY_TOKEN", default=None,
-                            help="Bearer token for the server (env INTERPLAY_TOKEN).")
+def token_option(command):
+    """--token (env INTERPLAY_TOKEN) or --token-file (env INTERPLAY_TOKEN_FILE), which `ps` does not show."""
+    command = click.option("--token-file", envvar="INTERPLAY_TOKEN_FILE", default=None, expose_value=False,
+                           type=click.Path(dir_okay=False), callback=_token_from_file,
+                           help="Read the bearer token from this file (env INTERPLAY_TOKEN_FILE).")(command)
+    return click.option("--token", envvar="INTERPLAY_TOKEN", default=None, callback=_keep_token,
+                        help="Bearer token for the server (env INTERPLAY_TOKEN; visible in `ps`, "
+                             "prefer the environment or --token-file).")(command)
+
+
+def _token_from_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value and not ctx.params.get("token"):
+        try:
+            token = Path(value).read_text().strip()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {value}: {exc.strerror}", param_hint="--token-file") from None
+        if not token:
+            raise click.BadParameter(f"{value} is empty", param_hint="--token-file")
+        ctx.params["token"] = token
+
+
+def _keep_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return value or ctx.params.get("token")  # --token-file may have been read first
 
 
 def backend_options(command):

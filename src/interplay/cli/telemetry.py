@@ -30,25 +30,53 @@ from . import (_backend, _window, _writable_backend, backend_options, db_option,
               help="Batches queued for writing before clients are told to retry (503).")
 @click.option("--notify-url", envvar="INTERPLAY_NOTIFY_URL", default=None,
               help="POST each alert investigation's result as JSON to this URL (env INTERPLAY_NOTIFY_URL).")
+@click.option("--max-upload", default="1GiB", show_default=True,
+              help="Largest file POST /api/ingest takes (streamed to disk), also after decompression.")
+@click.option("--body-budget", default="128MiB", show_default=True,
+              help="Request-body bytes held in memory by all requests together; past it, 503 + Retry-After.")
+@click.option("--body-timeout", default="30s", show_default=True,
+              help="A request body that stalls this long is refused (408); a whole body gets 4x this.")
+@click.option("--max-requests", default=256, show_default=True, type=click.IntRange(1),
+              help="Requests in flight; past it, 503 + Retry-After (connections are capped at twice this).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, envvar="INTERPLAY_ALLOWED_HOSTS",
+              help="A Host name the server answers to besides loopback names and the bound address "
+                   "(repeatable; '*' for any; env INTERPLAY_ALLOWED_HOSTS, space-separated).")
+@click.option("--cors-origin", "cors_origins", multiple=True, envvar="INTERPLAY_CORS_ORIGINS",
+              help="A browser origin (https://host:port) allowed to call the API cross-origin (repeatable).")
 def serve(db: str, host: str, port: int, grpc_port: int, token: str | None, retention: str,
-          max_body: str, max_pending: int, notify_url: str | None) -> None:
+          max_body: str, max_pending: int, notify_url: str | None, max_upload: str, body_budget: str,
+          body_timeout: str, max_requests: int, allowed_hosts: tuple[str, ...],
+          cors_origins: tuple[str, ...]) -> None:
     """Receive OTLP (HTTP and gRPC) and serve the API, until Ctrl-C or SIGTERM."""
+    from ..server.bodies import BodyLimits
     from ..server.run import serve as run_server
     keep = parse_duration_ns(retention)
+    idle_s = parse_duration_ns(body_timeout) / 1e9
+    if idle_s <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--body-timeout")
+    limits = BodyLimits(budget=_parse_size(body_budget, "--body-budget"),
+                        max_upload=_parse_size(max_upload, "--max-upload"), idle_timeout_s=idle_s,
+                        total_timeout_s=4 * idle_s, max_requests=max_requests)
     run_server(db, host=host, port=port, grpc_port=None if grpc_port < 0 else grpc_port, token=token,
                retention_ns=keep or None, max_body=_parse_size(max_body), max_pending=max_pending,
-               notify_url=notify_url,
+               notify_url=notify_url, limits=limits, allowed_hosts=allowed_hosts, cors_origins=cors_origins,
                echo=lambda line: out.print(output.safe(line)))
 
 
-def _parse_size(text: str) -> int:
+def _parse_size(text: str, option: str = "--max-body") -> int:
     units = {"": 1, "b": 1, "kib": 1024, "kb": 1000, "mib": 1024**2, "mb": 1000**2, "gib": 1024**3, "gb": 1000**3}
     t = text.strip().lower()
     num = t.rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = t[len(num):].strip()
     if unit not in units or not num:
-        raise click.BadParameter(f"{text!r}: expected a size like 16MiB", param_hint="--max-body")
-    return int(float(num) * units[unit])
+        raise click.BadParameter(f"{text!r}: expected a size like 16MiB", param_hint=option)
+    try:
+        size = int(float(num) * units[unit])
+    except (ValueError, OverflowError):
+        raise click.BadParameter(f"{text!r}: expected a size like 16MiB", param_hint=option) from None
+    if size <= 0:
+        raise click.BadParameter(f"{text!r}: must be more than 0", param_hint=option)
+    return size
 
 
 # -- ingest --------------------------------------------------------------------------------------

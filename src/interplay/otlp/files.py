@@ -18,7 +18,7 @@ from typing import IO
 
 from ..batch import TelemetryBatch
 from ..changes import add_change_event, is_change_event
-from ..model import InvalidInput
+from ..model import InvalidInput, PayloadTooLarge
 from . import jaeger, jsonmap, proto, zipkin
 from .columns import ColumnBuilder
 
@@ -29,29 +29,33 @@ Progress = Callable[[int], None]  # called with bytes of the (compressed) file r
 
 def read_file(path: str | Path, *, skip_invalid: bool = False, on_progress: Progress | None = None,
               chunk_rows: int = CHUNK_ROWS, name: str | None = None,
-              workers: int = 1) -> Iterator[TelemetryBatch]:
+              workers: int = 1, max_bytes: int | None = None,
+              max_record: int | None = None) -> Iterator[TelemetryBatch]:
     """Yield batches of at most ~chunk_rows rows from one file.
 
     Without skip_invalid, the first bad record raises InvalidInput naming file, line and reason;
     callers that store inside one transaction then roll the whole file back. With it, bad records
     are counted in each batch's `rejected`, with their line numbers. With workers > 1, large JSON
     lines files are decoded in that many forked processes (only safe where the calling process
-    holds no state a fork would break: the CLI, not a server).
+    holds no state a fork would break: the CLI, not a server). max_bytes caps the decompressed
+    file and max_record one line or document (PayloadTooLarge past either), so memory stays bounded.
     """
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
     raw = open(path, "rb")
     shown = Path(name) if name else path  # what error messages call the file
+    max_record = max_record or MAX_SINGLE_MESSAGE
     try:
-        stream = _maybe_gunzip(raw, path)
+        stream = _maybe_gunzip(raw, path, max_bytes, shown)
         head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
         if head.lstrip()[:1] in (b"{", b"["):
-            yield from _read_json(stream, raw, shown, skip_invalid, on_progress, chunk_rows, workers)
+            yield from _read_json(stream, raw, shown, skip_invalid, on_progress, chunk_rows, workers,
+                                  max_record)
         elif not head:
             return
         else:
-            yield _read_protobuf(stream, shown, skip_invalid)
+            yield _read_protobuf(stream, shown, skip_invalid, max_record)
             if on_progress:
                 on_progress(raw.tell())
     except (OSError, EOFError, zlib.error) as exc:
@@ -60,23 +64,56 @@ def read_file(path: str | Path, *, skip_invalid: bool = False, on_progress: Prog
         raw.close()
 
 
-def _maybe_gunzip(raw: IO[bytes], path: Path) -> io.BufferedReader:
+def _maybe_gunzip(raw: IO[bytes], path: Path, max_bytes: int | None, shown: Path) -> io.BufferedReader:
     magic = raw.read(2)
     raw.seek(0)
-    if magic == b"\x1f\x8b":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
-    return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+    inner: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
+    if max_bytes is not None:
+        inner = _Capped(inner, max_bytes, shown)
+    return io.BufferedReader(inner, buffer_size=1 << 20)  # type: ignore[arg-type]
+
+
+class _Capped(io.RawIOBase):
+    """A reader that refuses to yield more than `limit` bytes: a gzip bomb stops there."""
+
+    def __init__(self, inner: IO[bytes], limit: int, shown: Path) -> None:
+        self.inner, self.limit, self.shown, self.count = inner, limit, shown, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise PayloadTooLarge(f"{self.shown}: over {self.limit} bytes (after decompression)")
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _lines(stream: io.BufferedReader, max_record: int, path: Path) -> Iterator[bytes]:
+    """The stream's lines, refusing one longer than max_record instead of holding it whole."""
+    lineno = 0
+    while line := stream.readline(max_record + 1):
+        lineno += 1
+        if len(line) > max_record:
+            raise PayloadTooLarge(f"{path}:{lineno}: a line over {max_record} bytes")
+        yield line
 
 
 def _read_json(stream: io.BufferedReader, raw: IO[bytes], path: Path, skip_invalid: bool,
-               on_progress: Progress | None, chunk_rows: int, workers: int) -> Iterator[TelemetryBatch]:
-    lines = iter(stream)
+               on_progress: Progress | None, chunk_rows: int, workers: int,
+               max_record: int) -> Iterator[TelemetryBatch]:
+    lines = _lines(stream, max_record, path)
     first = next(lines, b"")
     try:
         orjson.loads(first)
     except orjson.JSONDecodeError:
         if first.strip():  # one pretty-printed message spanning many lines
-            doc = _whole_document(first + stream.read(MAX_SINGLE_MESSAGE), path)
+            data = first + stream.read(max_record + 1 - len(first))
+            if len(data) > max_record:
+                raise PayloadTooLarge(f"{path}: a single JSON document over {max_record} bytes")
+            doc = _whole_document(data, path)
             builder = ColumnBuilder()
             _add_document(doc, builder, str(path))
             _check_strict(builder, skip_invalid)
@@ -200,12 +237,13 @@ def _check_strict(builder: ColumnBuilder, skip_invalid: bool) -> None:
         raise InvalidInput(reason + more)
 
 
-def _read_protobuf(stream: io.BufferedReader, path: Path, skip_invalid: bool) -> TelemetryBatch:
+def _read_protobuf(stream: io.BufferedReader, path: Path, skip_invalid: bool,
+                   max_record: int = MAX_SINGLE_MESSAGE) -> TelemetryBatch:
     """One binary export request; its signal is whichever decodes to the most valid records."""
-    data = stream.read(MAX_SINGLE_MESSAGE + 1)
-    if len(data) > MAX_SINGLE_MESSAGE:
-        raise InvalidInput(f"{path}: a single protobuf message over {MAX_SINGLE_MESSAGE >> 20} MiB; "
-                           "split it or use JSON lines")
+    data = stream.read(max_record + 1)
+    if len(data) > max_record:
+        raise PayloadTooLarge(f"{path}: a single protobuf message over {max_record} bytes; "
+                              "split it or use JSON lines")
     best: TelemetryBatch | None = None
     best_score = -1
     for signal in ("traces", "logs", "metrics"):

@@ -2,21 +2,23 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..api import Interplay, changes_batch
-from ..model import InterplayError, InvalidInput, Overloaded, PayloadTooLarge
+from ..model import InterplayError, InvalidInput, Overloaded
 from ..timeutil import parse_duration_ns
 from . import otlp_http, zipkin_http
+from .admission import CLIENT_HEADER, Admission, AdmissionMiddleware
+from .bodies import BodyGuard, BodyLimits
 from .params import error_response, int_param, window_of
 from .writer import Writer
 
@@ -30,6 +32,14 @@ class ServerState:
     token: str | None = None
     max_body: int = otlp_http.DEFAULT_MAX_BODY
     notify_url: str | None = None   # where alert investigations are forwarded (routes_alerts)
+    limits: BodyLimits = field(default_factory=BodyLimits)
+    admission: Admission | None = None   # None: loopback names only, with `token`
+
+    def __post_init__(self) -> None:
+        if self.admission is None:
+            self.admission = Admission(token=self.token)
+        self.limits.max_body = self.max_body
+        self.limits.budget = max(self.limits.budget, self.max_body)
 
 
 def create_app(state: ServerState) -> Starlette:
@@ -52,8 +62,23 @@ def create_app(state: ServerState) -> Starlette:
     routes += mcp.routes if mcp else []
     app = Starlette(routes=routes, lifespan=mcp.lifespan if mcp else None)
     app.state.interplay_state = state
-    app.add_middleware(_TokenMiddleware, state=state)
+    if state.admission.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=sorted(state.admission.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=[
+                               "authorization", "content-type", "content-encoding", CLIENT_HEADER])
+    app.add_middleware(AdmissionMiddleware, admission=state.admission, error_response=_guard_error)
+    app.add_middleware(BodyGuard, limits=state.limits, error_response=_guard_error)  # outermost
     return app
+
+
+def _guard_error(scope, exc: InterplayError) -> Response:
+    """A refused request, answered the way its route answers errors (OTLP Status on /v1/ receivers)."""
+    path = scope["path"]
+    if path.startswith("/v1/") and path != "/v1/changes":
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").decode("latin-1")
+        media = otlp_http.PROTOBUF if "protobuf" in content_type else otlp_http.JSON
+        return otlp_http.error_response(exc.http_status, str(exc), media)
+    return error_response(exc)
 
 
 def _area_routes() -> list:
@@ -96,29 +121,6 @@ def _state(request: Request) -> ServerState:
     return request.app.state.interplay_state
 
 
-def _needs_token(path: str) -> bool:
-    """The UI page and its static files hold no data; the API, the receivers and MCP do."""
-    return path.startswith(("/api/", "/v1/", "/mcp")) and path != "/api/health"
-
-
-class _TokenMiddleware:
-    """Bearer-token check for /api/, /v1/ and /mcp (except the health probe), when a token is set."""
-
-    def __init__(self, app, state: ServerState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.state.token and _needs_token(scope["path"]):
-            headers = dict(scope.get("headers") or [])
-            given = headers.get(b"authorization", b"").decode("latin-1")
-            if not hmac.compare_digest(given.encode(), f"Bearer {self.state.token}".encode()):
-                response = JSONResponse({"error": "missing or wrong bearer token"}, status_code=401,
-                                        headers={"WWW-Authenticate": "Bearer"})
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 # -- OTLP ----------------------------------------------------------------------------------------
 def _otlp_endpoint(signal: str):
     async def endpoint(request: Request) -> Response:
@@ -129,6 +131,7 @@ def _otlp_endpoint(signal: str):
             body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
                                              state.max_body)
             batch = otlp_http.decode(signal, body, media)
+            del body  # held while the batch waits for the writer otherwise
             result = await asyncio.wrap_future(state.writer.submit(batch))
         except Overloaded as exc:
             return otlp_http.error_response(503, str(exc), media, retry_after=2)
@@ -203,27 +206,27 @@ async def _query(request: Request, fn) -> Response:
     return JSONResponse(result)
 
 
-MAX_FILE_UPLOAD = 8 * 1024 * 1024 * 1024
-
-
 async def _ingest_file(request: Request) -> Response:
-    """A whole telemetry file (any format `interplay ingest` reads), stored atomically."""
+    """A whole telemetry file (any format `interplay ingest` reads), streamed to disk, stored atomically.
+
+    BodyGuard caps the upload at `limits.max_upload`; the same cap bounds what it decompresses to,
+    and no single line or document may exceed `max_body`.
+    """
+    import os
     import tempfile
 
     from starlette.concurrency import run_in_threadpool
     state = _state(request)
+    limits = state.limits
     name = request.query_params.get("name") or "upload"
     skip_invalid = request.query_params.get("skip_invalid", "").lower() in ("1", "true", "yes")
     tmp = tempfile.NamedTemporaryFile(prefix="interplay-ingest-", delete=False)
     try:
-        received = 0
         async for chunk in request.stream():
-            received += len(chunk)
-            if received > MAX_FILE_UPLOAD:
-                return error_response(PayloadTooLarge(f"file over {MAX_FILE_UPLOAD} bytes"))
             await run_in_threadpool(tmp.write, chunk)
         tmp.close()
-        job = lambda ip: ip.ingest_file(tmp.name, skip_invalid=skip_invalid, name=name)  # noqa: E731
+        job = lambda ip: ip.ingest_file(tmp.name, skip_invalid=skip_invalid, name=name,  # noqa: E731
+                                        max_bytes=limits.max_upload, max_record=limits.max_body)
         result = await asyncio.wrap_future(state.writer.submit(job))
     except Overloaded as exc:
         return error_response(exc, retry_after=2)
@@ -231,6 +234,5 @@ async def _ingest_file(request: Request) -> Response:
         return error_response(exc)
     finally:
         tmp.close()
-        import os
         os.unlink(tmp.name)
     return JSONResponse(result.to_dict())

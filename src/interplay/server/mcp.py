@@ -74,17 +74,13 @@ class McpEndpoint:
 def mcp_endpoint(state: Any, path: str = "/mcp") -> McpEndpoint:
     """Tools over the server's hub, writing kept investigations through its writer queue.
 
-    Stateless JSON responses: no session to lose when a client reconnects. With a token the bearer
-    check already stops DNS-rebinding pages (a browser cannot add the header); without one the
-    server listens on loopback only, so Host must be a loopback name.
+    Stateless JSON responses: no session to lose when a client reconnects. Host, Origin and the
+    token are checked for /mcp by the app's AdmissionMiddleware, as on every other route (so
+    --allowed-host names work here too); the SDK's own check would refuse those names.
     """
     tools = Tools(state.interplay, submit=state.writer.submit if state.writer else None)
     server = build_server(tools)
-    security = (TransportSecuritySettings(enable_dns_rebinding_protection=False) if state.token else
-                TransportSecuritySettings(enable_dns_rebinding_protection=True,
-                                          allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-                                          allowed_origins=["http://127.0.0.1:*", "http://localhost:*",
-                                                           "http://[::1]:*"]))
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     sub = server.streamable_http_app(streamable_http_path=path, stateless_http=True, json_response=True,
                                      transport_security=security)
     return McpEndpoint(routes=list(sub.routes), server=server)

@@ -1,13 +1,14 @@
 """OTLP/gRPC receiver on the same writer as OTLP/HTTP."""
 from __future__ import annotations
 
+import hmac
 import logging
 from concurrent import futures
 
 import grpc
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ..model import InterplayError, Overloaded
 from ..otlp import proto
@@ -18,19 +19,23 @@ MAX_MESSAGE = 16 * 1024 * 1024
 
 
 def start_grpc(writer: Writer, host: str, port: int, token: str | None = None,
-               max_message: int = MAX_MESSAGE) -> tuple[grpc.Server, int]:
-    """Start the gRPC server; returns it and the port it bound (port 0 picks one)."""
+               max_message: int = MAX_MESSAGE, max_concurrent: int = 8) -> tuple[grpc.Server, int]:
+    """Start the gRPC server; returns it and the port it bound (port 0 picks one).
+
+    At most `max_concurrent` exports are held at once (more get RESOURCE_EXHAUSTED), so memory is
+    bounded by max_concurrent x max_message. Requests arrive as bytes and are parsed here, so a body
+    that is not protobuf is INVALID_ARGUMENT, not the INTERNAL gRPC gives a failed deserializer.
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="otlp-grpc"),
         options=[("grpc.max_receive_message_length", max_message)],
-        interceptors=[_TokenInterceptor(token)] if token else None)
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-        _Servicer(writer, "traces", trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"), server)
-    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(
-        _Servicer(writer, "logs", logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records"), server)
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(
-        _Servicer(writer, "metrics", metrics_service_pb2.ExportMetricsServiceResponse,
-                  "rejected_data_points"), server)
+        interceptors=[_TokenInterceptor(token)] if token else None,
+        maximum_concurrent_rpcs=max_concurrent)
+    for signal, (service, response_cls, field) in _SERVICES.items():
+        servicer = _Servicer(writer, signal, response_cls, field)
+        handler = grpc.unary_unary_rpc_method_handler(
+            servicer.Export, request_deserializer=None, response_serializer=response_cls.SerializeToString)
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {"Export": handler}),))
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise InterplayError(f"cannot listen for OTLP/gRPC on {host}:{port} (address in use?)")
@@ -38,18 +43,33 @@ def start_grpc(writer: Writer, host: str, port: int, token: str | None = None,
     return server, bound
 
 
+_SERVICES = {
+    "traces": ("opentelemetry.proto.collector.trace.v1.TraceService",
+               trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"),
+    "logs": ("opentelemetry.proto.collector.logs.v1.LogsService",
+             logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records"),
+    "metrics": ("opentelemetry.proto.collector.metrics.v1.MetricsService",
+                metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points"),
+}
+
+
 class _Servicer:
     def __init__(self, writer: Writer, signal: str, response_cls, field: str) -> None:
         self.writer, self.signal, self.response_cls, self.field = writer, signal, response_cls, field
 
-    def Export(self, request, context):  # noqa: N802 - the generated stub's name
+    def Export(self, data: bytes, context):  # noqa: N802 - the generated stub's name
         try:
+            request = proto.parse_request(self.signal, data)
             batch = proto.decode_request(self.signal, request)
+            del request, data
             result = self.writer.submit(batch).result()
         except Overloaded as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except InterplayError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Exception:  # a bug of ours, not the client's: say so, and keep the server up
+            log.exception("gRPC %s export failed", self.signal)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error storing the export; see the server log")
         response = self.response_cls()
         if result.rejected:
             setattr(response.partial_success, self.field, result.rejected_count)
@@ -60,7 +80,7 @@ class _Servicer:
 
 class _TokenInterceptor(grpc.ServerInterceptor):
     def __init__(self, token: str) -> None:
-        self.expected = f"Bearer {token}"
+        self.token = token
 
         def deny(request, context):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
@@ -68,6 +88,7 @@ class _TokenInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation, handler_call_details):
         metadata = dict(handler_call_details.invocation_metadata or ())
-        if metadata.get("authorization") != self.expected:
+        scheme, _, given = str(metadata.get("authorization", "")).strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
             return self._deny
         return continuation(handler_call_details)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import AsyncIterator
 
 from google.protobuf import json_format
@@ -13,9 +12,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.responses import Response
 
 from ..batch import TelemetryBatch
-from ..model import IngestResult, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from ..model import IngestResult, InvalidInput, UnsupportedMediaType
 from ..otlp import jsonmap, proto
 from ..otlp.columns import ColumnBuilder
+from . import bodies
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -37,42 +37,8 @@ def media_type(content_type: str | None) -> str:
 
 
 async def read_body(chunks: AsyncIterator[bytes], encoding: str | None, limit: int) -> bytes:
-    """The request body, decompressed, refusing anything over `limit` bytes at any stage.
-
-    Decompression is incremental with a cap on output, so a gzip bomb costs at most `limit`.
-    """
-    encoding = (encoding or "identity").strip().lower()
-    if encoding not in ("identity", "gzip", "deflate"):
-        raise UnsupportedMediaType(f"content encoding {encoding!r} is not supported; use gzip or none")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS) \
-        if encoding != "identity" else None
-    out = bytearray()
-    received = 0
-    async for chunk in chunks:
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes")
-        if inflater is None:
-            out += chunk
-            continue
-        try:
-            out += inflater.decompress(chunk, limit + 1 - len(out))
-            if inflater.unconsumed_tail:
-                raise PayloadTooLarge(f"decompressed body over {limit} bytes")
-        except zlib.error as exc:
-            raise InvalidInput(f"body is not valid {encoding} data: {exc}") from None
-        if len(out) > limit:
-            raise PayloadTooLarge(f"decompressed body over {limit} bytes")
-    if inflater is not None:
-        try:
-            out += inflater.flush()
-        except zlib.error as exc:
-            raise InvalidInput(f"body is not valid {encoding} data: {exc}") from None
-        if not inflater.eof:
-            raise InvalidInput(f"body is truncated {encoding} data")
-        if len(out) > limit:
-            raise PayloadTooLarge(f"decompressed body over {limit} bytes")
-    return bytes(out)
+    """The request body, decompressed (every gzip member), refusing anything over `limit` bytes."""
+    return await bodies.read_body(chunks, encoding, limit)
 
 
 def decode(signal: str, body: bytes, media: str) -> TelemetryBatch:

@@ -14,7 +14,9 @@ import uvicorn
 from ..api import Interplay
 from ..discovery import remove_server_file, write_server_file
 from ..model import InterplayError
+from .admission import Admission
 from .app import ServerState, create_app
+from .bodies import BodyLimits
 from .otlp_grpc import start_grpc
 from .writer import Writer
 
@@ -33,8 +35,16 @@ def is_loopback(host: str) -> bool:
 def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int | None = 4317,
           token: str | None = None, retention_ns: int | None = None,
           max_body: int = 16 * 1024 * 1024, max_pending: int = 256, notify_url: str | None = None,
-          echo: Callable[[str], None] = print) -> None:
-    """Run until SIGTERM / Ctrl-C; every acknowledged batch is committed before this returns."""
+          limits: BodyLimits | None = None, allowed_hosts: tuple[str, ...] = (),
+          cors_origins: tuple[str, ...] = (), echo: Callable[[str], None] = print) -> None:
+    """Run until SIGTERM / Ctrl-C; every acknowledged batch is committed before this returns.
+
+    `limits` bound request bodies (size, time, bytes in flight, requests in flight); Host must be
+    a loopback name, the bound address or one of `allowed_hosts`; browsers of other origins are
+    refused unless listed in `cors_origins`.
+    """
+    limits = limits or BodyLimits()
+    limits.max_body = max_body
     if not is_loopback(host) and not token:
         raise InterplayError(f"refusing to listen on non-loopback address {host} without a token: "
                              "set --token or INTERPLAY_TOKEN")
@@ -44,7 +54,8 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
     grpc_server = None
     try:
         if grpc_port is not None:
-            grpc_server, grpc_port = start_grpc(writer, host, grpc_port, token, max_body)
+            grpc_server, grpc_port = start_grpc(writer, host, grpc_port, token, max_body,
+                                                max_concurrent=max(4, limits.budget // max_body))
         port = sock.getsockname()[1]
         url = f"http://{_url_host(host)}:{port}"
         write_server_file(db, {"url": url, "pid": os.getpid(), "grpc_port": grpc_port,
@@ -58,9 +69,11 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
         echo(f"  MCP        {url}/mcp  (streamable HTTP)")
         echo("Press Ctrl-C to stop.")
         sys.stdout.flush()
-        app = create_app(ServerState(interplay, writer, token, max_body, notify_url))
+        admission = Admission.for_bind(host, token=token, allowed=allowed_hosts, cors_origins=cors_origins)
+        app = create_app(ServerState(interplay, writer, token, max_body, notify_url, limits, admission))
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=10)
+                                timeout_graceful_shutdown=10, http="h11",
+                                limit_concurrency=limits.max_connections)
         # uvicorn re-raises the signal it caught once it has stopped; a quiet handler of ours
         # receives it, so the shutdown below still runs instead of the process dying mid-flush.
         for sig in (signal.SIGTERM, signal.SIGINT):

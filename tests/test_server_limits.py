@@ -1,0 +1,191 @@
+"""Hostile bodies against a real `interplay serve`: bombs, stalls, floods, concatenated gzip.
+
+Each attack gets a clear 4xx/503 (never a 500), memory stays bounded (the server's own peak RSS,
+VmHWM, is read from /proc), what was stored before survives, and the server stays healthy.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import cli_json
+from interplay.testing import TraceBuilder, traces_request
+
+pytestmark = pytest.mark.integration
+T0 = 1_767_225_600 * 10**9
+JSON = {"Content-Type": "application/json"}
+MiB = 1024 * 1024
+
+
+def good(n: int = 3, seed: int = 1) -> dict:
+    traces = []
+    for i in range(n):
+        t = TraceBuilder(T0 + i * 10**9, seed=seed * 1000 + i)
+        t.span("frontend", "GET /", duration_ms=10).child("cart", "GET /cart", kind="CLIENT", duration_ms=5)
+        traces.append(t)
+    return traces_request(traces)
+
+
+def peak_rss_mb(server) -> float:
+    """The server process's peak resident memory so far (VmHWM), in MB."""
+    for line in open(f"/proc/{server.process.pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+def spans_stored(server) -> int:
+    return sum(r["spans"] for r in cli_json("services", "--url", server.url))
+
+
+@pytest.fixture
+def seeded(server):
+    assert server.post("/v1/traces", json=good(), headers=JSON).status_code == 200
+    return server
+
+
+def test_gzip_bomb_to_api_ingest_is_refused_in_bounded_memory(seeded):
+    # 5 MB of gzip that inflates to ~5 GB of one JSON line: the attack that reached 2.6 GB before.
+    bomb = gzip.compress(b'{"resourceSpans": [' + b" " * (200 * MiB), compresslevel=9)
+    bomb = bomb * 25  # 25 concatenated members: 5 GB once inflated
+    before = peak_rss_mb(seeded)
+    r = seeded.post("/api/ingest", content=bomb, params={"name": "bomb.json.gz"},
+                    headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 413, r.text
+    assert "bomb.json.gz" in r.json()["error"] and "over" in r.json()["error"]
+    assert peak_rss_mb(seeded) < before + 200
+    assert spans_stored(seeded) == 6
+
+
+def test_api_ingest_has_its_own_upload_limit(make_server, tmp_path):
+    server = make_server("--max-upload", "1MiB")
+    lines = "\n".join(json.dumps(good(1, seed=s)) for s in range(200)).encode()
+    small = "\n".join(json.dumps(good(1, seed=s)) for s in range(5)).encode()
+    assert len(lines) > 64 * 1024
+    r = server.post("/api/ingest", content=small, headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 200 and r.json()["spans"] == 10
+    big = lines * (2 * MiB // len(lines) + 1)
+    r = server.post("/api/ingest", content=big, headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 413 and "1048576" in r.json()["error"]
+    # gzip that inflates past the upload limit is refused too, without storing any of it
+    r = server.post("/api/ingest", content=gzip.compress(big), params={"name": "big.jsonl.gz"},
+                    headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 413 and "big.jsonl.gz" in r.json()["error"]
+    assert spans_stored(server) == 10
+
+
+def test_multi_member_gzip_is_read_whole(seeded):
+    raw = json.dumps(good(2, seed=5)).encode()
+    body = gzip.compress(raw[:100]) + gzip.compress(raw[100:])  # `cat a.gz b.gz`: one stream, two members
+    r = seeded.post("/v1/traces", content=body, headers={**JSON, "Content-Encoding": "gzip"})
+    assert r.status_code == 200, r.text
+    assert spans_stored(seeded) == 10
+
+
+def test_gzip_bomb_to_otlp_is_refused_and_charged_to_the_budget(make_server):
+    server = make_server("--body-budget", "32MiB")
+    bomb = gzip.compress(b"{" + b" " * (200 * MiB) + b"}", compresslevel=9)
+    results = []
+
+    def send():
+        results.append(httpx.post(server.url + "/v1/traces", content=bomb, timeout=60,
+                                  headers={**JSON, "Content-Encoding": "gzip"}).status_code)
+    threads = [threading.Thread(target=send) for _ in range(12)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert set(results) <= {413, 503} and 413 in results
+    assert peak_rss_mb(server) < 600
+
+
+def test_sixty_concurrent_15mib_uploads_stay_under_1gb(seeded):
+    # A large valid export padded to 15 MiB: every one is legitimate, so each is stored or told to retry.
+    doc = good(200, seed=9)
+    doc["resourceSpans"][0]["resource"]["attributes"].append(
+        {"key": "pad", "value": {"stringValue": "x" * 1000}})
+    body = json.dumps(doc).encode()
+    body = body[:-1] + b" " * (15 * MiB - len(body)) + b"}"
+    statuses: list[int] = []
+    retry_after: list[str | None] = []
+
+    def send():
+        r = httpx.post(seeded.url + "/v1/traces", content=body, headers=JSON, timeout=120)
+        statuses.append(r.status_code)
+        retry_after.append(r.headers.get("Retry-After"))
+    threads = [threading.Thread(target=send) for _ in range(60)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(statuses) == 60 and set(statuses) <= {200, 503}, statuses
+    assert 200 in statuses
+    assert all(ra == "2" for s, ra in zip(statuses, retry_after) if s == 503)
+    peak = peak_rss_mb(seeded)
+    print(f"peak RSS after 60 concurrent 15 MiB uploads: {peak:.0f} MB; statuses {sorted(statuses)}")
+    assert peak < 1000
+    assert seeded.get("/api/health").status_code == 200
+    assert spans_stored(seeded) == 6 + 400 * statuses.count(200)
+
+
+def _stalled_upload(port: int, size: int, sent: int) -> socket.socket:
+    """A connection that announces `size` bytes of body, sends `sent` of them and stops."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {size}\r\n\r\n".encode())
+    sock.sendall(b'{"resourceSpans": [' + b" " * (sent - 19))
+    return sock
+
+
+def _answer(sock: socket.socket, timeout: float) -> str:
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(4096).decode("latin-1")
+    except OSError as exc:
+        return f"error: {exc}"
+
+
+def test_stalled_uploads_time_out_in_bounded_memory(make_server):
+    server = make_server("--body-timeout", "2s")
+    socks = [_stalled_upload(server.port, 15 * MiB, 4 * MiB) for _ in range(100)]
+    try:
+        assert httpx.get(server.url + "/api/health", timeout=5).status_code == 200  # still answering
+        answers = [_answer(s, 30) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+    statuses = {a.split(" ")[1] if a.startswith("HTTP/1.1") else a for a in answers}
+    assert statuses <= {"408", "503"}, statuses
+    assert "408" in statuses
+    peak = peak_rss_mb(server)
+    print(f"peak RSS with 100 stalled 15 MiB uploads: {peak:.0f} MB")
+    assert peak < 700
+    assert server.post("/v1/traces", json=good(), headers=JSON).status_code == 200
+
+
+def test_requests_in_flight_are_capped_with_retry_after(make_server):
+    server = make_server("--max-requests", "3", "--body-timeout", "20s")
+    socks = [_stalled_upload(server.port, 1 * MiB, 1000) for _ in range(3)]
+    try:
+        time.sleep(0.5)
+        r = httpx.post(server.url + "/v1/traces", json=good(), headers=JSON, timeout=10)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "2"
+        assert "requests in flight" in r.json()["message"]
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(0.5)
+    assert server.post("/v1/traces", json=good(), headers=JSON).status_code == 200
+
+
+def test_oversized_bodies_everywhere_get_413(make_server):
+    server = make_server("--max-body", "64KiB")
+    big = b'{"x": "' + b"y" * (200 * 1024) + b'"}'
+    for path in ("/v1/traces", "/v1/logs", "/v1/metrics", "/v1/changes", "/api/changes", "/api/alerts",
+                 "/api/alerts/alertmanager", "/api/investigations", "/mcp"):
+        r = httpx.post(server.url + path, content=big, timeout=30,
+                       headers={**JSON, "Accept": "application/json, text/event-stream"})
+        assert r.status_code == 413, (path, r.status_code, r.text[:200])
+    assert server.get("/api/health").status_code == 200
