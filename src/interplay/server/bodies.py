@@ -159,6 +159,7 @@ class _BodyReader:
         self.received = self.prepaid = 0
         self.done = False
         self.error: InterplayError | None = None
+        self._lock = asyncio.Lock()
         loop = asyncio.get_running_loop()
         self.deadline = None if streamed else loop.time() + limits.total_timeout_s
 
@@ -177,6 +178,12 @@ class _BodyReader:
     async def receive(self):
         if self.done:
             return await self._receive()
+        async with self._lock:  # a response may listen for disconnects while we drain
+            if self.done:
+                return await self._receive()
+            return await self._receive_body()
+
+    async def _receive_body(self):
         try:
             message = await self._next()
             if message["type"] != "http.request":
@@ -212,7 +219,12 @@ class _BodyReader:
 
     async def drain(self, most: int | None = None, seconds: float = 10.0) -> None:
         """Read and discard what is left of the body (bounded), so the client reads our answer."""
-        most = self.limits.max_body if most is None else most
+        if self.done:
+            return
+        async with self._lock:
+            await self._drain(self.limits.max_body if most is None else most, seconds)
+
+    async def _drain(self, most: int, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         discarded = 0
