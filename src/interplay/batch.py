@@ -89,6 +89,7 @@ class TelemetryBatch:
     metrics: pa.Table | None = None
     changes: pa.Table | None = None
     rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, pa.Table]:
         out = {}
@@ -102,7 +103,7 @@ class TelemetryBatch:
         rows = lambda t: t.num_rows if t is not None else 0  # noqa: E731
         return IngestResult(spans=rows(self.spans), logs=rows(self.logs),
                             metric_points=rows(self.metrics), changes=rows(self.changes),
-                            rejected=list(self.rejected))
+                            rejected=list(self.rejected), warnings=list(self.warnings))
 
 
 def table_from_columns(schema: pa.Schema, columns: dict[str, list]) -> pa.Table:

@@ -125,6 +125,7 @@ class IngestResult:
     metric_points: int = 0
     changes: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # stored, but repaired (e.g. invalid UTF-8)
 
     @property
     def rejected_count(self) -> int:
@@ -136,6 +137,7 @@ class IngestResult:
         self.metric_points += other.metric_points
         self.changes += other.changes
         self.rejected.extend(other.rejected)
+        self.warnings.extend(other.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,4 +146,5 @@ class IngestResult:
             "metric_points": self.metric_points,
             "changes": self.changes,
             "rejected": [{"count": r.count, "reason": r.reason} for r in self.rejected],
+            **({"warnings": self.warnings} if self.warnings else {}),
         }

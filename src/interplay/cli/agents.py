@@ -14,7 +14,7 @@ from . import (_backend, _window, backend_options, err, format_option, main, out
 @main.group(invoke_without_command=True)
 @click.option("--agent", default=None, help="Only runs of this agent.")
 @click.option("--failed", is_flag=True, help="Only runs that ended in error.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @backend_options
 @since_option
 @until_option

@@ -174,7 +174,7 @@ def change_add(service: str, kind: str, description: str, version_: str, when: s
 @since_option
 @until_option
 @click.option("--service", default=None)
-@click.option("--limit", default=200, show_default=True)
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @format_option
 def changes(db, url, token, since, until, service, limit, fmt) -> None:
     """List change events, newest first."""
@@ -218,7 +218,7 @@ def services(db, url, token, since, until, fmt) -> None:
 @click.option("--operation", default=None, help="Traces with a span of this name.")
 @click.option("--errors", is_flag=True, help="Only traces with an error span (matching the filters).")
 @click.option("--min-duration", default=None, help="Only traces at least this long, e.g. 500ms.")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000))
 @format_option
 def traces(db, url, token, since, until, service, operation, errors, min_duration, limit, fmt) -> None:
     """Find traces, newest first."""

@@ -5,6 +5,7 @@ a record that fails validation is counted as rejected with its reason, never sto
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -12,6 +13,7 @@ import orjson
 
 from ..batch import CHANGES, LOGS, METRICS, SPANS, TelemetryBatch, empty_columns, table_from_columns
 from ..model import SPAN_KINDS, STATUS_CODES, Rejection
+from .sanitize import clean_text
 
 # Timestamps outside [2000-01-01, 2100-01-01) are absurd for telemetry: reject them, don't store them.
 MIN_TIME_NS = 946_684_800 * 10**9
@@ -19,25 +21,49 @@ MAX_TIME_NS = 4_102_444_800 * 10**9
 MAX_STRING = 32 * 1024          # longer attribute values and names are truncated
 MAX_NAME = 1024
 UNKNOWN_SERVICE = "unknown_service"
+MAX_INT64 = 2**63 - 1
+MAX_DEPTH = 32                  # AnyValue arrays / kvlists nested deeper than this reject the record
+_HEX = re.compile(r"[0-9a-f]*")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
 
 def truncate(text: str, limit: int = MAX_STRING) -> str:
+    if not isinstance(text, str):
+        text = str(text)
     if len(text) <= limit:
         return text
     return text[:limit] + f"…[truncated {len(text) - limit} chars]"
 
 
 def dumps(value: Any) -> str:
+    """JSON text of a decoded value; never raises (exotic values are repaired, not refused)."""
     try:
         return orjson.dumps(value).decode()
-    except TypeError:  # NaN-free but exotic values (huge ints, bytes): fall back to their text
-        return orjson.dumps(value, default=str, option=orjson.OPT_PASSTHROUGH_SUBCLASS).decode()
+    except TypeError:  # lone surrogates, ints beyond 64 bits, bytes: store their text
+        return orjson.dumps(_storable(value), default=str).decode()
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)[0]
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if -2**63 <= value < 2**64 else str(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k))[0]: _storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(v) for v in value]
+    return clean_text(str(value))[0]
 
 
 class ColumnBuilder:
-    """Accumulates validated rows for one batch."""
+    """Accumulates validated rows for one batch.
+
+    Each add_* validates everything first and appends only then, so a record that fails (or
+    raises) never leaves its table's columns with different lengths.
+    """
 
     def __init__(self) -> None:
         self.spans = empty_columns(SPANS)
@@ -45,6 +71,7 @@ class ColumnBuilder:
         self.metrics = empty_columns(METRICS)
         self.changes = empty_columns(CHANGES)
         self.rejections: Counter[str] = Counter()
+        self.warnings: list[str] = []
 
     # -- spans ---------------------------------------------------------------------------------
     def add_span(self, *, trace_id: str, span_id: str, parent_span_id: str, service: str,
@@ -56,47 +83,39 @@ class ColumnBuilder:
         if reason:
             self.rejections[f"span rejected ({where}): {reason}"] += 1
             return
-        c = self.spans
-        c["trace_id"].append(trace_id)
-        c["span_id"].append(span_id)
-        c["parent_span_id"].append(parent_span_id or None)
-        c["service"].append(truncate(service or UNKNOWN_SERVICE, MAX_NAME))
-        c["operation"].append(operation if len(operation) <= MAX_NAME else truncate(operation, MAX_NAME))
-        c["kind"].append(_KIND_BY_INT.get(kind) or _enum(kind, SPAN_KINDS, "SPAN_KIND_"))
-        c["start_ns"].append(start_ns)
-        c["end_ns"].append(end_ns)
-        c["duration_ns"].append(end_ns - start_ns)
-        c["status_code"].append(_STATUS_BY_INT.get(status_code) or _enum(status_code, STATUS_CODES, "STATUS_CODE_"))
-        c["status_message"].append(status_message if len(status_message) <= MAX_STRING else truncate(status_message))
-        c["service_version"].append(service_version)
-        c["scope_name"].append(scope_name)
-        c["resource_attributes"].append(resource_json)
-        c["attributes"].append(dumps(attributes))
-        c["events"].append(dumps(events) if events else "[]")
-        c["links"].append(dumps(links) if links else "[]")
+        row = {"trace_id": trace_id, "span_id": span_id, "parent_span_id": parent_span_id or None,
+               "service": truncate(service or UNKNOWN_SERVICE, MAX_NAME),
+               "operation": truncate(operation, MAX_NAME),
+               "kind": _enum(kind, SPAN_KINDS, "SPAN_KIND_"),
+               "start_ns": start_ns, "end_ns": end_ns, "duration_ns": end_ns - start_ns,
+               "status_code": _enum(status_code, STATUS_CODES, "STATUS_CODE_"),
+               "status_message": truncate(status_message), "service_version": truncate(service_version, MAX_NAME),
+               "scope_name": truncate(scope_name, MAX_NAME), "resource_attributes": resource_json,
+               "attributes": dumps(attributes), "events": dumps(events) if events else "[]",
+               "links": dumps(links) if links else "[]"}
+        _append(self.spans, row)
 
     # -- logs ----------------------------------------------------------------------------------
     def add_log(self, *, time_ns: int, observed_ns: int, service: str, severity_number: int,
                 severity_text: str, body: Any, trace_id: str, span_id: str, scope_name: str,
                 resource_json: str, attributes: dict, where: str) -> None:
         time_ns = time_ns or observed_ns  # the spec allows a missing event time
-        if not MIN_TIME_NS <= time_ns < MAX_TIME_NS:
-            self.rejections[f"log rejected ({where}): timestamp {time_ns} is outside 2000..2100"] += 1
+        reason = (_check_time("timestamp", time_ns) or (observed_ns and _check_time("observed time", observed_ns))
+                  or _check_range("severity_number", severity_number or 0, 0, 24))
+        if reason:
+            self.rejections[f"log rejected ({where}): {reason}"] += 1
             return
-        if trace_id and (len(trace_id) != 32 or trace_id == _ZERO_TRACE):
+        if trace_id and (len(trace_id) != 32 or trace_id == _ZERO_TRACE or not _HEX.fullmatch(trace_id)):
             trace_id = ""  # a broken correlation id does not make the log itself invalid
-        c = self.logs
-        c["time_ns"].append(time_ns)
-        c["observed_time_ns"].append(observed_ns or time_ns)
-        c["service"].append(truncate(service or UNKNOWN_SERVICE, MAX_NAME))
-        c["severity_number"].append(int(severity_number or 0))
-        c["severity_text"].append(severity_text or "")
-        c["body"].append(truncate(body if isinstance(body, str) else dumps(body)))
-        c["trace_id"].append(trace_id or None)
-        c["span_id"].append(span_id if len(span_id or "") == 16 else None)
-        c["scope_name"].append(scope_name)
-        c["resource_attributes"].append(resource_json)
-        c["attributes"].append(dumps(attributes))
+        if span_id and (len(span_id) != 16 or not _HEX.fullmatch(span_id)):
+            span_id = ""
+        row = {"time_ns": time_ns, "observed_time_ns": observed_ns or time_ns,
+               "service": truncate(service or UNKNOWN_SERVICE, MAX_NAME),
+               "severity_number": int(severity_number or 0), "severity_text": truncate(severity_text or "", MAX_NAME),
+               "body": truncate(body if isinstance(body, str) else dumps(body)),
+               "trace_id": trace_id or None, "span_id": span_id or None, "scope_name": truncate(scope_name, MAX_NAME),
+               "resource_attributes": resource_json, "attributes": dumps(attributes)}
+        _append(self.logs, row)
 
     # -- metrics -------------------------------------------------------------------------------
     def add_point(self, *, time_ns: int, start_ns: int, service: str, name: str, type: str,
@@ -105,27 +124,21 @@ class ColumnBuilder:
                   bucket_counts: list | None = None, bounds: list | None = None,
                   is_monotonic: bool | None = None, temporality: str = "",
                   resource_json: str, attributes: dict, where: str) -> None:
-        if not MIN_TIME_NS <= time_ns < MAX_TIME_NS:
-            self.rejections[f"metric point rejected ({where}): timestamp {time_ns} is outside 2000..2100"] += 1
+        reason = (_check_time("timestamp", time_ns) or (start_ns and _check_time("start time", start_ns))
+                  or (count is not None and _check_range("count", count, 0, MAX_INT64))
+                  or _check_counts(bucket_counts if type != "summary" else None))
+        if reason:
+            self.rejections[f"metric point rejected ({where}): {reason}"] += 1
             return
-        c = self.metrics
-        c["time_ns"].append(time_ns)
-        c["start_time_ns"].append(start_ns or None)
-        c["service"].append(truncate(service or UNKNOWN_SERVICE, MAX_NAME))
-        c["name"].append(truncate(name, MAX_NAME))
-        c["type"].append(type)
-        c["unit"].append(unit or "")
-        c["value"].append(value)
-        c["count"].append(count)
-        c["sum"].append(sum)
-        c["min"].append(min)
-        c["max"].append(max)
-        c["bucket_counts"].append(dumps(bucket_counts) if bucket_counts is not None else None)
-        c["explicit_bounds"].append(dumps(bounds) if bounds is not None else None)
-        c["is_monotonic"].append(is_monotonic)
-        c["temporality"].append(temporality)
-        c["resource_attributes"].append(resource_json)
-        c["attributes"].append(dumps(attributes))
+        row = {"time_ns": time_ns, "start_time_ns": start_ns or None,
+               "service": truncate(service or UNKNOWN_SERVICE, MAX_NAME), "name": truncate(name, MAX_NAME),
+               "type": type, "unit": truncate(unit or "", MAX_NAME), "value": value, "count": count,
+               "sum": sum, "min": min, "max": max,
+               "bucket_counts": dumps(bucket_counts) if bucket_counts is not None else None,
+               "explicit_bounds": dumps(bounds) if bounds is not None else None,
+               "is_monotonic": is_monotonic, "temporality": temporality,
+               "resource_attributes": resource_json, "attributes": dumps(attributes)}
+        _append(self.metrics, row)
 
     def reject(self, reason: str, count: int = 1) -> None:
         self.rejections[reason] += count
@@ -135,9 +148,14 @@ class ColumnBuilder:
         return (len(self.spans["trace_id"]) + len(self.logs["time_ns"])
                 + len(self.metrics["time_ns"]) + len(self.changes["time_ns"]))
 
+    def warn(self, message: str) -> None:
+        """Something stored after a repair (invalid UTF-8 replaced, ...), reported to the sender."""
+        self.warnings.append(message)
+
     def build(self) -> TelemetryBatch:
         """Freeze what was accumulated into arrow tables and reset the builder."""
-        batch = TelemetryBatch(rejected=[Rejection(n, r) for r, n in self.rejections.items()])
+        batch = TelemetryBatch(rejected=[Rejection(n, r) for r, n in self.rejections.items()],
+                               warnings=list(self.warnings))
         for name, schema, cols in (("spans", SPANS, self.spans), ("logs", LOGS, self.logs),
                                    ("metrics", METRICS, self.metrics),
                                    ("changes", CHANGES, self.changes)):
@@ -147,39 +165,73 @@ class ColumnBuilder:
         return batch
 
 
+def _append(columns: dict[str, list], row: dict[str, Any]) -> None:
+    for name, value in row.items():
+        columns[name].append(value)
+
+
 def _check_ids(trace_id: str, span_id: str, parent_span_id: str) -> str | None:
     if len(trace_id) != 32:
         return f"trace_id must be 16 bytes (32 hex chars), got {len(trace_id) // 2} bytes"
+    if not _HEX.fullmatch(trace_id):
+        return f"trace_id {trace_id[:40]!r} is not hex"
     if trace_id == _ZERO_TRACE:
         return "trace_id is all zeros"
     if len(span_id) != 16:
         return f"span_id must be 8 bytes (16 hex chars), got {len(span_id) // 2} bytes"
+    if not _HEX.fullmatch(span_id):
+        return f"span_id {span_id[:20]!r} is not hex"
     if span_id == _ZERO_SPAN:
         return "span_id is all zeros"
-    if parent_span_id and len(parent_span_id) != 16:
-        return f"parent_span_id must be empty or 8 bytes, got {len(parent_span_id) // 2} bytes"
+    if parent_span_id and (len(parent_span_id) != 16 or not _HEX.fullmatch(parent_span_id)):
+        return f"parent_span_id must be empty or 8 bytes of hex, got {parent_span_id[:20]!r}"
     return None
 
 
 def _check_times(start_ns: int, end_ns: int) -> str | None:
-    if not MIN_TIME_NS <= start_ns < MAX_TIME_NS:
-        return f"start time {start_ns} ns is outside 2000..2100"
-    if not MIN_TIME_NS <= end_ns < MAX_TIME_NS:
-        return f"end time {end_ns} ns is outside 2000..2100"
+    reason = _check_time("start time", start_ns) or _check_time("end time", end_ns)
+    if reason:
+        return reason
     if end_ns < start_ns:
         return f"end time is {start_ns - end_ns} ns before start time"
     return None
+
+
+def _check_time(name: str, ns: Any) -> str | None:
+    if not isinstance(ns, int) or not MIN_TIME_NS <= ns < MAX_TIME_NS:
+        return f"{name} {_short(ns)} ns is outside 2000..2100"
+    return None
+
+
+def _check_range(name: str, value: Any, lo: int, hi: int) -> str | None:
+    if not isinstance(value, int) or not lo <= value <= hi:
+        return f"{name} {_short(value)} is outside {lo}..{hi}"
+    return None
+
+
+def _check_counts(counts: list | None) -> str | None:
+    for i, n in enumerate(counts or ()):
+        if not isinstance(n, int) or not 0 <= n <= MAX_INT64:
+            return f"bucket_counts[{i}] {_short(n)} is outside 0..2^63-1"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:20] + f"…({len(text)} chars)"
 
 
 _KIND_BY_INT = dict(enumerate(SPAN_KINDS))
 _STATUS_BY_INT = dict(enumerate(STATUS_CODES))
 
 
-def _enum(value: int | str, names: tuple[str, ...], prefix: str) -> str:
-    """An OTLP enum given as its number or its name (with or without prefix) → our name."""
+def _enum(value: Any, names: tuple[str, ...], prefix: str) -> str:
+    """An OTLP enum given as its number or its name (with or without prefix) → our name; unknown → the first."""
     if isinstance(value, int):
         return names[value] if 0 <= value < len(names) else names[0]
-    text = str(value).upper().removeprefix(prefix)
+    if not isinstance(value, str):
+        return names[0]
+    text = value[:64].upper().removeprefix(prefix)
     if text.isdigit():
         return _enum(int(text), names, prefix)
     return text if text in names else names[0]
@@ -187,10 +239,6 @@ def _enum(value: int | str, names: tuple[str, ...], prefix: str) -> str:
 
 def add_change(b: ColumnBuilder, *, time_ns: int, service: str, kind: str, description: str,
                version: str, attributes: dict) -> None:
-    c = b.changes
-    c["time_ns"].append(time_ns)
-    c["service"].append(truncate(service, MAX_NAME))
-    c["kind"].append(kind)
-    c["description"].append(truncate(description))
-    c["version"].append(truncate(version, MAX_NAME))
-    c["attributes"].append(dumps(attributes))
+    _append(b.changes, {"time_ns": time_ns, "service": truncate(service, MAX_NAME), "kind": kind,
+                        "description": truncate(description), "version": truncate(version, MAX_NAME),
+                        "attributes": dumps(attributes)})

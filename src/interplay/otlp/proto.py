@@ -11,7 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from ..batch import TelemetryBatch
 from ..model import InvalidInput
-from .columns import ColumnBuilder, dumps, truncate
+from .columns import MAX_DEPTH, MAX_STRING, ColumnBuilder, dumps, truncate
 
 REQUEST_TYPES = {
     "traces": ExportTraceServiceRequest,
@@ -35,11 +35,17 @@ def decode_request(signal: str, message: Any, builder: ColumnBuilder | None = No
     """Decode a parsed export request of the given signal into a batch."""
     own = builder is None
     builder = builder or ColumnBuilder()
-    {"traces": add_traces, "logs": add_logs, "metrics": add_metrics}[signal](message, builder, where)
+    try:
+        {"traces": add_traces, "logs": add_logs, "metrics": add_metrics}[signal](message, builder, where)
+    except _BAD as exc:  # a resource that cannot be read (records are rejected one by one below it)
+        builder.build()
+        raise InvalidInput(f"{where}: {exc}") from None
     return builder.build() if own else TelemetryBatch()
 
 
-def any_value(v: Any) -> Any:
+def any_value(v: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"attribute value nested deeper than {MAX_DEPTH} levels")
     which = v.WhichOneof("value")
     if which == "string_value":
         return truncate(v.string_value)
@@ -50,16 +56,21 @@ def any_value(v: Any) -> Any:
     if which == "bool_value":
         return v.bool_value
     if which == "array_value":
-        return [any_value(x) for x in v.array_value.values]
+        return [any_value(x, depth + 1) for x in v.array_value.values]
     if which == "kvlist_value":
-        return attributes(v.kvlist_value.values)
+        return attributes(v.kvlist_value.values, depth + 1)
     if which == "bytes_value":
-        return base64.b64encode(v.bytes_value).decode()
+        return truncate(base64.b64encode(v.bytes_value[:MAX_STRING]).decode()) + (
+            f"…[truncated {len(v.bytes_value) - MAX_STRING} bytes]" if len(v.bytes_value) > MAX_STRING else "")
     return None
 
 
-def attributes(kvs: Any) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in kvs}
+def attributes(kvs: Any, depth: int = 0) -> dict[str, Any]:
+    return {truncate(kv.key): any_value(kv.value, depth) for kv in kvs}
+
+
+# What a record with a value we cannot store raises while being read (see `_each`).
+_BAD = (ValueError, TypeError, OverflowError, RecursionError)
 
 
 def _resource(resource: Any) -> tuple[dict[str, Any], str, str, str]:
@@ -74,18 +85,26 @@ def add_traces(req: ExportTraceServiceRequest, b: ColumnBuilder, where: str) -> 
         for si, ss in enumerate(rs.scope_spans):
             scope = ss.scope.name
             for pi, s in enumerate(ss.spans):
-                events = [{"time_ns": e.time_unix_nano, "name": e.name,
-                           "attributes": attributes(e.attributes)} for e in s.events]
-                links = [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex(),
-                          "attributes": attributes(ln.attributes)} for ln in s.links]
-                b.add_span(trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
-                           parent_span_id=s.parent_span_id.hex(), service=service,
-                           operation=s.name, kind=s.kind, start_ns=s.start_time_unix_nano,
-                           end_ns=s.end_time_unix_nano, status_code=s.status.code,
-                           status_message=s.status.message, service_version=version,
-                           scope_name=scope, resource_json=resource_json,
-                           attributes=attributes(s.attributes), events=events, links=links,
-                           where=f"{where} resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]")
+                loc = f"{where} resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
+                try:
+                    _add_span(b, s, service, version, scope, resource_json, loc)
+                except _BAD as exc:
+                    b.reject(f"span rejected ({loc}): {exc}")
+
+
+def _add_span(b: ColumnBuilder, s: Any, service: str, version: str, scope: str, resource_json: str,
+              loc: str) -> None:
+    events = [{"time_ns": e.time_unix_nano, "name": truncate(e.name, 1024),
+               "attributes": attributes(e.attributes)} for e in s.events]
+    links = [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex(),
+              "attributes": attributes(ln.attributes)} for ln in s.links]
+    b.add_span(trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
+               parent_span_id=s.parent_span_id.hex(), service=service,
+               operation=s.name, kind=s.kind, start_ns=s.start_time_unix_nano,
+               end_ns=s.end_time_unix_nano, status_code=s.status.code,
+               status_message=s.status.message, service_version=version,
+               scope_name=scope, resource_json=resource_json,
+               attributes=attributes(s.attributes), events=events, links=links, where=loc)
 
 
 def add_logs(req: ExportLogsServiceRequest, b: ColumnBuilder, where: str) -> None:
@@ -94,12 +113,19 @@ def add_logs(req: ExportLogsServiceRequest, b: ColumnBuilder, where: str) -> Non
         for si, sl in enumerate(rl.scope_logs):
             scope = sl.scope.name
             for pi, r in enumerate(sl.log_records):
-                b.add_log(time_ns=r.time_unix_nano, observed_ns=r.observed_time_unix_nano,
-                          service=service, severity_number=r.severity_number,
-                          severity_text=r.severity_text, body=any_value(r.body),
-                          trace_id=r.trace_id.hex(), span_id=r.span_id.hex(), scope_name=scope,
-                          resource_json=resource_json, attributes=attributes(r.attributes),
-                          where=f"{where} resourceLogs[{ri}].scopeLogs[{si}].logRecords[{pi}]")
+                loc = f"{where} resourceLogs[{ri}].scopeLogs[{si}].logRecords[{pi}]"
+                try:
+                    _add_log(b, r, service, scope, resource_json, loc)
+                except _BAD as exc:
+                    b.reject(f"log rejected ({loc}): {exc}")
+
+
+def _add_log(b: ColumnBuilder, r: Any, service: str, scope: str, resource_json: str, loc: str) -> None:
+    b.add_log(time_ns=r.time_unix_nano, observed_ns=r.observed_time_unix_nano,
+              service=service, severity_number=r.severity_number,
+              severity_text=r.severity_text, body=any_value(r.body),
+              trace_id=r.trace_id.hex(), span_id=r.span_id.hex(), scope_name=scope,
+              resource_json=resource_json, attributes=attributes(r.attributes), where=loc)
 
 
 _TEMPORALITY = {0: "", 1: "delta", 2: "cumulative"}
@@ -111,38 +137,45 @@ def add_metrics(req: ExportMetricsServiceRequest, b: ColumnBuilder, where: str) 
         for si, sm in enumerate(rm.scope_metrics):
             for mi, m in enumerate(sm.metrics):
                 loc = f"{where} resourceMetrics[{ri}].scopeMetrics[{si}].metrics[{mi}]"
-                common = dict(service=service, name=m.name, unit=m.unit,
-                              resource_json=resource_json, where=loc)
-                which = m.WhichOneof("data")
-                if which in ("gauge", "sum"):
-                    data = getattr(m, which)
-                    mono = data.is_monotonic if which == "sum" else None
-                    temp = _TEMPORALITY.get(data.aggregation_temporality, "") if which == "sum" else ""
-                    for p in data.data_points:
-                        value = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
-                        b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
-                                    type=which, value=value, is_monotonic=mono, temporality=temp,
-                                    attributes=attributes(p.attributes), **common)
-                elif which in ("histogram", "exponential_histogram"):
-                    data = getattr(m, which)
-                    temp = _TEMPORALITY.get(data.aggregation_temporality, "")
-                    for p in data.data_points:
-                        hist = which == "histogram"
-                        b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
-                                    type=which, value=(p.sum / p.count) if p.count else None,
-                                    count=p.count, sum=p.sum,
-                                    min=p.min if p.HasField("min") else None,
-                                    max=p.max if p.HasField("max") else None,
-                                    bucket_counts=list(p.bucket_counts) if hist else None,
-                                    bounds=list(p.explicit_bounds) if hist else None,
-                                    temporality=temp, attributes=attributes(p.attributes), **common)
-                elif which == "summary":
-                    for p in m.summary.data_points:
-                        b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
-                                    type="summary", value=(p.sum / p.count) if p.count else None,
-                                    count=p.count, sum=p.sum,
-                                    bucket_counts=[q.value for q in p.quantile_values],
-                                    bounds=[q.quantile for q in p.quantile_values],
-                                    attributes=attributes(p.attributes), **common)
-                else:
-                    b.reject(f"metric rejected ({loc}): no data")
+                try:
+                    _add_metric(b, m, service, resource_json, loc)
+                except _BAD as exc:
+                    b.reject(f"metric rejected ({loc}): {exc}")
+
+
+def _add_metric(b: ColumnBuilder, m: Any, service: str, resource_json: str, loc: str) -> None:
+    common = dict(service=service, name=m.name, unit=m.unit,
+                  resource_json=resource_json, where=loc)
+    which = m.WhichOneof("data")
+    if which in ("gauge", "sum"):
+        data = getattr(m, which)
+        mono = data.is_monotonic if which == "sum" else None
+        temp = _TEMPORALITY.get(data.aggregation_temporality, "") if which == "sum" else ""
+        for p in data.data_points:
+            value = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
+            b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
+                        type=which, value=value, is_monotonic=mono, temporality=temp,
+                        attributes=attributes(p.attributes), **common)
+    elif which in ("histogram", "exponential_histogram"):
+        data = getattr(m, which)
+        temp = _TEMPORALITY.get(data.aggregation_temporality, "")
+        for p in data.data_points:
+            hist = which == "histogram"
+            b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
+                        type=which, value=(p.sum / p.count) if p.count else None,
+                        count=p.count, sum=p.sum,
+                        min=p.min if p.HasField("min") else None,
+                        max=p.max if p.HasField("max") else None,
+                        bucket_counts=list(p.bucket_counts) if hist else None,
+                        bounds=list(p.explicit_bounds) if hist else None,
+                        temporality=temp, attributes=attributes(p.attributes), **common)
+    elif which == "summary":
+        for p in m.summary.data_points:
+            b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
+                        type="summary", value=(p.sum / p.count) if p.count else None,
+                        count=p.count, sum=p.sum,
+                        bucket_counts=[q.value for q in p.quantile_values],
+                        bounds=[q.quantile for q in p.quantile_values],
+                        attributes=attributes(p.attributes), **common)
+    else:
+        b.reject(f"metric rejected ({loc}): no data")

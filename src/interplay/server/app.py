@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..api import Interplay, changes_batch
-from ..model import InterplayError, InvalidInput, Overloaded
+from ..model import InterplayError, Overloaded
+from ..otlp.sanitize import load_json
 from ..timeutil import parse_duration_ns
 from . import otlp_http, zipkin_http
 from .admission import CLIENT_HEADER, Admission, AdmissionMiddleware
@@ -147,11 +147,9 @@ async def _changes_post(request: Request) -> Response:
     try:
         body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
                                          state.max_body)
-        try:
-            doc = json.loads(body)
-        except ValueError as exc:
-            raise InvalidInput(f"body is not valid JSON: {exc}") from None
+        doc, warnings = load_json(body)
         batch = changes_batch(doc)
+        batch.warnings += warnings
         result = await asyncio.wrap_future(state.writer.submit(batch))
     except Overloaded as exc:
         return error_response(exc, retry_after=2)

@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ..model import InterplayError, Overloaded
 from ..otlp import proto
+from .otlp_http import partial_success_message
 from .writer import Writer
 
 log = logging.getLogger("interplay.grpc")
@@ -71,10 +72,9 @@ class _Servicer:
             log.exception("gRPC %s export failed", self.signal)
             context.abort(grpc.StatusCode.INTERNAL, "internal error storing the export; see the server log")
         response = self.response_cls()
-        if result.rejected:
+        if result.rejected or result.warnings:
             setattr(response.partial_success, self.field, result.rejected_count)
-            response.partial_success.error_message = "; ".join(
-                f"{r.count}× {r.reason}" for r in result.rejected[:5])
+            response.partial_success.error_message = partial_success_message(result)
         return response
 
 

@@ -1,7 +1,6 @@
 """OTLP/HTTP: bounded body reading, gzip, content types, and responses as the spec says."""
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 from google.protobuf import json_format
@@ -15,6 +14,7 @@ from ..batch import TelemetryBatch
 from ..model import IngestResult, InvalidInput, UnsupportedMediaType
 from ..otlp import jsonmap, proto
 from ..otlp.columns import ColumnBuilder
+from ..otlp.sanitize import load_json
 from . import bodies
 
 PROTOBUF = "application/x-protobuf"
@@ -46,14 +46,13 @@ def decode(signal: str, body: bytes, media: str) -> TelemetryBatch:
     if media == PROTOBUF:
         message = proto.parse_request(signal, body)
         return proto.decode_request(signal, message)
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"body is not valid JSON: {exc}") from None
+    doc, warnings = load_json(body)
     found = jsonmap.signal_of(doc)
     if isinstance(doc, dict) and found not in (None, signal):
         raise InvalidInput(f"body is an OTLP {found} request but was sent to /v1/{signal}")
     builder = ColumnBuilder()
+    for warning in warnings:
+        builder.warn(warning)
     jsonmap.add_request(signal, doc, builder, "body")
     return builder.build()
 
@@ -61,14 +60,20 @@ def decode(signal: str, body: bytes, media: str) -> TelemetryBatch:
 def export_response(signal: str, result: IngestResult, media: str) -> Response:
     cls, field = _RESPONSES[signal]
     message = cls()
-    if result.rejected:
+    if result.rejected or result.warnings:
         ps = message.partial_success
         setattr(ps, field, result.rejected_count)
-        reasons = [f"{r.count}× {r.reason}" for r in result.rejected[:5]]
-        if len(result.rejected) > 5:
-            reasons.append(f"and {len(result.rejected) - 5} more reasons")
-        ps.error_message = "; ".join(reasons)
+        ps.error_message = partial_success_message(result)
     return _encode(message, media, 200)
+
+
+def partial_success_message(result: IngestResult) -> str:
+    """What was rejected (count, path, reason) and what was repaired, at most 5 reasons of each."""
+    reasons = [f"{r.count}× {r.reason}" for r in result.rejected[:5]]
+    if len(result.rejected) > 5:
+        reasons.append(f"and {len(result.rejected) - 5} more reasons")
+    reasons += [f"warning: {w}" for w in result.warnings[:5]]
+    return "; ".join(reasons)
 
 
 def error_response(status: int, message: str, media: str, retry_after: int | None = None) -> Response:

@@ -17,13 +17,19 @@ def window_of(q: Any) -> TimeRange:
                      parse_time_ns(until, where="until") if until else None)
 
 
-def int_param(value: str | None, default: int, name: str = "limit") -> int:
+def int_param(value: str | None, default: int, name: str = "limit", lo: int = 1, hi: int = 100_000) -> int:
+    """An integer query parameter within lo..hi; InvalidInput (400) names the parameter otherwise."""
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        if len(value) > 20:
+            raise ValueError
+        number = int(value)
     except ValueError:
-        raise InvalidInput(f"{name} {value!r}: expected an integer") from None
+        raise InvalidInput(f"{name} {value[:40]!r}: expected an integer") from None
+    if not lo <= number <= hi:
+        raise InvalidInput(f"{name} {number}: must be between {lo} and {hi}")
+    return number
 
 
 def flag(value: str | None) -> bool:

@@ -8,7 +8,6 @@ DuckDB writer). `?wait=true` answers only when it is done (scripts, tests).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -20,7 +19,8 @@ from starlette.routing import Route
 
 from .. import alerts
 from ..investigations import Investigations, compact
-from ..model import InterplayError, InvalidInput, Overloaded
+from ..model import InterplayError, Overloaded
+from ..otlp.sanitize import load_json
 from . import otlp_http
 from .app import ServerState, state_of
 from .params import error_response, int_param
@@ -41,10 +41,7 @@ async def _receive(request: Request, parse) -> Response:
     try:
         body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
                                          state.max_body)
-        try:
-            doc = json.loads(body or b"null")
-        except ValueError as exc:
-            raise InvalidInput(f"body is not valid JSON: {exc}") from None
+        doc, _ = load_json(body or b"null")  # lone surrogates repaired: text is only shown
         groups = parse(doc)
         recorded = []
         for group in groups:

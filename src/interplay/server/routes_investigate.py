@@ -2,7 +2,6 @@
 GET /api/graph, GET /api/impact."""
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections import OrderedDict
@@ -14,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..model import InterplayError, InvalidInput, NotFound
+from ..otlp.sanitize import load_json
 from ..queries import TimeRange
 from ..timeutil import parse_time_ns
 from .app import state_of
@@ -26,10 +26,7 @@ _lock = threading.Lock()
 
 async def _create(request: Request) -> Response:
     try:
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
-            raise InvalidInput(f"body is not valid JSON: {exc}") from None
+        body, _ = load_json(await request.body() or b"{}")
         if not isinstance(body, dict):
             raise InvalidInput("body: expected a JSON object {symptom, at, since, until}")
         symptom = body.get("symptom") or None

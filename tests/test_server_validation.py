@@ -1,0 +1,222 @@
+"""Hostile numbers, text and ids against a real `interplay serve`, over OTLP/HTTP (JSON and protobuf)
+and OTLP/gRPC: the bad record is dropped and named in `partial_success`, the good ones in the same
+request are stored, nothing answers 500 (or gRPC UNKNOWN/INTERNAL)."""
+from __future__ import annotations
+
+import copy
+import json
+
+import grpc
+import httpx
+import pytest
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from conftest import cli_json, run_cli
+from interplay.testing import TraceBuilder, traces_request
+
+pytestmark = pytest.mark.integration
+T0 = 1_767_225_600 * 10**9
+JSON = {"Content-Type": "application/json"}
+PROTO = {"Content-Type": "application/x-protobuf"}
+U64_BIG = 2**64 - 1
+
+
+def spans(n: int = 2, seed: int = 1) -> dict:
+    traces = []
+    for i in range(n):
+        t = TraceBuilder(T0 + i * 10**9, seed=seed * 1000 + i)
+        t.span("frontend", "GET /", duration_ms=10)
+        traces.append(t)
+    return traces_request(traces)
+
+
+def with_bad_span(**overrides) -> dict:
+    doc = spans(2)
+    bad = copy.deepcopy(doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0])
+    bad.update({"traceId": "ab" * 16, "spanId": "cd" * 8, **overrides})
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"].append(bad)
+    return doc
+
+
+def logs(*records: dict) -> dict:
+    base = {"timeUnixNano": str(T0), "severityNumber": 9, "body": {"stringValue": "fine"}}
+    return {"resourceLogs": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "logsvc"}}]},
+        "scopeLogs": [{"scope": {"name": "s"}, "logRecords": [base, *[{**base, **r} for r in records]]}]}]}
+
+
+def gauge_points(*points: dict) -> dict:
+    base = {"timeUnixNano": str(T0), "asDouble": 1.5}
+    return {"resourceMetrics": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "metricsvc"}}]},
+        "scopeMetrics": [{"metrics": [{"name": "g", "gauge": {"dataPoints": [base, *[{**base, **p} for p in points]]}}]}]}]}
+
+
+def histogram(count: int) -> dict:
+    point = {"timeUnixNano": str(T0), "count": str(count), "sum": 1.0, "bucketCounts": [str(count)],
+             "explicitBounds": []}
+    return {"resourceMetrics": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "metricsvc"}}]},
+        "scopeMetrics": [{"metrics": [{"name": "h", "histogram": {"aggregationTemporality": 2, "dataPoints": [
+            {**point, "count": "3", "bucketCounts": ["3"]}, point]}}]}]}]}
+
+
+def post(server, signal: str, doc: dict | bytes, proto: bool = False) -> httpx.Response:
+    if proto:
+        cls = {"traces": trace_service_pb2.ExportTraceServiceRequest, "logs": logs_service_pb2.ExportLogsServiceRequest,
+               "metrics": metrics_service_pb2.ExportMetricsServiceRequest}[signal]
+        body = json_format.ParseDict(doc, cls()).SerializeToString()
+        return server.post(f"/v1/{signal}", content=body, headers=PROTO)
+    body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return server.post(f"/v1/{signal}", content=body, headers=JSON)
+
+
+def partial(r: httpx.Response) -> tuple[int, str]:
+    assert r.status_code == 200, r.text
+    ps = r.json().get("partialSuccess", {})
+    rejected = next((int(v) for k, v in ps.items() if k.startswith("rejected")), 0)
+    return rejected, ps.get("errorMessage", "")
+
+
+def count(server, what: str = "spans") -> int:
+    assert what == "spans"
+    return sum(r["spans"] for r in cli_json("services", "--url", server.url))
+
+
+@pytest.mark.parametrize("override, reason", [
+    ({"traceId": "z" * 32}, "is neither hex nor base64"),
+    ({"spanId": "g" * 16}, "is neither hex nor base64"),
+    ({"name": "bad \ud800 name"}, None),  # repaired, not rejected
+    ({"startTimeUnixNano": str(U64_BIG)}, "outside 2000..2100"),
+    ({"startTimeUnixNano": "1" * 400}, "not an integer in range"),
+    ({"kind": {"x": 1}}, None),  # an unknown kind is stored as UNSPECIFIED
+    ({"attributes": [{"key": "n", "value": {"intValue": str(2**70)}}]}, "outside"),
+    ({"attributes": [{"key": 5, "value": {"stringValue": "x"}}]}, "attribute key must be a string"),
+    ({"status": "broken"}, "has no attribute"),
+    ({"events": [{"timeUnixNano": "-1", "name": "e"}]}, "event time -1 is outside"),
+])
+def test_bad_span_is_dropped_with_its_path_and_the_rest_stored(server, override, reason):
+    r = post(server, "traces", with_bad_span(**override))
+    rejected, message = partial(r)
+    if reason is None:
+        assert rejected == 0
+        assert count(server, "spans") == 3
+        return
+    assert rejected == 1 and reason in message, message
+    assert "resourceSpans[0].scopeSpans[0].spans[2]" in message
+    assert count(server, "spans") == 2
+
+
+def test_lone_surrogates_are_repaired_and_reported(server):
+    doc = with_bad_span(name="GET /\ud800")
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] = [
+        {"key": "k\udfff", "value": {"stringValue": "v\ud800"}}]
+    r = post(server, "traces", json.dumps(doc).encode())  # json.dumps escapes them as \ud800
+    rejected, message = partial(r)
+    assert rejected == 0 and "lone surrogate" in message and "spans[2].name" in message
+    names = {t["root_operation"] for t in cli_json("traces", "--url", server.url)}
+    assert "GET /\ufffd" in names
+    r = server.post("/v1/traces", content=b'{"resourceSpans": []}\xff', headers=JSON)
+    assert r.status_code == 400  # invalid UTF-8 bytes, once repaired, leave trailing garbage: not JSON
+    r = server.post("/api/changes", headers=JSON, content=json.dumps(
+        {"time": "2026-01-01T00:00:00Z", "service": "s\ud800", "kind": "deploy", "description": "d\ud800"}))
+    assert r.status_code == 200 and "lone surrogate" in r.json()["warnings"][0]
+    r = server.post("/api/alerts", headers=JSON, content=json.dumps({"service": "a\ud800", "summary": "s\udc00"}))
+    assert r.status_code == 202, r.text
+
+
+def test_scope_name_not_a_string_rejects_only_its_scope(server):
+    doc = spans(2)
+    other = copy.deepcopy(doc["resourceSpans"][0])
+    other["scopeSpans"][0]["scope"] = {"name": {"not": "a string"}}
+    doc["resourceSpans"].append(other)
+    rejected, message = partial(post(server, "traces", doc))
+    assert rejected == 2 and "scope.name must be a string" in message and "resourceSpans[1].scopeSpans[0]" in message
+    assert count(server, "spans") == 2
+
+
+def test_deep_nesting_is_refused_or_rejected_never_500(server):
+    deep = "[" * 5000 + "]" * 5000
+    r = server.post("/v1/traces", content=('{"resourceSpans": ' + deep + "}").encode(), headers=JSON)
+    assert r.status_code == 400 and "nested too deeply" in r.json()["message"]
+    value: dict = {"stringValue": "leaf"}
+    for _ in range(40):
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    rejected, message = partial(post(server, "traces", with_bad_span(attributes=[{"key": "deep", "value": value}])))
+    assert rejected == 1 and "nested deeper than 32" in message
+    for path in ("/api/changes", "/api/alerts", "/api/investigations"):
+        r = server.post(path, content=deep.encode(), headers=JSON)
+        assert r.status_code == 400 and "nested too deeply" in r.json()["error"], path
+
+
+@pytest.mark.parametrize("proto", [False, True])
+def test_huge_uint64_and_enum_values_in_logs_and_metrics(server, proto):
+    r = post(server, "logs", logs({"observedTimeUnixNano": str(U64_BIG)}, {"severityNumber": 2**70 if not proto else 2**30}),
+             proto=proto)
+    rejected, message = partial(r)
+    assert rejected == 2 and "observed time" in message and "everity" in message
+    r = post(server, "metrics", gauge_points({"startTimeUnixNano": str(U64_BIG)}), proto=proto)
+    rejected, message = partial(r)
+    assert rejected == 1 and "start time" in message and "dataPoints[1]" in message
+    rejected, message = partial(post(server, "metrics", histogram(2**63 + 5), proto=proto))
+    assert rejected == 1 and "count" in message
+    assert server.get("/api/health").status_code == 200
+
+
+def test_grpc_hostile_values_get_partial_success_and_garbage_invalid_argument(server):
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    try:
+        logs_stub = logs_service_pb2_grpc.LogsServiceStub(channel)
+        request = json_format.ParseDict(logs({"observedTimeUnixNano": str(U64_BIG)}),
+                                        logs_service_pb2.ExportLogsServiceRequest())
+        response = logs_stub.Export(request, timeout=10)
+        assert response.partial_success.rejected_log_records == 1
+        assert "observed time" in response.partial_success.error_message
+        metrics_stub = metrics_service_pb2_grpc.MetricsServiceStub(channel)
+        response = metrics_stub.Export(json_format.ParseDict(histogram(2**63 + 5),
+                                                             metrics_service_pb2.ExportMetricsServiceRequest()), timeout=10)
+        assert response.partial_success.rejected_data_points == 1
+        raw = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                  request_serializer=None, response_deserializer=None)
+        with pytest.raises(grpc.RpcError) as err:
+            raw(b"\x0a\xff\xff\xff\xff\x0f garbage", timeout=10)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "not a valid OTLP protobuf" in err.value.details()
+        trace_stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        good = json_format.ParseDict(spans(1, seed=4), trace_service_pb2.ExportTraceServiceRequest())
+        assert not trace_stub.Export(good, timeout=10).HasField("partial_success")
+    finally:
+        channel.close()
+
+
+@pytest.mark.parametrize("path, param", [
+    ("/api/traces?limit=-1", "limit"), ("/api/traces?limit=99999999999999999999999", "limit"),
+    ("/api/traces?since=" + "9" * 400, "since"), ("/api/traces?until=" + "1" * 30, "until"),
+    ("/api/traces?since=-99999999999999999999d", "since"), ("/api/traces?min_duration=1e400", "duration"),
+    ("/api/changes?limit=0", "limit"), ("/api/services?since=nan", "since"),
+    ("/api/investigations?limit=-5", "limit"), ("/api/agents/runs?limit=-1", "limit"),
+    ("/api/series?service=x&buckets=-1", "buckets"), ("/api/graph?since=" + "9" * 5000, "since"),
+])
+def test_bad_query_parameters_are_400_naming_the_parameter(server, path, param):
+    r = server.get(path)
+    assert r.status_code == 400, (path, r.status_code, r.text[:300])
+    assert param in r.json()["error"]
+
+
+def test_cli_direct_mode_gives_one_line_errors(tmp_path):
+    db = tmp_path / "direct.duckdb"
+    run_cli("ingest", "--db", str(db), str(_write(tmp_path, spans(1))))
+    for args in (["traces", "--limit", "-1"], ["traces", "--since", "9" * 400],
+                 ["changes", "--since", "-99999999999999999999d"], ["traces", "--min-duration", "1e400"]):
+        r = run_cli(*args, "--db", str(db), check=False)
+        assert r.returncode != 0 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) <= 6, r.stderr
+
+
+def _write(tmp_path, doc) -> object:
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(doc))
+    return path
