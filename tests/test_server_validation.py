@@ -220,3 +220,34 @@ def _write(tmp_path, doc) -> object:
     path = tmp_path / "one.json"
     path.write_text(json.dumps(doc))
     return path
+
+
+def test_future_dated_data_is_bounded_by_retention(tmp_path):
+    from interplay.api import Interplay
+    day = 86_400 * 10**9
+    now = T0 + 30 * day
+    ip = Interplay.open(tmp_path / "future.duckdb")
+    f = tmp_path / "future.jsonl"
+    far = TraceBuilder(T0 + 300 * day, seed=8)  # months ahead of "now": a bad clock or a hostile sender
+    far.span("future", "GET /", duration_ms=5)
+    near = TraceBuilder(now - day, seed=9)
+    near.span("present", "GET /", duration_ms=5)
+    f.write_text(json.dumps(traces_request([far])) + "\n" + json.dumps(traces_request([near])) + "\n")
+    ip.ingest_file(f)
+    deleted = ip.apply_retention(7 * day, now_ns=now)
+    assert deleted["spans"] == 1 and [r["service"] for r in ip.services()] == ["present"]
+    ip.close()
+
+
+def test_markdown_report_escapes_html_from_telemetry():
+    from interplay.report import render
+    result = {"symptom": {"given": "<img src=x onerror=alert(1)>"}, "onset": "t", "onset_source": "given",
+              "windows": {"baseline": {"since": "a", "until": "b"}, "incident": {"since": "c", "until": "d"}},
+              "root_causes": [{"rank": 1, "service": "<script>alert(2)</script>", "operation": None,
+                               "kind": "latency", "score": 1.0, "summary": "a <b>bold</b> & claim",
+                               "chain": [], "evidence": []}], "data_completeness": {}}
+    text = render(result, "markdown")
+    assert "<script>" not in text and "<img" not in text and "&lt;script&gt;" in text
+    assert "&amp; claim" in text
+    html = render(result, "html")
+    assert "<script>alert" not in html and "&lt;script&gt;" in html and "&amp;lt;" not in html

@@ -67,12 +67,15 @@ class Interplay:
         """Delete telemetry older than keep_ns before now, or before the newest data if that is older.
 
         Measuring from the newest data keeps a replayed or imported incident from vanishing the
-        moment it is stored, while still bounding the file for live traffic.
+        moment it is stored, while still bounding the file for live traffic. Data dated more than
+        keep_ns after now is dropped too.
         """
         now_ns = now_ns or time.time_ns()
         newest = self.store.query("SELECT max(start_ns) AS t FROM spans")[0]["t"]
         reference = min(now_ns, newest) if newest else now_ns
-        return self.store.delete_before(reference - keep_ns)
+        # Data dated more than one retention period ahead (a bad clock, a hostile sender) would
+        # otherwise never age out: the same bound holds on that side.
+        return self.store.delete_before(reference - keep_ns, after_ns=now_ns + keep_ns)
 
     # -- queries -------------------------------------------------------------------------------
     def services(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ def render(result: dict[str, Any], fmt: str = "text", charts: str = "") -> str:
         return json.dumps(result, indent=2, default=str)
     if fmt == "html":
         return _html(result, charts)
-    return _markdown(result, markdown=fmt == "markdown")
+    if fmt == "markdown":  # telemetry text is untrusted: raw HTML in it must not render as HTML
+        return _markdown(result, markdown=True).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _markdown(result, markdown=False)
 
 
 def _markdown(r: dict[str, Any], markdown: bool) -> str:

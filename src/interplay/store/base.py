@@ -38,8 +38,9 @@ class Store(Protocol):
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Rows as an arrow table (for large results)."""
 
-    def delete_before(self, time_ns: int) -> dict[str, int]:
-        """Drop telemetry older than time_ns (retention); returns rows deleted per table."""
+    def delete_before(self, time_ns: int, after_ns: int | None = None) -> dict[str, int]:
+        """Drop telemetry older than time_ns (and, given after_ns, dated at or after it: retention);
+        returns rows deleted per table."""
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""

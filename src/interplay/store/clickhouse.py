@@ -83,13 +83,15 @@ class ClickHouseStore:
         finally:
             tx.drop_stages()
 
-    def delete_before(self, time_ns: int) -> dict[str, int]:
+    def delete_before(self, time_ns: int, after_ns: int | None = None) -> dict[str, int]:
         deleted = {}
         with self._write_lock:
             for name, tables in schema.TIME_COLUMNS.items():
                 deleted[name] = 0
                 for table, column in tables:
                     cond = f"{column} < fromUnixTimestamp64Nano(toInt64({int(time_ns)}))"
+                    if after_ns is not None:
+                        cond = f"({cond} OR {column} >= fromUnixTimestamp64Nano(toInt64({int(after_ns)})))"
                     n = self._scalar(f"SELECT count() FROM {table} WHERE {cond}")
                     if n:
                         self.transport.command(f"DELETE FROM {table} WHERE {cond}")

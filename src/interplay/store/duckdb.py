@@ -87,11 +87,13 @@ class DuckDBStore:
                 "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)", [_STAGE_PREFIX]).fetchall():
             self._con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
-    def delete_before(self, time_ns: int) -> dict[str, int]:
+    def delete_before(self, time_ns: int, after_ns: int | None = None) -> dict[str, int]:
         deleted = {}
         with self.transaction() as tx:
             for table, column in _TIME_COLUMN.items():
-                row = tx.cursor.execute(f"DELETE FROM {table} WHERE {column} < ?", [time_ns]).fetchone()
+                cond, params = (f"{column} < ?", [time_ns]) if after_ns is None else \
+                    (f"({column} < ? OR {column} >= ?)", [time_ns, after_ns])
+                row = tx.cursor.execute(f"DELETE FROM {table} WHERE {cond}", params).fetchone()
                 deleted[table] = int(row[0]) if row else 0
         return deleted
 
