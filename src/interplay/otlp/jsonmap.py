@@ -215,7 +215,7 @@ def _add_traces(top: list, b: ColumnBuilder, where: str) -> None:
             if not isinstance(s, dict):
                 raise TypeError(f"a span must be an object, got {type(s).__name__}")
             status = s.get("status") or {}
-            events = [{"time_ns": _int(_g(e, "timeUnixNano", "time_unix_nano"), "event time"),
+            events = [{"time_ns": _int(_g(e, "timeUnixNano", "time_unix_nano"), "event time", 0, 2**64 - 1),
                        "name": truncate(_text(e.get("name"), "event name"), MAX_NAME),
                        "attributes": attributes(e.get("attributes"))}
                       for e in s.get("events") or ()]
