@@ -22,7 +22,8 @@ def db(tmp_path_factory):
         t = TraceBuilder(T0 + i * 10**9, seed=i)
         root = t.span("web", "GET /", duration_ms=30)
         call = root.child("web", "GET api", kind="CLIENT", offset_ms=1, duration_ms=20)
-        call.child("api", "GET /items", kind="SERVER", offset_ms=1, duration_ms=18, error=i % 4 == 0)
+        call.child("api", "GET /items", kind="SERVER", offset_ms=1, duration_ms=18, error=i % 4 == 0,
+                   attributes={"http.response.status_code": 500 if i % 4 == 0 else 200, "tenant": f"t{i % 3}"})
         if i % 2:
             post = root.child("web", "POST api", kind="CLIENT", offset_ms=22, duration_ms=5)
             post.child("api", "POST /items", kind="SERVER", offset_ms=1, duration_ms=4)
@@ -86,3 +87,19 @@ def test_ingest_input_format_is_separate_from_the_report_format(tmp_path):
     target = str(tmp_path / "r.duckdb")
     assert "20 metric points" in run_cli("ingest", "--input-format", "rcaeval", str(csv), "--db", target).stdout
     assert "--input-format" in run_cli("ingest", "--help").stdout
+
+
+def test_traces_by_attribute(db, make_server):
+    failed = cli_json("traces", "--db", db, "--attr", "http.response.status_code=500", "--limit", "100")
+    assert len(failed) == 10 and all(t["errors"] == 1 for t in failed)
+    both = cli_json("traces", "--db", db, "--attr", "http.response.status_code=500", "--attr", "tenant=t0",
+                    "--limit", "100")
+    assert len(both) == 4  # i in 0, 12, 24, 36
+    srv = make_server(db=__import__("pathlib").Path(db))
+    assert cli_json("traces", "--url", srv.url, "--attr", "http.response.status_code=500",
+                    "--attr", "tenant=t0", "--limit", "100") == both
+    assert srv.get("/api/traces", params=[("attr", "tenant=t1"), ("limit", "100")]).status_code == 200
+    bad = run_cli("traces", "--db", db, "--attr", "tenant", check=False)
+    assert bad.returncode != 0 and "expected KEY=VALUE" in bad.stderr
+    bad = srv.get("/api/traces", params={"attr": "x');DROP TABLE spans;--=1"})
+    assert bad.status_code == 400 and "attribute key" in bad.json()["error"]

@@ -185,6 +185,8 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
             assert queries.series(duck.store, "catalog", op, queries.TimeRange(), 7) == \
                 queries.series(ch.store, "catalog", op, queries.TimeRange(), 7)
         assert queries.operations(duck.store, "catalog") == queries.operations(ch.store, "catalog")
+        for attrs in ({"http.response.status_code": "500"}, {"service.namespace": "shop", "http.route": "/products"}):
+            assert duck.traces(limit=50, attributes=attrs) == ch.traces(limit=50, attributes=attrs), attrs
         if _TRACES_PORTABLE:
             for kw in ({}, {"errors_only": True}, {"service": "catalog", "min_duration_ns": 10**8}):
                 assert duck.traces(limit=50, **kw) == ch.traces(limit=50, **kw)

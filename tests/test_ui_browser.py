@@ -428,3 +428,37 @@ def test_service_page_charts_and_change_timeline(shop, page):
     assert page.locator("#changes-table tbody tr").count() == len(changes)
     assert_readable(page.inner_text("#view"), "the changes page")
     assert not page.errors
+
+
+def test_traces_scatter_attribute_search_and_side_by_side(shop, page):
+    page.goto(shop.url + "/#/traces?limit=200")
+    page.wait_for_selector("#trace-scatter .dot")
+    assert page.locator("#trace-scatter .dot").count() == page.locator("#traces-table tbody tr").count() == 200
+    assert page.locator("#trace-scatter .dot.err").count() >= 1
+    dot = page.locator("#trace-scatter .dot.err").first
+    trace_id = dot.get_attribute("data-trace")
+    dot.click()
+    page.wait_for_url(f"**/#/trace/{trace_id}")
+    page.wait_for_selector(".span-row.error")
+
+    page.goto(shop.url + "/#/traces")
+    page.wait_for_selector("#traces-form")
+    page.fill("#trace-attr", "http.response.status_code=500")
+    page.click("#traces-form button[type=submit]")
+    page.wait_for_url("**/#/traces?attr=*")
+    page.wait_for_selector("#traces-table tbody tr")
+    expected = shop.get("/api/traces", params={"attr": "http.response.status_code=500", "limit": 50}).json()
+    assert len(expected) >= 1
+    assert page.locator("#traces-table tbody tr").count() == len(expected)
+    assert_readable(page.inner_text("#view"), "the traces page")
+
+    inv = shop.post("/api/investigations", json={}).json()
+    failing, healthy = inv["exemplars"]["failing"], inv["exemplars"]["healthy"]
+    page.goto(f"{shop.url}/#/investigation/{inv['id']}")
+    page.click("#compare-exemplars")
+    page.wait_for_selector("#compare-table tr.most")
+    assert page.url.endswith(f"/#/compare/{failing}/{healthy}")
+    assert "catalog" in page.inner_text("#differs-most")
+    assert "catalog" in page.inner_text("#compare-table tr.most")
+    assert_readable(page.inner_text("#view"), "the comparison")
+    assert not page.errors

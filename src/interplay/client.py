@@ -48,10 +48,11 @@ class RemoteInterplay:
         return self._get("/api/services", window)
 
     def traces(self, window: TimeRange = TimeRange(), *, service=None, operation=None,
-               errors_only=False, min_duration_ns=None, limit=20) -> list[dict[str, Any]]:
+               errors_only=False, min_duration_ns=None, attributes=None, limit=20) -> list[dict[str, Any]]:
         return self._get("/api/traces", window, service=service, operation=operation,
                          errors="true" if errors_only else None,
-                         min_duration=f"{min_duration_ns}ns" if min_duration_ns else None, limit=limit)
+                         min_duration=f"{min_duration_ns}ns" if min_duration_ns else None, limit=limit,
+                         attr=[f"{k}={v}" for k, v in (attributes or {}).items()] or None)
 
     def trace(self, trace_id: str) -> dict[str, Any]:
         return self._request("GET", f"/api/traces/{trace_id}")

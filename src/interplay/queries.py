@@ -1,6 +1,7 @@
 """The first queries: services, traces, one trace, changes. Aggregation runs in SQL."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,12 +69,21 @@ def services(store: Store, window: TimeRange = TimeRange()) -> list[dict[str, An
 
 def traces(store: Store, window: TimeRange = TimeRange(), *, service: str | None = None,
            operation: str | None = None, errors_only: bool = False, min_duration_ns: int | None = None,
-           limit: int = 20) -> list[dict[str, Any]]:
-    """Traces matching the filters, newest first, with their root service and operation."""
+           attributes: dict[str, str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Traces matching the filters, newest first, with their root service and operation.
+
+    attributes: key → value that one span of the trace carries (its own attributes or its resource's),
+    every pair on that same span, values compared as text.
+    """
     if limit < 1 or limit > 10_000:
         raise InvalidInput(f"limit {limit}: must be between 1 and 10000")
     cond, params = window.where()
     match = [cond]
+    for key, value in (attributes or {}).items():
+        path = _attribute_path(key)
+        match.append(f"(json_extract_string(attributes, {path}) = ? OR "
+                     f"json_extract_string(resource_attributes, {path}) = ?)")
+        params += [str(value), str(value)]
     if service:
         match.append("service = ?")
         params.append(service)
@@ -343,3 +353,26 @@ def known_target(store: Store, service: str, operation: str | None) -> bool:
     match = "service = ?" + (" AND operation = ?" if operation else "")
     return bool(store.query(f"SELECT 1 AS x FROM spans WHERE {match} LIMIT 1",
                             [service] + ([operation] if operation else [])))
+
+
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.:/@-]{1,200}")
+
+
+def _attribute_path(key: str) -> str:
+    """The JSON path literal of an attribute key; keys are limited to the characters keys use, because
+    ClickHouse wants the path as a literal, not a parameter."""
+    if not _ATTRIBUTE_KEY.fullmatch(key):
+        raise InvalidInput(f"attribute key {key!r}: use letters, digits and . _ - : / @ only")
+    return f"'$.\"{key}\"'"
+
+
+def parse_attributes(pairs: list[str] | tuple[str, ...], where: str = "--attr") -> dict[str, str]:
+    """['http.route=/cart', 'k=v'] → {'http.route': '/cart', 'k': 'v'}."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"{where} {pair!r}: expected KEY=VALUE")
+        _attribute_path(key.strip())
+        out[key.strip()] = value
+    return out

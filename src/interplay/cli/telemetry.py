@@ -218,14 +218,18 @@ def services(db, url, token, since, until, fmt) -> None:
 @click.option("--operation", default=None, help="Traces with a span of this name.")
 @click.option("--errors", is_flag=True, help="Only traces with an error span (matching the filters).")
 @click.option("--min-duration", default=None, help="Only traces at least this long, e.g. 500ms.")
+@click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE",
+              help="Only traces with a span carrying this attribute (span or resource); repeat for several, "
+                   "all on one span.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000))
 @format_option
-def traces(db, url, token, since, until, service, operation, errors, min_duration, limit, fmt) -> None:
+def traces(db, url, token, since, until, service, operation, errors, min_duration, attrs, limit, fmt) -> None:
     """Find traces, newest first."""
+    attributes = queries.parse_attributes(attrs)
     backend = _backend(db, url, token)
     rows = backend.traces(_window(since, until), service=service, operation=operation, errors_only=errors,
                           min_duration_ns=parse_duration_ns(min_duration) if min_duration else None,
-                          limit=limit)
+                          attributes=attributes or None, limit=limit)
     if fmt == "json":
         output.print_json(out, rows)
         return

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from ..api import Interplay, changes_batch
 from ..model import InterplayError, Overloaded
 from ..otlp.sanitize import load_json
+from ..queries import parse_attributes
 from ..timeutil import parse_duration_ns
 from . import otlp_http, zipkin_http
 from .admission import CLIENT_HEADER, Admission, AdmissionMiddleware
@@ -174,6 +175,7 @@ async def _traces(request: Request) -> Response:
                          operation=q.get("operation") or None,
                          errors_only=q.get("errors", "").lower() in ("1", "true", "yes"),
                          min_duration_ns=parse_duration_ns(min_ms) if min_ms else None,
+                         attributes=parse_attributes(q.getlist("attr"), "attr"),
                          limit=int_param(q.get("limit"), 20, "limit"))
     return await _query(request, run)
 

@@ -151,7 +151,11 @@ OPENAPI: dict[str, Any] = {
                        _param("operation", "Traces with a span of this name."),
                        _param("errors", "true: only traces with an error span matching the filters.",
                               schema={"type": "boolean"}),
-                       _param("min_duration", "Only traces at least this long, e.g. 500ms."), _LIMIT(20)],
+                       _param("min_duration", "Only traces at least this long, e.g. 500ms."),
+                       {**_param("attr", "KEY=VALUE: a span (or its resource) carries this attribute; "
+                                         "repeat for several, all on one span.",
+                                 schema={"type": "array", "items": {"type": "string"}}),
+                        "style": "form", "explode": True}, _LIMIT(20)],
             _ok("Traces", {"type": "array", "items": {"$ref": "#/components/schemas/TraceSummary"}}),
             tag="telemetry")},
         "/api/traces/{trace_id}": {"get": _op(

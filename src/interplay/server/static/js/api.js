@@ -18,12 +18,13 @@ export function forgetToken() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** GET a path with query parameters (empty values dropped). */
-export function get(path, params = {}) {
+/** GET a path with query parameters (empty values dropped); repeated: {key: [values]} sent as key=a&key=b. */
+export function get(path, params = {}, repeated = {}) {
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     if (v !== undefined && v !== null && v !== "" && v !== false) query.set(k, String(v));
   }
+  for (const [k, values] of Object.entries(repeated)) (values || []).forEach((v) => query.append(k, String(v)));
   const qs = query.toString();
   return request("GET", qs ? `${path}?${qs}` : path);
 }

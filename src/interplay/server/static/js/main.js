@@ -6,6 +6,7 @@ import {renderAgentRun, renderAgentRuns} from "./views/agents.js";
 import {renderInvestigate, renderInvestigation} from "./views/investigate.js";
 import {renderServices, renderTraces} from "./views/lists.js";
 import {renderChanges} from "./views/changes.js";
+import {renderCompare} from "./views/compare.js";
 import {renderLogs} from "./views/logs.js";
 import {renderMap} from "./views/map.js";
 import {renderService} from "./views/service.js";
@@ -21,6 +22,7 @@ const ROUTES = [
   [/^\/changes$/, "changes", renderChanges],
   [/^\/traces$/, "traces", renderTraces],
   [/^\/trace\/([^/]+)$/, "traces", renderTrace],
+  [/^\/compare\/([^/]+)\/([^/]+)$/, "traces", renderCompare],
   [/^\/logs$/, "logs", renderLogs],
   [/^\/agents$/, "agents", renderAgentRuns],
   [/^\/agents\/([^/]+)$/, "agents", renderAgentRun],

@@ -218,7 +218,9 @@ function exemplars(inv, cause) {
   if (!failing && !healthy) return null;
   return h("p", {class: "exemplars"}, "Example traces: ",
     failing ? h("a", {class: "button", id: "exemplar-failing", href: `#/trace/${encodeURIComponent(failing)}`}, "failing trace →") : null,
-    " ", healthy ? h("a", {class: "button", href: `#/trace/${encodeURIComponent(healthy)}`}, "healthy trace for comparison") : null);
+    " ", healthy ? h("a", {class: "button", href: `#/trace/${encodeURIComponent(healthy)}`}, "healthy trace for comparison") : null,
+    " ", failing && healthy ? h("a", {class: "button", id: "compare-exemplars",
+      href: `#/compare/${encodeURIComponent(failing)}/${encodeURIComponent(healthy)}`}, "side by side") : null);
 }
 
 function charts(inv, changes) {
