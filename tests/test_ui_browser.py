@@ -462,3 +462,46 @@ def test_traces_scatter_attribute_search_and_side_by_side(shop, page):
     assert "catalog" in page.inner_text("#compare-table tr.most")
     assert_readable(page.inner_text("#view"), "the comparison")
     assert not page.errors
+
+
+_CROSSINGS = """() => {
+  const boxes = [...document.querySelectorAll('svg.graph .node')].map((g) => {
+    const m = g.transform.baseVal.consolidate().matrix, r = g.querySelector('.box').getBBox();
+    return {id: g.dataset.node, x: m.e + r.x, y: m.f + r.y, w: r.width, h: r.height};
+  });
+  const out = [];
+  for (const path of document.querySelectorAll('svg.graph path.edge')) {
+    const ends = [path.dataset.caller, path.dataset.callee];
+    const len = path.getTotalLength();
+    for (let d = 0; d <= len; d += 4) {
+      const p = path.getPointAtLength(d);
+      const hit = boxes.find((b) => !ends.includes(b.id) && p.x > b.x + 2 && p.x < b.x + b.w - 2 && p.y > b.y + 2 && p.y < b.y + b.h - 2);
+      if (hit) { out.push(`${ends.join('→')} crosses ${hit.id}`); break; }
+    }
+  }
+  return out;
+}"""
+
+
+def test_map_edges_avoid_nodes_resources_by_kind_and_explained_anomalies(shop, data, page, tmp_path):
+    page.goto(shop.url + "/#/map")
+    page.wait_for_selector("svg.graph .node[data-node='catalog']")
+    assert page.evaluate(_CROSSINGS) == []
+    flagged = page.locator("svg.graph .node.anomalous")
+    assert 1 <= flagged.count() <= 5, "only services that shifted significantly are flagged"
+    title = page.locator("svg.graph .node.anomalous[data-node='catalog'] > title").text_content()
+    assert "anomalous: p95" in title and "robust z" in title
+    font = page.evaluate("""() => { const t = document.querySelector('svg.graph .edge-label');
+        return t.getBoundingClientRect().height; }""")
+    assert font >= 9, f"edge labels render {font:.1f} px tall"
+    srv = start_server(_copy(data["agents"], tmp_path), grpc=False)
+    try:
+        page.goto(srv.url + "/#/map")
+        page.wait_for_selector("svg.graph .node")
+        assert page.locator("svg.graph .node.kind-llm[data-node='llm-provider']").count() == 1
+        assert page.locator("svg.graph .node.kind-database").count() >= 1
+        assert page.locator("svg.graph .node.kind-cache").count() >= 1
+        assert page.evaluate(_CROSSINGS) == []
+        assert not page.errors
+    finally:
+        srv.stop()

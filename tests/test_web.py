@@ -134,3 +134,21 @@ def test_operations_of_a_service(client, tmp_path):
     assert ops[0]["error_rate"] == 0.1 and ops[0]["p50_ms"] == pytest.approx(50)
     missing = client.get("/api/operations", params={"service": "nobody"})
     assert missing.status_code == 404 and "nobody" in missing.json()["error"]
+
+
+def test_anomalies_flag_a_shift_by_the_investigations_statistics(client, tmp_path):
+    traces = []
+    for i in range(400):
+        t = TraceBuilder(T0 + i * 10**9 // 2, seed=i)
+        late = i >= 320
+        t.span("web", "GET /", duration_ms=20, error=late and i % 3 == 0)
+        t.span("api", "GET /x", duration_ms=400 if late else 10 + i % 3)
+        t.span("steady", "GET /y", duration_ms=10 + i % 5, error=i % 50 == 0)
+        traces.append(t)
+    _load(client.hub, tmp_path, traces)
+    got = client.get("/api/anomalies").json()
+    assert set(got["services"]) == {"web", "api"}
+    assert got["services"]["web"]["kind"] == "errors" and got["services"]["web"]["z"] >= 3
+    assert got["services"]["web"]["reason"].startswith("errors 0% → ")  # the late fifth fails a third
+    assert got["services"]["api"]["kind"] == "latency" and "p95" in got["services"]["api"]["reason"]
+    assert "two-proportion" in got["method"]

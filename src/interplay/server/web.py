@@ -56,6 +56,17 @@ async def _series(request: Request) -> Response:
     return JSONResponse(result)
 
 
+async def _anomalies(request: Request) -> Response:
+    from ..health import anomalies
+    q = request.query_params
+    try:
+        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
+        result = await run_in_threadpool(anomalies, state_of(request).interplay.store, window)
+    except InterplayError as exc:
+        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
+    return JSONResponse(result)
+
+
 async def _operations(request: Request) -> Response:
     q = request.query_params
     try:
@@ -180,6 +191,12 @@ OPENAPI: dict[str, Any] = {
                        _param("buckets", f"Number of buckets (1-{MAX_BUCKETS}, default 60).",
                               schema={"type": "integer"})],
             _ok("Series", "Series"), tag="telemetry")},
+        "/api/anomalies": {"get": _op(
+            "Services whose latest quarter of the window shifted from its first half (error rate by a "
+            "two-proportion z test, p95 by a robust z, as investigations judge shifts), each with its reason",
+            _WINDOW, _ok("Anomalous services", {"type": "object", "properties": {
+                "services": {"type": "object", "additionalProperties": _OBJ}, "method": {"type": "string"}}}),
+            tag="investigation")},
         "/api/operations": {"get": _op(
             "A service's operations (span name and kind): calls, errors, error rate, p50/p95/p99 latency",
             _WINDOW + [_param("service", "The service.", required=True)],
@@ -387,5 +404,6 @@ ROUTES: list[BaseRoute] = [
     Route("/api/openapi.json", _openapi, methods=["GET"]),
     Route("/api/series", _series, methods=["GET"]),
     Route("/api/operations", _operations, methods=["GET"]),
+    Route("/api/anomalies", _anomalies, methods=["GET"]),
     Mount("/static", app=_Static(directory=STATIC), name="static"),
 ]

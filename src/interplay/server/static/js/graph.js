@@ -1,10 +1,23 @@
 // The service map: a layered left-to-right drawing of the interaction graph in SVG.
-// Callers sit left of their callees; resources (databases, caches, LLM providers) end up to the right.
+// Callers sit left of their callees; resources (databases, caches, queues, LLM providers, external APIs)
+// end up to the right, each drawn in its own shape. Edges that skip a column are routed through the gaps
+// between that column's nodes, never across a node; labels go beside the lines where there is room and
+// every edge says its numbers on hover.
 import {ms, pct, rate, s, truncate} from "./dom.js";
 
-const W = 176, H = 54, COL = 300, ROW = 96, PAD = 28;
-const KIND_TAG = {service: "SVC", database: "DB", cache: "KV", queue: "MQ", llm: "LLM", external: "EXT"};
+const W = 168, H = 54, COL = 250, ROW = 96, PAD = 28;
+const MIN_SCALE = 0.8;  // below this the labels get too small to read: the map scrolls sideways instead
+const KIND_TAG = {service: "SVC", database: "DB", cache: "CACHE", queue: "QUEUE", llm: "LLM", external: "EXT"};
+const LLM_API = /chat\/completions|\/v1\/(messages|completions|embeddings|responses)\b|generateContent|^(chat|embeddings|text_completion) /;
 let uid = 0;
+
+/** A node's kind as drawn: the graph's, except that a "service" whose operations are all LLM API calls
+ * (an OpenAI- or Anthropic-style endpoint) is drawn as the LLM provider it stands for. */
+export function drawnKind(n) {
+  if (n.kind !== "service") return n.kind;
+  const ops = (n.operations || []).map((o) => o.operation);
+  return ops.length && ops.every((o) => LLM_API.test(o)) ? "llm" : "service";
+}
 
 /** Per node: rate, error rate, p95 for one window of the graph (resources get p95 from their callers). */
 export function nodeMetrics(graph, windowName) {
@@ -47,8 +60,10 @@ export function drawGraph(graph, opts = {}) {
     width = Math.max(width, p.x + W + PAD);
     height = Math.max(height, p.y + H + PAD + 24);
   }
+  const columns = columnsOf(pos);
   const svg = s("svg", {class: "graph", viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
     "aria-label": `Service map: ${graph.nodes.length} nodes, ${graph.edges.length} interactions`});
+  svg.style.minWidth = `${Math.round(width * MIN_SCALE)}px`;
   svg.append(s("defs", {}, ["plain", "err", "hot", "dim"].map((k) => s("marker", {
     id: `${id}-${k}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7,
     orient: "auto-start-reverse", class: `arrow arrow-${k}`}, s("path", {d: "M0,0 L10,5 L0,10 z"})))));
@@ -64,13 +79,15 @@ export function drawGraph(graph, opts = {}) {
     const hot = onPath.has(e);
     const bad = (st.error_rate ?? 0) >= 0.05;
     const kind = hot ? "hot" : highlighting ? "dim" : bad ? "err" : "plain";
-    const geo = edgePath(a, b);
+    const geo = edgePath(a, b, columns);
     const widthPx = Math.min(1.2 + Math.log10(1 + (st.rate ?? 0)) * 1.6, 5);
     const cls = `edge ${kind}${e.mode === "async" ? " async" : ""}`;
     const title = `${e.caller} → ${e.callee} (${e.mode}): ${rate(st.rate)}, errors ${pct(st.error_rate)}, ` +
       `p50 ${ms(st.p50_ms)}, p95 ${ms(st.p95_ms)}${st.retries ? `, ${st.retries} retries` : ""}`;
-    edgeLayer.append(s("path", {d: geo.d, class: cls, "stroke-width": hot ? widthPx + 2 : widthPx,
-      "marker-end": `url(#${id}-${kind})`, "data-caller": e.caller, "data-callee": e.callee}, s("title", {}, title)));
+    // a wide transparent twin under each edge makes the thin line easy to hover for its numbers
+    edgeLayer.append(s("path", {d: geo.d, class: "edge-hit"}, s("title", {}, title)),
+      s("path", {d: geo.d, class: cls, "stroke-width": hot ? widthPx + 2 : widthPx,
+        "marker-end": `url(#${id}-${kind})`, "data-caller": e.caller, "data-callee": e.callee}, s("title", {}, title)));
     drawn.push({e, st, hot, bad, kind, geo, title});
   }
   const importance = (x) => (x.hot ? 1e6 : 0) + (x.bad ? 1e3 : 0) + (x.st.rate ?? 0);
@@ -78,9 +95,10 @@ export function drawGraph(graph, opts = {}) {
     if (highlighting && !x.hot) continue;
     const errText = (x.st.error_rate ?? 0) > 0 ? `${pct(x.st.error_rate)} err` : "";
     const main = `${rate(x.st.rate)} · p95 ${ms(x.st.p95_ms)}`;
-    const w = (main.length + (errText ? errText.length + 1 : 0)) * 5.7, lh = 13;
-    const spot = [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8].map((t) => x.geo.at(t))
-      .map((p) => ({x: p.x - w / 2, y: p.y - lh + 1, w, h: lh}))
+    const w = (main.length + (errText ? errText.length + 1 : 0)) * 6.2, lh = 14;
+    // beside the line (above it), never on it: the label's box must not cover the edge's own point
+    const spot = [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78].map((t) => x.geo.at(t))
+      .map((p) => ({x: p.x - w / 2, y: p.y - lh - 3, w, h: lh}))
       .find((r) => !taken.some((o) => overlaps(r, o)));
     if (!spot) continue;  // no room: the edge's tooltip and the side panel still tell
     taken.push(spot);
@@ -90,44 +108,91 @@ export function drawGraph(graph, opts = {}) {
   }
   svg.append(edgeLayer, labelLayer);
   const nodeLayer = s("g", {class: "nodes"});
-  for (const n of graph.nodes) {
-    const p = pos.get(n.id);
-    const m = metrics.get(n.id);
-    const anomaly = opts.anomalies ? opts.anomalies.get(n.id) : null;
-    const classes = ["node", `kind-${n.kind}`];
-    if (anomaly) classes.push("anomalous");
-    if (opts.rootCause === n.id) classes.push("root-cause");
-    if (pathNodes.has(n.id)) classes.push("on-path");
-    else if (highlighting) classes.push("dim");
-    if (opts.selected === n.id) classes.push("selected");
-    const g = s("g", {class: classes.join(" "), transform: `translate(${p.x},${p.y})`, tabindex: 0,
-      role: "button", "data-node": n.id, "aria-label": `${n.kind} ${n.id}${anomaly ? `, anomalous: ${anomaly}` : ""}`});
-    g.append(s("title", {}, `${n.id} (${n.kind})\n${rate(m.rate)}, errors ${pct(m.error_rate)}, p95 ${ms(m.p95_ms)}` +
-      (anomaly ? `\nanomalous: ${anomaly}` : "")));
-    g.append(s("rect", {width: W, height: H, rx: n.kind === "service" ? 10 : 22, class: "box"}));
-    g.append(s("rect", {x: 10, y: 10, width: 30, height: 15, rx: 4, class: "tag"}));
-    g.append(s("text", {x: 25, y: 21.5, class: "tag-text", "text-anchor": "middle"}, KIND_TAG[n.kind] || "?"));
-    g.append(s("text", {x: 47, y: 22, class: "name"}, truncate(n.id, 16)));
-    const line = `${rate(m.rate)} · ${pct(m.error_rate)} err · p95 ${ms(m.p95_ms)}`;
-    g.append(s("text", {x: 12, y: 42, class: `metrics${m.error_rate >= 0.05 ? " bad" : ""}`}, line));
-    if (anomaly) {
-      g.append(s("circle", {cx: W - 4, cy: 4, r: 9, class: "badge"}));
-      g.append(s("text", {x: W - 4, y: 8.5, class: "badge-text", "text-anchor": "middle"}, "!"));
-    }
-    if (opts.rootCause === n.id) {
-      g.append(s("rect", {x: 0, y: -20, width: 82, height: 16, rx: 4, class: "rc-flag"}));
-      g.append(s("text", {x: 41, y: -8.5, class: "rc-flag-text", "text-anchor": "middle"}, "ROOT CAUSE"));
-    }
-    if (opts.onSelect) {
-      g.addEventListener("click", () => opts.onSelect(n.id));
-      g.addEventListener("keydown", (ev) => {
-        if (ev.key === "Enter" || ev.key === " ") opts.onSelect(n.id);
-      });
-    }
-    nodeLayer.append(g);
-  }
+  for (const n of graph.nodes) nodeLayer.append(drawNode(n, pos.get(n.id), metrics.get(n.id), opts, pathNodes, highlighting));
   svg.append(nodeLayer);
   return svg;
+}
+
+function drawNode(n, p, m, opts, pathNodes, highlighting) {
+  const kind = drawnKind(n);
+  const anomaly = opts.anomalies ? opts.anomalies.get(n.id) : null;
+  const classes = ["node", `kind-${kind}`, kind === "service" ? "svc" : "resource"];
+  if (anomaly) classes.push("anomalous");
+  if (opts.rootCause === n.id) classes.push("root-cause");
+  if (pathNodes.has(n.id)) classes.push("on-path");
+  else if (highlighting) classes.push("dim");
+  if (opts.selected === n.id) classes.push("selected");
+  const g = s("g", {class: classes.join(" "), transform: `translate(${p.x},${p.y})`, tabindex: 0,
+    role: "button", "data-node": n.id, "aria-label": `${kind} ${n.id}${anomaly ? `, anomalous: ${anomaly}` : ""}`});
+  g.append(s("title", {}, `${n.id} (${kind})\n${rate(m.rate)}, errors ${pct(m.error_rate)}, p95 ${ms(m.p95_ms)}` +
+    (anomaly ? `\nanomalous: ${anomaly}` : "")));
+  g.append(shape(kind));
+  const tag = KIND_TAG[kind] || "?";
+  const tagW = 8 + tag.length * 6.4;
+  g.append(s("rect", {x: 10, y: 10, width: tagW, height: 15, rx: 4, class: "tag"}));
+  g.append(s("text", {x: 10 + tagW / 2, y: 21.5, class: "tag-text", "text-anchor": "middle"}, tag));
+  const nameRoom = W - tagW - 26;
+  g.append(fitText(s("text", {x: 16 + tagW, y: 22, class: "name"}, truncate(n.id, Math.floor(nameRoom / 7.4))), n.id.length * 7.4, nameRoom));
+  const line = `${rate(m.rate)} · ${pct(m.error_rate)} err · p95 ${ms(m.p95_ms)}`;
+  g.append(fitText(s("text", {x: 12, y: 42, class: `metrics${m.error_rate >= 0.05 ? " bad" : ""}`}, line), line.length * 5.6, W - 22));
+  if (anomaly) {
+    g.append(s("circle", {cx: W - 4, cy: 4, r: 9, class: "badge"}));
+    g.append(s("text", {x: W - 4, y: 8.5, class: "badge-text", "text-anchor": "middle"}, "!"));
+  }
+  if (opts.rootCause === n.id) {
+    g.append(s("rect", {x: 0, y: -20, width: 82, height: 16, rx: 4, class: "rc-flag"}));
+    g.append(s("text", {x: 41, y: -8.5, class: "rc-flag-text", "text-anchor": "middle"}, "ROOT CAUSE"));
+  }
+  if (opts.onSelect) {
+    g.addEventListener("click", () => opts.onSelect(n.id));
+    g.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") opts.onSelect(n.id);
+    });
+  }
+  return g;
+}
+
+/** The outline of a node by kind: box (service), cylinder (database), box with a bolt (cache),
+ * a pipe with ends (queue), a cut-corner tile (LLM), a dashed pill (external). */
+function shape(kind) {
+  if (kind === "database") {
+    return s("path", {class: "box", d: `M0,8 A${W / 2},8 0 0 1 ${W},8 L${W},${H - 8} A${W / 2},8 0 0 1 0,${H - 8} Z ` +
+      `M0,8 A${W / 2},8 0 0 0 ${W},8`});
+  }
+  if (kind === "queue") {
+    return s("path", {class: "box", d: `M10,0 L${W - 10},0 A10,${H / 2} 0 0 1 ${W - 10},${H} L10,${H} A10,${H / 2} 0 0 1 10,0 Z ` +
+      `M${W - 10},0 A10,${H / 2} 0 0 0 ${W - 10},${H}`});
+  }
+  if (kind === "llm") {
+    return s("path", {class: "box", d: `M12,0 L${W - 12},0 L${W},12 L${W},${H - 12} L${W - 12},${H} L12,${H} L0,${H - 12} L0,12 Z`});
+  }
+  if (kind === "cache") {
+    return s("g", {}, s("rect", {width: W, height: H, rx: 6, class: "box"}),
+      s("path", {class: "bolt", d: `M${W - 22},9 L${W - 28},22 L${W - 22},22 L${W - 26},33 L${W - 16},18 L${W - 22},18 Z`}));
+  }
+  return s("rect", {width: W, height: H, rx: kind === "external" ? H / 2 : 10, class: `box${kind === "external" ? " dashed" : ""}`});
+}
+
+/** Squeeze a text to its room when its estimated width would spill out of the node. */
+function fitText(el, estimated, room) {
+  if (estimated > room) {
+    el.setAttribute("textLength", String(room));
+    el.setAttribute("lengthAdjust", "spacingAndGlyphs");
+  }
+  return el;
+}
+
+/** Per column x: the gaps (y centres) an edge may pass through, between, above and below its nodes. */
+function columnsOf(pos) {
+  const cols = new Map();
+  for (const p of pos.values()) (cols.get(p.x) || cols.set(p.x, []).get(p.x)).push(p.y);
+  const out = new Map();
+  for (const [x, ys] of cols) {
+    ys.sort((a, b) => a - b);
+    const gaps = [ys[0] - (ROW - H) / 2, ...ys.map((y) => y + H + (ROW - H) / 2)];
+    out.set(x, gaps);
+  }
+  return out;
 }
 
 /** Edges joining consecutive hops of a chain, in whichever direction the call went. */
@@ -143,18 +208,45 @@ function pathEdges(edges, path) {
   return hot;
 }
 
-function edgePath(a, b) {
+function edgePath(a, b, columns) {
   if (b.x > a.x) {
     const p0 = {x: a.x + W, y: a.y + H / 2}, p3 = {x: b.x - 2, y: b.y + H / 2};
-    const dx = (p3.x - p0.x) / 2;
-    const p1 = {x: p0.x + dx, y: p0.y}, p2 = {x: p3.x - dx, y: p3.y};
-    return curve(p0, p1, p2, p3);
+    // columns strictly between the two: pass each through the gap nearest the straight line
+    const between = [...columns.keys()].filter((x) => x > a.x && x < b.x).sort((u, v) => u - v);
+    const points = [p0];
+    for (const x of between) {
+      const straight = p0.y + ((p3.y - p0.y) * (x + W / 2 - p0.x)) / (p3.x - p0.x);
+      const gap = columns.get(x).reduce((best, g) => (Math.abs(g - straight) < Math.abs(best - straight) ? g : best));
+      points.push({x: x - 14, y: gap}, {x: x + W + 14, y: gap});
+    }
+    points.push(p3);
+    return route(points);
   }
   // back edge or same column: loop underneath
   const p0 = {x: a.x + W / 2, y: a.y + H}, p3 = {x: b.x + W / 2 + 8, y: b.y + H + 2};
   const drop = Math.max(a.y, b.y) + H + 46;
   const p1 = {x: p0.x, y: drop}, p2 = {x: p3.x, y: drop};
   return curve(p0, p1, p2, p3);
+}
+
+/** Through the points: S-curves with level tangents between columns, straight runs through a column's gap. */
+function route(points) {
+  const segs = [];
+  for (let i = 0; i + 1 < points.length; i++) {
+    const p = points[i], q = points[i + 1];
+    const through = i % 2 === 1;  // from a column's entry to its exit: along the gap
+    if (through) segs.push({d: `L${q.x},${q.y}`, at: (t) => ({x: p.x + (q.x - p.x) * t, y: p.y + (q.y - p.y) * t})});
+    else {
+      const dx = (q.x - p.x) / 2;
+      const c = curve(p, {x: p.x + dx, y: p.y}, {x: q.x - dx, y: q.y}, q);
+      segs.push({d: `C${p.x + dx},${p.y} ${q.x - dx},${q.y} ${q.x},${q.y}`, at: c.at});
+    }
+  }
+  const at = (t) => {
+    const k = Math.min(Math.floor(t * segs.length), segs.length - 1);
+    return segs[k].at(t * segs.length - k);
+  };
+  return {d: `M${points[0].x},${points[0].y} ${segs.map((x) => x.d).join(" ")}`, at};
 }
 
 function curve(p0, p1, p2, p3) {
