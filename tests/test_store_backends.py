@@ -185,6 +185,9 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
             assert queries.series(duck.store, "catalog", op, queries.TimeRange(), 7) == \
                 queries.series(ch.store, "catalog", op, queries.TimeRange(), 7)
         assert queries.operations(duck.store, "catalog") == queries.operations(ch.store, "catalog")
+        from interplay.health import anomalies
+        assert queries.service_buckets(duck.store, buckets=9) == queries.service_buckets(ch.store, buckets=9)
+        assert anomalies(duck.store) == anomalies(ch.store)
         for attrs in ({"http.response.status_code": "500"}, {"service.namespace": "shop", "http.route": "/products"}):
             assert duck.traces(limit=50, attributes=attrs) == ch.traces(limit=50, attributes=attrs), attrs
         if _TRACES_PORTABLE:

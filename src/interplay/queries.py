@@ -405,4 +405,4 @@ def service_buckets(store: Store, window: TimeRange = TimeRange(), buckets: int 
         GROUP BY s.service, b ORDER BY s.service, b""", [lo, hi, lo, step])
     return {"step_ns": step, "lo_ns": lo, "buckets": (hi - lo + step - 1) // step,
             "rows": [{"service": r["service"], "b": int(r["b"]), "requests": r["requests"], "errors": r["errors"],
-                      "p50_ms": r["p50"] / 1e6, "p95_ms": r["p95"] / 1e6} for r in rows]}
+                      "p50_ms": round(r["p50"] / 1e6, 3), "p95_ms": round(r["p95"] / 1e6, 3)} for r in rows]}
