@@ -218,6 +218,7 @@ def make_spans(first: int, n: int, total: int, seed: int) -> pa.Table:
         "service_version": pa.array(["1.0.0"] * n), "scope_name": pa.array(["bench"] * n),
         "resource_attributes": pa.array(res, pa.string()), "attributes": pa.array(attrs, pa.string()),
         "events": pa.array(["[]"] * n), "links": pa.array(["[]"] * n),
+        "trace_state": pa.array([""] * n), "scope_version": pa.array([""] * n),
     }
     return pa.table([cols[f.name].cast(f.type) for f in SPANS], schema=SPANS)
 

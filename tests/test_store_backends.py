@@ -102,8 +102,8 @@ def test_clickhouse_failed_move_is_undone(tmp_path, monkeypatch):
     s = open_store(_url("chdb", tmp_path))
     try:
         real = _ch_schema.move_sql
-        monkeypatch.setattr(_ch_schema, "move_sql", lambda table, stage, t=None:
-                            "INSERT INTO no_such_table SELECT 1" if table == "changes" else real(table, stage, t))
+        monkeypatch.setattr(_ch_schema, "move_sql", lambda table, stage, t=None, **kw:
+                            "INSERT INTO no_such_table SELECT 1" if table == "changes" else real(table, stage, t, **kw))
         with pytest.raises(Exception, match="no_such_table"):
             with s.transaction() as tx:
                 tx.append(_batch(2))

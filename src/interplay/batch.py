@@ -29,7 +29,9 @@ SPANS = pa.schema([
     ("resource_attributes", pa.string()),  # JSON object
     ("attributes", pa.string()),           # JSON object
     ("events", pa.string()),               # JSON list of {time_ns, name, attributes}
-    ("links", pa.string()),                # JSON list of {trace_id, span_id, attributes}
+    ("links", pa.string()),                # JSON list of {trace_id, span_id, trace_state, attributes}
+    ("trace_state", pa.string()),          # W3C tracestate
+    ("scope_version", pa.string()),
 ])
 
 LOGS = pa.schema([
@@ -44,6 +46,9 @@ LOGS = pa.schema([
     ("scope_name", pa.string()),
     ("resource_attributes", pa.string()),
     ("attributes", pa.string()),
+    ("event_name", pa.string()),
+    ("trace_flags", pa.int32()),
+    ("scope_version", pa.string()),
 ])
 
 METRICS = pa.schema([
@@ -64,6 +69,18 @@ METRICS = pa.schema([
     ("temporality", pa.string()),       # cumulative | delta | ""
     ("resource_attributes", pa.string()),
     ("attributes", pa.string()),
+    ("description", pa.string()),
+    ("scope_name", pa.string()),
+    ("scope_version", pa.string()),
+    ("flags", pa.int32()),
+    ("exemplars", pa.string()),         # JSON list of {time_ns, value, trace_id, span_id, attributes}
+    # exponential histograms: base-2 buckets of the given scale, counts as JSON lists
+    ("scale", pa.int32()),
+    ("zero_count", pa.int64()),
+    ("positive_offset", pa.int32()),
+    ("positive_bucket_counts", pa.string()),
+    ("negative_offset", pa.int32()),
+    ("negative_bucket_counts", pa.string()),
 ])
 
 CHANGES = pa.schema([

@@ -78,6 +78,7 @@ def _points(times, values, service: str, metric: str, n: int) -> pa.Table:
         "resource_attributes": const('{"service.name": ' + _json_str(service) + "}", pa.string()),
         "attributes": const("{}", pa.string()),
     }
+    columns.update({f.name: const(None, f.type) for f in METRICS if f.name not in columns})
     return pa.table([pa.array(columns[f.name], type=f.type) if not isinstance(columns[f.name], pa.Array)
                      else columns[f.name].cast(f.type) for f in METRICS], schema=METRICS)
 

@@ -151,8 +151,8 @@ def trace(store: Store, trace_id: str) -> dict[str, Any]:
         raise InvalidInput(f"trace id {trace_id!r}: expected 32 hex characters")
     rows = store.query("""
         SELECT span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
-               status_code, status_message, service_version, scope_name, resource_attributes,
-               attributes, events, links
+               status_code, status_message, service_version, scope_name, scope_version, trace_state,
+               resource_attributes, attributes, events, links
         FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id""", [trace_id])
     if not rows:
         raise NotFound(f"trace {trace_id} not found")

@@ -78,7 +78,7 @@ class ColumnBuilder:
                  operation: str, kind: int | str, start_ns: int, end_ns: int, status_code: int | str,
                  status_message: str, service_version: str, scope_name: str,
                  resource_json: str, attributes: dict, events: list, links: list,
-                 where: str) -> None:
+                 where: str, trace_state: str = "", scope_version: str = "") -> None:
         reason = _check_ids(trace_id, span_id, parent_span_id) or _check_times(start_ns, end_ns)
         if reason:
             self.rejections[f"span rejected ({where}): {reason}"] += 1
@@ -92,13 +92,16 @@ class ColumnBuilder:
                "status_message": truncate(status_message), "service_version": truncate(service_version, MAX_NAME),
                "scope_name": truncate(scope_name, MAX_NAME), "resource_attributes": resource_json,
                "attributes": dumps(attributes), "events": dumps(events) if events else "[]",
-               "links": dumps(links) if links else "[]"}
+               "links": dumps(links) if links else "[]",
+               "trace_state": truncate(trace_state or "", MAX_NAME),
+               "scope_version": truncate(scope_version or "", MAX_NAME)}
         _append(self.spans, row)
 
     # -- logs ----------------------------------------------------------------------------------
     def add_log(self, *, time_ns: int, observed_ns: int, service: str, severity_number: int,
                 severity_text: str, body: Any, trace_id: str, span_id: str, scope_name: str,
-                resource_json: str, attributes: dict, where: str) -> None:
+                resource_json: str, attributes: dict, where: str, event_name: str = "",
+                trace_flags: int = 0, scope_version: str = "") -> None:
         time_ns = time_ns or observed_ns  # the spec allows a missing event time
         reason = (_check_time("timestamp", time_ns) or (observed_ns and _check_time("observed time", observed_ns))
                   or _check_range("severity_number", severity_number or 0, 0, 24))
@@ -114,7 +117,9 @@ class ColumnBuilder:
                "severity_number": int(severity_number or 0), "severity_text": truncate(severity_text or "", MAX_NAME),
                "body": truncate(body if isinstance(body, str) else dumps(body)),
                "trace_id": trace_id or None, "span_id": span_id or None, "scope_name": truncate(scope_name, MAX_NAME),
-               "resource_attributes": resource_json, "attributes": dumps(attributes)}
+               "resource_attributes": resource_json, "attributes": dumps(attributes),
+               "event_name": truncate(event_name or "", MAX_NAME), "trace_flags": int(trace_flags or 0) & 0xFF,
+               "scope_version": truncate(scope_version or "", MAX_NAME)}
         _append(self.logs, row)
 
     # -- metrics -------------------------------------------------------------------------------
@@ -123,10 +128,17 @@ class ColumnBuilder:
                   sum: float | None = None, min: float | None = None, max: float | None = None,
                   bucket_counts: list | None = None, bounds: list | None = None,
                   is_monotonic: bool | None = None, temporality: str = "",
-                  resource_json: str, attributes: dict, where: str) -> None:
+                  resource_json: str, attributes: dict, where: str, description: str = "",
+                  scope_name: str = "", scope_version: str = "", flags: int = 0,
+                  exemplars: list | None = None, exp: dict | None = None) -> None:
+        """One data point; `exp` holds an exponential histogram's scale, zero_count and
+        positive/negative offset and bucket counts."""
+        exp = exp or {}
         reason = (_check_time("timestamp", time_ns) or (start_ns and _check_time("start time", start_ns))
                   or (count is not None and _check_range("count", count, 0, MAX_INT64))
-                  or _check_counts(bucket_counts if type != "summary" else None))
+                  or _check_counts(bucket_counts if type != "summary" else None)
+                  or _check_counts(exp.get("positive")) or _check_counts(exp.get("negative"))
+                  or _check_exp(exp))
         if reason:
             self.rejections[f"metric point rejected ({where}): {reason}"] += 1
             return
@@ -137,7 +149,15 @@ class ColumnBuilder:
                "bucket_counts": dumps(bucket_counts) if bucket_counts is not None else None,
                "explicit_bounds": dumps(bounds) if bounds is not None else None,
                "is_monotonic": is_monotonic, "temporality": temporality,
-               "resource_attributes": resource_json, "attributes": dumps(attributes)}
+               "resource_attributes": resource_json, "attributes": dumps(attributes),
+               "description": truncate(description or ""), "scope_name": truncate(scope_name or "", MAX_NAME),
+               "scope_version": truncate(scope_version or "", MAX_NAME), "flags": int(flags or 0) & 0x7FFFFFFF,
+               "exemplars": dumps(exemplars) if exemplars else "[]",
+               "scale": exp.get("scale"), "zero_count": exp.get("zero_count"),
+               "positive_offset": exp.get("positive_offset"),
+               "positive_bucket_counts": dumps(exp["positive"]) if "positive" in exp else None,
+               "negative_offset": exp.get("negative_offset"),
+               "negative_bucket_counts": dumps(exp["negative"]) if "negative" in exp else None}
         _append(self.metrics, row)
 
     def reject(self, reason: str, count: int = 1) -> None:
@@ -207,6 +227,14 @@ def _check_range(name: str, value: Any, lo: int, hi: int) -> str | None:
     if not isinstance(value, int) or not lo <= value <= hi:
         return f"{name} {_short(value)} is outside {lo}..{hi}"
     return None
+
+
+def _check_exp(exp: dict) -> str | None:
+    """An exponential histogram's scale and offsets (int32) and zero count (uint64, stored int64)."""
+    for key in ("scale", "positive_offset", "negative_offset"):
+        if exp.get(key) is not None and (reason := _check_range(key, exp[key], -2**31, 2**31 - 1)):
+            return reason
+    return _check_range("zero_count", exp["zero_count"], 0, MAX_INT64) if exp.get("zero_count") else None
 
 
 def _check_counts(counts: list | None) -> str | None:

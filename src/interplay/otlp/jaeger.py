@@ -54,9 +54,8 @@ def _add_span(s: dict, processes: dict, b: ColumnBuilder, where: str) -> None:
     tags = _tags(s.get("tags"))
     kind = _KINDS.get(str(tags.pop("span.kind", "")).lower(), "UNSPECIFIED")
     scope = str(tags.pop("otel.scope.name", tags.pop("otel.library.name", "")))
-    tags.pop("otel.scope.version", None)
-    tags.pop("otel.library.version", None)
-    tags.pop("w3c.tracestate", None)
+    scope_version = str(tags.pop("otel.scope.version", tags.pop("otel.library.version", "")))
+    trace_state = str(tags.pop("w3c.tracestate", ""))
     status, message = _status(tags, kind)
     trace_id = _hex_id(s.get("traceID"), 16, "traceID")
     parent, links = _references(s.get("references") or (), trace_id)
@@ -67,7 +66,8 @@ def _add_span(s: dict, processes: dict, b: ColumnBuilder, where: str) -> None:
                status_code=status, status_message=message,
                service_version=str(resource.get("service.version", "")), scope_name=scope,
                resource_json=dumps(resource), attributes=tags,
-               events=[_event(log) for log in s.get("logs") or ()], links=links, where=where)
+               events=[_event(log) for log in s.get("logs") or ()], links=links, where=where,
+               trace_state=trace_state, scope_version=scope_version)
 
 
 def _resource(process: dict) -> dict[str, Any]:

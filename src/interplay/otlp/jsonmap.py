@@ -163,16 +163,17 @@ def _resource(holder: dict) -> tuple[str, str, str]:
             dumps(attrs))
 
 
-def _scope_name(holder: dict) -> str:
+def _scope(holder: dict) -> tuple[str, str]:
+    """(name, version) of a scopeSpans/scopeLogs/scopeMetrics entry's scope."""
     scope = holder.get("scope") or holder.get("instrumentationLibrary") or {}
     if not isinstance(scope, dict):
         raise TypeError(f"scope must be an object, got {type(scope).__name__}")
-    return _text(scope.get("name"), "scope.name")
+    return _text(scope.get("name"), "scope.name"), _text(scope.get("version"), "scope.version")
 
 
 def _walk(top: list, b: ColumnBuilder, where: str, scopes: tuple[str, str], records: tuple[str, str],
           what: str):
-    """(record, its path, resource, scope name) for every record; a broken resource, scope or record
+    """(record, its path, resource, (scope name, version)) for every record; a broken resource, scope or record
     is rejected with its path (each record under it counted) and the walk goes on."""
     for ri, rs in enumerate(top):
         rwhere = f"{where}[{ri}]"
@@ -185,7 +186,7 @@ def _walk(top: list, b: ColumnBuilder, where: str, scopes: tuple[str, str], reco
         for si, ss in enumerate(scope_list):
             swhere = f"{rwhere}.{scopes[0]}[{si}]"
             try:
-                scope = _scope_name(ss)
+                scope = _scope(ss)
                 items = _items(ss, *records, swhere)
             except _BAD as exc:
                 b.reject(f"{what} rejected ({swhere}): {exc}", _count_one(ss, records))
@@ -219,9 +220,7 @@ def _add_traces(top: list, b: ColumnBuilder, where: str) -> None:
                        "name": truncate(_text(e.get("name"), "event name"), MAX_NAME),
                        "attributes": attributes(e.get("attributes"))}
                       for e in s.get("events") or ()]
-            links = [{"trace_id": _id(_g(ln, "traceId", "trace_id"), 16, "link traceId"),
-                      "span_id": _id(_g(ln, "spanId", "span_id"), 8, "link spanId"),
-                      "attributes": attributes(ln.get("attributes"))} for ln in s.get("links") or ()]
+            links = [_link(ln) for ln in s.get("links") or ()]
             b.add_span(trace_id=_id(_g(s, "traceId", "trace_id"), 16, "traceId"),
                        span_id=_id(_g(s, "spanId", "span_id"), 8, "spanId"),
                        parent_span_id=_id(_g(s, "parentSpanId", "parent_span_id"), 8, "parentSpanId"),
@@ -231,10 +230,24 @@ def _add_traces(top: list, b: ColumnBuilder, where: str) -> None:
                        end_ns=_int(_g(s, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano"),
                        status_code=status.get("code", 0),
                        status_message=_text(status.get("message"), "status.message"),
-                       service_version=version, scope_name=scope, resource_json=resource_json,
-                       attributes=attributes(s.get("attributes")), events=events, links=links, where=loc)
+                       service_version=version, scope_name=scope[0], resource_json=resource_json,
+                       attributes=attributes(s.get("attributes")), events=events, links=links, where=loc,
+                       trace_state=_text(_g(s, "traceState", "trace_state", ""), "traceState"),
+                       scope_version=scope[1])
         except _BAD as exc:
             b.reject(f"span rejected ({loc}): {_reason(exc)}")
+
+
+def _link(ln: Any) -> dict[str, Any]:
+    if not isinstance(ln, dict):
+        raise TypeError(f"a link must be an object, got {type(ln).__name__}")
+    link = {"trace_id": _id(_g(ln, "traceId", "trace_id"), 16, "link traceId"),
+            "span_id": _id(_g(ln, "spanId", "span_id"), 8, "link spanId"),
+            "attributes": attributes(ln.get("attributes"))}
+    state = _text(_g(ln, "traceState", "trace_state", ""), "link traceState")
+    if state:
+        link["trace_state"] = state
+    return link
 
 
 def _add_logs(top: list, b: ColumnBuilder, where: str) -> None:
@@ -251,8 +264,10 @@ def _add_logs(top: list, b: ColumnBuilder, where: str) -> None:
                       severity_text=_text(_g(r, "severityText", "severity_text", ""), "severityText"),
                       body=any_value(r.get("body")),
                       trace_id=_lenient_id(_g(r, "traceId", "trace_id"), 16),
-                      span_id=_lenient_id(_g(r, "spanId", "span_id"), 8), scope_name=scope,
-                      resource_json=resource_json, attributes=attributes(r.get("attributes")), where=loc)
+                      span_id=_lenient_id(_g(r, "spanId", "span_id"), 8), scope_name=scope[0],
+                      resource_json=resource_json, attributes=attributes(r.get("attributes")), where=loc,
+                      event_name=_text(_g(r, "eventName", "event_name", ""), "eventName"),
+                      trace_flags=_int(r.get("flags"), "flags", 0, 2**32 - 1), scope_version=scope[1])
         except _BAD as exc:
             b.reject(f"log rejected ({loc}): {_reason(exc)}")
 
@@ -276,19 +291,21 @@ def _number(p: dict) -> float | None:
 
 
 def _add_metrics(top: list, b: ColumnBuilder, where: str) -> None:
-    for m, loc, (service, _, resource_json), _scope in _walk(
+    for m, loc, (service, _, resource_json), scope in _walk(
             top, b, where, ("scopeMetrics", "scope_metrics"), ("metrics", "metrics"), "metric"):
         try:
-            _add_metric(m, b, loc, service, resource_json)
+            _add_metric(m, b, loc, service, resource_json, scope)
         except _BAD as exc:
             b.reject(f"metric rejected ({loc}): {_reason(exc)}")
 
 
-def _add_metric(m: Any, b: ColumnBuilder, loc: str, service: str, resource_json: str) -> None:
+def _add_metric(m: Any, b: ColumnBuilder, loc: str, service: str, resource_json: str,
+                scope: tuple[str, str]) -> None:
     if not isinstance(m, dict):
         raise TypeError(f"a metric must be an object, got {type(m).__name__}")
     common = dict(service=service, name=_text(m.get("name"), "name"), unit=_text(m.get("unit"), "unit"),
-                  resource_json=resource_json)
+                  description=_text(m.get("description"), "description"), scope_name=scope[0],
+                  scope_version=scope[1], resource_json=resource_json)
     which = next((k for k in ("gauge", "sum", "histogram", "exponentialHistogram",
                               "exponential_histogram", "summary") if k in m), None)
     if which is None:
@@ -313,6 +330,7 @@ def _add_data_point(p: Any, b: ColumnBuilder, kind: str, data: dict, temp: str, 
     t = _int(_g(p, "timeUnixNano", "time_unix_nano"), "timeUnixNano")
     st = _int(_g(p, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")
     attrs = attributes(p.get("attributes"))
+    common = dict(common, flags=_int(p.get("flags"), "flags", 0, 2**32 - 1), exemplars=_exemplars(p.get("exemplars")))
     if kind in ("gauge", "sum"):
         b.add_point(time_ns=t, start_ns=st, type=kind, value=_number(p),
                     is_monotonic=bool(_g(data, "isMonotonic", "is_monotonic", False)) if kind == "sum" else None,
@@ -328,7 +346,26 @@ def _add_data_point(p: Any, b: ColumnBuilder, kind: str, data: dict, temp: str, 
                                if kind == "histogram" else [float(q.get("value", 0)) for q in quantiles] or None),
                 bounds=([float(x) for x in _g(p, "explicitBounds", "explicit_bounds", [])]
                         if kind == "histogram" else [float(q.get("quantile", 0)) for q in quantiles] or None),
+                exp=_exp_buckets(p) if kind == "exponential_histogram" else None,
                 temporality=temp, attributes=attrs, where=where, **common)
+
+
+def _exemplars(items: Any) -> list[dict[str, Any]]:
+    if not isinstance(items, (list, type(None))):
+        raise TypeError(f"exemplars must be a list, got {type(items).__name__}")
+    return [{"time_ns": _int(_g(e, "timeUnixNano", "time_unix_nano"), "exemplar time", 0, 2**64 - 1),
+             "value": _number(e), "trace_id": _lenient_id(_g(e, "traceId", "trace_id"), 16),
+             "span_id": _lenient_id(_g(e, "spanId", "span_id"), 8),
+             "attributes": attributes(_g(e, "filteredAttributes", "filtered_attributes"))} for e in items or ()]
+
+
+def _exp_buckets(p: dict) -> dict[str, Any]:
+    pos, neg = p.get("positive") or {}, p.get("negative") or {}
+    return {"scale": _int(p.get("scale"), "scale"), "zero_count": _int(_g(p, "zeroCount", "zero_count"), "zeroCount"),
+            "positive_offset": _int(pos.get("offset"), "positive.offset"),
+            "positive": [_int(x, "positive.bucketCounts") for x in _g(pos, "bucketCounts", "bucket_counts", [])],
+            "negative_offset": _int(neg.get("offset"), "negative.offset"),
+            "negative": [_int(x, "negative.bucketCounts") for x in _g(neg, "bucketCounts", "bucket_counts", [])]}
 
 
 def _reason(exc: BaseException) -> str:

@@ -83,7 +83,7 @@ def add_traces(req: ExportTraceServiceRequest, b: ColumnBuilder, where: str) -> 
     for ri, rs in enumerate(req.resource_spans):
         _, service, version, resource_json = _resource(rs.resource)
         for si, ss in enumerate(rs.scope_spans):
-            scope = ss.scope.name
+            scope = ss.scope
             for pi, s in enumerate(ss.spans):
                 loc = f"{where} resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
                 try:
@@ -92,26 +92,34 @@ def add_traces(req: ExportTraceServiceRequest, b: ColumnBuilder, where: str) -> 
                     b.reject(f"span rejected ({loc}): {exc}")
 
 
-def _add_span(b: ColumnBuilder, s: Any, service: str, version: str, scope: str, resource_json: str,
+def _add_span(b: ColumnBuilder, s: Any, service: str, version: str, scope: Any, resource_json: str,
               loc: str) -> None:
     events = [{"time_ns": e.time_unix_nano, "name": truncate(e.name, 1024),
                "attributes": attributes(e.attributes)} for e in s.events]
-    links = [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex(),
-              "attributes": attributes(ln.attributes)} for ln in s.links]
+    links = [_link(ln.trace_id.hex(), ln.span_id.hex(), ln.trace_state, attributes(ln.attributes))
+             for ln in s.links]
     b.add_span(trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
                parent_span_id=s.parent_span_id.hex(), service=service,
                operation=s.name, kind=s.kind, start_ns=s.start_time_unix_nano,
                end_ns=s.end_time_unix_nano, status_code=s.status.code,
                status_message=s.status.message, service_version=version,
-               scope_name=scope, resource_json=resource_json,
-               attributes=attributes(s.attributes), events=events, links=links, where=loc)
+               scope_name=scope.name, resource_json=resource_json,
+               attributes=attributes(s.attributes), events=events, links=links, where=loc,
+               trace_state=s.trace_state, scope_version=scope.version)
+
+
+def _link(trace_id: str, span_id: str, trace_state: str, attrs: dict) -> dict[str, Any]:
+    link: dict[str, Any] = {"trace_id": trace_id, "span_id": span_id, "attributes": attrs}
+    if trace_state:
+        link["trace_state"] = trace_state
+    return link
 
 
 def add_logs(req: ExportLogsServiceRequest, b: ColumnBuilder, where: str) -> None:
     for ri, rl in enumerate(req.resource_logs):
         _, service, _, resource_json = _resource(rl.resource)
         for si, sl in enumerate(rl.scope_logs):
-            scope = sl.scope.name
+            scope = sl.scope
             for pi, r in enumerate(sl.log_records):
                 loc = f"{where} resourceLogs[{ri}].scopeLogs[{si}].logRecords[{pi}]"
                 try:
@@ -120,12 +128,13 @@ def add_logs(req: ExportLogsServiceRequest, b: ColumnBuilder, where: str) -> Non
                     b.reject(f"log rejected ({loc}): {exc}")
 
 
-def _add_log(b: ColumnBuilder, r: Any, service: str, scope: str, resource_json: str, loc: str) -> None:
+def _add_log(b: ColumnBuilder, r: Any, service: str, scope: Any, resource_json: str, loc: str) -> None:
     b.add_log(time_ns=r.time_unix_nano, observed_ns=r.observed_time_unix_nano,
               service=service, severity_number=r.severity_number,
               severity_text=r.severity_text, body=any_value(r.body),
-              trace_id=r.trace_id.hex(), span_id=r.span_id.hex(), scope_name=scope,
-              resource_json=resource_json, attributes=attributes(r.attributes), where=loc)
+              trace_id=r.trace_id.hex(), span_id=r.span_id.hex(), scope_name=scope.name,
+              resource_json=resource_json, attributes=attributes(r.attributes), where=loc,
+              event_name=getattr(r, "event_name", ""), trace_flags=r.flags & 0xFF, scope_version=scope.version)
 
 
 _TEMPORALITY = {0: "", 1: "delta", 2: "cumulative"}
@@ -138,14 +147,14 @@ def add_metrics(req: ExportMetricsServiceRequest, b: ColumnBuilder, where: str) 
             for mi, m in enumerate(sm.metrics):
                 loc = f"{where} resourceMetrics[{ri}].scopeMetrics[{si}].metrics[{mi}]"
                 try:
-                    _add_metric(b, m, service, resource_json, loc)
+                    _add_metric(b, m, service, resource_json, loc, sm.scope)
                 except _BAD as exc:
                     b.reject(f"metric rejected ({loc}): {exc}")
 
 
-def _add_metric(b: ColumnBuilder, m: Any, service: str, resource_json: str, loc: str) -> None:
-    common = dict(service=service, name=m.name, unit=m.unit,
-                  resource_json=resource_json, where=loc)
+def _add_metric(b: ColumnBuilder, m: Any, service: str, resource_json: str, loc: str, scope: Any) -> None:
+    common = dict(service=service, name=m.name, unit=m.unit, description=m.description,
+                  scope_name=scope.name, scope_version=scope.version, resource_json=resource_json, where=loc)
     which = m.WhichOneof("data")
     if which in ("gauge", "sum"):
         data = getattr(m, which)
@@ -155,6 +164,7 @@ def _add_metric(b: ColumnBuilder, m: Any, service: str, resource_json: str, loc:
             value = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
             b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
                         type=which, value=value, is_monotonic=mono, temporality=temp,
+                        flags=p.flags, exemplars=_exemplars(p.exemplars),
                         attributes=attributes(p.attributes), **common)
     elif which in ("histogram", "exponential_histogram"):
         data = getattr(m, which)
@@ -168,6 +178,7 @@ def _add_metric(b: ColumnBuilder, m: Any, service: str, resource_json: str, loc:
                         max=p.max if p.HasField("max") else None,
                         bucket_counts=list(p.bucket_counts) if hist else None,
                         bounds=list(p.explicit_bounds) if hist else None,
+                        flags=p.flags, exemplars=_exemplars(p.exemplars), exp=None if hist else _exp_buckets(p),
                         temporality=temp, attributes=attributes(p.attributes), **common)
     elif which == "summary":
         for p in m.summary.data_points:
@@ -175,7 +186,20 @@ def _add_metric(b: ColumnBuilder, m: Any, service: str, resource_json: str, loc:
                         type="summary", value=(p.sum / p.count) if p.count else None,
                         count=p.count, sum=p.sum,
                         bucket_counts=[q.value for q in p.quantile_values],
-                        bounds=[q.quantile for q in p.quantile_values],
+                        bounds=[q.quantile for q in p.quantile_values], flags=p.flags,
                         attributes=attributes(p.attributes), **common)
     else:
         b.reject(f"metric rejected ({loc}): no data")
+
+
+def _exemplars(exemplars: Any) -> list[dict[str, Any]]:
+    return [{"time_ns": e.time_unix_nano,
+             "value": e.as_double if e.WhichOneof("value") == "as_double" else float(e.as_int),
+             "trace_id": e.trace_id.hex(), "span_id": e.span_id.hex(),
+             "attributes": attributes(e.filtered_attributes)} for e in exemplars]
+
+
+def _exp_buckets(p: Any) -> dict[str, Any]:
+    return {"scale": p.scale, "zero_count": p.zero_count,
+            "positive_offset": p.positive.offset, "positive": list(p.positive.bucket_counts),
+            "negative_offset": p.negative.offset, "negative": list(p.negative.bucket_counts)}

@@ -64,13 +64,12 @@ def _add_span(s: dict, b: ColumnBuilder, where: str) -> None:
     for key in [k for k in tags if k.startswith(_RESOURCE_PREFIXES) and k != "service.name"]:
         resource[key] = tags.pop(key)
     scope = next((tags.pop(k) for k in _SCOPE_KEYS if k in tags), "")
-    for k in _SCOPE_VERSION_KEYS:
-        tags.pop(k, None)
+    scope_version = next((tags.pop(k) for k in _SCOPE_VERSION_KEYS if k in tags), "")
     kind = _KINDS.get(str(s.get("kind") or "").upper())
     if kind is None:
         kind = "INTERNAL" if tags.pop("span.kind", "").lower() == "internal" else "UNSPECIFIED"
     status, message = _status(tags)
-    tags.pop("w3c.tracestate", None)
+    trace_state = tags.pop("w3c.tracestate", "")
     attributes: dict[str, Any] = dict(tags)
     attributes.update(_endpoint_attributes(s.get("remoteEndpoint"), local))
     start_us, duration_us = _micros(s.get("timestamp"), "timestamp"), _micros(s.get("duration"), "duration")
@@ -83,7 +82,8 @@ def _add_span(s: dict, b: ColumnBuilder, where: str) -> None:
                status_code=status, status_message=message,
                service_version=str(resource.get("service.version", "")), scope_name=scope,
                resource_json=dumps(resource), attributes=attributes,
-               events=[_event(a) for a in s.get("annotations") or ()], links=[], where=where)
+               events=[_event(a) for a in s.get("annotations") or ()], links=[], where=where,
+               trace_state=trace_state, scope_version=scope_version)
 
 
 def _status(tags: dict[str, str]) -> tuple[str, str]:

@@ -1,49 +1,54 @@
-"""ClickHouse schema: the OpenTelemetry Collector exporter's tables, Interplay's views over them,
-and the SQL that moves a staged Interplay batch into them.
+"""ClickHouse schema for writing: the exporter's tables as the current OpenTelemetry Collector
+ClickHouse exporter (`exporter/clickhouseexporter`) creates them, Interplay's own tables, and the SQL
+that moves a staged Interplay batch into whatever exporter tables exist.
 
-Tables are created exactly as the exporter (`exporter/clickhouseexporter`) creates them, so a
-database the exporter already fills is read as is, and what Interplay writes the exporter's users
-can read. The rest of Interplay queries `spans`, `logs`, `metrics` and `changes` with the columns of
-`interplay.batch`: here those are VIEWs that normalise both spellings the exporter has used over
-time (`SPAN_KIND_SERVER` / `Server`, `STATUS_CODE_ERROR` / `Error`) and turn attribute maps into
-JSON text. Attribute values are strings in the exporter, so they come back as strings.
+Interplay creates tables only when asked to write (ingest, serve, migrate into the store), and only
+those missing: the exporter's tables in the user's database (with the trace-id lookup table and its
+materialized view when it creates `otel_traces` itself), its own (`interplay_changes`, kept
+investigations, staging tables) in a database of its own. Writes fit the columns that are there:
+an older table without `ScopeName` or `EventName` gets the rest, a JSON-typed one gets JSON. Reading
+is `_ch_sources`.
 """
 from __future__ import annotations
 
 from ..batch import SCHEMAS
+from ..model import InvalidInput
+from ._ch_sources import CHANGES, LOGS, METRIC_TABLES, TRACES, Columns, _ident
 
 _MAP = "Map(LowCardinality(String), String)"
-_RES_SCOPE = f"""
-    ResourceAttributes {_MAP} CODEC(ZSTD(1)),
-    ResourceSchemaUrl String CODEC(ZSTD(1)),
-    ScopeName String CODEC(ZSTD(1)),
-    ScopeVersion String CODEC(ZSTD(1)),
-    ScopeAttributes {_MAP} CODEC(ZSTD(1)),
-    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
-    ScopeSchemaUrl String CODEC(ZSTD(1)),
-    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
-    MetricName String CODEC(ZSTD(1)),
-    MetricDescription String CODEC(ZSTD(1)),
-    MetricUnit String CODEC(ZSTD(1)),
-    Attributes {_MAP} CODEC(ZSTD(1)),
-    StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
-    TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),"""
-_EXEMPLARS = f"""
-    Exemplars Nested (
-        FilteredAttributes {_MAP},
-        TimeUnix DateTime64(9),
-        Value Float64,
-        SpanId String,
-        TraceId String
-    ) CODEC(ZSTD(1)),"""
-_METRIC_TAIL = """
-    ) ENGINE = MergeTree
-    PARTITION BY toDate(TimeUnix)
-    ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
-    SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
 
-TABLES: dict[str, str] = {
-    "otel_traces": f"""CREATE TABLE IF NOT EXISTS otel_traces (
+
+def _items(column: str) -> str:
+    """The exporter's `key=value` array alias over an attribute map (what its text indexes serve)."""
+    return (f"{column.removesuffix('s')}Items Array(String) ALIAS "
+            f"arrayMap(kv -> concat(kv.1, '=', kv.2), CAST({column}, 'Array(Tuple(String, String))'))")
+
+
+def exporter_ddl(db: str, existing: Columns) -> list[str]:
+    """CREATE statements for the exporter tables `db` lacks (current exporter DDL)."""
+    q = _ident(db)
+    out = []
+    if TRACES not in existing:
+        out += [_TRACES.format(db=q, items=",\n    ".join(_items(c) for c in ("ResourceAttributes", "SpanAttributes"))),
+                _TRACE_ID_TS.format(db=q), _TRACE_ID_TS_MV.format(db=q)]
+    if LOGS not in existing:
+        out.append(_LOGS.format(db=q, items=",\n    ".join(
+            _items(c) for c in ("ResourceAttributes", "ScopeAttributes", "LogAttributes"))))
+    for type_, table in METRIC_TABLES.items():
+        if table not in existing:
+            out.append(_METRIC.format(db=q, table=table, columns=_METRIC_COLUMNS[type_]))
+    return out
+
+
+def own_ddl(own: str) -> list[str]:
+    return [f"CREATE DATABASE IF NOT EXISTS {_ident(own)}",
+            f"""CREATE TABLE IF NOT EXISTS {_ident(own)}.{CHANGES} (
+    time_ns Int64, service LowCardinality(String), kind LowCardinality(String), description String,
+    version String, attributes String
+) ENGINE = MergeTree ORDER BY (service, time_ns)"""]
+
+
+_TRACES = f"""CREATE TABLE IF NOT EXISTS {{db}}.{TRACES} (
     Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
     TraceId String CODEC(ZSTD(1)),
     SpanId String CODEC(ZSTD(1)),
@@ -70,19 +75,38 @@ TABLES: dict[str, str] = {
         TraceState String,
         Attributes {_MAP}
     ) CODEC(ZSTD(1)),
+    {{items}},
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1,
+    INDEX idx_lower_span_name lower(SpanName) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
 ) ENGINE = MergeTree
 PARTITION BY toDate(Timestamp)
-ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1""",
-    "otel_logs": f"""CREATE TABLE IF NOT EXISTS otel_logs (
+PRIMARY KEY (ServiceName, SpanName, toDateTime(Timestamp))
+ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
+
+# The exporter's lookup from trace id to its time range, kept by a materialized view.
+_TRACE_ID_TS = f"""CREATE TABLE IF NOT EXISTS {{db}}.{TRACES}_trace_id_ts (
+    TraceId String CODEC(ZSTD(1)),
+    Start SimpleAggregateFunction(min, DateTime) CODEC(ZSTD(1)),
+    End SimpleAggregateFunction(max, DateTime) CODEC(ZSTD(1))
+) ENGINE = AggregatingMergeTree()
+PARTITION BY toStartOfWeek(Start)
+ORDER BY (TraceId)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
+_TRACE_ID_TS_MV = f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{TRACES}_trace_id_ts_mv
+TO {{db}}.{TRACES}_trace_id_ts
+AS SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
+FROM {{db}}.{TRACES}
+WHERE TraceId != ''
+GROUP BY TraceId"""
+
+_LOGS = f"""CREATE TABLE IF NOT EXISTS {{db}}.{LOGS} (
     Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
-    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
     TraceId String CODEC(ZSTD(1)),
     SpanId String CODEC(ZSTD(1)),
     TraceFlags UInt8,
@@ -97,131 +121,89 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1""",
     ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
     ScopeAttributes {_MAP} CODEC(ZSTD(1)),
     LogAttributes {_MAP} CODEC(ZSTD(1)),
+    EventName String CODEC(ZSTD(1)),
+    {{items}},
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
-    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_lower_body lower(Body) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
 ) ENGINE = MergeTree
-PARTITION BY toDate(TimestampTime)
-PRIMARY KEY (ServiceName, TimestampTime)
-ORDER BY (ServiceName, TimestampTime, Timestamp)
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1""",
-    "otel_metrics_gauge": f"""CREATE TABLE IF NOT EXISTS otel_metrics_gauge ({_RES_SCOPE}
-    Value Float64 CODEC(ZSTD(1)),
-    Flags UInt32 CODEC(ZSTD(1)),{_EXEMPLARS.rstrip(',')}{_METRIC_TAIL}""",
-    "otel_metrics_sum": f"""CREATE TABLE IF NOT EXISTS otel_metrics_sum ({_RES_SCOPE}
-    Value Float64 CODEC(ZSTD(1)),
-    Flags UInt32 CODEC(ZSTD(1)),{_EXEMPLARS}
-    AggregationTemporality Int32 CODEC(ZSTD(1)),
-    IsMonotonic Boolean CODEC(Delta, ZSTD(1)){_METRIC_TAIL}""",
-    "otel_metrics_histogram": f"""CREATE TABLE IF NOT EXISTS otel_metrics_histogram ({_RES_SCOPE}
-    Count UInt64 CODEC(Delta, ZSTD(1)),
-    Sum Float64 CODEC(ZSTD(1)),
-    BucketCounts Array(UInt64) CODEC(ZSTD(1)),
-    ExplicitBounds Array(Float64) CODEC(ZSTD(1)),{_EXEMPLARS}
+PARTITION BY toDate(Timestamp)
+PRIMARY KEY (ServiceName, toDateTime(Timestamp))
+ORDER BY (ServiceName, toDateTime(Timestamp), Timestamp)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
+
+_EXEMPLARS = f"""Exemplars Nested (
+        FilteredAttributes {_MAP},
+        TimeUnix DateTime64(9),
+        Value Float64,
+        SpanId String,
+        TraceId String
+    ) CODEC(ZSTD(1))"""
+_HIST_TAIL = f"""{_EXEMPLARS},
     Flags UInt32 CODEC(ZSTD(1)),
     Min Float64 CODEC(ZSTD(1)),
     Max Float64 CODEC(ZSTD(1)),
-    AggregationTemporality Int32 CODEC(ZSTD(1)){_METRIC_TAIL}""",
-    "otel_metrics_exponential_histogram": f"""CREATE TABLE IF NOT EXISTS otel_metrics_exponential_histogram ({_RES_SCOPE}
-    Count UInt64 CODEC(Delta, ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1))"""
+_METRIC_COLUMNS = {
+    "gauge": f"Value Float64 CODEC(ZSTD(1)),\n    Flags UInt32 CODEC(ZSTD(1)),\n    {_EXEMPLARS}",
+    "sum": f"""Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    {_EXEMPLARS},
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    IsMonotonic Boolean CODEC(Delta, ZSTD(1))""",
+    "histogram": f"""Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    BucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
+    {_HIST_TAIL}""",
+    "exponential_histogram": f"""Count UInt64 CODEC(Delta, ZSTD(1)),
     Sum Float64 CODEC(ZSTD(1)),
     Scale Int32 CODEC(ZSTD(1)),
     ZeroCount UInt64 CODEC(ZSTD(1)),
     PositiveOffset Int32 CODEC(ZSTD(1)),
     PositiveBucketCounts Array(UInt64) CODEC(ZSTD(1)),
     NegativeOffset Int32 CODEC(ZSTD(1)),
-    NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)),{_EXEMPLARS}
-    Flags UInt32 CODEC(ZSTD(1)),
-    Min Float64 CODEC(ZSTD(1)),
-    Max Float64 CODEC(ZSTD(1)),
-    AggregationTemporality Int32 CODEC(ZSTD(1)){_METRIC_TAIL}""",
-    "otel_metrics_summary": f"""CREATE TABLE IF NOT EXISTS otel_metrics_summary ({_RES_SCOPE}
-    Count UInt64 CODEC(Delta, ZSTD(1)),
+    NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    {_HIST_TAIL}""",
+    "summary": """Count UInt64 CODEC(Delta, ZSTD(1)),
     Sum Float64 CODEC(ZSTD(1)),
     ValueAtQuantiles Nested (
         Quantile Float64,
         Value Float64
     ) CODEC(ZSTD(1)),
-    Flags UInt32 CODEC(ZSTD(1)){_METRIC_TAIL}""",
-    "interplay_changes": """CREATE TABLE IF NOT EXISTS interplay_changes (
-    time_ns Int64, service LowCardinality(String), kind LowCardinality(String), description String,
-    version String, attributes String
-) ENGINE = MergeTree ORDER BY (service, time_ns)""",
+    Flags UInt32 CODEC(ZSTD(1))""",
 }
-
-METRIC_TABLES = {"gauge": "otel_metrics_gauge", "sum": "otel_metrics_sum", "histogram": "otel_metrics_histogram",
-                 "exponential_histogram": "otel_metrics_exponential_histogram", "summary": "otel_metrics_summary"}
-
-# -- reading: Interplay's tables as views -----------------------------------------------------------
-# Both spellings: SPAN_KIND_SERVER (exporter before v0.9x) and Server (after); '' for a missing code.
-_KIND = ("if(SpanKind IN ('', 'SPAN_KIND_UNSPECIFIED', 'Unspecified'), 'UNSPECIFIED', "
-         "upper(replaceRegexpOne(SpanKind, '^SPAN_KIND_', '')))")
-_STATUS = "if(StatusCode = '', 'UNSET', upper(replaceRegexpOne(StatusCode, '^STATUS_CODE_', '')))"
-_NS = "toUnixTimestamp64Nano(toDateTime64({0}, 9))"  # DateTime or DateTime64 columns alike
-_TEMPORALITY = "multiIf(AggregationTemporality = 1, 'delta', AggregationTemporality = 2, 'cumulative', '')"
-
-
-def _json(map_column: str) -> str:
-    return f"toJSONString(CAST({map_column}, 'Map(String, String)'))"
-
-
-_EVENTS = ("toJSONString(arrayMap((t, n, a) -> CAST(tuple(toUnixTimestamp64Nano(t), n, CAST(a, 'Map(String, String)')), "
-           "'Tuple(time_ns Int64, name String, attributes Map(String, String))'), "
-           "`Events.Timestamp`, `Events.Name`, `Events.Attributes`))")
-_LINKS = ("toJSONString(arrayMap((t, s, a) -> CAST(tuple(t, s, CAST(a, 'Map(String, String)')), "
-          "'Tuple(trace_id String, span_id String, attributes Map(String, String))'), "
-          "`Links.TraceId`, `Links.SpanId`, `Links.Attributes`))")
-
-_METRIC_COMMON = f"""{_NS.format('TimeUnix')} AS time_ns,
-       CAST(nullIf({_NS.format('StartTimeUnix')}, 0) AS Nullable(Int64)) AS start_time_ns,
-       CAST(ServiceName AS String) AS service, CAST(MetricName AS String) AS name"""
-_METRIC_ATTRS = f"{_json('ResourceAttributes')} AS resource_attributes, {_json('Attributes')} AS attributes"
-
-
-def _metric_select(type_: str, table: str, value: str, count: str, sum_: str, min_: str, max_: str,
-                   buckets: str, bounds: str, mono: str, temporality: str) -> str:
-    return f"""SELECT {_METRIC_COMMON}, '{type_}' AS type, MetricUnit AS unit,
-       CAST({value} AS Nullable(Float64)) AS value, CAST({count} AS Nullable(Int64)) AS count,
-       CAST({sum_} AS Nullable(Float64)) AS sum, CAST({min_} AS Nullable(Float64)) AS min,
-       CAST({max_} AS Nullable(Float64)) AS max, CAST({buckets} AS Nullable(String)) AS bucket_counts,
-       CAST({bounds} AS Nullable(String)) AS explicit_bounds, CAST({mono} AS Nullable(Bool)) AS is_monotonic,
-       {temporality} AS temporality, {_METRIC_ATTRS}
-FROM {table}"""
-
-
-_MEAN = "if(Count > 0, Sum / Count, NULL)"
-VIEWS: dict[str, str] = {
-    "spans": f"""CREATE VIEW IF NOT EXISTS spans AS
-SELECT TraceId AS trace_id, SpanId AS span_id, CAST(nullIf(ParentSpanId, '') AS Nullable(String)) AS parent_span_id,
-       CAST(ServiceName AS String) AS service, CAST(SpanName AS String) AS operation, {_KIND} AS kind,
-       toUnixTimestamp64Nano(Timestamp) AS start_ns, toUnixTimestamp64Nano(Timestamp) + toInt64(Duration) AS end_ns,
-       toInt64(Duration) AS duration_ns, {_STATUS} AS status_code, StatusMessage AS status_message,
-       ResourceAttributes['service.version'] AS service_version, ScopeName AS scope_name,
-       {_json('ResourceAttributes')} AS resource_attributes, {_json('SpanAttributes')} AS attributes,
-       {_EVENTS} AS events, {_LINKS} AS links
-FROM otel_traces""",
-    "logs": f"""CREATE VIEW IF NOT EXISTS logs AS
-SELECT toUnixTimestamp64Nano(Timestamp) AS time_ns, toUnixTimestamp64Nano(Timestamp) AS observed_time_ns,
-       CAST(ServiceName AS String) AS service, toInt32(SeverityNumber) AS severity_number,
-       CAST(SeverityText AS String) AS severity_text, Body AS body,
-       CAST(nullIf(TraceId, '') AS Nullable(String)) AS trace_id,
-       CAST(nullIf(SpanId, '') AS Nullable(String)) AS span_id, ScopeName AS scope_name,
-       {_json('ResourceAttributes')} AS resource_attributes, {_json('LogAttributes')} AS attributes
-FROM otel_logs""",
-    "metrics": "CREATE VIEW IF NOT EXISTS metrics AS\n" + "\nUNION ALL\n".join([
-        _metric_select("gauge", "otel_metrics_gauge", "Value", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-                       "NULL", "''"),
-        _metric_select("sum", "otel_metrics_sum", "Value", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-                       "IsMonotonic", _TEMPORALITY),
-        _metric_select("histogram", "otel_metrics_histogram", _MEAN, "Count", "Sum", "Min", "Max",
-                       "toJSONString(BucketCounts)", "toJSONString(ExplicitBounds)", "NULL", _TEMPORALITY),
-        _metric_select("exponential_histogram", "otel_metrics_exponential_histogram", _MEAN, "Count", "Sum",
-                       "Min", "Max", "NULL", "NULL", "NULL", _TEMPORALITY),
-        _metric_select("summary", "otel_metrics_summary", _MEAN, "Count", "Sum", "NULL", "NULL",
-                       "toJSONString(`ValueAtQuantiles.Value`)", "toJSONString(`ValueAtQuantiles.Quantile`)",
-                       "NULL", "''"),
-    ]),
-    "changes": "CREATE VIEW IF NOT EXISTS changes AS SELECT * FROM interplay_changes",
-}
+_METRIC = f"""CREATE TABLE IF NOT EXISTS {{db}}.{{table}} (
+    ResourceAttributes {_MAP} CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes {_MAP} CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName String CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes {_MAP} CODEC(ZSTD(1)),
+    StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+    {{columns}},
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+) ENGINE = MergeTree
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
 
 # -- writing: a staged Interplay batch → the exporter's tables --------------------------------------
 _CH_TYPES = {"string": "Nullable(String)", "int64": "Nullable(Int64)", "int32": "Nullable(Int32)",
@@ -239,10 +221,6 @@ def _to_map(json_column: str) -> str:
     return _map_of(f"ifNull({json_column}, '{{}}')")
 
 
-def _raw_map(raw: str) -> str:
-    return _map_of(raw)
-
-
 def _map_of(expr: str) -> str:
     # Non-string values come out as their JSON text (1, true, [1,2]), as the exporter writes them.
     return f"CAST(JSONExtract({expr}, 'Map(String, String)'), '{_MAP}')"
@@ -253,37 +231,115 @@ _KIND_OUT = ("multiIf(kind = 'SERVER', 'Server', kind = 'CLIENT', 'Client', kind
              "kind = 'CONSUMER', 'Consumer', kind = 'INTERNAL', 'Internal', 'Unspecified')")
 _STATUS_OUT = "multiIf(status_code = 'ERROR', 'Error', status_code = 'OK', 'Ok', 'Unset')"
 _FROM_NS = "fromUnixTimestamp64Nano(toInt64({0}))"
+_EV = "JSONExtractArrayRaw(ifNull(events, '[]'))"
+_LN = "JSONExtractArrayRaw(ifNull(links, '[]'))"
+_EX = "JSONExtractArrayRaw(ifNull(exemplars, '[]'))"
+_FLOATS = "arrayMap(x -> toFloat64(x), JSONExtract(ifNull({0}, '[]'), 'Array(Float64)'))"
+_UINTS = "JSONExtract(ifNull({0}, '[]'), 'Array(UInt64)')"
+_E_ATTRS = _map_of("JSONExtractRaw(e, 'attributes')")  # of one element e of _EV, _LN or _EX
+_E_TIME = _FROM_NS.format("JSONExtractInt(e, 'time_ns')")
 
 
-def move_sql(table: str, stage: str, metric_type: str | None = None) -> str:
-    """INSERT ... SELECT moving a staging table's rows into their exporter table."""
-    if table == "spans":
-        ev = "JSONExtractArrayRaw(ifNull(events, '[]'))"
-        ln = "JSONExtractArrayRaw(ifNull(links, '[]'))"
-        return f"""INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind,
-    ServiceName, ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, StatusMessage,
-    `Events.Timestamp`, `Events.Name`, `Events.Attributes`, `Links.TraceId`, `Links.SpanId`, `Links.TraceState`,
-    `Links.Attributes`)
-SELECT {_FROM_NS.format('start_ns')}, trace_id, span_id, ifNull(parent_span_id, ''), '', operation, {_KIND_OUT},
-       service, {_with_version()}, ifNull(scope_name, ''), '', {_to_map('attributes')},
-       toUInt64(greatest(ifNull(duration_ns, end_ns - start_ns), 0)), {_STATUS_OUT}, ifNull(status_message, ''),
-       arrayMap(e -> {_FROM_NS.format("JSONExtractInt(e, 'time_ns')")}, {ev}),
-       arrayMap(e -> JSONExtractString(e, 'name'), {ev}),
-       arrayMap(e -> {_raw_map("JSONExtractRaw(e, 'attributes')")}, {ev}),
-       arrayMap(e -> JSONExtractString(e, 'trace_id'), {ln}), arrayMap(e -> JSONExtractString(e, 'span_id'), {ln}),
-       arrayMap(e -> '', {ln}), arrayMap(e -> {_raw_map("JSONExtractRaw(e, 'attributes')")}, {ln})
-FROM {stage}"""
-    if table == "logs":
-        return f"""INSERT INTO otel_logs (Timestamp, TraceId, SpanId, SeverityText, SeverityNumber, ServiceName, Body,
-    ResourceAttributes, ScopeName, LogAttributes)
-SELECT {_FROM_NS.format('time_ns')}, ifNull(trace_id, ''), ifNull(span_id, ''), ifNull(severity_text, ''),
-       toUInt8(least(greatest(ifNull(severity_number, 0), 0), 255)), service, ifNull(body, ''),
-       {_to_map('resource_attributes')}, ifNull(scope_name, ''), {_to_map('attributes')}
-FROM {stage}"""
+def move_sql(table: str, stage: str, metric_type: str | None = None, *, db: str = "default",
+             own: str = "interplay", columns: Columns | None = None) -> str:
+    """INSERT ... SELECT moving a staging table's rows into their table in `db` (changes: `own`),
+    writing only the columns the target has (`columns`, as detected; None: the current exporter's)."""
     if table == "changes":
-        return (f"INSERT INTO interplay_changes SELECT time_ns, service, kind, ifNull(description, ''), "
+        return (f"INSERT INTO {_ident(own)}.{CHANGES} SELECT time_ns, service, kind, ifNull(description, ''), "
                 f"ifNull(version, ''), ifNull(attributes, '{{}}') FROM {stage}")
-    return _metric_move(stage, metric_type or "gauge")
+    target = {"spans": TRACES, "logs": LOGS}.get(table) or METRIC_TABLES[metric_type or "gauge"]
+    values = {"spans": _span_values, "logs": _log_values}.get(table, _metric_values)(metric_type or "gauge")
+    have = (columns or {}).get(target)
+    if have is not None:
+        values = {col: _fit(expr, have[col]) for col, expr in values.items() if col in have}
+    cols = ", ".join(f"`{c}`" for c in values)
+    where = f" WHERE type = '{metric_type}'" if table == "metrics" else ""
+    return (f"INSERT INTO {_ident(db)}.{target} ({cols}) SELECT {', '.join(values.values())} "
+            f"FROM {stage}{where}")
+
+
+def check_writable(table: str, have: dict[str, str], db: str) -> None:
+    """InvalidInput naming the column when an existing exporter table lacks one writes need."""
+    from ._ch_sources import REQUIRED
+    missing = [c for c in REQUIRED.get(table, ()) if c not in have]
+    if missing:
+        raise InvalidInput(f"cannot write to {db}.{table}: it has no column {missing[0]}")
+
+
+def _fit(expr: str, kind: str) -> str:
+    """A Map-valued expression for a column that may be JSON-typed (the exporter's JSON tables)."""
+    if kind.startswith("JSON"):
+        return f"CAST({expr}, 'JSON')"
+    if kind.startswith("Array(JSON"):
+        return f"arrayMap(m -> CAST(m, 'JSON'), {expr})"
+    return expr
+
+
+def _span_values(_: str) -> dict[str, str]:
+    return {
+        "Timestamp": _FROM_NS.format("start_ns"), "TraceId": "trace_id", "SpanId": "span_id",
+        "ParentSpanId": "ifNull(parent_span_id, '')", "TraceState": "ifNull(trace_state, '')",
+        "SpanName": "operation", "SpanKind": _KIND_OUT, "ServiceName": "service",
+        "ResourceAttributes": _with_version(), "ScopeName": "ifNull(scope_name, '')",
+        "ScopeVersion": "ifNull(scope_version, '')", "SpanAttributes": _to_map("attributes"),
+        "Duration": "toUInt64(greatest(ifNull(duration_ns, end_ns - start_ns), 0))",
+        "StatusCode": _STATUS_OUT, "StatusMessage": "ifNull(status_message, '')",
+        "Events.Timestamp": f"arrayMap(e -> {_E_TIME}, {_EV})",
+        "Events.Name": f"arrayMap(e -> JSONExtractString(e, 'name'), {_EV})",
+        "Events.Attributes": f"arrayMap(e -> {_E_ATTRS}, {_EV})",
+        "Links.TraceId": f"arrayMap(e -> JSONExtractString(e, 'trace_id'), {_LN})",
+        "Links.SpanId": f"arrayMap(e -> JSONExtractString(e, 'span_id'), {_LN})",
+        "Links.TraceState": f"arrayMap(e -> JSONExtractString(e, 'trace_state'), {_LN})",
+        "Links.Attributes": f"arrayMap(e -> {_E_ATTRS}, {_LN})",
+    }
+
+
+def _log_values(_: str) -> dict[str, str]:
+    return {
+        "Timestamp": _FROM_NS.format("time_ns"), "TraceId": "ifNull(trace_id, '')", "SpanId": "ifNull(span_id, '')",
+        "TraceFlags": "toUInt8(ifNull(trace_flags, 0))", "SeverityText": "ifNull(severity_text, '')",
+        "SeverityNumber": "toUInt8(least(greatest(ifNull(severity_number, 0), 0), 255))",
+        "ServiceName": "service", "Body": "ifNull(body, '')", "ResourceAttributes": _to_map("resource_attributes"),
+        "ScopeName": "ifNull(scope_name, '')", "ScopeVersion": "ifNull(scope_version, '')",
+        "LogAttributes": _to_map("attributes"), "EventName": "ifNull(event_name, '')",
+    }
+
+
+def _metric_values(type_: str) -> dict[str, str]:
+    out = {"ResourceAttributes": _to_map("resource_attributes"), "ScopeName": "ifNull(scope_name, '')",
+           "ScopeVersion": "ifNull(scope_version, '')", "ServiceName": "service", "MetricName": "name",
+           "MetricDescription": "ifNull(description, '')", "MetricUnit": "ifNull(unit, '')",
+           "Attributes": _to_map("attributes"), "StartTimeUnix": _FROM_NS.format("ifNull(start_time_ns, 0)"),
+           "TimeUnix": _FROM_NS.format("time_ns"), "Flags": "toUInt32(ifNull(flags, 0))"}
+    temporality = "multiIf(temporality = 'delta', 1, temporality = 'cumulative', 2, 0)"
+    if type_ in ("gauge", "sum"):
+        out["Value"] = "ifNull(value, nan)"
+    if type_ == "sum":
+        out.update(AggregationTemporality=temporality, IsMonotonic="ifNull(is_monotonic, false)")
+    if type_ in ("histogram", "exponential_histogram", "summary"):
+        out.update(Count="toUInt64(ifNull(count, 0))", Sum="ifNull(sum, 0)")
+    if type_ in ("histogram", "exponential_histogram"):
+        out.update(Min="ifNull(min, nan)", Max="ifNull(max, nan)", AggregationTemporality=temporality)
+    if type_ == "histogram":
+        out.update(BucketCounts=_UINTS.format("bucket_counts"), ExplicitBounds=_FLOATS.format("explicit_bounds"))
+    if type_ == "exponential_histogram":
+        out.update(Scale="ifNull(scale, 0)", ZeroCount="toUInt64(ifNull(zero_count, 0))",
+                   PositiveOffset="ifNull(positive_offset, 0)",
+                   PositiveBucketCounts=_UINTS.format("positive_bucket_counts"),
+                   NegativeOffset="ifNull(negative_offset, 0)",
+                   NegativeBucketCounts=_UINTS.format("negative_bucket_counts"))
+    if type_ == "summary":
+        out["ValueAtQuantiles.Quantile"] = _FLOATS.format("explicit_bounds")
+        out["ValueAtQuantiles.Value"] = _FLOATS.format("bucket_counts")
+    if type_ != "summary":
+        out.update({
+            "Exemplars.FilteredAttributes": f"arrayMap(e -> {_E_ATTRS}, {_EX})",
+            "Exemplars.TimeUnix": f"arrayMap(e -> {_E_TIME}, {_EX})",
+            "Exemplars.Value": f"arrayMap(e -> JSONExtractFloat(e, 'value'), {_EX})",
+            "Exemplars.SpanId": f"arrayMap(e -> JSONExtractString(e, 'span_id'), {_EX})",
+            "Exemplars.TraceId": f"arrayMap(e -> JSONExtractString(e, 'trace_id'), {_EX})",
+        })
+    return out
 
 
 def _with_version() -> str:
@@ -293,48 +349,20 @@ def _with_version() -> str:
             f"mapUpdate({base}, CAST(map('service.version', service_version), '{_MAP}')))")
 
 
-def _metric_move(stage: str, type_: str) -> str:
-    table = METRIC_TABLES[type_]
-    common = ["ResourceAttributes", "ServiceName", "MetricName", "MetricUnit", "Attributes", "StartTimeUnix",
-              "TimeUnix"]
-    values = [_to_map("resource_attributes"), "service", "name", "ifNull(unit, '')", _to_map("attributes"),
-              _FROM_NS.format("ifNull(start_time_ns, 0)"), _FROM_NS.format("time_ns")]
-    temporality = "multiIf(temporality = 'delta', 1, temporality = 'cumulative', 2, 0)"
-    floats = "arrayMap(x -> toFloat64(x), JSONExtract(ifNull({0}, '[]'), 'Array(Float64)'))"
-    extra: dict[str, str] = {}
-    if type_ in ("gauge", "sum"):
-        extra["Value"] = "ifNull(value, nan)"
-    if type_ == "sum":
-        extra.update(AggregationTemporality=temporality, IsMonotonic="ifNull(is_monotonic, false)")
-    if type_ in ("histogram", "exponential_histogram", "summary"):
-        extra.update(Count="toUInt64(ifNull(count, 0))", Sum="ifNull(sum, 0)")
-    if type_ in ("histogram", "exponential_histogram"):
-        extra.update(Min="ifNull(min, nan)", Max="ifNull(max, nan)", AggregationTemporality=temporality)
-    if type_ == "histogram":
-        extra.update(BucketCounts="JSONExtract(ifNull(bucket_counts, '[]'), 'Array(UInt64)')",
-                     ExplicitBounds=floats.format("explicit_bounds"))
-    if type_ == "summary":
-        extra["`ValueAtQuantiles.Quantile`"] = floats.format("explicit_bounds")
-        extra["`ValueAtQuantiles.Value`"] = floats.format("bucket_counts")
-    cols = common + list(extra)
-    return (f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(values + list(extra.values()))} "
-            f"FROM {stage} WHERE type = '{type_}'")
-
-
 # Rows a failed move may have written, matched by key, for the compensating delete.
 UNDO: dict[str, tuple[str, str]] = {
-    "spans": ("otel_traces", "(TraceId, SpanId) IN (SELECT trace_id, span_id FROM {stage})"),
-    "logs": ("otel_logs", "(Timestamp, ServiceName, Body) IN (SELECT " + _FROM_NS.format("time_ns")
+    "spans": (TRACES, "(TraceId, SpanId) IN (SELECT trace_id, span_id FROM {stage})"),
+    "logs": (LOGS, "(Timestamp, ServiceName, Body) IN (SELECT " + _FROM_NS.format("time_ns")
              + ", service, ifNull(body, '') FROM {stage})"),
-    "changes": ("interplay_changes", "(time_ns, service, description) IN "
-                                     "(SELECT time_ns, service, ifNull(description, '') FROM {stage})"),
+    "changes": (CHANGES, "(time_ns, service, description) IN "
+                         "(SELECT time_ns, service, ifNull(description, '') FROM {stage})"),
 }
 METRIC_UNDO = ("(TimeUnix, ServiceName, MetricName) IN (SELECT " + _FROM_NS.format("time_ns")
                + ", service, name FROM {stage})")
 
-# Retention: (table, time expression) per telemetry table the store deletes from.
+# Retention: (table, time column) per telemetry table the store deletes from.
 TIME_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "spans": [("otel_traces", "Timestamp")],
-    "logs": [("otel_logs", "Timestamp")],
+    "spans": [(TRACES, "Timestamp")],
+    "logs": [(LOGS, "Timestamp")],
     "metrics": [(t, "TimeUnix") for t in METRIC_TABLES.values()],
 }

@@ -92,7 +92,7 @@ class HttpTransport:
     """A ClickHouse server over HTTP; one client (and server session) per thread: a session runs one
     query at a time, and a TEMPORARY table lives in the session that created it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         try:
             import clickhouse_connect  # noqa: F401
         except ImportError:
@@ -109,7 +109,7 @@ class HttpTransport:
         self._local = threading.local()
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
-        if self.database != "default":
+        if self.database != "default" and create:
             self._create_database()
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
@@ -188,6 +188,8 @@ class HttpTransport:
 
     def _error(self, exc: BaseException, sql: str) -> StoreUnavailable:
         """A refused statement is a ClickHouseError; a server gone away is named."""
+        if isinstance(exc, StoreUnavailable):  # connecting failed, already said how
+            return exc
         if _unreachable(exc):
             return StoreUnavailable(f"cannot reach {self.description}: {_reason(exc)}")
         return ClickHouseError(_reason(exc), sql)

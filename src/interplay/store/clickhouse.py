@@ -2,8 +2,11 @@
 
 One SQL layer over two transports: a ClickHouse server over HTTP (clickhouse-connect) and chDB,
 the ClickHouse engine inside this process (tests, embedded use). Interplay's `spans`, `logs`,
-`metrics` and `changes` are views over `otel_traces`, `otel_logs`, `otel_metrics_*` and
-`interplay_changes` (see `_ch_schema`), so a database the exporter already fills is read as is.
+`metrics` and `changes` are SELECTs over whatever generation of `otel_traces`, `otel_logs` and
+`otel_metrics_*` the database holds (see `_ch_sources`), substituted into each query, so a database
+the exporter already fills is read as is and a read-only store creates nothing. Interplay's own
+tables (`interplay_changes`, kept investigations, staging tables) live in a database of their own
+(`interplay` unless told otherwise), created only by a store opened for writing.
 
 Atomicity. ClickHouse has no multi-statement transactions, so a transaction (one batch, or a whole
 file) is written to staging tables first (`_interplay_stage_<id>_<table>`, on disk: memory stays
@@ -25,10 +28,17 @@ import pyarrow as pa
 
 from ..batch import SCHEMAS, TelemetryBatch
 from . import _ch_schema as schema
+from . import _ch_sources as sources
 from ._ch_dialect import translate
 from ._ch_transport import ChdbTransport, ClickHouseError, HttpTransport, Transport
 
 _STAGE_PREFIX = "_interplay_stage_"
+
+
+def own_database_for(database: str) -> str:
+    """Where Interplay keeps its own tables beside the exporter's `database`: `interplay` beside
+    `default`, `interplay_<database>` beside any other (two exporter databases never share one)."""
+    return "interplay" if database == "default" else f"interplay_{database}"
 _ROW_RETURNING = ("SELECT", "WITH", "(", "SHOW", "DESCRIBE", "EXPLAIN", "VALUES")
 
 
@@ -37,32 +47,40 @@ class ClickHouseStore:
 
     dialect = "clickhouse"
 
-    def __init__(self, transport: Transport, *, read_only: bool = False) -> None:
+    def __init__(self, transport: Transport, *, read_only: bool = False,
+                 own_database: str | None = None) -> None:
         self.transport = transport
         self.read_only = read_only
         self.path = transport.description
+        self.database = getattr(transport, "database", "default")  # the exporter's tables
+        self.own = own_database or own_database_for(self.database)
         self._write_lock = threading.Lock()
-        self._ensure_schema()
+        self._open_schema()
 
     @classmethod
-    def chdb(cls, path: str | None = None, *, read_only: bool = False) -> "ClickHouseStore":
-        return cls(ChdbTransport(path), read_only=read_only)
+    def chdb(cls, path: str | None = None, *, read_only: bool = False,
+             own_database: str | None = None) -> "ClickHouseStore":
+        return cls(ChdbTransport(path), read_only=read_only, own_database=own_database)
 
     @classmethod
-    def server(cls, url: str, *, read_only: bool = False) -> "ClickHouseStore":
-        return cls(HttpTransport(url), read_only=read_only)
+    def server(cls, url: str, *, read_only: bool = False, own_database: str | None = None) -> "ClickHouseStore":
+        return cls(HttpTransport(url, create=not read_only), read_only=read_only, own_database=own_database)
 
-    def _ensure_schema(self) -> None:
-        """Create the exporter tables and the views when missing (a read-only user may not: then the
-        views must already exist)."""
-        try:
-            for ddl in [*schema.TABLES.values(), *schema.VIEWS.values()]:
-                self.transport.command(ddl)
-        except ClickHouseError:
-            if not self.read_only:
-                raise
+    def _open_schema(self) -> None:
+        """Read which tables and columns exist; a store opened for writing creates what is missing
+        (current exporter DDL), a read-only one nothing."""
+        self.columns = sources.detect(self.transport, self.database, self.own)
         if not self.read_only:
+            created = [*schema.own_ddl(self.own), *schema.exporter_ddl(self.database, self.columns)]
+            for ddl in created:
+                self.transport.command(ddl)
+            self.columns = sources.detect(self.transport, self.database, self.own)
             self._drop_stale_stages()
+        self.sources = sources.sources(self.columns, self.database, self.own)
+
+    def _sql(self, sql: str) -> str:
+        """A translated query with Interplay's tables resolved (see `_ch_sources`)."""
+        return sources.substitute(sources.qualify(sql, self.own), self.sources)
 
     # -- writing -------------------------------------------------------------------------------
     def append(self, batch: TelemetryBatch) -> None:
@@ -89,12 +107,14 @@ class ClickHouseStore:
             for name, tables in schema.TIME_COLUMNS.items():
                 deleted[name] = 0
                 for table, column in tables:
+                    if table not in self.columns:
+                        continue
                     cond = f"{column} < fromUnixTimestamp64Nano(toInt64({int(time_ns)}))"
                     if after_ns is not None:
                         cond = f"({cond} OR {column} >= fromUnixTimestamp64Nano(toInt64({int(after_ns)})))"
-                    n = self._scalar(f"SELECT count() FROM {table} WHERE {cond}")
+                    n = self._scalar(f"SELECT count() FROM {self._table(table)} WHERE {cond}")
                     if n:
-                        self.transport.command(f"DELETE FROM {table} WHERE {cond}")
+                        self.transport.command(f"DELETE FROM {self._table(table)} WHERE {cond}")
                     deleted[name] += n
         return deleted
 
@@ -104,6 +124,7 @@ class ClickHouseStore:
 
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         ch_sql, named = translate(sql, params)
+        ch_sql = self._sql(ch_sql)
         if not ch_sql.lstrip().upper().startswith(_ROW_RETURNING):
             self.transport.command(ch_sql, named)
             return pa.table({})
@@ -112,20 +133,23 @@ class ClickHouseStore:
     def stream_arrow(self, table: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
         """Every row of a telemetry table in arrow batches of about batch_rows (bounded memory)."""
         names = ", ".join(f"`{f.name}`" for f in SCHEMAS[table])
-        yield from self.transport.stream_arrow(f"SELECT {names} FROM {table}", batch_rows)
+        yield from self.transport.stream_arrow(self._sql(f"SELECT {names} FROM {table}"), batch_rows)
 
     def counts(self) -> dict[str, int]:
         """Rows per table, counted on the exporter tables (ClickHouse answers count() from metadata)."""
-        metrics = " + ".join(f"(SELECT count() FROM {t})" for t in schema.METRIC_TABLES.values())
+        def total(tables) -> str:
+            parts = [f"(SELECT count() FROM {self._table(t)})" for t in tables if t in self.columns]
+            return " + ".join(parts) or "0"
         row = self.transport.query_arrow(
-            "SELECT (SELECT count() FROM otel_traces) AS spans, (SELECT count() FROM otel_logs) AS logs, "
-            f"{metrics} AS metrics, (SELECT count() FROM interplay_changes) AS changes").to_pylist()[0]
+            f"SELECT {total([sources.TRACES])} AS spans, {total([sources.LOGS])} AS logs, "
+            f"{total(sources.METRIC_TABLES.values())} AS metrics, {total([sources.CHANGES])} AS changes"
+        ).to_pylist()[0]
         return {t: int(row[t]) for t in SCHEMAS}
 
     def size_bytes(self) -> int:
-        """Bytes on disk of this database's active parts."""
-        return self._scalar("SELECT sum(bytes_on_disk) FROM system.parts "
-                            "WHERE active AND database = currentDatabase()")
+        """Bytes on disk of the active parts of the exporter's and Interplay's databases."""
+        return self._scalar("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND "
+                            f"database IN ('{self.database}', '{self.own}')")
 
     def checkpoint(self) -> None:
         """Nothing to do: every insert is durable once acknowledged."""
@@ -139,13 +163,18 @@ class ClickHouseStore:
         value = table.column(0)[0].as_py() if table.num_rows else 0
         return int(value or 0)
 
+    def _table(self, table: str) -> str:
+        """A table's qualified name: Interplay's own in its database, the exporter's in the user's."""
+        db = self.own if table == sources.CHANGES else self.database
+        return f"{sources._ident(db)}.{table}"
+
     def _drop_stale_stages(self) -> None:
         rows = self.transport.query_arrow(
-            "SELECT name FROM system.tables WHERE database = currentDatabase() "
+            "SELECT name FROM system.tables WHERE database = {db:String} "
             f"AND startsWith(name, '{_STAGE_PREFIX}') "
-            "AND metadata_modification_time < now() - INTERVAL 1 HOUR").to_pylist()
+            "AND metadata_modification_time < now() - INTERVAL 1 HOUR", {"db": self.own}).to_pylist()
         for r in rows:
-            self.transport.command(f"DROP TABLE IF EXISTS `{r['name']}`")
+            self.transport.command(f"DROP TABLE IF EXISTS {sources._ident(self.own)}.`{r['name']}`")
 
 
 class _Cursor:
@@ -175,7 +204,7 @@ class _Transaction:
         for name, table in batch.tables().items():
             stage = self.stages.get(name)
             if stage is None:
-                stage = f"{_STAGE_PREFIX}{self.ingest_id}_{name}"
+                stage = f"{sources._ident(self.store.own)}.{_STAGE_PREFIX}{self.ingest_id}_{name}"
                 t.command(schema.staging_ddl(stage, name))
                 self.stages[name] = stage
             t.insert_arrow(stage, table.select(SCHEMAS[name].names))
@@ -184,16 +213,21 @@ class _Transaction:
 
     def commit(self) -> None:
         moved: list[tuple[str, str]] = []  # (exporter table, undo condition)
+        store = self.store
+        where = dict(db=store.database, own=store.own, columns=store.columns)
         try:
             for name, stage in self.stages.items():
                 if name == "metrics":
-                    for type_ in sorted(self.metric_types & set(schema.METRIC_TABLES)):
-                        moved.append((schema.METRIC_TABLES[type_], schema.METRIC_UNDO.format(stage=stage)))
-                        self.store.transport.command(schema.move_sql(name, stage, type_))
+                    for type_ in sorted(self.metric_types & set(sources.METRIC_TABLES)):
+                        target = sources.METRIC_TABLES[type_]
+                        schema.check_writable(target, store.columns.get(target, {}), store.database)
+                        moved.append((store._table(target), schema.METRIC_UNDO.format(stage=stage)))
+                        store.transport.command(schema.move_sql(name, stage, type_, **where))
                 else:
                     target, undo = schema.UNDO[name]
-                    moved.append((target, undo.format(stage=stage)))
-                    self.store.transport.command(schema.move_sql(name, stage))
+                    schema.check_writable(target, store.columns.get(target, {}), store.database)
+                    moved.append((store._table(target), undo.format(stage=stage)))
+                    store.transport.command(schema.move_sql(name, stage, **where))
         except BaseException:
             for target, cond in moved:
                 try:

@@ -136,7 +136,7 @@ class _Transaction:
         for name, table in batch.tables().items():
             self.cursor.register("_incoming", table)
             try:
-                self.cursor.execute(f"INSERT INTO {name} SELECT * FROM _incoming")
+                self.cursor.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _incoming")
             finally:
                 self.cursor.unregister("_incoming")
 
@@ -159,7 +159,7 @@ class _StagedTransaction:
                 self.tables.append(name)
             self.cursor.register("_incoming", table)
             try:
-                self.cursor.execute(f'INSERT INTO "{stage}" SELECT * FROM _incoming')
+                self.cursor.execute(f'INSERT INTO "{stage}" BY NAME SELECT * FROM _incoming')
             finally:
                 self.cursor.unregister("_incoming")
 
@@ -167,7 +167,7 @@ class _StagedTransaction:
         self.cursor.execute("BEGIN TRANSACTION")
         try:
             for name in self.tables:
-                self.cursor.execute(f'INSERT INTO {name} SELECT * FROM "{self.prefix + name}"')
+                self.cursor.execute(f'INSERT INTO {name} BY NAME SELECT * FROM "{self.prefix + name}"')
             self.cursor.execute("COMMIT")
         except BaseException:
             self.cursor.execute("ROLLBACK")

@@ -5,6 +5,9 @@
     clickhouse://user:pass@host:8123/db              → ClickHouse server over HTTP
     clickhouses://… or https://… (TLS, default port 8443)
 
+On ClickHouse, Interplay keeps its own tables in a database of its own: `interplay` beside the
+exporter's `default`, `interplay_<db>` beside another; `?interplay_db=NAME` on either URL names it.
+
     >>> open_store(":memory:").dialect
     'duckdb'
 """
@@ -26,9 +29,22 @@ def open_store(url_or_path: str | os.PathLike[str], *, read_only: bool = False) 
         from .duckdb import DuckDBStore
         return DuckDBStore(location, read_only=read_only)
     from .clickhouse import ClickHouseStore
+    location, own = _own_database(location)
     if kind == "chdb":
-        return ClickHouseStore.chdb(location or None, read_only=read_only)
-    return ClickHouseStore.server(location, read_only=read_only)
+        return ClickHouseStore.chdb(location or None, read_only=read_only, own_database=own)
+    return ClickHouseStore.server(location, read_only=read_only, own_database=own)
+
+
+def _own_database(location: str) -> tuple[str, str | None]:
+    """(location without `?interplay_db=NAME`, NAME or None for the default)."""
+    from urllib.parse import parse_qsl
+    base, _, query = location.partition("?")
+    params = dict(parse_qsl(query))
+    own = params.pop("interplay_db", None)
+    if own is not None and not own.replace("_", "").isalnum():
+        raise InvalidInput(f"interplay_db={own!r}: expected letters, digits and _")
+    rest = "&".join(f"{k}={v}" for k, v in params.items())
+    return (f"{base}?{rest}" if rest else base), own
 
 
 def parse_store_url(target: str) -> tuple[str, str]:

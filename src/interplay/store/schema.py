@@ -15,11 +15,14 @@ _DUCKDB_TYPES = {
 
 
 def duckdb_ddl() -> list[str]:
-    """CREATE TABLE statements for every telemetry table."""
+    """CREATE TABLE statements for every telemetry table, and the columns later versions added
+    (a database file written by an older Interplay gains them, empty)."""
     statements = []
     for name, schema in SCHEMAS.items():
         cols = ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in schema)
         statements.append(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+        statements += [f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {f.name} {_DUCKDB_TYPES[f.type]}"
+                       for f in schema]
     statements.append(
         "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     return statements

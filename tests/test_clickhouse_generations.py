@@ -1,0 +1,217 @@
+"""Every generation of the Collector ClickHouse exporter's tables, read with no re-ingest and untouched.
+
+The tables are created with each generation's DDL and filled as that exporter fills them (JSONEachRow,
+its spellings: SPAN_KIND_SERVER / STATUS_CODE_ERROR in the oldest, Server / Error later, JSON-typed
+attribute columns in the JSON tables); Interplay then opens them read-only, as every query command does.
+"""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from interplay import queries
+from interplay.model import InterplayError
+from interplay.store._ch_transport import ChdbTransport
+from interplay.store.clickhouse import ClickHouseStore
+
+pytest.importorskip("chdb")
+
+T0 = 1_767_225_600 * 10**9
+_MAP = "Map(LowCardinality(String), String)"
+_NESTED = """Events Nested (Timestamp DateTime64(9), Name LowCardinality(String), Attributes {attr}) CODEC(ZSTD(1)),
+    Links Nested (TraceId String, SpanId String, TraceState String, Attributes {attr}) CODEC(ZSTD(1))"""
+
+# The first exporter generation: no ScopeName/ScopeVersion, Duration Int64, TraceFlags UInt32 in logs.
+OLD = [f"""CREATE TABLE otel_traces (
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)), TraceId String CODEC(ZSTD(1)), SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)), TraceState String CODEC(ZSTD(1)), SpanName LowCardinality(String),
+    SpanKind LowCardinality(String), ServiceName LowCardinality(String), ResourceAttributes {_MAP},
+    SpanAttributes {_MAP}, Duration Int64 CODEC(ZSTD(1)), StatusCode LowCardinality(String),
+    StatusMessage String, {_NESTED.format(attr=_MAP)}
+) ENGINE MergeTree() PARTITION BY toDate(Timestamp)
+ORDER BY (ServiceName, SpanName, toUnixTimestamp(Timestamp), TraceId)""",
+       f"""CREATE TABLE otel_logs (
+    Timestamp DateTime64(9), TraceId String, SpanId String, TraceFlags UInt32, SeverityText LowCardinality(String),
+    SeverityNumber Int32, ServiceName LowCardinality(String), Body String, ResourceAttributes {_MAP},
+    LogAttributes {_MAP}
+) ENGINE MergeTree() PARTITION BY toDate(Timestamp)
+ORDER BY (ServiceName, SeverityText, toUnixTimestamp(Timestamp), TraceId)"""]
+
+# The JSON-typed tables (traces_json_table.sql, logs_json_table.sql).
+JSON_TYPED = [f"""CREATE TABLE otel_traces (
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)), TraceId String, SpanId String, ParentSpanId String,
+    TraceState String, SpanName LowCardinality(String), SpanKind LowCardinality(String),
+    ServiceName LowCardinality(String), ResourceAttributes JSON, ScopeName String, ScopeVersion String,
+    SpanAttributes JSON, Duration UInt64, StatusCode LowCardinality(String), StatusMessage String,
+    {_NESTED.format(attr="JSON")}
+) ENGINE = MergeTree PARTITION BY toDate(Timestamp)
+ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)""",
+              """CREATE TABLE otel_logs (
+    Timestamp DateTime64(9), TraceId String, SpanId String, TraceFlags UInt8, SeverityText LowCardinality(String),
+    SeverityNumber UInt8, ServiceName LowCardinality(String), Body String, ResourceSchemaUrl LowCardinality(String),
+    ResourceAttributes JSON, ScopeSchemaUrl LowCardinality(String), ScopeName String,
+    ScopeVersion LowCardinality(String), ScopeAttributes JSON, LogAttributes JSON, EventName String
+) ENGINE = MergeTree PARTITION BY toDate(Timestamp) PRIMARY KEY (ServiceName, toDateTime(Timestamp))
+ORDER BY (ServiceName, toDateTime(Timestamp), Timestamp)"""]
+
+SPELLINGS = {"old": ({"SERVER": "SPAN_KIND_SERVER", "CLIENT": "SPAN_KIND_CLIENT"},
+                     {"UNSET": "STATUS_CODE_UNSET", "ERROR": "STATUS_CODE_ERROR"}),
+             "json": ({"SERVER": "Server", "CLIENT": "Client"}, {"UNSET": "Unset", "ERROR": "Error"})}
+
+
+def _rows(generation: str) -> tuple[list[dict], list[dict]]:
+    """Thirty minutes of checkout traffic; from minute 20 payments fails a third of its charges."""
+    kinds, codes = SPELLINGS[generation]
+    rng = random.Random(5)
+    spans, logs = [], []
+    for n in range(360):
+        start = T0 + n * 5 * 10**9
+        trace = f"{n + 1:032x}"
+        fail = start >= T0 + 20 * 60 * 10**9 and rng.random() < 1 / 3
+        for sid, parent, service, name, kind, off, dur, err, attrs in [
+            (1, 0, "frontend", "GET /checkout", "SERVER", 0, 60, fail,
+             {"http.response.status_code": "500" if fail else "200"}),
+            (2, 1, "frontend", "GET /cart", "CLIENT", 1, 8, False, {"server.address": "cart"}),
+            (3, 2, "cart", "GET /cart", "SERVER", 2, 6, False, {}),
+            (4, 1, "frontend", "POST /charge", "CLIENT", 10, 40, fail, {"server.address": "payments"}),
+            (5, 4, "payments", "POST /charge", "SERVER", 11, 38, fail, {}),
+        ]:
+            ts = start + off * 10**6 + rng.randrange(10**6)
+            row = {"Timestamp": f"{ts // 10**9}.{ts % 10**9:09d}", "TraceId": trace,
+                   "SpanId": f"{n + 1:012x}{sid:04x}", "ParentSpanId": f"{n + 1:012x}{parent:04x}" if parent else "",
+                   "TraceState": "", "SpanName": name, "SpanKind": kinds[kind], "ServiceName": service,
+                   "ResourceAttributes": {"service.name": service, "service.version": "3.1.4",
+                                          "k8s.pod.name": f"{service}-0"},
+                   "SpanAttributes": attrs, "Duration": int((dur + rng.random()) * 10**6),
+                   "StatusCode": codes["ERROR" if err else "UNSET"],
+                   "StatusMessage": "card declined" if err and service == "payments" else "",
+                   "Events.Timestamp": [], "Events.Name": [], "Events.Attributes": [],
+                   "Links.TraceId": [], "Links.SpanId": [], "Links.TraceState": [], "Links.Attributes": []}
+            if err and service == "payments":
+                row.update({"Events.Timestamp": [row["Timestamp"]], "Events.Name": ["exception"],
+                            "Events.Attributes": [{"exception.type": "CardError"}]})
+                logs.append({"Timestamp": row["Timestamp"], "TraceId": trace, "SpanId": row["SpanId"],
+                             "TraceFlags": 1, "SeverityText": "ERROR", "SeverityNumber": 17,
+                             "ServiceName": "payments", "Body": "charge failed: card declined",
+                             "ResourceAttributes": {"service.name": "payments"},
+                             "LogAttributes": {"order.id": str(n)}})
+            spans.append(row)
+    return spans, logs
+
+
+def _fill(path, generation: str) -> None:
+    """Create the generation's tables and insert its rows, as that exporter would; then let go of the path."""
+    t = ChdbTransport(str(path))
+    try:
+        for ddl in OLD if generation == "old" else JSON_TYPED:
+            t.command(ddl)
+        spans, logs = _rows(generation)
+        for table, rows in (("otel_traces", spans), ("otel_logs", logs)):
+            t.command(f"INSERT INTO {table} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in rows))
+    finally:
+        t.close()
+
+
+_SNAPSHOT = ("SELECT database, name, engine, total_rows, metadata_modification_time FROM system.tables "
+             "WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema') ORDER BY database, name")
+
+
+@pytest.mark.parametrize("generation", ["old", "json"])
+def test_read_only_over_each_generation(tmp_path, generation):
+    path = tmp_path / "ch"
+    _fill(path, generation)
+    store = ClickHouseStore.chdb(str(path), read_only=True)
+    try:
+        before = store.transport.query_arrow(_SNAPSHOT).to_pylist()
+        databases = store.transport.query_arrow("SELECT name FROM system.databases ORDER BY name").to_pylist()
+        by = {s["service"]: s for s in queries.services(store)}
+        assert set(by) == {"frontend", "cart", "payments"}
+        assert by["payments"]["requests"] == 360 and by["payments"]["errors"] == by["frontend"]["errors"] > 10
+        assert by["cart"]["errors"] == 0
+        newest = queries.traces(store, errors_only=True, limit=5)
+        assert len(newest) == 5 and all(t["root_service"] == "frontend" for t in newest)
+        tree = queries.trace(store, newest[0]["trace_id"])
+        (root,) = tree["roots"]
+        assert root["service_version"] == "3.1.4" and root["kind"] == "SERVER" and root["status_code"] == "ERROR"
+        assert json.loads(root["resource_attributes"])["k8s.pod.name"] == "frontend-0"  # flat keys, both generations
+        assert str(json.loads(root["attributes"])["http.response.status_code"]) == "500"
+        pay = next(c for c in root["children"] if c["operation"] == "POST /charge")["children"][0]
+        (event,) = json.loads(pay["events"])
+        assert event["name"] == "exception" and event["attributes"] == {"exception.type": "CardError"}
+        logs = store.query("SELECT service, body, trace_id, attributes FROM logs WHERE severity_number >= 17")
+        assert logs and all(r["service"] == "payments" and r["trace_id"] for r in logs)
+        from interplay.rca import investigate
+        r = investigate(store)
+        assert r["root_causes"][0]["service"] == "payments", [c["service"] for c in r["root_causes"]]
+        # read-only: nothing created, nothing changed, no database of Interplay's own
+        assert store.transport.query_arrow(_SNAPSHOT).to_pylist() == before
+        assert store.transport.query_arrow("SELECT name FROM system.databases ORDER BY name").to_pylist() == databases
+        assert "interplay" not in {d["name"] for d in databases}
+        assert {t["name"] for t in before} == {"otel_traces", "otel_logs"}
+    finally:
+        store.close()
+
+
+def test_writing_creates_current_exporter_tables_and_keeps_its_own_apart(tmp_path):
+    from interplay.api import changes_batch
+    from interplay.otlp.columns import ColumnBuilder
+    from interplay.otlp.jsonmap import add_request
+    from interplay.testing import TraceBuilder, traces_request
+    t = TraceBuilder(T0, seed=3)
+    t.span("frontend", "GET /", duration_ms=20).child("db", "SELECT", kind="CLIENT", duration_ms=5)
+    b = ColumnBuilder()
+    add_request("traces", traces_request([t]), b, "test")
+    store = ClickHouseStore.chdb(str(tmp_path / "ch"))
+    try:
+        store.append(b.build())
+        store.append(changes_batch({"time": "2026-01-01T00:00:00Z", "service": "frontend", "kind": "deploy",
+                                    "description": "v2"}))
+        tables = {(r["database"], r["name"]) for r in store.transport.query_arrow(_SNAPSHOT).to_pylist()}
+        assert {("default", "otel_traces"), ("default", "otel_traces_trace_id_ts"),
+                ("default", "otel_traces_trace_id_ts_mv"), ("default", "otel_logs"),
+                ("interplay", "interplay_changes")} <= tables
+        assert not {n for d, n in tables if d == "default"} & {"spans", "logs", "metrics", "changes",
+                                                                "interplay_changes"}
+        cols = {r["name"] for r in store.transport.query_arrow(
+            "SELECT name FROM system.columns WHERE database = 'default' AND table = 'otel_logs'").to_pylist()}
+        assert "EventName" in cols and "TimestampTime" not in cols and "LogAttributeItems" in cols
+        lookup = store.transport.query_arrow(
+            "SELECT TraceId, min(Start) AS s FROM otel_traces_trace_id_ts GROUP BY TraceId").to_pylist()
+        assert [r["TraceId"] for r in lookup] == [t.trace_id]
+        assert store.counts() == {"spans": 2, "logs": 0, "metrics": 0, "changes": 1}
+        assert queries.changes(store)[0]["description"] == "v2"
+    finally:
+        store.close()
+
+
+def test_writing_into_old_tables_fits_their_columns(tmp_path):
+    path = tmp_path / "ch"
+    _fill(path, "old")
+    from interplay.otlp.columns import ColumnBuilder
+    from interplay.otlp.jsonmap import add_request
+    from interplay.testing import TraceBuilder, traces_request
+    t = TraceBuilder(T0 + 3600 * 10**9, seed=4)
+    t.span("search", "GET /q", duration_ms=20)
+    b = ColumnBuilder()
+    add_request("traces", traces_request([t]), b, "test")
+    store = ClickHouseStore.chdb(str(path))
+    try:
+        store.append(b.build())
+        assert {s["service"] for s in queries.services(store)} == {"frontend", "cart", "payments", "search"}
+        cols = {r["name"] for r in store.transport.query_arrow(
+            "SELECT name FROM system.columns WHERE database = 'default' AND table = 'otel_traces'").to_pylist()}
+        assert "ScopeName" not in cols  # Interplay did not alter the user's table
+    finally:
+        store.close()
+
+
+def test_a_table_that_does_not_fit_is_named(tmp_path):
+    t = ChdbTransport(str(tmp_path / "ch"))
+    t.command("CREATE TABLE otel_traces (Timestamp DateTime64(9), TraceId String, SpanId String) "
+              "ENGINE = MergeTree ORDER BY Timestamp")
+    t.close()
+    with pytest.raises(InterplayError) as err:
+        ClickHouseStore.chdb(str(tmp_path / "ch"), read_only=True)
+    assert "default.otel_traces has no column ParentSpanId" in str(err.value)
