@@ -215,3 +215,27 @@ def test_a_table_that_does_not_fit_is_named(tmp_path):
     with pytest.raises(InterplayError) as err:
         ClickHouseStore.chdb(str(tmp_path / "ch"), read_only=True)
     assert "default.otel_traces has no column ParentSpanId" in str(err.value)
+
+
+def test_writing_into_json_typed_tables(tmp_path):
+    """serve/ingest into the exporter's JSON-typed tables: attributes go in as JSON, read back flat."""
+    path = tmp_path / "ch"
+    _fill(path, "json")
+    from interplay.otlp.columns import ColumnBuilder
+    from interplay.otlp.jsonmap import add_request
+    from interplay.testing import TraceBuilder, traces_request
+    t = TraceBuilder(T0 + 3600 * 10**9, seed=6)
+    t.span("search", "GET /q", duration_ms=20, attributes={"http.route": "/q", "retries": 2})
+    b = ColumnBuilder()
+    add_request("traces", traces_request([t]), b, "test")
+    store = ClickHouseStore.chdb(str(path))
+    try:
+        store.append(b.build())
+        (root,) = queries.trace(store, t.trace_id)["roots"]
+        assert json.loads(root["attributes"]) == {"http.route": "/q", "retries": "2"}
+        assert json.loads(root["resource_attributes"])["service.name"] == "search"
+        kinds = store.transport.query_arrow(
+            "SELECT toTypeName(SpanAttributes) AS t FROM otel_traces WHERE ServiceName = 'search'").to_pylist()
+        assert kinds == [{"t": "JSON"}]
+    finally:
+        store.close()
