@@ -55,7 +55,11 @@ class ClickHouseStore:
         self.database = getattr(transport, "database", "default")  # the exporter's tables
         self.own = own_database or own_database_for(self.database)
         self._write_lock = threading.Lock()
-        self._open_schema()
+        try:
+            self._open_schema()
+        except BaseException:
+            transport.close()  # chDB serves one path per process: let the next open have it
+            raise
 
     @classmethod
     def chdb(cls, path: str | None = None, *, read_only: bool = False,
