@@ -43,6 +43,8 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
             name = hop["service"] + (f" {hop['operation']}" if hop.get("operation") else "")
             # the origin's effect is the summary just printed: name it, don't repeat it
             effect = "where it starts (above)" if hop.get("effect") == top["summary"] else hop.get("effect", "")
+            if isinstance(hop.get("traces"), int) and hop["traces"] > 0:  # the requests' real path, and how many
+                effect += f" ({_n(hop['traces'], 'request')} on this path)"
             lines.append(f"{bullet}{arrow}{effect}" if effect.startswith(name) else f"{bullet}{arrow}{name}: {effect}")
         others = [e for e in top.get("evidence", []) if e.get("summary") != top["summary"]]
         lines += ["", f"{h2}Evidence" + (" (besides the summary above)" if len(others) < len(top.get("evidence", [])) else ""), ""]

@@ -161,7 +161,9 @@ function causeDetail(inv, cause, graph) {
     h("h2", {}, `Causal chain of #${cause.rank} ${cause.service}`),
     h("ol", {class: "chain"}, chain.map((hop, i) => h("li", {class: `hop${i === 0 ? " origin" : ""}${i === chain.length - 1 ? " symptom" : ""}`},
       h("div", {class: "hop-name"}, hop.service, hop.operation ? h("span", {class: "op"}, ` ${hop.operation}`) : null),
-      h("div", {class: "hop-effect"}, hop.effect))))));
+      h("div", {class: "hop-effect"}, hop.effect),
+      // when the investigation followed the requests' real path, how many took it
+      typeof hop.traces === "number" && hop.traces > 0 ? h("div", {class: "hop-traces muted small"}, `${plural(hop.traces, "request")} on this path`) : null)))));
   // the ROOT CAUSE flag stays on the top-ranked cause; another candidate shows as selected, with its chain
   const top = (inv.root_causes || [])[0] || cause;
   const svg = drawGraph(graph, {windowName: "window", rootCause: top.service, path,

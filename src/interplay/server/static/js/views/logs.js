@@ -46,17 +46,24 @@ export async function renderLogs(root, _args, query) {
     rows.length >= Number(params.limit) ? h("p", {class: "muted"}, `Showing the newest ${rows.length}; narrow the filters to see older ones.`) : null));
 }
 
-/** A table of log records: time, service, severity, body, and a link to the trace (unless inTrace). */
-export function logTable(rows, {id, inTrace = false} = {}) {
+/** A table of log records: time, service, severity, message, and a link to the record's trace. */
+export function logTable(rows, {id} = {}) {
   return h("table", {class: "data logs", id},
-    h("thead", {}, h("tr", {}, ["time (UTC)", "service", "severity", "message", inTrace ? "span" : "trace"].map((t) => h("th", {}, t)))),
+    h("thead", {}, h("tr", {}, ["time (UTC)", "service", "severity", "message", "trace"].map((t) => h("th", {}, t)))),
     h("tbody", {}, rows.map((r) => h("tr", {class: `sev-${sevClass(r.severity_number)}`},
-      h("td", {class: "nowrap mono"}, time(r.time_ns).slice(inTrace ? 11 : 0) + msPart(r.time_ns)),
+      h("td", {class: "nowrap mono"}, time(r.time_ns) + msPart(r.time_ns)),
       h("td", {}, r.service),
       h("td", {}, chip(r.severity, sevTone(r.severity_number))),
       h("td", {class: "log-body"}, r.body),
-      h("td", {}, inTrace ? (r.span_id ? h("code", {}, r.span_id.slice(0, 8)) : "")
-        : r.trace_id ? h("a", {class: "trace-link", href: `#/trace/${encodeURIComponent(r.trace_id)}`}, h("code", {}, r.trace_id.slice(0, 8))) : "")))));
+      h("td", {}, r.trace_id ? h("a", {class: "trace-link", href: `#/trace/${encodeURIComponent(r.trace_id)}`},
+        h("code", {}, r.trace_id.slice(0, 8))) : "")))));
+}
+
+/** A narrow list of log records (a span's, in the trace view's side panel): time, severity, message. */
+export function logList(rows) {
+  return h("ul", {class: "plain span-logs", id: "span-logs"}, rows.map((r) => h("li", {class: `sev-${sevClass(r.severity_number)}`},
+    h("span", {class: "muted mono"}, time(r.time_ns).slice(11) + msPart(r.time_ns)), " ",
+    chip(r.severity, sevTone(r.severity_number)), h("div", {class: "log-body"}, r.body))));
 }
 
 function msPart(ns) {

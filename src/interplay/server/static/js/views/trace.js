@@ -4,7 +4,7 @@
 // narrow it. Click a span for its attributes, resource, scope, events, links and logs.
 import * as api from "../api.js";
 import {add, chip, clear, h, ms, num, time} from "../dom.js";
-import {logTable} from "./logs.js";
+import {logList} from "./logs.js";
 
 const VISIBLE_BUDGET = 150;   // rows shown at first on a big trace (about 4,500 px)
 const RUN_MIN = 5;            // this many same-named siblings in a row fold into one group row
@@ -257,7 +257,7 @@ function showSpan(detail, node, t0, logs) {
         Object.keys(e.attributes || {}).length ? kvTable(e.attributes) : null)))] : null,
     links.length ? [h("h3", {}, `Links (${links.length})`), linkList] : null,
     h("h3", {}, `Logs of this span (${logs.length})`),
-    logs.length ? logTable(logs.slice().reverse(), {inTrace: true}) : h("p", {class: "muted"}, "none"),
+    logs.length ? logList(logs.slice().reverse()) : h("p", {class: "muted"}, "none"),
     h("h3", {}, "Resource"), kvTable(resource, "span-resource"));
   for (const link of links) {
     const li = h("li", {}, h("code", {}, `${link.trace_id}`), " span ", h("code", {}, link.span_id || "?"));
