@@ -8,7 +8,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ._simulate import scenario_name, simulate
+from ._faults import scenario_name
+from ._simulate import simulate
 from ._topology import CLASSIC_FAULTS, TOPOLOGIES, check_fault, get_topology
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -28,6 +29,7 @@ def simulate_corpus(out_dir: Path | str, seeds=DEFAULT_SEEDS, topologies=None, f
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    bare = (bare,) if isinstance(bare, bool) else tuple(bare)
     jobs = []
     for name in topologies or TOPOLOGIES:
         topo = get_topology(name)

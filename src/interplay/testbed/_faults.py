@@ -56,6 +56,21 @@ class FaultPlan:
         return t_ns >= self.start_ns and target == self.target
 
 
+def scenario_name(topology: str, fault: str | None, seed: int, bare: bool = False) -> str:
+    return f"{topology}-{fault or 'none'}{'-bare' if bare else ''}-s{seed}"
+
+
+def symptom(topo: Topology, plan: FaultPlan) -> str | None:
+    """The service an alert would name: the entry point, unless the fault never reaches it."""
+    if plan.fault is None:
+        return None
+    if plan.fault in ("queue_lag", "consumer_lag"):
+        return plan.target
+    if plan.fault in ("llm_rate_limit", "llm_slow"):
+        return topo.agent_service
+    return topo.entries[0][0]
+
+
 def rfc3339(t_ns: int) -> str:
     """RFC 3339 UTC timestamp with milliseconds."""
     dt = datetime.fromtimestamp(t_ns // NS, tz=timezone.utc)

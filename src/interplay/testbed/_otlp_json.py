@@ -7,7 +7,10 @@ lowercase hex, 64-bit integers as strings, enums as integers.
 from __future__ import annotations
 
 import base64
+import gzip
+import io
 import json
+from pathlib import Path
 from typing import IO, Sequence
 
 from google.protobuf.json_format import MessageToDict
@@ -134,3 +137,25 @@ def _hex_ids(obj: dict) -> None:
         value = obj.get(key)
         if value:
             obj[key] = base64.b64decode(value).hex()
+
+
+def open_output(out: Path):
+    """A text stream to `out`; gzip (deterministic: no name, no mtime) when it ends with .gz."""
+    if out.suffix != ".gz":
+        return out.open("w")
+    raw = out.open("wb")
+    gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=3, mtime=0)
+    stream = io.TextIOWrapper(gz, encoding="utf-8")
+    return _Closing(stream, raw)
+
+
+class _Closing:
+    def __init__(self, stream, raw):
+        self.stream, self.raw = stream, raw
+
+    def __enter__(self):
+        return self.stream
+
+    def __exit__(self, *exc):
+        self.stream.close()
+        self.raw.close()

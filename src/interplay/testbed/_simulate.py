@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import math
 import random
@@ -16,8 +14,8 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, set_span_in_context
 
 from ._bare import TraceSpanProcessor, bare_logs, bare_spans, statusless
-from ._faults import NS, FaultPlan, base_ns, make_plan, rfc3339
-from ._otlp_json import BufferingLogProcessor, BufferingSpanProcessor, OtlpJsonWriter
+from ._faults import NS, FaultPlan, base_ns, make_plan, rfc3339, scenario_name, symptom
+from ._otlp_json import BufferingLogProcessor, BufferingSpanProcessor, OtlpJsonWriter, open_output
 from ._sim_interactions import Interactions
 from ._sim_support import Load, Metrics, Providers
 from ._topology import NEW_FAULTS, Call, Topology, check_fault, get_topology
@@ -50,14 +48,14 @@ def simulate(topology: str, fault: str | None, seed: int, out: Path | str, durat
     start = base_ns(seed)
     plan = make_plan(topo, fault, seed, start, start + int(duration_s * NS), start + int(fault_at_s * NS), bare)
     began = time.perf_counter()
-    with _open(out) as stream:
+    with open_output(out) as stream:
         sim = _Sim(topo, plan, seed, start, duration_s, OtlpJsonWriter(stream), rate_per_s, max_spans, bare)
         sim.run()
     elapsed = time.perf_counter() - began
     truth = {
         "service": plan.target, "fault": fault, "injected_at": rfc3339(plan.start_ns) if fault else None,
         "topology": topology, "seed": seed, "scenario": scenario_name(topology, fault, seed, bare),
-        "bare": bare, "symptom": _symptom(topo, plan),
+        "bare": bare, "symptom": symptom(topo, plan),
         "mode": "simulate", "start": rfc3339(start), "end": rfc3339(sim.last_ns), "duration_s": duration_s,
         "fault_at_s": fault_at_s if fault else None, "rate_per_s": rate_per_s,
         "target_kind": "resource" if plan.target in topo.resources else "service",
@@ -79,21 +77,6 @@ def simulate(topology: str, fault: str | None, seed: int, out: Path | str, durat
             f.write(json.dumps(change, sort_keys=True) + "\n")
     Path(str(out) + ".truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
     return truth
-
-
-def scenario_name(topology: str, fault: str | None, seed: int, bare: bool = False) -> str:
-    return f"{topology}-{fault or 'none'}{'-bare' if bare else ''}-s{seed}"
-
-
-def _symptom(topo: Topology, plan: FaultPlan) -> str | None:
-    """The service an alert would name: the entry point, unless the fault never reaches it."""
-    if plan.fault is None:
-        return None
-    if plan.fault in ("queue_lag", "consumer_lag"):
-        return plan.target
-    if plan.fault in ("llm_rate_limit", "llm_slow"):
-        return topo.agent_service
-    return topo.entries[0][0]
 
 
 class _Sim:
@@ -467,28 +450,6 @@ class _Sim:
         from ._sim_agents import agent_run
 
         agent_run(self, t)
-
-
-def _open(out: Path):
-    """A text stream to `out`; gzip (deterministic: no name, no mtime) when it ends with .gz."""
-    if out.suffix != ".gz":
-        return out.open("w")
-    raw = out.open("wb")
-    gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=3, mtime=0)
-    stream = io.TextIOWrapper(gz, encoding="utf-8")
-    return _Closing(stream, raw)
-
-
-class _Closing:
-    def __init__(self, stream, raw):
-        self.stream, self.raw = stream, raw
-
-    def __enter__(self):
-        return self.stream
-
-    def __exit__(self, *exc):
-        self.stream.close()
-        self.raw.close()
 
 
 def _parse_ns(text: str) -> int:

@@ -56,13 +56,14 @@ def run_cmd(name: str, url: str, baseline: float, incident: float) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="OTLP JSON lines file (gzip when it ends with .gz).")
-@click.option("--duration", type=float, default=1800.0, show_default=True, help="Simulated seconds.")
-@click.option("--rate", type=float, default=20.0, show_default=True, help="User requests per simulated second.")
+@click.option("--duration", type=float, default=None, help="Simulated seconds [default: 1800; bare: 480].")
+@click.option("--rate", type=float, default=None,
+              help="User requests per simulated second [default: 20; bare: 0.7].")
 @click.option("--fault-at", type=float, default=None, help="Onset in seconds from the start (default: by seed).")
 @click.option("--max-spans", type=int, default=None, help="Stop after about this many spans.")
 @click.option("--bare", is_flag=True, help="Export like much real telemetry: no span status, no http/rpc/db "
               "attributes, span kinds inferred, no metrics; onset 60-120 s in (default).")
-def simulate_cmd(topology: str, fault: str, seed: int, out: Path, duration: float, rate: float,
+def simulate_cmd(topology: str, fault: str, seed: int, out: Path, duration: float | None, rate: float | None,
                  fault_at: float | None, max_spans: int | None, bare: bool) -> None:
     """Simulate traffic with a fault into OTLP JSON lines, change events and ground truth."""
     if topology not in TOPOLOGIES:
@@ -73,6 +74,8 @@ def simulate_cmd(topology: str, fault: str, seed: int, out: Path, duration: floa
         valid = ", ".join(["none", *TOPOLOGIES[topology].targets])
         raise click.BadParameter(f"unknown fault {fault!r} for topology {topology}; valid: {valid}",
                                  param_hint="--fault")
+    duration = duration if duration is not None else (480.0 if bare else 1800.0)
+    rate = rate if rate is not None else (0.7 if bare else 20.0)
     began = time.perf_counter()
     truth = simulate(topology, fault_name, seed, out, duration_s=duration, fault_at_s=fault_at, rate_per_s=rate,
                      max_spans=max_spans, bare=bare)
