@@ -1,9 +1,13 @@
-"""A small slice of the accuracy corpus in CI: seeds the benchmark does not use, every fault once.
+"""A small slice of the accuracy corpus in CI: seeds the benchmark does not use, every classic fault once,
+investigated blind (no symptom, no time) and guided (the symptom an alert would name, and the onset).
 
 The full benchmark (bench/accuracy.py, 40+ cases) reports AC@k; this guards against regressions
-on cases the method was never tuned on.
+on cases the method was never tuned on. The kinds of issue 17 and the bare export are in
+tests/test_accuracy_new_kinds.py once the method meets the issue's targets there.
 """
 from __future__ import annotations
+
+from datetime import datetime
 
 import pytest
 
@@ -20,24 +24,36 @@ def corpus(tmp_path_factory):
     return out, simulate_corpus(out, seeds=(SEED,), duration_s=900, rate_per_s=1.5, compress=False)
 
 
+@pytest.fixture(scope="module")
+def ranks(corpus) -> dict[str, dict[str, int | None]]:
+    """scenario -> {"blind": rank, "guided": rank} of the true root cause (None: not ranked)."""
+    out, cases = corpus
+    result = {}
+    for case in cases:
+        ip = Interplay.open(":memory:")
+        ip.ingest_file(out / case["files"]["otlp"])
+        ip.ingest_file(out / case["files"]["changes"])
+        blind = [c["service"] for c in ip.investigate()["root_causes"]]
+        onset = datetime.fromisoformat(case["injected_at"].replace("Z", "+00:00"))
+        guided = [c["service"] for c in ip.investigate(symptom=case["symptom"],
+                                                       at_ns=int(onset.timestamp() * 1e6) * 1000)["root_causes"]]
+        ip.close()
+        truth = case["service"]
+        result[case["scenario"]] = {mode: ranked.index(truth) + 1 if truth in ranked else None
+                                    for mode, ranked in (("blind", blind), ("guided", guided))}
+    return result
+
+
 def test_corpus_covers_every_topology_and_fault(corpus):
     _, cases = corpus
     assert {c["topology"] for c in cases} == set(TOPOLOGIES)
     assert {c["fault"] for c in cases} == set(CLASSIC_FAULTS)
 
 
-def test_root_cause_in_top_3_for_every_case_and_first_for_most(corpus):
-    out, cases = corpus
-    ranks = {}
-    for case in cases:
-        ip = Interplay.open(":memory:")
-        otlp = out / case["files"]["otlp"]
-        ip.ingest_file(otlp)
-        ip.ingest_file(out / case["files"]["changes"])
-        services = [c["service"] for c in ip.investigate()["root_causes"]]
-        ip.close()
-        ranks[case["scenario"]] = services.index(case["service"]) + 1 if case["service"] in services else None
-    top3 = [name for name, rank in ranks.items() if rank is not None and rank <= 3]
-    first = [name for name, rank in ranks.items() if rank == 1]
-    assert len(top3) == len(ranks), ranks
-    assert len(first) >= 0.85 * len(ranks), ranks
+@pytest.mark.parametrize("mode", ["blind", "guided"])
+def test_root_cause_in_top_3_for_every_case_and_first_for_most(ranks, mode):
+    got = {name: r[mode] for name, r in ranks.items()}
+    top3 = [name for name, rank in got.items() if rank is not None and rank <= 3]
+    first = [name for name, rank in got.items() if rank == 1]
+    assert len(top3) == len(got), got
+    assert len(first) >= 0.85 * len(got), got
