@@ -280,3 +280,41 @@ def test_zipkin_receiver_needs_the_token(make_server):
     import httpx
     assert httpx.post(f"{server.url}/api/v2/spans", json=span).status_code == 401
     assert server.post("/api/v2/spans", json=span).status_code == 202
+
+
+def test_zipkin_shared_server_spans(tmp_path):
+    """Brave's B3 default: the server half of an RPC reuses the client's span id (shared: true). Both
+    halves are kept, the server under the client, and the server's own children under the server."""
+    t0 = 1767225600000000
+    base = {"traceId": "86154a4ba6e91385", "timestamp": t0}
+    spans = [
+        {**base, "id": "86154a4ba6e91385", "name": "get /", "kind": "SERVER", "duration": 9000,
+         "localEndpoint": {"serviceName": "frontend"}},
+        {**base, "id": "4d1e00c0db9010db", "parentId": "86154a4ba6e91385", "name": "get /api", "kind": "CLIENT",
+         "duration": 8000, "localEndpoint": {"serviceName": "frontend"}, "remoteEndpoint": {"serviceName": "backend"}},
+        {**base, "id": "4d1e00c0db9010db", "parentId": "86154a4ba6e91385", "name": "get /api", "kind": "SERVER",
+         "shared": True, "duration": 7000, "localEndpoint": {"serviceName": "backend"},
+         "tags": {"error": "db down"}},
+        {**base, "id": "a1b2c3d4e5f60718", "parentId": "4d1e00c0db9010db", "name": "select", "kind": "CLIENT",
+         "duration": 5000, "localEndpoint": {"serviceName": "backend"}, "remoteEndpoint": {"serviceName": "mysql"}},
+    ]
+    path = tmp_path / "shared.json"
+    path.write_text(json.dumps(spans))
+    ip = Interplay.open(tmp_path / "s.duckdb")
+    try:
+        assert ip.ingest_file(path).spans == 4
+        tree = ip.trace("000000000000000086154a4ba6e91385")
+        assert tree["spans"] == 4
+        (root,) = tree["roots"]
+        client = root["children"][0]
+        (server,) = client["children"]
+        assert (client["service"], server["service"], server["kind"]) == ("frontend", "backend", "SERVER")
+        assert server["span_id"] != client["span_id"] and server["parent_span_id"] == "4d1e00c0db9010db"
+        assert [c["operation"] for c in server["children"]] == ["select"]
+        assert _depth(tree["roots"]) == 4
+        by = {s["service"]: s for s in ip.services()}
+        assert by["backend"]["requests"] == 1 and by["backend"]["errors"] == 1
+        edges = {(e["caller"], e["callee"]) for e in ip.graph()["edges"]}
+        assert {("frontend", "backend"), ("backend", "mysql")} <= edges
+    finally:
+        ip.close()

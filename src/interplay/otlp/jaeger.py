@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import InvalidInput
+from ._ids import padded_hex_id
 from .columns import ColumnBuilder, dumps
 
 FORMAT = "Jaeger JSON"
@@ -57,10 +58,10 @@ def _add_span(s: dict, processes: dict, b: ColumnBuilder, where: str) -> None:
     scope_version = str(tags.pop("otel.scope.version", tags.pop("otel.library.version", "")))
     trace_state = str(tags.pop("w3c.tracestate", ""))
     status, message = _status(tags, kind)
-    trace_id = _hex_id(s.get("traceID"), 16, "traceID")
+    trace_id = padded_hex_id(s.get("traceID"), 16, "traceID")
     parent, links = _references(s.get("references") or (), trace_id)
     start_us, duration_us = _micros(s.get("startTime"), "startTime"), _micros(s.get("duration"), "duration")
-    b.add_span(trace_id=trace_id, span_id=_hex_id(s.get("spanID"), 8, "spanID"), parent_span_id=parent,
+    b.add_span(trace_id=trace_id, span_id=padded_hex_id(s.get("spanID"), 8, "spanID"), parent_span_id=parent,
                service=str(resource.get("service.name", "")), operation=str(s.get("operationName") or ""),
                kind=kind, start_ns=start_us * 1000, end_ns=(start_us + duration_us) * 1000,
                status_code=status, status_message=message,
@@ -117,8 +118,8 @@ def _references(refs: Any, trace_id: str) -> tuple[str, list[dict[str, Any]]]:
     parent, links = "", []
     for ref in refs:
         ref_type = str(ref.get("refType") or "CHILD_OF").upper()
-        ref_trace = _hex_id(ref.get("traceID") or trace_id, 16, "references.traceID")
-        span_id = _hex_id(ref.get("spanID"), 8, "references.spanID")
+        ref_trace = padded_hex_id(ref.get("traceID") or trace_id, 16, "references.traceID")
+        span_id = padded_hex_id(ref.get("spanID"), 8, "references.spanID")
         if not parent and ref_type == "CHILD_OF" and ref_trace == trace_id:
             parent = span_id
             continue
@@ -139,12 +140,3 @@ def _micros(value: Any, field: str) -> int:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{field} must be microseconds since the epoch, got {value!r}")
     return int(value)
-
-
-def _hex_id(value: Any, size: int, field: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{field} must be a hex string, got {value!r}")
-    text = value.strip().lower()
-    if len(text) > size * 2 or any(c not in "0123456789abcdef" for c in text):
-        raise ValueError(f"{field} {value!r} is not a hex id of at most {size} bytes")
-    return text.rjust(size * 2, "0")

@@ -13,14 +13,18 @@ exporters send to `/api/v2/spans`) → batches, mapped as the Collector's Zipkin
 - `remoteEndpoint` gives `peer.service` and `server.address` (its serviceName, else its address),
   `network.peer.address` and `network.peer.port`; `localEndpoint` its address and port.
 - Timestamps and durations are microseconds; 64-bit trace ids are left-padded to 128 bits.
+- A B3 "shared" server span (the server half reusing the client's span id, Brave's default) gets an
+  id of its own under the client span; the Collector keeps both halves under one id.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
 
 from ..model import InvalidInput
+from ._ids import padded_hex_id
 from .columns import ColumnBuilder, dumps
 
 FORMAT = "Zipkin v2 JSON"
@@ -46,18 +50,48 @@ def add_spans(doc: Any, b: ColumnBuilder, where: str) -> None:
     """Every span of a Zipkin v2 JSON array; a span that does not fit is rejected with its reason."""
     if not isinstance(doc, list):
         raise InvalidInput(f"{where}: {FORMAT}: expected a JSON array of spans, got {type(doc).__name__}")
+    shared = _shared_servers(doc)
     for i, span in enumerate(doc):
         loc = f"{where} {FORMAT} span [{i}]"
         if not isinstance(span, dict):
             b.reject(f"span rejected ({loc}): expected an object, got {type(span).__name__}")
             continue
         try:
-            _add_span(span, b, loc)
+            _add_span(span, b, loc, shared)
         except (TypeError, ValueError, AttributeError) as exc:
             b.reject(f"span rejected ({loc}): {exc}")
 
 
-def _add_span(s: dict, b: ColumnBuilder, where: str) -> None:
+def _shared_servers(doc: list) -> dict[tuple[str, str], str]:
+    """(trace id, span id) → service of each shared server span in the batch (see `_ids_of`)."""
+    return {(str(s.get("traceId")), str(s.get("id"))): _service(s) for s in doc
+            if isinstance(s, dict) and s.get("shared") and str(s.get("kind") or "").upper() == "SERVER"}
+
+
+def _ids_of(s: dict, shared: dict[tuple[str, str], str]) -> tuple[str, str]:
+    """(span id, parent id). B3 "shared" spans (Brave's default, Sleuth) give the server half of an
+    RPC the client span's id; Zipkin's UI nests them, the Collector keeps both with one id. Here the
+    server half gets an id of its own (derived, stable) under the client span, and its own
+    service's spans in the batch that named the shared id as parent hang under it."""
+    trace, span_id = str(s.get("traceId")), padded_hex_id(s.get("id"), 8, "id")
+    parent = padded_hex_id(s.get("parentId"), 8, "parentId") if s.get("parentId") else ""
+    key = (trace, str(s.get("id")))
+    if s.get("shared") and key in shared and str(s.get("kind") or "").upper() == "SERVER":
+        return _derived(trace, span_id), span_id
+    if parent and shared.get((trace, str(s.get("parentId")))) == _service(s):
+        parent = _derived(trace, parent)  # a child of the server half, in the server's own service
+    return span_id, "" if parent == span_id else parent
+
+
+def _derived(trace: str, span_id: str) -> str:
+    return hashlib.blake2b(f"{trace}/{span_id}/server".encode(), digest_size=8).hexdigest()
+
+
+def _service(s: dict) -> str:
+    return str((s.get("localEndpoint") or {}).get("serviceName") or "")
+
+
+def _add_span(s: dict, b: ColumnBuilder, where: str, shared: dict[tuple[str, str], str]) -> None:
     tags = {str(k): v if isinstance(v, str) else dumps(v) for k, v in (s.get("tags") or {}).items()}
     local = s.get("localEndpoint") or {}
     resource = {"service.name": str(local.get("serviceName") or "")} if local.get("serviceName") else {}
@@ -73,10 +107,9 @@ def _add_span(s: dict, b: ColumnBuilder, where: str) -> None:
     attributes: dict[str, Any] = dict(tags)
     attributes.update(_endpoint_attributes(s.get("remoteEndpoint"), local))
     start_us, duration_us = _micros(s.get("timestamp"), "timestamp"), _micros(s.get("duration"), "duration")
-    span_id = _hex_id(s.get("id"), 8, "id")
-    parent = _hex_id(s.get("parentId"), 8, "parentId") if s.get("parentId") else ""
-    b.add_span(trace_id=_hex_id(s.get("traceId"), 16, "traceId"), span_id=span_id,
-               parent_span_id="" if parent == span_id else parent,
+    span_id, parent = _ids_of(s, shared)
+    b.add_span(trace_id=padded_hex_id(s.get("traceId"), 16, "traceId"), span_id=span_id,
+               parent_span_id=parent,
                service=resource.get("service.name", ""), operation=str(s.get("name") or ""), kind=kind,
                start_ns=start_us * 1000, end_ns=(start_us + duration_us) * 1000,
                status_code=status, status_message=message,
@@ -154,12 +187,3 @@ def _micros(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{field} must be a number of microseconds, got {value!r}")
     return int(value)
-
-
-def _hex_id(value: Any, size: int, field: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{field} must be a hex string, got {value!r}")
-    text = value.strip().lower()
-    if len(text) > size * 2 or any(c not in "0123456789abcdef" for c in text):
-        raise ValueError(f"{field} {value!r} is not a hex id of at most {size} bytes")
-    return text.rjust(size * 2, "0")
