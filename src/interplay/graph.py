@@ -154,7 +154,7 @@ def window_spans(store: Store, windows: dict[str, TimeRange], sample: float = 1.
     statistic of the graph (and the caller's own, such as trace completeness)."""
     case, cond, params = windows_case(windows)
     return scratch_table(store, f"""
-        SELECT trace_id, span_id, parent_span_id, service, operation, kind, duration_ns,
+        SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns,
                status_code = 'ERROR' AS err, {case} AS w,
                CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs,
                CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links

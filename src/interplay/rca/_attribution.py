@@ -26,6 +26,8 @@ from ..store.base import Stages, Store
 from ._windows import UNIT
 
 CAP = 1500
+GAP = "GAP"  # node kind of the time between a CLIENT span and its remote callee: (caller, callee, GAP)
+GAP_EDGE = "(kind = 'CLIENT' AND nchild > 0 AND child_service <> service)"
 
 
 @dataclass
@@ -41,17 +43,19 @@ class Blame:
 def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, incident: TimeRange,
               cap: int = CAP) -> Blame:
     """Blame anomalous units of the given entry groups ({service, operation, threshold_ns})."""
-    values = ", ".join(["(?, ?, ?)"] * len(groups))
+    values = ", ".join(["(?, ?, ?, ?)"] * len(groups))
     gparams: list[Any] = []
     for g in groups:
-        gparams += [g["service"], g["operation"], int(g["threshold_ns"] or 0)]
+        gparams += [g["service"], g["operation"], int(g["threshold_ns"] or 0),
+                    int(g.get("p90_ns") or g["threshold_ns"] or 0)]
     bc, bp = baseline.where("s.start_ns")
     ic, ip = incident.where("s.start_ns")
     units_sql = f"""
-        g(gs, gop, thr) AS (VALUES {values}),
+        g(gs, gop, thr, thr90) AS (VALUES {values}),
         u AS (SELECT s.trace_id, s.span_id AS unit_id, s.service AS gs, s.operation AS gop,
                      CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w,
-                     (s.status_code = 'ERROR' OR s.duration_ns > g.thr) AS anom
+                     (s.status_code = 'ERROR' OR s.duration_ns > g.thr) AS anom,
+                     s.duration_ns > g.thr90 AS slow90
               FROM spans s JOIN g ON s.service = g.gs AND s.operation = g.gop
               WHERE (({bc}) OR ({ic})) AND {UNIT.replace('kind', 's.kind').replace('parent_span_id', 's.parent_span_id')})"""
     uparams = gparams + bp + bp + ip
@@ -111,19 +115,28 @@ _STAGES: list[tuple[str, str]] = [
             SELECT trace_id, parent_span_id AS span_id, bool_or(err) AS child_err, count(*) AS nchild,
                    max(end_ns) AS child_end, arg_max(service, end_ns - start_ns) AS child_service,
                    arg_max(operation, end_ns - start_ns) AS child_op, arg_max(kind, end_ns - start_ns) AS child_kind
-            FROM {{ch}} GROUP BY ALL)
-        SELECT sp.trace_id AS trace_id, sp.span_id AS span_id, sp.parent_span_id AS parent_span_id,
-               sp.kind AS kind, sp.err AS err, sp.end_ns AS end_ns,
-               greatest(sp.duration_ns - coalesce(cv.covered, 0), 0) AS self_ns,
-               coalesce(k.child_err, false) AS child_err, coalesce(k.nchild, 0) AS nchild, k.child_end AS child_end,
-               k.child_service AS child_service, k.child_op AS child_op, k.child_kind AS child_kind,
-               CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
-                    THEN {RESOURCE_NAME.replace('attributes', 'sp.attributes')} ELSE sp.service END AS ns,
-               sp.operation AS nop,
-               CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
-                    THEN {RESOURCE_KIND.replace('attributes', 'sp.attributes')} ELSE sp.kind END AS nk
-        FROM {{sp}} sp LEFT JOIN cover cv ON cv.trace_id = sp.trace_id AND cv.span_id = sp.span_id
-        LEFT JOIN kids k ON k.trace_id = sp.trace_id AND k.span_id = sp.span_id"""),
+            FROM {{ch}} GROUP BY ALL),
+        n AS (
+            SELECT sp.trace_id AS trace_id, sp.span_id AS span_id, sp.parent_span_id AS parent_span_id,
+                   sp.kind AS kind, sp.err AS err, sp.end_ns AS end_ns, sp.service AS service,
+                   greatest(sp.duration_ns - coalesce(cv.covered, 0), 0) AS self_ns,
+                   coalesce(k.child_err, false) AS child_err, coalesce(k.nchild, 0) AS nchild, k.child_end AS child_end,
+                   k.child_service AS child_service, k.child_op AS child_op, k.child_kind AS child_kind,
+                   CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
+                        THEN {RESOURCE_NAME.replace('attributes', 'sp.attributes')} ELSE sp.service END AS as_parent_s,
+                   sp.operation AS as_parent_op,
+                   CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
+                        THEN {RESOURCE_KIND.replace('attributes', 'sp.attributes')} ELSE sp.kind END AS as_parent_k
+            FROM {{sp}} sp LEFT JOIN cover cv ON cv.trace_id = sp.trace_id AND cv.span_id = sp.span_id
+            LEFT JOIN kids k ON k.trace_id = sp.trace_id AND k.span_id = sp.span_id)
+        SELECT *,
+               -- A CLIENT span's own time around its remote callee is time between the two
+               -- services (network, proxies, the callee's accept queue), not the caller's work:
+               -- it is blamed on the edge, and placed later by the pattern across peers.
+               CASE WHEN {GAP_EDGE} THEN service ELSE as_parent_s END AS ns,
+               CASE WHEN {GAP_EDGE} THEN child_service ELSE as_parent_op END AS nop,
+               CASE WHEN {GAP_EDGE} THEN '{GAP}' ELSE as_parent_k END AS nk
+        FROM n"""),
 ]
 
 # The sampled units' span trees, one row per (unit, span): what `_aggregate` reads.
@@ -136,11 +149,13 @@ _UNIT_SPANS = """
             FROM tree t JOIN {chw} c ON c.trace_id = t.trace_id AND c.parent_span_id = t.span_id
             WHERE t.depth < 64)
         SELECT sel.w AS w, sel.anom AS anom, sel.gs AS gs, sel.gop AS gop, t.unit_id AS unit_id, t.crit AS crit,
+               sel.slow90 AS slow90,
                n.trace_id AS trace_id, n.span_id AS span_id, n.parent_span_id AS parent_span_id, n.kind AS kind,
                n.err AS err, n.end_ns AS end_ns, n.self_ns AS self_ns, n.child_err AS child_err,
                n.nchild AS nchild, n.child_end AS child_end, n.child_service AS child_service,
                n.child_op AS child_op, n.child_kind AS child_kind, n.ns AS ns, n.nop AS nop, n.nk AS nk,
-               coalesce(pn.ns, n.ns) AS pns, coalesce(pn.nop, n.nop) AS pnop, coalesce(pn.nk, n.nk) AS pnk
+               coalesce(pn.as_parent_s, n.ns) AS pns, coalesce(pn.as_parent_op, n.nop) AS pnop,
+               coalesce(pn.as_parent_k, n.nk) AS pnk
         FROM tree t JOIN {sel} sel ON sel.unit_id = t.unit_id AND sel.trace_id = t.trace_id
         JOIN {nodes} n ON n.trace_id = t.trace_id AND n.span_id = t.span_id
         LEFT JOIN {nodes} pn ON pn.trace_id = n.trace_id AND pn.span_id = n.parent_span_id
@@ -192,10 +207,13 @@ def _aggregate(store: Store, table: str, blame: Blame) -> None:
         SELECT w, count(DISTINCT unit_id) AS n,
                count(DISTINCT unit_id) FILTER (WHERE unit_id IN (SELECT unit_id FROM err_units)) AS err,
                count(DISTINCT unit_id) FILTER (WHERE anom AND unit_id NOT IN (SELECT unit_id FROM err_units))
-                   AS slow
+                   AS slow,
+               count(DISTINCT unit_id) FILTER (WHERE slow90 AND unit_id NOT IN (SELECT unit_id FROM err_units))
+                   AS slow90
         FROM {table} GROUP BY w""")
     for r in sampled:
-        blame.units[r["w"]].update(sampled=r["n"], error_units=r["err"], slow_units=r["slow"])
+        blame.units[r["w"]].update(sampled=r["n"], error_units=r["err"], slow_units=r["slow"],
+                                   slow90_units=r["slow90"])
     for r in rows:
         node = blame.nodes.setdefault((r["bs"], r["bop"], r["bk"]), {"b": {}, "i": {}, "exemplar": None})
         node[r["w"]][r["how"]] = node[r["w"]].get(r["how"], 0.0) + float(r["weight"])

@@ -7,6 +7,8 @@ from typing import Any
 from ..queries import TimeRange
 from ..store.base import Store
 from ._attribution import Blame
+from ._gaps import EdgeGap
+from ._paths import PathShift
 
 
 @dataclass
@@ -19,6 +21,8 @@ class Context:
     graph: dict[str, Any] = field(default_factory=dict)
     blame: Blame = field(default_factory=Blame)
     services: set[str] = field(default_factory=set)
+    paths: list[PathShift] = field(default_factory=list)  # services whose requests newly stop early
+    gaps: dict[tuple[str, str, str], EdgeGap] = field(default_factory=dict)  # per (caller, callee, how)
 
 
 def evidence(service: str, type_: str, summary: str, *, operation: str | None = None,

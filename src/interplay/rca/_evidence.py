@@ -11,6 +11,7 @@ from ..detect import proportion_z, robust_z
 from ..logtemplates import template_shifts
 from ..timeutil import format_time
 from ._context import Context, evidence
+from ._gaps import gap_support, place_gap
 
 MIN = 60 * 10**9
 
@@ -46,6 +47,34 @@ def self_time(ctx: Context) -> list[dict[str, Any]]:
         out.append(evidence(service, "self_time", f"{service} {op}: {what} on the critical path; "
                             f"{weight:.0%} of the extra latency originates here", operation=op,
                             before=b, after=a, weight=weight, exemplar_trace=node.get("exemplar")))
+    return out
+
+
+def path_shift(ctx: Context) -> list[dict[str, Any]]:
+    """Requests of a service that now end right after one callee's answer, or before any call."""
+    return [evidence(p.suspect, "path_shift", p.summary(), before=round(p.before, 4), after=round(p.after, 4),
+                     weight=min(p.rise, 1.0), caller=p.service, calls_before=round(p.calls_before, 3),
+                     calls_after=round(p.calls_after, 3), z=round(p.z, 2))
+            for p in ctx.paths]
+
+
+def network_gap(ctx: Context) -> list[dict[str, Any]]:
+    """Time between a caller's CLIENT span and its callee's SERVER span (or a queue wait) that grew."""
+    support = gap_support(ctx.gaps)
+    out = []
+    for g in ctx.gaps.values():
+        if not g.grew:
+            continue
+        what = "queue wait" if g.how == "queue" else "time between the two spans (network, proxy, accept queue)"
+        parts = place_gap(g.caller, g.callee, support) if g.how == "gap" else {g.callee: 1.0}
+        for service, part in parts.items():
+            if part < 0.2:
+                continue
+            out.append(evidence(service, "network_gap" if g.how == "gap" else "queue_wait",
+                                f"{g.caller} → {g.callee}: {what} median {_ms(g.before_ms)} → {_ms(g.after_ms)} "
+                                f"over {len(g.after)} calls", before=_r(g.before_ms), after=_r(g.after_ms),
+                                weight=0.0, caller=g.caller, callee=g.callee, placed=round(part, 3),
+                                p_value=float(f"{g.p_value:.3g}")))
     return out
 
 
@@ -167,10 +196,14 @@ def _ms(v: float | None) -> str:
     return f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms"
 
 
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
+
+
 def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
-EXTRACTORS = [error_origin, self_time, rate_shift, saturation, log_templates, metric_shift, changes]
+EXTRACTORS = [error_origin, self_time, path_shift, network_gap, rate_shift, saturation, log_templates, metric_shift, changes]
 
 __all__ = ["EXTRACTORS", "metric_shifts", "proportion_z"]

@@ -11,12 +11,17 @@ from ..timeutil import format_time
 from ._attribution import attribute
 from ._context import Context
 from ._evidence import EXTRACTORS
+from ._gaps import edge_gaps
+from ._paths import path_shifts
 from ._metrics import investigate_metrics
-from ._rank import blame_shares, causal_chain, hand_back_load
-from ._windows import UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom
+from ._rank import blame_shares, causal_chain, fuse_path_shifts, hand_back_load
+from ..model import InvalidInput, NotFound
+from ._windows import UNIT, Group, anomalous_groups, data_range, entry_condition, find_onset, parse_symptom
 
 MAX_CAUSES = 8
 SAMPLE_SPANS = 300_000  # window-wide statistics read about this many spans, whole traces by hash
+REFINE_BEFORE_NS = 5 * 60 * 10**9  # a given onset is moved to a clearer shift at most this much earlier
+REFINE_AFTER_NS = 60 * 10**9       # ... or this much later
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
 
 
@@ -29,7 +34,7 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
         return investigate_metrics(store, symptom, at_ns, window)
     lo, hi = span_range
     wanted = parse_symptom(symptom)
-    onset, groups = _symptom(store, lo, hi, wanted, at_ns)
+    onset, groups, onset_source = _symptom(store, lo, hi, wanted, at_ns)
     baseline, incident = TimeRange(lo, onset), TimeRange(onset, hi)
     ctx = Context(store, baseline, incident, onset, groups)
     windows = {"baseline": baseline, "incident": incident}
@@ -37,18 +42,21 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
     with window_spans(store, windows, share) as sampled:  # read once for both
         ctx.graph = interaction_graph(store, windows=windows, sample=share, spans_table=sampled)
         completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
+        ctx.gaps = edge_gaps(store, sampled)
+        ctx.paths = path_shifts(store, sampled)
     ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident)
     shares = blame_shares(ctx)
     load_moves = hand_back_load(ctx, shares)
+    fuse_path_shifts(ctx, shares)
     found = [e for extract in EXTRACTORS for e in extract(ctx)]
     causes = _rank(ctx, shares, found)
     _name_agent_runs(store, causes, incident)
     return {
         "symptom": _symptom_summary(wanted, groups),
         "onset": format_time(onset),
-        "onset_source": "given" if at_ns is not None else "detected",
+        "onset_source": onset_source,
         "windows": {"baseline": _window(baseline), "incident": _window(incident)},
         "method": "traces",
         "root_causes": causes,
@@ -75,8 +83,46 @@ def _name_agent_runs(store: Store, causes: list[dict[str, Any]], incident: TimeR
 
 
 def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
-             at_ns: int | None) -> tuple[int, list[dict[str, Any]]]:
-    """The onset and the entry groups that make up the symptom (each with its p99 threshold)."""
+             at_ns: int | None) -> tuple[int, list[dict[str, Any]], str]:
+    """The onset, the entry groups that make up the symptom (each with its p99 threshold), and
+    where the onset came from: 'detected', 'given', or 'refined' (a clearer shift close before
+    the given time: alerts and reports lag the moment things went wrong)."""
+    _check_request(store, lo, hi, wanted, at_ns)
+    if at_ns is None:
+        onset, groups = _detect(store, lo, hi, wanted, None)
+        return onset, groups, "detected"
+    onset, groups = _detect(store, lo, hi, wanted, at_ns)
+    near_lo = max(lo, at_ns - REFINE_BEFORE_NS)
+    near_hi = min(hi, at_ns + REFINE_AFTER_NS)
+    try:
+        seen, seen_groups = _detect(store, lo, hi, wanted, None)
+    except NotFound:
+        return onset, groups, "given"
+    if near_lo <= seen < near_hi and seen != onset and _strength(seen_groups) > 1.5 * max(_strength(groups), 0.5):
+        return seen, seen_groups, "refined"
+    return onset, groups, "given"
+
+
+def _strength(groups: list[dict[str, Any]]) -> float:
+    return max((g["score"] for g in groups), default=0.0)
+
+
+def _check_request(store: Store, lo: int, hi: int, wanted: Group | None, at_ns: int | None) -> None:
+    """A time outside the data or a symptom with no requests is a mistake to report, not an
+    empty window to rank noise in."""
+    if at_ns is not None and not lo < at_ns < hi:
+        raise InvalidInput(f"--at {format_time(at_ns)} is outside the data ({format_time(lo)} to "
+                           f"{format_time(hi)}): nothing before or after it to compare")
+    if wanted is not None:
+        cond, params = entry_condition([wanted], UNIT)
+        if not store.query(f"SELECT 1 AS x FROM spans WHERE start_ns >= ? AND start_ns < ? AND {cond} LIMIT 1",
+                           [lo, hi] + params):
+            raise NotFound(f"symptom {wanted.label()!r}: no requests of it in the data "
+                           f"({format_time(lo)} to {format_time(hi)}); `interplay services` lists what there is")
+
+
+def _detect(store: Store, lo: int, hi: int, wanted: Group | None,
+            at_ns: int | None) -> tuple[int, list[dict[str, Any]]]:
     given = [wanted] if wanted else None
     onset = at_ns if at_ns is not None else find_onset(store, lo, hi, given)[0]
     groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), given)
@@ -136,6 +182,10 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str,
 
 
 def _effect(name: str, s: dict[str, Any], ev: list[dict[str, Any]]) -> str:
+    if s.get("path", 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0), s.get("load", 0.0)):
+        paths = [e for e in ev if e["type"] == "path_shift"]
+        if paths:
+            return max(paths, key=lambda e: e["weight"])["summary"]
     if s.get("load", 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0)):
         surge = [e for e in ev if e["type"] == "rate_shift"]
         return f"{name}: sends a surge of calls" + (f" ({surge[0]['summary']})" if surge else "")

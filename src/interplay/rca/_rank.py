@@ -6,8 +6,11 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from ._attribution import GAP
 from ._context import Context
+from ._gaps import gap_support, place_gap
 
+STRENGTH_CAP = 4.0  # strengths past this are all "certain"
 SURGE = 1.5  # first-try calls into a node must rise this much before its trouble counts as load
 
 
@@ -22,27 +25,66 @@ def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
         return {}
     n_i, n_b = u["i"]["sampled"], u["b"]["sampled"]
     err_ex = max(u["i"]["error_units"] / n_i - u["b"]["error_units"] / n_b, 0.0)
-    lat_ex = max(u["i"]["slow_units"] / n_i - u["b"]["slow_units"] / n_b, 0.0)
-    total_ex = max(err_ex + lat_ex, 1e-9)
     lat_mean = {k: v["i"].get("latency", 0.0) / n_i - v["b"].get("latency", 0.0) / n_b
                 for k, v in ctx.blame.nodes.items()}
     lat_pos = sum(max(x, 0.0) for x in lat_mean.values()) or 1.0
+    # Extra requests (that did not fail) slower than the baseline's p99, or than its p90: a thin
+    # baseline makes its p99 noisy, and a moderate shift moves the bulk without the tail.
+    lat_ex = max(u["i"]["slow_units"] / n_i - u["b"]["slow_units"] / n_b,
+                 u["i"].get("slow90_units", 0) / n_i - u["b"].get("slow90_units", 0) / n_b, 0.0)
+    total_ex = max(err_ex + lat_ex, 1e-9)
     by_service: dict[str, dict[str, Any]] = {}
+    support = gap_support(ctx.gaps)
     for key, node in ctx.blame.nodes.items():
-        service, op, kind = key
         err = node["i"].get("error", 0.0) / n_i - node["b"].get("error", 0.0) / n_b
         node["share_error"] = max(err, 0.0) / total_ex
         node["share_latency"] = max(lat_mean[key], 0.0) / lat_pos * lat_ex / total_ex
-        total = node["share_error"] + node["share_latency"]
-        s = by_service.setdefault(service, {"service": service, "error": 0.0, "latency": 0.0,
-                                            "kind": _node_kind(kind), "operations": []})
-        s["error"] += node["share_error"]
-        s["latency"] += node["share_latency"]
-        s["operations"].append((total, op, node.get("exemplar")))
+        for service, op, kind, part in _placed(key, support):
+            s = by_service.setdefault(service, {"service": service, "error": 0.0, "latency": 0.0,
+                                                "kind": _node_kind(kind), "operations": []})
+            s["error"] += node["share_error"] * part
+            s["latency"] += node["share_latency"] * part
+            s["operations"].append(((node["share_error"] + node["share_latency"]) * part, op,
+                                    node.get("exemplar")))
     for s in by_service.values():
         s["operations"].sort(key=lambda t: -t[0])
         s["score"] = s["error"] + s["latency"]
     return by_service
+
+
+def fuse_path_shifts(ctx: Context, shares: dict[str, dict[str, Any]]) -> None:
+    """Weigh the symptom's blame shares and the call-path shifts by how strong each shift is.
+
+    Both strengths are on one scale (a proportion z / 4, as for error-rate symptoms), so a
+    faint latency wobble does not outweigh requests that plainly stopped calling downstream,
+    nor the other way round; each score stays a share of what there is to explain.
+    """
+    if not ctx.paths:
+        return
+    symptom = min(max((g["score"] for g in ctx.groups), default=0.0), STRENGTH_CAP) if shares else 0.0
+    paths = [(min(p.z / 4, STRENGTH_CAP), p) for p in ctx.paths]
+    total = symptom + sum(w for w, _ in paths)
+    for s in shares.values():
+        for field in ("score", "error", "latency", "load"):
+            if field in s:
+                s[field] *= symptom / total
+    for w, p in paths:
+        s = shares.setdefault(p.suspect, {"service": p.suspect, "error": 0.0, "latency": 0.0, "kind": "service",
+                                          "operations": [], "score": 0.0})
+        s["score"] += w / total
+        s["path"] = s.get("path", 0.0) + w / total
+
+
+def _placed(key: tuple[str, str, str], support: dict[str, float]) -> list[tuple[str, str, str, float]]:
+    """(service, operation, kind, part) the node's blame goes to: itself, or for the time between
+    a caller and its callee, the two sides as the pattern across their peers says."""
+    service, op, kind = key
+    if kind != GAP:
+        return [(service, op, kind, 1.0)]
+    caller, callee = service, op
+    parts = place_gap(caller, callee, support)
+    return [(caller, f"network to {callee}", "SERVER", parts[caller]),
+            (callee, f"network from {caller}", "SERVER", parts[callee])]
 
 
 def _node_kind(kind: str) -> str:

@@ -14,6 +14,7 @@ from ..store.base import Store
 UNIT = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
 # Where work enters the system as a whole, when no symptom is given: roots and queue consumers.
 SYSTEM_ENTRY = "(parent_span_id IS NULL OR kind = 'CONSUMER')"
+LATENCY_FLOOR_NS = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,9 @@ def _strongest_shift(by_bucket: dict[int, dict[str, Any]], buckets: int) -> tupl
     k = change_point(lat, [math.sqrt(c) for c in n])
     if k is not None:
         after = sorted(lat[k:])[len(lat[k:]) // 2]
-        z = robust_z(lat[:k], after, floor=0.1) / 2  # bucket p90s are noisy; demand more than for error rates
+        # bucket p90s are noisy; demand more than for error rates. A drop counts too: requests
+        # that suddenly end early (a code fault cutting the call path short) date an onset as well.
+        z = abs(robust_z(lat[:k], after, floor=0.1)) / 2
         if z > best[1]:
             best = (present[k], z)
     return best
@@ -152,10 +155,11 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
         if not b or not i or i["n"] < 3:
             continue
         ez = proportion_z(b["e"], b["n"], i["e"], i["n"])
-        lat = math.log(max(i["p90"], 1) / max(b["p90"], 1))
+        # a floor of LATENCY_FLOOR_NS: a sub-millisecond operation doubling is noise to its users
+        lat = math.log((i["p90"] + LATENCY_FLOOR_NS) / (b["p90"] + LATENCY_FLOOR_NS))
         score = max(ez / 4, lat / math.log(1.5)) * min(1.0, i["n"] / 20)
         out.append({"service": service, "operation": operation, "score": score,
-                    "baseline": _stats(b), "incident": _stats(i), "threshold_ns": b["p99"]})
+                    "baseline": _stats(b), "incident": _stats(i), "threshold_ns": b["p99"], "p90_ns": b["p90"]})
     out.sort(key=lambda g: -g["score"])
     return out
 

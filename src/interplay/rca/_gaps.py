@@ -1,0 +1,117 @@
+"""Time between spans is an interaction: the gap around each remote call, and queue wait.
+
+A delay on one service's network, its sidecar or its accept queue shows in neither side's span:
+it is the time between a CLIENT span and the SERVER span it caused (client duration minus
+server duration). A consumer falling behind shows only as the wait between a PRODUCER's end and
+its CONSUMER's start. Both are properties of the edge, compared here between the windows with a
+rank test (light traffic leaves a handful of calls per edge), then placed on a service by the
+pattern across peers: if the callers of X all see the gap grow, X's network is the suspect; if one
+caller sees it toward all of its callees, that caller's is.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from scipy.stats import mannwhitneyu
+
+from ..detect import median
+from ..store.base import Store
+
+PER_WINDOW = 400   # gap samples per edge and window: enough for a rank test, bounded at any scale
+ALPHA = 1e-3       # a gap "grew" when the rank test is this sure ...
+MIN_GROWTH_NS = 1_000_000  # ... and its median rose by at least 1 ms and by half its baseline
+CALLEE_TIE = 0.1   # with equal support, the callee is the likelier culprit (a fault on a pod's network)
+
+
+@dataclass
+class EdgeGap:
+    caller: str
+    callee: str
+    how: str  # "gap" (synchronous call) or "queue" (producer end → consumer start)
+    before: list[float] = field(default_factory=list)  # ns
+    after: list[float] = field(default_factory=list)
+    p_value: float = 1.0
+
+    @property
+    def before_ms(self) -> float | None:
+        return median(self.before) / 1e6 if self.before else None
+
+    @property
+    def after_ms(self) -> float | None:
+        return median(self.after) / 1e6 if self.after else None
+
+    @property
+    def growth_ns(self) -> float:
+        if not self.before or not self.after:
+            return 0.0
+        return median(self.after) - median(self.before)
+
+    @property
+    def comparable(self) -> bool:
+        return len(self.before) >= 3 and len(self.after) >= 3
+
+    @property
+    def grew(self) -> bool:
+        return (self.comparable and self.p_value < ALPHA and self.growth_ns >= MIN_GROWTH_NS
+                and self.growth_ns >= 0.5 * max(median(self.before), 0.0))
+
+
+def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], EdgeGap]:
+    """Per (caller, callee, how): gap samples in the baseline ('baseline') and incident windows.
+
+    `spans_table` is `graph.window_spans`' table (w = 'baseline' | 'incident')."""
+    s = spans_table
+    rows = store.query(f"""
+        WITH pairs AS (
+            SELECT p.w AS w, p.service AS caller, c.service AS callee,
+                   CASE WHEN p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' THEN 'queue' ELSE 'gap' END AS how,
+                   CASE WHEN p.kind = 'PRODUCER' OR c.kind = 'CONSUMER'
+                        THEN c.start_ns - (p.start_ns + p.duration_ns)
+                        ELSE p.duration_ns - c.duration_ns END AS gap_ns,
+                   c.span_id AS sid
+            FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+            WHERE c.service <> p.service AND p.w = c.w
+              AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')),
+        picked AS (SELECT *, row_number() OVER (PARTITION BY w, caller, callee, how ORDER BY hash(sid)) AS k
+                   FROM pairs)
+        SELECT w, caller, callee, how, gap_ns FROM picked WHERE k <= {PER_WINDOW}""")
+    gaps: dict[tuple[str, str, str], EdgeGap] = {}
+    for r in rows:
+        key = (r["caller"], r["callee"], r["how"])
+        g = gaps.setdefault(key, EdgeGap(*key))
+        (g.before if r["w"] == "baseline" else g.after).append(float(r["gap_ns"]))
+    for g in gaps.values():
+        if g.comparable:
+            g.p_value = float(mannwhitneyu(g.after, g.before, alternative="greater").pvalue)
+    return gaps
+
+
+def gap_support(gaps: dict[tuple[str, str, str], EdgeGap]) -> dict[str, float]:
+    """Per service: the share of its comparable synchronous edges (in and out) whose gap grew."""
+    seen: dict[str, list[bool]] = {}
+    for g in gaps.values():
+        if g.how != "gap" or not g.comparable:
+            continue
+        for service in (g.caller, g.callee):
+            seen.setdefault(service, []).append(g.grew)
+    return {s: sum(v) / len(v) for s, v in seen.items()}
+
+
+def place_gap(caller: str, callee: str, support: dict[str, float]) -> dict[str, float]:
+    """How to split the blame for a gap on caller → callee between the two (sums to 1)."""
+    a = support.get(caller, 0.0) ** 2
+    b = support.get(callee, 0.0) ** 2 + CALLEE_TIE * max(support.get(callee, 0.0), 0.5)
+    total = a + b
+    return {caller: a / total, callee: b / total} if caller != callee else {callee: 1.0}
+
+
+def gap_summary(g: EdgeGap) -> dict[str, Any]:
+    return {"caller": g.caller, "callee": g.callee, "how": g.how,
+            "before_ms": _round(g.before_ms), "after_ms": _round(g.after_ms),
+            "calls": [len(g.before), len(g.after)], "p_value": float(f"{g.p_value:.3g}")}
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None or math.isnan(v) else round(v, 3)

@@ -1,0 +1,91 @@
+"""Code faults change what callers do, not how long a span takes: call paths compared per service.
+
+A changed return value or a thrown exception that the caller handles shows in no span status and
+no latency. It shows in the call paths: the caller stops making the calls it used to make after
+the faulty answer. Per service, each of its requests in a trace (a unit) ends with a last remote
+call, or with none; when units suddenly end right after calling X far more often than before, and
+the service makes fewer calls per unit, X's answers are what changed (a unit that now makes no
+call at all points at the service itself).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..detect import proportion_z
+from ..store.base import Store
+
+SELF = ""          # the terminal of a unit that made no remote call: the service itself
+MIN_Z = 5.0        # a terminal's share must rise this surely ...
+MIN_RISE = 0.1     # ... and by at least this much of the service's units
+MIN_DROP = 0.2     # and the calls per unit fall by at least this fraction
+
+
+@dataclass(frozen=True)
+class PathShift:
+    service: str          # the service whose requests now stop early
+    terminal: str         # what they stop after: a callee, or the service itself
+    before: float         # share of the service's units ending there
+    after: float
+    calls_before: float   # remote calls per unit
+    calls_after: float
+    units: tuple[int, int]
+    z: float
+
+    @property
+    def suspect(self) -> str:
+        return self.terminal or self.service
+
+    @property
+    def rise(self) -> float:
+        return self.after - self.before
+
+    def summary(self) -> str:
+        where = (f"right after calling {self.terminal}" if self.terminal
+                 else "without calling anything downstream")
+        return (f"{self.service} requests now end {where}: {self.before:.0%} → {self.after:.0%} of them; "
+                f"remote calls per request {self.calls_before:.1f} → {self.calls_after:.1f}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "stops_after": self.terminal or None, "before": round(self.before, 4),
+                "after": round(self.after, 4), "calls_before": round(self.calls_before, 3),
+                "calls_after": round(self.calls_after, 3), "units": list(self.units), "z": round(self.z, 2)}
+
+
+def path_shifts(store: Store, spans_table: str) -> list[PathShift]:
+    """Services whose requests newly stop early, strongest first (`graph.window_spans`' table)."""
+    s = spans_table
+    rows = store.query(f"""
+        WITH units AS (SELECT DISTINCT trace_id, service, w FROM {s}
+                       WHERE kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL),
+        calls AS (SELECT p.trace_id AS trace_id, p.service AS service, p.w AS w, c.service AS callee,
+                         p.start_ns AS start_ns
+                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                  WHERE c.service <> p.service),
+        per AS (SELECT u.service AS service, u.w AS w, u.trace_id AS trace_id, count(c.callee) AS n,
+                       coalesce(arg_max(c.callee, c.start_ns), '{SELF}') AS terminal
+                FROM units u LEFT JOIN calls c ON c.trace_id = u.trace_id AND c.service = u.service AND c.w = u.w
+                GROUP BY u.service, u.w, u.trace_id)
+        SELECT service, w, terminal, count(*) AS units, sum(n) AS calls FROM per GROUP BY ALL""")
+    tally: dict[str, dict[str, dict[str, tuple[int, int]]]] = {}
+    for r in rows:
+        tally.setdefault(r["service"], {}).setdefault(r["w"], {})[r["terminal"]] = (int(r["units"]), int(r["calls"]))
+    out = []
+    for service, by_w in tally.items():
+        b, i = by_w.get("baseline", {}), by_w.get("incident", {})
+        nb, ni = sum(u for u, _ in b.values()), sum(u for u, _ in i.values())
+        if nb < 5 or ni < 5:
+            continue
+        calls_b = sum(c for _, c in b.values()) / nb
+        calls_i = sum(c for _, c in i.values()) / ni
+        if calls_i > (1 - MIN_DROP) * calls_b:
+            continue
+        for terminal in set(b) | set(i):
+            kb, ki = b.get(terminal, (0, 0))[0], i.get(terminal, (0, 0))[0]
+            z = proportion_z(kb, nb, ki, ni)
+            shift = PathShift(service, terminal, kb / nb, ki / ni, calls_b, calls_i, (nb, ni), z)
+            if z >= MIN_Z and shift.rise >= MIN_RISE and not math.isnan(z):
+                out.append(shift)
+    out.sort(key=lambda p: -p.z)
+    return out
