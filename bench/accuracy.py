@@ -1,6 +1,7 @@
 """Root-cause accuracy over a corpus of simulated cases: AC@1, AC@3, AC@5, Avg@5.
 
     python bench/accuracy.py [CORPUS_DIR] [--workers N] [--make] [--baselines [--baseline-methods M,...]]
+    python bench/accuracy.py --real ../shared/realdata/nezha-ob [--baselines]
 
 Reads CORPUS_DIR/index.json (from `interplay.testbed.simulate_corpus`; --make builds it first),
 ingests each case into an in-memory store, investigates with no symptom and no time, and scores
@@ -12,6 +13,11 @@ anchors) on the same cases in the same run: each case's spans and metrics become
 CSV (bench/rcaeval_baselines.py), which the runner scores inside its own venv (made by
 bench/rcaeval_setup.sh: RCAEval pins numpy<2 and wants torch, so never the project's venv). Their
 rows follow Interplay's in each group of the table; a method that crashes on a case counts as a miss.
+
+--real DIR scores recorded incidents instead: each folder under DIR holds `traces.jsonl.gz`,
+`metrics.csv` (RCAEval layout, ingested beside the traces) and `truth.json` (`root_cause_service`,
+`fault`, `inject_time`). Every case is investigated twice, blind and with --at set to the
+injection time; the RCAEval methods (with --baselines) read the case's own metrics.csv.
 """
 from __future__ import annotations
 
@@ -60,6 +66,40 @@ def run_case(truth_path: str, csv_dir: str | None = None) -> dict:
            "onset": onset, "injected_at": truth["injected_at"], "seconds": round(seconds, 3)}
     if export:
         out["rcaeval_csv"] = export
+    return out
+
+
+def run_real_case(case_dir: str, csv_dir: str | None = None) -> dict:
+    """One recorded incident, investigated blind and at its injection time."""
+    from interplay.api import Interplay
+    from interplay.metrics_csv import ingest_rcaeval_csv
+    from interplay.timeutil import parse_time_ns
+    base = Path(case_dir)
+    truth = json.loads((base / "truth.json").read_text())
+    ip = Interplay.open(":memory:")
+    ip.ingest_file(base / "traces.jsonl.gz")
+    if (base / "metrics.csv").exists():
+        ingest_rcaeval_csv(ip, base / "metrics.csv")
+    at_ns = parse_time_ns(truth["inject_time"], where="truth.json inject_time")
+    out = {"scenario": base.name, "fault": truth["fault"], "topology": truth.get("system", base.parent.name),
+           "truth": truth["root_cause_service"], "injected_at": truth["inject_time"]}
+    for key, at in (("ranked", None), ("ranked_at", at_ns)):
+        began = time.perf_counter()
+        result = ip.investigate(at_ns=at)
+        out["seconds" if at is None else "seconds_at"] = round(time.perf_counter() - began, 3)
+        out[key] = [c["service"] for c in result["root_causes"]]
+        out["chain" if at is None else "chain_at"] = [h["service"] for h in result["root_causes"][0]["chain"]] \
+            if result["root_causes"] else []
+        if at is None:
+            out["onset"] = result["onset"]
+    # naive: the service with the most error spans after the injection (no status here: often empty)
+    out["naive"] = [r["service"] for r in ip.store.query(
+        """SELECT service, count(*) AS n FROM spans WHERE status_code = 'ERROR' AND start_ns >= ?
+           GROUP BY service ORDER BY n DESC, service LIMIT 5""", [at_ns])]
+    ip.close()
+    if csv_dir and (base / "metrics.csv").exists():
+        out["rcaeval_csv"] = {"csv": str(base / "metrics.csv"), "inject_time": at_ns // 10**9,
+                              "sli": "frontend_latency-90" if truth.get("system") == "OnlineBoutique" else None}
     return out
 
 
@@ -117,12 +157,19 @@ def main() -> None:
     parser.add_argument("--rcaeval-python", default=os.environ.get("RCAEVAL_PYTHON", str(RCAEVAL_PYTHON)),
                         help="the python of the RCAEval venv")
     parser.add_argument("--csv-dir", default=None, help="keep the exported RCAEval CSVs here")
+    parser.add_argument("--real", default=None, metavar="DIR",
+                        help="score the recorded incidents under DIR (blind and at the injection time)")
     args = parser.parse_args()
     corpus = Path(args.corpus)
-    if args.make or not (corpus / "index.json").exists():
-        from interplay.testbed import simulate_corpus
-        simulate_corpus(corpus, compress=False)
-    truths = sorted(str(p) for p in corpus.glob("*.truth.json"))
+    if args.real:
+        truths = sorted(str(p.parent) for p in Path(args.real).glob("*/truth.json"))
+        case_runner = run_real_case
+    else:
+        if args.make or not (corpus / "index.json").exists():
+            from interplay.testbed import simulate_corpus
+            simulate_corpus(corpus, compress=False)
+        truths = sorted(str(p) for p in corpus.glob("*.truth.json"))
+        case_runner = run_case
     python = Path(args.rcaeval_python)
     baseline_note = None
     if args.baselines and not python.exists():
@@ -138,7 +185,7 @@ def main() -> None:
             temp = tempfile.TemporaryDirectory(prefix="rcaeval-csv-")
             csv_dir = temp.name
     with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(partial(run_case, csv_dir=csv_dir), truths))
+        results = list(pool.map(partial(case_runner, csv_dir=csv_dir), truths))
     baseline_run = None
     if csv_dir:
         baseline_run = run_baselines(results, csv_dir, python, args.baseline_methods,
@@ -150,6 +197,7 @@ def main() -> None:
             temp.cleanup()
     methods = baseline_run["methods"] if baseline_run else []
     report = {"overall": summary(results), "naive": summary(results, "naive"),
+              **({"overall_at": summary(results, "ranked_at")} if args.real else {}),
               "per_fault": {}, "per_topology": {}, "cases": results}
     if baseline_run:
         report["baselines"] = {**baseline_run, "overall": {}}
@@ -167,32 +215,41 @@ def main() -> None:
             groups[r[field]].append(r)
         for name, rs in sorted(groups.items()):
             out[name] = {"interplay": summary(rs), "naive": summary(rs, "naive")}
+            if args.real:
+                out[name]["interplay_at"] = summary(rs, "ranked_at")
             for m in methods:
                 out[name][m] = summary(baseline_view(rs, m))
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         return
-    print(f"{'':24} {'n':>3} {'AC@1':>6} {'AC@3':>6} {'AC@5':>6} {'Avg@5':>6}   naive AC@1 AC@3")
+    print(f"{'':30} {'n':>3} {'AC@1':>6} {'AC@3':>6} {'AC@5':>6} {'Avg@5':>6}   naive AC@1 AC@3")
     def line(name, s, n):
-        print(f"{name:24} {s['n']:>3} {s['AC@1']:>6} {s['AC@3']:>6} {s['AC@5']:>6} {s['Avg@5']:>6}"
+        print(f"{name:30} {s['n']:>3} {s['AC@1']:>6} {s['AC@3']:>6} {s['AC@5']:>6} {s['Avg@5']:>6}"
               f"   {n['AC@1']:>10} {n['AC@3']:>4}")
     def baseline_lines(group):  # RCAEval's methods on the same cases, under Interplay's row
         for m in methods:
             s = group[m] if m in group else summary(baseline_view(results, m))
-            print(f"{'  ' + baseline_run['labels'][m]:24} {s['n']:>3} {s['AC@1']:>6} {s['AC@3']:>6} {s['AC@5']:>6}"
+            print(f"{'  ' + baseline_run['labels'][m]:30} {s['n']:>3} {s['AC@1']:>6} {s['AC@3']:>6} {s['AC@5']:>6}"
                   f" {s['Avg@5']:>6}")
-    line("overall", report["overall"], report["naive"])
+    line("overall" + (" blind" if args.real else ""), report["overall"], report["naive"])
+    if args.real:
+        line("overall --at", report["overall_at"], report["naive"])
     baseline_lines({})
     for name, v in report["per_fault"].items():
-        line(f"fault {name}", v["interplay"], v["naive"])
+        line(f"fault {name}" + (" blind" if args.real else ""), v["interplay"], v["naive"])
+        if args.real:
+            line(f"fault {name} --at", v["interplay_at"], v["naive"])
         baseline_lines(v)
     for name, v in report["per_topology"].items():
         line(f"topology {name}", v["interplay"], v["naive"])
         baseline_lines(v)
-    misses = [r for r in results if r["truth"] not in r["ranked"][:1]]
-    for r in misses:
-        print(f"  miss {r['scenario']}: truth {r['truth']}, ranked {r['ranked'][:5]}, onset {r['onset']}"
-              f" (injected {r['injected_at']})")
+    for key in ("ranked", "ranked_at") if args.real else ("ranked",):
+        for r in (r for r in results if r["truth"] not in r[key][:1]):
+            print(f"  miss{' --at' if key == 'ranked_at' else ''} {r['scenario']}: truth {r['truth']}, "
+                  f"ranked {r[key][:5]}, onset {r['onset']} (injected {r['injected_at']})")
+    if args.real:
+        for r in results:
+            print(f"  chain {r['scenario']}: {' <- '.join(r['chain']) or '-'}")
     print(f"mean investigate time {sum(r['seconds'] for r in results) / len(results):.2f} s")
     if baseline_run:
         v = baseline_run["versions"]

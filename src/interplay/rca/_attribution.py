@@ -38,6 +38,8 @@ class Blame:
     units: dict[str, dict[str, int]] = field(default_factory=dict)  # w -> total, anomalous, sampled
     self_time: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     healthy_trace: str | None = None
+    # node service -> [(services from the entry down to it, failing/slow units, all units)], commonest first
+    paths: dict[str, list[tuple[list[str], int, int]]] = field(default_factory=dict)
 
 
 def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, incident: TimeRange,
@@ -141,15 +143,16 @@ _STAGES: list[tuple[str, str]] = [
 
 # The sampled units' span trees, one row per (unit, span): what `_aggregate` reads.
 _UNIT_SPANS = """
-        WITH RECURSIVE tree(trace_id, span_id, unit_id, crit, depth) AS (
-            SELECT trace_id, unit_id, unit_id, true, 0 FROM {sel}
+        WITH RECURSIVE tree(trace_id, span_id, unit_id, crit, depth, path, last) AS (
+            SELECT trace_id, unit_id, unit_id, true, 0, gs, gs FROM {sel}
             UNION ALL
             SELECT c.trace_id, c.span_id, t.unit_id,
-                   t.crit AND (c.later_start IS NULL OR c.later_start >= c.end_ns), t.depth + 1
+                   t.crit AND (c.later_start IS NULL OR c.later_start >= c.end_ns), t.depth + 1,
+                   CASE WHEN c.service <> t.last THEN t.path || ' > ' || c.service ELSE t.path END, c.service
             FROM tree t JOIN {chw} c ON c.trace_id = t.trace_id AND c.parent_span_id = t.span_id
             WHERE t.depth < 64)
         SELECT sel.w AS w, sel.anom AS anom, sel.gs AS gs, sel.gop AS gop, t.unit_id AS unit_id, t.crit AS crit,
-               sel.slow90 AS slow90,
+               sel.slow90 AS slow90, t.path AS path, t.last AS last,
                n.trace_id AS trace_id, n.span_id AS span_id, n.parent_span_id AS parent_span_id, n.kind AS kind,
                n.err AS err, n.end_ns AS end_ns, n.self_ns AS self_ns, n.child_err AS child_err,
                n.nchild AS nchild, n.child_end AS child_end, n.child_service AS child_service,
@@ -225,5 +228,16 @@ def _aggregate(store: Store, table: str, blame: Blame) -> None:
             FROM {table} GROUP BY ALL"""):
         blame.self_time.setdefault((r["ns"], r["nop"], r["nk"]), {})[r["w"]] = {
             "spans": r["n"], "p90_self_ms": round(r["p90"] / 1e6, 3), "own_errors": r["own_errors"]}
+    # The services each blamed node's requests really went through, from the symptom's entry down:
+    # a causal chain drawn from these is a path traces took, not a walk on the aggregate graph.
+    for r in store.query(f"""
+            SELECT CASE WHEN nk = '{GAP}' THEN nop ELSE ns END AS node,
+                   path || CASE WHEN nk = '{GAP}' THEN ' > ' || nop
+                                WHEN ns <> last THEN ' > ' || ns ELSE '' END AS via,
+                   count(DISTINCT unit_id) FILTER (WHERE anom OR slow90) AS bad, count(DISTINCT unit_id) AS units
+            FROM {table} WHERE w = 'i' GROUP BY ALL"""):
+        blame.paths.setdefault(r["node"], []).append((r["via"].split(" > "), int(r["bad"]), int(r["units"])))
+    for options in blame.paths.values():
+        options.sort(key=lambda o: (-o[1], -o[2], len(o[0])))
     healthy = store.query(f"SELECT any_value(trace_id) AS t FROM {table} WHERE w = 'b' AND NOT anom")
     blame.healthy_trace = healthy[0]["t"] if healthy else None

@@ -134,7 +134,7 @@ def _detect(store: Store, lo: int, hi: int, wanted: Group | None,
             onset = find_onset(store, lo, hi, None, scope=UNIT)[0]
         groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None, scope=UNIT)
     chosen = [g for g in groups if g["score"] >= 1.0] or groups[:1]
-    if at_ns is None and chosen:
+    if at_ns is None and chosen and chosen[0]["score"] >= 1.0:  # a faint group's change point is noise
         # date the onset again on the chosen entry points together: a weak shift spread over
         # several of them is clearer pooled than in the one group that happened to look strongest
         pooled = [Group(g["service"], g["operation"]) for g in chosen]
@@ -175,7 +175,8 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str,
                     "score": round(score, 4), "summary": effect,
                     "explains": {"errors": round(s.get("error", 0.0), 4), "latency": round(s.get("latency", 0.0), 4),
                                  "load": round(s.get("load", 0.0), 4)},
-                    "chain": _chain(ctx, name, effect, symptom_services),
+                    "chain": _chain(ctx, name, effect, symptom_services,
+                                    by_paths=s.get("path", 0.0) > s.get("error", 0.0) + s.get("latency", 0.0)),
                     "evidence": sorted(ev, key=lambda e: -e["weight"])[:12],
                     "exemplar_trace": exemplar})
     return out
@@ -197,8 +198,9 @@ def _effect(name: str, s: dict[str, Any], ev: list[dict[str, Any]]) -> str:
     return max(other, key=lambda e: e["weight"])["summary"] if other else f"{name}: anomalous"
 
 
-def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str]) -> list[dict[str, Any]]:
-    chain = causal_chain(ctx, name, effect, symptom_services)
+def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],
+           by_paths: bool = False) -> list[dict[str, Any]]:
+    chain = causal_chain(ctx, name, effect, symptom_services, by_paths)
     for hop in chain:
         g = next((g for g in ctx.groups if g["service"] == hop["service"]), None)
         if g and hop is chain[-1] and len(chain) > 1:

@@ -150,8 +150,24 @@ def _surge_sources(node: str, amount: float, incoming, depth: int) -> list[tuple
     return out
 
 
-def causal_chain(ctx: Context, root: str, root_effect: str, symptom_services: set[str]) -> list[dict[str, Any]]:
-    """Hops from the root cause up the callers to a symptom service, each with what it did."""
+def causal_chain(ctx: Context, root: str, root_effect: str, symptom_services: set[str],
+                 by_paths: bool = False) -> list[dict[str, Any]]:
+    """Hops from the root cause up the callers to a symptom service, each with what it did.
+
+    The hops are the path the symptom's failing or slow requests really took down to the cause
+    (the commonest one, with how many took it); for a cause found by call paths that stopped, the
+    caller whose requests stop after it. Only without either is the path walked on the graph."""
+    edges = {(e["caller"], e["callee"]): e for e in ctx.graph.get("edges", [])}
+    shift = next((p for p in ctx.paths if p.suspect == root), None) if by_paths else None
+    if shift is not None and shift.service != root:
+        return [{"service": root, "operation": None, "effect": root_effect},
+                _hop(shift.service, root, edges, units=shift.units[1])]
+    if shift is None and ctx.blame.paths.get(root):
+        services, bad, units = ctx.blame.paths[root][0]
+        chain = [{"service": root, "operation": None, "effect": root_effect, "traces": bad or units}]
+        for caller, callee in zip(reversed(services[:-1]), reversed(services[1:])):
+            chain.append(_hop(caller, callee, edges, units=bad or units))
+        return chain
     callers: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in ctx.graph.get("edges", []):
         callers[e["callee"]].append(e)
@@ -167,6 +183,12 @@ def causal_chain(ctx: Context, root: str, root_effect: str, symptom_services: se
         seen.add(e["caller"])
         node = e["caller"]
     return chain
+
+
+def _hop(caller: str, callee: str, edges: dict[tuple[str, str], dict[str, Any]], units: int) -> dict[str, Any]:
+    e = edges.get((caller, callee))
+    effect = _edge_effect(e) if e else f"calls {callee}"
+    return {"service": caller, "operation": None, "effect": effect, "traces": units}
 
 
 def _reaches(node: str, targets: set[str], callers, seen: set[str]) -> bool:

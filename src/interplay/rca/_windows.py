@@ -116,7 +116,7 @@ def _strongest_shift(by_bucket: dict[int, dict[str, Any]], buckets: int) -> tupl
         return None, 0.0
     n = [by_bucket[b]["n"] for b in present]
     err = [by_bucket[b]["e"] / by_bucket[b]["n"] for b in present]
-    lat = [math.log(max(by_bucket[b]["p90"] or 1.0, 1.0)) for b in present]
+    lat = [math.log((by_bucket[b]["p90"] or 0.0) + LATENCY_FLOOR_NS) for b in present]
     best: tuple[int | None, float] = (None, 0.0)
     k = change_point(err, n)
     if k is not None:
