@@ -191,8 +191,10 @@ def test_sub_agent_is_a_step_of_the_outer_run(tmp_path):
     add_sub_agent(run)
     ip = open_store(tmp_path, [run])
     (r,) = ip.agent_runs()
-    assert r["agent"] == "planner" and r["path"] == ["chat:gpt-4o", "agent:coder"]
-    assert r["tokens"]["input"] == 1100  # the sub-agent's model calls count toward the run
+    # the hand-off is a step, and the sub-agent's own model call is one of the run's model calls
+    assert r["agent"] == "planner" and r["path"] == ["chat:gpt-4o", "agent:coder", "chat:gpt-4o"]
+    assert (r["steps"], r["model_calls"]) == (3, 2)
+    assert r["tokens"]["input"] == 1100
 
 
 def test_orphan_spans_are_attached_by_time_and_the_run_marked_incomplete(tmp_path):

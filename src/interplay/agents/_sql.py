@@ -1,16 +1,24 @@
 """The SQL that finds agent runs and assigns every span of their subtrees to them.
 
-A run is the subtree of a top-level agent span (`invoke_agent`, OpenInference `AGENT`,
-Traceloop `agent`): an agent span under another agent span is a step (a sub-agent) of the outer
-run. A trace with no agent span but at least one model call and one tool call is one run rooted
-at its earliest root span. Orphans (parent never arrived) are attached by time to the agent span
-of their trace that started last before them, and the run is marked incomplete.
+A run is the outermost agent invocation (`invoke_agent`, OpenInference `AGENT`, Traceloop
+`agent`), lifted to the top of the unbroken chain of workflow / chain spans right above it
+(LangGraph's graph span above its `agent` node, openai-agents' workflow span). Agent spans below
+the root are the run's own framework layers (no name, or the run's agent name), or real
+hand-offs to another agent (a different name): those are sub-agent steps. Every model, tool,
+retrieval, ... span anywhere below is a step of the run; a step nested in a step of the same
+kind (a LangChain LLM span around the OpenAI client's) is the same step. Without any agent span,
+a parent whose children include model calls and tool calls (or several model calls that request
+tools) is a run too: a plain tool loop. Orphans (parent never arrived) are attached by time to the
+run of their trace that started last before them, and the run is marked incomplete.
 
 Columns of the `x` relation every query builds on: the span's own columns (`id` is a hash of its
 trace and span ids: joins between spans use it, not the two text ids), the fields read from its attributes
-(parsed once, in `s`), plus `root_id` (the id of the run's root span), `depth` (below the root),
-`anchor` (the id of the step the span belongs to; a step's own row has id = anchor), `in_llm`
-(under a model-call span: its tokens are already counted), `orphan`, and the derived fields.
+(parsed once, in `s`), plus `root_id` (the id of the run's root span), `depth` (below the trace's
+top span), `anchor` (the id of the innermost step the span belongs to; a step's own row has id =
+anchor), `in_llm` (under a model-call span: its tokens are already counted), `orphan`, and
+`rl_counted` / `timeout_counted` (a rate-limit or timeout signal on the deepest span that shows
+it: the layers above, which only repeat the error, do not count again). Stage `names` gives each
+run's agent name; `is_step(t)` says which rows of `x` are steps.
 """
 from __future__ import annotations
 
@@ -22,16 +30,20 @@ from ..store.base import Stages, Store
 
 from . import conventions as c
 
-_IS_STEP = f"(gkind IS NOT NULL AND gkind NOT IN {c.sql_in(c.PASS_THROUGH)})"
+_PASS = c.sql_in(c.PASS_THROUGH)
 _NOT_PLAIN = re.compile(r'["\\\x00-\x1f]')
 _RATE = r"rate.?limit|ratelimit|too many requests|\b429\b|resource.?exhausted|quota exceeded"
 _TIMEOUT = r"time.?out|timed out|deadline.?exceeded|deadlineexceeded"
 
 
+def _stepkind(k: str) -> str:
+    return f"({k} IS NOT NULL AND {k} NOT IN {_PASS})"
+
+
 def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: bool = False) -> Stages:
     """The runs in the traces the scope query selects, as stages (see `Stages`): `s`, the spans of
-    those traces, parsed; `x`, the spans of runs (see the module docstring). `runs_cte(t)`
-    aggregates them per run. Use as a context manager; query with its `query`.
+    those traces, parsed; `x`, the spans of runs (see the module docstring); `names`, each run's
+    agent. `runs_cte(t)` aggregates them per run. Use as a context manager; query with its `query`.
 
     scope: a SELECT returning a column trace_id, with `scope_params`.
     detail: also carry the attribute JSON of GenAI spans (for showing steps; large, so only then).
@@ -40,70 +52,137 @@ def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: boo
     try:
         s = t.add("s", f"WITH cand AS ({scope}), {_spans(detail)} SELECT * FROM parsed", scope_params)
         e = t.add("e", f"""
-            SELECT ch.id AS id, p.id AS pid, ch.gkind AS gkind FROM {s} ch
+            SELECT ch.id AS id, p.id AS pid, ch.gkind AS gkind, ch.trace_id AS trace_id, ch.start_ns AS start_ns,
+                   (p.id IS NULL AND ch.parent_span_id IS NOT NULL AND ch.parent_span_id <> ''
+                    AND ch.parent_span_id <> ch.span_id) AS orphan
+            FROM {s} ch
             LEFT JOIN {s} p ON p.trace_id = ch.trace_id AND p.span_id = nullif(ch.parent_span_id, ch.span_id)""")
-        best = t.add("best", _walk(t.add("seeds", _seeds(s, e)), e))
+        w = t.add("w", _walk(e))
+        a = t.add("a", _assign(w, e, s))
+        marks = t.add("marks", _below(s, e))
         t.add("x", f"""
-            WITH nested AS (
-                SELECT b.id AS inner_root, b.run_root AS outer_root
-                FROM {best} b WHERE b.gkind = 'agent' AND b.run_root <> b.id),
-            rs AS (
-                SELECT b.id AS rid, b.depth AS depth, b.anchor AS anchor, b.in_llm AS in_llm, b.orphan AS orphan,
-                       coalesce(n.outer_root, b.run_root) AS root_id
-                FROM {best} b LEFT JOIN nested n ON n.inner_root = b.run_root)
-            SELECT rs.root_id AS root_id, rs.depth AS depth, rs.anchor AS anchor, rs.in_llm AS in_llm,
-                   rs.orphan AS orphan, sp.*
-            FROM rs JOIN {s} sp ON sp.id = rs.rid""")
+            SELECT a.root_id AS root_id, w.depth AS depth, w.anchor AS anchor, w.in_llm AS in_llm,
+                   a.orphan AS orphan,
+                   coalesce(sp.is_rate_limited, FALSE) AND NOT coalesce(m.rl_below, FALSE) AS rl_counted,
+                   coalesce(sp.is_timeout, FALSE) AND NOT coalesce(m.timeout_below, FALSE) AS timeout_counted,
+                   sp.*
+            FROM {a} a JOIN {w} w ON w.id = a.id JOIN {s} sp ON sp.id = a.id
+            LEFT JOIN {marks} m ON m.id = a.id""")
+        t.add("names", _names(t["x"], s))
     except BaseException:
         t.__exit__()
         raise
     return t
 
 
-def _seeds(s: str, e: str) -> str:
-    """Each run's root with the spans that start its walk: agent spans; in a trace without one but
-    with model and tool calls, its top spans under the earliest root; orphans, under the agent span
-    of their trace that started last before them."""
-    return f"""
-WITH tops AS (SELECT s.* FROM {s} s JOIN {e} e ON e.id = s.id WHERE e.pid IS NULL),
-agents AS (SELECT trace_id, id, start_ns FROM {s} WHERE gkind = 'agent'),
-shape AS (
-    SELECT trace_id, bool_or(gkind = 'agent') AS has_agent, bool_or(gkind = 'llm') AS has_llm,
-           bool_or(gkind = 'tool') AS has_tool
-    FROM {s} GROUP BY trace_id),
-fallback AS (
-    SELECT t.trace_id AS trace_id, arg_min(t.id, (t.parent_span_id IS NOT NULL, t.start_ns, t.span_id)) AS root
-    FROM tops t JOIN shape USING (trace_id)
-    WHERE NOT shape.has_agent AND shape.has_llm AND shape.has_tool GROUP BY t.trace_id)
-SELECT id AS run_root, id, FALSE AS orphan FROM agents
-UNION ALL
-SELECT f.root, t.id, t.id <> f.root FROM fallback f JOIN tops t USING (trace_id)
-UNION ALL
-SELECT a.id, o.id, TRUE
-FROM (SELECT trace_id, id, start_ns FROM tops
-      WHERE parent_span_id IS NOT NULL AND (gkind IS NULL OR gkind <> 'agent')) o
-ASOF JOIN agents a ON o.trace_id = a.trace_id AND o.start_ns >= a.start_ns"""
+def is_step(x: str = "x", n: str = "n") -> str:
+    """Whether a row of `x` (joined to `names` as `n`) is a step of its run: not the root, not a
+    framework layer (an agent span without a name of its own or with the run's), not a chain."""
+    name = f"coalesce({x}.agent_name, {x}.agent_id)"
+    return (f"coalesce({x}.id = {x}.anchor AND {x}.id <> {x}.root_id AND {x}.gkind NOT IN {_PASS} "
+            f"AND ({x}.gkind <> 'agent' OR ({name} IS NOT NULL AND {name} <> {n}.agent)), FALSE)")
 
 
-def _walk(seeds: str, e: str) -> str:
-    """Every span below a seed, once: under its deepest run root (a sub-agent's spans are the
-    sub-agent's steps), with its depth, step anchor and whether a model call is above it."""
+def _walk(e: str) -> str:
+    """Every span of the scope's traces, once, from the top spans down: the run root it is under
+    (the outermost agent span lifted through the chain spans right above it), its innermost step
+    (`anchor`), whether a model call is above it, and the top span it hangs from."""
+    # an agent span is always a candidate step (sub-agent or layer: decided once the run's name is known)
+    new_step = f"{_stepkind('ch.gkind')} AND (ch.gkind = 'agent' OR NOT coalesce(ch.gkind = t.anchor_kind, FALSE))"
     return f"""
 WITH RECURSIVE walk AS (
-    SELECT q.run_root AS run_root, q.id AS id, 0 AS depth,
-           CASE WHEN q.id = q.run_root AND e.gkind = 'agent' THEN NULL
-                WHEN {_IS_STEP.replace('gkind', 'e.gkind')} THEN q.id END AS anchor,
-           FALSE AS in_llm, q.orphan AS orphan, e.gkind AS gkind
-    FROM {seeds} q JOIN {e} e ON e.id = q.id
+    SELECT e.id AS id, e.id AS top, e.orphan AS top_orphan, 0 AS depth,
+           CASE WHEN e.gkind = 'agent' THEN e.id END AS run_root,
+           CASE WHEN e.gkind IN {_PASS} THEN e.id END AS cand,
+           CASE WHEN {_stepkind('e.gkind')} THEN e.id END AS anchor,
+           CASE WHEN {_stepkind('e.gkind')} THEN e.gkind END AS anchor_kind,
+           FALSE AS in_llm, e.gkind AS gkind
+    FROM {e} e WHERE e.pid IS NULL
     UNION ALL
-    SELECT t.run_root, ch.id, t.depth + 1,
-           coalesce(t.anchor, CASE WHEN {_IS_STEP.replace('gkind', 'ch.gkind')} THEN ch.id END),
-           t.in_llm OR coalesce(t.gkind = 'llm', FALSE), t.orphan, ch.gkind
+    SELECT ch.id, t.top, t.top_orphan, t.depth + 1,
+           coalesce(t.run_root, CASE WHEN ch.gkind = 'agent' THEN coalesce(t.cand, ch.id) END),
+           CASE WHEN t.run_root IS NULL AND ch.gkind IN {_PASS} THEN coalesce(t.cand, ch.id) END,
+           CASE WHEN {new_step} THEN ch.id ELSE t.anchor END,
+           CASE WHEN {new_step} THEN ch.gkind ELSE t.anchor_kind END,
+           t.in_llm OR coalesce(t.gkind = 'llm', FALSE), ch.gkind
     FROM walk t JOIN {e} ch ON ch.pid = t.id
     WHERE t.depth < 64)
-SELECT * FROM (
-    SELECT *, row_number() OVER (PARTITION BY id ORDER BY depth DESC, run_root) AS nth FROM walk) w
-WHERE nth = 1"""
+SELECT id, top, top_orphan, depth, run_root, anchor, in_llm FROM walk"""
+
+
+def _assign(w: str, e: str, s: str) -> str:
+    """(id, root_id, orphan) for every span of a run: spans under an agent run; orphan subtrees,
+    to the run of their trace that started last before them; plain tool loops (no agent span):
+    a parent whose steps include model and tool calls, or several model calls that asked for tools."""
+    return f"""
+WITH roots AS (
+    SELECT DISTINCT w.run_root AS rid, e.trace_id AS trace_id, e.start_ns AS start_ns
+    FROM {w} w JOIN {e} e ON e.id = w.run_root WHERE w.run_root IS NOT NULL),
+orphan_tops AS (
+    SELECT e.id AS top, e.trace_id AS trace_id, e.start_ns AS start_ns
+    FROM {e} e JOIN {w} w ON w.id = e.id WHERE e.orphan AND w.run_root IS NULL),
+adopted AS (
+    SELECT o.top AS top, r.rid AS rid FROM orphan_tops o
+    ASOF JOIN roots r ON o.trace_id = r.trace_id AND o.start_ns >= r.start_ns),
+agent_runs AS (
+    SELECT w.id AS id, coalesce(w.run_root, ad.rid) AS root_id,
+           w.top_orphan AND w.run_root IS NULL AS orphan
+    FROM {w} w LEFT JOIN adopted ad ON ad.top = w.top
+    WHERE w.run_root IS NOT NULL OR ad.rid IS NOT NULL),
+free_steps AS (
+    SELECT w.id AS id, w.top AS top, e.pid AS pid, e.gkind AS gkind,
+           coalesce(sp.finish LIKE '%tool%', FALSE) AS asks_tools
+    FROM {w} w JOIN {e} e ON e.id = w.id JOIN {s} sp ON sp.id = w.id
+    WHERE w.run_root IS NULL AND w.id = w.anchor AND NOT w.top_orphan),
+loops AS (
+    SELECT pid, any_value(top) AS top FROM free_steps WHERE pid IS NOT NULL GROUP BY pid
+    HAVING count(*) FILTER (WHERE gkind = 'llm') >= 1
+       AND (count(*) FILTER (WHERE gkind = 'tool') >= 1
+            OR (count(*) FILTER (WHERE gkind = 'llm') >= 2 AND bool_or(asks_tools)))),
+loop_spans AS (
+    SELECT l.pid AS id, l.pid AS root_id FROM loops l
+    UNION ALL
+    SELECT w.id, l.pid FROM {w} w JOIN free_steps f ON f.id = w.anchor JOIN loops l ON l.pid = f.pid
+    WHERE w.run_root IS NULL
+    UNION ALL
+    SELECT w.id, l.pid FROM {w} w JOIN loops l ON l.top = l.pid AND w.top = l.pid
+    WHERE w.run_root IS NULL AND w.id <> l.pid
+      AND (w.anchor IS NULL OR w.anchor NOT IN (SELECT id FROM free_steps WHERE pid <> l.pid)))
+SELECT id, root_id, orphan FROM agent_runs
+UNION ALL
+SELECT id, any_value(root_id) AS root_id, FALSE AS orphan FROM loop_spans
+WHERE id NOT IN (SELECT id FROM agent_runs) GROUP BY id"""
+
+
+def _below(s: str, e: str) -> str:
+    """Spans with a rate-limited (or timed-out) span somewhere below them: their own signal only repeats it."""
+    return f"""
+WITH RECURSIVE up AS (
+    SELECT e.pid AS id, coalesce(sp.is_rate_limited, FALSE) AS rl, coalesce(sp.is_timeout, FALSE) AS tmo, 1 AS d
+    FROM {s} sp JOIN {e} e ON e.id = sp.id
+    WHERE (sp.is_rate_limited OR sp.is_timeout) AND e.pid IS NOT NULL
+    UNION ALL
+    SELECT e.pid, up.rl, up.tmo, up.d + 1 FROM up JOIN {e} e ON e.id = up.id
+    WHERE e.pid IS NOT NULL AND up.d < 64)
+SELECT id, bool_or(rl) AS rl_below, bool_or(tmo) AS timeout_below FROM up GROUP BY id"""
+
+
+def _names(x: str, s: str) -> str:
+    """Each run's agent: the root's own name, else the shallowest named span's, else the workflow's
+    name (the root chain's span name: LangGraph names it after the graph), else the service."""
+    return f"""
+SELECT q.root_id AS root_id,
+       coalesce(r.agent_name, r.agent_id, q.any_name, r.workflow_name, q.any_workflow,
+                CASE WHEN r.gkind IN ('chain', 'workflow', 'agent') AND r.operation <> 'invoke_agent'
+                     THEN r.operation END,
+                r.service) AS agent
+FROM (SELECT root_id,
+             arg_min(coalesce(agent_name, agent_id), (depth, start_ns, span_id))
+                 FILTER (WHERE coalesce(agent_name, agent_id) IS NOT NULL) AS any_name,
+             arg_min(workflow_name, (depth, start_ns, span_id)) FILTER (WHERE workflow_name IS NOT NULL)
+                 AS any_workflow
+      FROM {x} GROUP BY root_id) q
+JOIN {s} r ON r.id = q.root_id"""
 
 
 def _spans(detail: bool) -> str:
@@ -117,8 +196,11 @@ def _spans(detail: bool) -> str:
         return c.sql_int(name, parsed=a)
     failed = "(status_code = 'ERROR' OR error_type IS NOT NULL)"
     # concat_ws, but the same on both engines (ClickHouse's is NULL when any part is)
-    why = ("lower(coalesce(error_type || ' ', '') || coalesce(status_message || ' ', '') || "
-           "coalesce(CASE WHEN events LIKE '%exception%' THEN events END, ''))")
+    # A Python traceback in the message (LangChain puts one there) names files such as rate_limiters.py:
+    # only the text before it counts; the exception events only when there is no message.
+    message = r"nullif(regexp_replace(status_message, 'Traceback \(most recent call last\)[\s\S]*', ''), '')"
+    why = (f"lower(coalesce(error_type || ' ', '') || coalesce({message}, "
+           "CASE WHEN events LIKE '%exception%' THEN events END, ''))")
     return f"""s0 AS (
     SELECT * FROM (
         SELECT hash(trace_id, span_id) AS id, trace_id, span_id, parent_span_id, service, operation, kind,
@@ -133,12 +215,14 @@ s1 AS (
            {f('error_type')} AS error_type, {i('http_status')} AS http_status, {i('grpc_status')} AS grpc_status,
            {i('resend_count')} AS resend_count, {f('server_address')} AS server_address,
            {f('agent_name')} AS agent_name, {f('agent_id')} AS agent_id, {f('conversation_id')} AS conversation_id,
+           {f('workflow_name')} AS workflow_name, {f('user_id')} AS user_id, {f('finish_reasons')} AS finish,
            {i('input_tokens')} AS input_tokens, {i('output_tokens')} AS output_tokens,
-           {i('total_tokens')} AS total_tokens
+           {i('total_tokens')} AS total_tokens, TRY_CAST({f('cost_total')} AS DOUBLE) AS cost
     FROM s0),
 parsed AS (
     SELECT * EXCLUDE (events{", attributes" if detail else ""}),
            {"CASE WHEN gkind IS NOT NULL THEN attributes END AS attributes," if detail else ""}
+           {f"CASE WHEN {failed} AND events LIKE '%exception%' THEN events END AS exc_events," if detail else ""}
            {failed} AS failed,
            {c.sql_signature('gkind', 'step_name')} AS sig,
            CASE WHEN http_status = 429 THEN TRUE WHEN {failed} THEN regexp_matches({why}, '{_RATE}') END
@@ -207,44 +291,52 @@ FROM t LEFT JOIN m USING (trace_id) ORDER BY bound DESC, trace_id"""
 def runs_cte(t: Stages) -> str:
     """CTEs `agg` and `runs` (to follow WITH): per-run aggregates over the run tables `t`,
     joined to the root span's own fields; one row per run."""
-    x, s = t["x"], t["s"]
+    x, s, names = t["x"], t["s"], t["names"]
+    step = is_step("x", "n")
+    # The run's own layers: its root and the agent spans that are not sub-agent steps.
+    layer = f"(x.id = x.root_id OR (x.gkind = 'agent' AND NOT {step}))"
     return f"""
 agg AS (
-    SELECT root_id, count(*) AS spans,
-           count(*) FILTER (WHERE id = anchor) AS steps,
-           count(*) FILTER (WHERE id = anchor AND gkind = 'llm') AS model_calls,
-           count(*) FILTER (WHERE id = anchor AND gkind = 'tool') AS tool_calls,
-           array_agg(DISTINCT step_name) FILTER (WHERE id = anchor AND gkind = 'tool') AS tools,
-           sum(input_tokens) FILTER (WHERE gkind = 'llm' AND NOT in_llm) AS input_tokens,
-           sum(output_tokens) FILTER (WHERE gkind = 'llm' AND NOT in_llm) AS output_tokens,
-           sum(total_tokens) FILTER (WHERE gkind = 'llm' AND NOT in_llm) AS total_tokens,
-           string_agg(sig, chr(31) ORDER BY start_ns, span_id) FILTER (WHERE id = anchor) AS path,
-           arg_max(failed, end_ns) FILTER (WHERE id = anchor) AS last_step_failed,
-           count(*) FILTER (WHERE id = anchor AND failed) AS failed_steps,
-           count(*) FILTER (WHERE is_rate_limited) AS rate_limited_spans,
-           count(*) FILTER (WHERE is_timeout) AS timeout_spans,
-           bool_or(orphan) AS partial,
-           min(start_ns) AS first_ns, max(end_ns) AS last_ns,
-           arg_min(agent_name, (depth, start_ns, span_id)) FILTER (WHERE agent_name IS NOT NULL) AS any_agent_name,
-           arg_min(conversation_id, (depth, start_ns, span_id))
-               FILTER (WHERE conversation_id IS NOT NULL) AS conversation_id
-    FROM {x} GROUP BY root_id),
+    SELECT x.root_id AS root_id, count(*) AS spans,
+           count(*) FILTER (WHERE {step}) AS steps,
+           count(*) FILTER (WHERE {step} AND x.gkind = 'llm') AS model_calls,
+           count(*) FILTER (WHERE {step} AND x.gkind = 'tool') AS tool_calls,
+           array_agg(DISTINCT x.step_name) FILTER (WHERE {step} AND x.gkind = 'tool') AS tools,
+           sum(x.input_tokens) FILTER (WHERE x.gkind = 'llm' AND NOT x.in_llm) AS input_tokens,
+           sum(x.output_tokens) FILTER (WHERE x.gkind = 'llm' AND NOT x.in_llm) AS output_tokens,
+           sum(x.total_tokens) FILTER (WHERE x.gkind = 'llm' AND NOT x.in_llm) AS total_tokens,
+           sum(x.cost) FILTER (WHERE x.gkind = 'llm' AND NOT x.in_llm) AS cost_attr,
+           string_agg(x.sig, chr(31) ORDER BY x.start_ns, x.span_id) FILTER (WHERE {step}) AS path,
+           arg_max(x.failed, x.end_ns) FILTER (WHERE {step}) AS last_step_failed,
+           count(*) FILTER (WHERE {step} AND x.failed) AS failed_steps,
+           arg_min(x.id, (x.depth, x.end_ns)) FILTER (WHERE {layer} AND x.failed) AS failed_layer,
+           count(*) FILTER (WHERE x.rl_counted) AS rate_limited_spans,
+           count(*) FILTER (WHERE x.timeout_counted) AS timeout_spans,
+           bool_or(x.orphan) AS partial,
+           min(x.start_ns) AS first_ns, max(x.end_ns) AS last_ns,
+           any_value(n.agent) AS agent,
+           arg_min(x.conversation_id, (x.depth, x.start_ns, x.span_id))
+               FILTER (WHERE x.conversation_id IS NOT NULL) AS conversation_id,
+           arg_min(x.user_id, (x.depth, x.start_ns, x.span_id)) FILTER (WHERE x.user_id IS NOT NULL) AS user_id
+    FROM {x} x JOIN {names} n ON n.root_id = x.root_id GROUP BY x.root_id),
 runs AS (
     SELECT agg.*, r.trace_id, r.span_id AS root, r.trace_id || ':' || r.span_id AS run_id, r.service AS root_service,
            r.operation AS root_operation, r.start_ns AS started_ns, r.gkind AS root_kind,
-           coalesce(r.agent_name, r.agent_id, agg.any_agent_name, r.service) AS agent,
-           CASE WHEN r.failed OR coalesce(agg.last_step_failed, FALSE) THEN 'error' ELSE 'ok' END AS status,
-           r.status_message AS root_message, r.error_type AS root_error_type,
+           CASE WHEN agg.failed_layer IS NOT NULL OR coalesce(agg.last_step_failed, FALSE)
+                THEN 'error' ELSE 'ok' END AS status,
+           fl.status_message AS root_message, fl.error_type AS root_error_type,
            coalesce(agg.input_tokens, r.input_tokens) AS tokens_in,
            coalesce(agg.output_tokens, r.output_tokens) AS tokens_out,
            coalesce(agg.total_tokens, r.total_tokens) AS tokens_total_attr
-    FROM agg JOIN {s} r ON r.id = agg.root_id)"""
+    FROM agg JOIN {s} r ON r.id = agg.root_id
+    LEFT JOIN (SELECT id, status_message, error_type FROM {s}) fl ON fl.id = agg.failed_layer)"""
 
 # Steps of the runs in `x` (one row per step), with what happened beneath each step. Needs run_tables(detail=True).
 # Every output column is named: ClickHouse calls an unnamed `x.trace_id` that another table also has `x.trace_id`.
 # The lists come unordered (ClickHouse has no ordered DISTINCT aggregate): runs.py sorts them.
 def steps_select(t: Stages) -> str:
     """The steps query over `run_tables(..., detail=True)`."""
+    step = is_step("x", "n")
     return f"""
 WITH beneath AS (
     SELECT anchor,
@@ -252,8 +344,8 @@ WITH beneath AS (
            array_agg(DISTINCT server_address)
                FILTER (WHERE id <> anchor AND kind = 'CLIENT' AND server_address IS NOT NULL) AS peers,
            arg_max(id, depth * 1e19 + end_ns) FILTER (WHERE failed) AS culprit,
-           count(*) FILTER (WHERE is_rate_limited) AS rate_limited,
-           count(*) FILTER (WHERE is_timeout) AS timeouts,
+           count(*) FILTER (WHERE rl_counted) AS rate_limited,
+           count(*) FILTER (WHERE timeout_counted) AS timeouts,
            max(resend_count) AS max_resend,
            array_agg(DISTINCT http_status) FILTER (WHERE http_status >= 400) AS http_errors
     FROM {t['x']} WHERE anchor IS NOT NULL GROUP BY anchor)
@@ -261,13 +353,14 @@ SELECT x.trace_id AS trace_id, r.span_id AS root, x.span_id AS span_id, x.parent
        x.gkind AS kind, x.step_name AS name, x.sig AS sig, x.service AS service, x.operation AS operation,
        x.start_ns AS start_ns, x.end_ns AS end_ns, x.duration_ns AS duration_ns, x.status_code AS status_code,
        x.status_message AS status_message, x.failed AS failed, x.error_type AS error_type,
-       x.http_status AS http_status, x.attributes AS attributes,
+       x.http_status AS http_status, x.attributes AS attributes, x.exc_events AS exc_events,
        b.services, b.peers, b.rate_limited, b.timeouts, b.max_resend, b.http_errors,
        cs.service AS culprit_service, cs.operation AS culprit_operation,
        coalesce(nullif(cs.status_message, ''), cs.error_type) AS culprit_message
 FROM {t['x']} x JOIN beneath b ON b.anchor = x.id
+JOIN {t['names']} n ON n.root_id = x.root_id
 JOIN {t['s']} r ON r.id = x.root_id
 LEFT JOIN (SELECT id, service, operation, status_message, error_type FROM {t['x']}) cs ON cs.id = b.culprit
-WHERE x.id = x.anchor
+WHERE {step}
 ORDER BY x.trace_id, root, x.start_ns, x.span_id
 """

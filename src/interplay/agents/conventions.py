@@ -7,8 +7,11 @@ same ideas differently. Every key the analysis reads is listed here, newest spel
 nothing else in `interplay.agents` names an attribute. Unknown keys are never a reason to skip a
 span: a span is classified by the first marker it has, and its other attributes travel with it.
 
-Sources: opentelemetry-semantic-conventions `gen_ai_attributes` (1.3x), the OpenInference
-spec `semantic_conventions.md`, OpenLLMetry's `traceloop.span.kind`.
+Sources: the GenAI registry of open-telemetry/semantic-conventions-genai (`model/gen-ai/registry.yaml`:
+operations incl. `plan` and the memory operations, `gen_ai.workflow.name`, `gen_ai.agent.version`,
+`gen_ai.tool.*`, `gen_ai.usage.cache_creation.input_tokens`, `reasoning.output_tokens`), the OpenInference
+semantic conventions (`openinference-semantic-conventions` 0.1.4x: `llm.request.model_name`,
+`llm.cost.*`, `graph.node.*`, `user.id`, `metadata`, `tag.tags`), OpenLLMetry's `traceloop.*`.
 """
 from __future__ import annotations
 
@@ -21,17 +24,28 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "operation": ("gen_ai.operation.name",),
     "openinference_kind": ("openinference.span.kind",),
     "traceloop_kind": ("traceloop.span.kind",),
-    "agent_name": ("gen_ai.agent.name", "agent.name", "graph.node.name", "traceloop.entity.name"),
+    # graph.node.id: openai-agents names each agent span's node after the agent.
+    "agent_name": ("gen_ai.agent.name", "agent.name", "graph.node.name", "graph.node.id",
+                   "traceloop.entity.name"),
     "agent_id": ("gen_ai.agent.id",),
-    "conversation_id": ("gen_ai.conversation.id", "session.id", "gen_ai.session.id"),
+    "agent_version": ("gen_ai.agent.version",),
+    "workflow_name": ("gen_ai.workflow.name", "traceloop.workflow.name"),
+    "conversation_id": ("gen_ai.conversation.id", "session.id", "gen_ai.session.id", "langfuse.session.id"),
+    "user_id": ("user.id", "enduser.id", "langfuse.user.id"),
+    "tags": ("tag.tags", "langfuse.trace.tags"),
+    "metadata": ("metadata",),
     "tool_name": ("gen_ai.tool.name", "tool.name", "tool_call.function.name"),
+    "tool_type": ("gen_ai.tool.type",),
+    "tool_description": ("gen_ai.tool.description", "tool.description"),
     "tool_call_id": ("gen_ai.tool.call.id", "tool_call.id", "tool.id"),
     # OpenInference puts a TOOL span's arguments in input.value; read it on tool steps only.
     "tool_args": ("gen_ai.tool.call.arguments", "tool_call.function.arguments", "input.value",
                   "traceloop.entity.input"),
-    "request_model": ("gen_ai.request.model", "llm.model_name", "embedding.model_name",
+    "tool_result": ("gen_ai.tool.call.result", "output.value", "traceloop.entity.output"),
+    "request_model": ("gen_ai.request.model", "llm.request.model_name", "llm.model_name", "embedding.model_name",
                       "llm.request.model"),
-    "response_model": ("gen_ai.response.model", "llm.response.model", "llm.model_name"),
+    "response_model": ("gen_ai.response.model", "llm.response.model_name", "llm.response.model", "llm.model_name"),
+    "response_id": ("gen_ai.response.id",),
     "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
                      "llm.usage.prompt_tokens"),
@@ -40,13 +54,22 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "total_tokens": ("gen_ai.usage.total_tokens", "llm.token_count.total", "llm.usage.total_tokens"),
     "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
                           "llm.token_count.prompt_details.cache_read"),
-    "cache_write_tokens": ("gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_write_input_tokens",
-                           "gen_ai.usage.cache_creation.input_tokens",
-                           "gen_ai.usage.cache_creation_input_tokens",
+    "cache_write_tokens": ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
+                           "gen_ai.usage.cache_write_input_tokens", "gen_ai.usage.cache_creation_input_tokens",
                            "llm.token_count.prompt_details.cache_write"),
     "reasoning_tokens": ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
                          "llm.token_count.completion_details.reasoning"),
+    # Cost in USD as the instrumentation computed it (OpenInference; Langfuse-style gen_ai.usage.cost).
+    "cost_total": ("llm.cost.total", "gen_ai.usage.cost"),
+    "cost_input": ("llm.cost.prompt", "gen_ai.usage.input_cost"),
+    "cost_output": ("llm.cost.completion", "gen_ai.usage.output_cost"),
     "finish_reasons": ("gen_ai.response.finish_reasons", "llm.finish_reason"),
+    "input_messages": ("gen_ai.input.messages", "gen_ai.prompt"),
+    "output_messages": ("gen_ai.output.messages", "gen_ai.completion"),
+    "system_instructions": ("gen_ai.system_instructions",),
+    "input_value": ("input.value", "traceloop.entity.input", "gen_ai.retrieval.query.text",
+                    "gen_ai.memory.query.text"),
+    "output_value": ("output.value", "traceloop.entity.output", "gen_ai.retrieval.documents", "gen_ai.memory.records"),
     "error_type": ("error.type", "exception.type"),
     "http_status": ("http.response.status_code", "http.status_code"),
     "grpc_status": ("rpc.grpc.status_code", "rpc.response.status_code"),
@@ -62,7 +85,9 @@ USAGE_PREFIXES: tuple[str, ...] = ("gen_ai.usage.", "llm.token_count.", "llm.usa
 KIND_OF_OPERATION: dict[str, str] = {
     "invoke_agent": "agent", "create_agent": "create_agent", "chat": "llm", "text_completion": "llm",
     "generate_content": "llm", "embeddings": "embedding", "execute_tool": "tool", "retrieval": "retrieval",
-    "invoke_workflow": "workflow",
+    "invoke_workflow": "workflow", "plan": "plan",
+    "search_memory": "memory", "create_memory": "memory", "update_memory": "memory", "upsert_memory": "memory",
+    "delete_memory": "memory", "create_memory_store": "memory", "delete_memory_store": "memory",
 }
 KIND_OF_OPENINFERENCE: dict[str, str] = {
     "AGENT": "agent", "LLM": "llm", "TOOL": "tool", "CHAIN": "chain", "RETRIEVER": "retrieval",
@@ -76,7 +101,7 @@ PASS_THROUGH: tuple[str, ...] = ("chain", "workflow", "prompt")
 
 # Step signatures: kind → verb shown in paths such as `chat:gpt-4o` or `tool:get_order`.
 SIGNATURE_VERB: dict[str, str] = {"llm": "chat", "tool": "tool", "agent": "agent", "embedding": "embeddings",
-                                  "retrieval": "retrieval"}
+                                  "retrieval": "retrieval", "memory": "memory"}
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 assert all(_SAFE_KEY.match(k) for keys in ALIASES.values() for k in keys)
@@ -87,6 +112,7 @@ assert all(_SAFE_KEY.match(k) for keys in ALIASES.values() for k in keys)
 # struct (one json_extract_string per key costs a lookup and a string each: twice as slow).
 SQL_FIELDS: tuple[str, ...] = (
     "operation", "openinference_kind", "traceloop_kind", "agent_name", "agent_id", "conversation_id",
+    "workflow_name", "user_id", "finish_reasons", "cost_total",
     "tool_name", "request_model", "response_model", "input_tokens", "output_tokens", "total_tokens",
     "error_type", "http_status", "grpc_status", "resend_count", "server_address")
 KIND_FIELDS: tuple[str, ...] = ("operation", "openinference_kind", "traceloop_kind", "tool_name", "request_model",

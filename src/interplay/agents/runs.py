@@ -19,30 +19,34 @@ from ..store.base import Store
 from ..timeutil import format_time
 from . import _sql
 from . import conventions as c
+from .content import step_content
+from .cost import PriceTable
 from .divergence import Baseline, baselines
+from .errors import describe, type_name
 from .failure_modes import detect
 
 MAX_LIMIT = 10_000
 
 
 def list_runs(store: Store, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
-              limit: int = 100) -> list[dict[str, Any]]:
-    """Runs started in the window, newest first, with steps, tools, tokens and failure modes."""
+              limit: int = 100, prices: PriceTable | None = None) -> list[dict[str, Any]]:
+    """Runs started in the window, newest first, with steps, tools, tokens, cost and failure modes."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit {limit}: must be between 1 and {MAX_LIMIT}")
     rows, traces = _newest_rows(store, agent, failed, window, limit)
     unbounded = window.since_ns is None and window.until_ns is None
-    return _finish(store, rows, all_traces=traces if unbounded else None)
+    return _finish(store, rows, all_traces=traces if unbounded else None, prices=prices)
 
 
-def get_run(store: Store, run_id: str) -> dict[str, Any]:
-    """One run: its summary and ordered steps (model calls, tool calls with downstream services, errors)."""
+def get_run(store: Store, run_id: str, full: bool = False, prices: PriceTable | None = None) -> dict[str, Any]:
+    """One run: its summary and ordered steps (model calls, tool calls with downstream services, errors,
+    each step's input and output: texts cut at content.CAP characters unless `full`, tracebacks only then)."""
     trace_id, root = parse_run_id(run_id)
     rows = _run_rows(store, _sql.TRACES_SCOPE, [[trace_id]], TimeRange(), None, False, MAX_LIMIT)
     rows = [r for r in rows if root is None or r["root"] == root]
     if not rows:
         raise NotFound(f"agent run {run_id} not found")
-    run = _finish(store, rows[-1:], keep_steps=True)[0]
+    run = _finish(store, rows[-1:], keep_steps=True, full=full, prices=prices)[0]
     return run
 
 
@@ -114,21 +118,37 @@ def _steps(store: Store, trace_ids: list[str]) -> dict[tuple[str, str], list[dic
 
 
 def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False,
-            all_traces: list[str] | None = None) -> list[dict[str, Any]]:
-    """Attach steps and failure modes to run rows (few: at most `limit`) and shape the output."""
+            all_traces: list[str] | None = None, full: bool = False,
+            prices: PriceTable | None = None) -> list[dict[str, Any]]:
+    """Attach steps, cost and failure modes to run rows (few: at most `limit`) and shape the output."""
     if not rows:
         return []
+    prices = prices or PriceTable.load()
     steps = _steps(store, sorted({r["trace_id"] for r in rows}))
     base = baselines(store, sorted({r["agent"] for r in rows}), all_traces)
     out = []
     for r in rows:
-        run_steps = [_step(i, s) for i, s in enumerate(steps.get((r["trace_id"], r["root"]), []))]
+        run_steps = [_step(i, s, prices, full) for i, s in enumerate(steps.get((r["trace_id"], r["root"]), []))]
         run = _summary(r)
+        run["cost"] = _run_cost(run_steps, r.get("cost_attr"))
         run["failure_modes"] = detect(run, run_steps, base.get(r["agent"], Baseline()))
         if keep_steps:
             run["steps_detail"] = run_steps
+            if full and r["status"] == "error":
+                run["traceback"] = describe(r["root_message"], r["root_error_type"])["traceback"]
         out.append(run)
     return out
+
+
+def _run_cost(steps: list[dict[str, Any]], sent: float | None) -> dict[str, Any] | None:
+    """The run's model calls' cost: summed over its steps; sources say where the figures came from."""
+    costs = [s["cost"] for s in steps if s.get("cost")]
+    if not costs:
+        return {"usd": round(sent, 6), "source": "instrumentation", "priced_calls": None} if sent else None
+    sources = sorted({c_["source"] for c_ in costs})
+    unpriced = sum(1 for s in steps if s["kind"] == "llm" and not s.get("cost"))
+    return {"usd": round(sum(c_["usd"] for c_ in costs), 6), "source": "+".join(sources),
+            "priced_calls": len(costs), "unpriced_calls": unpriced}
 
 
 def _summary(r: dict[str, Any]) -> dict[str, Any]:
@@ -141,16 +161,25 @@ def _summary(r: dict[str, Any]) -> dict[str, Any]:
         "steps": r["steps"], "model_calls": r["model_calls"], "tool_calls": r["tool_calls"],
         "tools": sorted(r["tools"] or []),
         "tokens": {"input": tin, "output": tout, "total": total},
-        "errors": r["failed_steps"], "conversation_id": r["conversation_id"],
+        "errors": r["failed_steps"], "conversation_id": r["conversation_id"], "user_id": r.get("user_id"),
         "service": r["root_service"], "root_operation": r["root_operation"],
-        "error": r["root_message"] or r["root_error_type"] or None if r["status"] == "error" else None,
+        "error": _run_error(r),
         "complete": not r["partial"],
         "signals": {"rate_limited": r["rate_limited_spans"], "timeouts": r["timeout_spans"]},
         "path": (r["path"] or "").split("\x1f") if r["path"] else [],
     }
 
 
-def _step(index: int, s: dict[str, Any]) -> dict[str, Any]:
+def _run_error(r: dict[str, Any]) -> str | None:
+    """The run's error as `Type: message` (the failed layer's, else its last failed step's)."""
+    if r["status"] != "error":
+        return None
+    if r["root_message"] or r["root_error_type"]:
+        return describe(r["root_message"], r["root_error_type"])["message"]
+    return None
+
+
+def _step(index: int, s: dict[str, Any], prices: PriceTable, full: bool = False) -> dict[str, Any]:
     """One step row → the dict users see; attributes are decoded here (one step, small)."""
     attrs = _json(s["attributes"], {})
     step: dict[str, Any] = {
@@ -171,11 +200,13 @@ def _step(index: int, s: dict[str, Any]) -> dict[str, Any]:
             "usage": {k: _decoded(v) for k, v in c.usage(attrs).items()},
             "finish_reasons": finish if isinstance(finish, list) else [finish] if finish else [],
         })
+        step["cost"] = prices.step_cost(step["response_model"] or step["model"], step["tokens"], attrs)
     if s["kind"] == "tool":
         step.update({"tool": s["name"], "arguments": _text(c.field(attrs, "tool_args")),
                      "call_id": c.field(attrs, "tool_call_id")})
     if s["kind"] == "agent":
         step["agent"] = s["name"]
+    step.update(step_content(s["kind"], attrs, full))
     step["downstream"] = sorted(svc for svc in (s["services"] or []) if svc != s["service"])
     if s["peers"]:
         step["peers"] = sorted(s["peers"])
@@ -183,12 +214,16 @@ def _step(index: int, s: dict[str, Any]) -> dict[str, Any]:
     step["timeouts"] = s["timeouts"]
     step["retries"] = s["max_resend"] or 0
     if s["failed"] or s["culprit_service"]:
+        said = describe(s["status_message"], s["error_type"], s.get("exc_events"))
         step["error"] = {
-            "type": s["error_type"], "message": s["status_message"] or None,
+            "type": type_name(s["error_type"]), "message": said["message"],
             "http_status": s["http_status"], "http_errors": sorted(s["http_errors"] or []),
             "caused_by": {"service": s["culprit_service"], "operation": s["culprit_operation"],
-                          "message": s["culprit_message"]} if s["culprit_service"] else None,
+                          "message": describe(s["culprit_message"], None)["message"]}
+            if s["culprit_service"] else None,
         }
+        if full and said["traceback"]:
+            step["error"]["traceback"] = said["traceback"]
     return step
 
 

@@ -1,0 +1,128 @@
+"""A scripted OpenAI-compatible model server on 127.0.0.1, for driving real agent frameworks in tests.
+
+Speaks Chat Completions (`POST /v1/chat/completions`) and Responses (`POST /v1/responses`), not
+streamed. What it answers depends on a scenario word in the conversation's first user message:
+
+- `healthy`: call `get_order` with `{"order_id": "A1"}`, then answer once the tool's result is in;
+- `loop`:    call `get_order` with `{"order_id": "L1"}` every time (the agent stops at its max turns);
+- `ratelimit`: answer 429 (as OpenAI does when a rate limit is hit);
+- `toolfail`: call `get_order` with `{"order_id": "BAD"}` (the tool raises), then answer.
+
+    >>> with StubModel() as stub:
+    ...     stub.url.startswith("http://127.0.0.1:")
+    True
+"""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ORDER_IDS = {"healthy": "A1", "loop": "L1", "toolfail": "BAD"}
+USAGE_IN, USAGE_OUT = 120, 20
+
+
+class StubModel:
+    """The server, running in a daemon thread while the context is open; `requests` counts calls."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> "StubModel":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def scenario_of(texts: list[str]) -> str:
+    first = next((t for t in texts if t), "")
+    return next((s for s in ("loop", "ratelimit", "toolfail") if s in first), "healthy")
+
+
+def _handler(stub: StubModel) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+            stub.requests.append(body)
+            responses = self.path.rstrip("/").endswith("/responses")
+            users, tool_results = _read(body, responses)
+            scenario = scenario_of(users)
+            if scenario == "ratelimit":
+                return self._send(429, {"error": {"message": "Rate limit reached for gpt-4o-mini: 3 RPM",
+                                                  "type": "requests", "code": "rate_limit_exceeded"}})
+            if scenario == "loop" or not tool_results:
+                call = ("get_order", json.dumps({"order_id": ORDER_IDS[scenario]}))
+                text = None
+            else:
+                call, text = None, f"Order status: {tool_results[-1][:60]}"
+            make = _responses_answer if responses else _chat_answer
+            self._send(200, make(body.get("model") or "gpt-4o-mini", call, text, len(stub.requests)))
+
+        def _send(self, status: int, doc: dict[str, Any]) -> None:
+            data = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            if status == 429:
+                self.send_header("retry-after", "0")
+            self.end_headers()
+            self.wfile.write(data)
+    return Handler
+
+
+def _read(body: dict[str, Any], responses: bool) -> tuple[list[str], list[str]]:
+    """The user texts and the tool results of a request, in order."""
+    users, results = [], []
+    items = body.get("input") if responses else body.get("messages")
+    if isinstance(items, str):
+        return [items], []
+    for m in items or []:
+        role, kind = m.get("role"), m.get("type")
+        if role == "user":
+            content = m.get("content")
+            users.append(content if isinstance(content, str) else
+                         " ".join(p.get("text", "") for p in content or [] if isinstance(p, dict)))
+        elif role == "tool" or kind == "function_call_output":
+            out = m.get("content") if role == "tool" else m.get("output")
+            results.append(out if isinstance(out, str) else json.dumps(out))
+    return users, results
+
+
+def _chat_answer(model: str, call: tuple[str, str] | None, text: str | None, n: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if call:
+        message["tool_calls"] = [{"id": f"call_{n:04d}", "type": "function",
+                                  "function": {"name": call[0], "arguments": call[1]}}]
+    return {"id": f"chatcmpl-{n:04d}", "object": "chat.completion", "created": 1767225600, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if call else "stop"}],
+            "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT,
+                      "total_tokens": USAGE_IN + USAGE_OUT}}
+
+
+def _responses_answer(model: str, call: tuple[str, str] | None, text: str | None, n: int) -> dict[str, Any]:
+    if call:
+        output = [{"type": "function_call", "id": f"fc_{n:04d}", "call_id": f"call_{n:04d}", "name": call[0],
+                   "arguments": call[1], "status": "completed"}]
+    else:
+        output = [{"type": "message", "id": f"msg_{n:04d}", "role": "assistant", "status": "completed",
+                   "content": [{"type": "output_text", "text": text, "annotations": []}]}]
+    return {"id": f"resp_{n:04d}", "object": "response", "created_at": 1767225600, "model": model,
+            "status": "completed", "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
+            "tools": [], "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
+            "temperature": 1.0, "top_p": 1.0,
+            "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT, "total_tokens": USAGE_IN + USAGE_OUT,
+                      "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens_details": {"reasoning_tokens": 0}}}
