@@ -5,7 +5,8 @@ streamed. What it answers depends on a scenario word in the conversation's first
 
 - `healthy`: call `get_order` with `{"order_id": "A1"}`, then answer once the tool's result is in;
 - `loop`:    call `get_order` with `{"order_id": "L1"}` every time (the agent stops at its max turns);
-- `ratelimit`: answer 429 (as OpenAI does when a rate limit is hit);
+- `ratelimit`: call `get_order` with `{"order_id": "R1"}`, then answer 429 (as OpenAI does when a rate
+  limit is hit: the run stops mid-way);
 - `toolfail`: call `get_order` with `{"order_id": "BAD"}` (the tool raises), then answer.
 
     >>> with StubModel() as stub:
@@ -19,7 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-ORDER_IDS = {"healthy": "A1", "loop": "L1", "toolfail": "BAD"}
+ORDER_IDS = {"healthy": "A1", "loop": "L1", "toolfail": "BAD", "ratelimit": "R1"}
 USAGE_IN, USAGE_OUT = 120, 20
 
 
@@ -28,6 +29,7 @@ class StubModel:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.errors: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -51,16 +53,24 @@ def scenario_of(texts: list[str]) -> str:
 
 def _handler(stub: StubModel) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the OpenAI clients expect
         def log_message(self, *args: Any) -> None:
             pass
 
         def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            try:
+                self._answer()
+            except Exception as exc:  # a broken script must show, not hang the client
+                stub.errors.append(repr(exc))
+                self._send(500, {"error": {"message": f"stub failed: {exc!r}", "type": "server_error"}})
+
+        def _answer(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
             stub.requests.append(body)
             responses = self.path.rstrip("/").endswith("/responses")
             users, tool_results = _read(body, responses)
             scenario = scenario_of(users)
-            if scenario == "ratelimit":
+            if scenario == "ratelimit" and tool_results:
                 return self._send(429, {"error": {"message": "Rate limit reached for gpt-4o-mini: 3 RPM",
                                                   "type": "requests", "code": "rate_limit_exceeded"}})
             if scenario == "loop" or not tool_results:

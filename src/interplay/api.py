@@ -26,13 +26,19 @@ from .store.open import open_store
 class Interplay:
     """One store and everything Interplay can do with it."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, content: bool = True, prices: str | Path | None = None) -> None:
+        """content=False drops prompt, completion and tool payloads of what is ingested (privacy);
+        prices: a model price file for agent-run costs (see interplay.agents.cost; else $INTERPLAY_PRICES)."""
+        from .agents.cost import PriceTable
         self.store = store
+        self.content = content
+        self.prices = PriceTable.load(prices)
 
     @classmethod
-    def open(cls, db: str | Path = "interplay.duckdb", *, read_only: bool = False) -> "Interplay":
+    def open(cls, db: str | Path = "interplay.duckdb", *, read_only: bool = False, content: bool = True,
+             prices: str | Path | None = None) -> "Interplay":
         """A DuckDB file (PATH, duckdb:PATH) or a store URL: chdb:PATH, clickhouse://user:pass@host:8123/db."""
-        return cls(open_store(db, read_only=read_only))
+        return cls(open_store(db, read_only=read_only), content=content, prices=prices)
 
     def close(self) -> None:
         self.store.close()
@@ -51,13 +57,20 @@ class Interplay:
         with self.store.bulk_transaction() as tx:
             for batch in read_file(path, skip_invalid=skip_invalid, on_progress=on_progress, name=name,
                                    workers=workers, max_bytes=max_bytes, max_record=max_record):
-                tx.append(batch)
+                tx.append(self._admit(batch))
                 result.add(batch.result())
         return result
 
     def ingest_batch(self, batch: TelemetryBatch) -> IngestResult:
-        self.store.append(batch)
+        self.store.append(self._admit(batch))
         return batch.result()
+
+    def _admit(self, batch: TelemetryBatch) -> TelemetryBatch:
+        """The batch as it is stored: without GenAI content when the hub keeps none."""
+        if self.content:
+            return batch
+        from .agents.content import strip
+        return strip(batch)
 
     def add_changes(self, events: Iterable[dict[str, Any]] | dict[str, Any]) -> IngestResult:
         """Validate and store change events (all or none)."""
@@ -135,14 +148,29 @@ class Interplay:
     # -- agents --------------------------------------------------------------------------------
     def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
                    limit: int = 100) -> list[dict[str, Any]]:
-        """Agent runs, newest first, with steps, tokens and failure modes (see interplay.agents)."""
+        """Agent runs, newest first, with steps, tokens, cost and failure modes (see interplay.agents)."""
         from .agents import list_runs
-        return list_runs(self.store, agent=agent, failed=failed, window=window, limit=limit)
+        return list_runs(self.store, agent=agent, failed=failed, window=window, limit=limit, prices=self.prices)
 
-    def agent_run(self, run_id: str) -> dict[str, Any]:
-        """One agent run with its ordered steps."""
+    def agent_run(self, run_id: str, full: bool = False) -> dict[str, Any]:
+        """One agent run with its ordered steps (content cut unless full; tracebacks only when full)."""
         from .agents import get_run
-        return get_run(self.store, run_id)
+        return get_run(self.store, run_id, full=full, prices=self.prices)
+
+    def agent_sessions(self, window: TimeRange = TimeRange(), limit: int = 50) -> list[dict[str, Any]]:
+        """Agent runs grouped by conversation / session id, most recently active first."""
+        from .agents import list_sessions
+        return list_sessions(self.store, window, limit, prices=self.prices)
+
+    def agent_session(self, session_id: str) -> dict[str, Any]:
+        """One session's runs in order, with divergence within the session."""
+        from .agents import get_session
+        return get_session(self.store, session_id, prices=self.prices)
+
+    def agent_spend(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+        """Model calls, tokens and cost per agent and model."""
+        from .agents import spend
+        return spend(self.store, window, prices=self.prices)
 
 
 def changes_batch(events: Iterable[dict[str, Any]] | dict[str, Any], where: str = "body") -> TelemetryBatch:

@@ -60,11 +60,16 @@ def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: boo
         w = t.add("w", _walk(e))
         a = t.add("a", _assign(w, e, s))
         marks = t.add("marks", _below(s, e))
+        # Signals count inside steps only: framework layers (agent, chain spans) outside any step
+        # repeat their step's error, and are not always the step's ancestors (LangGraph's node spans).
+        in_step = "coalesce(w.anchor_kind <> 'agent', FALSE)"
         t.add("x", f"""
             SELECT a.root_id AS root_id, w.depth AS depth, w.anchor AS anchor, w.in_llm AS in_llm,
                    a.orphan AS orphan,
-                   coalesce(sp.is_rate_limited, FALSE) AND NOT coalesce(m.rl_below, FALSE) AS rl_counted,
-                   coalesce(sp.is_timeout, FALSE) AND NOT coalesce(m.timeout_below, FALSE) AS timeout_counted,
+                   {in_step} AND coalesce(sp.is_rate_limited, FALSE) AND NOT coalesce(m.rl_below, FALSE)
+                       AS rl_counted,
+                   {in_step} AND coalesce(sp.is_timeout, FALSE) AND NOT coalesce(m.timeout_below, FALSE)
+                       AS timeout_counted,
                    sp.*
             FROM {a} a JOIN {w} w ON w.id = a.id JOIN {s} sp ON sp.id = a.id
             LEFT JOIN {marks} m ON m.id = a.id""")
@@ -101,13 +106,13 @@ WITH RECURSIVE walk AS (
     UNION ALL
     SELECT ch.id, t.top, t.top_orphan, t.depth + 1,
            coalesce(t.run_root, CASE WHEN ch.gkind = 'agent' THEN coalesce(t.cand, ch.id) END),
-           CASE WHEN t.run_root IS NULL AND ch.gkind IN {_PASS} THEN coalesce(t.cand, ch.id) END,
+           CASE WHEN t.run_root IS NULL THEN coalesce(t.cand, CASE WHEN ch.gkind IN {_PASS} THEN ch.id END) END,
            CASE WHEN {new_step} THEN ch.id ELSE t.anchor END,
            CASE WHEN {new_step} THEN ch.gkind ELSE t.anchor_kind END,
            t.in_llm OR coalesce(t.gkind = 'llm', FALSE), ch.gkind
     FROM walk t JOIN {e} ch ON ch.pid = t.id
     WHERE t.depth < 64)
-SELECT id, top, top_orphan, depth, run_root, anchor, in_llm FROM walk"""
+SELECT id, top, top_orphan, depth, run_root, cand, anchor, anchor_kind, in_llm FROM walk"""
 
 
 def _assign(w: str, e: str, s: str) -> str:
@@ -120,15 +125,19 @@ WITH roots AS (
     FROM {w} w JOIN {e} e ON e.id = w.run_root WHERE w.run_root IS NOT NULL),
 orphan_tops AS (
     SELECT e.id AS top, e.trace_id AS trace_id, e.start_ns AS start_ns
-    FROM {e} e JOIN {w} w ON w.id = e.id WHERE e.orphan AND w.run_root IS NULL),
+    FROM {e} e JOIN {w} w ON w.id = e.id
+    WHERE e.orphan AND w.run_root IS NULL AND (w.cand IS NULL OR w.cand NOT IN (SELECT rid FROM roots))),
 adopted AS (
     SELECT o.top AS top, r.rid AS rid FROM orphan_tops o
     ASOF JOIN roots r ON o.trace_id = r.trace_id AND o.start_ns >= r.start_ns),
+lifted AS (
+    SELECT w.id AS id, w.cand AS rid FROM {w} w
+    WHERE w.run_root IS NULL AND w.cand IN (SELECT rid FROM roots)),
 agent_runs AS (
-    SELECT w.id AS id, coalesce(w.run_root, ad.rid) AS root_id,
-           w.top_orphan AND w.run_root IS NULL AS orphan
-    FROM {w} w LEFT JOIN adopted ad ON ad.top = w.top
-    WHERE w.run_root IS NOT NULL OR ad.rid IS NOT NULL),
+    SELECT w.id AS id, coalesce(w.run_root, l.rid, ad.rid) AS root_id,
+           w.top_orphan AND w.run_root IS NULL AND l.rid IS NULL AS orphan
+    FROM {w} w LEFT JOIN lifted l ON l.id = w.id LEFT JOIN adopted ad ON ad.top = w.top
+    WHERE w.run_root IS NOT NULL OR l.rid IS NOT NULL OR ad.rid IS NOT NULL),
 free_steps AS (
     SELECT w.id AS id, w.top AS top, e.pid AS pid, e.gkind AS gkind,
            coalesce(sp.finish LIKE '%tool%', FALSE) AS asks_tools
@@ -310,8 +319,11 @@ agg AS (
            arg_max(x.failed, x.end_ns) FILTER (WHERE {step}) AS last_step_failed,
            count(*) FILTER (WHERE {step} AND x.failed) AS failed_steps,
            arg_min(x.id, (x.depth, x.end_ns)) FILTER (WHERE {layer} AND x.failed) AS failed_layer,
-           count(*) FILTER (WHERE x.rl_counted) AS rate_limited_spans,
-           count(*) FILTER (WHERE x.timeout_counted) AS timeout_spans,
+           -- a signal seen only outside steps (the provider call is not instrumented) still counts once
+           greatest(count(*) FILTER (WHERE x.rl_counted),
+                    CASE WHEN bool_or(coalesce(x.is_rate_limited, FALSE)) THEN 1 ELSE 0 END) AS rate_limited_spans,
+           greatest(count(*) FILTER (WHERE x.timeout_counted),
+                    CASE WHEN bool_or(coalesce(x.is_timeout, FALSE)) THEN 1 ELSE 0 END) AS timeout_spans,
            bool_or(x.orphan) AS partial,
            min(x.start_ns) AS first_ns, max(x.end_ns) AS last_ns,
            any_value(n.agent) AS agent,

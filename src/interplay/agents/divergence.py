@@ -110,9 +110,12 @@ def _compute(store: Store, agents: list[str], traces: list[str] | None) -> dict[
     return out
 
 
-def first_divergence(path: list[str], baseline: Baseline) -> dict[str, Any] | None:
-    """Where `path` left every successful path, with what was expected there; None if it never did."""
-    if len(baseline.good_paths) < MIN_GOOD_RUNS:
+def first_divergence(path: list[str], baseline: Baseline, min_runs: int = MIN_GOOD_RUNS) -> dict[str, Any] | None:
+    """Where `path` left every successful path, with what was expected there; None if it never did.
+
+    min_runs: successful runs needed before saying anything (a session's own runs: fewer will do).
+    """
+    if len(baseline.good_paths) < min_runs:
         return None
     table = baseline.next_steps()
     for i in range(len(path) + 1):

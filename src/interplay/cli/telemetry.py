@@ -7,10 +7,17 @@ from pathlib import Path
 import click
 
 from .. import output, queries
+from ..model import InvalidInput
 from ..timeutil import parse_duration_ns, parse_time_ns
 from ..client import RemoteInterplay
 from . import (_backend, _window, _writable_backend, backend_options, db_option, err, format_option, main,
                out, since_option, token_option, until_option)
+
+
+no_content_option = click.option(
+    "--no-content", is_flag=True, envvar="INTERPLAY_NO_CONTENT",
+    help="Drop prompts, completions and tool arguments/results (GenAI and OpenInference content "
+         "attributes and message events) before storing; spans and everything else are kept.")
 
 
 # -- serve ---------------------------------------------------------------------------------------
@@ -43,10 +50,14 @@ from . import (_backend, _window, _writable_backend, backend_options, db_option,
                    "(repeatable; '*' for any; env INTERPLAY_ALLOWED_HOSTS, space-separated).")
 @click.option("--cors-origin", "cors_origins", multiple=True, envvar="INTERPLAY_CORS_ORIGINS",
               help="A browser origin (https://host:port) allowed to call the API cross-origin (repeatable).")
+@no_content_option
+@click.option("--prices", envvar="INTERPLAY_PRICES", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Model prices for agent-run costs: JSON of model → USD per million input/output tokens "
+                   "(env INTERPLAY_PRICES; see README).")
 def serve(db: str, host: str, port: int, grpc_port: int, token: str | None, retention: str,
           max_body: str, max_pending: int, notify_url: str | None, max_upload: str, body_budget: str,
           body_timeout: str, max_requests: int, allowed_hosts: tuple[str, ...],
-          cors_origins: tuple[str, ...]) -> None:
+          cors_origins: tuple[str, ...], no_content: bool, prices: str | None) -> None:
     """Receive OTLP (HTTP and gRPC) and serve the API, until Ctrl-C or SIGTERM."""
     from ..server.bodies import BodyLimits
     from ..server.run import serve as run_server
@@ -60,6 +71,7 @@ def serve(db: str, host: str, port: int, grpc_port: int, token: str | None, rete
     run_server(db, host=host, port=port, grpc_port=None if grpc_port < 0 else grpc_port, token=token,
                retention_ns=keep or None, max_body=_parse_size(max_body), max_pending=max_pending,
                notify_url=notify_url, limits=limits, allowed_hosts=allowed_hosts, cors_origins=cors_origins,
+               content=not no_content, prices=prices,
                echo=lambda line: out.print(output.safe(line)))
 
 
@@ -87,11 +99,12 @@ def _parse_size(text: str, option: str = "--max-body") -> int:
 @click.option("--input-format", "input_format", type=click.Choice(["auto", "rcaeval"]), default="auto",
               show_default=True, help="auto: detect each file's format by its content; rcaeval: RCAEval "
                                       "metrics CSVs (`time` + `<service>_<metric>` columns).")
+@no_content_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "rcaeval"]), default="text",
               show_default=True, help="How to report what was stored (rcaeval: the old spelling of "
                                       "--input-format rcaeval).")
 def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, skip_invalid: bool,
-           input_format: str, fmt: str) -> None:
+           input_format: str, no_content: bool, fmt: str) -> None:
     """Store telemetry files: OTLP JSON lines, OTLP JSON/protobuf messages, change events, .gz.
 
     Each file is stored whole or not at all.
@@ -102,6 +115,12 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
     from ..model import IngestResult
     target = _writable_backend(db, url, token)
     local = not isinstance(target, RemoteInterplay)
+    if no_content:
+        if not local:
+            target.close()
+            raise InvalidInput("--no-content: a running server stores what it receives as it was started: "
+                               "use `interplay serve --no-content`, or ingest into a file that no server holds")
+        target.content = False
     if input_format == "rcaeval":
         _ingest_rcaeval(target, paths, local)
         return

@@ -36,7 +36,8 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
           token: str | None = None, retention_ns: int | None = None,
           max_body: int = 16 * 1024 * 1024, max_pending: int = 256, notify_url: str | None = None,
           limits: BodyLimits | None = None, allowed_hosts: tuple[str, ...] = (),
-          cors_origins: tuple[str, ...] = (), echo: Callable[[str], None] = print) -> None:
+          cors_origins: tuple[str, ...] = (), content: bool = True, prices: str | None = None,
+          echo: Callable[[str], None] = print) -> None:
     """Run until SIGTERM / Ctrl-C; every acknowledged batch is committed before this returns.
 
     `limits` bound request bodies (size, time, bytes in flight, requests in flight); Host must be
@@ -49,7 +50,7 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
         raise InterplayError(f"refusing to listen on non-loopback address {host} without a token: "
                              "set --token or INTERPLAY_TOKEN")
     sock = _bind(host, port)
-    interplay = Interplay.open(db)
+    interplay = Interplay.open(db, content=content, prices=prices)
     writer = Writer(interplay, max_pending=max_pending, retention_ns=retention_ns)
     grpc_server = None
     try:
