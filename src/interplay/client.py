@@ -1,6 +1,8 @@
 """A client for a running `interplay serve`, with the same query methods as `Interplay`."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +91,17 @@ class RemoteInterplay:
         return self._get("/api/agents/runs", window, agent=agent, failed="true" if failed else None,
                          limit=limit)["runs"]
 
-    def agent_run(self, run_id: str) -> dict[str, Any]:
-        return self._request("GET", f"/api/agents/runs/{run_id}")
+    def agent_run(self, run_id: str, full: bool = False) -> dict[str, Any]:
+        return self._request("GET", f"/api/agents/runs/{run_id}", params={"full": "true"} if full else None)
+
+    def agent_sessions(self, window: TimeRange = TimeRange(), limit: int = 50) -> list[dict[str, Any]]:
+        return self._get("/api/agents/sessions", window, limit=limit)["sessions"]
+
+    def agent_session(self, session_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/agents/sessions/{quote(session_id, safe='')}")
+
+    def agent_spend(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+        return self._get("/api/agents/spend", window)["spend"]
 
     def add_changes(self, events: Any) -> IngestResult:
         return _result(self._request("POST", "/v1/changes", json=events))

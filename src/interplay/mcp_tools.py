@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from .agents.content import preview
 from .investigations import Investigations, summary_of
 from .model import InterplayError, InvalidInput, NotFound
 from .queries import TimeRange
@@ -146,15 +147,30 @@ class Tools:
         """Agent runs, newest first: status, steps, tokens, failure modes."""
         runs = self.hub.agent_runs(agent=agent or None, failed=failed, window=_window(since, until),
                                    limit=max(1, min(limit, 200)))
-        items = [{"run_id": r["run_id"], "agent": r["agent"], "status": r["status"], "started": r["started"],
-                  "duration_ms": r["duration_ms"], "steps": r["steps"], "tool_calls": r["tool_calls"],
-                  "tokens": (r.get("tokens") or {}).get("total"), "errors": r["errors"],
-                  "error": _clip(r.get("error"), 120),
-                  "failure_modes": [m["mode"] for m in r.get("failure_modes") or []]} for r in runs]
+        items = [_run_item(r) for r in runs]
         doc = {"runs": items, "shown": len(items)}
         if items:
             doc["next"] = "agent_run(run_id) for one run's steps"
         return self._fit(doc, "runs", lambda n: "agent_runs with failed=true, agent=NAME or until=<oldest started>")
+
+    def agent_sessions(self, session_id: str | None = None, since: str | None = None, until: str | None = None,
+                       limit: int = 20) -> str:
+        """Agent runs grouped by conversation / session id; with session_id, that session's runs in order."""
+        if session_id:
+            found = self.hub.agent_session(session_id)
+            doc = {"session_id": found["session_id"], "runs_count": found["runs_count"],
+                   "failed_runs": found["failed_runs"], "cost_usd": found.get("cost_usd"),
+                   "runs": [{**_run_item(r), **({"session_divergence": {
+                       k: r["session_divergence"].get(k) for k in ("step", "happened", "expected")}}
+                       if r.get("session_divergence") else {})} for r in found["runs"]]}
+            return self._fit(doc, "runs", lambda n: "agent_run(run_id) for one run's steps")
+        found = self.hub.agent_sessions(window=_window(since, until), limit=max(1, min(limit, 200)))
+        items = [{k: s_.get(k) for k in ("session_id", "runs_count", "failed_runs", "agents", "started",
+                                         "last_started", "tokens", "cost_usd", "failure_modes")} for s_ in found]
+        doc = {"sessions": items, "shown": len(items)}
+        if items:
+            doc["next"] = "agent_sessions(session_id=ID) for one session's runs in order"
+        return self._fit(doc, "sessions", lambda n: "agent_sessions with until=<oldest started>")
 
     def agent_run(self, run_id: str, offset: int = 0) -> str:
         """One agent run: its summary, failure modes and its steps (model calls, tool calls, errors)."""
@@ -299,6 +315,15 @@ def _walk(node: dict[str, Any]):
         yield from _walk(child)
 
 
+def _run_item(r: dict[str, Any]) -> dict[str, Any]:
+    return {"run_id": r["run_id"], "agent": r["agent"], "status": r["status"], "started": r["started"],
+            "duration_ms": r["duration_ms"], "steps": r["steps"], "model_calls": r["model_calls"],
+            "tool_calls": r["tool_calls"], "tokens": (r.get("tokens") or {}).get("total"),
+            "usd": (r.get("cost") or {}).get("usd"), "errors": r["errors"], "error": _clip(r.get("error"), 120),
+            "session": r.get("conversation_id"),
+            "failure_modes": [m["mode"] for m in r.get("failure_modes") or []]}
+
+
 def _step(s: dict[str, Any]) -> dict[str, Any]:
     step = {"i": s["index"], "kind": s["kind"], "name": _clip(s.get("name"), 80), "service": s.get("service"),
             "ms": s["duration_ms"], "status": s["status"]}
@@ -344,4 +369,4 @@ def _window(since: str | None, until: str | None) -> TimeRange:
 
 
 TOOL_NAMES = ("list_services", "service_graph", "investigate", "cause_evidence", "trace_summary",
-              "agent_runs", "agent_run", "recent_changes", "impact")
+              "agent_runs", "agent_run", "agent_sessions", "recent_changes", "impact")

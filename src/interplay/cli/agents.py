@@ -1,12 +1,15 @@
-"""`interplay agents`: list agent runs with their failure modes; `interplay agents show RUN`."""
+"""`interplay agents`: list agent runs with their failure modes; `agents show RUN`; `agents sessions`,
+`agents session ID`; `agents spend`."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 from rich.text import Text
 
 from .. import output
+from ..agents.content import preview
 from ..queries import TimeRange
 from . import (_backend, _window, backend_options, err, format_option, main, out, since_option, until_option)
 
@@ -32,13 +35,33 @@ def agents(ctx: click.Context, agent, failed, limit, db, url, token, since, unti
     if fmt == "json":
         output.print_json(out, {"runs": runs})
         return
+    _print_runs(runs)
+
+
+def _print_runs(runs: list[dict[str, Any]]) -> None:
     for r in runs:
         r["tokens_total"] = (r.get("tokens") or {}).get("total")
+        r["usd"] = _usd((r.get("cost") or {}).get("usd"))
+        r["calls"] = f"{r['model_calls']}/{r['tool_calls']}"
         r["modes"] = ", ".join(m["mode"] for m in r.get("failure_modes", [])) or "-"
     output.table(out, runs, [("run_id", "run"), ("started", "started"), ("agent", "agent"),
                              ("status", "status"), ("duration_ms", "ms"), ("steps", "steps"),
-                             ("tokens_total", "tokens"), ("modes", "failure modes")], nowrap=("run_id", "started"),
+                             ("calls", "model/tool"), ("tokens_total", "tokens"), ("usd", "cost"),
+                             ("modes", "failure modes")], nowrap=("run_id", "started"),
                  empty="no agent runs found (no spans with gen_ai.* / OpenInference agent attributes)")
+
+
+def _usd(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"${v:.2f}" if v >= 1 else f"${v:.6f}".rstrip("0").rstrip(".") if v else "$0"
+
+
+def _lines(text: str, indent: str = "", style: str = "dim") -> None:
+    """Multi-line text (a traceback, pretty JSON), each line made safe on its own."""
+    for line in text.splitlines():
+        if line.strip():
+            out.print(output.safe(indent + line), style=style)
 
 
 @agents.command("show")
@@ -46,44 +69,127 @@ def agents(ctx: click.Context, agent, failed, limit, db, url, token, since, unti
 @backend_options
 @click.option("--all-steps", is_flag=True, help="Print every step; by default a repeated step (or pair of "
                                                 "steps) prints once as `name ×N`.")
+@click.option("--full", is_flag=True, help="Whole inputs and outputs of every step, and tracebacks of errors "
+                                           "(else a one-line preview of each).")
 @format_option
-def show(run_id, db, url, token, all_steps, fmt) -> None:
+def show(run_id, db, url, token, all_steps, full, fmt) -> None:
     """One run step by step: model calls, tool calls and what they reached, errors, failure modes."""
     backend = _backend(db, url, token)
     try:
-        run = _get(backend, run_id)
+        run = _get(backend, run_id, full)
     finally:
         backend.close()
     if fmt == "json":
         output.print_json(out, run)
         return
-    _print_run(run, fold=not all_steps)
+    _print_run(run, fold=not all_steps and not full, full=full)
+
+
+@agents.command("sessions")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@backend_options
+@since_option
+@until_option
+@format_option
+def sessions(limit, db, url, token, since, until, fmt) -> None:
+    """Runs grouped by conversation / session id (gen_ai.conversation.id, session.id), most recent first."""
+    backend = _backend(db, url, token)
+    try:
+        found = backend.agent_sessions(window=_window(since, until), limit=limit)
+    finally:
+        backend.close()
+    if fmt == "json":
+        output.print_json(out, {"sessions": found})
+        return
+    for s in found:
+        s["agents_text"] = ", ".join(s["agents"])
+        s["usd"] = _usd(s.get("cost_usd"))
+        s["modes"] = ", ".join(s["failure_modes"]) or "-"
+    output.table(out, found, [("session_id", "session"), ("started", "started"), ("runs_count", "runs"),
+                              ("failed_runs", "failed"), ("agents_text", "agents"), ("tokens", "tokens"),
+                              ("usd", "cost"), ("modes", "failure modes")], nowrap=("session_id", "started"),
+                 empty="no sessions found (no agent run carries gen_ai.conversation.id or session.id)")
+
+
+@agents.command("session")
+@click.argument("session_id")
+@backend_options
+@format_option
+def session(session_id, db, url, token, fmt) -> None:
+    """One session's runs in order; a failed run says where it left the session's successful runs."""
+    backend = _backend(db, url, token)
+    try:
+        found = backend.agent_session(session_id)
+    finally:
+        backend.close()
+    if fmt == "json":
+        output.print_json(out, found)
+        return
+    out.print(output.safe(f"session {found['session_id']}: {found['runs_count']} runs, "
+                          f"{found['failed_runs']} failed, cost {_usd(found.get('cost_usd'))}"), style="bold")
+    _print_runs(found["runs"])
+    for r in found["runs"]:
+        d = r.get("session_divergence")
+        if d:
+            out.print(output.safe(f"  {r['run_id']}: left this session's successful runs at step {d['step']}: "
+                                  f"{d['happened']} where they did "
+                                  + " or ".join(e["signature"] for e in d["expected"])), style="yellow")
+
+
+@agents.command("spend")
+@backend_options
+@since_option
+@until_option
+@format_option
+def spend(db, url, token, since, until, fmt) -> None:
+    """Model calls, tokens and cost per agent and model (llm.cost.* where sent, else tokens × prices)."""
+    backend = _backend(db, url, token)
+    try:
+        rows = backend.agent_spend(window=_window(since, until))
+    finally:
+        backend.close()
+    if fmt == "json":
+        output.print_json(out, {"spend": rows})
+        return
+    for r in rows:
+        r["usd_text"] = _usd(r.get("usd"))
+    output.table(out, rows, [("agent", "agent"), ("model", "model"), ("runs", "runs"), ("calls", "calls"),
+                             ("input_tokens", "tokens in"), ("output_tokens", "tokens out"),
+                             ("usd_text", "cost"), ("source", "from")],
+                 empty="no model calls found")
 
 
 def _list(backend, agent: str | None, failed: bool, window: TimeRange, limit: int) -> list[dict[str, Any]]:
     return backend.agent_runs(agent=agent, failed=failed, window=window, limit=limit)
 
 
-def _get(backend, run_id: str) -> dict[str, Any]:
-    return backend.agent_run(run_id.strip())
+def _get(backend, run_id: str, full: bool = False) -> dict[str, Any]:
+    return backend.agent_run(run_id.strip(), full=full)
 
 
-def _print_run(run: dict[str, Any], fold: bool = True) -> None:
+def _print_run(run: dict[str, Any], fold: bool = True, full: bool = False) -> None:
     head = Text()
     head.append_text(output.safe(run["agent"]))
     head.append(f"  {run['run_id']}  ", style="dim")
     head.append(run["status"], style="red bold" if run["status"] == "error" else "green")
     tokens = run.get("tokens") or {}
-    head.append(f"  {run['duration_ms']:.0f} ms  {run['steps']} steps  {tokens.get('total') or 0} tokens",
-                style="cyan")
+    head.append(f"  {run['duration_ms']:.0f} ms  {run['steps']} steps ({run['model_calls']} model, "
+                f"{run['tool_calls']} tool)  {tokens.get('total') or 0} tokens  "
+                f"{_usd((run.get('cost') or {}).get('usd'))}", style="cyan")
     out.print(head)
+    if run.get("conversation_id"):
+        out.print(output.safe(f"  session {run['conversation_id']}"), style="dim")
     if run.get("error"):
         out.print(output.safe(f"  error: {run['error']}"), style="red")
+    if full and run.get("traceback"):
+        _lines(run["traceback"], "    ")
     if not run.get("complete", True):
         out.print("  [some spans arrived without their parent: attached by time]", style="yellow")
     for steps, times in (fold_steps(run.get("steps_detail", [])) if fold else
                          [([s], 1) for s in run.get("steps_detail", [])]):
         out.print(_step_line(steps[0]) if times == 1 else _group_line(steps, times))
+        if times == 1:
+            _print_content(steps[0], full)
         if times > 1:  # the failures inside a folded loop still show
             for step in [s for s in steps if s["status"] == "error"][:3]:
                 out.print(_step_line(step))
@@ -130,6 +236,22 @@ def _group_line(steps: list[dict[str, Any]], times: int) -> Text:
     return line
 
 
+def _print_content(step: dict[str, Any], full: bool) -> None:
+    """A step's input and output: one preview line each, or all of it with --full."""
+    for side, arrow in (("input", "in "), ("output", "out")):
+        value = step.get(side)
+        if value is None or (step["kind"] == "tool" and side == "input" and not full):
+            continue  # a tool's arguments are on its own line already
+        if not full:
+            out.print(output.safe(f"        {arrow} {preview(value, 110)}"), style="dim")
+            continue
+        out.print(f"        {arrow}", style="dim")
+        _lines(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False), "          ")
+    error = step.get("error") or {}
+    if full and error.get("traceback"):
+        _lines(error["traceback"], "          ")
+
+
 def _step_line(step: dict[str, Any]) -> Text:
     line = Text(f"{step['index']:>4} ")
     line.append("✗ " if step["status"] == "error" else "  ", style="bold red")
@@ -138,6 +260,8 @@ def _step_line(step: dict[str, Any]) -> Text:
     tok = step.get("tokens") or {}
     if tok.get("input") is not None or tok.get("output") is not None:
         line.append(f"  {tok.get('input') or 0}→{tok.get('output') or 0} tok", style="dim")
+    if step.get("cost"):
+        line.append(f"  {_usd(step['cost']['usd'])}", style="dim")
     if step.get("finish_reasons"):
         line.append("  ")
         line.append_text(output.safe(",".join(map(str, step["finish_reasons"]))))
@@ -151,7 +275,7 @@ def _step_line(step: dict[str, Any]) -> Text:
     error = step.get("error")
     if error and step["status"] == "error":
         cause = error.get("caused_by") or {}
-        text = error.get("type") or error.get("message") or "error"
+        text = error.get("message") or error.get("type") or "error"
         if cause.get("service"):
             where = " ".join(x for x in (cause["service"], cause.get("operation")) if x)
             text += f" (in {where})"

@@ -1,5 +1,5 @@
-"""HTTP API for agent runs: GET /api/agents/runs, /api/agents/runs/{run_id}, /api/agents/load,
-/api/agents/touching?service=."""
+"""HTTP API for agent runs: GET /api/agents/runs, /api/agents/runs/{run_id}[?full=true], /api/agents/sessions,
+/api/agents/sessions/{session_id}, /api/agents/spend, /api/agents/load, /api/agents/touching?service=."""
 from __future__ import annotations
 
 from typing import Any
@@ -24,7 +24,21 @@ async def _runs(request: Request) -> Response:
 
 async def _run(request: Request) -> Response:
     run_id = request.path_params["run_id"]
-    return await _answer(request, lambda hub, q: hub.agent_run(run_id))
+    return await _answer(request, lambda hub, q: hub.agent_run(run_id, full=flag(q.get("full"))))
+
+
+async def _sessions(request: Request) -> Response:
+    return await _answer(request, lambda hub, q: {"sessions": hub.agent_sessions(
+        window=window_of(q), limit=int_param(q.get("limit"), 50, "limit"))})
+
+
+async def _session(request: Request) -> Response:
+    session_id = request.path_params["session_id"]
+    return await _answer(request, lambda hub, q: hub.agent_session(session_id))
+
+
+async def _spend(request: Request) -> Response:
+    return await _answer(request, lambda hub, q: {"spend": hub.agent_spend(window=window_of(q))})
 
 
 async def _load(request: Request) -> Response:
@@ -53,6 +67,9 @@ async def _answer(request: Request, fn) -> Response:
 ROUTES: list[Route] = [
     Route("/api/agents/runs", _runs, methods=["GET"]),
     Route("/api/agents/runs/{run_id}", _run, methods=["GET"]),
+    Route("/api/agents/sessions", _sessions, methods=["GET"]),
+    Route("/api/agents/sessions/{session_id:path}", _session, methods=["GET"]),
+    Route("/api/agents/spend", _spend, methods=["GET"]),
     Route("/api/agents/load", _load, methods=["GET"]),
     Route("/api/agents/touching", _touching, methods=["GET"]),
 ]

@@ -279,9 +279,24 @@ OPENAPI: dict[str, Any] = {
                 "runs": {"type": "array", "items": {"$ref": "#/components/schemas/AgentRun"}}}}),
             tag="agents")},
         "/api/agents/runs/{run_id}": {"get": _op(
-            "One agent run with its ordered steps (steps_detail)",
-            [_param("run_id", "Run id (trace_id:span_id) from /api/agents/runs.", where="path")],
+            "One agent run with its ordered steps (steps_detail: input, output, cost, errors)",
+            [_param("run_id", "Run id (trace_id:span_id) from /api/agents/runs.", where="path"),
+             _param("full", "true: whole step contents (else each text is cut at 2000 characters) and "
+                            "tracebacks.", schema={"type": "boolean"})],
             _ok("The run", "AgentRun"), tag="agents", errors=("400", "404"))},
+        "/api/agents/sessions": {"get": _op(
+            "Agent runs grouped by conversation / session id, most recently active first",
+            _WINDOW + [_LIMIT(50)],
+            _ok("Sessions", {"type": "object", "properties": {"sessions": _LIST}}), tag="agents")},
+        "/api/agents/sessions/{session_id}": {"get": _op(
+            "One session: its runs in start order, with divergence from the session's successful runs",
+            [_param("session_id", "gen_ai.conversation.id or session.id.", where="path")],
+            _ok("The session", {"type": "object", "properties": {"session_id": {"type": "string"},
+                                                                  "runs": _LIST}}),
+            tag="agents", errors=("400", "404"))},
+        "/api/agents/spend": {"get": _op(
+            "Model calls, tokens and cost (USD) per agent and model in the window", _WINDOW,
+            _ok("Spend", {"type": "object", "properties": {"spend": _LIST}}), tag="agents")},
         "/api/agents/load": {"get": _op(
             "Agent load per backend (LLM providers, tools, services) in the window", _WINDOW,
             _ok("Load", {"type": "object", "properties": {"load": _LIST}}), tag="agents")},
@@ -392,7 +407,9 @@ OPENAPI: dict[str, Any] = {
                 "status": {"type": "string"}, "started": {"type": "string"}, "duration_ms": {"type": "number"},
                 "steps": {"type": "integer"}, "model_calls": {"type": "integer"},
                 "tool_calls": {"type": "integer"}, "tools": {"type": "array", "items": {"type": "string"}},
-                "tokens": _OBJ, "errors": {"type": "integer"}, "error": {"type": "string", "nullable": True},
+                "tokens": _OBJ, "cost": {"type": "object", "nullable": True},
+                "conversation_id": {"type": "string", "nullable": True},
+                "errors": {"type": "integer"}, "error": {"type": "string", "nullable": True},
                 "path": {"type": "array", "items": {"type": "string"}}, "failure_modes": _LIST,
                 "steps_detail": _LIST}},
         },
