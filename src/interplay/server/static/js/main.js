@@ -2,7 +2,7 @@
 import {ApiError} from "./api.js";
 import {add, clear, h, notice, spinner} from "./dom.js";
 import * as range from "./range.js";
-import {renderAgentRun, renderAgentRuns} from "./views/agents.js";
+import {renderAgentRun, renderAgentRuns, renderAgentSession, renderAgentSessions} from "./views/agents.js";
 import {renderInvestigate, renderInvestigation} from "./views/investigate.js";
 import {renderServices, renderTraces} from "./views/lists.js";
 import {renderChanges} from "./views/changes.js";
@@ -25,6 +25,8 @@ const ROUTES = [
   [/^\/compare\/([^/]+)\/([^/]+)$/, "traces", renderCompare],
   [/^\/logs$/, "logs", renderLogs],
   [/^\/agents$/, "agents", renderAgentRuns],
+  [/^\/agents\/sessions$/, "agents", renderAgentSessions],
+  [/^\/agents\/sessions\/([^/]+)$/, "agents", renderAgentSession],
   [/^\/agents\/([^/]+)$/, "agents", renderAgentRun],
 ];
 
