@@ -57,15 +57,15 @@ class Interplay:
         with self.store.bulk_transaction() as tx:
             for batch in read_file(path, skip_invalid=skip_invalid, on_progress=on_progress, name=name,
                                    workers=workers, max_bytes=max_bytes, max_record=max_record):
-                tx.append(self._admit(batch))
+                tx.append(self.admit(batch))
                 result.add(batch.result())
         return result
 
     def ingest_batch(self, batch: TelemetryBatch) -> IngestResult:
-        self.store.append(self._admit(batch))
+        self.store.append(self.admit(batch))
         return batch.result()
 
-    def _admit(self, batch: TelemetryBatch) -> TelemetryBatch:
+    def admit(self, batch: TelemetryBatch) -> TelemetryBatch:
         """The batch as it is stored: without GenAI content when the hub keeps none."""
         if self.content:
             return batch

@@ -336,12 +336,12 @@ runs AS (
            r.operation AS root_operation, r.start_ns AS started_ns, r.gkind AS root_kind,
            CASE WHEN agg.failed_layer IS NOT NULL OR coalesce(agg.last_step_failed, FALSE)
                 THEN 'error' ELSE 'ok' END AS status,
-           fl.status_message AS root_message, fl.error_type AS root_error_type,
+           fl.status_message AS root_message, fl.error_type AS root_error_type, fl.span_id AS failed_span,
            coalesce(agg.input_tokens, r.input_tokens) AS tokens_in,
            coalesce(agg.output_tokens, r.output_tokens) AS tokens_out,
            coalesce(agg.total_tokens, r.total_tokens) AS tokens_total_attr
     FROM agg JOIN {s} r ON r.id = agg.root_id
-    LEFT JOIN (SELECT id, status_message, error_type FROM {s}) fl ON fl.id = agg.failed_layer)"""
+    LEFT JOIN (SELECT id, span_id, status_message, error_type FROM {s}) fl ON fl.id = agg.failed_layer)"""
 
 # Steps of the runs in `x` (one row per step), with what happened beneath each step. Needs run_tables(detail=True).
 # Every output column is named: ClickHouse calls an unnamed `x.trace_id` that another table also has `x.trace_id`.

@@ -135,9 +135,18 @@ def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False,
         if keep_steps:
             run["steps_detail"] = run_steps
             if full and r["status"] == "error":
-                run["traceback"] = describe(r["root_message"], r["root_error_type"])["traceback"]
+                run["traceback"] = describe(r["root_message"], r["root_error_type"],
+                                            _events(store, r["trace_id"], r["failed_span"]))["traceback"]
         out.append(run)
     return out
+
+
+def _events(store: Store, trace_id: str, span_id: str | None) -> str | None:
+    """The events of one span (for its exception's stacktrace)."""
+    if not span_id:
+        return None
+    rows = store.query("SELECT events FROM spans WHERE trace_id = ? AND span_id = ? LIMIT 1", [trace_id, span_id])
+    return rows[0]["events"] if rows else None
 
 
 def _run_cost(steps: list[dict[str, Any]], sent: float | None) -> dict[str, Any] | None:

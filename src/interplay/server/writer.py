@@ -96,7 +96,7 @@ class Writer:
         try:
             with self.interplay.store.transaction() as tx:
                 for batch, _ in group:
-                    tx.append(batch)
+                    tx.append(self.interplay.admit(batch))
         except Exception:  # one bad batch must not sink the others: retry one by one
             if len(group) == 1:
                 group[0][1].set_exception(_as_error())
