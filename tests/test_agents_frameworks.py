@@ -73,6 +73,14 @@ def served(tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def stored(served):
+    """The served database, once the server is stopped (last tests only: they end the server)."""
+    server = served[0]
+    server.stop()
+    return server.db
+
+
 def _wait_for_runs(server, n: int) -> list[dict]:
     deadline = time.monotonic() + 30
     while True:
@@ -205,3 +213,25 @@ def test_no_content_server_keeps_runs_but_not_what_was_said(tmp_path):
         assert "where is my order" not in json.dumps(stored) and "shipped" not in json.dumps(stored)
     finally:
         server.stop()
+
+
+def test_the_same_answers_on_chdb(stored, tmp_path):
+    """Last: stops the module's server. Every run, session and spend row the same on the ClickHouse engine."""
+    pytest.importorskip("chdb")
+    from interplay.api import Interplay
+    from interplay.migrate import migrate
+    duck = Interplay.open(stored, read_only=True)
+    ch = Interplay.open(f"chdb:{tmp_path / 'ch'}")
+    try:
+        migrate(duck.store, ch.store)
+        same = lambda a, b: json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)  # noqa: E731
+        runs = duck.agent_runs(limit=100)
+        assert len(runs) == len(FRAMEWORKS) * len(SCENARIOS) and same(runs, ch.agent_runs(limit=100))
+        assert same(duck.agent_sessions(), ch.agent_sessions())
+        assert same(duck.agent_session("session-langgraph"), ch.agent_session("session-langgraph"))
+        assert same(duck.agent_spend(), ch.agent_spend())
+        loop = next(r for r in runs if r["service"] == "langgraph-app" and r["tool_calls"] == 9)
+        assert same(duck.agent_run(loop["run_id"], full=True), ch.agent_run(loop["run_id"], full=True))
+    finally:
+        duck.close()
+        ch.close()

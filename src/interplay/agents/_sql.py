@@ -62,17 +62,21 @@ def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: boo
         marks = t.add("marks", _below(s, e))
         # Signals count inside steps only: framework layers (agent, chain spans) outside any step
         # repeat their step's error, and are not always the step's ancestors (LangGraph's node spans).
-        in_step = "coalesce(w.anchor_kind <> 'agent', FALSE)"
+        in_step = "coalesce(j.anchor_kind <> 'agent', FALSE)"
+        # one `id` column only (sp's): ClickHouse would name sp.* columns `sp.id` beside a.id, w.id
         t.add("x", f"""
-            SELECT a.root_id AS root_id, w.depth AS depth, w.anchor AS anchor, w.in_llm AS in_llm,
-                   a.orphan AS orphan,
-                   {in_step} AND coalesce(sp.is_rate_limited, FALSE) AND NOT coalesce(m.rl_below, FALSE)
+            SELECT j.root_id AS root_id, j.depth AS depth, j.anchor AS anchor, j.in_llm AS in_llm,
+                   j.orphan AS orphan,
+                   {in_step} AND coalesce(sp.is_rate_limited, FALSE) AND NOT coalesce(j.rl_below, FALSE)
                        AS rl_counted,
-                   {in_step} AND coalesce(sp.is_timeout, FALSE) AND NOT coalesce(m.timeout_below, FALSE)
+                   {in_step} AND coalesce(sp.is_timeout, FALSE) AND NOT coalesce(j.timeout_below, FALSE)
                        AS timeout_counted,
                    sp.*
-            FROM {a} a JOIN {w} w ON w.id = a.id JOIN {s} sp ON sp.id = a.id
-            LEFT JOIN {marks} m ON m.id = a.id""")
+            FROM (SELECT a.id AS xid, a.root_id AS root_id, a.orphan AS orphan, w.depth AS depth,
+                         w.anchor AS anchor, w.anchor_kind AS anchor_kind, w.in_llm AS in_llm,
+                         m.rl_below AS rl_below, m.timeout_below AS timeout_below
+                  FROM {a} a JOIN {w} w ON w.id = a.id LEFT JOIN {marks} m ON m.id = a.id) j
+            JOIN {s} sp ON sp.id = j.xid""")
         t.add("names", _names(t["x"], s))
     except BaseException:
         t.__exit__()
@@ -155,8 +159,8 @@ loop_spans AS (
     WHERE w.run_root IS NULL
     UNION ALL
     SELECT w.id, l.pid FROM {w} w JOIN loops l ON l.top = l.pid AND w.top = l.pid
-    WHERE w.run_root IS NULL AND w.id <> l.pid
-      AND (w.anchor IS NULL OR w.anchor NOT IN (SELECT id FROM free_steps WHERE pid <> l.pid)))
+    LEFT JOIN free_steps f2 ON f2.id = w.anchor
+    WHERE w.run_root IS NULL AND w.id <> l.pid AND (f2.id IS NULL OR f2.pid = l.pid))
 SELECT id, root_id, orphan FROM agent_runs
 UNION ALL
 SELECT id, any_value(root_id) AS root_id, FALSE AS orphan FROM loop_spans
@@ -328,11 +332,13 @@ agg AS (
            min(x.start_ns) AS first_ns, max(x.end_ns) AS last_ns,
            any_value(n.agent) AS agent,
            arg_min(x.conversation_id, (x.depth, x.start_ns, x.span_id))
-               FILTER (WHERE x.conversation_id IS NOT NULL) AS conversation_id,
-           arg_min(x.user_id, (x.depth, x.start_ns, x.span_id)) FILTER (WHERE x.user_id IS NOT NULL) AS user_id
+               FILTER (WHERE x.conversation_id IS NOT NULL) AS run_conversation,
+           arg_min(x.user_id, (x.depth, x.start_ns, x.span_id)) FILTER (WHERE x.user_id IS NOT NULL) AS run_user
     FROM {x} x JOIN {names} n ON n.root_id = x.root_id GROUP BY x.root_id),
 runs AS (
-    SELECT agg.*, r.trace_id, r.span_id AS root, r.trace_id || ':' || r.span_id AS run_id, r.service AS root_service,
+    -- agg's columns named like the root's (input_tokens, ...) come back as `agg.x` on ClickHouse: use the aliases
+    SELECT agg.*, agg.run_conversation AS conversation_id, agg.run_user AS user_id, r.trace_id,
+           r.span_id AS root, r.trace_id || ':' || r.span_id AS run_id, r.service AS root_service,
            r.operation AS root_operation, r.start_ns AS started_ns, r.gkind AS root_kind,
            CASE WHEN agg.failed_layer IS NOT NULL OR coalesce(agg.last_step_failed, FALSE)
                 THEN 'error' ELSE 'ok' END AS status,
