@@ -17,8 +17,8 @@ trace and span ids: joins between spans use it, not the two text ids), the field
 top span), `anchor` (the id of the innermost step the span belongs to; a step's own row has id =
 anchor), `in_llm` (under a model-call span: its tokens are already counted), `orphan`, and
 `rl_counted` / `timeout_counted` (a rate-limit or timeout signal on the deepest span that shows
-it: the layers above, which only repeat the error, do not count again). Stage `names` gives each
-run's agent name; `is_step(t)` says which rows of `x` are steps.
+it: the layers above, which only repeat the error, do not count again), `run_agent` (the run's agent
+name, from stage `names`) and `is_step` (the row is one of its run's steps).
 """
 from __future__ import annotations
 
@@ -40,13 +40,15 @@ def _stepkind(k: str) -> str:
     return f"({k} IS NOT NULL AND {k} NOT IN {_PASS})"
 
 
-def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: bool = False) -> Stages:
+def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: bool = False,
+               signals: bool = True) -> Stages:
     """The runs in the traces the scope query selects, as stages (see `Stages`): `s`, the spans of
     those traces, parsed; `x`, the spans of runs (see the module docstring); `names`, each run's
     agent. `runs_cte(t)` aggregates them per run. Use as a context manager; query with its `query`.
 
     scope: a SELECT returning a column trace_id, with `scope_params`.
     detail: also carry the attribute JSON of GenAI spans (for showing steps; large, so only then).
+    signals: count rate limits and timeouts once per call (baselines, which never read them, skip it).
     """
     t = Stages(store, "_ip_agent")
     try:
@@ -58,38 +60,46 @@ def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: boo
             FROM {s} ch
             LEFT JOIN {s} p ON p.trace_id = ch.trace_id AND p.span_id = nullif(ch.parent_span_id, ch.span_id)""")
         w = t.add("w", _walk(e))
-        a = t.add("a", _assign(w, e, s))
-        marks = t.add("marks", _below(s, e))
+        other = t.add("a", _assign(w, e, s))
+        # every span of a run: the walk's run_root, or the placement of the few it left out
+        # (a subquery, not a stage: materialising it costs more than joining twice)
+        a = f"""(
+            SELECT w.id AS id, coalesce(w.run_root, o.root_id) AS root_id, coalesce(o.orphan, FALSE) AS orphan,
+                   w.depth AS depth, w.anchor AS anchor, w.anchor_kind AS anchor_kind, w.in_llm AS in_llm
+            FROM {w} w LEFT JOIN {other} o ON o.id = w.id
+            WHERE w.run_root IS NOT NULL OR o.root_id IS NOT NULL)"""
+        marks = t.add("marks", _below(s, e) if signals else "SELECT 0 AS id, FALSE AS rl_below, FALSE AS timeout_below")
         # Signals count inside steps only: framework layers (agent, chain spans) outside any step
         # repeat their step's error, and are not always the step's ancestors (LangGraph's node spans).
         in_step = "coalesce(j.anchor_kind <> 'agent', FALSE)"
+        names = t.add("names", _names(a, s))
         # one `id` column only (sp's): ClickHouse would name sp.* columns `sp.id` beside a.id, w.id
         t.add("x", f"""
             SELECT j.root_id AS root_id, j.depth AS depth, j.anchor AS anchor, j.in_llm AS in_llm,
-                   j.orphan AS orphan,
+                   j.orphan AS orphan, j.agent AS run_agent, {_is_step('sp', 'j')} AS is_step,
                    {in_step} AND coalesce(sp.is_rate_limited, FALSE) AND NOT coalesce(j.rl_below, FALSE)
                        AS rl_counted,
                    {in_step} AND coalesce(sp.is_timeout, FALSE) AND NOT coalesce(j.timeout_below, FALSE)
                        AS timeout_counted,
                    sp.*
-            FROM (SELECT a.id AS xid, a.root_id AS root_id, a.orphan AS orphan, w.depth AS depth,
-                         w.anchor AS anchor, w.anchor_kind AS anchor_kind, w.in_llm AS in_llm,
-                         m.rl_below AS rl_below, m.timeout_below AS timeout_below
-                  FROM {a} a JOIN {w} w ON w.id = a.id LEFT JOIN {marks} m ON m.id = a.id) j
+            FROM (SELECT a.id AS xid, a.root_id AS root_id, a.orphan AS orphan, a.depth AS depth,
+                         a.anchor AS anchor, a.anchor_kind AS anchor_kind, a.in_llm AS in_llm,
+                         m.rl_below AS rl_below, m.timeout_below AS timeout_below, n.agent AS agent
+                  FROM {a} a JOIN {names} n ON n.root_id = a.root_id
+                  LEFT JOIN {marks} m ON m.id = a.id) j
             JOIN {s} sp ON sp.id = j.xid""")
-        t.add("names", _names(t["x"], s))
     except BaseException:
         t.__exit__()
         raise
     return t
 
 
-def is_step(x: str = "x", n: str = "n") -> str:
-    """Whether a row of `x` (joined to `names` as `n`) is a step of its run: not the root, not a
+def _is_step(sp: str, j: str) -> str:
+    """Whether a span (`sp`, with its run assignment `j`) is a step of its run: not the root, not a
     framework layer (an agent span without a name of its own or with the run's), not a chain."""
-    name = f"coalesce({x}.agent_name, {x}.agent_id)"
-    return (f"coalesce({x}.id = {x}.anchor AND {x}.id <> {x}.root_id AND {x}.gkind NOT IN {_PASS} "
-            f"AND ({x}.gkind <> 'agent' OR ({name} IS NOT NULL AND {name} <> {n}.agent)), FALSE)")
+    name = f"coalesce({sp}.agent_name, {sp}.agent_id)"
+    return (f"coalesce({sp}.id = {j}.anchor AND {sp}.id <> {j}.root_id AND {sp}.gkind NOT IN {_PASS} "
+            f"AND ({sp}.gkind <> 'agent' OR ({name} IS NOT NULL AND {name} <> {j}.agent)), FALSE)")
 
 
 def _walk(e: str) -> str:
@@ -120,13 +130,14 @@ SELECT id, top, top_orphan, depth, run_root, cand, anchor, anchor_kind, in_llm F
 
 
 def _assign(w: str, e: str, s: str) -> str:
-    """(id, root_id, orphan) for every span of a run: spans under an agent run; orphan subtrees,
+    """(id, root_id, orphan) of the spans of runs that the walk did not place (its run_root is NULL):
+    chain spans beside the agent under the run's root chain (lifted); orphan subtrees,
     to the run of their trace that started last before them; plain tool loops (no agent span):
     a parent whose steps include model and tool calls, or several model calls that asked for tools."""
     return f"""
 WITH roots AS (
-    SELECT DISTINCT w.run_root AS rid, e.trace_id AS trace_id, e.start_ns AS start_ns
-    FROM {w} w JOIN {e} e ON e.id = w.run_root WHERE w.run_root IS NOT NULL),
+    SELECT r.rid AS rid, e.trace_id AS trace_id, e.start_ns AS start_ns
+    FROM (SELECT DISTINCT run_root AS rid FROM {w} WHERE run_root IS NOT NULL) r JOIN {e} e ON e.id = r.rid),
 orphan_tops AS (
     SELECT e.id AS top, e.trace_id AS trace_id, e.start_ns AS start_ns
     FROM {e} e JOIN {w} w ON w.id = e.id
@@ -137,16 +148,18 @@ adopted AS (
 lifted AS (
     SELECT w.id AS id, w.cand AS rid FROM {w} w
     WHERE w.run_root IS NULL AND w.cand IN (SELECT rid FROM roots)),
+-- most spans are under an agent span and keep the walk's run_root: only the others are listed here
 agent_runs AS (
-    SELECT w.id AS id, coalesce(w.run_root, l.rid, ad.rid) AS root_id,
-           w.top_orphan AND w.run_root IS NULL AND l.rid IS NULL AS orphan
-    FROM {w} w LEFT JOIN lifted l ON l.id = w.id LEFT JOIN adopted ad ON ad.top = w.top
-    WHERE w.run_root IS NOT NULL OR l.rid IS NOT NULL OR ad.rid IS NOT NULL),
+    SELECT id, rid AS root_id, FALSE AS orphan FROM lifted
+    UNION ALL
+    SELECT w.id, ad.rid, TRUE FROM {w} w JOIN adopted ad ON ad.top = w.top
+    WHERE w.run_root IS NULL AND (w.cand IS NULL OR w.cand NOT IN (SELECT rid FROM roots))),
 free_steps AS (
     SELECT w.id AS id, w.top AS top, e.pid AS pid, e.gkind AS gkind,
            coalesce(sp.finish LIKE '%tool%', FALSE) AS asks_tools
     FROM {w} w JOIN {e} e ON e.id = w.id JOIN {s} sp ON sp.id = w.id
-    WHERE w.run_root IS NULL AND w.id = w.anchor AND NOT w.top_orphan),
+    WHERE w.run_root IS NULL AND w.id = w.anchor AND NOT w.top_orphan
+      AND (w.cand IS NULL OR w.cand NOT IN (SELECT rid FROM roots))),
 loops AS (
     SELECT pid, any_value(top) AS top FROM free_steps WHERE pid IS NOT NULL GROUP BY pid
     HAVING count(*) FILTER (WHERE gkind = 'llm') >= 1
@@ -160,11 +173,15 @@ loop_spans AS (
     UNION ALL
     SELECT w.id, l.pid FROM {w} w JOIN loops l ON l.top = l.pid AND w.top = l.pid
     LEFT JOIN free_steps f2 ON f2.id = w.anchor
-    WHERE w.run_root IS NULL AND w.id <> l.pid AND (f2.id IS NULL OR f2.pid = l.pid))
-SELECT id, root_id, orphan FROM agent_runs
-UNION ALL
-SELECT id, any_value(root_id) AS root_id, FALSE AS orphan FROM loop_spans
-WHERE id NOT IN (SELECT id FROM agent_runs) GROUP BY id"""
+    WHERE w.run_root IS NULL AND w.id <> l.pid AND (f2.id IS NULL OR f2.pid = l.pid)),
+assigned AS (
+    SELECT id, root_id, orphan FROM agent_runs
+    UNION ALL
+    SELECT l.id, any_value(l.root_id) AS root_id, FALSE AS orphan FROM loop_spans l
+    LEFT JOIN (SELECT id FROM lifted UNION ALL SELECT w.id FROM {w} w JOIN adopted ad ON ad.top = w.top) taken
+        ON taken.id = l.id
+    WHERE taken.id IS NULL GROUP BY l.id)
+SELECT id, root_id, orphan FROM assigned"""
 
 
 def _below(s: str, e: str) -> str:
@@ -180,22 +197,26 @@ WITH RECURSIVE up AS (
 SELECT id, bool_or(rl) AS rl_below, bool_or(tmo) AS timeout_below FROM up GROUP BY id"""
 
 
-def _names(x: str, s: str) -> str:
+def _names(a: str, s: str) -> str:
     """Each run's agent: the root's own name, else the shallowest named span's, else the workflow's
     name (the root chain's span name: LangGraph names it after the graph), else the service."""
     return f"""
-SELECT q.root_id AS root_id,
+SELECT roots.root_id AS root_id,
        coalesce(r.agent_name, r.agent_id, q.any_name, r.workflow_name, q.any_workflow,
                 CASE WHEN r.gkind IN ('chain', 'workflow', 'agent') AND r.operation <> 'invoke_agent'
                      THEN r.operation END,
                 r.service) AS agent
-FROM (SELECT root_id,
-             arg_min(coalesce(agent_name, agent_id), (depth, start_ns, span_id))
-                 FILTER (WHERE coalesce(agent_name, agent_id) IS NOT NULL) AS any_name,
-             arg_min(workflow_name, (depth, start_ns, span_id)) FILTER (WHERE workflow_name IS NOT NULL)
-                 AS any_workflow
-      FROM {x} GROUP BY root_id) q
-JOIN {s} r ON r.id = q.root_id"""
+FROM (SELECT DISTINCT root_id FROM {a}) roots
+JOIN {s} r ON r.id = roots.root_id
+LEFT JOIN (
+    SELECT a.root_id AS root_id,
+           arg_min(coalesce(sp.agent_name, sp.agent_id), a.depth * 1e19 + sp.start_ns)
+               FILTER (WHERE coalesce(sp.agent_name, sp.agent_id) IS NOT NULL) AS any_name,
+           arg_min(sp.workflow_name, a.depth * 1e19 + sp.start_ns)
+               FILTER (WHERE sp.workflow_name IS NOT NULL) AS any_workflow
+    FROM {s} sp JOIN {a} a ON a.id = sp.id
+    WHERE sp.agent_name IS NOT NULL OR sp.agent_id IS NOT NULL OR sp.workflow_name IS NOT NULL
+    GROUP BY a.root_id) q ON q.root_id = roots.root_id"""
 
 
 def _spans(detail: bool) -> str:
@@ -304,8 +325,8 @@ FROM t LEFT JOIN m USING (trace_id) ORDER BY bound DESC, trace_id"""
 def runs_cte(t: Stages) -> str:
     """CTEs `agg` and `runs` (to follow WITH): per-run aggregates over the run tables `t`,
     joined to the root span's own fields; one row per run."""
-    x, s, names = t["x"], t["s"], t["names"]
-    step = is_step("x", "n")
+    x, s = t["x"], t["s"]
+    step = "x.is_step"
     # The run's own layers: its root and the agent spans that are not sub-agent steps.
     layer = f"(x.id = x.root_id OR (x.gkind = 'agent' AND NOT {step}))"
     return f"""
@@ -322,7 +343,7 @@ agg AS (
            string_agg(x.sig, chr(31) ORDER BY x.start_ns, x.span_id) FILTER (WHERE {step}) AS path,
            arg_max(x.failed, x.end_ns) FILTER (WHERE {step}) AS last_step_failed,
            count(*) FILTER (WHERE {step} AND x.failed) AS failed_steps,
-           arg_min(x.id, (x.depth, x.end_ns)) FILTER (WHERE {layer} AND x.failed) AS failed_layer,
+           arg_min(x.id, x.depth * 1e19 + x.end_ns) FILTER (WHERE {layer} AND x.failed) AS failed_layer,
            -- a signal seen only outside steps (the provider call is not instrumented) still counts once
            greatest(count(*) FILTER (WHERE x.rl_counted),
                     CASE WHEN bool_or(coalesce(x.is_rate_limited, FALSE)) THEN 1 ELSE 0 END) AS rate_limited_spans,
@@ -330,11 +351,11 @@ agg AS (
                     CASE WHEN bool_or(coalesce(x.is_timeout, FALSE)) THEN 1 ELSE 0 END) AS timeout_spans,
            bool_or(x.orphan) AS partial,
            min(x.start_ns) AS first_ns, max(x.end_ns) AS last_ns,
-           any_value(n.agent) AS agent,
-           arg_min(x.conversation_id, (x.depth, x.start_ns, x.span_id))
+           any_value(x.run_agent) AS agent,
+           arg_min(x.conversation_id, x.depth * 1e19 + x.start_ns)
                FILTER (WHERE x.conversation_id IS NOT NULL) AS run_conversation,
-           arg_min(x.user_id, (x.depth, x.start_ns, x.span_id)) FILTER (WHERE x.user_id IS NOT NULL) AS run_user
-    FROM {x} x JOIN {names} n ON n.root_id = x.root_id GROUP BY x.root_id),
+           arg_min(x.user_id, x.depth * 1e19 + x.start_ns) FILTER (WHERE x.user_id IS NOT NULL) AS run_user
+    FROM {x} x GROUP BY x.root_id),
 runs AS (
     -- agg's columns named like the root's (input_tokens, ...) come back as `agg.x` on ClickHouse: use the aliases
     SELECT agg.*, agg.run_conversation AS conversation_id, agg.run_user AS user_id, r.trace_id,
@@ -354,7 +375,6 @@ runs AS (
 # The lists come unordered (ClickHouse has no ordered DISTINCT aggregate): runs.py sorts them.
 def steps_select(t: Stages) -> str:
     """The steps query over `run_tables(..., detail=True)`."""
-    step = is_step("x", "n")
     return f"""
 WITH beneath AS (
     SELECT anchor,
@@ -376,9 +396,8 @@ SELECT x.trace_id AS trace_id, r.span_id AS root, x.span_id AS span_id, x.parent
        cs.service AS culprit_service, cs.operation AS culprit_operation,
        coalesce(nullif(cs.status_message, ''), cs.error_type) AS culprit_message
 FROM {t['x']} x JOIN beneath b ON b.anchor = x.id
-JOIN {t['names']} n ON n.root_id = x.root_id
 JOIN {t['s']} r ON r.id = x.root_id
 LEFT JOIN (SELECT id, service, operation, status_message, error_type FROM {t['x']}) cs ON cs.id = b.culprit
-WHERE {step}
+WHERE x.is_step
 ORDER BY x.trace_id, root, x.start_ns, x.span_id
 """

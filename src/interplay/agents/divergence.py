@@ -84,7 +84,7 @@ def _compute(store: Store, agents: list[str], traces: list[str] | None) -> dict[
     else:
         scope, params = _sql.named_scope(agents) or (_sql.window_scope("TRUE"), [])
     out = {}
-    with _sql.run_tables(store, scope, params) as t:
+    with _sql.run_tables(store, scope, params, signals=False) as t:
         rows = t.query(f"""
         WITH {_sql.runs_cte(t)},
         r AS (

@@ -23,14 +23,14 @@ def spend(store: Store, window: TimeRange = TimeRange(), prices: PriceTable | No
     cond, params = window.where()
     with _sql.run_tables(store, _sql.window_scope(cond), params) as t:
         rows = t.query(f"""
-            SELECT n.agent AS agent, x.step_name AS model, count(DISTINCT x.root_id) AS runs, count(*) AS calls,
+            SELECT x.run_agent AS agent, x.step_name AS model, count(DISTINCT x.root_id) AS runs, count(*) AS calls,
                    sum(x.input_tokens) AS input_tokens, sum(x.output_tokens) AS output_tokens,
                    sum(x.cost) AS cost_sent, count(x.cost) AS calls_with_cost,
                    sum(x.input_tokens) FILTER (WHERE x.cost IS NULL) AS in_unpriced,
                    sum(x.output_tokens) FILTER (WHERE x.cost IS NULL) AS out_unpriced
-            FROM {t['x']} x JOIN {t['names']} n ON n.root_id = x.root_id
+            FROM {t['x']} x
             WHERE x.gkind = 'llm' AND NOT x.in_llm AND {cond.replace('start_ns', 'x.start_ns')}
-            GROUP BY n.agent, x.step_name""", params)
+            GROUP BY x.run_agent, x.step_name""", params)
     for r in rows:
         price = prices.price(r["model"])
         usd = r.pop("cost_sent") or 0.0
