@@ -454,3 +454,16 @@ def test_http_routes_in_process(tmp_path):
     assert client.get("/api/agents/runs", params={"limit": "x"}).status_code == 400
     assert client.get("/api/agents/load").json()["load"][0]["backend"] == "orders"
     assert len(client.get("/api/agents/touching", params={"service": "orders"}).json()["runs"]) == 4
+
+
+def test_a_run_stopped_at_its_turn_limit_is_a_tool_loop_even_with_few_distinct_calls(tmp_path):
+    run = Run(0, error="Max turns exceeded: {'max_turns': 2}")
+    run.chat()
+    run.tool("get_order", '{"id": 1}')
+    run.chat()
+    run.tool("get_order", '{"id": 2}')
+    ip = open_store(tmp_path, [run])
+    (r,) = ip.agent_runs()
+    loop = modes(r)["tool_loop"]
+    assert loop["evidence"]["max_turns"] is True and loop["evidence"]["calls"] == 2
+    assert loop["evidence"]["identical_calls"] == 1 and "turn limit" in loop["summary"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,11 @@ TOKEN_MIN_RUNS = 5          # runs of the agent with token counts before judging
 TOKEN_K = 5.0               # median + k · 1.4826 · MAD
 TOKEN_MIN_RATIO = 2.0       # and at least this multiple of the median (a tiny MAD is no excuse)
 
+# How frameworks say they stopped a run at its turn limit (openai-agents MaxTurnsExceeded, LangGraph
+# GraphRecursionError / "need more steps", LangChain's "Agent stopped due to iteration limit", CrewAI's max_iter).
+MAX_TURNS = re.compile(r"max(?:imum)?[ _-]?(?:turns|iterations|iter|steps)|recursion[ _-]?limit|iteration limit|"
+                       r"need more steps|MaxTurnsExceeded|GraphRecursionError|MaxIterationsExceeded", re.I)
+
 Mode = dict[str, Any]
 Detector = Callable[[dict[str, Any], list[dict[str, Any]], Baseline], Mode | None]
 
@@ -33,14 +39,28 @@ def detect(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Baseline)
 
 
 def tool_loop(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Baseline) -> Mode | None:
-    """The same tool called again and again with identical or near-identical arguments."""
+    """The same tool called again and again with identical or near-identical arguments, or a run the
+    framework stopped at its turn limit."""
     calls = [s for s in steps if s["kind"] == "tool"]
+    stopped = bool(run.get("error") and MAX_TURNS.search(run["error"]))
+    if stopped and calls and len(calls) < LOOP_MIN_CALLS:
+        top = Counter(s["name"] for s in calls).most_common(1)[0][0]
+        of_tool = [s for s in calls if s["name"] == top]
+        identical = Counter(_normal(s.get("arguments")) for s in of_tool).most_common(1)[0][1]
+        return _mode("tool_loop", of_tool[0]["index"],
+                     f"stopped at its turn limit ({run['error'][:120]}) after {len(calls)} tool call(s)",
+                     {"tool": top, "calls": len(of_tool), "identical_calls": identical,
+                      "longest_streak": _longest_similar_streak(calls)[0],
+                      "first_step": of_tool[0]["index"], "last_step": of_tool[-1]["index"], "max_turns": True,
+                      "arguments": _clip(_normal(of_tool[0].get("arguments"))),
+                      "failed_calls": sum(s["status"] == "error" for s in of_tool),
+                      "downstream": sorted({d for s in of_tool for d in s.get("downstream", [])})})
     if len(calls) < LOOP_MIN_CALLS:
         return None
     same = Counter((s["name"], _normal(s.get("arguments"))) for s in calls)
     (tool, args), identical = same.most_common(1)[0]
     streak, streak_tool, best = _longest_similar_streak(calls)
-    if max(identical, streak) < LOOP_MIN_CALLS:
+    if max(identical, streak) < LOOP_MIN_CALLS and not stopped:
         return None
     if streak > identical:
         tool = streak_tool
@@ -51,7 +71,8 @@ def tool_loop(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Baseli
                  f"longest run of near-identical calls {streak})",
                  {"tool": tool, "calls": len(of_tool), "identical_calls": identical, "longest_streak": streak,
                   "first_step": of_tool[0]["index"], "last_step": of_tool[-1]["index"],
-                  "arguments": _clip(args), "failed_calls": sum(s["status"] == "error" for s in of_tool),
+                  "arguments": _clip(args), "max_turns": stopped,
+                  "failed_calls": sum(s["status"] == "error" for s in of_tool),
                   "downstream": sorted({d for s in of_tool for d in s.get("downstream", [])})})
 
 
