@@ -14,7 +14,7 @@ import pytest
 from interplay.api import Interplay
 from interplay.testbed import CLASSIC_FAULTS, TOPOLOGIES, simulate_corpus
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # a corpus and 32 investigations
 SEED = 11  # the benchmark corpus uses seeds 0-2
 
 
