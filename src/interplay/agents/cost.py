@@ -54,6 +54,7 @@ class PriceTable:
     def __init__(self, prices: dict[str, dict[str, float]] | None = None) -> None:
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
         self._names = sorted(self.prices, key=len, reverse=True)
+        self._found: dict[str, dict[str, float] | None] = {}  # model → price (a run has many calls of one model)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "PriceTable":
@@ -72,6 +73,11 @@ class PriceTable:
     def price(self, model: str | None) -> dict[str, float] | None:
         if not model:
             return None
+        if model not in self._found:
+            self._found[model] = self._lookup(model)
+        return self._found[model]
+
+    def _lookup(self, model: str) -> dict[str, float] | None:
         low = model.lower()
         # "openai/gpt-4o" and "models/gemini-2.5-pro" price as their last part too
         for candidate in (low, low.rsplit("/", 1)[-1]):

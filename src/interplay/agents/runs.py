@@ -128,7 +128,8 @@ def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False,
     base = baselines(store, sorted({r["agent"] for r in rows}), all_traces)
     out = []
     for r in rows:
-        run_steps = [_step(i, s, prices, full) for i, s in enumerate(steps.get((r["trace_id"], r["root"]), []))]
+        run_steps = [_step(i, s, prices, full, content=keep_steps)
+                     for i, s in enumerate(steps.get((r["trace_id"], r["root"]), []))]
         run = _summary(r)
         run["cost"] = _run_cost(run_steps, r.get("cost_attr"))
         run["failure_modes"] = detect(run, run_steps, base.get(r["agent"], Baseline()))
@@ -188,7 +189,8 @@ def _run_error(r: dict[str, Any]) -> str | None:
     return None
 
 
-def _step(index: int, s: dict[str, Any], prices: PriceTable, full: bool = False) -> dict[str, Any]:
+def _step(index: int, s: dict[str, Any], prices: PriceTable, full: bool = False,
+          content: bool = True) -> dict[str, Any]:
     """One step row → the dict users see; attributes are decoded here (one step, small)."""
     attrs = _json(s["attributes"], {})
     step: dict[str, Any] = {
@@ -215,7 +217,8 @@ def _step(index: int, s: dict[str, Any], prices: PriceTable, full: bool = False)
                      "call_id": c.field(attrs, "tool_call_id")})
     if s["kind"] == "agent":
         step["agent"] = s["name"]
-    step.update(step_content(s["kind"], attrs, full))
+    if content:  # only a run shown step by step needs what was said (lists do not: it is large)
+        step.update(step_content(s["kind"], attrs, full))
     step["downstream"] = sorted(svc for svc in (s["services"] or []) if svc != s["service"])
     if s["peers"]:
         step["peers"] = sorted(s["peers"])
