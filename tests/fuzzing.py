@@ -161,7 +161,13 @@ def _set(doc: Any, path: tuple, value: Any, delete: bool = False) -> None:
 def hostile_json_request(draw, signal: str | None = None) -> tuple[str, Any]:
     """(signal, document): a valid request of the signal with 1..4 values replaced, deleted or nested."""
     signal = signal or draw(st.sampled_from(SIGNALS))
-    doc = template(signal)
+    return signal, draw(mutated(template(signal)))
+
+
+@st.composite
+def mutated(draw, doc: Any) -> Any:
+    """A copy of a valid JSON document with 1..4 values replaced, deleted, wrapped or nested deep."""
+    doc = json.loads(json.dumps(doc))
     for _ in range(draw(st.integers(1, 4))):
         paths = _paths(doc)
         if not paths:
@@ -187,7 +193,25 @@ def hostile_json_request(draw, signal: str | None = None) -> tuple[str, Any]:
                 deep = draw(st.sampled_from([{"kvlistValue": {"values": [{"key": "k", "value": deep}]}},
                                              {"arrayValue": {"values": [deep]}}]))
             _set(doc, path, deep)
-    return signal, doc
+    return doc
+
+
+# Valid bodies of the other routes that take JSON, for the route fuzz to mutate.
+ROUTE_BODIES = {
+    "/api/changes": {"time": "2026-01-01T00:00:00Z", "service": "fuzz", "kind": "deploy", "description": "v2",
+                     "version": "2.0", "attributes": {"k": "v", "n": 1}},
+    "/v1/changes": [{"time": "2026-01-01T00:00:00Z", "service": "fuzz", "kind": "config", "description": "x"}],
+    "/api/alerts": {"service": "fuzz", "summary": "errors up", "severity": "critical", "at": "2026-01-01T00:00:00Z"},
+    "/api/alerts/alertmanager": {"version": "4", "status": "firing", "groupKey": "g", "alerts": [
+        {"status": "firing", "labels": {"alertname": "HighErrors", "service": "fuzz"},
+         "annotations": {"summary": "errors"}, "startsAt": "2026-01-01T00:00:00Z"}]},
+    "/api/investigations": {"symptom": "fuzz:GET /", "at": "2026-01-01T00:00:00Z", "since": "2025-12-31T00:00:00Z",
+                            "until": "2026-01-02T00:00:00Z"},
+    "/api/v2/spans": [{"traceId": "5b8efff798038103d269b633813fc60c", "id": "051581bf3cb55c13", "name": "get /",
+                       "kind": "SERVER", "timestamp": T0 // 1000, "duration": 1000,
+                       "localEndpoint": {"serviceName": "fuzz"}, "tags": {"http.status_code": "500"}}],
+    "/mcp": {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_services", "arguments": {}}},
+}
 
 
 def json_body(doc: Any) -> bytes:

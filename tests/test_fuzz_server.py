@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from conftest import start_server
 from fuzzing import (EDGE_STRINGS, SIGNALS, fuzz_settings, hostile_json_request, hostile_proto_request,
-                     json_body, json_values, mixed_request, template, to_proto)
+                     json_body, json_values, mixed_request, mutated, ROUTE_BODIES, template, to_proto)
 from interplay.server.web import OPENAPI
 
 pytestmark = pytest.mark.integration
@@ -81,6 +81,13 @@ content_types = st.sampled_from(["application/json", "application/x-protobuf", "
                                  "application/json; charset=utf-16", "multipart/form-data; boundary=x", None])
 
 
+@pytest.mark.parametrize("path", sorted(ROUTE_BODIES))
+def test_route_bodies_the_fuzz_starts_from_are_accepted(srv, path):
+    r = srv.client.post(path, content=json_body(ROUTE_BODIES[path]), headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+    assert r.status_code in (200, 201, 202), (path, r.status_code, r.text[:300])
+
+
 @fuzz_settings(250)
 @given(st.data())
 def test_every_route_answers_hostile_requests_without_500(srv, data):
@@ -92,7 +99,7 @@ def test_every_route_answers_hostile_requests_without_500(srv, data):
     path += "?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in query.items()) if query else ""
     headers = {"X-Interplay-Client": "fuzz"} if data.draw(st.booleans()) else {}
     if method == "POST":
-        body = data.draw(bodies)
+        body = data.draw(bodies | mutated(ROUTE_BODIES[path]).map(json_body) if path in ROUTE_BODIES else bodies)
         content_type = data.draw(content_types)
         if content_type:
             headers["Content-Type"] = content_type
