@@ -87,6 +87,21 @@ def server(tmp_path):
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory):
+    """One server for a whole test module: for tests that need no fresh database (each asserts on
+    what it added, not on totals). A module opts in with `def server(module_server)`."""
+    srv = start_server(tmp_path_factory.mktemp("module") / "t.duckdb")
+    yield srv
+    srv.stop()
+
+
+def spans_stored(server: Server, services: tuple[str, ...] | None = None) -> int:
+    """Spans the server holds (of the given services), read over HTTP (no CLI process to start)."""
+    rows = server.get("/api/services").json()
+    return sum(r["spans"] for r in rows if services is None or r["service"] in services)
+
+
 @pytest.fixture
 def make_server(tmp_path):
     started: list[Server] = []

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from conftest import INTERPLAY, cli_json, start_server
+from conftest import INTERPLAY, cli_json, spans_stored, start_server
 from interplay.testing import TraceBuilder, traces_request
 
 pytestmark = pytest.mark.integration
@@ -46,15 +46,21 @@ def _span_doc(**overrides) -> dict:
 
 
 @pytest.fixture
+def server(module_server):
+    return module_server
+
+
+@pytest.fixture
 def seeded(server):
-    """A server already holding 6 good spans; each test checks they survive its bad input."""
+    """The module's server plus 6 good spans; each test checks they survive its bad input."""
+    server.base = spans_stored(server, ("frontend", "cart"))
     assert server.post("/v1/traces", json=_good(), headers=JSON).status_code == 200
     return server
 
 
 def _assert_intact(server, spans: int = 6):
-    rows = cli_json("services", "--url", server.url)
-    assert sum(r["spans"] for r in rows if r["service"] in ("frontend", "cart")) == spans
+    """The frontend and cart spans are the `spans` this test expects on top of what it found."""
+    assert spans_stored(server, ("frontend", "cart")) == server.base + spans
 
 
 def test_malformed_protobuf(seeded):
@@ -171,12 +177,13 @@ def test_unknown_fields_are_tolerated(seeded):
 
 def test_change_events_endpoint_validates(seeded):
     ok = {"time": "2026-01-01T00:00:00Z", "service": "cart", "kind": "deploy", "description": "v2", "version": "2"}
+    before = len(seeded.get("/api/changes").json())
     assert seeded.post("/v1/changes", json=ok).json()["changes"] == 1
     r = seeded.post("/v1/changes", json=[ok, {**ok, "kind": "reboot"}])
     assert r.status_code == 400 and "body[1]" in r.json()["error"] and "reboot" in r.json()["error"]
     r = seeded.post("/v1/changes", json={**ok, "time": "yesterday-ish"})
     assert r.status_code == 400 and "RFC3339" in r.json()["error"]
-    assert len(cli_json("changes", "--url", seeded.url)) == 1  # the bad list stored nothing
+    assert len(seeded.get("/api/changes").json()) == before + 1  # the bad list stored nothing
 
 
 def test_token_protects_everything_but_health(make_server):

@@ -189,3 +189,43 @@ def test_oversized_bodies_everywhere_get_413(make_server):
                        headers={**JSON, "Accept": "application/json, text/event-stream"})
         assert r.status_code == 413, (path, r.status_code, r.text[:200])
     assert server.get("/api/health").status_code == 200
+
+
+def test_grpc_beyond_its_held_exports_answers_unavailable_with_retry_info(make_server):
+    """OTLP/gRPC backpressure is UNAVAILABLE (retryable) with RetryInfo, never RESOURCE_EXHAUSTED."""
+    import grpc
+    from google.protobuf import json_format
+    from google.rpc import error_details_pb2, status_pb2
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+    server = make_server("--body-budget", "16MiB")  # holds budget ÷ max-body = at least 4 exports
+    request = json_format.ParseDict(_base64_ids(good(1500, seed=11)), trace_service_pb2.ExportTraceServiceRequest())
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        calls = [stub.Export.future(request, timeout=60) for _ in range(40)]
+        codes, details = [], []
+        for call in calls:
+            try:
+                call.result()
+                codes.append(grpc.StatusCode.OK)
+            except grpc.RpcError as err:
+                codes.append(err.code())
+                details.append(dict(err.trailing_metadata() or ()))
+    assert set(codes) == {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, codes
+    for trailers in details:
+        status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        retry = error_details_pb2.RetryInfo()
+        assert status.code == grpc.StatusCode.UNAVAILABLE.value[0] and status.details[0].Unpack(retry)
+        assert retry.retry_delay.seconds == 2
+        assert error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"]) == retry
+    assert spans_stored(server) == 3000 * codes.count(grpc.StatusCode.OK)
+
+
+def _base64_ids(doc: dict) -> dict:
+    import base64
+
+    def fix(v):
+        if isinstance(v, dict):
+            return {k: base64.b64encode(bytes.fromhex(x)).decode() if k in ("traceId", "spanId", "parentSpanId")
+                    and isinstance(x, str) and x else fix(x) for k, x in v.items()}
+        return [fix(x) for x in v] if isinstance(v, list) else v
+    return fix(doc)

@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from conftest import cli_json, run_cli
+from conftest import run_cli, spans_stored
 from interplay.testing import TraceBuilder, traces_request
 
 pytestmark = pytest.mark.integration
@@ -99,9 +99,13 @@ def partial(r: httpx.Response) -> tuple[int, str]:
     return rejected, ps.get("errorMessage", "")
 
 
-def count(server, what: str = "spans") -> int:
-    assert what == "spans"
-    return sum(r["spans"] for r in cli_json("services", "--url", server.url))
+@pytest.fixture
+def server(module_server):
+    return module_server
+
+
+def count(server) -> int:
+    return spans_stored(server)
 
 
 @pytest.mark.parametrize("override, reason", [
@@ -117,26 +121,26 @@ def count(server, what: str = "spans") -> int:
     ({"events": [{"timeUnixNano": "-1", "name": "e"}]}, "event time -1 is outside"),
 ])
 def test_bad_span_is_dropped_with_its_path_and_the_rest_stored(server, override, reason):
+    before = count(server)
     r = post(server, "traces", with_bad_span(**override))
     rejected, message = partial(r)
     if reason is None:
         assert rejected == 0
-        assert count(server, "spans") == 3
+        assert count(server) == before + 3
         return
     assert rejected == 1 and reason in message, message
     assert "resourceSpans[0].scopeSpans[0].spans[2]" in message
-    assert count(server, "spans") == 2
+    assert count(server) == before + 2
 
 
 def test_lone_surrogates_are_repaired_and_reported(server):
-    doc = with_bad_span(name="GET /\ud800")
+    doc = with_bad_span(name="GET /\ud800", traceId="ef" * 16)
     doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] = [
         {"key": "k\udfff", "value": {"stringValue": "v\ud800"}}]
     r = post(server, "traces", json.dumps(doc).encode())  # json.dumps escapes them as \ud800
     rejected, message = partial(r)
     assert rejected == 0 and "lone surrogate" in message and "spans[2].name" in message
-    names = {t["root_operation"] for t in cli_json("traces", "--url", server.url)}
-    assert "GET /\ufffd" in names
+    assert server.get("/api/traces/" + "ef" * 16).json()["roots"][0]["operation"] == "GET /\ufffd"
     r = server.post("/v1/traces", content=b'{"resourceSpans": []}\xff', headers=JSON)
     assert r.status_code == 400  # invalid UTF-8 bytes, once repaired, leave trailing garbage: not JSON
     r = server.post("/api/changes", headers=JSON, content=json.dumps(
@@ -146,14 +150,49 @@ def test_lone_surrogates_are_repaired_and_reported(server):
     assert r.status_code == 202, r.text
 
 
+def _invalid_utf8_request() -> bytes:
+    """Three spans; the third's name and an attribute value are not UTF-8 (protobuf refuses that)."""
+    message = to_proto(with_bad_span(traceId="fe" * 16), trace_service_pb2.ExportTraceServiceRequest)
+    bad = message.resource_spans[0].scope_spans[0].spans[2]
+    bad.name = "@@NAME@@"
+    bad.attributes.add(key="k").value.string_value = "@@VALUE@"
+    return message.SerializeToString().replace(b"@@NAME@@", b"GET /\xff\xfe!").replace(b"@@VALUE@", b"v\xed\xa0\x80\xc0\x80ok")
+
+
+def test_protobuf_with_invalid_utf8_is_repaired_and_reported(server):
+    before = count(server)
+    r = server.post("/v1/traces", content=_invalid_utf8_request(), headers=PROTO)
+    assert r.status_code == 200, r.content
+    ps = trace_service_pb2.ExportTraceServiceResponse.FromString(r.content).partial_success
+    assert ps.rejected_spans == 0 and "invalid UTF-8 repaired with U+FFFD" in ps.error_message
+    assert "spans[2].name" in ps.error_message and "spans[2].attributes[0].value.stringValue" in ps.error_message
+    assert count(server) == before + 3
+    root = server.get("/api/traces/" + "fe" * 16).json()["roots"][0]
+    assert root["operation"] == "GET /\ufffd\ufffd!"
+    assert json.loads(root["attributes"])["k"].startswith("v\ufffd")
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        raw = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                  request_serializer=None, response_deserializer=None)
+        response = trace_service_pb2.ExportTraceServiceResponse.FromString(raw(_invalid_utf8_request(), timeout=10))
+    assert "spans[2].name" in response.partial_success.error_message
+    assert count(server) == before + 6
+
+
+def test_protobuf_names_the_bad_data_point(server):
+    r = post(server, "metrics", gauge_points({}, {"startTimeUnixNano": str(U64_BIG)}), proto=True)
+    rejected, message = partial(r)
+    assert rejected == 1 and "metrics[0].dataPoints[2]" in message and "start time" in message
+
+
 def test_scope_name_not_a_string_rejects_only_its_scope(server):
     doc = spans(2)
     other = copy.deepcopy(doc["resourceSpans"][0])
     other["scopeSpans"][0]["scope"] = {"name": {"not": "a string"}}
     doc["resourceSpans"].append(other)
+    before = count(server)
     rejected, message = partial(post(server, "traces", doc))
     assert rejected == 2 and "scope.name must be a string" in message and "resourceSpans[1].scopeSpans[0]" in message
-    assert count(server, "spans") == 2
+    assert count(server) == before + 2
 
 
 def test_deep_nesting_is_refused_or_rejected_never_500(server):

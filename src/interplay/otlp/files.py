@@ -248,10 +248,11 @@ def _read_protobuf(stream: io.BufferedReader, path: Path, skip_invalid: bool,
     best_score = -1
     for signal in ("traces", "logs", "metrics"):
         try:
-            message = proto.parse_request(signal, data, str(path))
+            message, warnings = proto.parse_request(signal, data, str(path))
         except InvalidInput:
             continue
         batch = proto.decode_request(signal, message, where=str(path))
+        batch.warnings[:0] = warnings
         result = batch.result()
         score = result.spans + result.logs + result.metric_points - result.rejected_count
         if score > best_score:

@@ -12,6 +12,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from ..batch import TelemetryBatch
 from ..model import InvalidInput
 from .columns import MAX_DEPTH, MAX_STRING, ColumnBuilder, dumps, truncate
+from .proto_text import repair_utf8
+from .sanitize import repaired_warning
 
 REQUEST_TYPES = {
     "traces": ExportTraceServiceRequest,
@@ -20,14 +22,36 @@ REQUEST_TYPES = {
 }
 
 
-def parse_request(signal: str, data: bytes, where: str = "body") -> Any:
-    """Parse protobuf bytes of one export request; InvalidInput names what failed."""
+def decode(signal: str, data: bytes, where: str = "body") -> TelemetryBatch:
+    """Protobuf bytes of one export request → batch (repairs reported as warnings); InvalidInput
+    when the bytes are not such a request at all."""
+    message, warnings = parse_request(signal, data, where)
+    batch = decode_request(signal, message, where=where)
+    batch.warnings[:0] = warnings
+    return batch
+
+
+def parse_request(signal: str, data: bytes, where: str = "body") -> tuple[Any, list[str]]:
+    """Parse protobuf bytes of one export request → (message, warnings); InvalidInput names what failed.
+
+    Strings that are not valid UTF-8 (which the protobuf runtime refuses outright) are repaired
+    with U+FFFD and named in the warnings, so one bad string does not lose the whole request.
+    """
     message = REQUEST_TYPES[signal]()
     try:
         message.ParseFromString(data)
+        return message, []
     except (DecodeError, RuntimeError, ValueError) as exc:
-        raise InvalidInput(f"{where}: not a valid OTLP protobuf {message.DESCRIPTOR.name}: {exc}") from None
-    return message
+        error = exc
+    repaired = repair_utf8(REQUEST_TYPES[signal], data, where)
+    if repaired is not None:
+        data, paths = repaired
+        try:
+            message.ParseFromString(data)
+            return message, [repaired_warning("invalid UTF-8", paths)]
+        except (DecodeError, RuntimeError, ValueError):
+            pass
+    raise InvalidInput(f"{where}: not a valid OTLP protobuf {message.DESCRIPTOR.name}: {error}") from None
 
 
 def decode_request(signal: str, message: Any, builder: ColumnBuilder | None = None,
@@ -153,43 +177,55 @@ def add_metrics(req: ExportMetricsServiceRequest, b: ColumnBuilder, where: str) 
 
 
 def _add_metric(b: ColumnBuilder, m: Any, service: str, resource_json: str, loc: str, scope: Any) -> None:
-    common = dict(service=service, name=m.name, unit=m.unit, description=m.description,
-                  scope_name=scope.name, scope_version=scope.version, resource_json=resource_json, where=loc)
     which = m.WhichOneof("data")
-    if which in ("gauge", "sum"):
-        data = getattr(m, which)
-        mono = data.is_monotonic if which == "sum" else None
-        temp = _TEMPORALITY.get(data.aggregation_temporality, "") if which == "sum" else ""
-        for p in data.data_points:
-            value = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
-            b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
-                        type=which, value=value, is_monotonic=mono, temporality=temp,
-                        flags=p.flags, exemplars=_exemplars(p.exemplars),
-                        attributes=attributes(p.attributes), **common)
-    elif which in ("histogram", "exponential_histogram"):
-        data = getattr(m, which)
-        temp = _TEMPORALITY.get(data.aggregation_temporality, "")
-        for p in data.data_points:
-            hist = which == "histogram"
-            b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
-                        type=which, value=(p.sum / p.count) if p.count else None,
-                        count=p.count, sum=p.sum,
-                        min=p.min if p.HasField("min") else None,
-                        max=p.max if p.HasField("max") else None,
-                        bucket_counts=list(p.bucket_counts) if hist else None,
-                        bounds=list(p.explicit_bounds) if hist else None,
-                        flags=p.flags, exemplars=_exemplars(p.exemplars), exp=None if hist else _exp_buckets(p),
-                        temporality=temp, attributes=attributes(p.attributes), **common)
-    elif which == "summary":
-        for p in m.summary.data_points:
-            b.add_point(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano,
-                        type="summary", value=(p.sum / p.count) if p.count else None,
-                        count=p.count, sum=p.sum,
-                        bucket_counts=[q.value for q in p.quantile_values],
-                        bounds=[q.quantile for q in p.quantile_values], flags=p.flags,
-                        attributes=attributes(p.attributes), **common)
-    else:
+    if which is None:
         b.reject(f"metric rejected ({loc}): no data")
+        return
+    data = getattr(m, which)
+    common = dict(service=service, name=m.name, unit=m.unit, description=m.description,
+                  scope_name=scope.name, scope_version=scope.version, resource_json=resource_json)
+    for di, p in enumerate(data.data_points):
+        point_loc = f"{loc}.dataPoints[{di}]"
+        try:
+            b.add_point(where=point_loc, **common, **_POINT[which](p, data))
+        except _BAD as exc:
+            b.reject(f"metric point rejected ({point_loc}): {exc}")
+
+
+def _number_point(which: str):
+    def read(p: Any, data: Any) -> dict:
+        value = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
+        return dict(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano, type=which, value=value,
+                    is_monotonic=data.is_monotonic if which == "sum" else None,
+                    temporality=_TEMPORALITY.get(data.aggregation_temporality, "") if which == "sum" else "",
+                    flags=p.flags, exemplars=_exemplars(p.exemplars), attributes=attributes(p.attributes))
+    return read
+
+
+def _histogram_point(which: str):
+    def read(p: Any, data: Any) -> dict:
+        hist = which == "histogram"
+        return dict(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano, type=which,
+                    value=(p.sum / p.count) if p.count else None, count=p.count, sum=p.sum,
+                    min=p.min if p.HasField("min") else None, max=p.max if p.HasField("max") else None,
+                    bucket_counts=list(p.bucket_counts) if hist else None,
+                    bounds=list(p.explicit_bounds) if hist else None,
+                    flags=p.flags, exemplars=_exemplars(p.exemplars), exp=None if hist else _exp_buckets(p),
+                    temporality=_TEMPORALITY.get(data.aggregation_temporality, ""),
+                    attributes=attributes(p.attributes))
+    return read
+
+
+def _summary_point(p: Any, data: Any) -> dict:
+    return dict(time_ns=p.time_unix_nano, start_ns=p.start_time_unix_nano, type="summary",
+                value=(p.sum / p.count) if p.count else None, count=p.count, sum=p.sum,
+                bucket_counts=[q.value for q in p.quantile_values], bounds=[q.quantile for q in p.quantile_values],
+                flags=p.flags, attributes=attributes(p.attributes))
+
+
+_POINT = {"gauge": _number_point("gauge"), "sum": _number_point("sum"),
+          "histogram": _histogram_point("histogram"),
+          "exponential_histogram": _histogram_point("exponential_histogram"), "summary": _summary_point}
 
 
 def _exemplars(exemplars: Any) -> list[dict[str, Any]]:

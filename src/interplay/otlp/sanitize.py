@@ -37,10 +37,15 @@ def load_json(body: bytes, where: str = "body") -> tuple[Any, list[str]]:
         except RecursionError:
             raise InvalidInput(f"{where}: JSON nested too deeply") from None
         if repaired:
-            shown = ", ".join(repaired[:_MAX_WARNINGS]) + (f" and {len(repaired) - _MAX_WARNINGS} more"
-                                                           if len(repaired) > _MAX_WARNINGS else "")
-            warnings.append(f"{len(repaired)} string(s) with a lone surrogate repaired with U+FFFD: {shown}")
+            warnings.append(repaired_warning("a lone surrogate", repaired))
     return doc, warnings
+
+
+def repaired_warning(what: str, paths: list[str]) -> str:
+    """The warning for strings repaired with U+FFFD: how many, and the first few paths."""
+    shown = ", ".join(paths[:_MAX_WARNINGS]) + (f" and {len(paths) - _MAX_WARNINGS} more"
+                                                if len(paths) > _MAX_WARNINGS else "")
+    return f"{len(paths)} string(s) with {what} repaired with U+FFFD: {shown}"
 
 
 def repair(value: Any, where: str, repaired: list[str]) -> Any:

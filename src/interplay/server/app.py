@@ -131,7 +131,7 @@ def _otlp_endpoint(signal: str):
             media = otlp_http.media_type(request.headers.get("content-type"))
             body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
                                              state.max_body)
-            batch = otlp_http.decode(signal, body, media)
+            batch = await otlp_http.decode_off_loop(signal, body, media)
             del body  # held while the batch waits for the writer otherwise
             result = await asyncio.wrap_future(state.writer.submit(batch))
         except Overloaded as exc:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 from concurrent import futures
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -19,19 +21,25 @@ log = logging.getLogger("interplay.grpc")
 MAX_MESSAGE = 16 * 1024 * 1024
 
 
+RETRY_DELAY_S = 2  # what an exporter told to come back waits (the HTTP side's Retry-After)
+
+
 def start_grpc(writer: Writer, host: str, port: int, token: str | None = None,
                max_message: int = MAX_MESSAGE, max_concurrent: int = 8) -> tuple[grpc.Server, int]:
     """Start the gRPC server; returns it and the port it bound (port 0 picks one).
 
-    At most `max_concurrent` exports are held at once (more get RESOURCE_EXHAUSTED), so memory is
-    bounded by max_concurrent x max_message. Requests arrive as bytes and are parsed here, so a body
-    that is not protobuf is INVALID_ARGUMENT, not the INTERNAL gRPC gives a failed deserializer.
+    At most `max_concurrent` exports are held at once, so memory is bounded by max_concurrent x
+    max_message. More are answered UNAVAILABLE with RetryInfo (OTLP's retryable code for
+    backpressure), before their message is read. Requests arrive as bytes and are parsed here, so a
+    body that is not protobuf is INVALID_ARGUMENT, not the INTERNAL gRPC gives a failed deserializer.
     """
+    pool = _CountingPool(max_workers=max_concurrent + 4, thread_name_prefix="otlp-grpc")
+    interceptors: list[grpc.ServerInterceptor] = [_TokenInterceptor(token)] if token else []
+    interceptors.append(_AdmissionInterceptor(pool, max_concurrent))
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="otlp-grpc"),
-        options=[("grpc.max_receive_message_length", max_message)],
-        interceptors=[_TokenInterceptor(token)] if token else None,
-        maximum_concurrent_rpcs=max_concurrent)
+        pool, options=[("grpc.max_receive_message_length", max_message)], interceptors=interceptors,
+        # a last resort (RESOURCE_EXHAUSTED) if refusals themselves pile up faster than they are sent
+        maximum_concurrent_rpcs=max_concurrent * 8)
     for signal, (service, response_cls, field) in _SERVICES.items():
         servicer = _Servicer(writer, signal, response_cls, field)
         handler = grpc.unary_unary_rpc_method_handler(
@@ -60,12 +68,11 @@ class _Servicer:
 
     def Export(self, data: bytes, context):  # noqa: N802 - the generated stub's name
         try:
-            request = proto.parse_request(self.signal, data)
-            batch = proto.decode_request(self.signal, request)
-            del request, data
+            batch = proto.decode(self.signal, data)
+            del data
             result = self.writer.submit(batch).result()
         except Overloaded as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            unavailable(context, str(exc))
         except InterplayError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Exception:  # a bug of ours, not the client's: say so, and keep the server up
@@ -78,13 +85,65 @@ class _Servicer:
         return response
 
 
+def unavailable(context, message: str) -> None:
+    """Abort with UNAVAILABLE and RetryInfo, as OTLP/gRPC signals backpressure: in the standard
+    status details, and under the key the OpenTelemetry Python exporter reads."""
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.FromSeconds(RETRY_DELAY_S)
+    status = status_pb2.Status(code=grpc.StatusCode.UNAVAILABLE.value[0], message=message)
+    status.details.add().Pack(retry)
+    context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),
+                                   ("google.rpc.retryinfo-bin", retry.SerializeToString())))
+    context.abort(grpc.StatusCode.UNAVAILABLE, message)
+
+
+class _CountingPool(futures.ThreadPoolExecutor):
+    """The RPC thread pool, counting the calls it holds (gRPC submits one job per call)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._lock:
+            self.calls += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future) -> None:
+        with self._lock:
+            self.calls -= 1
+
+
+class _AdmissionInterceptor(grpc.ServerInterceptor):
+    """Past `limit` calls held, answer UNAVAILABLE + RetryInfo without reading the message.
+
+    gRPC consults interceptors and then submits the call to the pool on one thread, under its own
+    lock, so the count seen here includes every call admitted before this one.
+    """
+
+    def __init__(self, pool: _CountingPool, limit: int) -> None:
+        self.pool, self.limit = pool, limit
+
+        def refuse(request_iterator, context):  # a stream handler: the message is never read
+            unavailable(context, f"{limit} exports in progress (the most this server holds); retry later")
+        self._refuse = grpc.stream_unary_rpc_method_handler(refuse)
+
+    def intercept_service(self, continuation, handler_call_details):
+        if self.pool.calls >= self.limit:
+            return self._refuse
+        return continuation(handler_call_details)
+
+
 class _TokenInterceptor(grpc.ServerInterceptor):
     def __init__(self, token: str) -> None:
         self.token = token
 
-        def deny(request, context):
+        def deny(request_iterator, context):  # a stream handler: the message is never read
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
-        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny = grpc.stream_unary_rpc_method_handler(deny)
 
     def intercept_service(self, continuation, handler_call_details):
         metadata = dict(handler_call_details.invocation_metadata or ())
