@@ -133,12 +133,12 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def launch_chromium(playwright):
+def launch_chromium(playwright, extra_args: list[str] = ()):
     """Headless Chromium, or a test failure (never a skip: CI must not pass without the browser tests)."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} missing: the browser tests need it (apt-get install chromium; "
                     ".ci/run installs .ci/apt-packages)", pytrace=False)
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
 
 
 def sync_playwright():

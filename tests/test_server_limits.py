@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from conftest import cli_json
+from conftest import spans_stored as stored_now
 from interplay.testing import TraceBuilder, traces_request
 
 pytestmark = pytest.mark.integration
@@ -41,13 +41,16 @@ def peak_rss_mb(server) -> float:
 
 
 def spans_stored(server) -> int:
-    return sum(r["spans"] for r in cli_json("services", "--url", server.url))
+    """Spans stored since `seeded` took its count (which counts its own 6)."""
+    return stored_now(server) - server.base
 
 
 @pytest.fixture
-def seeded(server):
-    assert server.post("/v1/traces", json=good(), headers=JSON).status_code == 200
-    return server
+def seeded(module_server):
+    """The module's server (for tests that need no flags of their own) plus 6 spans."""
+    module_server.base = stored_now(module_server)
+    assert module_server.post("/v1/traces", json=good(), headers=JSON).status_code == 200
+    return module_server
 
 
 def test_gzip_bomb_to_api_ingest_is_refused_in_bounded_memory(seeded):
@@ -70,6 +73,7 @@ def test_api_ingest_has_its_own_upload_limit(make_server, tmp_path):
     assert len(lines) > 64 * 1024
     r = server.post("/api/ingest", content=small, headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 200 and r.json()["spans"] == 10
+    server.base = 0
     big = lines * (2 * MiB // len(lines) + 1)
     r = server.post("/api/ingest", content=big, headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 413 and "1048576" in r.json()["error"]
@@ -198,6 +202,7 @@ def test_grpc_beyond_its_held_exports_answers_unavailable_with_retry_info(make_s
     from google.rpc import error_details_pb2, status_pb2
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
     server = make_server("--body-budget", "16MiB")  # holds budget ÷ max-body = at least 4 exports
+    server.base = 0
     request = json_format.ParseDict(_base64_ids(good(1500, seed=11)), trace_service_pb2.ExportTraceServiceRequest())
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
