@@ -23,6 +23,7 @@ from conftest import start_server
 from fuzzing import (EDGE_STRINGS, SIGNALS, fuzz_settings, hostile_json_request, hostile_proto_request,
                      json_body, json_values, mixed_request, mutated, ROUTE_BODIES, template, to_proto)
 from interplay.server.web import OPENAPI
+from test_fuzz import EXPECTED, corpus
 
 pytestmark = pytest.mark.integration
 RSS_BOUND_MB = 700  # the fuzz sends small bodies: far below the 1 GB worst case the README states
@@ -162,6 +163,27 @@ def test_good_records_of_a_mixed_request_are_stored(srv, case):
         else:
             got = srv.client.get("/api/logs", params={"trace_id": trace_id}).json()
             assert len(got) == 1, (trace_id, got)
+
+
+@pytest.mark.parametrize("path", corpus(), ids=lambda p: p.name)
+def test_crash_corpus_over_http_and_grpc(srv, path):
+    """Each input that once broke the server: a 200 with partial_success as expected, or a 400."""
+    signal, expected = path.name.split("-")[0], EXPECTED[path.name]
+    media = "application/x-protobuf" if path.suffix == ".pb" else "application/json"
+    r = srv.client.post(f"/v1/{signal}", content=path.read_bytes(), headers={"Content-Type": media})
+    assert r.status_code == (400 if expected is None else 200), r.content[:300]
+    if expected is None or media != "application/x-protobuf":
+        return
+    rejected = _rejected(signal, RESPONSES[signal].FromString(r.content))
+    assert rejected == expected[1]
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+        export = channel.unary_unary(GRPC_SERVICES[signal], request_serializer=None, response_deserializer=None)
+        assert _rejected(signal, RESPONSES[signal].FromString(export(path.read_bytes(), timeout=30))) == expected[1]
+
+
+def _rejected(signal: str, response) -> int:
+    field = {"traces": "rejected_spans", "logs": "rejected_log_records", "metrics": "rejected_data_points"}
+    return getattr(response.partial_success, field[signal])
 
 
 def test_server_memory_stayed_bounded_and_it_is_healthy(srv):

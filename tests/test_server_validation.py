@@ -119,6 +119,7 @@ def count(server) -> int:
     ({"attributes": [{"key": 5, "value": {"stringValue": "x"}}]}, "attribute key must be a string"),
     ({"status": "broken"}, "has no attribute"),
     ({"events": [{"timeUnixNano": "-1", "name": "e"}]}, "event time -1 is outside"),
+    ({"events": [{"timeUnixNano": str(U64_BIG), "name": "e"}]}, "events[0] time"),  # found by the fuzz
 ])
 def test_bad_span_is_dropped_with_its_path_and_the_rest_stored(server, override, reason):
     before = count(server)

@@ -79,7 +79,8 @@ class ColumnBuilder:
                  status_message: str, service_version: str, scope_name: str,
                  resource_json: str, attributes: dict, events: list, links: list,
                  where: str, trace_state: str = "", scope_version: str = "") -> None:
-        reason = _check_ids(trace_id, span_id, parent_span_id) or _check_times(start_ns, end_ns)
+        reason = (_check_ids(trace_id, span_id, parent_span_id) or _check_times(start_ns, end_ns)
+                  or _check_events(events))
         if reason:
             self.rejections[f"span rejected ({where}): {reason}"] += 1
             return
@@ -214,6 +215,17 @@ def _check_times(start_ns: int, end_ns: int) -> str | None:
         return reason
     if end_ns < start_ns:
         return f"end time is {start_ns - end_ns} ns before start time"
+    return None
+
+
+def _check_events(events: list) -> str | None:
+    """An event time, when given (0: unset, as some producers send), must be a plausible time."""
+    for i, event in enumerate(events or ()):
+        ns = event.get("time_ns")
+        if ns != 0:
+            reason = _check_time(f"events[{i}] time", ns)
+            if reason:
+                return reason
     return None
 
 
