@@ -205,8 +205,7 @@ ROUTE_BODIES = {
     "/api/alerts/alertmanager": {"version": "4", "status": "firing", "groupKey": "g", "alerts": [
         {"status": "firing", "labels": {"alertname": "HighErrors", "service": "fuzz"},
          "annotations": {"summary": "errors"}, "startsAt": "2026-01-01T00:00:00Z"}]},
-    "/api/investigations": {"symptom": "fuzz:GET /", "at": "2026-01-01T00:00:00Z", "since": "2025-12-31T00:00:00Z",
-                            "until": "2026-01-02T00:00:00Z"},
+    "/api/investigations": {"symptom": "fuzz:GET /", "since": "2025-12-31T00:00:00Z", "until": "2026-01-02T00:00:00Z"},
     "/api/v2/spans": [{"traceId": "5b8efff798038103d269b633813fc60c", "id": "051581bf3cb55c13", "name": "get /",
                        "kind": "SERVER", "timestamp": T0 // 1000, "duration": 1000,
                        "localEndpoint": {"serviceName": "fuzz"}, "tags": {"http.status_code": "500"}}],
