@@ -22,6 +22,7 @@ MAX_MESSAGE = 16 * 1024 * 1024
 
 
 RETRY_DELAY_S = 2  # what an exporter told to come back waits (the HTTP side's Retry-After)
+MAX_CALLS = 256     # calls at once, refused ones included (HTTP's --max-requests default)
 
 
 def start_grpc(writer: Writer, host: str, port: int, token: str | None = None,
@@ -38,8 +39,9 @@ def start_grpc(writer: Writer, host: str, port: int, token: str | None = None,
     interceptors.append(_AdmissionInterceptor(pool, max_concurrent))
     server = grpc.server(
         pool, options=[("grpc.max_receive_message_length", max_message)], interceptors=interceptors,
-        # a last resort (RESOURCE_EXHAUSTED) if refusals themselves pile up faster than they are sent
-        maximum_concurrent_rpcs=max_concurrent * 8)
+        # a last resort (RESOURCE_EXHAUSTED): calls waiting to be refused hold no message, but a
+        # flood of them is still cut off somewhere
+        maximum_concurrent_rpcs=max(MAX_CALLS, max_concurrent * 16))
     for signal, (service, response_cls, field) in _SERVICES.items():
         servicer = _Servicer(writer, signal, response_cls, field)
         handler = grpc.unary_unary_rpc_method_handler(
