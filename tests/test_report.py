@@ -64,3 +64,21 @@ def test_rcaeval_csv_and_metric_investigation(tmp_path):
     assert r["method"].startswith("metrics")
     assert r["root_causes"][0]["service"] == "cartservice"
     assert r["onset"].startswith("2023-11-14T22:14:")  # unix 1700000080
+
+
+def test_text_says_the_top_cause_once_explains_scores_and_units():
+    import copy
+    r = copy.deepcopy(RESULT)
+    top = r["root_causes"][0]
+    top["chain"][0]["effect"] = top["summary"]
+    top["evidence"] = [{"type": "self_time", "summary": top["summary"], "weight": 0.7},
+                       {"type": "metric_shift", "summary": "db cpu: 0.05 → 0.9", "metric": "cpu", "unit": "1",
+                        "weight": 0.02},
+                       {"type": "log_template", "summary": "new template", "weight": 0.0}]
+    r["data_completeness"]["changes"] = 1
+    text = render(r, "text")
+    assert text.count(top["summary"]) == 1
+    assert "it is not a probability" in text
+    assert "db cpu: 0.05 → 0.9 (unit: ratio, 1 = 100%)" in text
+    assert "new template (context, not scored)" in text
+    assert "1 change event" in text and "1 change events" not in text

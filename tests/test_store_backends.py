@@ -188,6 +188,7 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
         from interplay.health import anomalies
         assert queries.service_buckets(duck.store, buckets=9) == queries.service_buckets(ch.store, buckets=9)
         assert anomalies(duck.store) == anomalies(ch.store)
+        assert queries.metric_units(duck.store) == queries.metric_units(ch.store) != {}
         for attrs in ({"http.response.status_code": "500"}, {"service.namespace": "shop", "http.route": "/products"}):
             assert duck.traces(limit=50, attributes=attrs) == ch.traces(limit=50, attributes=attrs), attrs
         if _TRACES_PORTABLE:

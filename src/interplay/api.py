@@ -115,7 +115,7 @@ class Interplay:
                     window: TimeRange = TimeRange()) -> dict[str, Any]:
         """Ranked root causes of a symptom ('service[:operation]', or None: find it) near at_ns (or find it)."""
         from .rca import investigate
-        return investigate(self.store, symptom, at_ns, window)
+        return with_units(self.store, investigate(self.store, symptom, at_ns, window))
 
     def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
         """The interaction graph of the window: services, resources, caller→callee edges."""
@@ -171,6 +171,19 @@ class Interplay:
         """Model calls, tokens and cost per agent and model."""
         from .agents import spend
         return spend(self.store, window, prices=self.prices)
+
+
+def with_units(store: Store, result: dict[str, Any]) -> dict[str, Any]:
+    """Each metric-shift evidence item gets its metric's unit, so reports can say 0.008 s → 0.47 s."""
+    items = [e for c in result.get("root_causes", []) for e in c.get("evidence", [])
+             if e.get("type") == "metric_shift" and e.get("metric")]
+    if items:
+        units = queries.metric_units(store)
+        for e in items:
+            unit = units.get((e.get("service"), e["metric"]))
+            if unit:
+                e["unit"] = unit
+    return result
 
 
 def changes_batch(events: Iterable[dict[str, Any]] | dict[str, Any], where: str = "body") -> TelemetryBatch:

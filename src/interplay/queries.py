@@ -406,3 +406,9 @@ def service_buckets(store: Store, window: TimeRange = TimeRange(), buckets: int 
     return {"step_ns": step, "lo_ns": lo, "buckets": (hi - lo + step - 1) // step,
             "rows": [{"service": r["service"], "b": int(r["b"]), "requests": r["requests"], "errors": r["errors"],
                       "p50_ms": round(r["p50"] / 1e6, 3), "p95_ms": round(r["p95"] / 1e6, 3)} for r in rows]}
+
+
+def metric_units(store: Store) -> dict[tuple[str, str], str]:
+    """(service, metric name) → the unit its points were recorded in (UCUM: s, ms, By, 1, ...)."""
+    rows = store.query("SELECT service, name, max(unit) AS unit FROM metrics WHERE unit <> '' GROUP BY service, name")
+    return {(r["service"], r["name"]): r["unit"] for r in rows}

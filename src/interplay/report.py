@@ -50,7 +50,8 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
         lines += ["", f"{h2}Evidence" + (" (besides the summary above)" if len(others) < len(top.get("evidence", [])) else ""), ""]
         for e in others:
             context = "" if e.get("weight") else " (context, not scored)"
-            lines.append(f"{bullet}[{e['type'].replace('_', ' ')}] {e['summary']}{context}")
+            unit = f" (unit: {unit_name(e['unit'])})" if e.get("unit") else ""
+            lines.append(f"{bullet}[{e['type'].replace('_', ' ')}] {e['summary']}{unit}{context}")
         if not others:
             lines.append(f"{bullet}nothing more")
         if top.get("agent_runs"):
@@ -75,6 +76,15 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
               f"{_n(dc.get('metric_points', 0), 'metric point')}, {_n(dc.get('changes', 0), 'change event')}",
               f"{bullet}method: {r.get('method', 'traces')}"]
     return "\n".join(lines) + "\n"
+
+
+_UNITS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds", "By": "bytes",
+          "KiBy": "KiB", "MiBy": "MiB", "1": "ratio, 1 = 100%", "%": "percent", "{request}": "requests"}
+
+
+def unit_name(unit: str) -> str:
+    """A UCUM unit as a reader says it: s → seconds, 1 → a ratio, By → bytes; others as given."""
+    return _UNITS.get(unit, unit.strip("{}") or unit)
 
 
 def _n(count: int, noun: str) -> str:

@@ -208,8 +208,19 @@ function logsLink(e, inv) {
   return h("a", {href: `#/logs?${q}`, class: "logs-link"}, "matching logs →");
 }
 
+/** A value in its metric's unit (UCUM): seconds and milliseconds as durations, ratios as percentages. */
+function withUnit(v, unit) {
+  if (typeof v !== "number") return null;
+  if (unit === "s") return ms(v * 1000);
+  if (unit === "ms") return ms(v);
+  if (unit === "1") return pct(v);
+  if (unit === "By") return v >= 1048576 ? `${(v / 1048576).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${Math.round(v)} B`;
+  return unit ? `${+v.toPrecision(3)} ${unit.replace(/[{}]/g, "")}` : null;
+}
+
 function beforeAfter(e) {
-  const f = (v) => (typeof v === "number" ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : String(+v.toPrecision(3))) : v ?? "–");
+  const f = (v) => withUnit(v, e.unit) ??
+    (typeof v === "number" ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : String(+v.toPrecision(3))) : v ?? "–");
   if (e.type === "change") return e.minutes_before_onset !== undefined ? `${e.minutes_before_onset} min before onset` : "";
   return `${f(e.before)} → ${f(e.after)}`;
 }
