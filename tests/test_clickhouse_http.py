@@ -222,3 +222,35 @@ def test_serve_stores_sdk_telemetry_on_clickhouse(clickhouse_http):
                        "service": "checkout"}
     finally:
         store.close()
+
+
+def test_query_commands_leave_an_exporter_database_untouched(clickhouse_http):
+    """The CLI's query commands, pointed at a server database an older exporter filled, answer and
+    create nothing: no views, no changes table, no database of Interplay's own."""
+    from test_clickhouse_generations import OLD, _rows
+    db = _db()
+    import clickhouse_connect
+    admin = clickhouse_connect.get_client(host="127.0.0.1", port=clickhouse_http.port)
+    admin.command(f"CREATE DATABASE {db}")
+    admin.close()
+    client = clickhouse_connect.get_client(host="127.0.0.1", port=clickhouse_http.port, database=db)
+    try:
+        for ddl in OLD:
+            client.command(ddl)
+        spans, _ = _rows("old")
+        client.command("INSERT INTO otel_traces FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in spans[:200]))
+        snapshot = ("SELECT database, name, total_rows FROM system.tables WHERE database IN "
+                    f"('{db}', 'interplay_{db}', 'interplay') ORDER BY database, name")
+        before = client.query(snapshot).result_rows
+        url = clickhouse_http.url(db)
+        services = json.loads(run_cli("services", "--store", url, "--format", "json").stdout)
+        assert {s["service"] for s in services} == {"frontend", "cart", "payments"}
+        traces = json.loads(run_cli("traces", "--store", url, "--format", "json").stdout)
+        assert traces and run_cli("trace", traces[0]["trace_id"], "--store", url).returncode == 0
+        assert run_cli("changes", "--store", url).returncode == 0
+        assert client.query(snapshot).result_rows == before
+        assert [r[1] for r in before] == ["otel_logs", "otel_traces"]
+        assert not client.command(f"SELECT count() FROM system.databases WHERE name = 'interplay_{db}'")
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {db}")
+        client.close()
