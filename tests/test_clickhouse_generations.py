@@ -239,3 +239,39 @@ def test_writing_into_json_typed_tables(tmp_path):
         assert kinds == [{"t": "JSON"}]
     finally:
         store.close()
+
+
+def test_json_typed_metric_tables(tmp_path):
+    """metrics_sum_json_table.sql's shape: JSON attributes and exemplar attributes, read flat."""
+    t = ChdbTransport(str(tmp_path / "ch"))
+    t.command("""CREATE TABLE otel_metrics_sum (
+        ResourceAttributes JSON, ResourceSchemaUrl String, ScopeName String, ScopeVersion String, ScopeAttributes JSON,
+        ScopeDroppedAttrCount UInt32, ScopeSchemaUrl String, ServiceName LowCardinality(String), MetricName String,
+        MetricDescription String, MetricUnit String, Attributes JSON, StartTimeUnix DateTime64(9),
+        TimeUnix DateTime64(9), Value Float64, Flags UInt32,
+        Exemplars Nested (FilteredAttributes JSON, TimeUnix DateTime64(9), Value Float64, SpanId String, TraceId String),
+        AggregationTemporality Int32, IsMonotonic Boolean
+    ) ENGINE = MergeTree ORDER BY (ServiceName, MetricName, toUnixTimestamp64Nano(TimeUnix))""")
+    row = {"ResourceAttributes": {"service.name": "cart", "k8s.pod.name": "cart-1"}, "ServiceName": "cart",
+           "MetricName": "http.server.requests", "MetricDescription": "requests served", "ScopeName": "io.metrics",
+           "TimeUnix": "1767225600.000000000", "StartTimeUnix": "1767225500.000000000", "Value": 5,
+           "Attributes": {"http.route": "/a"}, "Exemplars.FilteredAttributes": [{"user.id": "u1"}],
+           "Exemplars.TimeUnix": ["1767225599.500000000"], "Exemplars.Value": [1.5],
+           "Exemplars.SpanId": ["00f067aa0ba902b7"], "Exemplars.TraceId": ["4bf92f3577b34da6a3ce929d0e0e4736"],
+           "AggregationTemporality": 2, "IsMonotonic": True}
+    t.command("INSERT INTO otel_metrics_sum FORMAT JSONEachRow\n" + json.dumps(row))
+    t.close()
+    store = ClickHouseStore.chdb(str(tmp_path / "ch"), read_only=True)
+    try:
+        (m,) = store.query("SELECT * FROM metrics")
+        assert (m["service"], m["type"], m["value"], m["temporality"], m["is_monotonic"]) == \
+            ("cart", "sum", 5.0, "cumulative", True)
+        assert json.loads(m["attributes"]) == {"http.route": "/a"}
+        assert json.loads(m["resource_attributes"])["k8s.pod.name"] == "cart-1"
+        assert (m["description"], m["scope_name"]) == ("requests served", "io.metrics")
+        assert json.loads(m["exemplars"]) == [{"time_ns": 1767225599500000000, "value": 1.5,
+                                               "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                                               "span_id": "00f067aa0ba902b7", "attributes": {"user.id": "u1"}}]
+        assert store.counts()["metrics"] == 1 and store.counts()["spans"] == 0
+    finally:
+        store.close()
