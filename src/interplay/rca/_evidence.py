@@ -12,6 +12,7 @@ from ..logtemplates import template_shifts
 from ..timeutil import format_time
 from ._context import Context, evidence
 from ._gaps import gap_support, place_gap
+from ._rank import queue_lags
 
 MIN = 60 * 10**9
 
@@ -58,19 +59,33 @@ def path_shift(ctx: Context) -> list[dict[str, Any]]:
             for p in ctx.paths]
 
 
+def queue_lag(ctx: Context) -> list[dict[str, Any]]:
+    """A topic or queue whose messages wait longer before their consumer takes them."""
+    out = []
+    for lag in queue_lags(ctx):
+        why = (f"{lag['producer']} sends more ({lag['rate_before']:.2f}/s → {lag['rate_after']:.2f}/s)"
+               if lag["surge"] else f"{lag['consumer']} fell behind")
+        out.append(evidence(lag["suspect"], "queue_lag",
+                            f"queue {lag['producer']} → {lag['consumer']}: messages wait {_s(lag['before_s'])} → "
+                            f"{_s(lag['after_s'])} before they are consumed (median); {why}",
+                            before=round(lag["before_s"], 3), after=round(lag["after_s"], 3), weight=0.0,
+                            producer=lag["producer"], consumer=lag["consumer"], lag_seconds=round(lag["after_s"], 3)))
+    return out
+
+
 def network_gap(ctx: Context) -> list[dict[str, Any]]:
-    """Time between a caller's CLIENT span and its callee's SERVER span (or a queue wait) that grew."""
+    """Time between a caller's CLIENT span and its callee's SERVER span that grew."""
     support = gap_support(ctx.gaps)
     out = []
     for g in ctx.gaps.values():
-        if not g.grew:
+        if g.how != "gap" or not g.grew:
             continue
-        what = "queue wait" if g.how == "queue" else "time between the two spans (network, proxy, accept queue)"
-        parts = place_gap(g.caller, g.callee, support) if g.how == "gap" else {g.callee: 1.0}
+        what = "time between the two spans (network, proxy, accept queue)"
+        parts = place_gap(g.caller, g.callee, support)
         for service, part in parts.items():
             if part < 0.2:
                 continue
-            out.append(evidence(service, "network_gap" if g.how == "gap" else "queue_wait",
+            out.append(evidence(service, "network_gap",
                                 f"{g.caller} → {g.callee}: {what} median {_ms(g.before_ms)} → {_ms(g.after_ms)} "
                                 f"over {len(g.after)} calls", before=_r(g.before_ms), after=_r(g.after_ms),
                                 weight=0.0, caller=g.caller, callee=g.callee, placed=round(part, 3),
@@ -196,6 +211,10 @@ def _ms(v: float | None) -> str:
     return f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms"
 
 
+def _s(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds >= 1 else _ms(seconds * 1000)
+
+
 def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 3)
 
@@ -204,6 +223,6 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
-EXTRACTORS = [error_origin, self_time, path_shift, network_gap, rate_shift, saturation, log_templates, metric_shift, changes]
+EXTRACTORS = [error_origin, self_time, path_shift, queue_lag, network_gap, rate_shift, saturation, log_templates, metric_shift, changes]
 
 __all__ = ["EXTRACTORS", "metric_shifts", "proportion_z"]

@@ -16,11 +16,11 @@ from typing import Any
 
 from scipy.stats import mannwhitneyu
 
-from ..detect import median
+from ..detect import change_point, median, robust_z
 from ..store.base import Store
 
 PER_WINDOW = 400   # gap samples per edge and window: enough for a rank test, bounded at any scale
-ALPHA = 1e-3       # a gap "grew" when the rank test is this sure ...
+ALPHA = 0.01       # a gap "grew" when the rank test is this sure ...
 MIN_GROWTH_NS = 1_000_000  # ... and its median rose by at least 1 ms and by half its baseline
 CALLEE_TIE = 0.1   # with equal support, the callee is the likelier culprit (a fault on a pod's network)
 
@@ -65,17 +65,32 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
     s = spans_table
     rows = store.query(f"""
         WITH pairs AS (
-            SELECT p.w AS w, p.service AS caller, c.service AS callee,
-                   CASE WHEN p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' THEN 'queue' ELSE 'gap' END AS how,
-                   CASE WHEN p.kind = 'PRODUCER' OR c.kind = 'CONSUMER'
-                        THEN c.start_ns - (p.start_ns + p.duration_ns)
-                        ELSE p.duration_ns - c.duration_ns END AS gap_ns,
-                   c.span_id AS sid
-            FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-            WHERE c.service <> p.service AND p.w = c.w
-              AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')),
+            SELECT w, caller, callee, CASE WHEN queued THEN 'queue' ELSE 'gap' END AS how,
+                   CASE WHEN queued THEN c_start - p_end ELSE p_dur - c_dur END AS gap_ns, sid
+            FROM (SELECT p.w AS w, p.service AS caller, c.service AS callee, c.span_id AS sid,
+                         c.start_ns AS c_start, p.start_ns + p.duration_ns AS p_end,
+                         p.duration_ns AS p_dur, c.duration_ns AS c_dur,
+                         -- a message: by kind, or (where kinds were lost) a child that starts after
+                         -- its parent ended
+                         p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' OR c.start_ns >= p.start_ns + p.duration_ns
+                             AS queued
+                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                  WHERE c.service <> p.service AND p.w = c.w
+                    AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')) x),
+        lk AS (  -- a consumer in a trace of its own names its message's producer by a link
+            SELECT w, service, span_id, start_ns, json_extract_string(links, '$[0].span_id') AS link_span,
+                   json_extract_string(links, '$[0].trace_id') AS link_trace
+            FROM {s} WHERE links <> ''),
+        linked AS (
+            SELECT c.w AS w, p.service AS caller, c.service AS callee, 'queue' AS how,
+                   c.start_ns - (p.start_ns + p.duration_ns) AS gap_ns, c.span_id AS sid
+            FROM lk c
+            JOIN (SELECT trace_id, span_id, service, start_ns, duration_ns FROM spans
+                  WHERE trace_id IN (SELECT link_trace FROM lk)) p
+              ON p.trace_id = c.link_trace AND p.span_id = c.link_span
+            WHERE p.service <> c.service),
         picked AS (SELECT *, row_number() OVER (PARTITION BY w, caller, callee, how ORDER BY hash(sid)) AS k
-                   FROM pairs)
+                   FROM (SELECT * FROM pairs UNION ALL SELECT * FROM linked) x)
         SELECT w, caller, callee, how, gap_ns FROM picked WHERE k <= {PER_WINDOW}""")
     gaps: dict[tuple[str, str, str], EdgeGap] = {}
     for r in rows:
@@ -115,3 +130,43 @@ def gap_summary(g: EdgeGap) -> dict[str, Any]:
 
 def _round(v: float | None) -> float | None:
     return None if v is None or math.isnan(v) else round(v, 3)
+
+
+def queue_onset(store: Store, lo: int, hi: int, per_edge: int = 2000) -> tuple[int, float] | None:
+    """(time, strength) of the clearest level shift in any queue's wait, over all of [lo, hi).
+
+    A consumer falling behind moves no entry point, so the onset is dated on the queues
+    themselves: messages by kind (PRODUCER → CONSUMER, as parent or by link)."""
+    rows = store.query(f"""
+        WITH c AS (SELECT trace_id, span_id, parent_span_id, service, start_ns,
+                          json_extract_string(links, '$[0].span_id') AS link_span,
+                          json_extract_string(links, '$[0].trace_id') AS link_trace
+                   FROM spans WHERE kind = 'CONSUMER' AND start_ns >= ? AND start_ns < ?),
+        p AS (SELECT trace_id, span_id, service, start_ns + duration_ns AS end_ns FROM spans
+              WHERE kind = 'PRODUCER' AND start_ns >= ? - 3600000000000 AND start_ns < ?),
+        w AS (SELECT p.service AS caller, c.service AS callee, c.start_ns AS t, c.start_ns - p.end_ns AS wait_ns,
+                     c.span_id AS sid
+              FROM c JOIN p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+              WHERE p.service <> c.service
+              UNION ALL
+              SELECT p.service, c.service, c.start_ns, c.start_ns - p.end_ns, c.span_id
+              FROM c JOIN p ON p.trace_id = c.link_trace AND p.span_id = c.link_span
+              WHERE p.service <> c.service AND c.link_span IS NOT NULL),
+        picked AS (SELECT *, row_number() OVER (PARTITION BY caller, callee ORDER BY hash(sid)) AS k FROM w)
+        SELECT caller, callee, t, wait_ns FROM picked WHERE k <= {int(per_edge)}""", [lo, hi, lo, hi])
+    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for r in rows:
+        series.setdefault((r["caller"], r["callee"]), []).append((int(r["t"]), float(r["wait_ns"])))
+    best: tuple[int, float] | None = None
+    for points in series.values():
+        if len(points) < 8:
+            continue
+        points.sort()
+        values = [math.log(max(v, 0.0) + MIN_GROWTH_NS) for _, v in points]
+        k = change_point(values, min_segment=4)
+        if k is None:
+            continue
+        strength = robust_z(values[:k], median(values[k:]), floor=0.1) / 2
+        if best is None or strength > best[1]:
+            best = (points[k][0], strength)
+    return best

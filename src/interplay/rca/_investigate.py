@@ -11,10 +11,10 @@ from ..timeutil import format_time
 from ._attribution import attribute
 from ._context import Context
 from ._evidence import EXTRACTORS
-from ._gaps import edge_gaps
+from ._gaps import edge_gaps, queue_onset
 from ._paths import path_shifts
 from ._metrics import investigate_metrics
-from ._rank import blame_shares, causal_chain, fuse_path_shifts, hand_back_load
+from ._rank import blame_shares, causal_chain, fuse_other_symptoms, hand_back_load
 from ..model import InvalidInput, NotFound
 from ._windows import UNIT, Group, anomalous_groups, data_range, entry_condition, find_onset, parse_symptom
 
@@ -22,6 +22,7 @@ MAX_CAUSES = 8
 SAMPLE_SPANS = 300_000  # window-wide statistics read about this many spans, whole traces by hash
 REFINE_BEFORE_NS = 5 * 60 * 10**9  # a given onset is moved to a clearer shift at most this much earlier
 REFINE_AFTER_NS = 60 * 10**9       # ... or this much later
+QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
 
 
@@ -49,7 +50,7 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
         ctx.blame = attribute(store, groups, baseline, incident)
     shares = blame_shares(ctx)
     load_moves = hand_back_load(ctx, shares)
-    fuse_path_shifts(ctx, shares)
+    fuse_other_symptoms(ctx, shares)
     found = [e for extract in EXTRACTORS for e in extract(ctx)]
     causes = _rank(ctx, shares, found)
     _name_agent_runs(store, causes, incident)
@@ -90,6 +91,11 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
     _check_request(store, lo, hi, wanted, at_ns)
     if at_ns is None:
         onset, groups = _detect(store, lo, hi, wanted, None)
+        queue = queue_onset(store, lo, hi) if wanted is None else None
+        if queue and queue[1] >= QUEUE_SHIFT and queue[1] > 2 * _strength(groups):
+            # a queue fell far behind while the entry points barely moved: date the incident by it
+            onset = queue[0]
+            groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
         return onset, groups, "detected"
     onset, groups = _detect(store, lo, hi, wanted, at_ns)
     near_lo = max(lo, at_ns - REFINE_BEFORE_NS)
@@ -183,10 +189,11 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str,
 
 
 def _effect(name: str, s: dict[str, Any], ev: list[dict[str, Any]]) -> str:
-    if s.get("path", 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0), s.get("load", 0.0)):
-        paths = [e for e in ev if e["type"] == "path_shift"]
-        if paths:
-            return max(paths, key=lambda e: e["weight"])["summary"]
+    for field, kind in (("path", "path_shift"), ("lag", "queue_lag")):
+        if s.get(field, 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0), s.get("load", 0.0)):
+            own = [e for e in ev if e["type"] == kind]
+            if own:
+                return max(own, key=lambda e: e["weight"])["summary"]
     if s.get("load", 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0)):
         surge = [e for e in ev if e["type"] == "rate_shift"]
         return f"{name}: sends a surge of calls" + (f" ({surge[0]['summary']})" if surge else "")

@@ -3,6 +3,8 @@ evidence, and the causal chain from each cause up to the symptom."""
 from __future__ import annotations
 
 import math
+
+from scipy.stats import norm
 from collections import defaultdict
 from typing import Any
 
@@ -52,27 +54,54 @@ def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
     return by_service
 
 
-def fuse_path_shifts(ctx: Context, shares: dict[str, dict[str, Any]]) -> None:
-    """Weigh the symptom's blame shares and the call-path shifts by how strong each shift is.
+def fuse_other_symptoms(ctx: Context, shares: dict[str, dict[str, Any]]) -> None:
+    """Weigh the symptom's blame shares against the symptoms no entry point shows: call paths that
+    stopped (a code fault) and queues whose wait grew (a consumer falling behind).
 
-    Both strengths are on one scale (a proportion z / 4, as for error-rate symptoms), so a
-    faint latency wobble does not outweigh requests that plainly stopped calling downstream,
-    nor the other way round; each score stays a share of what there is to explain.
+    All strengths are on one scale (a z / 4, as for error-rate symptoms), so a faint latency
+    wobble does not outweigh requests that plainly stopped calling downstream or a queue hours
+    behind, nor the other way round; each score stays a share of what there is to explain.
     """
-    if not ctx.paths:
+    others = other_symptoms(ctx)
+    if not others:
         return
     symptom = min(max((g["score"] for g in ctx.groups), default=0.0), STRENGTH_CAP) if shares else 0.0
-    paths = [(min(p.z / 4, STRENGTH_CAP), p) for p in ctx.paths]
-    total = symptom + sum(w for w, _ in paths)
+    total = symptom + sum(w for w, _, _ in others)
     for s in shares.values():
         for field in ("score", "error", "latency", "load"):
             if field in s:
                 s[field] *= symptom / total
-    for w, p in paths:
-        s = shares.setdefault(p.suspect, {"service": p.suspect, "error": 0.0, "latency": 0.0, "kind": "service",
-                                          "operations": [], "score": 0.0})
+    for w, suspect, field in others:
+        s = shares.setdefault(suspect, {"service": suspect, "error": 0.0, "latency": 0.0, "kind": "service",
+                                        "operations": [], "score": 0.0})
         s["score"] += w / total
-        s["path"] = s.get("path", 0.0) + w / total
+        s[field] = s.get(field, 0.0) + w / total
+
+
+def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
+    """(strength, suspect, kind) of each call-path shift ('path') and grown queue wait ('lag')."""
+    out = [(min(p.z / 4, STRENGTH_CAP), p.suspect, "path") for p in ctx.paths]
+    for lag in queue_lags(ctx):
+        out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
+    return out
+
+
+def queue_lags(ctx: Context) -> list[dict[str, Any]]:
+    """Queues whose wait (producer end → consumer start) grew: the consumer fell behind, unless
+    the producer's messages surged."""
+    rates = {(e["caller"], e["callee"]): e["stats"] for e in ctx.graph.get("edges", []) if e["mode"] == "async"}
+    out = []
+    for g in ctx.gaps.values():
+        if g.how != "queue" or not g.grew:
+            continue
+        st = rates.get((g.caller, g.callee), {})
+        b, i = st.get("baseline", {}), st.get("incident", {})
+        surge = bool(b and i and i.get("rate", 0.0) >= SURGE * max(b.get("rate", 0.0), 1e-9))
+        out.append({"producer": g.caller, "consumer": g.callee, "suspect": g.caller if surge else g.callee,
+                    "surge": surge, "z": float(norm.isf(max(g.p_value, 1e-300))),
+                    "before_s": g.before_ms / 1000, "after_s": g.after_ms / 1000,
+                    "rate_before": b.get("rate"), "rate_after": i.get("rate")})
+    return out
 
 
 def _placed(key: tuple[str, str, str], support: dict[str, float]) -> list[tuple[str, str, str, float]]:
