@@ -14,7 +14,7 @@ from ._evidence import EXTRACTORS
 from ._gaps import edge_gaps, queue_onset
 from ._paths import path_shifts
 from ._metrics import investigate_metrics
-from ._rank import blame_shares, causal_chain, fuse_other_symptoms, hand_back_load
+from ._rank import blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting
 from ..model import InvalidInput, NotFound
 from ._windows import UNIT, Group, anomalous_groups, data_range, entry_condition, find_onset, parse_symptom
 
@@ -49,7 +49,7 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident)
     shares = blame_shares(ctx)
-    load_moves = hand_back_load(ctx, shares)
+    load_moves = hand_back_waiting(ctx, shares) + hand_back_load(ctx, shares)
     fuse_other_symptoms(ctx, shares)
     found = [e for extract in EXTRACTORS for e in extract(ctx)]
     causes = _rank(ctx, shares, found)

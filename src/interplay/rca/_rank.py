@@ -13,7 +13,8 @@ from ._context import Context
 from ._gaps import gap_support, place_gap
 
 STRENGTH_CAP = 4.0  # strengths past this are all "certain"
-SURGE = 1.5  # first-try calls into a node must rise this much before its trouble counts as load
+SURGE = 1.5
+WAIT_RISE = 3.0  # a callee this much slower, with this many more calls in flight, fills its caller's pool  # first-try calls into a node must rise this much before its trouble counts as load
 
 
 def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
@@ -118,6 +119,41 @@ def _placed(key: tuple[str, str, str], support: dict[str, float]) -> list[tuple[
 
 def _node_kind(kind: str) -> str:
     return kind if kind in ("database", "cache", "queue", "llm", "external") else "service"
+
+
+def hand_back_waiting(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Move a caller's own extra time to the callee it was waiting on.
+
+    A caller whose pool of connections or workers fills up because one callee got slow spends
+    the extra time in itself (waiting for a worker, a connection, a semaphore), on every path,
+    even on requests that never reach that callee. When the caller's own time rose together with
+    one callee's latency and the calls in flight to it (rate × latency, Little's law), the caller
+    is the victim: the blame moves to the callee (split by the rise in calls in flight)."""
+    moves = []
+    for name, s in list(shares.items()):
+        own = s.get("latency", 0.0)
+        if own <= 0:
+            continue
+        rises = {}
+        for e in ctx.graph.get("edges", []):
+            b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
+            if e["caller"] != name or e["mode"] != "sync" or not b or not i or e["callee"] == name:
+                continue
+            slower = i.get("p50_ms", 0.0) / max(b.get("p50_ms", 0.0), 1e-3)
+            in_flight = (i.get("rate", 0.0) * i.get("p50_ms", 0.0)) / max(b.get("rate", 0.0) * b.get("p50_ms", 0.0), 1e-9)
+            if slower >= WAIT_RISE and in_flight >= WAIT_RISE and i.get("calls", 0) >= 5:
+                rises[e["callee"]] = rises.get(e["callee"], 0.0) + in_flight
+        total = sum(rises.values())
+        for callee, rise in rises.items():
+            part = own * rise / total
+            t = shares.setdefault(callee, {"service": callee, "error": 0.0, "latency": 0.0, "kind": "service",
+                                           "operations": [], "score": 0.0})
+            t["latency"] += part
+            t["score"] += part
+            s["latency"] -= part
+            s["score"] -= part
+            moves.append({"from": name, "to": callee, "share": round(part, 4), "why": "waiting"})
+    return moves
 
 
 def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
