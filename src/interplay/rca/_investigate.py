@@ -12,7 +12,7 @@ from ._attribution import attribute
 from ._context import Context
 from ._evidence import EXTRACTORS
 from ._gaps import edge_gaps, queue_onset
-from ._paths import path_shifts
+from ._paths import path_onset, path_shifts
 from ._metrics import investigate_metrics
 from ._rank import blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting
 from ..model import InvalidInput, NotFound
@@ -22,6 +22,7 @@ MAX_CAUSES = 8
 SAMPLE_SPANS = 300_000  # window-wide statistics read about this many spans, whole traces by hash
 REFINE_BEFORE_NS = 5 * 60 * 10**9  # a given onset is moved to a clearer shift at most this much earlier
 REFINE_AFTER_NS = 60 * 10**9       # ... or this much later
+PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset when the entry points are quieter
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
 
@@ -29,13 +30,21 @@ BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
 def investigate(store: Store, symptom: str | None = None, at_ns: int | None = None,
                 window: TimeRange = TimeRange()) -> dict[str, Any]:
     """Rank root causes of the symptom (or of whatever entry points went wrong) around the onset."""
-    began = time.perf_counter()
     span_range = data_range(store, window)
     if span_range is None:
         return investigate_metrics(store, symptom, at_ns, window)
+    return _investigate(store, span_range, parse_symptom(symptom), at_ns)
+
+
+def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
+                 dated_by_paths: bool = False) -> dict[str, Any]:
+    began = time.perf_counter()
     lo, hi = span_range
-    wanted = parse_symptom(symptom)
-    onset, groups, onset_source = _symptom(store, lo, hi, wanted, at_ns)
+    if dated_by_paths:
+        onset, groups, onset_source = at_ns, [], "detected from call paths"
+        groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
+    else:
+        onset, groups, onset_source = _symptom(store, lo, hi, wanted, at_ns)
     baseline, incident = TimeRange(lo, onset), TimeRange(onset, hi)
     ctx = Context(store, baseline, incident, onset, groups)
     windows = {"baseline": baseline, "incident": incident}
@@ -45,6 +54,11 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
         completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
         ctx.gaps = edge_gaps(store, sampled)
         ctx.paths = path_shifts(store, sampled)
+        redate = path_onset(store, sampled) if at_ns is None and wanted is None and not dated_by_paths else None
+    if redate and redate[1] >= PATH_SHIFT and redate[1] > 2 * _strength(groups):
+        # requests of some service suddenly make fewer calls while the entry points barely moved:
+        # a code fault cutting paths short; investigate again from when that began
+        return _investigate(store, span_range, wanted, redate[0], dated_by_paths=True)
     ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident)

@@ -157,7 +157,9 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
         ez = proportion_z(b["e"], b["n"], i["e"], i["n"])
         # a floor of LATENCY_FLOOR_NS: a sub-millisecond operation doubling is noise to its users
         lat = math.log((i["p90"] + LATENCY_FLOOR_NS) / (b["p90"] + LATENCY_FLOOR_NS))
-        score = max(ez / 4, lat / math.log(1.5)) * min(1.0, i["n"] / 20)
+        # a p90 of a few dozen requests moves with two slow ones: latency needs more requests to
+        # count fully than an error rate, whose z already weighs how many there were
+        score = max(ez / 4 * min(1.0, i["n"] / 20), lat / math.log(1.5) * min(1.0, i["n"] / 50))
         out.append({"service": service, "operation": operation, "score": score,
                     "baseline": _stats(b), "incident": _stats(i), "threshold_ns": b["p99"], "p90_ns": b["p90"]})
     out.sort(key=lambda g: -g["score"])
