@@ -128,7 +128,8 @@ def hand_back_waiting(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[d
     the extra time in itself (waiting for a worker, a connection, a semaphore), on every path,
     even on requests that never reach that callee. When the caller's own time rose together with
     one callee's latency and the calls in flight to it (rate × latency, Little's law), the caller
-    is the victim: the blame moves to the callee (split by the rise in calls in flight)."""
+    is the victim: the blame moves to the callee (split by the rise in calls in flight), when the
+    callee's own slowness is on the symptom's critical path as well."""
     moves = []
     for name, s in list(shares.items()):
         own = s.get("latency", 0.0)
@@ -141,7 +142,10 @@ def hand_back_waiting(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[d
                 continue
             slower = i.get("p50_ms", 0.0) / max(b.get("p50_ms", 0.0), 1e-3)
             in_flight = (i.get("rate", 0.0) * i.get("p50_ms", 0.0)) / max(b.get("rate", 0.0) * b.get("p50_ms", 0.0), 1e-9)
-            if slower >= WAIT_RISE and in_flight >= WAIT_RISE and i.get("calls", 0) >= 5:
+            # the callee's own slowness must be on the symptom's critical path too: a slower call
+            # running beside longer work is not what the caller waits for
+            on_path = shares.get(e["callee"], {}).get("latency", 0.0) >= 0.02
+            if slower >= WAIT_RISE and in_flight >= WAIT_RISE and i.get("calls", 0) >= 5 and on_path:
                 rises[e["callee"]] = rises.get(e["callee"], 0.0) + in_flight
         total = sum(rises.values())
         for callee, rise in rises.items():
