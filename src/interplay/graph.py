@@ -156,6 +156,7 @@ def window_spans(store: Store, windows: dict[str, TimeRange], sample: float = 1.
     return scratch_table(store, f"""
         SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns,
                status_code = 'ERROR' AS err, {case} AS w,
+               position('"exception"' IN events) > 0 AS exc,
                CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs,
                CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links
         FROM spans WHERE ({cond}) AND {sample_condition(sample)}""", params, "_ip_graph")

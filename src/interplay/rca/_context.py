@@ -7,6 +7,7 @@ from typing import Any
 from ..queries import TimeRange
 from ..store.base import Store
 from ._attribution import Blame
+from ._errors import ErrorSurge
 from ._gaps import EdgeGap
 from ._paths import PathShift
 
@@ -22,6 +23,7 @@ class Context:
     blame: Blame = field(default_factory=Blame)
     services: set[str] = field(default_factory=set)
     paths: list[PathShift] = field(default_factory=list)  # services whose requests newly stop early
+    errors: list[ErrorSurge] = field(default_factory=list)  # exceptions / error logs without span status
     gaps: dict[tuple[str, str, str], EdgeGap] = field(default_factory=dict)  # per (caller, callee, how)
 
 

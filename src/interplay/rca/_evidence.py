@@ -59,6 +59,13 @@ def path_shift(ctx: Context) -> list[dict[str, Any]]:
             for p in ctx.paths]
 
 
+def exception_surge(ctx: Context) -> list[dict[str, Any]]:
+    """Spans that newly carry exception events or error logs, where no span status says so."""
+    return [evidence(e.service, "exception_surge", e.summary(), before=e.before[0], after=e.after[0],
+                     weight=0.0, z=round(e.z, 2), reported_by_callee=e.reported_by_callee)
+            for e in ctx.errors]
+
+
 def queue_lag(ctx: Context) -> list[dict[str, Any]]:
     """A topic or queue whose messages wait longer before their consumer takes them."""
     out = []
@@ -223,6 +230,6 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
-EXTRACTORS = [error_origin, self_time, path_shift, queue_lag, network_gap, rate_shift, saturation, log_templates, metric_shift, changes]
+EXTRACTORS = [error_origin, self_time, path_shift, queue_lag, exception_surge, network_gap, rate_shift, saturation, log_templates, metric_shift, changes]
 
 __all__ = ["EXTRACTORS", "metric_shifts", "proportion_z"]

@@ -11,6 +11,7 @@ from ..timeutil import format_time
 from ._attribution import attribute
 from ._context import Context
 from ._evidence import EXTRACTORS
+from ._errors import error_surges
 from ._gaps import edge_gaps, queue_onset
 from ._paths import path_onset, path_shifts
 from ._metrics import investigate_metrics
@@ -54,6 +55,7 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
         ctx.gaps = edge_gaps(store, sampled)
         ctx.paths = path_shifts(store, sampled)
+        ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
         redate = path_onset(store, sampled) if at_ns is None and wanted is None and not dated_by_paths else None
     if redate and redate[1] >= PATH_SHIFT and redate[1] > 2 * _strength(groups):
         # requests of some service suddenly make fewer calls while the entry points barely moved:
@@ -203,7 +205,7 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str,
 
 
 def _effect(name: str, s: dict[str, Any], ev: list[dict[str, Any]]) -> str:
-    for field, kind in (("path", "path_shift"), ("lag", "queue_lag")):
+    for field, kind in (("path", "path_shift"), ("lag", "queue_lag"), ("exceptions", "exception_surge")):
         if s.get(field, 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0), s.get("load", 0.0)):
             own = [e for e in ev if e["type"] == kind]
             if own:

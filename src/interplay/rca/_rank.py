@@ -80,10 +80,13 @@ def fuse_other_symptoms(ctx: Context, shares: dict[str, dict[str, Any]]) -> None
 
 
 def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
-    """(strength, suspect, kind) of each call-path shift ('path') and grown queue wait ('lag')."""
+    """(strength, suspect, kind) of each call-path shift ('path'), grown queue wait ('lag') and surge
+    of exceptions or error logs without span status ('exceptions')."""
     out = [(min(p.z / 4, STRENGTH_CAP), p.suspect, "path") for p in ctx.paths]
     for lag in queue_lags(ctx):
         out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
+    for e in ctx.errors:
+        out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported_by_callee else 1.0), e.service, "exceptions"))
     return out
 
 
