@@ -88,15 +88,17 @@ class TraceBuilder:
 
     def _add(self, service: str, name: str, kind: str, start: int, end: int, *, parent: str = "",
              error: bool = False, message: str = "", attributes: dict[str, Any] | None = None,
-             version: str = "1.0.0", exception: str | None = None,
+             version: str = "1.0.0", exception: str | None = None, caught: bool = False,
              links: list[SpanBuilder] | None = None) -> SpanBuilder:
+        """`exception` records an exception event and marks the span failed, unless `caught`: then
+        the event is all there is (no span status), as in much real telemetry."""
         events = []
         if exception:
             events.append({"timeUnixNano": str(end), "name": "exception",
                            "attributes": kv_list({"exception.type": exception,
                                                   "exception.message": message or exception})})
         s = SpanBuilder(self, service, name, kind, start, end, f"{self._rng.getrandbits(64) | 1:016x}",
-                        parent, error or exception is not None, message, dict(attributes or {}),
+                        parent, error or (exception is not None and not caught), message, dict(attributes or {}),
                         version, events, list(links or []))
         self.spans.append(s)
         return s

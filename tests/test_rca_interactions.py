@@ -1,0 +1,160 @@
+"""Interactions real telemetry shows only between spans or in call paths (issue 17): a delay on one
+service's network, calls cut short by a changed answer, a queue falling behind, a pool filled by a
+slow callee, exceptions with no span status; and --at / symptoms that do not match the data."""
+from __future__ import annotations
+
+import pytest
+
+from interplay.model import InvalidInput, NotFound
+from interplay.timeutil import format_time
+
+from test_rca_helpers import MIN, ONSET, T0, jitter, load, requests
+
+
+def top(result):
+    return [c["service"] for c in result["root_causes"]]
+
+
+def two_callers_of_currency(tb, t, bad, rng):
+    """frontend and checkout both call currency; after the onset every call to currency waits
+    ~400 ms on the network, while currency's own SERVER spans stay as fast as before. No status."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    for callee, ms in (("catalog", 6), ("currency", 2), ("cart", 4)):
+        wait = jitter(rng, 400) if bad and callee == "currency" else jitter(rng, 0.6)
+        d = jitter(rng, ms)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + wait + 0.4)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=wait / 2 + 0.2, duration_ms=d)
+        end += d + wait + 1
+    co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=end, duration_ms=0)
+    server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.2, duration_ms=0)
+    wait = jitter(rng, 400) if bad else jitter(rng, 0.6)
+    c = server.child("checkout", "call currency", kind="CLIENT", offset_ms=1, duration_ms=2 + wait)
+    c.child("currency", "serve currency", kind="SERVER", offset_ms=wait / 2, duration_ms=2)
+    server.end_ns = c.end_ns + int(1e6)
+    co.end_ns = server.end_ns + int(0.5e6)
+    root.end_ns = co.end_ns + int(1e6)
+
+
+def test_network_delay_between_spans_is_blamed_on_the_service_every_caller_waits_for(tmp_path):
+    ip = load(tmp_path, requests(two_callers_of_currency))
+    for r in (ip.investigate(), ip.investigate(symptom="frontend", at_ns=ONSET)):
+        assert top(r)[0] == "currency", top(r)
+        gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
+        assert {e["caller"] for e in gaps} == {"frontend", "checkout"}
+        assert all(e["after"] > 100 * e["before"] for e in gaps)
+        # the caller's CLIENT span is not its own work: frontend is not the cause
+        front = next((c for c in r["root_causes"] if c["service"] == "frontend"), None)
+        assert front is None or front["score"] < 0.3 * r["root_causes"][0]["score"]
+
+
+def product_page_cut_short(tb, t, bad, rng):
+    """frontend calls catalog, then currency, cart and ads; after the onset catalog's answer (no
+    error, no latency change) makes frontend skip the rest for most requests."""
+    root = tb.span("frontend", "GET /product", duration_ms=0)
+    end = 1.0
+    for i, callee in enumerate(("catalog", "currency", "cart", "ads")):
+        d = jitter(rng, 5)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d)
+        end += d + 2
+        if i == 0 and bad and rng.random() < 0.8:
+            break
+    root.end_ns = root.start_ns + int((end + jitter(rng, 3)) * 1e6)
+
+
+def test_calls_that_stop_after_one_callee_point_at_that_callee(tmp_path):
+    ip = load(tmp_path, requests(product_page_cut_short))
+    r = ip.investigate()
+    assert top(r)[0] == "catalog", top(r)
+    cause = r["root_causes"][0]
+    shift = [e for e in cause["evidence"] if e["type"] == "path_shift"]
+    assert shift and shift[0]["caller"] == "frontend" and shift[0]["after"] > shift[0]["before"] + 0.5
+    assert [h["service"] for h in cause["chain"]] == ["catalog", "frontend"]
+    assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
+
+
+def orders_queue(tb, t, bad, rng):
+    """checkout publishes an order; email consumes it in a trace of its own (a link). After the onset
+    email falls behind: each message waits longer than the last. Nothing else changes."""
+    root = tb.span("checkout", "POST /order", duration_ms=jitter(rng, 20))
+    prod = root.child("checkout", "send orders", kind="PRODUCER", offset_ms=5, duration_ms=1,
+                      attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+    behind_s = (t - ONSET) / 1e9 * 0.5 if bad else 0.0
+    consumer = tb.__class__(t + int((0.003 + behind_s) * 1e9), seed=rng.getrandbits(32))
+    consumer.span("email", "process orders", kind="CONSUMER", duration_ms=jitter(rng, 3), links=[prod],
+                  attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+    return consumer
+
+
+def test_consumer_lag_with_no_entry_point_moving_is_found_blind(tmp_path):
+    import random
+    from interplay.testing import TraceBuilder
+    rng = random.Random(3)
+    traces, t = [], T0
+    while t < T0 + 40 * MIN:
+        tb = TraceBuilder(t, seed=rng.getrandbits(32))
+        traces += [tb, orders_queue(tb, t, t >= ONSET, rng)]
+        t += int(3e9)
+    ip = load(tmp_path, traces)
+    r = ip.investigate()
+    assert top(r)[0] == "email", top(r)
+    lag = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "queue_lag"]
+    assert lag and lag[0]["producer"] == "checkout" and lag[0]["lag_seconds"] > 10
+    assert r["root_causes"][0]["explains"]["queue_lag"] > 0.5
+    assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 3 * MIN
+
+
+def pooled_checkout(tb, t, bad, rng):
+    """checkout waits for a worker before any work; after the onset payment gets slow and holds
+    checkout's workers, so the wait grows on every checkout request, even those not paying."""
+    root = tb.span("checkout", "POST /checkout", duration_ms=0)
+    wait = jitter(rng, 300) if bad else jitter(rng, 1)
+    end = wait + 1
+    c = root.child("checkout", "call cart", kind="CLIENT", offset_ms=end, duration_ms=4)
+    c.child("cart", "GET /cart", kind="SERVER", offset_ms=0.5, duration_ms=3)
+    end += 5
+    if rng.random() < 0.5:
+        d = jitter(rng, 900 if bad else 30)
+        c = root.child("checkout", "call payment", kind="CLIENT", offset_ms=end, duration_ms=d + 1)
+        c.child("payment", "POST /charge", kind="SERVER", offset_ms=0.5, duration_ms=d)
+        end += d + 2
+    root.end_ns = root.start_ns + int(end * 1e6)
+
+
+def test_caller_whose_pool_a_slow_callee_fills_is_its_victim(tmp_path):
+    ip = load(tmp_path, requests(pooled_checkout))
+    r = ip.investigate()
+    assert top(r)[0] == "payment", top(r)
+    assert any(m["from"] == "checkout" and m["to"] == "payment" for m in r["load_moves"])
+
+
+def cart_throws(tb, t, bad, rng):
+    """frontend → cart; after the onset cart throws in a third of requests: an exception event on its
+    span, no status anywhere. frontend has logged a caught exception now and then all along."""
+    root = tb.span("frontend", "GET /cart", duration_ms=jitter(rng, 12),
+                   exception="CacheError" if rng.random() < 0.05 else None, caught=True)
+    c = root.child("frontend", "call cart", kind="CLIENT", offset_ms=1, duration_ms=6)
+    thrown = "NullPointerException" if bad and rng.random() < 0.33 else None
+    c.child("cart", "GET /cart", kind="SERVER", offset_ms=0.5, duration_ms=5, exception=thrown, caught=True)
+
+
+def test_exceptions_without_span_status_point_at_where_they_begin(tmp_path):
+    ip = load(tmp_path, requests(cart_throws))
+    assert not ip.store.query("SELECT 1 AS x FROM spans WHERE status_code = 'ERROR' LIMIT 1")
+    r = ip.investigate(at_ns=ONSET)
+    assert top(r)[0] == "cart", top(r)
+    surge = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "exception_surge"]
+    assert surge and surge[0]["after"] > surge[0]["before"]
+    # frontend's caught exceptions, there all day, are background
+    assert not any(e["type"] == "exception_surge" for c in r["root_causes"] if c["service"] == "frontend"
+                   for e in c["evidence"])
+
+
+def test_time_outside_the_data_and_a_symptom_with_no_requests_are_errors(tmp_path):
+    ip = load(tmp_path, requests(product_page_cut_short, minutes=10))
+    with pytest.raises(InvalidInput, match="outside the data"):
+        ip.investigate(at_ns=T0 + 60 * MIN)
+    with pytest.raises(NotFound, match="no requests"):
+        ip.investigate(symptom="nosuchservice", at_ns=T0 + 5 * MIN)
+    assert ip.investigate(at_ns=T0 + 5 * MIN)["onset"] == format_time(T0 + 5 * MIN)
