@@ -158,3 +158,13 @@ def test_time_outside_the_data_and_a_symptom_with_no_requests_are_errors(tmp_pat
     with pytest.raises(NotFound, match="no requests"):
         ip.investigate(symptom="nosuchservice", at_ns=T0 + 5 * MIN)
     assert ip.investigate(at_ns=T0 + 5 * MIN)["onset"] == format_time(T0 + 5 * MIN)
+
+
+def test_no_change_is_said_to_be_too_thin_to_rank(tmp_path):
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: product_page_cut_short(tb, t, False, rng)))
+    strength = ip.investigate()["evidence_strength"]
+    assert strength["rankable"] is False and "too thin to rank" in strength["note"]
+    short = ip.investigate(at_ns=T0 + 30 * 10**9)["evidence_strength"]
+    assert short["baseline_seconds"] < 60 and "only" in short["note"]
+    cut = load(tmp_path, requests(product_page_cut_short), name="cut").investigate()["evidence_strength"]
+    assert cut["rankable"] is True and cut["other_symptoms"][0]["kind"] == "path"

@@ -28,7 +28,10 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
                  f"{r['windows']['baseline']['since']} – {r['windows']['baseline']['until']}, incident "
                  f"{r['windows']['incident']['since']} – {r['windows']['incident']['until']}.")
     lines.append("")
-    if r.get("symptom", {}).get("significant") is False:
+    strength = r.get("evidence_strength") or {}
+    if strength.get("note"):
+        lines += [f"Note: {strength['note']}.", ""]
+    elif r.get("symptom", {}).get("significant") is False and not strength.get("other_symptoms"):
         lines += ["Note: the symptom barely changed at the onset; treat this ranking with care.", ""]
     if not causes:
         lines.append("No root cause found: nothing in the data explains a change.")

@@ -15,7 +15,8 @@ from ._errors import error_surges
 from ._gaps import edge_gaps, queue_onset
 from ._paths import path_onset, path_shifts
 from ._metrics import investigate_metrics
-from ._rank import blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting
+from ._rank import (blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting,
+                    other_symptoms)
 from ..model import InvalidInput, NotFound
 from ._windows import UNIT, Group, anomalous_groups, data_range, entry_condition, find_onset, parse_symptom
 
@@ -23,6 +24,7 @@ MAX_CAUSES = 8
 SAMPLE_SPANS = 300_000  # window-wide statistics read about this many spans, whole traces by hash
 REFINE_BEFORE_NS = 5 * 60 * 10**9  # a given onset is moved to a clearer shift at most this much earlier
 REFINE_AFTER_NS = 60 * 10**9       # ... or this much later
+MIN_BASELINE_S = 60  # a shorter baseline is said to be short
 PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset when the entry points are quieter
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
@@ -79,6 +81,7 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         "root_causes": causes,
         "load_moves": load_moves,
         "data_completeness": completeness,
+        "evidence_strength": _evidence_strength(ctx, baseline),
         "exemplars": {"failing": causes[0]["exemplar_trace"] if causes else None,
                       "healthy": ctx.blame.healthy_trace},
         "seconds": round(time.perf_counter() - began, 3),
@@ -235,6 +238,23 @@ def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],
             hop["effect"] = (f"{g['service']} {g['operation']}: errors {b['error_rate']:.1%} → "
                              f"{i['error_rate']:.1%}, p90 {b['p90_ms']:.0f} ms → {i['p90_ms']:.0f} ms")
     return chain
+
+
+def _evidence_strength(ctx: Context, baseline: TimeRange) -> dict[str, Any]:
+    """How much there was to compare, and whether it is enough to rank: said plainly when not."""
+    seconds = (baseline.until_ns - baseline.since_ns) / 1e9
+    symptom = max((g["score"] for g in ctx.groups), default=0.0)
+    others = [{"kind": kind, "suspect": suspect, "strength": round(w, 3)} for w, suspect, kind in other_symptoms(ctx)]
+    strongest = max([symptom] + [o["strength"] for o in others])
+    notes = []
+    if seconds < MIN_BASELINE_S:
+        notes.append(f"the baseline before the onset is only {seconds:.0f} s long: every comparison rests on "
+                     f"few requests")
+    if strongest < 1.0:
+        notes.append("nothing changed clearly at the onset (strongest shift "
+                     f"{strongest:.2f}, 1 is clear): the evidence is too thin to rank, the order below is a guess")
+    return {"baseline_seconds": round(seconds, 1), "symptom": round(symptom, 3), "other_symptoms": others,
+            "rankable": strongest >= 1.0, "note": "; ".join(notes) or None}
 
 
 def _symptom_summary(wanted: Group | None, groups: list[dict[str, Any]]) -> dict[str, Any]:
