@@ -32,6 +32,7 @@ class EdgeGap:
     how: str  # "gap" (synchronous call) or "queue" (producer end → consumer start)
     before: list[float] = field(default_factory=list)  # ns
     after: list[float] = field(default_factory=list)
+    series: list[tuple[int, float]] = field(default_factory=list)  # (consumer/server start ns, gap ns)
     p_value: float = 1.0
 
     @property
@@ -66,7 +67,7 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
     rows = store.query(f"""
         WITH pairs AS (
             SELECT w, caller, callee, CASE WHEN queued THEN 'queue' ELSE 'gap' END AS how,
-                   CASE WHEN queued THEN c_start - p_end ELSE p_dur - c_dur END AS gap_ns, sid
+                   CASE WHEN queued THEN c_start - p_end ELSE p_dur - c_dur END AS gap_ns, sid, c_start AS t
             FROM (SELECT p.w AS w, p.service AS caller, c.service AS callee, c.span_id AS sid,
                          c.start_ns AS c_start, p.start_ns + p.duration_ns AS p_end,
                          p.duration_ns AS p_dur, c.duration_ns AS c_dur,
@@ -83,7 +84,7 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
             FROM {s} WHERE links <> ''),
         linked AS (
             SELECT c.w AS w, p.service AS caller, c.service AS callee, 'queue' AS how,
-                   c.start_ns - (p.start_ns + p.duration_ns) AS gap_ns, c.span_id AS sid
+                   c.start_ns - (p.start_ns + p.duration_ns) AS gap_ns, c.span_id AS sid, c.start_ns AS t
             FROM lk c
             JOIN (SELECT trace_id, span_id, service, start_ns, duration_ns FROM spans
                   WHERE trace_id IN (SELECT link_trace FROM lk)) p
@@ -91,12 +92,13 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
             WHERE p.service <> c.service),
         picked AS (SELECT *, row_number() OVER (PARTITION BY w, caller, callee, how ORDER BY hash(sid)) AS k
                    FROM (SELECT * FROM pairs UNION ALL SELECT * FROM linked) x)
-        SELECT w, caller, callee, how, gap_ns FROM picked WHERE k <= {PER_WINDOW}""")
+        SELECT w, caller, callee, how, gap_ns, t FROM picked WHERE k <= {PER_WINDOW}""")
     gaps: dict[tuple[str, str, str], EdgeGap] = {}
     for r in rows:
         key = (r["caller"], r["callee"], r["how"])
         g = gaps.setdefault(key, EdgeGap(*key))
         (g.before if r["w"] == "baseline" else g.after).append(float(r["gap_ns"]))
+        g.series.append((int(r["t"]), float(r["gap_ns"])))
     for g in gaps.values():
         if g.comparable:
             g.p_value = float(mannwhitneyu(g.after, g.before, alternative="greater").pvalue)
@@ -132,36 +134,16 @@ def _round(v: float | None) -> float | None:
     return None if v is None or math.isnan(v) else round(v, 3)
 
 
-def queue_onset(store: Store, lo: int, hi: int, per_edge: int = 2000) -> tuple[int, float] | None:
-    """(time, strength) of the clearest level shift in any queue's wait, over all of [lo, hi).
+def queue_onset(gaps: dict[tuple[str, str, str], EdgeGap]) -> tuple[int, float] | None:
+    """(time, strength) of the clearest level shift in any queue's wait over the whole data.
 
     A consumer falling behind moves no entry point, so the onset is dated on the queues
-    themselves: messages by kind (PRODUCER → CONSUMER, as parent or by link)."""
-    rows = store.query(f"""
-        WITH c AS (SELECT trace_id, span_id, parent_span_id, service, start_ns,
-                          json_extract_string(links, '$[0].span_id') AS link_span,
-                          json_extract_string(links, '$[0].trace_id') AS link_trace
-                   FROM spans WHERE kind = 'CONSUMER' AND start_ns >= ? AND start_ns < ?),
-        p AS (SELECT trace_id, span_id, service, start_ns + duration_ns AS end_ns FROM spans
-              WHERE kind = 'PRODUCER' AND start_ns >= ? - 3600000000000 AND start_ns < ?),
-        w AS (SELECT p.service AS caller, c.service AS callee, c.start_ns AS t, c.start_ns - p.end_ns AS wait_ns,
-                     c.span_id AS sid
-              FROM c JOIN p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-              WHERE p.service <> c.service
-              UNION ALL
-              SELECT p.service, c.service, c.start_ns, c.start_ns - p.end_ns, c.span_id
-              FROM c JOIN p ON p.trace_id = c.link_trace AND p.span_id = c.link_span
-              WHERE p.service <> c.service AND c.link_span IS NOT NULL),
-        picked AS (SELECT *, row_number() OVER (PARTITION BY caller, callee ORDER BY hash(sid)) AS k FROM w)
-        SELECT caller, callee, t, wait_ns FROM picked WHERE k <= {int(per_edge)}""", [lo, hi, lo, hi])
-    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
-    for r in rows:
-        series.setdefault((r["caller"], r["callee"]), []).append((int(r["t"]), float(r["wait_ns"])))
+    themselves; the strength is a robust z / 2 of the log wait, on the scale of the other onsets."""
     best: tuple[int, float] | None = None
-    for points in series.values():
-        if len(points) < 8:
+    for g in gaps.values():
+        if g.how != "queue" or len(g.series) < 8:
             continue
-        points.sort()
+        points = sorted(g.series)
         values = [math.log(max(v, 0.0) + MIN_GROWTH_NS) for _, v in points]
         k = change_point(values, min_segment=4)
         if k is None:

@@ -40,11 +40,11 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
 
 
 def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
-                 dated_by_paths: bool = False) -> dict[str, Any]:
+                 dated_by: str | None = None) -> dict[str, Any]:
     began = time.perf_counter()
     lo, hi = span_range
-    if dated_by_paths:
-        onset, groups, onset_source = at_ns, [], "detected from call paths"
+    if dated_by:
+        onset, groups, onset_source = at_ns, [], f"detected from {dated_by}"
         groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
     else:
         onset, groups, onset_source = _symptom(store, lo, hi, wanted, at_ns)
@@ -58,11 +58,11 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         ctx.gaps = edge_gaps(store, sampled)
         ctx.paths = path_shifts(store, sampled)
         ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
-        redate = path_onset(store, sampled) if at_ns is None and wanted is None and not dated_by_paths else None
-    if redate and redate[1] >= PATH_SHIFT and redate[1] > 2 * _strength(groups):
-        # requests of some service suddenly make fewer calls while the entry points barely moved:
-        # a code fault cutting paths short; investigate again from when that began
-        return _investigate(store, span_range, wanted, redate[0], dated_by_paths=True)
+        redate = _redate(store, sampled, ctx, groups) if at_ns is None and wanted is None and not dated_by else None
+    if redate:
+        # the entry points barely moved, but requests of some service suddenly make fewer calls (a
+        # code fault cutting paths short) or a queue fell far behind: investigate again from then
+        return _investigate(store, span_range, wanted, redate[0], dated_by=redate[1])
     ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident)
@@ -110,11 +110,6 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
     _check_request(store, lo, hi, wanted, at_ns)
     if at_ns is None:
         onset, groups = _detect(store, lo, hi, wanted, None)
-        queue = queue_onset(store, lo, hi) if wanted is None else None
-        if queue and queue[1] >= QUEUE_SHIFT and queue[1] > 2 * _strength(groups):
-            # a queue fell far behind while the entry points barely moved: date the incident by it
-            onset = queue[0]
-            groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
         return onset, groups, "detected"
     onset, groups = _detect(store, lo, hi, wanted, at_ns)
     near_lo = max(lo, at_ns - REFINE_BEFORE_NS)
@@ -126,6 +121,21 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
     if near_lo <= seen < near_hi and seen != onset and _strength(seen_groups) > 1.5 * max(_strength(groups), 0.5):
         return seen, seen_groups, "refined"
     return onset, groups, "given"
+
+
+def _redate(store: Store, sampled: str, ctx: Context, groups: list[dict[str, Any]]) -> tuple[int, str] | None:
+    """A clearer onset than the entry points give: from call paths or queue waits, if strong enough."""
+    candidates = []
+    path = path_onset(store, sampled)
+    if path and path[1] >= PATH_SHIFT:
+        candidates.append((path[1], path[0], "call paths"))
+    queue = queue_onset(ctx.gaps)
+    if queue and queue[1] >= QUEUE_SHIFT:
+        candidates.append((queue[1], queue[0], "queue waits"))
+    best = max(candidates, default=None)
+    if best is None or best[0] <= 2 * _strength(groups):
+        return None
+    return best[1], best[2]
 
 
 def _strength(groups: list[dict[str, Any]]) -> float:
