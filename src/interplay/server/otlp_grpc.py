@@ -19,8 +19,6 @@ from .writer import Writer
 
 log = logging.getLogger("interplay.grpc")
 MAX_MESSAGE = 16 * 1024 * 1024
-
-
 RETRY_DELAY_S = 2  # what an exporter told to come back waits (the HTTP side's Retry-After)
 MAX_CALLS = 256     # calls at once, refused ones included (HTTP's --max-requests default)
 
