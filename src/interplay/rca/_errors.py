@@ -32,9 +32,6 @@ class ErrorSurge:
         return (f"{self.service}: spans with an exception event or an error log "
                 f"{kb / max(nb, 1):.1%} → {ki / max(ni, 1):.1%} ({kb} of {nb} → {ki} of {ni}), no span status")
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "before": list(self.before), "after": list(self.after),
-                "z": round(self.z, 2), "reported_by_callee": self.reported_by_callee}
 
 
 def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) -> list[ErrorSurge]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from scipy.stats import mannwhitneyu
 
@@ -122,16 +121,6 @@ def place_gap(caller: str, callee: str, support: dict[str, float]) -> dict[str, 
     b = support.get(callee, 0.0) ** 2 + CALLEE_TIE * max(support.get(callee, 0.0), 0.5)
     total = a + b
     return {caller: a / total, callee: b / total} if caller != callee else {callee: 1.0}
-
-
-def gap_summary(g: EdgeGap) -> dict[str, Any]:
-    return {"caller": g.caller, "callee": g.callee, "how": g.how,
-            "before_ms": _round(g.before_ms), "after_ms": _round(g.after_ms),
-            "calls": [len(g.before), len(g.after)], "p_value": float(f"{g.p_value:.3g}")}
-
-
-def _round(v: float | None) -> float | None:
-    return None if v is None or math.isnan(v) else round(v, 3)
 
 
 def queue_onset(gaps: dict[tuple[str, str, str], EdgeGap]) -> tuple[int, float] | None:

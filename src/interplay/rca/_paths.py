@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from ..detect import change_point, proportion_z
 from ..store.base import Store
@@ -47,10 +46,6 @@ class PathShift:
         return (f"{self.service} requests now end {where}: {self.before:.0%} → {self.after:.0%} of them; "
                 f"remote calls per request {self.calls_before:.1f} → {self.calls_after:.1f}")
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "stops_after": self.terminal or None, "before": round(self.before, 4),
-                "after": round(self.after, 4), "calls_before": round(self.calls_before, 3),
-                "calls_after": round(self.calls_after, 3), "units": list(self.units), "z": round(self.z, 2)}
 
 
 def path_shifts(store: Store, spans_table: str) -> list[PathShift]:
