@@ -201,7 +201,7 @@ def _aggregate(store: Store, table: str, blame: Blame) -> None:
                       FROM parts GROUP BY ALL),
         allb AS (SELECT * FROM err_blame UNION ALL SELECT * FROM lat_blame)
         SELECT w, bs, bop, bk, how, sum(weight) AS weight, count(DISTINCT unit_id) AS units,
-               arg_max(trace_id, weight) AS exemplar
+               arg_max(trace_id, (weight, trace_id)) AS exemplar
         FROM allb GROUP BY ALL""")
     sampled = store.query(f"""
         WITH err_units AS (SELECT DISTINCT unit_id FROM {table}
@@ -217,10 +217,15 @@ def _aggregate(store: Store, table: str, blame: Blame) -> None:
     for r in sampled:
         blame.units[r["w"]].update(sampled=r["n"], error_units=r["err"], slow_units=r["slow"],
                                    slow90_units=r["slow90"])
+    # Ties in weight and the engine's row order must not pick the exemplar: the trace id breaks ties
+    # inside a group, and the strongest kind of blame (then its name) picks among groups.
+    exemplar_weight: dict[tuple, tuple] = {}
     for r in rows:
-        node = blame.nodes.setdefault((r["bs"], r["bop"], r["bk"]), {"b": {}, "i": {}, "exemplar": None})
+        key = (r["bs"], r["bop"], r["bk"])
+        node = blame.nodes.setdefault(key, {"b": {}, "i": {}, "exemplar": None})
         node[r["w"]][r["how"]] = node[r["w"]].get(r["how"], 0.0) + float(r["weight"])
-        if r["w"] == "i":
+        if r["w"] == "i" and (float(r["weight"]), r["how"]) > exemplar_weight.get(key, (float("-inf"), "")):
+            exemplar_weight[key] = (float(r["weight"]), r["how"])
             node["exemplar"] = r["exemplar"]
     for r in store.query(f"""
             SELECT w, ns, nop, nk, count(*) AS n, quantile_cont(self_ns, 0.9) AS p90,
@@ -238,6 +243,6 @@ def _aggregate(store: Store, table: str, blame: Blame) -> None:
             FROM {table} WHERE w = 'i' GROUP BY ALL"""):
         blame.paths.setdefault(r["node"], []).append((r["via"].split(" > "), int(r["bad"]), int(r["units"])))
     for options in blame.paths.values():
-        options.sort(key=lambda o: (-o[1], -o[2], len(o[0])))
-    healthy = store.query(f"SELECT any_value(trace_id) AS t FROM {table} WHERE w = 'b' AND NOT anom")
+        options.sort(key=lambda o: (-o[1], -o[2], len(o[0]), o[0]))
+    healthy = store.query(f"SELECT min(trace_id) AS t FROM {table} WHERE w = 'b' AND NOT anom")
     blame.healthy_trace = healthy[0]["t"] if healthy else None
