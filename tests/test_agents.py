@@ -360,6 +360,7 @@ def test_timeout_beneath_a_tool(tmp_path):
     m = modes(open_store(tmp_path, [run]).agent_runs()[0])
     assert m["timeout"]["step"] == 1
     assert m["timeout"]["evidence"]["where"] == {"agent-svc": 1}
+    assert m["timeout"]["summary"] == "1 timeout at agent-svc"  # a sentence, not "1 timeouts"
 
 
 def test_tool_error_names_the_deepest_failing_downstream_service(tmp_path):
@@ -370,6 +371,7 @@ def test_tool_error_names_the_deepest_failing_downstream_service(tmp_path):
     r = ip.agent_runs()[0]
     ev = modes(r)["tool_error"]["evidence"]
     assert ev["caused_by"] == {"inventory": 1}
+    assert modes(r)["tool_error"]["summary"] == "1 tool call failed; deepest failure in inventory"
     assert ev["calls"][0]["caused_by"] == {"service": "inventory", "operation": "UPDATE stock",
                                            "message": "deadlock detected"}
     step = ip.agent_run(r["run_id"])["steps_detail"][1]

@@ -48,7 +48,7 @@ def tool_loop(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Baseli
         of_tool = [s for s in calls if s["name"] == top]
         identical = Counter(_normal(s.get("arguments")) for s in of_tool).most_common(1)[0][1]
         return _mode("tool_loop", of_tool[0]["index"],
-                     f"stopped at its turn limit ({run['error'][:120]}) after {len(calls)} tool call(s)",
+                     f"stopped at its turn limit ({run['error'][:120]}) after {_count(len(calls), 'tool call')}",
                      {"tool": top, "calls": len(of_tool), "identical_calls": identical,
                       "longest_streak": _longest_similar_streak(calls)[0],
                       "first_step": of_tool[0]["index"], "last_step": of_tool[-1]["index"], "max_turns": True,
@@ -100,7 +100,8 @@ def retry_storm(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Base
     if score < RETRY_MIN:
         return None
     return _mode("retry_storm", first[sig],
-                 f"{sig} retried {score} times after failures ({failures[sig]} of {attempts[sig]} attempts failed)",
+                 f"{sig} retried {_count(score, 'time')} after failures ({failures[sig]} of "
+                 f"{_count(attempts[sig], 'attempt')} failed)",
                  {"signature": sig, "attempts": attempts[sig], "failures": failures[sig],
                   "retries_after_failure": retries[sig], "transport_resends": resends[sig],
                   "errors": dict(errors.get(sig, Counter()).most_common(5))})
@@ -115,7 +116,7 @@ def rate_limited(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Bas
     sources = Counter(_source(s) for s in hit)
     count = sum(s["rate_limited"] for s in hit) or total  # beneath steps; else only the run's own span
     return _mode("rate_limited", hit[0]["index"] if hit else None,
-                 f"{count} rate-limited responses" + (f" from {', '.join(sources)}" if sources else ""),
+                 _count(count, "rate-limited response") + (f" from {', '.join(sources)}" if sources else ""),
                  {"responses": count, "steps": [s["index"] for s in hit][:20],
                   "sources": dict(sources), "run_recovered": run["status"] == "ok"})
 
@@ -129,7 +130,7 @@ def timeout(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Baseline
     where = Counter(_culprit(s) for s in hit)
     count = sum(s["timeouts"] for s in hit) or total
     return _mode("timeout", hit[0]["index"] if hit else None,
-                 f"{count} timeouts" + (f" at {', '.join(where)}" if where else ""),
+                 _count(count, "timeout") + (f" at {', '.join(where)}" if where else ""),
                  {"timeouts": count, "steps": [s["index"] for s in hit][:20],
                   "where": dict(where),
                   "durations_ms": [s["duration_ms"] for s in hit][:20]})
@@ -145,7 +146,7 @@ def tool_error(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Basel
                "caused_by": (s.get("error") or {}).get("caused_by")} for s in failed[:10]]
     top = culprits.most_common(1)[0][0]
     return _mode("tool_error", failed[0]["index"],
-                 f"{len(failed)} tool call(s) failed; deepest failure in {top}",
+                 f"{_count(len(failed), 'tool call')} failed; deepest failure in {top}",
                  {"failed_calls": len(failed), "tools": dict(Counter(s["name"] for s in failed)),
                   "caused_by": dict(culprits), "calls": detail})
 
@@ -188,6 +189,11 @@ DETECTORS: list[Detector] = [tool_loop, retry_storm, rate_limited, timeout, tool
 # -- helpers -------------------------------------------------------------------------------------
 def _mode(mode: str, step: int | None, summary: str, evidence: dict[str, Any]) -> Mode:
     return {"mode": mode, "summary": summary, "step": step, "evidence": evidence}
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 timeout', '3 timeouts': summaries are read as sentences."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _normal(args: str | None) -> str:
