@@ -103,3 +103,57 @@ def test_traces_by_attribute(db, make_server):
     assert bad.returncode != 0 and "expected KEY=VALUE" in bad.stderr
     bad = srv.get("/api/traces", params={"attr": "x');DROP TABLE spans;--=1"})
     assert bad.status_code == 400 and "attribute key" in bad.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def traces_db(tmp_path_factory):
+    """A producer trace, a consumer trace linking to it and to a trace never stored, and a 1,101-span trace."""
+    tmp = tmp_path_factory.mktemp("trace-text")
+    producer = TraceBuilder(T0, seed=1)
+    sent = producer.span("shop", "publish orders", kind="PRODUCER", duration_ms=2)
+    elsewhere = TraceBuilder(T0, seed=2).span("other", "lost", duration_ms=1)
+    consumer = TraceBuilder(T0 + 10**9, seed=3)
+    take = consumer.span("mailer", "process orders", kind="CONSUMER", duration_ms=30, links=[sent, elsewhere])
+    take.events.append({"timeUnixNano": str(take.start_ns + 5 * 10**6), "name": "cache.miss",
+                        "attributes": [{"key": "key", "value": {"stringValue": "order:7"}}]})
+    take.child("mailer", "send", offset_ms=6, duration_ms=20, exception="SMTPError", message="relay refused")
+    big = TraceBuilder(T0 + 2 * 10**9, seed=4)
+    root = big.span("batch", "nightly", duration_ms=5000)
+    for i in range(100):
+        item = root.child("batch", "work item", offset_ms=i * 45, duration_ms=40)
+        for q in range(10):
+            item.child("batch", "SELECT rows", kind="CLIENT", offset_ms=q * 4, duration_ms=3,
+                       error=(i, q) == (57, 3), message="deadlock detected" if (i, q) == (57, 3) else "")
+    (tmp / "t.json").write_text(json.dumps(traces_request([producer, consumer, big])))
+    ip = Interplay.open(tmp / "t.duckdb")
+    ip.ingest_file(tmp / "t.json")
+    ip.close()
+    return {"db": str(tmp / "t.duckdb"), "producer": producer.trace_id, "consumer": consumer.trace_id,
+            "elsewhere": elsewhere.trace.trace_id, "big": big.trace_id}
+
+
+def test_trace_shows_events_links_resources_and_scope(traces_db):
+    text = run_cli("trace", traces_db["consumer"], "--db", traces_db["db"]).stdout
+    assert "• cache.miss +5.00 ms  key=order:7" in text
+    assert "• exception +20.00 ms  SMTPError: relay refused" in text
+    assert f"link to trace {traces_db['producer']}" in text
+    assert f"(stored: interplay trace {traces_db['producer']})" in text
+    assert f"link to trace {traces_db['elsewhere']}" in text and "(not stored here)" in text
+    resources = text[text.index("Resources"):]
+    assert "mailer: service.version=1.0.0" in resources and "scope" in resources
+    with_attrs = run_cli("trace", traces_db["producer"], "--db", traces_db["db"], "--attributes").stdout
+    assert "publish orders" in with_attrs and "Resources" in with_attrs
+
+
+def test_a_big_trace_prints_folded(traces_db):
+    text = run_cli("trace", traces_db["big"], "--db", traces_db["db"]).stdout
+    lines = text.splitlines()
+    assert "(1101 spans, 1 services)" in lines[0]
+    assert len(lines) < 20, text
+    # repeated calls fold as ×N on either side of the failing one, which stays in sight with its queries
+    assert "work item ×57" in text and "570 spans below them" in text and "work item ×42" in text
+    assert "✗ batch SELECT rows" in text and "deadlock detected" in text and "SELECT rows ×6" in text
+    everything = run_cli("trace", traces_db["big"], "--db", traces_db["db"], "--all").stdout
+    assert everything.count("SELECT rows") == 1000
+    shallow = run_cli("trace", traces_db["big"], "--db", traces_db["db"], "--depth", "0").stdout
+    assert "[+1100 spans below, 1 with errors]" in shallow and "1 subtree folded below depth 0" in shallow

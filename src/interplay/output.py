@@ -8,7 +8,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -73,31 +72,3 @@ def _fmt(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     return "" if v is None else str(v)
-
-
-def trace_tree(console: Console, trace: dict[str, Any]) -> None:
-    tree = Tree(Text(f"trace {trace['trace_id']}  ({trace['spans']} spans)", style="bold"))
-    for root in trace["roots"]:
-        _add(tree, root)
-    console.print(tree)
-
-
-def _add(parent: Tree, node: dict[str, Any]) -> None:
-    label = Text()
-    if node.get("status_code") == "ERROR":
-        label.append("✗ ", style="bold red")
-    label.append_text(safe(node["service"]))
-    label.append(" ")
-    label.append_text(safe(node["operation"]))
-    label.append(f"  {node['duration_ns'] / 1e6:.2f} ms", style="cyan")
-    label.append(f" (self {node['self_ns'] / 1e6:.2f} ms)", style="dim")
-    label.append(f"  {node['kind'].lower()}", style="dim")
-    if node.get("orphan"):
-        label.append("  [parent missing]", style="yellow")
-    if node.get("status_message"):
-        label.append("  ")
-        label.append_text(safe(node["status_message"]))
-        label.stylize("red", len(label) - len(str(node["status_message"])))
-    branch = parent.add(label)
-    for child in node["children"]:
-        _add(branch, child)

@@ -295,16 +295,29 @@ def logs(db, url, token, since, until, service, severity, text, trace_id, span_i
 @main.command("trace")
 @click.argument("trace_id")
 @backend_options
+@click.option("--depth", default=None, type=click.IntRange(0), metavar="N",
+              help="Fold subtrees below this depth (default: all of a trace up to 300 spans, else what fits).")
+@click.option("--all", "show_all", is_flag=True, help="Every span: no folded subtrees or ×N runs.")
+@click.option("--attributes", is_flag=True, help="Each span's attributes too.")
 @format_option
-def trace_cmd(trace_id, db, url, token, fmt) -> None:
-    """Show one trace as a tree with durations and self time; errors marked ✗."""
+def trace_cmd(trace_id, db, url, token, depth, show_all, attributes, fmt) -> None:
+    """Show one trace as a tree: durations, self time, errors (✗), span events, links; then each
+    service's resource attributes and scopes. Repeated sibling calls print as one ×N line."""
+    from ..model import NotFound
+    from ._trace_text import print_trace
     backend = _backend(db, url, token)
     tree = backend.trace(trace_id)
     if fmt == "json":
         output.print_json(out, tree)
         return
-    output.trace_tree(out, tree)
 
+    def stored(other: str) -> bool:
+        try:
+            backend.trace(other)
+        except (NotFound, InvalidInput):
+            return False
+        return True
+    print_trace(out, tree, depth=depth, show_all=show_all, attributes=attributes, stored=stored)
 
 
 # -- demo ----------------------------------------------------------------------------------------
