@@ -163,6 +163,18 @@ def test_tools_answer_small_and_lead_to_the_root_cause(case_db):
     changes = small(tools.recent_changes())
     assert changes["changes"] and changes["changes"][0]["kind"] in ("deploy", "config", "flag", "infra", "commit")
 
+    logs = small(tools.search_logs(severity="ERROR", limit=200))
+    assert logs["records"] and {r["severity"] for r in logs["records"]} <= {"ERROR", "FATAL"}
+    # the templates summarise every record matched, also those cut from the answer
+    assert sum(t["records"] for t in logs["templates"]) <= logs["matched"] <= 200
+    assert logs["templates"][0]["records"] >= 2 and len(logs["records"]) <= logs["matched"]
+    one = logs["records"][0]
+    same = small(tools.search_logs(like=one["body"], service=one["service"]))
+    assert same["records"] and all(r["service"] == one["service"] for r in same["records"])
+    by_trace = small(tools.search_logs(trace_id=one["trace_id"]))
+    assert by_trace["records"] and all(r["trace_id"] == one["trace_id"] for r in by_trace["records"])
+    assert "trace_summary" in by_trace["next"]
+
 
 def test_read_only_store_keeps_investigations_in_memory(case_db):
     ip = Interplay.open(case_db, read_only=True)
@@ -177,7 +189,8 @@ def test_read_only_store_keeps_investigations_in_memory(case_db):
 
 def test_every_answer_is_cut_to_the_limit_with_a_way_to_more(case_db, agent_db):
     tools = Tools(Interplay.open(case_db, read_only=True), limit=700)
-    for text in (tools.list_services(), tools.service_graph("checkout", depth=2), tools.investigate()):
+    for text in (tools.list_services(), tools.service_graph("checkout", depth=2), tools.investigate(),
+                 tools.search_logs(limit=100)):
         doc = small(text, 700)
         assert "truncated" in doc and doc["truncated"]["more"]
         assert doc["truncated"]["shown"] < doc["truncated"]["of"]

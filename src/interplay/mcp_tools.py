@@ -12,12 +12,14 @@ tool call that shows the rest. The MCP server (`interplay.server.mcp`) only regi
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from .agents.content import preview
 from .investigations import Investigations, summary_of
+from .logtemplates import mask
 from .model import InterplayError, InvalidInput, NotFound
 from .queries import TimeRange
 from .timeutil import format_time, parse_time_ns
@@ -141,6 +143,26 @@ class Tools:
         if not items:
             doc["next"] = "no change events recorded; investigate() also notices service.version switches"
         return self._fit(doc, "changes", lambda n: "recent_changes with until=<time of the oldest shown>")
+
+    def search_logs(self, service: str | None = None, severity: str | None = None, text: str | None = None,
+                    trace_id: str | None = None, like: str | None = None, since: str | None = None,
+                    until: str | None = None, limit: int = 50) -> str:
+        """Log records, newest first: by service, minimum severity (WARN, ERROR...), text in the body,
+        trace id, or `like` a log line (same template); with the templates they share, most frequent first."""
+        rows = self.hub.logs(_window(since, until), service=service or None, severity=severity or None,
+                             text=text or None, trace_id=trace_id or None, similar_to=like or None,
+                             limit=max(1, min(limit, 500)))
+        templates = Counter((r["service"], mask(r["body"] or "")) for r in rows)
+        items = [{"time": r["time"], "service": r["service"], "severity": r["severity"], "body": _clip(r["body"]),
+                  **({"trace_id": r["trace_id"]} if r.get("trace_id") else {}),
+                  **({"span_id": r["span_id"]} if r.get("span_id") else {})} for r in rows]
+        doc: dict[str, Any] = {
+            "templates": [{"service": svc, "template": _clip(t, 160), "records": n}
+                          for (svc, t), n in templates.most_common(10)],
+            "records": items, "matched": len(items)}
+        doc["next"] = ("trace_summary(trace_id) for a record's request; search_logs(like=BODY) for its template"
+                       if items else "no log records match: widen since/until or drop a filter")
+        return self._fit(doc, "records", lambda n: "search_logs with until=<time of the oldest shown>, or a filter")
 
     def agent_runs(self, agent: str | None = None, failed: bool = False, since: str | None = None,
                    until: str | None = None, limit: int = 20) -> str:
@@ -369,4 +391,4 @@ def _window(since: str | None, until: str | None) -> TimeRange:
 
 
 TOOL_NAMES = ("list_services", "service_graph", "investigate", "cause_evidence", "trace_summary",
-              "agent_runs", "agent_run", "agent_sessions", "recent_changes", "impact")
+              "search_logs", "agent_runs", "agent_run", "agent_sessions", "recent_changes", "impact")

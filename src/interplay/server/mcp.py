@@ -22,7 +22,8 @@ from ..model import InterplayError
 
 INSTRUCTIONS = f"""Interplay answers why production broke from traces, logs, metrics and change events.
 Start coarse, then ask for detail: list_services → service_graph(service) → investigate(symptom?) →
-cause_evidence(investigation_id, rank) → trace_summary(trace_id). For AI agents: agent_runs → agent_run(run_id);
+cause_evidence(investigation_id, rank) → trace_summary(trace_id); search_logs(trace_id=..., like=...) for the
+log records behind a trace or a log-template evidence item. For AI agents: agent_runs → agent_run(run_id);
 agent_sessions groups runs by conversation. Before a change: impact(service), recent_changes(). Every answer is JSON of at most {LIMIT} bytes; a cut
 answer has "truncated" with the call that shows more. Times: RFC3339, unix seconds, or relative like -15m."""
 
