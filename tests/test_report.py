@@ -73,12 +73,18 @@ def test_text_says_the_top_cause_once_explains_scores_and_units():
     top["chain"][0]["effect"] = top["summary"]
     top["evidence"] = [{"type": "self_time", "summary": top["summary"], "weight": 0.7},
                        {"type": "metric_shift", "summary": "db cpu: 0.05 → 0.9", "metric": "cpu", "unit": "1",
-                        "weight": 0.02},
+                        "before": 0.05, "after": 0.9, "weight": 0.02},
+                       {"type": "metric_shift", "summary": "db latency: 0.00784 → 0.438", "metric": "lat",
+                        "unit": "s", "before": 0.00784, "after": 0.438, "weight": 0.02},
+                       {"type": "metric_shift", "summary": "db queue: 3 → 9", "metric": "q", "unit": "{message}",
+                        "before": 3, "after": 9, "weight": 0.02},
                        {"type": "log_template", "summary": "new template", "weight": 0.0}]
     r["data_completeness"]["changes"] = 1
     text = render(r, "text")
     assert text.count(top["summary"]) == 1
     assert "it is not a probability" in text
-    assert "db cpu: 0.05 → 0.9 (unit: ratio, 1 = 100%)" in text
+    assert "db cpu: 0.05 → 0.9 (5% → 90%)" in text
+    assert "db latency: 0.00784 → 0.438 (7.84 ms → 438 ms)" in text
+    assert "db queue: 3 → 9 (unit: message)" in text
     assert "new template (context, not scored)" in text
     assert "1 change event" in text and "1 change events" not in text

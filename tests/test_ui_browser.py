@@ -80,6 +80,9 @@ def page(browser):
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    # console errors count too (a failed fetch, a CSP refusal), except the 4xx a test asks for on purpose
+    pg.on("console", lambda m: m.type == "error" and not getattr(pg, "expect_http_errors", False)
+          and pg.errors.append(f"console: {m.text}"))
     pg.set_default_timeout(15000)
     yield pg
     context.close()
@@ -163,6 +166,12 @@ def test_map_investigation_chain_and_exemplar_trace(shop, page, tmp_path):
     page.locator("#causes li").first.click()
     page.wait_for_selector("#exemplar-failing")
 
+    failing = page.get_attribute("#exemplar-failing", "href").rsplit("/", 1)[-1]
+    # the chain is a path the failing requests really took: caller → callee spans in the exemplar trace
+    assert _is_path_of(services[::-1], shop.get(f"/api/traces/{failing}").json()), (services, failing)
+    # evidence reads in units: self time as durations
+    assert any("ms →" in t for t in page.locator("#evidence td.n").all_inner_texts())
+
     page.click("#exemplar-failing")
     page.wait_for_selector(".waterfall .span-row")
     assert "/#/trace/" in page.url
@@ -170,7 +179,43 @@ def test_map_investigation_chain_and_exemplar_trace(shop, page, tmp_path):
     assert "catalog" in services and "frontend" in services
     assert page.locator(".span-row .self-num").count() == page.locator(".span-row").count()
     assert_readable(page.inner_text("#view"), "the exemplar trace")
+    # click the spans that carry events: each shows its own events by name
+    tree = shop.get(f"/api/traces/{failing}").json()
+    with_events = [n for n in _nodes(tree) if json.loads(n["events"] or "[]")]
+    assert with_events
+    for node in with_events[:3]:
+        page.locator(f".span-row[data-span='{node['span_id']}']").click()
+        page.wait_for_selector(f"#span-detail code:has-text('{node['span_id']}')")
+        names = page.locator("#span-events .event-name").all_inner_texts()
+        assert names == [e["name"] for e in json.loads(node["events"])], (node["operation"], names)
+        exc = next((e for e in json.loads(node["events"]) if e["name"] == "exception"), None)
+        if exc:
+            assert exc["attributes"]["exception.type"] in page.inner_text("#span-events")
+        assert_readable(page.inner_text("#span-detail"), "a span with events")
     assert not page.errors
+
+
+def _nodes(trace: dict) -> list[dict]:
+    out, stack = [], list(trace["roots"])
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack += node["children"]
+    return out
+
+
+def _is_path_of(services: list[str], trace: dict) -> bool:
+    """Whether some root-to-leaf path of the trace passes these services in this order, one calling the next
+    (a service's own client and server spans in between count as one step)."""
+    def paths(node, prefix):
+        here = prefix if prefix and prefix[-1] == node["service"] else prefix + [node["service"]]
+        if not node["children"]:
+            yield here
+        for child in node["children"]:
+            yield from paths(child, here)
+    want = len(services)
+    return any(p[i:i + want] == services for root in trace["roots"] for p in paths(root, [])
+               for i in range(len(p) - want + 1))
 
 
 def test_spans_show_their_own_events(shop, page, data):
@@ -248,6 +293,7 @@ def test_token_prompt_then_data(data, page, tmp_path):
     srv = start_server(_copy(data["agents"], tmp_path), grpc=False, token="s3cret-token")
     try:
         assert httpx.get(srv.url + "/api/services").status_code == 401
+        page.expect_http_errors = True  # the 401s before the token is given
         page.goto(srv.url + "/#/agents")
         # the page and its scripts load without the token (a skip here would hide a 401 on /)
         assert "missing or wrong bearer token" not in page.content()
@@ -285,6 +331,7 @@ def test_empty_store_says_where_to_send_telemetry(page, tmp_path):
 
 
 def test_api_errors_are_shown(shop, page):
+    page.expect_http_errors = True  # the 400s and 404s asked for below log "Failed to load resource"
     page.goto(shop.url + "/#/trace/not-a-trace-id")
     page.wait_for_selector(".notice.error")
     assert "expected 32 hex characters" in page.inner_text(".notice.error")
@@ -430,6 +477,12 @@ def test_service_page_charts_and_change_timeline(shop, page):
     lanes = page.locator("#change-timeline .lane-name").evaluate_all("els => els.map((e) => e.textContent)")
     assert sorted(lanes) == sorted({c["service"] for c in changes})
     assert page.locator("#changes-table tbody tr").count() == len(changes)
+    # behind each lane, that service's traffic: request rate shaded, error rate as a line, peaks on hover
+    page.wait_for_selector("#change-timeline .lane-traffic path.rate")
+    assert page.locator("#change-timeline .lane-traffic path.rate").count() == len(lanes)
+    assert page.locator("#change-timeline .lane-traffic path.errors").count() == len(lanes)
+    hover = page.locator("#change-timeline .lane-traffic > title").first.text_content()
+    assert "requests/s" in hover and "error rate up to" in hover and "p95 up to" in hover
     assert_readable(page.inner_text("#view"), "the changes page")
     assert not page.errors
 
@@ -509,3 +562,36 @@ def test_map_edges_avoid_nodes_resources_by_kind_and_explained_anomalies(shop, d
         assert not page.errors
     finally:
         srv.stop()
+
+
+def test_thin_evidence_is_said_on_the_investigation(shop, data, page):
+    from interplay.timeutil import format_time
+    start = _ns(json.loads((data["dir"] / "case.jsonl.truth.json").read_text())["start"])
+    inv = shop.post("/api/investigations", json={"at": format_time(start + 40 * 10**9)}).json()
+    assert inv["evidence_strength"]["note"]
+    page.goto(f"{shop.url}/#/investigation/{inv['id']}")
+    page.wait_for_selector("#thin-evidence")
+    text = page.inner_text("#thin-evidence")
+    assert "baseline before the onset is only" in text and "few requests" in text
+    assert "s)" in page.inner_text(".inv-head .sub")  # the baseline's length beside its times
+    assert_readable(page.inner_text("#view"), "a thin investigation")
+    assert not page.errors
+
+
+def test_a_linked_trace_opens_from_the_span_that_links_it(shop, page):
+    rows = shop.get("/api/traces", params={"service": "email", "limit": 20}).json()
+    tree = next(t for t in (shop.get(f"/api/traces/{r['trace_id']}").json() for r in rows)
+                if any(json.loads(n["links"] or "[]") for n in _nodes(t)))
+    node = next(n for n in _nodes(tree) if json.loads(n["links"] or "[]"))
+    linked = json.loads(node["links"])[0]["trace_id"]
+    page.goto(f"{shop.url}/#/trace/{tree['trace_id']}")
+    page.wait_for_selector(".span-row")
+    page.locator(f".span-row[data-span='{node['span_id']}']").click()
+    page.wait_for_selector("#span-detail a.trace-link")  # clickable: the linked trace is stored
+    detail = page.inner_text("#span-detail")
+    assert "\nscope\n" in detail and "resource" in detail.lower() and "service.name" in detail
+    page.click("#span-detail a.trace-link")
+    page.wait_for_url(f"**/#/trace/{linked}")
+    page.wait_for_selector(".span-row")
+    assert_readable(page.inner_text("#view"), "a linked trace")
+    assert not page.errors

@@ -173,10 +173,20 @@ class Interplay:
         return spend(self.store, window, prices=self.prices)
 
 
+# The unit of before/after of each evidence type whose numbers are not a metric's (UCUM-like; {x} counts x).
+EVIDENCE_UNITS = {"self_time": "ms", "network_gap": "ms", "queue_lag": "s", "path_shift": "1",
+                  "rate_shift": "{call}/s", "error_origin": "{error}", "log_template": "{record}",
+                  "exception_surge": "{span}"}
+
+
 def with_units(store: Store, result: dict[str, Any]) -> dict[str, Any]:
-    """Each metric-shift evidence item gets its metric's unit, so reports can say 0.008 s → 0.47 s."""
-    items = [e for c in result.get("root_causes", []) for e in c.get("evidence", [])
-             if e.get("type") == "metric_shift" and e.get("metric")]
+    """Each evidence item gets the unit of its before/after (a metric shift its metric's unit), so
+    reports can say 0.008 s → 0.47 s."""
+    evidence = [e for c in result.get("root_causes", []) for e in c.get("evidence", [])]
+    for e in evidence:
+        if e.get("type") in EVIDENCE_UNITS and "unit" not in e:
+            e["unit"] = EVIDENCE_UNITS[e["type"]]
+    items = [e for e in evidence if e.get("type") == "metric_shift" and e.get("metric")]
     if items:
         units = queries.metric_units(store)
         for e in items:

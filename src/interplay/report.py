@@ -53,7 +53,7 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
         lines += ["", f"{h2}Evidence" + (" (besides the summary above)" if len(others) < len(top.get("evidence", [])) else ""), ""]
         for e in others:
             context = "" if e.get("weight") else " (context, not scored)"
-            unit = f" (unit: {unit_name(e['unit'])})" if e.get("unit") else ""
+            unit = _in_unit(e) if e.get("unit") and e.get("type") == "metric_shift" else ""
             lines.append(f"{bullet}[{e['type'].replace('_', ' ')}] {e['summary']}{unit}{context}")
         if not others:
             lines.append(f"{bullet}nothing more")
@@ -88,6 +88,32 @@ _UNITS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nan
 def unit_name(unit: str) -> str:
     """A UCUM unit as a reader says it: s → seconds, 1 → a ratio, By → bytes; others as given."""
     return _UNITS.get(unit, unit.strip("{}") or unit)
+
+
+def _in_unit(e: dict[str, Any]) -> str:
+    """A metric shift's before → after in its unit as a reader says it (seconds as ms, ratios as %)."""
+    unit, before, after = e["unit"], e.get("before"), e.get("after")
+    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
+        return f" (unit: {unit_name(unit)})"
+    scale = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
+    if unit in scale:
+        return f" ({_duration(before * scale[unit])} → {_duration(after * scale[unit])})"
+    if unit == "1":
+        return f" ({before * 100:.3g}% → {after * 100:.3g}%)"
+    if unit == "By":
+        return f" ({_bytes(before)} → {_bytes(after)})"
+    return f" (unit: {unit_name(unit)})"
+
+
+def _duration(ms: float) -> str:
+    return f"{ms / 1000:.3g} s" if ms >= 1000 else f"{ms:.3g} ms"
+
+
+def _bytes(n: float) -> str:
+    for size, name in ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
+        if abs(n) >= size:
+            return f"{n / size:.3g} {name}"
+    return f"{n:.0f} B"
 
 
 def _n(count: int, noun: str) -> str:

@@ -128,15 +128,24 @@ function scoreWidth(cause, causes) {
 
 function header(inv) {
   const entries = inv.symptom?.entry_points || [];
+  const strength = inv.evidence_strength || {};
+  const baselineS = typeof strength.baseline_seconds === "number" ? ` (${duration(strength.baseline_seconds)})` : "";
   return h("div", {class: "page-head inv-head"},
     h("h1", {}, "Investigation: ", inv.symptom?.given || (entries.length ? `${entries[0].service} (detected)` : "detected symptom")),
     h("p", {class: "sub"}, `Onset ${time(inv.onset)} UTC (${inv.onset_source}) · baseline ${time(inv.windows.baseline.since)} – ` +
-      `${time(inv.windows.baseline.until).slice(11)} · incident until ${time(inv.windows.incident.until).slice(11)} · ` +
-      `${inv.seconds ?? "?"} s`),
+      `${time(inv.windows.baseline.until).slice(11)}${baselineS} · incident until ${time(inv.windows.incident.until).slice(11)} · ` +
+      `took ${inv.seconds ?? "?"} s`),
+    // thin evidence said plainly, before anyone reads the ranking as settled
+    strength.note ? Object.assign(notice("warn", strength.rankable === false ? "Too little evidence to rank" : "Thin evidence",
+      `${strength.note[0].toUpperCase()}${strength.note.slice(1)}.`), {id: "thin-evidence"}) : null,
     entries.length ? h("div", {class: "symptoms"}, entries.slice(0, 4).map((g) => h("div", {class: "symptom"},
       h("strong", {}, `${g.service} ${g.operation ?? ""}`),
       h("span", {}, ` errors ${pct(g.baseline.error_rate)} → `, h("b", {class: g.incident.error_rate > g.baseline.error_rate * 1.5 ? "bad" : ""}, pct(g.incident.error_rate))),
       h("span", {}, ` · p90 ${ms(g.baseline.p90_ms)} → `, h("b", {class: g.incident.p90_ms > g.baseline.p90_ms * 1.5 ? "bad" : ""}, ms(g.incident.p90_ms)))))) : null);
+}
+
+function duration(seconds) {
+  return seconds >= 90 ? `${(seconds / 60).toFixed(seconds >= 600 ? 0 : 1)} min` : `${Math.round(seconds)} s`;
 }
 
 function completeness(inv) {
@@ -208,13 +217,15 @@ function logsLink(e, inv) {
   return h("a", {href: `#/logs?${q}`, class: "logs-link"}, "matching logs →");
 }
 
-/** A value in its metric's unit (UCUM): seconds and milliseconds as durations, ratios as percentages. */
+/** A value in its unit (UCUM): seconds and milliseconds as durations, ratios as percentages, {x} as a count of x. */
 function withUnit(v, unit) {
   if (typeof v !== "number") return null;
   if (unit === "s") return ms(v * 1000);
   if (unit === "ms") return ms(v);
   if (unit === "1") return pct(v);
   if (unit === "By") return v >= 1048576 ? `${(v / 1048576).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${Math.round(v)} B`;
+  const count = /^\{(\w+)\}(\/s)?$/.exec(unit || "");
+  if (count) return count[2] ? `${+v.toPrecision(3)}/s` : plural(Math.round(v), count[1]);
   return unit ? `${+v.toPrecision(3)} ${unit.replace(/[{}]/g, "")}` : null;
 }
 
@@ -222,6 +233,7 @@ function beforeAfter(e) {
   const f = (v) => withUnit(v, e.unit) ??
     (typeof v === "number" ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : String(+v.toPrecision(3))) : v ?? "–");
   if (e.type === "change") return e.minutes_before_onset !== undefined ? `${e.minutes_before_onset} min before onset` : "";
+  if (e.type === "saturation") return `p50 ×${e.after}`;
   return `${f(e.before)} → ${f(e.after)}`;
 }
 
