@@ -540,10 +540,26 @@ _CROSSINGS = """() => {
 }"""
 
 
+_LABEL_CLASHES = """() => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height, t: el.textContent}; };
+  const hit = (a, b) => a.x < b.x + b.w - 1 && b.x < a.x + a.w - 1 && a.y < b.y + b.h - 1 && b.y < a.y + a.h - 1;
+  const labels = [...document.querySelectorAll('svg.graph .edge-label')].map(box);
+  const nodes = [...document.querySelectorAll('svg.graph .node .box')].map(box);
+  const out = [];
+  labels.forEach((a, i) => labels.slice(i + 1).forEach((b) => hit(a, b) && out.push(`${a.t} | ${b.t}`)));
+  labels.forEach((a) => nodes.forEach((n) => hit(a, n) && out.push(`${a.t} over a node`)));
+  return out;
+}"""
+
+
 def test_map_edges_avoid_nodes_resources_by_kind_and_explained_anomalies(shop, data, page, tmp_path):
     page.goto(shop.url + "/#/map")
     page.wait_for_selector("svg.graph .node[data-node='catalog']")
     assert page.evaluate(_CROSSINGS) == []
+    # labels never cover each other or a node; the whole map is in view (no sideways scrolling)
+    assert page.locator("svg.graph .edge-label").count() >= 3
+    assert page.evaluate(_LABEL_CLASHES) == []
+    assert page.evaluate("() => { const c = document.querySelector('.map-canvas'); return c.scrollWidth <= c.clientWidth + 1; }")
     flagged = page.locator("svg.graph .node.anomalous")
     assert 1 <= flagged.count() <= 5, "only services that shifted significantly are flagged"
     title = page.locator("svg.graph .node.anomalous[data-node='catalog'] > title").text_content()
@@ -558,7 +574,7 @@ def test_map_edges_avoid_nodes_resources_by_kind_and_explained_anomalies(shop, d
         assert page.locator("svg.graph .node.kind-llm[data-node='llm-provider']").count() == 1
         assert page.locator("svg.graph .node.kind-database").count() >= 1
         assert page.locator("svg.graph .node.kind-cache").count() >= 1
-        assert page.evaluate(_CROSSINGS) == []
+        assert page.evaluate(_CROSSINGS) == [] and page.evaluate(_LABEL_CLASHES) == []
         assert not page.errors
     finally:
         srv.stop()

@@ -6,7 +6,7 @@
 import {ms, pct, rate, s, truncate} from "./dom.js";
 
 const W = 168, H = 54, COL = 250, ROW = 96, PAD = 28;
-const MIN_SCALE = 0.8;  // below this the labels get too small to read: the map scrolls sideways instead
+export const MIN_SCALE = 0.8;  // below this the labels get too small to read: the map scrolls sideways instead
 const KIND_TAG = {service: "SVC", database: "DB", cache: "CACHE", queue: "QUEUE", llm: "LLM", external: "EXT"};
 const LLM_API = /chat\/completions|\/v1\/(messages|completions|embeddings|responses)\b|generateContent|^(chat|embeddings|text_completion) /;
 let uid = 0;
@@ -65,7 +65,8 @@ export function drawGraph(graph, opts = {}) {
     "aria-label": `Service map: ${graph.nodes.length} nodes, ${graph.edges.length} interactions`});
   svg.style.minWidth = `${Math.round(width * MIN_SCALE)}px`;
   svg.append(s("defs", {}, ["plain", "err", "hot", "dim"].map((k) => s("marker", {
-    id: `${id}-${k}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7,
+    // sized in pixels, not by stroke width: a busy edge's arrow stays an arrow, not a wedge
+    id: `${id}-${k}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 10, markerHeight: 10, markerUnits: "userSpaceOnUse",
     orient: "auto-start-reverse", class: `arrow arrow-${k}`}, s("path", {d: "M0,0 L10,5 L0,10 z"})))));
   const edgeLayer = s("g", {class: "edges"});
   const labelLayer = s("g", {class: "edge-labels"});
@@ -95,7 +96,8 @@ export function drawGraph(graph, opts = {}) {
     if (highlighting && !x.hot) continue;
     const errText = (x.st.error_rate ?? 0) > 0 ? `${pct(x.st.error_rate)} err` : "";
     const main = `${rate(x.st.rate)} · p95 ${ms(x.st.p95_ms)}`;
-    const w = (main.length + (errText ? errText.length + 1 : 0)) * 6.2, lh = 14;
+    // measured in the page's font (plus the halo), so two labels placed side by side never touch
+    const w = textWidth(main, 11) + (errText ? 5 + textWidth(errText, 11, 600) : 0) + 6, lh = 15;
     // beside the line (above it), never on it: the label's box must not cover the edge's own point
     const spot = [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78].map((t) => x.geo.at(t))
       .map((p) => ({x: p.x - w / 2, y: p.y - lh - 3, w, h: lh}))
@@ -127,14 +129,17 @@ function drawNode(n, p, m, opts, pathNodes, highlighting) {
   g.append(s("title", {}, `${n.id} (${kind})\n${rate(m.rate)}, errors ${pct(m.error_rate)}, p95 ${ms(m.p95_ms)}` +
     (anomaly ? `\nanomalous: ${anomaly}` : "")));
   g.append(shape(kind));
+  // a cylinder's top ellipse takes the first few pixels: its text sits lower
+  const text = s("g", {transform: kind === "database" ? "translate(0,5)" : null});
   const tag = KIND_TAG[kind] || "?";
   const tagW = 8 + tag.length * 6.4;
-  g.append(s("rect", {x: 10, y: 10, width: tagW, height: 15, rx: 4, class: "tag"}));
-  g.append(s("text", {x: 10 + tagW / 2, y: 21.5, class: "tag-text", "text-anchor": "middle"}, tag));
+  text.append(s("rect", {x: 10, y: 10, width: tagW, height: 15, rx: 4, class: "tag"}));
+  text.append(s("text", {x: 10 + tagW / 2, y: 21.5, class: "tag-text", "text-anchor": "middle"}, tag));
   const nameRoom = W - tagW - 26;
-  g.append(fitText(s("text", {x: 16 + tagW, y: 22, class: "name"}, truncate(n.id, Math.floor(nameRoom / 7.4))), n.id.length * 7.4, nameRoom));
+  text.append(fitText(s("text", {x: 16 + tagW, y: 22, class: "name"}, truncate(n.id, Math.floor(nameRoom / 7.4))), n.id.length * 7.4, nameRoom));
   const line = `${rate(m.rate)} · ${pct(m.error_rate)} err · p95 ${ms(m.p95_ms)}`;
-  g.append(fitText(s("text", {x: 12, y: 42, class: `metrics${m.error_rate >= 0.05 ? " bad" : ""}`}, line), line.length * 5.6, W - 22));
+  text.append(fitText(s("text", {x: 12, y: 42, class: `metrics${m.error_rate >= 0.05 ? " bad" : ""}`}, line), line.length * 5.6, W - 22));
+  g.append(text);
   if (anomaly) {
     g.append(s("circle", {cx: W - 4, cy: 4, r: 9, class: "badge"}));
     g.append(s("text", {x: W - 4, y: 8.5, class: "badge-text", "text-anchor": "middle"}, "!"));
@@ -255,6 +260,15 @@ function curve(p0, p1, p2, p3) {
     return {x: a * p0.x + b * p1.x + c * p2.x + d * p3.x, y: a * p0.y + b * p1.y + c * p2.y + d * p3.y};
   };
   return {d: `M${p0.x},${p0.y} C${p1.x},${p1.y} ${p2.x},${p2.y} ${p3.x},${p3.y}`, at};
+}
+
+let measurer = null;
+
+/** The width of a text in the page's font at this size (and weight), in SVG user units. */
+function textWidth(text, size, weight = 400) {
+  if (!measurer) measurer = document.createElement("canvas").getContext("2d");
+  measurer.font = `${weight} ${size}px ${getComputedStyle(document.body).fontFamily}`;
+  return measurer.measureText(text).width;
 }
 
 function overlaps(a, b) {

@@ -1,7 +1,7 @@
 // The service map view: the interaction graph of the chosen range, anomalous nodes marked.
 import * as api from "../api.js";
 import {add, chip, clear, h, ms, notice, num, pct, rate, time} from "../dom.js";
-import {drawGraph, drawnKind} from "../graph.js";
+import {MIN_SCALE, drawGraph, drawnKind} from "../graph.js";
 import * as range from "../range.js";
 
 export async function renderMap(root) {
@@ -24,7 +24,11 @@ export async function renderMap(root) {
   };
   draw(null);
   showSummary(panel, graph, anomalies);
-  add(root, h("div", {class: "map-layout"}, h("section", {class: "card map-card"}, legend(), canvas), panel));
+  const layout = h("div", {class: "map-layout"}, h("section", {class: "card map-card"}, legend(), canvas), panel);
+  add(root, layout);
+  // a map too wide to read beside the panel takes the page's width, the panel goes under it
+  const svg = canvas.querySelector("svg.graph");
+  if (svg && Number(svg.getAttribute("width")) * MIN_SCALE > canvas.clientWidth) layout.classList.add("wide");
 }
 
 /** With no data in the range: say how to send some, or where the data is. */
