@@ -89,6 +89,9 @@ def test_sdk_export_then_http_api_and_cli(tmp_path):
     listed = cli_json("agents", "--db", str(db), "--agent", "triage")
     assert len(listed["runs"]) == 5
     assert sum(1 for r in listed["runs"] if r["status"] == "error") == 1
+    table = run_cli("agents", "--db", str(db), "--agent", "triage").stdout
+    assert "started (UTC)" in table and all(r["run_id"] in table for r in listed["runs"])  # ids unbroken
+    assert "tool_loop" in table and max(len(line) for line in table.splitlines()) <= 160
     shown = cli_json("agents", "show", listed["runs"][0]["run_id"], "--db", str(db))
     assert shown["run_id"] == listed["runs"][0]["run_id"]
     assert run_cli("agents", "show", "not-a-run", "--db", str(db), check=False).returncode == 1

@@ -28,10 +28,11 @@ def print_json(console: Console, data: Any) -> None:
 
 def table(console: Console, rows: list[dict[str, Any]], columns: list[tuple[str, str]],
           title: str | None = None, empty: str = "nothing found", nowrap: tuple[str, ...] = (),
-          caption: str | None = None) -> None:
+          caption: str | None = None, min_width: dict[str, int] | None = None) -> None:
     """Print rows as a table; columns are (key, header) pairs, numbers right-aligned.
 
-    Keys in nowrap (ids a reader copies) never wrap; caption is a legend printed under the table.
+    Keys in nowrap (ids a reader copies) never wrap; min_width keeps a column from being squeezed into
+    broken words; caption is a legend printed under the table.
     """
     if not rows:
         console.print(empty)
@@ -40,7 +41,7 @@ def table(console: Console, rows: list[dict[str, Any]], columns: list[tuple[str,
     for key, header in columns:
         numeric = isinstance(rows[0].get(key), (int, float)) and not isinstance(rows[0].get(key), bool)
         numeric = numeric or key.endswith(("_pct", "_s"))
-        t.add_column(header, justify="right" if numeric else "left",
+        t.add_column(header, justify="right" if numeric else "left", min_width=(min_width or {}).get(key),
                      overflow="ignore" if key in nowrap else "fold", no_wrap=key in nowrap)
     for row in rows:
         t.add_row(*[safe(_fmt(row.get(key))) for key, _ in columns])

@@ -43,11 +43,13 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
         r["tokens_total"] = (r.get("tokens") or {}).get("total")
         r["usd"] = _usd((r.get("cost") or {}).get("usd"))
         r["calls"] = f"{r['model_calls']}/{r['tool_calls']}"
-        r["modes"] = ", ".join(m["mode"] for m in r.get("failure_modes", [])) or "-"
-    output.table(out, runs, [("run_id", "run"), ("started", "started"), ("agent", "agent"),
-                             ("status", "status"), ("duration_ms", "ms"), ("steps", "steps"),
+        r["modes"] = " ".join(m["mode"] for m in r.get("failure_modes", [])) or "-"
+        r["started_s"] = (r.get("started") or "").replace("T", " ")[:19]  # to the second: the table stays narrow
+        r["duration_s"] = f"{r['duration_ms'] / 1000:,.1f}" if r.get("duration_ms") is not None else "-"
+    output.table(out, runs, [("run_id", "run"), ("started_s", "started (UTC)"), ("agent", "agent"),
+                             ("status", "status"), ("duration_s", "s"), ("steps", "steps"),
                              ("calls", "model/tool"), ("tokens_total", "tokens"), ("usd", "cost"),
-                             ("modes", "failure modes")], nowrap=("run_id", "started"),
+                             ("modes", "failure modes")], nowrap=("run_id", "started_s"),
                  empty="no agent runs found (no spans with gen_ai.* / OpenInference agent attributes)")
 
 
