@@ -168,3 +168,23 @@ def test_no_change_is_said_to_be_too_thin_to_rank(tmp_path):
     assert short["baseline_seconds"] < 60 and "only" in short["note"]
     cut = load(tmp_path, requests(product_page_cut_short), name="cut").investigate()["evidence_strength"]
     assert cut["rankable"] is True and cut["other_symptoms"][0]["kind"] == "path"
+
+
+def test_a_fault_running_since_the_data_begins_is_found_by_comparing_peers(tmp_path):
+    """No baseline: every call to currency waits ~400 ms from the first trace on. With nothing
+    before to compare, the edges into currency stand out from every other edge of the system."""
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: two_callers_of_currency(tb, t, True, rng), minutes=5))
+    for r in (ip.investigate(at_ns=T0), ip.investigate(at_ns=T0 - 2 * MIN), ip.investigate()):
+        assert top(r)[0] == "currency", top(r)
+        assert "no baseline" in r["evidence_strength"]["note"] or "peers" in r["onset_source"]
+        gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
+        assert {e["caller"] for e in gaps} == {"frontend", "checkout"}
+    with pytest.raises(InvalidInput, match="outside the data"):
+        ip.investigate(at_ns=T0 - 60 * MIN)  # an hour off for five minutes of data: a mistake
+
+
+def test_healthy_data_with_no_baseline_is_not_blamed_on_anyone_clearly(tmp_path):
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: two_callers_of_currency(tb, t, False, rng), minutes=5))
+    r = ip.investigate()
+    assert r["evidence_strength"]["rankable"] is False
+    assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]

@@ -43,8 +43,11 @@ class Blame:
 
 
 def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, incident: TimeRange,
-              cap: int = CAP) -> Blame:
-    """Blame anomalous units of the given entry groups ({service, operation, threshold_ns})."""
+              cap: int = CAP, peer: bool = False) -> Blame:
+    """Blame anomalous units of the given entry groups ({service, operation, threshold_ns}).
+
+    `peer`: no baseline in time. The windows are then one, and each group's failing and slowest
+    requests (over its `p90_ns`) are compared with the rest of its own requests instead."""
     values = ", ".join(["(?, ?, ?, ?)"] * len(groups))
     gparams: list[Any] = []
     for g in groups:
@@ -52,15 +55,19 @@ def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, i
                     int(g.get("p90_ns") or g["threshold_ns"] or 0)]
     bc, bp = baseline.where("s.start_ns")
     ic, ip = incident.where("s.start_ns")
+    if peer:
+        w_case, w_params = "CASE WHEN s.status_code = 'ERROR' OR s.duration_ns > g.thr90 THEN 'i' ELSE 'b' END", []
+    else:
+        w_case, w_params = f"CASE WHEN {bc} THEN 'b' ELSE 'i' END", bp
     units_sql = f"""
         g(gs, gop, thr, thr90) AS (VALUES {values}),
         u AS (SELECT s.trace_id, s.span_id AS unit_id, s.service AS gs, s.operation AS gop,
-                     CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w,
+                     {w_case} AS w,
                      (s.status_code = 'ERROR' OR s.duration_ns > g.thr) AS anom,
                      s.duration_ns > g.thr90 AS slow90
               FROM spans s JOIN g ON s.service = g.gs AND s.operation = g.gop
               WHERE (({bc}) OR ({ic})) AND {UNIT.replace('kind', 's.kind').replace('parent_span_id', 's.parent_span_id')})"""
-    uparams = gparams + bp + bp + ip
+    uparams = gparams + w_params + bp + ip
     blame = Blame()
     for r in store.query(f"WITH {units_sql} SELECT w, count(*) AS total, count(*) FILTER (WHERE anom) AS anom "
                          "FROM u GROUP BY w", uparams):

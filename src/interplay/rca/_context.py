@@ -25,6 +25,7 @@ class Context:
     paths: list[PathShift] = field(default_factory=list)  # services whose requests newly stop early
     errors: list[ErrorSurge] = field(default_factory=list)  # exceptions / error logs without span status
     gaps: dict[tuple[str, str, str], EdgeGap] = field(default_factory=dict)  # per (caller, callee, how)
+    peer: bool = False  # no baseline in time: requests and edges compared with their peers instead
 
 
 def evidence(service: str, type_: str, summary: str, *, operation: str | None = None,

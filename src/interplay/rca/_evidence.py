@@ -92,9 +92,10 @@ def network_gap(ctx: Context) -> list[dict[str, Any]]:
         for service, part in parts.items():
             if part < 0.2:
                 continue
-            out.append(evidence(service, "network_gap",
-                                f"{g.caller} → {g.callee}: {what} median {_ms(g.before_ms)} → {_ms(g.after_ms)} "
-                                f"over {len(g.after)} calls", before=_r(g.before_ms), after=_r(g.after_ms),
+            seen = (f"median {_ms(g.after_ms)} over {len(g.after)} calls, other edges {_ms(g.before_ms)}"
+                    if g.peer else f"median {_ms(g.before_ms)} → {_ms(g.after_ms)} over {len(g.after)} calls")
+            out.append(evidence(service, "network_gap", f"{g.caller} → {g.callee}: {what} {seen}",
+                                before=_r(g.before_ms), after=_r(g.after_ms), **({"peer": True} if g.peer else {}),
                                 weight=0.0, caller=g.caller, callee=g.callee, placed=round(part, 3),
                                 p_value=float(f"{g.p_value:.3g}")))
     return out

@@ -22,6 +22,8 @@ PER_WINDOW = 400   # gap samples per edge and window: enough for a rank test, bo
 ALPHA = 0.01       # a gap "grew" when the rank test is this sure ...
 MIN_GROWTH_NS = 1_000_000  # ... and its median rose by at least 1 ms and by half its baseline
 CALLEE_TIE = 0.1   # with equal support, the callee is the likelier culprit (a fault on a pod's network)
+PEER_RATIO = 3.0   # with no baseline, an edge's gap stands out at this many times its peers' median ...
+PEER_MIN_NS = 5_000_000  # ... and at least this much above it
 
 
 @dataclass
@@ -33,6 +35,7 @@ class EdgeGap:
     after: list[float] = field(default_factory=list)
     series: list[tuple[int, float]] = field(default_factory=list)  # (consumer/server start ns, gap ns)
     p_value: float = 1.0
+    peer: bool = False  # `before` holds the other edges' gaps (no baseline in time), not this edge's past
 
     @property
     def before_ms(self) -> float | None:
@@ -54,6 +57,9 @@ class EdgeGap:
 
     @property
     def grew(self) -> bool:
+        if self.peer:
+            return (self.comparable and self.p_value < ALPHA and self.growth_ns >= PEER_MIN_NS
+                    and median(self.after) >= PEER_RATIO * max(median(self.before), 0.0))
         return (self.comparable and self.p_value < ALPHA and self.growth_ns >= MIN_GROWTH_NS
                 and self.growth_ns >= 0.5 * max(median(self.before), 0.0))
 
@@ -102,6 +108,20 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
         if g.comparable:
             g.p_value = float(mannwhitneyu(g.after, g.before, alternative="greater").pvalue)
     return gaps
+
+
+def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap]) -> None:
+    """With no baseline in time, compare each synchronous edge's gap with every other edge's.
+
+    Between two healthy services the gap is a few milliseconds of network and proxy, much alike
+    across a system's edges; an edge whose gap is several times everyone else's stands out
+    without a before (a delay on one pod's network shows on every edge into it)."""
+    edges = [g for g in gaps.values() if g.how == "gap" and g.after]
+    for g in edges:
+        others = [x for o in edges if o is not g for x in o.after[::max(len(o.after) // 100, 1)]]
+        g.before, g.peer, g.p_value = others, True, 1.0
+        if g.comparable:
+            g.p_value = float(mannwhitneyu(g.after, g.before, alternative="greater").pvalue)
 
 
 def gap_support(gaps: dict[tuple[str, str, str], EdgeGap]) -> dict[str, float]:

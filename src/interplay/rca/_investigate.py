@@ -12,19 +12,21 @@ from ._attribution import attribute
 from ._context import Context
 from ._evidence import EXTRACTORS
 from ._errors import error_surges
-from ._gaps import edge_gaps, queue_onset
+from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._paths import path_onset, path_shifts
 from ._metrics import investigate_metrics
 from ._rank import (blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting,
                     other_symptoms)
 from ..model import InvalidInput, NotFound
-from ._windows import UNIT, Group, anomalous_groups, data_range, entry_condition, find_onset, parse_symptom
+from ._windows import (UNIT, Group, anomalous_groups, data_range, entry_condition, find_onset, parse_symptom,
+                       peer_groups)
 
 MAX_CAUSES = 8
 SAMPLE_SPANS = 300_000  # window-wide statistics read about this many spans, whole traces by hash
 REFINE_BEFORE_NS = 5 * 60 * 10**9  # a given onset is moved to a clearer shift at most this much earlier
 REFINE_AFTER_NS = 60 * 10**9       # ... or this much later
 MIN_BASELINE_S = 60  # a shorter baseline is said to be short
+PEER_BELOW_NS = 5 * 10**9  # with less trace baseline than this, requests are compared with their peers
 PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset when the entry points are quieter
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
@@ -42,30 +44,57 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
 def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
                  dated_by: str | None = None) -> dict[str, Any]:
     began = time.perf_counter()
+    result = _investigate_at(store, span_range, wanted, at_ns, dated_by)
+    if at_ns is None and not result["evidence_strength"]["rankable"]:
+        # Nothing changed clearly anywhere in the data: the fault may have been running since it
+        # begins. Compare requests and edges with their peers instead of with a before.
+        # Only an edge that stands out from its peers is taken over the faint change: the slow
+        # tenth of requests alone differs from the rest in some service in any data.
+        peer = _investigate_at(store, span_range, wanted, span_range[0], "no clear change: peers", peer=True)
+        if peer["root_causes"] and peer["evidence_strength"]["other_symptoms"]:
+            result = peer
+    result["seconds"] = round(time.perf_counter() - began, 3)
+    return result
+
+
+def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
+                    dated_by: str | None = None, peer: bool = False) -> dict[str, Any]:
     lo, hi = span_range
-    if dated_by:
+    if peer:
+        onset, onset_source = lo, "the data's start (no clear change anywhere: requests compared with their peers)"
+        groups = peer_groups(store, TimeRange(lo, hi), [wanted] if wanted else None) \
+            or peer_groups(store, TimeRange(lo, hi), None, scope=UNIT)
+    elif dated_by:
         onset, groups, onset_source = at_ns, [], f"detected from {dated_by}"
         groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
     else:
         onset, groups, onset_source = _symptom(store, lo, hi, wanted, at_ns)
-    baseline, incident = TimeRange(lo, onset), TimeRange(onset, hi)
-    ctx = Context(store, baseline, incident, onset, groups)
+    peer = peer or any(g.get("peer") for g in groups)
+    trace_baseline = TimeRange(lo, onset)
+    # With no trace baseline the time before the onset still holds what reaches further back
+    # (metrics, changes); spans there are simply absent.
+    baseline = TimeRange(onset - max(hi - lo, 10 * 60 * 10**9), onset) if peer else trace_baseline
+    incident = TimeRange(onset, hi)
+    ctx = Context(store, baseline, incident, onset, groups, peer=peer)
     windows = {"baseline": baseline, "incident": incident}
     share = sample_share(store, windows, SAMPLE_SPANS)
     with window_spans(store, windows, share) as sampled:  # read once for both
         ctx.graph = interaction_graph(store, windows=windows, sample=share, spans_table=sampled)
         completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
         ctx.gaps = edge_gaps(store, sampled)
+        if peer:
+            compare_with_peers(ctx.gaps)
         ctx.paths = path_shifts(store, sampled)
         ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
-        redate = _redate(store, sampled, ctx, groups) if at_ns is None and wanted is None and not dated_by else None
+        redate = _redate(store, sampled, ctx, groups) \
+            if at_ns is None and wanted is None and not dated_by and not peer else None
     if redate:
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
         # code fault cutting paths short) or a queue fell far behind: investigate again from then
-        return _investigate(store, span_range, wanted, redate[0], dated_by=redate[1])
+        return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1])
     ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
     if groups:
-        ctx.blame = attribute(store, groups, baseline, incident)
+        ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
     shares = blame_shares(ctx)
     load_moves = hand_back_waiting(ctx, shares) + hand_back_load(ctx, shares)
     fuse_other_symptoms(ctx, shares)
@@ -81,10 +110,9 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         "root_causes": causes,
         "load_moves": load_moves,
         "data_completeness": completeness,
-        "evidence_strength": _evidence_strength(ctx, baseline),
+        "evidence_strength": _evidence_strength(ctx, trace_baseline, peer),
         "exemplars": {"failing": causes[0]["exemplar_trace"] if causes else None,
                       "healthy": ctx.blame.healthy_trace},
-        "seconds": round(time.perf_counter() - began, 3),
     }
 
 
@@ -108,6 +136,13 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
     where the onset came from: 'detected', 'given', or 'refined' (a clearer shift close before
     the given time: alerts and reports lag the moment things went wrong)."""
     _check_request(store, lo, hi, wanted, at_ns)
+    if at_ns is not None and at_ns - lo < PEER_BELOW_NS:
+        # the fault was already running when the data begins: nothing before it to compare with
+        groups = peer_groups(store, TimeRange(lo, hi), [wanted] if wanted else None)
+        if not groups and wanted is None:
+            groups = peer_groups(store, TimeRange(lo, hi), None, scope=UNIT)
+        if groups:
+            return max(at_ns, lo), groups, "given (no baseline: requests compared with their peers)"
     if at_ns is None:
         onset, groups = _detect(store, lo, hi, wanted, None)
         return onset, groups, "detected"
@@ -145,7 +180,9 @@ def _strength(groups: list[dict[str, Any]]) -> float:
 def _check_request(store: Store, lo: int, hi: int, wanted: Group | None, at_ns: int | None) -> None:
     """A time outside the data or a symptom with no requests is a mistake to report, not an
     empty window to rank noise in."""
-    if at_ns is not None and not lo < at_ns < hi:
+    # A fault that began shortly before the data did is the common case of a window exported
+    # around an alert; a time further off than the data is long is a mistake.
+    if at_ns is not None and not lo - (hi - lo) <= at_ns < hi:
         raise InvalidInput(f"--at {format_time(at_ns)} is outside the data ({format_time(lo)} to "
                            f"{format_time(hi)}): nothing before or after it to compare")
     if wanted is not None:
@@ -250,14 +287,17 @@ def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],
     return chain
 
 
-def _evidence_strength(ctx: Context, baseline: TimeRange) -> dict[str, Any]:
+def _evidence_strength(ctx: Context, baseline: TimeRange, peer: bool = False) -> dict[str, Any]:
     """How much there was to compare, and whether it is enough to rank: said plainly when not."""
-    seconds = (baseline.until_ns - baseline.since_ns) / 1e9
+    seconds = max(baseline.until_ns - baseline.since_ns, 0) / 1e9
     symptom = max((g["score"] for g in ctx.groups), default=0.0)
     others = [{"kind": kind, "suspect": suspect, "strength": round(w, 3)} for w, suspect, kind in other_symptoms(ctx)]
     strongest = max([symptom] + [o["strength"] for o in others])
     notes = []
-    if seconds < MIN_BASELINE_S:
+    if peer:
+        notes.append(f"no baseline: the traces begin {seconds:.0f} s before the onset, so each entry point's "
+                     "failing and slowest tenth of requests were compared with the rest of its own requests")
+    elif seconds < MIN_BASELINE_S:
         notes.append(f"the baseline before the onset is only {seconds:.0f} s long: every comparison rests on "
                      f"few requests")
     if strongest < 1.0:

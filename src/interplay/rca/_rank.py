@@ -87,6 +87,13 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
         out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
     for e in ctx.errors:
         out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported_by_callee else 1.0), e.service, "exceptions"))
+    if ctx.peer:  # with no baseline, an edge whose gap dwarfs its peers' is a symptom of its own
+        support = gap_support(ctx.gaps)
+        for g in ctx.gaps.values():
+            if g.how == "gap" and g.peer and g.grew:
+                parts = place_gap(g.caller, g.callee, support)
+                z = float(norm.isf(max(g.p_value, 1e-300)))
+                out.append((min(z / 4, STRENGTH_CAP), max(parts, key=lambda k: (parts[k], k)), "latency"))
     return out
 
 

@@ -166,6 +166,40 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
     return out
 
 
+def peer_groups(store: Store, window: TimeRange, groups: list[Group] | None,
+                scope: str = SYSTEM_ENTRY, limit: int = 12) -> list[dict[str, Any]]:
+    """With no baseline, the symptom's entry groups over the whole window, each split into its
+    failing and slowest-tenth requests ("incident") and the rest of its own requests ("baseline").
+
+    When the fault runs from the first second of the data there is no before to compare with;
+    what the slow and failing requests do differently from their peers in the same window is the
+    evidence left. The score is nominal: peers show a contrast, not a shift in time."""
+    c, p = window.where()
+    cond, gparams = entry_condition(groups, scope)
+    rows = store.query(f"""
+        WITH r AS (SELECT service, operation, duration_ns, status_code = 'ERROR' AS err
+                   FROM spans WHERE {c} AND {cond}),
+        q AS (SELECT service, operation, count(*) AS total, quantile_cont(duration_ns, 0.9) AS cut
+              FROM r GROUP BY ALL HAVING count(*) >= 10)
+        SELECT r.service AS service, r.operation AS operation, q.total AS total, q.cut AS cut,
+               CASE WHEN r.err OR r.duration_ns > q.cut THEN 'i' ELSE 'b' END AS w, count(*) AS n,
+               count(*) FILTER (WHERE r.err) AS e, quantile_cont(r.duration_ns, 0.5) AS p50,
+               quantile_cont(r.duration_ns, 0.9) AS p90, quantile_cont(r.duration_ns, 0.99) AS p99
+        FROM r JOIN q ON r.service = q.service AND r.operation = q.operation
+        GROUP BY ALL""", p + gparams)
+    by: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        by.setdefault((r["service"], r["operation"]), {"total": r["total"], "cut": r["cut"]})[r["w"]] = r
+    out = []
+    for (service, operation), w in sorted(by.items(), key=lambda kv: (-kv[1]["total"], kv[0])):
+        b, i = w.get("b"), w.get("i")
+        if not b or not i:
+            continue
+        out.append({"service": service, "operation": operation, "score": 1.0, "peer": True,
+                    "baseline": _stats(b), "incident": _stats(i), "threshold_ns": w["cut"], "p90_ns": w["cut"]})
+    return out[:limit]
+
+
 def _stats(r: dict[str, Any]) -> dict[str, Any]:
     return {"requests": r["n"], "errors": r["e"], "error_rate": round(r["e"] / r["n"], 5),
             "p50_ms": round(r["p50"] / 1e6, 3), "p90_ms": round(r["p90"] / 1e6, 3)}
