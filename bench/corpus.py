@@ -1,11 +1,19 @@
 """Generate the simulated RCA corpus to bench/out/corpus and print timings.
 
-    python bench/corpus.py [--seeds 0,1,2] [--workers N] [--kinds classic|new|all] [--bare no|yes|both]
+    python bench/corpus.py [--seeds 0,1,2] [--workers N] [--kinds classic|new|all]
+                           [--bare no|yes|both | --export normal,bare,codes] [--late no|yes|both] [--out DIR]
 
 The default is the 48-case benchmark corpus (the classic fault kinds, normal export). The kinds of
 issue 17 (network delay, consumer lag, timeout amplification, pool cascade, code faults) and the bare
 export are asked for, e.g. `--kinds new --bare both --out /tmp/corpus-new`; bench/accuracy.py reads
 any of these directories.
+
+Shapes of real exports:
+  --export codes   no span status, but http.response.status_code / rpc.grpc.status_code kept (the
+                   shop's backends speak gRPC); the same simulation as the normal case
+  --late yes       no trace baseline: traces and logs start 0-10 s (by seed) before the onset, metrics
+                   still cover the whole duration (a late bare case exports them too); cases `*-late-*`
+e.g. `--kinds all --export normal,bare --late yes --seeds 0,1 --out /work/corpus-late`.
 """
 
 from __future__ import annotations
@@ -15,24 +23,33 @@ import collections
 import time
 from pathlib import Path
 
-from interplay.testbed import CLASSIC_FAULTS, FAULTS, NEW_FAULTS, simulate_corpus
+from interplay.testbed import CLASSIC_FAULTS, EXPORTS, FAULTS, NEW_FAULTS, simulate_corpus
 
 KINDS = {"classic": CLASSIC_FAULTS, "new": NEW_FAULTS, "all": FAULTS}
 BARE = {"no": (False,), "yes": (True,), "both": (False, True)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "corpus"))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--kinds", choices=list(KINDS), default="classic", help="fault kinds (default: classic)")
     parser.add_argument("--bare", choices=list(BARE), default="no",
                         help="export mode: normal (no), bare (yes) or both (default: no)")
+    parser.add_argument("--export", default=None, metavar="MODES",
+                        help=f"comma-separated export modes from {', '.join(EXPORTS)} (instead of --bare)")
+    parser.add_argument("--late", choices=list(BARE), default="no",
+                        help="no trace baseline: traces start 0-10 s before the onset (yes), or both (default: no)")
     args = parser.parse_args()
+    exports = args.export.split(",") if args.export else None
+    if exports and args.bare != "no":
+        parser.error("give --export or --bare, not both")
+    if exports and set(exports) - set(EXPORTS):
+        parser.error(f"--export: unknown mode in {args.export!r}; valid: {', '.join(EXPORTS)}")
     began = time.perf_counter()
     truths = simulate_corpus(args.out, seeds=[int(s) for s in args.seeds.split(",")], workers=args.workers,
-                             faults=KINDS[args.kinds], bare=BARE[args.bare])
+                             faults=KINDS[args.kinds], bare=BARE[args.bare], exports=exports, late=BARE[args.late])
     wall = time.perf_counter() - began
     spans = sum(t["spans"] for t in truths)
     cpu = sum(t["seconds"] for t in truths)

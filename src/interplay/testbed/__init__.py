@@ -5,9 +5,10 @@ nothing of Interplay's internals.
 """
 
 from ._corpus import simulate_corpus
+from ._faults import EXPORTS
 from ._live import DEFAULT_SCENARIO, list_scenarios, run_scenario
 from ._simulate import simulate
 from ._topology import CLASSIC_FAULTS, FAULTS, NEW_FAULTS, TOPOLOGIES
 
-__all__ = ["CLASSIC_FAULTS", "DEFAULT_SCENARIO", "FAULTS", "NEW_FAULTS", "TOPOLOGIES", "list_scenarios",
+__all__ = ["CLASSIC_FAULTS", "DEFAULT_SCENARIO", "EXPORTS", "FAULTS", "NEW_FAULTS", "TOPOLOGIES", "list_scenarios",
            "run_scenario", "simulate", "simulate_corpus"]

@@ -27,6 +27,8 @@ class TraceSpanProcessor(BufferingSpanProcessor):
         if self.skipped and span.context.span_id in self.skipped:
             self.skipped.discard(span.context.span_id)
             return
+        if self.window is not None and not self.window.keeps_span(span):
+            return
         trace = self.pending[span.context.trace_id]
         trace.append(span)
         if span.parent is None:

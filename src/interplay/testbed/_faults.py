@@ -56,8 +56,25 @@ class FaultPlan:
         return t_ns >= self.start_ns and target == self.target
 
 
-def scenario_name(topology: str, fault: str | None, seed: int, bare: bool = False) -> str:
-    return f"{topology}-{fault or 'none'}{'-bare' if bare else ''}-s{seed}"
+EXPORTS = ("normal", "bare", "codes")  # how spans are exported: see simulate()
+
+
+def export_mode(export: str | None = None, bare: bool = False) -> str:
+    """The export mode asked for by `export` or the older `bare` flag; ValueError when they disagree."""
+    if export is None:
+        return "bare" if bare else "normal"
+    if export not in EXPORTS:
+        raise ValueError(f"unknown export mode {export!r}; valid: {', '.join(EXPORTS)}")
+    if bare and export != "bare":
+        raise ValueError(f"bare=True contradicts export={export!r}")
+    return export
+
+
+def scenario_name(topology: str, fault: str | None, seed: int, bare: bool | str = False, late: bool = False) -> str:
+    """`<topology>-<fault>[-bare|-codes][-late]-s<seed>`; `bare` is a bool or an export mode."""
+    export = export_mode(None, bare) if isinstance(bare, bool) else export_mode(bare)
+    mode = "" if export == "normal" else f"-{export}"
+    return f"{topology}-{fault or 'none'}{mode}{'-late' if late else ''}-s{seed}"
 
 
 def symptom(topo: Topology, plan: FaultPlan) -> str | None:

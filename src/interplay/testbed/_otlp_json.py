@@ -78,17 +78,21 @@ class BufferingSpanProcessor(SpanProcessor):
         self.batch = batch
         self.buffer: list[ReadableSpan] = []
         self.skipped: set[int] = set()  # span ids never exported (a process that died mid-request)
+        self.window = None  # a late export's TraceWindow: traces rooted before its cut are not exported
 
     def skip(self, span) -> None:
         """Do not export `span` when it ends."""
         self.skipped.add(span.context.span_id)
 
     def on_start(self, span, parent_context=None) -> None:
-        pass
+        if self.window is not None:
+            self.window.on_start(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         if self.skipped and span.context.span_id in self.skipped:
             self.skipped.discard(span.context.span_id)
+            return
+        if self.window is not None and not self.window.keeps_span(span):
             return
         self.buffer.append(span)
         if len(self.buffer) >= self.batch:
@@ -110,8 +114,11 @@ class BufferingLogProcessor(LogRecordProcessor):
         self.writer = writer
         self.batch = batch
         self.buffer: list = []
+        self.window = None  # as BufferingSpanProcessor.window
 
     def on_emit(self, log_record) -> None:
+        if self.window is not None and not self.window.keeps_log(log_record):
+            return
         self.buffer.append(log_record)
         if len(self.buffer) >= self.batch:
             self.force_flush()

@@ -14,7 +14,9 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, set_span_in_context
 
 from ._bare import TraceSpanProcessor, bare_logs, bare_spans, statusless
-from ._faults import NS, FaultPlan, base_ns, make_plan, rfc3339, scenario_name, symptom
+from ._codes import GRPC_SERVICES, codes_spans, grpc_name
+from ._faults import NS, FaultPlan, base_ns, export_mode, make_plan, rfc3339, scenario_name, symptom
+from ._late import TraceWindow, trace_lead_s as seeded_lead
 from ._otlp_json import BufferingLogProcessor, BufferingSpanProcessor, OtlpJsonWriter, open_output
 from ._sim_interactions import Interactions
 from ._sim_support import Load, Metrics, Providers
@@ -29,33 +31,49 @@ _SEV = {"INFO": SeverityNumber.INFO, "WARN": SeverityNumber.WARN, "ERROR": Sever
 
 def simulate(topology: str, fault: str | None, seed: int, out: Path | str, duration_s: float = 1800,
              fault_at_s: float | None = None, rate_per_s: float = 20.0, max_spans: int | None = None,
-             bare: bool = False) -> dict:
+             bare: bool = False, export: str | None = None, late: bool = False,
+             trace_lead_s: float | None = None) -> dict:
     """Simulate `duration_s` of traffic with `fault` injected at `fault_at_s`; return the ground truth.
 
     Writes OTLP JSON lines (traces, logs, metrics) to `out`, change events to `<out>.changes.jsonl`
     and the truth to `<out>.truth.json`. The same seed gives the same bytes.
 
-    `bare` exports like much real telemetry (see `_bare`): no span status, no protocol attributes,
-    kinds inferred, no metrics, and by default the fault 60-120 s after the data begins.
+    `export` says how spans look: "normal"; "bare" (`bare=True` says the same), like much real
+    telemetry (see `_bare`): no span status, no protocol attributes, kinds inferred, no metrics, and by
+    default the fault 60-120 s after the data begins; "codes" (see `_codes`): no span status but HTTP
+    and gRPC status codes kept, otherwise as normal (the same simulation as the normal case).
+
+    `late` starts the trace and log export `trace_lead_s` before the onset (0-10 s by seed unless
+    given; giving it implies `late`), see `_late`: the same simulation, its baseline cut from the
+    traces; metrics still cover the whole duration, and a late bare case exports them too. Its onset
+    defaults to 50-70% of the duration in every mode, so the metrics have a baseline.
     """
     topo = get_topology(topology)
     check_fault(topo, fault)
+    export = export_mode(export, bare)
+    bare = export == "bare"
+    late = late or trace_lead_s is not None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(f"onset-{seed}")
     if fault_at_s is None:
-        fault_at_s = round(rng.uniform(60, 120)) if bare else round(duration_s * rng.uniform(0.5, 0.7))
+        fault_at_s = round(rng.uniform(60, 120)) if bare and not late else round(duration_s * rng.uniform(0.5, 0.7))
     start = base_ns(seed)
     plan = make_plan(topo, fault, seed, start, start + int(duration_s * NS), start + int(fault_at_s * NS), bare)
+    window = None
+    if late:
+        lead = seeded_lead(topology, fault, seed) if trace_lead_s is None else float(trace_lead_s)
+        window = TraceWindow(max(start, start + int((fault_at_s - lead) * NS)))
     began = time.perf_counter()
     with open_output(out) as stream:
-        sim = _Sim(topo, plan, seed, start, duration_s, OtlpJsonWriter(stream), rate_per_s, max_spans, bare)
+        sim = _Sim(topo, plan, seed, start, duration_s, OtlpJsonWriter(stream), rate_per_s, max_spans, export,
+                   window)
         sim.run()
     elapsed = time.perf_counter() - began
     truth = {
         "service": plan.target, "fault": fault, "injected_at": rfc3339(plan.start_ns) if fault else None,
-        "topology": topology, "seed": seed, "scenario": scenario_name(topology, fault, seed, bare),
-        "bare": bare, "symptom": symptom(topo, plan),
+        "topology": topology, "seed": seed, "scenario": scenario_name(topology, fault, seed, export, late),
+        "bare": bare, "export": export, "late": late, "symptom": symptom(topo, plan),
         "mode": "simulate", "start": rfc3339(start), "end": rfc3339(sim.last_ns), "duration_s": duration_s,
         "fault_at_s": fault_at_s if fault else None, "rate_per_s": rate_per_s,
         "target_kind": "resource" if plan.target in topo.resources else "service",
@@ -64,6 +82,14 @@ def simulate(topology: str, fault: str | None, seed: int, out: Path | str, durat
     }
     if plan.endpoint:
         truth["operation"] = plan.endpoint
+    if export == "codes":
+        truth["grpc_services"] = sorted(set(GRPC_SERVICES.get(topology, ())) & set(topo.services))
+        if plan.endpoint and plan.target:
+            truth["operation"] = grpc_name(topology, plan.target, plan.endpoint) or plan.endpoint
+    if window is not None:  # what was exported: the simulation ran (and metrics cover) the whole duration
+        truth.update({"trace_lead_s": round((plan.start_ns - window.cut) / NS, 3) if fault else None,
+                      "traces_start": rfc3339(window.cut), "metrics_start": rfc3339(start),
+                      "spans": sim.writer.spans})
     if plan.agent:
         truth["agent"] = plan.agent
     if plan.victim:
@@ -83,19 +109,25 @@ class _Sim:
     """Walk the topology for each arriving request and emit its spans with explicit timestamps."""
 
     def __init__(self, topo: Topology, plan: FaultPlan, seed: int, start: int, duration_s: float,
-                 writer: OtlpJsonWriter, rate: float, max_spans: int | None, bare: bool = False):
+                 writer: OtlpJsonWriter, rate: float, max_spans: int | None, export: str = "normal",
+                 window: TraceWindow | None = None):
         self.topo, self.plan, self.seed, self.writer = topo, plan, seed, writer
         self.rng = random.Random(f"traffic-{topo.name}-{seed}")
         self.start, self.end = start, start + int(duration_s * NS)
         self.rate, self.max_spans = rate, max_spans or (1 << 62)
-        self.bare = bare
+        self.bare = bare = export == "bare"
+        # Real data without a trace baseline still has per-service metrics scraped all along.
+        self.metrics_out = not bare or window is not None
         self.span_proc = TraceSpanProcessor(writer) if bare else BufferingSpanProcessor(writer)
         if bare:
             writer.span_transform, writer.log_transform = bare_spans, bare_logs
+        elif export == "codes":
+            writer.span_transform = codes_spans(topo.name)
         elif plan.fault == "code_exception":
             writer.span_transform = statusless({plan.target})
         self.ix = Interactions(topo, plan, seed, start, noisy=bare or plan.fault in NEW_FAULTS)
         self.log_proc = BufferingLogProcessor(writer)
+        self.span_proc.window = self.log_proc.window = window
         self.providers = Providers(seed, topo.name, self.span_proc, self.log_proc)
         self.load = Load(start, min(180.0, max(30.0, (plan.start_ns - start) / NS * 0.4)))
         self.metrics = Metrics(start)
@@ -129,7 +161,7 @@ class _Sim:
             self.last_ns = t
         self.span_proc.shutdown()
         self.log_proc.force_flush()
-        if not self.bare:
+        if self.metrics_out:
             self.writer.write_metrics(self.metrics.data(self.providers.resources, self.last_ns + 60 * NS))
 
     def _gap(self, rate: float) -> int:
