@@ -1,12 +1,15 @@
 """Root-cause accuracy over a corpus of simulated cases: AC@1, AC@3, AC@5, Avg@5.
 
-    python bench/accuracy.py [CORPUS_DIR] [--workers N] [--make] [--baselines [--baseline-methods M,...]]
+    python bench/accuracy.py [CORPUS_DIR] [--workers N] [--make] [--guided] [--baselines [--baseline-methods M,...]]
     python bench/accuracy.py --real ../shared/realdata/nezha-ob [--baselines]
 
 Reads CORPUS_DIR/index.json (from `interplay.testbed.simulate_corpus`; --make builds it first),
 ingests each case into an in-memory store, investigates with no symptom and no time, and scores
-the ranked services against the recorded truth. Prints overall, per fault and per topology, next
-to a naive baseline (the service with the most error spans in the incident window).
+the ranked services against the recorded truth. Prints overall, per fault, per topology and per
+export mode (normal, bare, codes, each maybe -late: see bench/corpus.py), next to a naive baseline
+(the service with the most error spans in the incident window); with more than one mode in the
+corpus, also per fault and mode. --guided investigates each case a second time with the symptom
+an alert would name and the injected time (the truth's), and prints those rows beside the blind ones.
 
 --baselines also runs RCAEval's methods (BARO, NSigma, CIRCA, PC-PageRank, ... ; DESIGN.md's
 anchors) on the same cases in the same run: each case's spans and metrics become an RCAEval metrics
@@ -37,7 +40,13 @@ BENCH = Path(__file__).resolve().parent
 RCAEVAL_PYTHON = BENCH / ".venv-rcaeval" / "bin" / "python"
 
 
-def run_case(truth_path: str, csv_dir: str | None = None) -> dict:
+def case_mode(truth: dict) -> str:
+    """normal | bare | codes, with -late when the traces start at the onset (older truths: the bare flag)."""
+    mode = truth.get("export") or ("bare" if truth.get("bare") else "normal")
+    return mode + ("-late" if truth.get("late") else "")
+
+
+def run_case(truth_path: str, csv_dir: str | None = None, guided: bool = False) -> dict:
     from interplay.api import Interplay
     truth = json.loads(Path(truth_path).read_text())
     base = Path(truth_path).parent
@@ -51,6 +60,11 @@ def run_case(truth_path: str, csv_dir: str | None = None) -> dict:
     seconds = time.perf_counter() - began
     ranked = [c["service"] for c in result["root_causes"]]
     onset = result["onset"]
+    ranked_at = None
+    if guided:  # told the symptom an alert would name and the injected time
+        from interplay.timeutil import parse_time_ns
+        at = parse_time_ns(truth["injected_at"], where="truth injected_at") if truth["injected_at"] else None
+        ranked_at = [c["service"] for c in ip.investigate(symptom=truth["symptom"], at_ns=at)["root_causes"]]
     naive = ip.store.query("""SELECT service, count(*) AS n FROM spans
                               WHERE status_code = 'ERROR' AND start_ns >= ? GROUP BY service
                               ORDER BY n DESC, service LIMIT 5""",
@@ -63,7 +77,10 @@ def run_case(truth_path: str, csv_dir: str | None = None) -> dict:
     ip.close()
     out = {"scenario": truth["scenario"], "fault": truth["fault"], "topology": truth["topology"],
            "truth": truth["service"], "ranked": ranked, "naive": [r["service"] for r in naive],
-           "onset": onset, "injected_at": truth["injected_at"], "seconds": round(seconds, 3)}
+           "onset": onset, "injected_at": truth["injected_at"], "seconds": round(seconds, 3),
+           "mode": case_mode(truth)}
+    if ranked_at is not None:
+        out["ranked_at"] = ranked_at
     if export:
         out["rcaeval_csv"] = export
     return out
@@ -143,7 +160,7 @@ def baseline_view(results: list[dict], method: str) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="?", default="/tmp/interplay-corpus")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--make", action="store_true", help="simulate the corpus first")
@@ -159,7 +176,11 @@ def main() -> None:
     parser.add_argument("--csv-dir", default=None, help="keep the exported RCAEval CSVs here")
     parser.add_argument("--real", default=None, metavar="DIR",
                         help="score the recorded incidents under DIR (blind and at the injection time)")
+    parser.add_argument("--guided", action="store_true",
+                        help="simulated cases: also investigate with the truth's symptom and injected time")
     args = parser.parse_args()
+    two = bool(args.real or args.guided)  # a second ranking per case: "ranked_at"
+    told = "--at" if args.real else "guided"
     corpus = Path(args.corpus)
     if args.real:
         truths = sorted(str(p.parent) for p in Path(args.real).glob("*/truth.json"))
@@ -169,7 +190,7 @@ def main() -> None:
             from interplay.testbed import simulate_corpus
             simulate_corpus(corpus, compress=False)
         truths = sorted(str(p) for p in corpus.glob("*.truth.json"))
-        case_runner = run_case
+        case_runner = partial(run_case, guided=args.guided)
     python = Path(args.rcaeval_python)
     baseline_note = None
     if args.baselines and not python.exists():
@@ -197,8 +218,8 @@ def main() -> None:
             temp.cleanup()
     methods = baseline_run["methods"] if baseline_run else []
     report = {"overall": summary(results), "naive": summary(results, "naive"),
-              **({"overall_at": summary(results, "ranked_at")} if args.real else {}),
-              "per_fault": {}, "per_topology": {}, "cases": results}
+              **({"overall_at": summary(results, "ranked_at")} if two else {}),
+              "per_fault": {}, "per_topology": {}, "per_mode": {}, "per_fault_mode": {}, "cases": results}
     if baseline_run:
         report["baselines"] = {**baseline_run, "overall": {}}
         for m in methods:
@@ -209,43 +230,48 @@ def main() -> None:
                                       / max(len(results), 1), 3)}
     elif baseline_note:
         report["baselines"] = {"error": baseline_note}
-    for field, out in (("fault", report["per_fault"]), ("topology", report["per_topology"])):
+    several_modes = len({r.get("mode") for r in results}) > 1
+    for field, out in (("fault", report["per_fault"]), ("topology", report["per_topology"]),
+                       ("mode", report["per_mode"]), ("fault mode", report["per_fault_mode"])):
+        if field == "fault mode" and not several_modes or field == "mode" and args.real:
+            continue
         groups = defaultdict(list)
         for r in results:
-            groups[r[field]].append(r)
+            groups[" ".join(str(r.get(f)) for f in field.split())].append(r)
         for name, rs in sorted(groups.items()):
             out[name] = {"interplay": summary(rs), "naive": summary(rs, "naive")}
-            if args.real:
+            if two:
                 out[name]["interplay_at"] = summary(rs, "ranked_at")
             for m in methods:
                 out[name][m] = summary(baseline_view(rs, m))
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         return
-    print(f"{'':30} {'n':>3} {'AC@1':>6} {'AC@3':>6} {'AC@5':>6} {'Avg@5':>6}   naive AC@1 AC@3")
+    print(f"{'':44} {'n':>3} {'AC@1':>6} {'AC@3':>6} {'AC@5':>6} {'Avg@5':>6}   naive AC@1 AC@3")
     def line(name, s, n):
-        print(f"{name:30} {s['n']:>3} {s['AC@1']:>6} {s['AC@3']:>6} {s['AC@5']:>6} {s['Avg@5']:>6}"
+        print(f"{name:44} {s['n']:>3} {s['AC@1']:>6} {s['AC@3']:>6} {s['AC@5']:>6} {s['Avg@5']:>6}"
               f"   {n['AC@1']:>10} {n['AC@3']:>4}")
     def baseline_lines(group):  # RCAEval's methods on the same cases, under Interplay's row
         for m in methods:
             s = group[m] if m in group else summary(baseline_view(results, m))
-            print(f"{'  ' + baseline_run['labels'][m]:30} {s['n']:>3} {s['AC@1']:>6} {s['AC@3']:>6} {s['AC@5']:>6}"
+            print(f"{'  ' + baseline_run['labels'][m]:44} {s['n']:>3} {s['AC@1']:>6} {s['AC@3']:>6} {s['AC@5']:>6}"
                   f" {s['Avg@5']:>6}")
-    line("overall" + (" blind" if args.real else ""), report["overall"], report["naive"])
-    if args.real:
-        line("overall --at", report["overall_at"], report["naive"])
+    line("overall" + (" blind" if two else ""), report["overall"], report["naive"])
+    if two:
+        line(f"overall {told}", report["overall_at"], report["naive"])
     baseline_lines({})
-    for name, v in report["per_fault"].items():
-        line(f"fault {name}" + (" blind" if args.real else ""), v["interplay"], v["naive"])
-        if args.real:
-            line(f"fault {name} --at", v["interplay_at"], v["naive"])
-        baseline_lines(v)
-    for name, v in report["per_topology"].items():
-        line(f"topology {name}", v["interplay"], v["naive"])
-        baseline_lines(v)
-    for key in ("ranked", "ranked_at") if args.real else ("ranked",):
+    groups = [("fault", report["per_fault"]), ("topology", report["per_topology"])]
+    if several_modes:
+        groups += [("mode", report["per_mode"]), ("", report["per_fault_mode"])]
+    for label, group in groups:
+        for name, v in group.items():
+            line(f"{label} {name}".strip() + (" blind" if two else ""), v["interplay"], v["naive"])
+            if two:
+                line(f"{label} {name} {told}".strip(), v["interplay_at"], v["naive"])
+            baseline_lines(v)
+    for key in ("ranked", "ranked_at") if two else ("ranked",):
         for r in (r for r in results if r["truth"] not in r[key][:1]):
-            print(f"  miss{' --at' if key == 'ranked_at' else ''} {r['scenario']}: truth {r['truth']}, "
+            print(f"  miss{' ' + told if key == 'ranked_at' else ''} {r['scenario']}: truth {r['truth']}, "
                   f"ranked {r[key][:5]}, onset {r['onset']} (injected {r['injected_at']})")
     if args.real:
         for r in results:
