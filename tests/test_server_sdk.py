@@ -154,3 +154,35 @@ def test_queries_read_through_running_server(server):
     assert len(traces) == 1
     tree = cli_json("trace", traces[0]["trace_id"], "--url", server.url)
     assert tree["roots"][0]["status_code"] == "ERROR"
+
+
+def test_status_left_unset_is_read_from_the_protocols_answer(server):
+    """Instrumentation that records the HTTP/gRPC code but never sets a status: a failed request is
+    still an error (as the semantic conventions define one), and an explicit status stands."""
+    span_exporter, _, _ = _exporters(server, "http")
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    tracer = provider.get_tracer("test")
+    cases = [("server 503", SpanKind.SERVER, {"http.response.status_code": 503}, None),
+             ("server 404", SpanKind.SERVER, {"http.response.status_code": 404}, None),
+             ("client 404", SpanKind.CLIENT, {"http.status_code": 404}, None),
+             ("grpc server NOT_FOUND", SpanKind.SERVER, {"rpc.grpc.status_code": 5}, None),
+             ("grpc server UNAVAILABLE", SpanKind.SERVER, {"rpc.grpc.status_code": 14}, None),
+             ("grpc client NOT_FOUND", SpanKind.CLIENT, {"rpc.grpc.status_code": 5}, None),
+             ("error.type timeout", SpanKind.CLIENT, {"error.type": "timeout"}, None),
+             ("ok despite 500", SpanKind.SERVER, {"http.response.status_code": 500}, StatusCode.OK)]
+    for name, kind, attrs, status in cases:
+        with tracer.start_as_current_span(name, kind=kind, attributes=attrs) as span:
+            if status is not None:
+                span.set_status(Status(status))
+    provider.shutdown()
+    got = {r["operation"]: (r["status_code"], r["status_message"])
+           for r in _read(server, "SELECT operation, status_code, status_message FROM spans")}
+    assert got == {"server 503": ("ERROR", "http.response.status_code 503"),
+                   "server 404": ("UNSET", ""),
+                   "client 404": ("ERROR", "http.status_code 404"),
+                   "grpc server NOT_FOUND": ("UNSET", ""),
+                   "grpc server UNAVAILABLE": ("ERROR", "rpc.grpc.status_code 14"),
+                   "grpc client NOT_FOUND": ("ERROR", "rpc.grpc.status_code 5"),
+                   "error.type timeout": ("ERROR", "error.type timeout"),
+                   "ok despite 500": ("OK", "")}

@@ -14,6 +14,7 @@ import orjson
 from ..batch import CHANGES, LOGS, METRICS, SPANS, TelemetryBatch, empty_columns, table_from_columns
 from ..model import SPAN_KINDS, STATUS_CODES, Rejection
 from .sanitize import clean_text
+from .status import status_from_attributes
 
 # Timestamps outside [2000-01-01, 2100-01-01) are absurd for telemetry: reject them, don't store them.
 MIN_TIME_NS = 946_684_800 * 10**9
@@ -84,12 +85,18 @@ class ColumnBuilder:
         if reason:
             self.rejections[f"span rejected ({where}): {reason}"] += 1
             return
+        kind = _enum(kind, SPAN_KINDS, "SPAN_KIND_")
+        status_code = _enum(status_code, STATUS_CODES, "STATUS_CODE_")
+        if status_code == "UNSET":
+            derived = status_from_attributes(kind, attributes)
+            if derived:  # the request failed by its protocol's own answer: say so, and where it came from
+                status_code, status_message = "ERROR", status_message or derived
         row = {"trace_id": trace_id, "span_id": span_id, "parent_span_id": parent_span_id or None,
                "service": truncate(service or UNKNOWN_SERVICE, MAX_NAME),
                "operation": truncate(operation, MAX_NAME),
-               "kind": _enum(kind, SPAN_KINDS, "SPAN_KIND_"),
+               "kind": kind,
                "start_ns": start_ns, "end_ns": end_ns, "duration_ns": end_ns - start_ns,
-               "status_code": _enum(status_code, STATUS_CODES, "STATUS_CODE_"),
+               "status_code": status_code,
                "status_message": truncate(status_message), "service_version": truncate(service_version, MAX_NAME),
                "scope_name": truncate(scope_name, MAX_NAME), "resource_attributes": resource_json,
                "attributes": dumps(attributes), "events": dumps(events) if events else "[]",

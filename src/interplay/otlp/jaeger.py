@@ -104,14 +104,7 @@ def _status(tags: dict[str, Any], kind: str) -> tuple[str, str]:
         code = str(tags.pop("otel.status_code")).upper()
         return ({"OK": "OK", "ERROR": "ERROR"}.get(code, "UNSET"),
                 str(tags.pop("otel.status_description", "")))
-    http = tags.get("http.status_code", tags.get("http.response.status_code"))
-    try:
-        code = int(http) if http is not None else 0
-    except (TypeError, ValueError):
-        code = 0
-    if code >= 500 or (400 <= code < 500 and kind == "CLIENT"):
-        return "ERROR", str(tags.get("http.status_message", ""))
-    return "UNSET", ""
+    return "UNSET", ""  # an HTTP or gRPC code in the tags still makes it ERROR (otlp.status, for every format)
 
 
 def _references(refs: Any, trace_id: str) -> tuple[str, list[dict[str, Any]]]:
