@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -405,9 +406,18 @@ def test_a_big_trace_starts_folded_and_unfolds(big, page):
     assert len(critical) == 3 and "validate item" in critical[1]  # item 99 finished last
     assert not page.errors
 
+    started = time.monotonic()
     page.goto(f"{srv.url}/#/trace/{huge}")
     page.wait_for_selector(".span-row")
+    first = time.monotonic() - started
+    assert first < 8, f"the 10,001-span trace took {first:.1f} s to show its first rows"
     assert page.evaluate("document.documentElement.scrollHeight") < 6000
+    # the root's 1,000 calls: the first 100 shown, the rest in folded pages of 100
+    assert page.locator(".span-row").count() == 101
+    pages = page.locator(".group-row", has_text="calls 101–200")
+    assert pages.count() == 1 and "×100" in pages.inner_text()
+    pages.click()
+    assert page.locator(".span-row").count() == 201
     took = page.evaluate("""() => { const t = performance.now(); document.getElementById('expand-all').click();
                                     return performance.now() - t; }""")
     assert page.locator(".span-row").count() == 10001

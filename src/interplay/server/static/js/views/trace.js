@@ -8,6 +8,7 @@ import {logList} from "./logs.js";
 
 const VISIBLE_BUDGET = 150;   // rows shown at first on a big trace (about 4,500 px)
 const RUN_MIN = 5;            // this many same-named siblings in a row fold into one group row
+const CHILD_PAGE = 100;       // children of one span shown before the rest fold into pages of this many
 
 export async function renderTrace(root, [traceId]) {
   const [trace, logs] = await Promise.all([
@@ -72,10 +73,21 @@ export async function renderTrace(root, [traceId]) {
   if (first) open(first);
 }
 
-/** Rows in tree order: spans, and group rows for runs of same-named siblings; with depth, parent, kids. */
+/** Rows in tree order: spans, and group rows for runs of same-named siblings; with depth, parent, kids.
+ * A span with more than CHILD_PAGE children (after runs fold) shows the first CHILD_PAGE, the rest in
+ * folded pages of CHILD_PAGE calls each, so a 10,000-span fan-out opens as a few hundred rows. */
 function buildModel(trace) {
   const rows = [];
   let t0 = Infinity, t1 = -Infinity;
+  const groupRow = (key, items, depth, parent, extra) => {
+    const group = {key, group: true, items, depth, parent, kids: [], ...extra,
+      node: {service: items[0].service, operation: items[0].operation,
+        start_ns: Math.min(...items.map((c) => c.start_ns)), end_ns: Math.max(...items.map((c) => c.end_ns))},
+      error: items.some((c) => c.status_code === "ERROR")};
+    rows.push(group);
+    parent.kids.push(group);
+    return group;
+  };
   const walk = (node, depth, parent) => {
     t0 = Math.min(t0, node.start_ns);
     t1 = Math.max(t1, node.end_ns);
@@ -83,22 +95,25 @@ function buildModel(trace) {
     rows.push(row);
     if (parent) parent.kids.push(row);
     const children = node.children.slice().sort((a, b) => a.start_ns - b.start_ns);
+    const units = [];  // a child alone, or a run of same-named siblings
     for (let i = 0; i < children.length;) {
       let j = i + 1;
       while (j < children.length && sameCall(children[i], children[j])) j++;
-      if (j - i >= RUN_MIN) {
-        const items = children.slice(i, j);
-        const group = {key: `${node.span_id}/${i}`, group: true, items, depth: depth + 1, parent: row, kids: [],
-          node: {service: items[0].service, operation: items[0].operation,
-            start_ns: items[0].start_ns, end_ns: Math.max(...items.map((c) => c.end_ns))},
-          error: items.some((c) => c.status_code === "ERROR")};
-        rows.push(group);
-        row.kids.push(group);
-        items.forEach((c) => walk(c, depth + 2, group));
-      } else {
-        children.slice(i, j).forEach((c) => walk(c, depth + 1, row));
-      }
+      if (j - i >= RUN_MIN) units.push(children.slice(i, j));
+      else children.slice(i, j).forEach((c) => units.push([c]));
       i = j;
+    }
+    const place = (unit, d, under) => {
+      if (unit.length === 1) return walk(unit[0], d, under);
+      const group = groupRow(`${under.key}/${unit[0].span_id}`, unit, d, under, {});
+      unit.forEach((c) => walk(c, d + 1, group));
+    };
+    units.slice(0, CHILD_PAGE).forEach((u) => place(u, depth + 1, row));
+    for (let k = CHILD_PAGE; k < units.length; k += CHILD_PAGE) {
+      const page = units.slice(k, k + CHILD_PAGE);
+      const chunk = groupRow(`${node.span_id}/page${k}`, page.flat(), depth + 1, row,
+        {chunk: true, from: k + 1, to: k + page.length, ops: [...new Set(page.flat().map((c) => c.operation))]});
+      page.forEach((u) => place(u, depth + 2, chunk));
     }
   };
   trace.roots.forEach((r) => walk(r, 0, null));
@@ -112,12 +127,13 @@ function sameCall(a, b) {
 
 /** At each level from the roots down, the child (or group member) that finished last. */
 function markCritical(rows) {
+  const spansOf = (k) => (k.group ? k.kids.flatMap(spansOf) : [k]);
   const visit = (row) => {
     row.critical = true;
-    const spans = row.kids.flatMap((k) => (k.group ? k.kids : [k]));
+    const spans = row.kids.flatMap(spansOf);
     if (!spans.length) return;
     const last = spans.reduce((a, b) => (b.node.end_ns > a.node.end_ns ? b : a));
-    if (last.parent.group) last.parent.critical = true;
+    for (let p = last.parent; p && p.group; p = p.parent) p.critical = true;
     visit(last);
   };
   rows.filter((r) => !r.parent).forEach(visit);
@@ -134,9 +150,15 @@ function initialFolds(model) {
   };
   let depth = Math.max(...model.rows.map((r) => r.depth));
   while (depth > 0 && shown(depth) > VISIBLE_BUDGET) depth--;
-  model.rows.filter((r) => r.depth === depth && r.kids.length && !r.group).forEach((r) => folded.add(r.key));
+  // a page of calls sits one level deeper than the calls shown before it: fold its rows as theirs
+  const level = (r) => {
+    let n = r.depth;
+    for (let p = r.parent; p; p = p.parent) if (p.chunk) n--;
+    return n;
+  };
+  model.rows.filter((r) => r.kids.length && !r.group && level(r) === depth).forEach((r) => folded.add(r.key));
   for (const err of model.rows.filter((r) => r.error && !r.group).slice(0, 3)) {
-    for (let p = err.parent; p; p = p.parent) if (!p.group) folded.delete(p.key);
+    for (let p = err.parent; p; p = p.parent) if (!p.group || p.chunk) folded.delete(p.key);
   }
   return folded;
 }
@@ -197,7 +219,13 @@ function spanRow(row, model, state, match, open, toggle) {
   const bar = h("div", {class: `bar${err ? " err" : ""}${row.group ? " group" : ""}`}, h("div", {class: "self"}));
   const cls = `wf-row ${row.group ? "group-row" : "span-row"}${err ? " error" : ""}${node.orphan ? " orphan" : ""}` +
     `${match ? " match" : ""}${row.critical ? " critical" : ""}${state.selected === node.span_id ? " selected" : ""}`;
-  const name = row.group
+  const name = row.chunk
+    ? [h("span", {class: "opname"}, `calls ${num(row.from)}–${num(row.to)}: `),
+      h("span", {class: "svc"}, [...new Set(row.items.map((c) => c.service))].slice(0, 3).join(", ")), " ",
+      h("span", {class: "opname"}, row.ops.slice(0, 3).join(", ") + (row.ops.length > 3 ? ", …" : "")), " ",
+      h("b", {class: "times"}, `×${num(row.items.length)}`),
+      err ? chip(`${row.items.filter((c) => c.status_code === "ERROR").length} errors`, "bad") : null]
+    : row.group
     ? [h("span", {class: "svc"}, node.service), " ", h("span", {class: "opname"}, node.operation), " ",
       h("b", {class: "times"}, `×${num(row.items.length)}`),
       err ? chip(`${row.items.filter((c) => c.status_code === "ERROR").length} errors`, "bad") : null]
