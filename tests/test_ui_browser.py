@@ -381,7 +381,7 @@ def big(tmp_path_factory):
     srv.stop()
 
 
-def test_a_big_trace_starts_folded_and_unfolds(big, page):
+def test_a_big_trace_starts_folded_and_unfolds(big, page, tmp_path):
     srv, varied, huge = big
     page.goto(f"{srv.url}/#/trace/{varied}")
     page.wait_for_selector(".span-row")
@@ -390,6 +390,7 @@ def test_a_big_trace_starts_folded_and_unfolds(big, page):
     # the failing span is in sight and selected
     assert "deadlock detected" in page.inner_text(".span-row.error.selected")
     assert_readable(page.inner_text("#view"), "a big trace")
+    _screenshot(page, "big-trace", tmp_path)
     shown = page.locator(".span-row").count()
     page.locator(".span-row .fold[aria-expanded='false']").first.click()
     assert page.locator(".span-row").count() == shown + 10
