@@ -116,25 +116,9 @@ def _window(since: str | None, until: str | None) -> TimeRange:
                      parse_time_ns(until, where="--until") if until else None)
 
 
+# Each area's module adds its commands to `main` when imported; imported last, since they import `main`.
+from ..testbed import cli as _testbed_cli  # noqa: E402
+from . import agents, investigate, mcp, store, telemetry  # noqa: E402,F401
 
-def _register_commands() -> None:
-    import importlib
-    from . import telemetry  # noqa: F401  (adds its commands to main)
-    # Areas built in parallel register themselves once their module exists.
-    for name in ("interplay.cli.investigate", "interplay.cli.agents", "interplay.cli.web", "interplay.cli.mcp",
-                 "interplay.cli.store"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    try:
-        from ..testbed import cli as testbed_cli
-    except ImportError:
-        return
-    for command in vars(testbed_cli).values():
-        if isinstance(command, click.Command) and command.name in ("testbed", "simulate"):
-            main.add_command(command)
-
-
-_register_commands()
+main.add_command(_testbed_cli.testbed)
+main.add_command(_testbed_cli.simulate_cmd)

@@ -41,7 +41,7 @@ class Admission:
         wildcard = host in ("0.0.0.0", "::", "")
         if not wildcard:
             names.add(_norm(host))
-        if not _is_loopback(host):
+        if not is_loopback(host):
             names |= {_norm(socket.gethostname()), _norm(socket.getfqdn())}
         return cls(token=token, allowed_hosts=frozenset(names), any_ip=wildcard, any_host="*" in allowed,
                    cors_origins=frozenset(o.rstrip("/").lower() for o in cors_origins))
@@ -159,7 +159,8 @@ def _is_ip(name: str) -> bool:
     return True
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,30 +16,16 @@ from ..model import InterplayError, Overloaded
 from ..otlp.sanitize import load_json
 from ..queries import parse_attributes
 from ..timeutil import parse_duration_ns
-from . import otlp_http, zipkin_http
-from .admission import CLIENT_HEADER, Admission, AdmissionMiddleware
-from .bodies import BodyGuard, BodyLimits
-from .params import error_response, int_param, window_of
-from .writer import Writer
+from . import otlp_http, routes_agents, routes_alerts, routes_investigate, web, zipkin_http
+from .admission import CLIENT_HEADER, AdmissionMiddleware
+from .bodies import BodyGuard
+from .mcp import mcp_endpoint
+from .params import answer, error_response, int_param, window_of
+from .state import ServerState, state_of
+
+__all__ = ["ServerState", "create_app", "state_of"]
 
 log = logging.getLogger("interplay.server")
-
-
-@dataclass
-class ServerState:
-    interplay: Interplay
-    writer: Writer
-    token: str | None = None
-    max_body: int = otlp_http.DEFAULT_MAX_BODY
-    notify_url: str | None = None   # where alert investigations are forwarded (routes_alerts)
-    limits: BodyLimits = field(default_factory=BodyLimits)
-    admission: Admission | None = None   # None: loopback names only, with `token`
-
-    def __post_init__(self) -> None:
-        if self.admission is None:
-            self.admission = Admission(token=self.token)
-        self.limits.max_body = self.max_body
-        self.limits.budget = max(self.limits.budget, self.max_body)
 
 
 def create_app(state: ServerState) -> Starlette:
@@ -58,10 +43,12 @@ def create_app(state: ServerState) -> Starlette:
         Route("/api/changes", _changes_post, methods=["POST"]),
         Route("/api/ingest", _ingest_file, methods=["POST"]),
     ]
-    routes += _area_routes()
-    mcp = _mcp_endpoint(state)
-    routes += mcp.routes if mcp else []
-    app = Starlette(routes=routes, lifespan=mcp.lifespan if mcp else None)
+    # Each area's module declares its routes; its handlers reach the hub through `state_of(request)`.
+    routes += routes_investigate.ROUTES + routes_agents.ROUTES + routes_alerts.ROUTES + web.ROUTES
+    # MCP's session manager runs in the app's lifespan, so uvicorn must run with lifespan="on".
+    mcp = mcp_endpoint(state)
+    routes += mcp.routes
+    app = Starlette(routes=routes, lifespan=mcp.lifespan)
     app.state.interplay_state = state
     if state.admission.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=sorted(state.admission.cors_origins),
@@ -82,50 +69,10 @@ def _guard_error(scope, exc: InterplayError) -> Response:
     return error_response(exc)
 
 
-def _area_routes() -> list:
-    """Routes of the areas built in parallel (investigations, agents, web UI), once they exist.
-
-    Each such module defines ROUTES; its handlers reach the hub through `state_of(request)`.
-    """
-    import importlib
-    routes: list = []
-    for name in ("interplay.server.routes_investigate", "interplay.server.routes_agents",
-                 "interplay.server.routes_alerts", "interplay.server.web"):
-        try:
-            routes += importlib.import_module(name).ROUTES
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return routes
-
-
-def _mcp_endpoint(state: ServerState):
-    """MCP over streamable HTTP at /mcp, behind the token middleware like every other path.
-
-    Its session manager runs in the app's lifespan, so uvicorn must run with lifespan="on".
-    """
-    try:
-        from .mcp import mcp_endpoint
-    except ModuleNotFoundError as exc:
-        if exc.name != "mcp":  # the SDK is missing: serve everything else
-            raise
-        log.warning("the mcp package is not installed: no MCP endpoint at /mcp")
-        return None
-    return mcp_endpoint(state)
-
-
-def state_of(request: Request) -> ServerState:
-    return request.app.state.interplay_state
-
-
-def _state(request: Request) -> ServerState:
-    return request.app.state.interplay_state
-
-
 # -- OTLP ----------------------------------------------------------------------------------------
 def _otlp_endpoint(signal: str):
     async def endpoint(request: Request) -> Response:
-        state = _state(request)
+        state = state_of(request)
         media = otlp_http.JSON
         try:
             media = otlp_http.media_type(request.headers.get("content-type"))
@@ -144,7 +91,7 @@ def _otlp_endpoint(signal: str):
 
 
 async def _changes_post(request: Request) -> Response:
-    state = _state(request)
+    state = state_of(request)
     try:
         body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
                                          state.max_body)
@@ -161,11 +108,11 @@ async def _changes_post(request: Request) -> Response:
 
 # -- queries -------------------------------------------------------------------------------------
 async def _health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "pending_writes": _state(request).writer.pending})
+    return JSONResponse({"status": "ok", "pending_writes": state_of(request).writer.pending})
 
 
 async def _services(request: Request) -> Response:
-    return await _query(request, lambda ip, q: ip.services(window_of(q)))
+    return await answer(request, lambda ip, q: ip.services(window_of(q)))
 
 
 async def _traces(request: Request) -> Response:
@@ -177,33 +124,24 @@ async def _traces(request: Request) -> Response:
                          min_duration_ns=parse_duration_ns(min_ms) if min_ms else None,
                          attributes=parse_attributes(q.getlist("attr"), "attr"),
                          limit=int_param(q.get("limit"), 20, "limit"))
-    return await _query(request, run)
+    return await answer(request, run)
 
 
 async def _trace(request: Request) -> Response:
     trace_id = request.path_params["trace_id"]
-    return await _query(request, lambda ip, q: ip.trace(trace_id))
+    return await answer(request, lambda ip, q: ip.trace(trace_id))
 
 
 async def _logs(request: Request) -> Response:
-    return await _query(request, lambda ip, q: ip.logs(
+    return await answer(request, lambda ip, q: ip.logs(
         window_of(q), service=q.get("service") or None, severity=q.get("severity") or None,
         text=q.get("text") or None, trace_id=q.get("trace_id") or None, span_id=q.get("span_id") or None,
         similar_to=q.get("similar_to") or None, limit=int_param(q.get("limit"), 100, "limit")))
 
 
 async def _changes_get(request: Request) -> Response:
-    return await _query(request, lambda ip, q: ip.changes(
+    return await answer(request, lambda ip, q: ip.changes(
         window_of(q), service=q.get("service") or None, limit=int_param(q.get("limit"), 200, "limit")))
-
-
-async def _query(request: Request, fn) -> Response:
-    from starlette.concurrency import run_in_threadpool
-    try:
-        result = await run_in_threadpool(fn, _state(request).interplay, request.query_params)
-    except InterplayError as exc:
-        return error_response(exc)
-    return JSONResponse(result)
 
 
 async def _ingest_file(request: Request) -> Response:
@@ -216,7 +154,7 @@ async def _ingest_file(request: Request) -> Response:
     import tempfile
 
     from starlette.concurrency import run_in_threadpool
-    state = _state(request)
+    state = state_of(request)
     limits = state.limits
     name = request.query_params.get("name") or "upload"
     skip_invalid = request.query_params.get("skip_invalid", "").lower() in ("1", "true", "yes")

@@ -5,7 +5,6 @@ import functools
 from collections.abc import AsyncIterator
 
 import anyio
-
 from google.protobuf import json_format
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse

@@ -1,13 +1,36 @@
 """Query parameters and error bodies shared by every JSON route."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
+from ..api import Interplay
 from ..model import InterplayError, InvalidInput
 from ..queries import TimeRange
 from ..timeutil import parse_time_ns
+from .state import state_of
+
+
+async def answer(request: Request, fn: Callable[[Interplay, QueryParams], Any], status_code: int = 200) -> Response:
+    """`fn(hub, query parameters)` in a worker thread, as JSON; an InterplayError as `error_response`."""
+    try:
+        result = await run_in_threadpool(fn, state_of(request).interplay, request.query_params)
+    except InterplayError as exc:
+        return error_response(exc)
+    return JSONResponse(result, status_code=status_code)
+
+
+def required(q: QueryParams, name: str) -> str:
+    """A query parameter that must be there; InvalidInput (400) names it otherwise."""
+    value = q.get(name)
+    if not value:
+        raise InvalidInput(f"{name}: required query parameter")
+    return value
 
 
 def window_of(q: Any) -> TimeRange:

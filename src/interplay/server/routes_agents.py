@@ -4,64 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import agents
-from ..model import InterplayError, InvalidInput
-from .app import state_of
-from .params import flag, int_param, window_of
+from .params import answer, flag, int_param, required, window_of
 
 
 async def _runs(request: Request) -> Response:
     def run(hub, q) -> Any:
         return {"runs": hub.agent_runs(agent=q.get("agent") or None, failed=flag(q.get("failed")),
                                        window=window_of(q), limit=int_param(q.get("limit"), 100, "limit"))}
-    return await _answer(request, run)
+    return await answer(request, run)
 
 
 async def _run(request: Request) -> Response:
     run_id = request.path_params["run_id"]
-    return await _answer(request, lambda hub, q: hub.agent_run(run_id, full=flag(q.get("full"))))
+    return await answer(request, lambda hub, q: hub.agent_run(run_id, full=flag(q.get("full"))))
 
 
 async def _sessions(request: Request) -> Response:
-    return await _answer(request, lambda hub, q: {"sessions": hub.agent_sessions(
+    return await answer(request, lambda hub, q: {"sessions": hub.agent_sessions(
         window=window_of(q), limit=int_param(q.get("limit"), 50, "limit"))})
 
 
 async def _session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
-    return await _answer(request, lambda hub, q: hub.agent_session(session_id))
+    return await answer(request, lambda hub, q: hub.agent_session(session_id))
 
 
 async def _spend(request: Request) -> Response:
-    return await _answer(request, lambda hub, q: {"spend": hub.agent_spend(window=window_of(q))})
+    return await answer(request, lambda hub, q: {"spend": hub.agent_spend(window=window_of(q))})
 
 
 async def _load(request: Request) -> Response:
-    return await _answer(request, lambda hub, q: {"load": agents.agent_load_by_backend(hub.store, window_of(q))})
+    return await answer(request, lambda hub, q: {"load": agents.agent_load_by_backend(hub.store, window_of(q))})
 
 
 async def _touching(request: Request) -> Response:
     def run(hub, q) -> Any:
-        service = q.get("service")
-        if not service:
-            raise InvalidInput("service: required query parameter")
+        service = required(q, "service")
         return {"service": service, "runs": agents.runs_touching(hub.store, service, window_of(q),
                                                                  limit=int_param(q.get("limit"), 1000, "limit"))}
-    return await _answer(request, run)
-
-
-async def _answer(request: Request, fn) -> Response:
-    hub = state_of(request).interplay
-    try:
-        result = await run_in_threadpool(fn, hub, request.query_params)
-    except InterplayError as exc:
-        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
-    return JSONResponse(result)
+    return await answer(request, run)
 
 
 ROUTES: list[Route] = [

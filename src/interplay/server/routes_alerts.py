@@ -22,8 +22,8 @@ from ..investigations import Investigations, compact
 from ..model import InterplayError, Overloaded
 from ..otlp.sanitize import load_json
 from . import otlp_http
-from .app import ServerState, state_of
-from .params import error_response, int_param
+from .params import answer, error_response, int_param
+from .state import ServerState, state_of
 
 log = logging.getLogger("interplay.alerts")
 
@@ -87,9 +87,7 @@ async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] 
 
 
 async def _list(request: Request) -> Response:
-    q = request.query_params
-
-    def run(hub: Any) -> Any:
+    def run(hub: Any, q: Any) -> Any:
         kept = Investigations(hub.store)
         if q.get("id"):
             return kept.get(q["id"])
@@ -97,11 +95,7 @@ async def _list(request: Request) -> Response:
         rows = kept.list(status=q.get("status") or None, source=q.get("source") or None,
                          service=q.get("service") or None, limit=limit, with_result=True)
         return {"investigations": [compact(r) for r in rows]}
-    try:
-        result = await run_in_threadpool(run, state_of(request).interplay)
-    except InterplayError as exc:
-        return error_response(exc)
-    return JSONResponse(result)
+    return await answer(request, run)
 
 
 ROUTES: list[Route] = [

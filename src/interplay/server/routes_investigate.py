@@ -8,16 +8,18 @@ from collections import OrderedDict
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..api import Interplay
 from ..model import InterplayError, InvalidInput, NotFound
 from ..otlp.sanitize import load_json
 from ..queries import TimeRange
 from ..timeutil import parse_time_ns
-from .app import state_of
-from .params import error_response
+from .params import answer, error_response, window_of
+from .state import state_of
 
 _KEEP = 50
 _results: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -56,25 +58,15 @@ async def _get(request: Request) -> Response:
 
 
 async def _graph(request: Request) -> Response:
-    q = request.query_params
-    try:
-        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
-        result = await run_in_threadpool(state_of(request).interplay.graph, window)
-    except InterplayError as exc:
-        return error_response(exc)
-    return JSONResponse(result)
+    return await answer(request, lambda hub, q: hub.graph(window_of(q)))
 
 
 async def _impact(request: Request) -> Response:
-    q = request.query_params
-    try:
+    def run(hub: Interplay, q: QueryParams) -> Any:
         if not q.get("target"):
             raise InvalidInput("target: expected service or service:operation")
-        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
-        result = await run_in_threadpool(state_of(request).interplay.impact, q["target"], window)
-    except InterplayError as exc:
-        return error_response(exc)
-    return JSONResponse(result)
+        return hub.impact(q["target"], window_of(q))
+    return await answer(request, run)
 
 
 def _time(value: Any, name: str) -> int | None:

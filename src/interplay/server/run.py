@@ -1,7 +1,6 @@
 """`interplay serve`: OTLP/HTTP and OTLP/gRPC receivers plus the API, on one store."""
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import signal
@@ -14,22 +13,13 @@ import uvicorn
 from ..api import Interplay
 from ..discovery import remove_server_file, write_server_file
 from ..model import InterplayError
-from .admission import Admission
+from .admission import Admission, is_loopback
 from .app import ServerState, create_app
 from .bodies import BodyLimits
 from .otlp_grpc import start_grpc
 from .writer import Writer
 
 log = logging.getLogger("interplay.serve")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int | None = 4317,

@@ -10,17 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..model import InterplayError, InvalidInput
-from ..queries import TimeRange, operations, series
-from ..timeutil import parse_time_ns
-from .app import state_of
-from .params import int_param
+from ..api import Interplay
+from ..queries import operations, series
+from .params import answer, int_param, required, window_of
 
 STATIC = Path(__file__).with_name("static")
 # The page may load only our own files; data is never inserted as HTML (the JS builds DOM nodes).
@@ -40,49 +38,20 @@ async def _openapi(request: Request) -> Response:
 
 
 async def _series(request: Request) -> Response:
-    q = request.query_params
-    try:
-        service = q.get("service")
-        if not service:
-            raise InvalidInput("service: required query parameter")
-        buckets = int_param(q.get("buckets"), 60, "buckets")
-        if not 1 <= buckets <= MAX_BUCKETS:
-            raise InvalidInput(f"buckets {buckets}: must be between 1 and {MAX_BUCKETS}")
-        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
-        store = state_of(request).interplay.store
-        result = await run_in_threadpool(series, store, service, q.get("operation") or None, window, buckets)
-    except InterplayError as exc:
-        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
-    return JSONResponse(result)
+    def run(hub: Interplay, q: QueryParams) -> Any:
+        service = required(q, "service")
+        buckets = int_param(q.get("buckets"), 60, "buckets", hi=MAX_BUCKETS)
+        return series(hub.store, service, q.get("operation") or None, window_of(q), buckets)
+    return await answer(request, run)
 
 
 async def _anomalies(request: Request) -> Response:
     from ..health import anomalies
-    q = request.query_params
-    try:
-        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
-        result = await run_in_threadpool(anomalies, state_of(request).interplay.store, window)
-    except InterplayError as exc:
-        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
-    return JSONResponse(result)
+    return await answer(request, lambda hub, q: anomalies(hub.store, window_of(q)))
 
 
 async def _operations(request: Request) -> Response:
-    q = request.query_params
-    try:
-        service = q.get("service")
-        if not service:
-            raise InvalidInput("service: required query parameter")
-        window = TimeRange(_time(q.get("since"), "since"), _time(q.get("until"), "until"))
-        store = state_of(request).interplay.store
-        result = await run_in_threadpool(operations, store, service, window)
-    except InterplayError as exc:
-        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.http_status)
-    return JSONResponse(result)
-
-
-def _time(value: str | None, name: str) -> int | None:
-    return parse_time_ns(value, where=name) if value else None
+    return await answer(request, lambda hub, q: operations(hub.store, required(q, "service"), window_of(q)))
 
 
 class _Static(StaticFiles):

@@ -21,13 +21,13 @@ from ..otlp import zipkin
 from ..otlp.columns import ColumnBuilder
 from . import otlp_http
 from .params import error_response
+from .state import state_of
 
 log = logging.getLogger("interplay.server")
 PATH = "/api/v2/spans"
 
 
 async def spans_endpoint(request: Request) -> Response:
-    from .app import state_of
     state = state_of(request)
     try:
         _check_media(request.headers.get("content-type"))
