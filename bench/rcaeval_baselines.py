@@ -107,7 +107,7 @@ def export_metrics(ip, truth: dict, path) -> dict:
             f.write(",".join(cells) + "\n")
     # The SLI a method may ask for: the latency of the busiest entry service that has roots
     # (the front door), chosen without looking at the truth.
-    front = q(f"""SELECT service, count(*) AS n FROM spans
+    front = q("""SELECT service, count(*) AS n FROM spans
                   WHERE parent_span_id IS NULL OR parent_span_id = '' GROUP BY service
                   ORDER BY n DESC, service LIMIT 1""")
     sli = f"{_clean(front[0]['service'])}_latency" if front else None

@@ -161,7 +161,7 @@ class Engine:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clickhouse-connect pools its connections
-    server: "Server"
+    server: Server
 
     def do_GET(self) -> None:
         self._handle()

@@ -37,7 +37,7 @@ class StubModel:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def __enter__(self) -> "StubModel":
+    def __enter__(self) -> StubModel:
         self._thread.start()
         return self
 

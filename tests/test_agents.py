@@ -5,10 +5,9 @@ import json
 
 import pytest
 
-from interplay.agents import agent_load_by_backend, get_run, list_runs, runs_touching
+from interplay.agents import agent_load_by_backend, runs_touching
 from interplay.api import Interplay
-from interplay.model import InvalidInput, NotFound
-from interplay.queries import TimeRange
+from interplay.model import InvalidInput, NotFound, TimeRange
 from interplay.testing import TraceBuilder, traces_request
 
 T0 = 1_767_225_600 * 10**9

@@ -16,7 +16,7 @@ from test_agents import SEC, T0, Run, add_failing_backend_tool, add_sub_agent, a
 from interplay.agents import agent_load_by_backend, divergence, runs_touching
 from interplay.agents.divergence import _compute
 from interplay.api import Interplay
-from interplay.queries import TimeRange
+from interplay.model import TimeRange
 from interplay.store._ch_dialect import translate
 from interplay.store.open import open_store
 from interplay.testing import TraceBuilder, traces_request

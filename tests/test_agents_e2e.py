@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import cli_json, run_cli, start_server
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
-
-from conftest import cli_json, run_cli, start_server
 
 pytestmark = pytest.mark.integration
 

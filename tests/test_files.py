@@ -5,10 +5,10 @@ import gzip
 import json
 
 import pytest
+from conftest import cli_json, run_cli
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from conftest import cli_json, run_cli
 from interplay.api import Interplay
 from interplay.model import InvalidInput
 from interplay.testing import TraceBuilder, traces_request
@@ -150,6 +150,7 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_cli_reports_what_holds_the_database(make_server, tmp_path):
     server = make_server(grpc=False)
     import os
+
     from interplay.discovery import server_file
     os.unlink(server_file(server.db))  # pretend the server did not leave its note
     r = run_cli("services", "--db", str(server.db), check=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from opentelemetry import trace as otel_trace
 from opentelemetry.exporter.zipkin.json.v2 import JsonV2Encoder
 from opentelemetry.exporter.zipkin.node_endpoint import NodeEndpoint
 from opentelemetry.sdk.resources import Resource

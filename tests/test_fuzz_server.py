@@ -14,16 +14,29 @@ from urllib.parse import quote
 import grpc
 import httpx
 import pytest
-from hypothesis import given, strategies as st
+from conftest import start_server
+from fuzzing import (
+    EDGE_STRINGS,
+    ROUTE_BODIES,
+    SIGNALS,
+    fuzz_settings,
+    hostile_json_request,
+    hostile_proto_request,
+    json_body,
+    json_values,
+    mixed_request,
+    mutated,
+    template,
+    to_proto,
+)
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
-from conftest import start_server
-from fuzzing import (EDGE_STRINGS, SIGNALS, fuzz_settings, hostile_json_request, hostile_proto_request,
-                     json_body, json_values, mixed_request, mutated, ROUTE_BODIES, template, to_proto)
-from interplay.server.web import OPENAPI
 from test_fuzz import EXPECTED, corpus
+
+from interplay.server.web import OPENAPI
 
 pytestmark = pytest.mark.integration
 RSS_BOUND_MB = 700  # the fuzz sends small bodies: far below the 1 GB worst case the README states

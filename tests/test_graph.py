@@ -5,7 +5,7 @@ import json
 
 from interplay.api import Interplay
 from interplay.graph import impact, interaction_graph
-from interplay.queries import TimeRange
+from interplay.model import TimeRange
 from interplay.testing import TraceBuilder, traces_request
 
 T0 = 1_767_225_600 * 10**9

@@ -7,6 +7,7 @@ import json
 from conftest import run_cli, start_server
 from test_rca import slow_callee
 from test_rca_helpers import ONSET, requests
+
 from interplay.testing import traces_request
 
 

@@ -4,11 +4,10 @@ slow callee, exceptions with no span status; and --at / symptoms that do not mat
 from __future__ import annotations
 
 import pytest
+from test_rca_helpers import MIN, ONSET, T0, jitter, load, requests
 
 from interplay.model import InvalidInput, NotFound
 from interplay.timeutil import format_time
-
-from test_rca_helpers import MIN, ONSET, T0, jitter, load, requests
 
 
 def top(result):
@@ -89,6 +88,7 @@ def orders_queue(tb, t, bad, rng):
 
 def test_consumer_lag_with_no_entry_point_moving_is_found_blind(tmp_path):
     import random
+
     from interplay.testing import TraceBuilder
     rng = random.Random(3)
     traces, t = [], T0

@@ -11,8 +11,8 @@ import threading
 
 import httpx
 import pytest
-
 from conftest import launch_chromium, spans_stored, sync_playwright
+
 from interplay.testing import TraceBuilder, traces_request
 
 pytestmark = pytest.mark.integration
@@ -116,8 +116,8 @@ def test_bearer_scheme_is_case_insensitive_and_token_can_come_from_a_file(make_s
 
 def test_grpc_bearer_scheme_is_case_insensitive(make_server):
     import grpc
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
     from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
     server = make_server(token="s3cret")
     request = json_format.ParseDict(good(), trace_service_pb2.ExportTraceServiceRequest())
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from interplay.api import Interplay
 from interplay.server.app import ServerState, create_app
-from interplay.server.web import OPENAPI, STATIC, series
+from interplay.server.web import STATIC, series
 from interplay.server.writer import Writer
 from interplay.testing import TraceBuilder, traces_request
 
@@ -116,7 +116,7 @@ def test_series_rejects_bad_input_with_json_errors(client):
 
 
 def _window(lo: int, hi: int):
-    from interplay.queries import TimeRange
+    from interplay.model import TimeRange
     return TimeRange(lo, hi)
 
 

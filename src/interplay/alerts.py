@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .investigations import Investigations, compact, summary_of
-from .model import InterplayError, InvalidInput
-from .queries import TimeRange
+from .model import InterplayError, InvalidInput, TimeRange
 from .timeutil import parse_time_ns
 
 log = logging.getLogger("interplay.alerts")

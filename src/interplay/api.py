@@ -15,10 +15,9 @@ from typing import Any
 from . import queries
 from .batch import TelemetryBatch
 from .changes import add_change_event
-from .model import IngestResult, InvalidInput
+from .model import IngestResult, InvalidInput, TimeRange
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
-from .queries import TimeRange
 from .store.base import Store
 from .store.open import open_store
 
@@ -36,7 +35,7 @@ class Interplay:
 
     @classmethod
     def open(cls, db: str | Path = "interplay.duckdb", *, read_only: bool = False, content: bool = True,
-             prices: str | Path | None = None) -> "Interplay":
+             prices: str | Path | None = None) -> Interplay:
         """A DuckDB file (PATH, duckdb:PATH) or a store URL: chdb:PATH, clickhouse://user:pass@host:8123/db."""
         return cls(open_store(db, read_only=read_only), content=content, prices=prices)
 
@@ -115,7 +114,8 @@ class Interplay:
                     window: TimeRange = TimeRange()) -> dict[str, Any]:
         """Ranked root causes of a symptom ('service[:operation]', or None: find it) near at_ns (or find it)."""
         from .rca import investigate
-        return with_units(self.store, investigate(self.store, symptom, at_ns, window))
+        rca_window = queries.TimeRange(window.since_ns, window.until_ns)  # rca/ still builds SQL from it
+        return with_units(self.store, investigate(self.store, symptom, at_ns, rca_window))
 
     def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
         """The interaction graph of the window: services, resources, caller→callee edges."""

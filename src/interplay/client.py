@@ -1,15 +1,13 @@
 """A client for a running `interplay serve`, with the same query methods as `Interplay`."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from .model import InterplayError, IngestResult, NotFound, Rejection, StoreUnavailable
-from .queries import TimeRange
+from .model import IngestResult, InterplayError, NotFound, Rejection, StoreUnavailable, TimeRange
 from .timeutil import format_time
 
 

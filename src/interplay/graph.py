@@ -16,8 +16,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .queries import TimeRange
+from .model import TimeRange
 from .store.base import Store, scratch_table
+from .store.predicates import window_where
 
 # A graph reads at most about this many spans: above it, that share of whole traces (by hash),
 # so a service map of a large store costs a bounded time and memory (10M spans: 12 s, 5 GB whole).
@@ -55,7 +56,7 @@ def windows_case(windows: dict[str, TimeRange], column: str = "start_ns") -> tup
     """(CASE naming each row's window, WHERE covering all windows, params for CASE then WHERE)."""
     whens, case_params, conds, cond_params = [], [], [], []
     for name, w in windows.items():
-        cond, params = w.where(column)
+        cond, params = window_where(w, column)
         whens.append(f"WHEN {cond} THEN '{name}'")
         case_params += params
         conds.append(f"({cond})")
@@ -114,7 +115,7 @@ def sample_share(store: Store, windows: dict[str, TimeRange], spans: int) -> flo
     """The share of traces that holds about `spans` of the windows' spans (1.0: read them all)."""
     conds, params = [], []
     for w in windows.values():
-        cond, p = w.where()
+        cond, p = window_where(w)
         conds.append(f"({cond})")
         params += p
     n = store.query(f"SELECT count(*) AS n FROM spans WHERE {' OR '.join(conds)}", params)[0]["n"]
@@ -139,7 +140,7 @@ def _scale(r: dict[str, Any], factor: float) -> dict[str, Any]:
 def _seconds(store: Store, w: TimeRange) -> float:
     if w.since_ns is not None and w.until_ns is not None:
         return max((w.until_ns - w.since_ns) / 1e9, 1e-3)
-    cond, params = w.where()
+    cond, params = window_where(w)
     row = store.query(f"SELECT min(start_ns) AS a, max(start_ns) AS b FROM spans WHERE {cond}", params)[0]
     if row["a"] is None:
         return 1.0
@@ -277,7 +278,7 @@ def impact(store: Store, target: str, window: TimeRange = TimeRange()) -> dict[s
                 upstream[e["caller"]] = m
                 frontier.append((e["caller"], m))
     modes = upstream
-    cond, params = window.where()
+    cond, params = window_where(window)
     match = "service = ?" + (" AND operation = ?" if operation else "")
     mparams = [service] + ([operation] if operation else [])
     rows = store.query(f"""

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .detect import median, proportion_z, robust_z
-from .queries import TimeRange, service_buckets
+from .model import TimeRange
+from .queries import service_buckets
 from .store.base import Store
 
 Z = 3.0           # as significant as the investigation asks of a shift

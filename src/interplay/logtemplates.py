@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .queries import TimeRange
+from .model import TimeRange
 from .store.base import Store
+from .store.predicates import window_where
 
 _MASKS = [
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<*>"),
@@ -42,8 +43,8 @@ def _mask_sql(column: str) -> str:
 def template_shifts(store: Store, baseline: TimeRange, incident: TimeRange,
                     min_count: int = 3) -> list[dict[str, Any]]:
     """Templates per service that are new in the incident or surged, with counts and rates per window."""
-    bc, bp = baseline.where("time_ns")
-    ic, ip = incident.where("time_ns")
+    bc, bp = window_where(baseline, "time_ns")
+    ic, ip = window_where(incident, "time_ns")
     rows = store.query(f"""
         SELECT service, {_mask_sql('body')} AS template, max(severity_number) AS severity,
                count(*) FILTER (WHERE {bc}) AS before, count(*) FILTER (WHERE {ic}) AS after,

@@ -17,11 +17,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from .agents.content import preview
 from .investigations import Investigations, summary_of
 from .logtemplates import mask
-from .model import InterplayError, InvalidInput, NotFound
-from .queries import TimeRange
+from .model import InterplayError, InvalidInput, NotFound, TimeRange
 from .timeutil import format_time, parse_time_ns
 
 LIMIT = 8192        # bytes of UTF-8 JSON per answer

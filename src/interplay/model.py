@@ -9,6 +9,14 @@ from enum import Enum
 from typing import Any
 
 
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """A window of time in unix nanoseconds: since (inclusive) to until (exclusive); None is open."""
+
+    since_ns: int | None = None
+    until_ns: int | None = None
+
+
 class InterplayError(Exception):
     """An error a user caused or can fix; its message says what was wrong and where."""
 
@@ -131,7 +139,7 @@ class IngestResult:
     def rejected_count(self) -> int:
         return sum(r.count for r in self.rejected)
 
-    def add(self, other: "IngestResult") -> None:
+    def add(self, other: IngestResult) -> None:
         self.spans += other.spans
         self.logs += other.logs
         self.metric_points += other.metric_points

@@ -2,36 +2,32 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from . import model
 from .model import InvalidInput, NotFound
 from .store.base import Store
+from .store.predicates import ENTRY, window_where
 from .timeutil import format_time
 
-# A service's "requests" are the spans where work enters it: SERVER/CONSUMER spans, or roots.
-_ENTRY = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
+_ENTRY = ENTRY
 
 
-@dataclass(frozen=True, slots=True)
-class TimeRange:
-    since_ns: int | None = None
-    until_ns: int | None = None
+class TimeRange(model.TimeRange):
+    """The window with `.where()`, for rca/ until it asks the store typed questions (issue 16).
+
+    Everything else takes `model.TimeRange` and builds conditions with `store.predicates.window_where`.
+    """
+
+    __slots__ = ()
 
     def where(self, column: str = "start_ns") -> tuple[str, list[Any]]:
-        clauses, params = [], []
-        if self.since_ns is not None:
-            clauses.append(f"{column} >= ?")
-            params.append(self.since_ns)
-        if self.until_ns is not None:
-            clauses.append(f"{column} < ?")
-            params.append(self.until_ns)
-        return (" AND ".join(clauses) or "TRUE"), params
+        return window_where(self, column)
 
 
-def services(store: Store, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+def services(store: Store, window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:
     """Per service: spans, requests and their rate, error rate, p50/p99 latency, first/last seen."""
-    cond, params = window.where()
+    cond, params = window_where(window)
     rows = store.query(f"""
         WITH s AS (
             SELECT service, start_ns, end_ns, duration_ns, status_code = 'ERROR' AS err,
@@ -67,7 +63,7 @@ def services(store: Store, window: TimeRange = TimeRange()) -> list[dict[str, An
     return out
 
 
-def traces(store: Store, window: TimeRange = TimeRange(), *, service: str | None = None,
+def traces(store: Store, window: model.TimeRange = model.TimeRange(), *, service: str | None = None,
            operation: str | None = None, errors_only: bool = False, min_duration_ns: int | None = None,
            attributes: dict[str, str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Traces matching the filters, newest first, with their root service and operation.
@@ -77,7 +73,7 @@ def traces(store: Store, window: TimeRange = TimeRange(), *, service: str | None
     """
     if limit < 1 or limit > 10_000:
         raise InvalidInput(f"limit {limit}: must be between 1 and 10000")
-    cond, params = window.where()
+    cond, params = window_where(window)
     match = [cond]
     for key, value in (attributes or {}).items():
         path = _attribute_path(key)
@@ -186,9 +182,9 @@ def _covered(start: int, end: int, children: list[dict[str, Any]]) -> int:
     return covered
 
 
-def changes(store: Store, window: TimeRange = TimeRange(), *, service: str | None = None,
+def changes(store: Store, window: model.TimeRange = model.TimeRange(), *, service: str | None = None,
             limit: int = 200) -> list[dict[str, Any]]:
-    cond, params = window.where("time_ns")
+    cond, params = window_where(window, "time_ns")
     if service:
         cond += " AND service = ?"
         params.append(service)
@@ -203,7 +199,7 @@ def changes(store: Store, window: TimeRange = TimeRange(), *, service: str | Non
 SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
 
 
-def logs(store: Store, window: TimeRange = TimeRange(), *, service: str | None = None,
+def logs(store: Store, window: model.TimeRange = model.TimeRange(), *, service: str | None = None,
          severity: str | None = None, text: str | None = None, trace_id: str | None = None,
          span_id: str | None = None, similar_to: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Log records matching the filters, newest first.
@@ -213,7 +209,7 @@ def logs(store: Store, window: TimeRange = TimeRange(), *, service: str | None =
     """
     if limit < 1 or limit > 10_000:
         raise InvalidInput(f"limit {limit}: must be between 1 and 10000")
-    cond, params = window.where("time_ns")
+    cond, params = window_where(window, "time_ns")
     clauses = [cond]
     if service:
         clauses.append("service = ?")
@@ -264,7 +260,7 @@ def _hex_id(value: str, length: int, what: str) -> str:
     return value
 
 
-def series(store: Store, service: str, operation: str | None, window: TimeRange,
+def series(store: Store, service: str, operation: str | None, window: model.TimeRange,
            buckets: int = 60) -> dict[str, Any]:
     """Requests, rate, errors and p50/p95/p99 latency of a service's (or operation's) entry spans per bucket.
 
@@ -274,7 +270,7 @@ def series(store: Store, service: str, operation: str | None, window: TimeRange,
     """
     match = "service = ?" + (" AND operation = ?" if operation else "")
     mparams: list[Any] = [service] + ([operation] if operation else [])
-    cond, params = window.where()
+    cond, params = window_where(window)
     lo, hi = window.since_ns, window.until_ns
     row = store.query(f"SELECT min(start_ns) AS lo, max(start_ns) AS hi, count(*) FILTER (WHERE {_ENTRY}) AS entries "
                       f"FROM spans WHERE {cond} AND {match}", params + mparams)[0]
@@ -306,9 +302,9 @@ def series(store: Store, service: str, operation: str | None, window: TimeRange,
     return {"service": service, "operation": operation, "step_ns": step, "points": points}
 
 
-def operations(store: Store, service: str, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+def operations(store: Store, service: str, window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:
     """A service's operations (span names by kind): calls, error rate, p50/p95/p99, entry point or not."""
-    cond, params = window.where()
+    cond, params = window_where(window)
     rows = store.query(f"""
         SELECT operation, kind, count(*) AS calls, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95,
@@ -324,13 +320,13 @@ def operations(store: Store, service: str, window: TimeRange = TimeRange()) -> l
 
 
 def operation_callers(store: Store, service: str, operation: str,
-                      window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+                      window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:
     """Who calls one operation of a service: per calling service, calls, rate, errors and latency.
 
     The calls are the operation's spans whose parent span belongs to another service (mode async when
     that parent is a PRODUCER, a queue in between).
     """
-    cond, params = window.where("c.start_ns")
+    cond, params = window_where(window, "c.start_ns")
     rows = store.query(f"""
         SELECT p.service AS caller, max(CASE WHEN p.kind = 'PRODUCER' THEN 1 ELSE 0 END) AS queued,
                count(*) AS calls, count(*) FILTER (WHERE c.status_code = 'ERROR') AS errors,
@@ -378,12 +374,12 @@ def parse_attributes(pairs: list[str] | tuple[str, ...], where: str = "--attr") 
     return out
 
 
-def service_buckets(store: Store, window: TimeRange = TimeRange(), buckets: int = 24) -> dict[str, Any]:
+def service_buckets(store: Store, window: model.TimeRange = model.TimeRange(), buckets: int = 24) -> dict[str, Any]:
     """Every service's entry spans per time bucket: requests, errors, p50 and p95 latency, in one query.
 
     Services with no entry spans are counted from all their spans.
     """
-    cond, params = window.where()
+    cond, params = window_where(window)
     lo, hi = window.since_ns, window.until_ns
     if lo is None or hi is None:
         row = store.query(f"SELECT min(start_ns) AS lo, max(start_ns) AS hi FROM spans WHERE {cond}", params)[0]

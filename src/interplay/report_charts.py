@@ -12,8 +12,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .queries import TimeRange
+from .model import TimeRange
 from .store.base import Store
+from .store.predicates import window_where
 
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 150, 56, 12, 22, 24
 
@@ -36,7 +37,7 @@ def symptom_series(store: Store, result: dict[str, Any], buckets: int = 60) -> d
         return {"buckets": [], "onset_ns": onset, "changes": [], "label": label}
     width = max((hi - lo) // buckets, 1)
     match, params = _entry_match(entry)
-    cond, wparams = TimeRange(lo, hi).where()
+    cond, wparams = window_where(TimeRange(lo, hi))
     rows = store.query(f"""
         SELECT (start_ns - ?) // ? AS b, count(*) AS requests,
                count(*) FILTER (WHERE status_code = 'ERROR') AS errors,

@@ -37,7 +37,7 @@ def kv_list(attrs: dict[str, Any]) -> list[dict[str, Any]]:
 
 @dataclass
 class SpanBuilder:
-    trace: "TraceBuilder"
+    trace: TraceBuilder
     service: str
     name: str
     kind: str
@@ -50,10 +50,10 @@ class SpanBuilder:
     attributes: dict[str, Any] = field(default_factory=dict)
     version: str = "1.0.0"
     events: list[dict[str, Any]] = field(default_factory=list)
-    links: list["SpanBuilder"] = field(default_factory=list)  # spans this one links to (batch consumers)
+    links: list[SpanBuilder] = field(default_factory=list)  # spans this one links to (batch consumers)
 
     def child(self, service: str, name: str, *, kind: str = "INTERNAL", offset_ms: float = 0.0,
-              duration_ms: float = 1.0, **kw: Any) -> "SpanBuilder":
+              duration_ms: float = 1.0, **kw: Any) -> SpanBuilder:
         start = self.start_ns + int(offset_ms * 1e6)
         return self.trace._add(service, name, kind, start, start + int(duration_ms * 1e6),
                                parent=self.span_id, **kw)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .model import InvalidInput
 
@@ -59,13 +59,13 @@ def _parse_time_ns(value: str | int | float, now_ns: int | None, where: str) -> 
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
+            dt = dt.replace(tzinfo=UTC)
         dt.timestamp()
     except (ValueError, OverflowError):
         raise InvalidInput(f"{where}: {text!r} is not an RFC3339 time (e.g. 2026-11-25T13:00:00Z), "
                            "unix seconds, or a relative time like -15m") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp()) * 10**9 + dt.microsecond * 1000
 
 
@@ -73,5 +73,5 @@ def format_time(ns: int | None) -> str:
     """Unix ns → RFC3339 UTC with milliseconds."""
     if ns is None:
         return ""
-    dt = datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ns / 1e9, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"

@@ -27,7 +27,6 @@ import re
 from typing import Any
 
 from ..store.base import Stages, Store
-
 from . import conventions as c
 
 _PASS = c.sql_in(c.PASS_THROUGH)

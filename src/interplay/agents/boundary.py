@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..queries import TimeRange
+from ..model import TimeRange
 from ..store.base import Store
+from ..store.predicates import window_where
 from . import _sql
 
 
 def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), limit: int = 1000) -> list[str]:
     """Ids of agent runs with a span in `service` that started in the window, earliest first."""
-    cond, params = window.where()
+    cond, params = window_where(window)
     # Only traces that hold GenAI spans can hold runs: a backend shared with users has many others.
     scope = (f"SELECT DISTINCT trace_id FROM spans WHERE service = ? AND {cond} "
              f"INTERSECT {_sql.window_scope(cond)}")
@@ -37,7 +38,7 @@ def agent_load_by_backend(store: Store, window: TimeRange = TimeRange()) -> list
     (`instrumented: false`). `share` = calls / all requests the backend served in the window
     (None for uninstrumented backends).
     """
-    cond, params = window.where()
+    cond, params = window_where(window)
     xcond = cond.replace("start_ns", "x.start_ns")
     with _sql.run_tables(store, _sql.window_scope(cond), params) as t:
         rows = t.query(f"""

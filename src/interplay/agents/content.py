@@ -169,7 +169,7 @@ def _compact(v: Any) -> str:
 _MARKERS = ('"gen_ai.', '"input.value"', '"output.value"', '"llm.', '"traceloop.entity.', '"tool_call.function.')
 
 
-def strip(batch: "TelemetryBatch") -> "TelemetryBatch":
+def strip(batch: TelemetryBatch) -> TelemetryBatch:
     """The batch without prompt, completion and tool payloads: content attributes of spans and of
     their events, and the body and attributes of GenAI content log events. Everything else stays."""
     import dataclasses

@@ -57,7 +57,7 @@ class PriceTable:
         self._found: dict[str, dict[str, float] | None] = {}  # model → price (a run has many calls of one model)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "PriceTable":
+    def load(cls, path: str | Path | None = None) -> PriceTable:
         """The table with the file at `path` (else $INTERPLAY_PRICES, else none) laid over the defaults."""
         path = path or os.environ.get(ENV)
         if not path:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..model import InvalidInput, NotFound
-from ..queries import TimeRange
+from ..model import InvalidInput, NotFound, TimeRange
 from ..store.base import Store
+from ..store.predicates import window_where
 from ..timeutil import format_time
 from . import _sql
 from . import conventions as c
@@ -64,7 +64,7 @@ def parse_run_id(run_id: str) -> tuple[str, str | None]:
 def _run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRange, agent: str | None,
               failed: bool, limit: int) -> list[dict[str, Any]]:
     """Every run's aggregates (the heavy part), filtered and limited."""
-    cond, params = window.where("started_ns")
+    cond, params = window_where(window, "started_ns")
     if agent:
         cond += " AND agent = ?"
         params.append(agent)
@@ -82,7 +82,7 @@ def _newest_rows(store: Store, agent: str | None, failed: bool, window: TimeRang
     Traces come newest first by a bound no run of theirs starts after; batches of them (growing
     fourfold) are expanded until `limit` runs are found and the next trace cannot hold a newer one.
     """
-    cond, params = window.where()
+    cond, params = window_where(window)
     traces = store.query(_sql.newest_traces(cond), params)
     rows: list[dict[str, Any]] = []
     done, size = 0, max(4 * limit, 64)

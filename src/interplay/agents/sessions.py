@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import InvalidInput, NotFound
-from ..queries import TimeRange
+from ..model import InvalidInput, NotFound, TimeRange
 from ..store.base import Store
+from ..store.predicates import window_where
 from . import _sql
 from . import conventions as c
 from .cost import PriceTable
@@ -29,7 +29,7 @@ def list_sessions(store: Store, window: TimeRange = TimeRange(), limit: int = 50
     """Sessions with a GenAI span in the window, most recently active first: runs, agents, failures, tokens, cost."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit {limit}: must be between 1 and {MAX_LIMIT}")
-    cond, params = window.where()
+    cond, params = window_where(window)
     found = store.query(f"""
         WITH g AS MATERIALIZED (
             SELECT trace_id, start_ns, {c.sql_parse(fields=('conversation_id',))} AS a FROM spans

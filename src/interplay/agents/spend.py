@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..queries import TimeRange
+from ..model import TimeRange
 from ..store.base import Store
+from ..store.predicates import window_where
 from . import _sql
 from .cost import PriceTable
 
@@ -20,7 +21,7 @@ from .cost import PriceTable
 def spend(store: Store, window: TimeRange = TimeRange(), prices: PriceTable | None = None) -> list[dict[str, Any]]:
     """Per (agent, model): runs, model calls, input/output tokens and USD, most expensive first."""
     prices = prices or PriceTable.load()
-    cond, params = window.where()
+    cond, params = window_where(window)
     with _sql.run_tables(store, _sql.window_scope(cond), params) as t:
         rows = t.query(f"""
             SELECT x.run_agent AS agent, x.step_name AS model, count(DISTINCT x.root_id) AS runs, count(*) AS calls,

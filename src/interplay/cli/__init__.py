@@ -11,8 +11,7 @@ import click
 from rich.console import Console
 
 from .. import output
-from ..model import InterplayError, StoreUnavailable
-from ..queries import TimeRange
+from ..model import InterplayError, StoreUnavailable, TimeRange
 from ..timeutil import parse_time_ns
 
 DEFAULT_DB = "interplay.duckdb"

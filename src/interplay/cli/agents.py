@@ -10,8 +10,8 @@ from rich.text import Text
 
 from .. import output
 from ..agents.content import preview
-from ..queries import TimeRange
-from . import (_backend, _window, backend_options, err, format_option, main, out, since_option, until_option)
+from ..model import TimeRange
+from . import _backend, _window, backend_options, err, format_option, main, out, since_option, until_option
 
 
 @main.group(invoke_without_command=True)

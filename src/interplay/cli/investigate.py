@@ -8,7 +8,6 @@ from ..timeutil import parse_time_ns
 from . import _backend, _window, backend_options, err, main, out, since_option, until_option
 
 
-
 @main.command()
 @click.option("--symptom", default=None, help="SERVICE[:OPERATION] that went wrong (default: find it).")
 @click.option("--at", "at", default=None, help="When it started (default: find the onset).")

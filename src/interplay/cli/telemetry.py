@@ -7,12 +7,23 @@ from pathlib import Path
 import click
 
 from .. import output, queries
+from ..client import RemoteInterplay
 from ..model import InvalidInput
 from ..timeutil import parse_duration_ns, parse_time_ns
-from ..client import RemoteInterplay
-from . import (_backend, _window, _writable_backend, backend_options, db_option, err, format_option, main,
-               out, since_option, token_option, until_option)
-
+from . import (
+    _backend,
+    _window,
+    _writable_backend,
+    backend_options,
+    db_option,
+    err,
+    format_option,
+    main,
+    out,
+    since_option,
+    token_option,
+    until_option,
+)
 
 no_content_option = click.option(
     "--no-content", is_flag=True, envvar="INTERPLAY_NO_CONTENT",
@@ -112,6 +123,7 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
     if fmt == "rcaeval":  # kept so existing scripts still work
         input_format, fmt = "rcaeval", "text"
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
     from ..model import IngestResult
     target = _writable_backend(db, url, token)
     local = not isinstance(target, RemoteInterplay)

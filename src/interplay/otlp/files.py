@@ -10,11 +10,11 @@ import io
 import json
 import os
 import zlib
-
-import orjson
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
+
+import orjson
 
 from ..batch import TelemetryBatch
 from ..changes import add_change_event, is_change_event

@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..api import Interplay
-from ..model import InterplayError, InvalidInput
-from ..queries import TimeRange
+from ..model import InterplayError, InvalidInput, TimeRange
 from ..timeutil import parse_time_ns
 from .state import state_of
 

@@ -14,9 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..api import Interplay
-from ..model import InterplayError, InvalidInput, NotFound
+from ..model import InterplayError, InvalidInput, NotFound, TimeRange
 from ..otlp.sanitize import load_json
-from ..queries import TimeRange
 from ..timeutil import parse_time_ns
 from .params import answer, error_response, window_of
 from .state import state_of

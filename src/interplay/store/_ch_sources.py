@@ -72,7 +72,7 @@ def sources(columns: Columns, database: str, own: str) -> dict[str, str]:
 _KEYWORDS = {"WHERE", "GROUP", "ORDER", "LIMIT", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "ON",
              "USING", "UNION", "EXCEPT", "INTERSECT", "HAVING", "SETTINGS", "FORMAT", "ARRAY", "PREWHERE",
              "FINAL", "SAMPLE", "WINDOW", "QUALIFY", "ANY", "ALL", "GLOBAL", "ASOF", "SEMI", "ANTI", "OFFSET",
-             "FETCH", "AS", "LIMIT", "PASTE", "WITH"}
+             "FETCH", "AS", "PASTE", "WITH"}
 _FROM = re.compile(r"(?<![.\w`])(FROM|JOIN)(\s+)(spans|logs|metrics|changes)\b(?![.(])(\s+(?:AS\s+)?(\w+))?",
                    re.I)
 

@@ -120,7 +120,7 @@ class Stages:
             return head + ", ".join(self._ctes) + ", " + body
         return head + ", ".join(self._ctes) + " " + body
 
-    def __enter__(self) -> "Stages":
+    def __enter__(self) -> Stages:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -30,7 +30,7 @@ from ..batch import SCHEMAS, TelemetryBatch
 from . import _ch_schema as schema
 from . import _ch_sources as sources
 from ._ch_dialect import translate
-from ._ch_transport import ChdbTransport, ClickHouseError, HttpTransport, Transport
+from ._ch_transport import ChdbTransport, HttpTransport, Transport
 
 _STAGE_PREFIX = "_interplay_stage_"
 
@@ -63,11 +63,11 @@ class ClickHouseStore:
 
     @classmethod
     def chdb(cls, path: str | None = None, *, read_only: bool = False,
-             own_database: str | None = None) -> "ClickHouseStore":
+             own_database: str | None = None) -> ClickHouseStore:
         return cls(ChdbTransport(path), read_only=read_only, own_database=own_database)
 
     @classmethod
-    def server(cls, url: str, *, read_only: bool = False, own_database: str | None = None) -> "ClickHouseStore":
+    def server(cls, url: str, *, read_only: bool = False, own_database: str | None = None) -> ClickHouseStore:
         return cls(HttpTransport(url, create=not read_only), read_only=read_only, own_database=own_database)
 
     def _open_schema(self) -> None:
@@ -91,12 +91,12 @@ class ClickHouseStore:
         with self.transaction() as tx:
             tx.append(batch)
 
-    def bulk_transaction(self) -> AbstractContextManager["_Transaction"]:
+    def bulk_transaction(self) -> AbstractContextManager[_Transaction]:
         """Every transaction here already stages on disk (see `transaction`)."""
         return self.transaction()
 
     @contextmanager
-    def transaction(self) -> Iterator["_Transaction"]:
+    def transaction(self) -> Iterator[_Transaction]:
         tx = _Transaction(self, uuid.uuid4().hex[:16])
         try:
             yield tx
@@ -188,7 +188,7 @@ class _Cursor:
     def __init__(self, store: ClickHouseStore) -> None:
         self.store = store
 
-    def execute(self, sql: str, params: list[Any] | None = None) -> "_Cursor":
+    def execute(self, sql: str, params: list[Any] | None = None) -> _Cursor:
         self.store.query_arrow(sql, params)
         return self
 

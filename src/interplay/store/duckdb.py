@@ -50,7 +50,7 @@ class DuckDBStore:
             tx.append(batch)
 
     @contextmanager
-    def transaction(self) -> Iterator["_Transaction"]:
+    def transaction(self) -> Iterator[_Transaction]:
         with self._write_lock:
             cur = self._con.cursor()
             cur.execute("BEGIN TRANSACTION")
@@ -64,7 +64,7 @@ class DuckDBStore:
                 cur.close()
 
     @contextmanager
-    def bulk_transaction(self) -> Iterator["_StagedTransaction"]:
+    def bulk_transaction(self) -> Iterator[_StagedTransaction]:
         """All or nothing for appends larger than memory: stage on disk, then move in one transaction.
 
         DuckDB keeps a transaction's uncommitted appends in memory, so a 1 GB file appended in one

@@ -1,0 +1,28 @@
+"""SQL fragments every query module shares, defined once: the window condition and the entry span.
+
+    >>> from interplay.model import TimeRange
+    >>> window_where(TimeRange(10, None), "time_ns")
+    ('time_ns >= ?', [10])
+    >>> window_where(TimeRange())
+    ('TRUE', [])
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import TimeRange
+
+# Where work enters a service (its "requests"): SERVER/CONSUMER spans, or roots.
+ENTRY = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
+
+
+def window_where(window: TimeRange, column: str = "start_ns") -> tuple[str, list[Any]]:
+    """`column` within the window, as a condition with ? parameters ("TRUE" when it is open)."""
+    clauses, params = [], []
+    if window.since_ns is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(window.since_ns)
+    if window.until_ns is not None:
+        clauses.append(f"{column} < ?")
+        params.append(window.until_ns)
+    return (" AND ".join(clauses) or "TRUE"), params
