@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench clean
+.PHONY: install demo lint test bench clean
 
 $(BIN)/interplay: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ install: $(BIN)/interplay
 demo: install
 	$(BIN)/interplay demo
 
-test: install
+# ruff (rules and reasons in pyproject.toml) and mypy over src/interplay; `make test` runs it first.
+lint: install
+	@$(BIN)/ruff check src tests bench || { echo "ruff: fix the above (run 'make lint' locally; '$(BIN)/ruff check --fix' fixes many)"; exit 1; }
+	@$(BIN)/mypy || { echo "mypy: fix the above (run 'make lint' locally)"; exit 1; }
+
+test: install lint
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -103,7 +103,8 @@ def main() -> None:
     for b in blobs:
         proto.decode_request("traces", proto.parse_request("traces", b))
     decode_s = time.perf_counter() - t
-    print(f"decode to arrow batches              {rate(n, decode_s)}   ratio to parse: {decode_s / parse_s:.1f}x the time")
+    print(f"decode to arrow batches              {rate(n, decode_s)}   "
+          f"ratio to parse: {decode_s / parse_s:.1f}x the time")
 
     jsonl = work / "spans.jsonl"
     with open(jsonl, "w") as f:

@@ -245,8 +245,8 @@ def report(results: dict, n: int) -> None:
             ("bytes per span", lambda r: f"{r['bytes'] / max(r['counts']['spans'], 1):.1f}"),
             ("peak RSS, ingest (MB)", lambda r: f"{r['ingest_peak_rss_mb']:,}"),
             ("peak RSS, queries (MB)", lambda r: f"{r['read_peak_rss_mb']:,}")]
-    rows += [(f"{q} ms", (lambda q: lambda r: f"{r['queries'][q]}")(q)) for q in results[names[0]]["queries"]]
-    rows += [(f"top cause, {q[len('investigate ('):-1]}", (lambda q: lambda r: str(r["top_cause"][q]))(q))
+    rows += [(f"{q} ms", _cell("queries", q)) for q in results[names[0]]["queries"]]
+    rows += [(f"top cause, {q[len('investigate ('):-1]}", _cell("top_cause", q))
              for q in results[names[0]]["top_cause"]]
     width = max(len(label) for label, _ in rows) + 2
     print("".ljust(width) + "".join(name.rjust(14) for name in names))
@@ -261,3 +261,8 @@ def report(results: dict, n: int) -> None:
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONHASHSEED", "0")
     main()
+
+
+def _cell(section: str, key: str):
+    """One row of the table: a result's value under section/key."""
+    return lambda r: str(r[section][key])

@@ -294,7 +294,7 @@ def test_tool_loop_near_identical_arguments(tmp_path):
     loop = Run(0)
     for i in range(5):
         loop.chat()
-        loop.tool("fetch_page", '{"url": "https://example.com/items?session=abc123", "attempt": %d}' % i)
+        loop.tool("fetch_page", '{"url": "https://example.com/items?session=abc123", "attempt": ' + str(i) + '}')
     m = modes(open_store(tmp_path, [loop]).agent_runs()[0])
     assert m["tool_loop"]["evidence"]["longest_streak"] == 5
 

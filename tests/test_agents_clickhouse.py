@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import cli_json
-from test_agents import SEC, T0, Run, add_failing_backend_tool, add_sub_agent, add_timed_out_tool
 
+from conftest import cli_json
 from interplay.agents import agent_load_by_backend, divergence, runs_touching
 from interplay.agents.divergence import _compute
 from interplay.api import Interplay
@@ -20,6 +19,7 @@ from interplay.model import TimeRange
 from interplay.store._ch_dialect import translate
 from interplay.store.open import open_store
 from interplay.testing import TraceBuilder, traces_request
+from test_agents import SEC, T0, Run, add_failing_backend_tool, add_sub_agent, add_timed_out_tool
 
 pytest.importorskip("chdb")
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import cli_json, run_cli, start_server
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from conftest import cli_json, run_cli, start_server
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +20,7 @@ def _export_runs(url: str) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": "agent-runtime"}))
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces")))
     tracer = provider.get_tracer("e2e")
-    for i in range(4):
+    for _ in range(4):
         _run(tracer, loops=1, fail=False)
     _run(tracer, loops=6, fail=True)
     provider.shutdown()

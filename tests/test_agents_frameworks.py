@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import cli_json, run_cli, start_server
 from stub_llm import USAGE_IN, USAGE_OUT, StubModel
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_mcp import MCP_COMMAND, case_db, copy_db, running_app  # noqa: F401  (fixture)
 
 from interplay.alerts import parse_alertmanager, parse_generic
 from interplay.api import Interplay
 from interplay.investigations import Investigations
 from interplay.model import InvalidInput
+from test_mcp import MCP_COMMAND, case_db, copy_db, running_app  # noqa: F401  (fixture)
 
 # The webhook body as documented for Alertmanager's webhook_config (version 4), with values filled in.
 ALERTMANAGER = {

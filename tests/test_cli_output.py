@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import cli_json, run_cli
 
+from conftest import cli_json, run_cli
 from interplay.api import Interplay
 from interplay.testing import TraceBuilder, traces_request
 

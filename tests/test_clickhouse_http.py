@@ -13,9 +13,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from chdb_http_server import ShimProcess
 from conftest import free_port, run_cli, start_server
-
 from interplay import queries
 from interplay.api import Interplay
 from interplay.migrate import migrate

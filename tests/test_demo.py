@@ -5,6 +5,7 @@ import json
 import subprocess
 
 import pytest
+
 from conftest import INTERPLAY
 
 pytestmark = pytest.mark.integration

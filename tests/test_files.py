@@ -5,10 +5,10 @@ import gzip
 import json
 
 import pytest
-from conftest import cli_json, run_cli
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from conftest import cli_json, run_cli
 from interplay.api import Interplay
 from interplay.model import InvalidInput
 from interplay.testing import TraceBuilder, traces_request

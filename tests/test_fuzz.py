@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fuzzing import SIGNALS, fuzz_settings, hostile_json_request, hostile_proto_request, json_body, template, to_proto
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzzing import SIGNALS, fuzz_settings, hostile_json_request, hostile_proto_request, json_body, template, to_proto
 from interplay.batch import TelemetryBatch
 from interplay.model import InvalidInput
 from interplay.server.otlp_http import JSON, PROTOBUF, decode

@@ -14,6 +14,12 @@ from urllib.parse import quote
 import grpc
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
 from conftest import start_server
 from fuzzing import (
     EDGE_STRINGS,
@@ -29,14 +35,8 @@ from fuzzing import (
     template,
     to_proto,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from test_fuzz import EXPECTED, corpus
-
 from interplay.server.web import OPENAPI
+from test_fuzz import EXPECTED, corpus
 
 pytestmark = pytest.mark.integration
 RSS_BOUND_MB = 700  # the fuzz sends small bodies: far below the 1 GB worst case the README states
@@ -107,7 +107,7 @@ def test_route_bodies_the_fuzz_starts_from_are_accepted(srv, path):
 def test_every_route_answers_hostile_requests_without_500(srv, data):
     method, path, params = data.draw(st.sampled_from(ROUTES))
     for name in ("trace_id", "id", "run_id"):
-        path = path.replace("{%s}" % name, _quote(data.draw(query_text.filter(bool))))
+        path = path.replace("{" + name + "}", _quote(data.draw(query_text.filter(bool))))
     names = params + ["limit", "since", "until", "service", "x"]
     query = data.draw(st.dictionaries(st.sampled_from(names), query_text, max_size=4))
     path += "?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in query.items()) if query else ""

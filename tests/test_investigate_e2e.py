@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 from conftest import run_cli, start_server
+from interplay.testing import traces_request
 from test_rca import slow_callee
 from test_rca_helpers import ONSET, requests
-
-from interplay.testing import traces_request
 
 
 def test_server_investigation(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import cli_json, run_cli
 
+from conftest import cli_json, run_cli
 from interplay.testing import TraceBuilder, traces_request
 
 T0 = 1_767_225_600 * 10**9

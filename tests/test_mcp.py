@@ -13,8 +13,8 @@ import anyio
 import httpx
 import pytest
 import uvicorn
-from conftest import INTERPLAY, free_port, start_server
 
+from conftest import INTERPLAY, free_port, start_server
 from interplay.api import Interplay
 from interplay.mcp_tools import LIMIT, TOOL_NAMES, Tools, fit, summarize_trace
 from interplay.model import NotFound

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import re
 
-from test_mcp import case_db  # noqa: F401  (fixture)
-
 from interplay.api import Interplay
 from interplay.report_charts import charts_html, render_svg, symptom_series
+from test_mcp import case_db  # noqa: F401  (fixture)
 
 
 def test_charts_of_an_investigation_are_self_contained(case_db):  # noqa: F811

@@ -4,10 +4,10 @@ slow callee, exceptions with no span status; and --at / symptoms that do not mat
 from __future__ import annotations
 
 import pytest
-from test_rca_helpers import MIN, ONSET, T0, jitter, load, requests
 
 from interplay.model import InvalidInput, NotFound
 from interplay.timeutil import format_time
+from test_rca_helpers import MIN, ONSET, T0, jitter, load, requests
 
 
 def top(result):

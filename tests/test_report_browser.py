@@ -5,8 +5,8 @@ import json
 import re
 
 import pytest
-from conftest import assert_readable, launch_chromium, run_cli, sync_playwright
 
+from conftest import assert_readable, launch_chromium, run_cli, sync_playwright
 from interplay.api import Interplay
 from interplay.testbed import simulate
 from interplay.testing import TraceBuilder, traces_request

@@ -11,8 +11,8 @@ import threading
 
 import httpx
 import pytest
-from conftest import launch_chromium, spans_stored, sync_playwright
 
+from conftest import launch_chromium, spans_stored, sync_playwright
 from interplay.testing import TraceBuilder, traces_request
 
 pytestmark = pytest.mark.integration
@@ -194,7 +194,7 @@ def test_dns_rebinding_page_reads_and_writes_nothing(seeded, page):
                                   params: {name: "list_services", arguments: {}}})});
         out["POST /mcp"] = [m.status, await m.text()];
         return out;
-    }""" % json.dumps(good()))
+    }""" % json.dumps(good()))  # noqa: UP031 (the JavaScript's braces rule out format())
     for what, (status, text) in results.items():
         assert status == 403, (what, status, text)
         assert "frontend" not in text

@@ -12,13 +12,13 @@ import time
 import duckdb
 import httpx
 import pytest
-from conftest import INTERPLAY, cli_json, spans_stored, start_server
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
+from conftest import INTERPLAY, cli_json, spans_stored, start_server
 from interplay.testing import TraceBuilder, traces_request
 
 pytestmark = pytest.mark.integration

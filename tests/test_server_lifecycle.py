@@ -7,9 +7,9 @@ import time
 
 import grpc
 import pytest
-from conftest import cli_json, run_cli
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from conftest import cli_json, run_cli
 from interplay.api import Interplay
 from interplay.discovery import server_file
 from interplay.testing import TraceBuilder, traces_request

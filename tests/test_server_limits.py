@@ -13,8 +13,8 @@ import time
 
 import httpx
 import pytest
-from conftest import spans_stored as stored_now
 
+from conftest import spans_stored as stored_now
 from interplay.testing import TraceBuilder, traces_request
 
 pytestmark = pytest.mark.integration

@@ -9,12 +9,12 @@ import json
 import grpc
 import httpx
 import pytest
-from conftest import run_cli, spans_stored
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from conftest import run_cli, spans_stored
 from interplay.testing import TraceBuilder, traces_request
 
 pytestmark = pytest.mark.integration

@@ -150,7 +150,7 @@ def test_network_delay_lives_between_client_and_server(network_delay):
     for other in ("catalog", "currency", "payment"):
         if other != target:
             pairs = [(c, s) for c, s in case.calls_to(other) if s is not None and c["svc"] != target]
-            before, after = _split(case, [c for c, _ in pairs], lambda c: _ms(c) - _ms(
+            before, after = _split(case, [c for c, _ in pairs], lambda c, other=other: _ms(c) - _ms(
                 next(k for k in case.children[c["spanId"]] if k["svc"] == other)))
             assert after < before + 5, (other, before, after)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import ROOT, assert_readable, launch_chromium, start_server, sync_playwright
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -114,7 +114,8 @@ def _service(common: dict[str, str], group: dict[str, str], each: list[dict[str,
 
 
 def _alert_summary(doc: dict[str, Any], common: dict[str, str], group: dict[str, str], firing: int) -> str:
-    notes = doc.get("commonAnnotations") if isinstance(doc.get("commonAnnotations"), dict) else {}
+    annotations = doc.get("commonAnnotations")
+    notes = annotations if isinstance(annotations, dict) else {}
     name = common.get("alertname") or group.get("alertname") or "alert"
     text = notes.get("summary") or notes.get("description") or ""
     count = f" ({firing} alerts)" if firing > 1 else ""

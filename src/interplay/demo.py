@@ -65,7 +65,8 @@ def _wait_ready(server: subprocess.Popen, url: str, timeout_s: float = 30.0) -> 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise InterplayError(f"interplay serve exited early: {server.stderr.read().strip()}")
+            detail = server.stderr.read().strip() if server.stderr else ""
+            raise InterplayError(f"interplay serve exited early: {detail}")
         try:
             if httpx.get(url + "/api/health", timeout=1).status_code == 200:
                 return

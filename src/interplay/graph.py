@@ -269,7 +269,8 @@ def impact(store: Store, target: str, window: TimeRange = TimeRange()) -> dict[s
         callers.setdefault(e["callee"], []).append(e)
     direct = [{"service": e["caller"], "mode": e["mode"], **e["stats"]["window"]}
               for e in callers.get(service, [])]
-    upstream, frontier, modes = {}, [(service, "sync")], {}
+    upstream: dict[str, str] = {}  # caller → "sync" | "async"
+    frontier, modes = [(service, "sync")], {}
     while frontier:
         node, mode = frontier.pop()
         for e in callers.get(node, []):

@@ -12,6 +12,7 @@ memory instead, so ids handed out still resolve for the life of the process.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import time
@@ -83,7 +84,7 @@ class Investigations:
         return rows[0]
 
     def list(self, status: str | None = None, source: str | None = None, service: str | None = None,
-             limit: int = 50, with_result: bool = False) -> list[dict[str, Any]]:
+             limit: int = 50, with_result: bool = False) -> builtins.list[dict[str, Any]]:
         """Records newest first, without their full result unless asked (see `compact`)."""
         if limit < 1 or limit > 10_000:
             raise InvalidInput(f"limit {limit}: must be between 1 and 10000")
@@ -95,19 +96,20 @@ class Investigations:
         return self._select(" AND ".join(clauses) or "TRUE", params, limit=limit, with_result=with_result)
 
     # -- storage -------------------------------------------------------------------------------
-    def _write(self, sql: str, params: list[Any], rec: dict[str, Any]) -> None:
+    def _write(self, sql: str, params: builtins.list[Any], rec: dict[str, Any]) -> None:
         if not self.persistent:
             with _memory_lock:
                 _memory.setdefault(id(self.store), {})[rec["id"]] = dict(rec)
             return
-        with self.store.transaction() as tx:  # type: ignore[attr-defined]
+        with self.store.transaction() as tx:
             if not self._ready:
                 tx.cursor.execute(_DDL)
                 self._ready = True
             tx.cursor.execute(sql, params)
 
-    def _select(self, where: str, params: list[Any], *, limit: int, with_result: bool) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
+    def _select(self, where: str, params: builtins.list[Any], *, limit: int,
+                with_result: bool) -> builtins.list[dict[str, Any]]:
+        rows: builtins.list[dict[str, Any]] = []
         if self._table_exists():
             cols = ", ".join(_COLUMNS if with_result else _COLUMNS[:-1])
             rows = self.store.query(f"SELECT {cols} FROM investigations WHERE {where} "

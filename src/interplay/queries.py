@@ -291,10 +291,10 @@ def series(store: Store, service: str, operation: str | None, window: model.Time
     by_bucket = {int(r["b"]): r for r in rows}
     points = []
     for b in range((hi - lo + step - 1) // step):
-        r = by_bucket.get(b)
-        n = r["requests"] if r else 0
+        r = by_bucket.get(b) or {"requests": 0, "errors": 0}
+        n = r["requests"]
         points.append({"t_ns": lo + b * step, "requests": n, "rate": round(n / (step / 1e9), 4),
-                       "errors": r["errors"] if r else 0,
+                       "errors": r["errors"],
                        "error_rate": round(r["errors"] / n, 5) if n else None,
                        "p50_ms": round(r["p50"] / 1e6, 3) if n else None,
                        "p95_ms": round(r["p95"] / 1e6, 3) if n else None,

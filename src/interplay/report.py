@@ -50,7 +50,8 @@ def _markdown(r: dict[str, Any], markdown: bool) -> str:
                 effect += f" ({_n(hop['traces'], 'request')} on this path)"
             lines.append(f"{bullet}{arrow}{effect}" if effect.startswith(name) else f"{bullet}{arrow}{name}: {effect}")
         others = [e for e in top.get("evidence", []) if e.get("summary") != top["summary"]]
-        lines += ["", f"{h2}Evidence" + (" (besides the summary above)" if len(others) < len(top.get("evidence", [])) else ""), ""]
+        besides = " (besides the summary above)" if len(others) < len(top.get("evidence", [])) else ""
+        lines += ["", f"{h2}Evidence{besides}", ""]
         for e in others:
             context = "" if e.get("weight") else " (context, not scored)"
             unit = _in_unit(e) if e.get("unit") and e.get("type") == "metric_shift" else ""

@@ -109,7 +109,8 @@ def _from_parts(m: dict[str, Any]) -> dict[str, Any]:
             calls.append({"id": p.get("id"), "name": p.get("name"), "arguments": p.get("arguments")})
         elif kind == "tool_call_response":
             msg["tool_call_id"] = p.get("id")
-            texts.append(p.get("result") if isinstance(p.get("result"), str) else json.dumps(p.get("result")))
+            result = p.get("result")
+            texts.append(result if isinstance(result, str) else json.dumps(result))
         elif "content" in p:
             texts.append(str(p["content"]))
     if texts:

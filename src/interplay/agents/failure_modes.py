@@ -78,7 +78,10 @@ def tool_loop(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Baseli
 
 def retry_storm(run: dict[str, Any], steps: list[dict[str, Any]], baseline: Baseline) -> Mode | None:
     """A failing model or tool call repeated again and again (by the agent or by its HTTP client)."""
-    attempts, failures, retries, resends = Counter(), Counter(), Counter(), Counter()
+    attempts: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    retries: Counter[str] = Counter()
+    resends: Counter[str] = Counter()
     errors: dict[str, Counter] = {}
     first: dict[str, int] = {}
     last_failed: dict[str, bool] = {}

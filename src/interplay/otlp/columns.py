@@ -189,7 +189,7 @@ class ColumnBuilder:
                                    ("changes", CHANGES, self.changes)):
             if next(iter(cols.values())):
                 setattr(batch, name, table_from_columns(schema, cols))
-        self.__init__()
+        ColumnBuilder.__init__(self)  # empty again, ready for the next batch
         return batch
 
 

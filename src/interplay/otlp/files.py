@@ -67,9 +67,9 @@ def read_file(path: str | Path, *, skip_invalid: bool = False, on_progress: Prog
 def _maybe_gunzip(raw: IO[bytes], path: Path, max_bytes: int | None, shown: Path) -> io.BufferedReader:
     magic = raw.read(2)
     raw.seek(0)
-    inner: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
+    inner: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
     if max_bytes is not None:
-        inner = _Capped(inner, max_bytes, shown)
+        inner = _Capped(inner, max_bytes, shown)  # type: ignore[assignment]  # a RawIOBase is a binary IO
     return io.BufferedReader(inner, buffer_size=1 << 20)  # type: ignore[arg-type]
 
 
@@ -108,11 +108,11 @@ def _read_json(stream: io.BufferedReader, raw: IO[bytes], path: Path, skip_inval
     first = next(lines, b"")
     try:
         orjson.loads(first)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
         if first.strip():  # one pretty-printed message spanning many lines
             data = first + stream.read(max_record + 1 - len(first))
             if len(data) > max_record:
-                raise PayloadTooLarge(f"{path}: a single JSON document over {max_record} bytes")
+                raise PayloadTooLarge(f"{path}: a single JSON document over {max_record} bytes") from exc
             doc = _whole_document(data, path)
             builder = ColumnBuilder()
             _add_document(doc, builder, str(path))
@@ -196,8 +196,10 @@ def _decode_parallel(chunks: Iterator[tuple[int, list[bytes]]], shown: str, skip
 def _whole_document(data: bytes, path: Path) -> object:
     try:
         return json.loads(data)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path}: invalid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    except ValueError as exc:  # not UTF-8
+        raise InvalidInput(f"{path}: invalid JSON: {exc}") from None
 
 
 def _add_document(doc: object, builder: ColumnBuilder, where: str) -> None:

@@ -73,7 +73,7 @@ def _int(v: Any, name: str = "value", lo: int | None = None, hi: int | None = No
     if isinstance(v, bool) or not isinstance(v, (int, str, float)):
         raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
     if isinstance(v, str) and len(v) > 24 or isinstance(v, float) and not abs(v) < 1e24:
-        raise ValueError(f"{name} {v[:24]!r}… is not an integer in range")
+        raise ValueError(f"{name} {str(v)[:24]!r}… is not an integer in range")
     n = int(v)
     if isinstance(v, float) and n != v:
         raise ValueError(f"{name} {v!r} is not an integer")
@@ -136,13 +136,16 @@ def any_value(v: Any, depth: int = 0) -> Any:
         return attributes(_items(v["kvlistValue"] or {}, "values", "values", "kvlistValue"), depth + 1)
     if "bytesValue" in v:
         return truncate(_text(v["bytesValue"], "bytesValue"))
-    for snake, conv in (("string_value", _text), ("int_value", int), ("double_value", float),
-                        ("bool_value", bool)):
+    if "string_value" in v:
+        return truncate(_text(v["string_value"], "string_value"))
+    if "int_value" in v:
+        value = int(v["int_value"])
+        if not -2**63 <= value < 2**63:
+            raise ValueError(f"int_value {value} is outside int64")
+        return value
+    for snake, conv in (("double_value", float), ("bool_value", bool)):
         if snake in v:
-            value = conv(v[snake]) if conv is not _text else truncate(_text(v[snake], snake))
-            if conv is int and not -2**63 <= value < 2**63:
-                raise ValueError(f"int_value {value} is outside int64")
-            return value
+            return conv(v[snake])
     return None
 
 

@@ -15,7 +15,7 @@ from .columns import MAX_DEPTH, MAX_STRING, ColumnBuilder, dumps, truncate
 from .proto_text import repair_utf8
 from .sanitize import repaired_warning
 
-REQUEST_TYPES = {
+REQUEST_TYPES: dict[str, Any] = {  # protobuf message classes (untyped: no stubs)
     "traces": ExportTraceServiceRequest,
     "logs": ExportLogsServiceRequest,
     "metrics": ExportMetricsServiceRequest,

@@ -18,7 +18,7 @@ _STRING = descriptor_pb2.FieldDescriptorProto.TYPE_STRING
 _BYTES = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
 
 
-def repair_utf8(request_type: type, data: bytes, where: str) -> tuple[bytes, list[str]] | None:
+def repair_utf8(request_type: Any, data: bytes, where: str) -> tuple[bytes, list[str]] | None:
     """(the request with every string made valid UTF-8, paths repaired), or None when the bytes do
     not parse even with strings read as bytes, or hold no invalid UTF-8 (another fault: refuse them)."""
     lenient = _lenient_class(request_type.DESCRIPTOR.full_name)()

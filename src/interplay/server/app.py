@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..api import Interplay, changes_batch
 from ..model import InterplayError, Overloaded
@@ -29,7 +29,7 @@ log = logging.getLogger("interplay.server")
 
 
 def create_app(state: ServerState) -> Starlette:
-    routes = [Route(f"/v1/{signal}", _otlp_endpoint(signal), methods=["POST"])
+    routes: list[BaseRoute] = [Route(f"/v1/{signal}", _otlp_endpoint(signal), methods=["POST"])
               for signal in ("traces", "logs", "metrics")]
     routes += [
         Route("/v1/changes", _changes_post, methods=["POST"]),
@@ -50,11 +50,13 @@ def create_app(state: ServerState) -> Starlette:
     routes += mcp.routes
     app = Starlette(routes=routes, lifespan=mcp.lifespan)
     app.state.interplay_state = state
-    if state.admission.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=sorted(state.admission.cors_origins),
+    admission = state.admission
+    assert admission is not None  # ServerState.__post_init__ makes one
+    if admission.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=sorted(admission.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=[
                                "authorization", "content-type", "content-encoding", CLIENT_HEADER])
-    app.add_middleware(AdmissionMiddleware, admission=state.admission, error_response=_guard_error)
+    app.add_middleware(AdmissionMiddleware, admission=admission, error_response=_guard_error)
     app.add_middleware(BodyGuard, limits=state.limits, error_response=_guard_error)  # outermost
     return app
 

@@ -24,8 +24,9 @@ INSTRUCTIONS = f"""Interplay answers why production broke from traces, logs, met
 Start coarse, then ask for detail: list_services → service_graph(service) → investigate(symptom?) →
 cause_evidence(investigation_id, rank) → trace_summary(trace_id); search_logs(trace_id=..., like=...) for the
 log records behind a trace or a log-template evidence item. For AI agents: agent_runs → agent_run(run_id);
-agent_sessions groups runs by conversation. Before a change: impact(service), recent_changes(). Every answer is JSON of at most {LIMIT} bytes; a cut
-answer has "truncated" with the call that shows more. Times: RFC3339, unix seconds, or relative like -15m."""
+agent_sessions groups runs by conversation. Before a change: impact(service), recent_changes().
+Every answer is JSON of at most {LIMIT} bytes; a cut answer has "truncated" with the call that shows more.
+Times: RFC3339, unix seconds, or relative like -15m."""
 
 _READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 

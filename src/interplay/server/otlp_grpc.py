@@ -5,6 +5,7 @@ import hmac
 import logging
 import threading
 from concurrent import futures
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -52,7 +53,7 @@ def start_grpc(writer: Writer, host: str, port: int, token: str | None = None,
     return server, bound
 
 
-_SERVICES = {
+_SERVICES: dict[str, tuple[str, Any, str]] = {  # protobuf response classes (untyped: no stubs)
     "traces": ("opentelemetry.proto.collector.trace.v1.TraceService",
                trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"),
     "logs": ("opentelemetry.proto.collector.logs.v1.LogsService",

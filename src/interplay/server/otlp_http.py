@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from google.protobuf import json_format
@@ -23,9 +24,10 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
-_RESPONSES = {"traces": (ExportTraceServiceResponse, "rejected_spans"),
-              "logs": (ExportLogsServiceResponse, "rejected_log_records"),
-              "metrics": (ExportMetricsServiceResponse, "rejected_data_points")}
+# protobuf response classes (untyped: no stubs)
+_RESPONSES: dict[str, tuple[Any, str]] = {"traces": (ExportTraceServiceResponse, "rejected_spans"),
+                                          "logs": (ExportLogsServiceResponse, "rejected_log_records"),
+                                          "metrics": (ExportMetricsServiceResponse, "rejected_data_points")}
 
 
 def media_type(content_type: str | None) -> str:

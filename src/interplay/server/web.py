@@ -114,8 +114,8 @@ OPENAPI: dict[str, Any] = {
                             "--token. Errors are JSON: {\"error\": \"what was wrong\", \"type\": \"...\"}."},
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}],
-    "tags": [{"name": "telemetry"}, {"name": "investigation"}, {"name": "agents"}, {"name": "alerts"}, {"name": "ingest"},
-             {"name": "meta"}],
+    "tags": [{"name": "telemetry"}, {"name": "investigation"}, {"name": "agents"}, {"name": "alerts"},
+             {"name": "ingest"}, {"name": "meta"}],
     "paths": {
         "/api/health": {"get": {**_op("Liveness probe (no token needed)", [], _ok("Server is up", _OBJ),
                                       tag="meta", errors=()), "security": []}},

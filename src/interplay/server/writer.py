@@ -5,6 +5,7 @@ survive kill -9; committing several queued batches together keeps that cheap und
 """
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -67,7 +68,7 @@ class Writer:
                 return
             work, future = item
             if not isinstance(work, TelemetryBatch):
-                _resolve(future, lambda: work(self.interplay))
+                _resolve(future, functools.partial(work, self.interplay))
                 continue
             group = [item]
             rows = _rows(work)
@@ -83,7 +84,7 @@ class Writer:
                     if nxt is None:
                         stop = True
                     else:
-                        _resolve(nxt[1], lambda w=nxt[0]: w(self.interplay))
+                        _resolve(nxt[1], functools.partial(nxt[0], self.interplay))
                     break
                 group.append(nxt)
                 rows += _rows(nxt[0])
@@ -102,7 +103,7 @@ class Writer:
                 group[0][1].set_exception(_as_error())
                 return
             for batch, future in group:
-                _resolve(future, lambda b=batch: self.interplay.ingest_batch(b))
+                _resolve(future, functools.partial(self.interplay.ingest_batch, batch))
             return
         for batch, future in group:
             future.set_result(batch.result())

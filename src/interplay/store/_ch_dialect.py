@@ -126,10 +126,10 @@ def rewrite_functions(sql: str) -> str:
                 i = end + 1
                 continue
         if is_call and low in ("list", "array_agg", "string_agg") and not _after_dot(tokens, i):
-            replaced = _ordered_list(tokens, j, low == "string_agg")
-            if replaced is not None:
-                out.append(replaced[0])
-                i = replaced[1]
+            ordered = _ordered_list(tokens, j, low == "string_agg")
+            if ordered is not None:
+                out.append(ordered[0])
+                i = ordered[1]
                 continue
         depth += (kind == "(") - (kind == ")")
         if kind == "ident" and low == "with" and not _after_dot(tokens, i):
@@ -226,7 +226,7 @@ def _ordered_list(tokens: list[tuple[str, str]], open_at: int, joined: bool = Fa
     keys = []
     for key in _split_args(inner[split[1] + 1:]):
         m = re.fullmatch(r"(?is)(.*?)(?:\s+asc)?", key.strip())
-        if re.search(r"(?i)\b(desc|nulls)\b", key) or not m.group(1):
+        if m is None or re.search(r"(?i)\b(desc|nulls)\b", key) or not m.group(1):
             return None
         keys.append(rewrite_functions(m.group(1)).strip())
     key = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
@@ -298,7 +298,9 @@ def _matching(tokens: list[tuple[str, str]], open_at: int) -> int:
 
 
 def _split_args(tokens: list[tuple[str, str]]) -> list[str]:
-    args, cur, depth = [], [], 0
+    args: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for kind, text in tokens:
         if kind == "(":
             depth += 1

@@ -147,8 +147,9 @@ def _metrics(type_: str, table: str, c: dict[str, str], db: str) -> str:
     e = {k: (k if exp and k in c else "NULL") for k in ("Scale", "ZeroCount", "PositiveOffset", "NegativeOffset")}
     pos = "toJSONString(PositiveBucketCounts)" if exp else "NULL"
     neg = "toJSONString(NegativeBucketCounts)" if exp else "NULL"
+    start = _NS.format('StartTimeUnix') if 'StartTimeUnix' in c else '0'
     return f"""SELECT {_NS.format('TimeUnix')} AS time_ns,
-       CAST(nullIf({_NS.format('StartTimeUnix') if 'StartTimeUnix' in c else '0'}, 0) AS Nullable(Int64)) AS start_time_ns,
+       CAST(nullIf({start}, 0) AS Nullable(Int64)) AS start_time_ns,
        CAST(ServiceName AS String) AS service, CAST(MetricName AS String) AS name, '{type_}' AS type,
        {_str(c, 'MetricUnit')} AS unit, CAST({value} AS Nullable(Float64)) AS value,
        CAST({'Count' if counted else 'NULL'} AS Nullable(Int64)) AS count,

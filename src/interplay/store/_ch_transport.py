@@ -69,8 +69,7 @@ class ChdbTransport:
     def stream_arrow(self, sql: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
         result = self._session.send_query(sql, "Arrow")
         try:
-            for batch in result.record_batch(rows_per_batch=batch_rows):
-                yield batch
+            yield from result.record_batch(rows_per_batch=batch_rows)
         finally:
             result.close()
 
@@ -98,7 +97,7 @@ class HttpTransport:
         except ImportError:
             raise StoreUnavailable("clickhouse-connect is not installed: pip install clickhouse-connect") from None
         parts = urlsplit(url)
-        self._args = {
+        self._args: dict[str, Any] = {
             "host": parts.hostname or "localhost",
             "port": parts.port or (8443 if parts.scheme in ("clickhouses", "https") else 8123),
             "username": unquote(parts.username or "default"), "password": unquote(parts.password or ""),

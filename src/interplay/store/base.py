@@ -15,6 +15,17 @@ class Appender(Protocol):
     def append(self, batch: TelemetryBatch) -> None: ...
 
 
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+
+
+class Transaction(Appender, Protocol):
+    """Appends committed together; `cursor` runs small writes of Interplay's own tables in it."""
+
+    @property
+    def cursor(self) -> Cursor: ...
+
+
 class Store(Protocol):
     """Append columnar batches atomically; answer parameterised SQL over the telemetry tables.
 
@@ -26,7 +37,7 @@ class Store(Protocol):
     def append(self, batch: TelemetryBatch) -> None:
         """Store every table of the batch in one transaction: all or nothing."""
 
-    def transaction(self) -> AbstractContextManager[Appender]:
+    def transaction(self) -> AbstractContextManager[Transaction]:
         """Several appends committed together, or none on error."""
 
     def bulk_transaction(self) -> AbstractContextManager[Appender]:

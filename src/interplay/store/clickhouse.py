@@ -218,7 +218,7 @@ class _Transaction:
     def commit(self) -> None:
         moved: list[tuple[str, str]] = []  # (exporter table, undo condition)
         store = self.store
-        where = dict(db=store.database, own=store.own, columns=store.columns)
+        where: dict[str, Any] = dict(db=store.database, own=store.own, columns=store.columns)
         try:
             for name, stage in self.stages.items():
                 if name == "metrics":

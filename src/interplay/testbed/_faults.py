@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ._topology import Topology
 
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 NS = 1_000_000_000
 
 DESCRIPTIONS = {
@@ -90,7 +90,7 @@ def symptom(topo: Topology, plan: FaultPlan) -> str | None:
 
 def rfc3339(t_ns: int) -> str:
     """RFC 3339 UTC timestamp with milliseconds."""
-    dt = datetime.fromtimestamp(t_ns // NS, tz=timezone.utc)
+    dt = datetime.fromtimestamp(t_ns // NS, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{(t_ns % NS) // 1_000_000:03d}Z"
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ._faults import NS, DESCRIPTIONS, rfc3339
+from ._faults import DESCRIPTIONS, NS, rfc3339
 from ._topology import get_topology
 
 
@@ -101,7 +101,7 @@ def run_scenario(name: str, url: str, baseline_s: float = 35, incident_s: float 
             "changes": changes, "seconds": round(time.monotonic() - began, 2)}
 
 
-def _inject(fleet: "_Fleet", scenario: Scenario, url: str, now_ns: int, say) -> list[dict]:
+def _inject(fleet: _Fleet, scenario: Scenario, url: str, now_ns: int, say) -> list[dict]:
     fault = {"fault": scenario.fault, **dict(scenario.extra)}
     topo = get_topology(scenario.topology)
     others = [s for s in topo.services if s not in (scenario.target, topo.llm_service)]

@@ -6,7 +6,6 @@ import asyncio
 import json
 
 import httpx
-
 from opentelemetry import propagate
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, set_span_in_context
@@ -120,5 +119,6 @@ async def completions(svc: Service, request: Request) -> Response:
         ms = svc.lognormal(median, 0.3) * LIVE_SCALE * (6 if svc.on("llm_slow") else 1)
         await asyncio.sleep(ms / 1000)
         span.set_attribute("http.response.status_code", 200)
-        return JSONResponse({"id": f"chatcmpl-{svc.rng.getrandbits(64):016x}", "model": f"{body.get('model')}-2024-08-06",
+        return JSONResponse({"id": f"chatcmpl-{svc.rng.getrandbits(64):016x}",
+                             "model": f"{body.get('model')}-2024-08-06",
                              "usage": {"input_tokens": svc.rng.randint(400, 1500), "output_tokens": out_tokens}})

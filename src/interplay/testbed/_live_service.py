@@ -68,7 +68,8 @@ class Service:
         self.tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=cfg["url"] + "/v1/traces", timeout=3),
                                                       schedule_delay_millis=500))
         self.lp = LoggerProvider(resource=res)
-        self.lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=cfg["url"] + "/v1/logs", timeout=3),
+        log_exporter = OTLPLogExporter(endpoint=cfg["url"] + "/v1/logs", timeout=3)
+        self.lp.add_log_record_processor(BatchLogRecordProcessor(log_exporter,
                                                                  schedule_delay_millis=500))
         # Metrics as a user's service sends them: request duration per route, and process CPU.
         self.mp = MeterProvider(resource=res, metric_readers=[PeriodicExportingMetricReader(
@@ -258,7 +259,7 @@ async def db_call(svc: Service, stmt: str, parent, hold_ms: float | None = None)
         # The span starts once a pooled connection is ours: waiting for one is the caller's own time.
         try:
             await asyncio.wait_for(svc.db_pool.acquire(), timeout=1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise httpx.PoolTimeout("no connection within 1 s") from None
         try:
             with svc.tracer.start_as_current_span(f"{op} {table}", context=set_span_in_context(parent),

@@ -16,7 +16,8 @@ from ._topology import Topology
 
 MS = 1_000_000
 _BACKGROUND = [
-    ("FlagRefreshError", "failed to refresh feature flags from config-service: connection refused; using cached values"),
+    ("FlagRefreshError",
+     "failed to refresh feature flags from config-service: connection refused; using cached values"),
     ("ExportError", "failed to export metrics batch: context deadline exceeded"),
     ("ValidationError", "request validation failed: field 'currency_code' missing, defaulting to USD"),
     ("CacheError", "redis GET timed out after 50 ms; falling back to origin"),

@@ -158,7 +158,7 @@ class Metrics:
     def pin_cpu(self, service: str, version: str, t: int) -> None:
         self.cpu_pin[(service, version, self.minute(t))] = 1.0
 
-    def data(self, resources: dict[tuple[str, str], "Resource"], end_ns: int) -> MetricsData:
+    def data(self, resources: dict[tuple[str, str], Resource], end_ns: int) -> MetricsData:
         """All minutes that ended before `end_ns`, one ResourceMetrics per (service, version)."""
         per_res: dict[tuple[str, str], list] = defaultdict(lambda: [[], [], []])
         last = self.minute(end_ns)

@@ -6,11 +6,11 @@ import json
 import math
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from opentelemetry.context import Context
 from opentelemetry._logs import SeverityNumber
+from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, set_span_in_context
 
 from ._bare import TraceSpanProcessor, bare_logs, bare_spans, statusless
@@ -278,7 +278,8 @@ class _Sim:
         plan, r = self.plan, self.rng.random()
         if plan.on(svc, t):
             p = {"errors": 0.4 * plan.magnitude, "bad_deploy": 0.35 if ep_key == plan.endpoint else 0.0,
-                 "retry_storm": min(0.9, 0.25 * plan.magnitude + 2.0 * max(0.0, self.load.rho(svc, t) - 0.3))}.get(plan.fault, 0.0)
+                 "retry_storm": min(0.9, 0.25 * plan.magnitude + 2.0 * max(0.0, self.load.rho(svc, t) - 0.3)),
+                 }.get(plan.fault, 0.0)
             if r < p:
                 if plan.fault == "retry_storm":
                     return 503, ("own", "ServiceUnavailable", "server overloaded, try again later",
@@ -485,5 +486,5 @@ class _Sim:
 
 
 def _parse_ns(text: str) -> int:
-    dt = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    dt = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     return int(dt.timestamp()) * NS + int(text[20:23]) * MS

@@ -31,7 +31,7 @@ def list_cmd(fmt: str) -> None:
     for s in scenarios:
         mark = "*" if s["name"] == DEFAULT_SCENARIO else " "
         click.echo(f"{mark} {s['name']:<22} {s['topology']:<8} {s['fault']:<16} {s['description']}")
-    click.echo(f"* the default: what `interplay demo` and `interplay testbed run` run without a name")
+    click.echo("* the default: what `interplay demo` and `interplay testbed run` run without a name")
 
 
 @testbed.command("run")
