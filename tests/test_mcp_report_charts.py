@@ -11,13 +11,13 @@ from test_mcp import case_db  # noqa: F401  (fixture)
 def test_charts_of_an_investigation_are_self_contained(case_db):  # noqa: F811
     ip = Interplay.open(case_db, read_only=True)
     result = ip.investigate()
-    series = symptom_series(ip.store, result)
+    series = symptom_series(ip, result)
     assert len(series["buckets"]) >= 50
     before = [b for b in series["buckets"] if b["t_ns"] < series["onset_ns"]]
     after = [b for b in series["buckets"] if b["t_ns"] >= series["onset_ns"]]
     rate = lambda bs: sum(b["errors"] for b in bs) / sum(b["requests"] for b in bs)  # noqa: E731
     assert rate(after) > 5 * rate(before)
-    html = charts_html(ip.store, result)
+    html = charts_html(ip, result)
     assert html.count("<svg") == 2 and "onset" in html
     assert not re.search(r"https?:|<script|href=|src=", html)
 

@@ -15,11 +15,15 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .investigations import Investigations, compact, summary_of
 from .model import InterplayError, InvalidInput, TimeRange
+from .queries import first_span_ns
 from .timeutil import parse_time_ns
+
+if TYPE_CHECKING:
+    from .api import Interplay
 
 log = logging.getLogger("interplay.alerts")
 
@@ -151,7 +155,7 @@ def record(kept: Investigations, group: AlertGroup) -> tuple[dict[str, Any] | No
 NEEDS_RUN = ("opened", "reopened", "restarted")
 
 
-def investigate(hub: Any, group: AlertGroup) -> dict[str, Any]:
+def investigate(hub: Interplay, group: AlertGroup) -> dict[str, Any]:
     """Investigate the group's service around its start; without the symptom if that fails; never raise."""
     at = group.started_ns
     window = _lookback(hub, at)
@@ -169,7 +173,7 @@ def investigate(hub: Any, group: AlertGroup) -> dict[str, Any]:
     return {"error": first, "root_causes": []}
 
 
-def _lookback(hub: Any, at: int | None) -> TimeRange:
+def _lookback(hub: Interplay, at: int | None) -> TimeRange:
     """From LOOKBACK_NS before the alert, or from the first span after that.
 
     A window starting before the data would count empty time as baseline and make every rate
@@ -178,11 +182,8 @@ def _lookback(hub: Any, at: int | None) -> TimeRange:
     if at is None:
         return TimeRange()
     since = at - LOOKBACK_NS
-    store = getattr(hub, "store", None)
-    if store is not None:
-        first = store.query("SELECT min(start_ns) AS t FROM spans WHERE start_ns >= ?", [since])[0]["t"]
-        since = max(since, first or since)
-    return TimeRange(since, None)
+    first = first_span_ns(hub.store, since)
+    return TimeRange(max(since, first or since), None)
 
 
 def finish(kept: Investigations, inv_id: str, group: AlertGroup, result: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from . import queries
 from .batch import TelemetryBatch
 from .changes import add_change_event
+from .investigations import Investigations, compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
@@ -106,6 +107,20 @@ class Interplay:
         """Log records, newest first (filters: service, severity, text, trace_id, span_id, similar_to, limit)."""
         return queries.logs(self.store, window, **filters)
 
+    def series(self, service: str, operation: str | None = None, window: TimeRange = TimeRange(),
+               buckets: int = 60) -> dict[str, Any]:
+        """Requests, rate, errors and p50/p95/p99 of a service's (or operation's) entry spans per time bucket."""
+        return queries.series(self.store, service, operation, window, buckets)
+
+    def operations(self, service: str, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+        """A service's operations with calls, errors and latency percentiles."""
+        return queries.operations(self.store, service, window)
+
+    def anomalies(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
+        """Services whose latest quarter of the window shifted from its first half (see interplay.health)."""
+        from .health import anomalies
+        return anomalies(self.store, window)
+
     def counts(self) -> dict[str, int]:
         return self.store.counts()
 
@@ -116,6 +131,35 @@ class Interplay:
         from .rca import investigate
         rca_window = queries.TimeRange(window.since_ns, window.until_ns)  # rca/ still builds SQL from it
         return with_units(self.store, investigate(self.store, symptom, at_ns, rca_window))
+
+    def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
+                       buckets: int = 60) -> dict[str, Any]:
+        """The symptom's entry points per time bucket (requests, errors, p90) and the changes in the window."""
+        from .report_charts import entry_series
+        return entry_series(self.store, entry_points, window, buckets)
+
+    @property
+    def kept(self) -> Investigations:
+        """Kept investigations: the one place they live (a table beside the telemetry)."""
+        return Investigations(self.store)
+
+    def keep_investigation(self, result: dict[str, Any], *, source: str, symptom: str | None = None,
+                           at_ns: int | None = None) -> str:
+        """Keep a result this hub produced; its id (16 hex characters) finds it again."""
+        service = symptom.split(":")[0] if symptom else None
+        rec = self.kept.create(source=source, service=service, started_ns=at_ns,
+                               summary=summary_of(result, symptom or ""), result=result)
+        return str(rec["id"])
+
+    def kept_investigation(self, investigation_id: str) -> dict[str, Any]:
+        """A kept investigation's record, with its full result (NotFound otherwise)."""
+        return self.kept.get(investigation_id)
+
+    def investigations(self, status: str | None = None, source: str | None = None, service: str | None = None,
+                       limit: int = 50) -> list[dict[str, Any]]:
+        """Kept investigations, newest first, each with its top cause instead of the full result."""
+        rows = self.kept.list(status=status, source=source, service=service, limit=limit, with_result=True)
+        return [compact(r) for r in rows]
 
     def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
         """The interaction graph of the window: services, resources, caller→callee edges."""
@@ -171,6 +215,16 @@ class Interplay:
         """Model calls, tokens and cost per agent and model."""
         from .agents import spend
         return spend(self.store, window, prices=self.prices)
+
+    def agent_load(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+        """Per (agent, backend): the calls agent runs made to it and their share of its load."""
+        from .agents import agent_load_by_backend
+        return agent_load_by_backend(self.store, window)
+
+    def agent_runs_touching(self, service: str, window: TimeRange = TimeRange(), limit: int = 1000) -> list[str]:
+        """Ids of agent runs with a span in `service` that started in the window, earliest first."""
+        from .agents import runs_touching
+        return runs_touching(self.store, service, window, limit=limit)
 
 
 # The unit of before/after of each evidence type whose numbers are not a metric's (UCUM-like; {x} counts x).

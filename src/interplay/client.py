@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .model import IngestResult, InterplayError, NotFound, Rejection, StoreUnavailable, TimeRange
+from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
 from .timeutil import format_time
 
 
@@ -65,18 +65,42 @@ class RemoteInterplay:
         return self._get("/api/logs", window, service=service, severity=severity, text=text, trace_id=trace_id,
                          span_id=span_id, similar_to=similar_to, limit=limit)
 
+    def series(self, service: str, operation: str | None = None, window: TimeRange = TimeRange(),
+               buckets: int = 60) -> dict[str, Any]:
+        return self._get("/api/series", window, service=service, operation=operation, buckets=buckets)
+
+    def operations(self, service: str, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+        return self._get("/api/operations", window, service=service)
+
+    def anomalies(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
+        return self._get("/api/anomalies", window)
+
     def investigate(self, symptom: str | None = None, at_ns: int | None = None,
                     window: TimeRange = TimeRange()) -> dict[str, Any]:
+        """The server runs and keeps it: the result carries the id it is kept under."""
         return self._request("POST", "/api/investigations", json={
             "symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns})
 
+    def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
+                       buckets: int = 60) -> dict[str, Any]:
+        entry = [e["service"] + (f":{e['operation']}" if e.get("operation") else "") for e in entry_points]
+        return self._get("/api/symptom-series", window, entry=entry or None, buckets=buckets)
+
+    def keep_investigation(self, result: dict[str, Any], *, source: str, symptom: str | None = None,
+                           at_ns: int | None = None) -> str:
+        """The id a result from this server's `investigate` is kept under (the server keeps what it runs)."""
+        if not result.get("id"):
+            raise InvalidInput("a server keeps only the investigations it ran: this result has no id")
+        return str(result["id"])
+
     def kept_investigation(self, investigation_id: str) -> dict[str, Any]:
-        """The result of an investigation the server kept (recent ones, or one an alert started)."""
-        try:
-            return self._request("GET", f"/api/investigations/{investigation_id}")
-        except NotFound:  # started by an alert: kept in the server's table
-            record = self._request("GET", "/api/investigations", params={"id": investigation_id})
-            return record.get("result") or {}
+        """A kept investigation's record (from the CLI, the API, MCP or an alert), with its full result."""
+        return self._request("GET", "/api/investigations", params={"id": investigation_id})
+
+    def investigations(self, status: str | None = None, source: str | None = None, service: str | None = None,
+                       limit: int = 50) -> list[dict[str, Any]]:
+        return self._get("/api/investigations", status=status, source=source, service=service,
+                         limit=limit)["investigations"]
 
     def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
         return self._get("/api/graph", window)
@@ -101,11 +125,19 @@ class RemoteInterplay:
     def agent_spend(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
         return self._get("/api/agents/spend", window)["spend"]
 
+    def agent_load(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+        return self._get("/api/agents/load", window)["load"]
+
+    def agent_runs_touching(self, service: str, window: TimeRange = TimeRange(), limit: int = 1000) -> list[str]:
+        return self._get("/api/agents/touching", window, service=service, limit=limit)["runs"]
+
     def add_changes(self, events: Any) -> IngestResult:
         return _result(self._request("POST", "/v1/changes", json=events))
 
-    def ingest_file(self, path: str | Path, *, skip_invalid: bool = False, on_progress=None) -> IngestResult:
-        """Send a file to the server, which stores it atomically, as a local ingest would."""
+    def ingest_file(self, path: str | Path, *, skip_invalid: bool = False, on_progress=None,
+                    workers: int = 1) -> IngestResult:
+        """Send a file to the server, which stores it atomically, as a local ingest would (and decodes it:
+        `workers` is for local ingest)."""
         path = Path(path)
         with open(path, "rb") as f:
             data = self._request("POST", "/api/ingest", content=f,

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from .investigations import Investigations, summary_of
+from .backend import Backend
 from .logtemplates import mask
-from .model import InterplayError, InvalidInput, NotFound, TimeRange
+from .model import InvalidInput, NotFound, TimeRange
 from .timeutil import format_time, parse_time_ns
 
 LIMIT = 8192        # bytes of UTF-8 JSON per answer
@@ -29,7 +29,7 @@ TEXT_CAP = 240      # characters of any one telemetry string
 class Tools:
     """The tool set over one hub (`Interplay`, or `RemoteInterplay` for a running server)."""
 
-    def __init__(self, hub: Any, *, limit: int = LIMIT,
+    def __init__(self, hub: Backend, *, limit: int = LIMIT,
                  submit: Callable[[Callable[[Any], Any]], Future] | None = None) -> None:
         self.hub = hub
         self.limit = limit
@@ -115,7 +115,7 @@ class Tools:
     def impact(self, target: str, since: str | None = None, until: str | None = None) -> str:
         """Blast radius of a change to 'service[:operation]': who calls it, which entry points go through it."""
         r = self.hub.impact(target, _window(since, until))
-        doc = {"target": r.get("target"),
+        doc: dict[str, Any] = {"target": r.get("target"),
                "direct_callers": [{k: c.get(k) for k in ("service", "mode", "rate", "error_rate", "p95_ms")}
                                   for c in r.get("direct_callers") or []],
                "entry_points": [{k: e.get(k) for k in ("service", "operation", "requests", "share", "mode")}
@@ -178,15 +178,15 @@ class Tools:
         """Agent runs grouped by conversation / session id; with session_id, that session's runs in order."""
         if session_id:
             found = self.hub.agent_session(session_id)
-            doc = {"session_id": found["session_id"], "runs_count": found["runs_count"],
+            doc: dict[str, Any] = {"session_id": found["session_id"], "runs_count": found["runs_count"],
                    "failed_runs": found["failed_runs"], "cost_usd": found.get("cost_usd"),
                    "runs": [{**_run_item(r), **({"session_divergence": {
                        k: r["session_divergence"].get(k) for k in ("step", "happened", "expected")}}
                        if r.get("session_divergence") else {})} for r in found["runs"]]}
             return self._fit(doc, "runs", lambda n: "agent_run(run_id) for one run's steps")
-        found = self.hub.agent_sessions(window=_window(since, until), limit=max(1, min(limit, 200)))
+        sessions = self.hub.agent_sessions(window=_window(since, until), limit=max(1, min(limit, 200)))
         items = [{k: s_.get(k) for k in ("session_id", "runs_count", "failed_runs", "agents", "started",
-                                         "last_started", "tokens", "cost_usd", "failure_modes")} for s_ in found]
+                                         "last_started", "tokens", "cost_usd", "failure_modes")} for s_ in sessions]
         doc = {"sessions": items, "shown": len(items)}
         if items:
             doc["next"] = "agent_sessions(session_id=ID) for one session's runs in order"
@@ -207,27 +207,16 @@ class Tools:
 
     # -- helpers -------------------------------------------------------------------------------
     def _keep(self, symptom: str | None, at_ns: int | None, result: dict[str, Any]) -> str:
-        """Keep the result so cause_evidence can find it; the id comes from the server when remote."""
+        """Keep the result so cause_evidence can find it (a server already kept what it ran)."""
         if result.get("id"):
             return str(result["id"])
-        store = getattr(self.hub, "store", None)
-        if store is None:
-            raise InterplayError("cannot keep the investigation: no store")
-        service = symptom.split(":")[0] if symptom else None
 
-        def job(hub: Any) -> dict[str, Any]:
-            return Investigations(hub.store if hasattr(hub, "store") else store).create(
-                source="mcp", service=service, started_ns=at_ns, summary=summary_of(result, symptom or ""),
-                result=result)
-        rec = self._submit(job).result(timeout=60) if self._submit else job(self.hub)
-        return rec["id"]
+        def job(hub: Any) -> str:
+            return str(hub.keep_investigation(result, source="mcp", symptom=symptom, at_ns=at_ns))
+        return self._submit(job).result(timeout=60) if self._submit else job(self.hub)
 
     def _kept(self, inv_id: str) -> dict[str, Any]:
-        store = getattr(self.hub, "store", None)
-        if store is not None:
-            rec = Investigations(store).get(inv_id)
-            return rec.get("result") or {}
-        return self.hub.kept_investigation(inv_id)
+        return self.hub.kept_investigation(inv_id).get("result") or {}
 
     def _fit(self, doc: dict[str, Any], key: str, more: Callable[[int], str]) -> str:
         return fit(doc, key, more, self.limit)

@@ -408,3 +408,9 @@ def metric_units(store: Store) -> dict[tuple[str, str], str]:
     """(service, metric name) → the unit its points were recorded in (UCUM: s, ms, By, 1, ...)."""
     rows = store.query("SELECT service, name, max(unit) AS unit FROM metrics WHERE unit <> '' GROUP BY service, name")
     return {(r["service"], r["name"]): r["unit"] for r in rows}
+
+
+def first_span_ns(store: Store, since_ns: int) -> int | None:
+    """When the first span at or after since_ns started (None: no span there)."""
+    t = store.query("SELECT min(start_ns) AS t FROM spans WHERE start_ns >= ?", [since_ns])[0]["t"]
+    return int(t) if t is not None else None

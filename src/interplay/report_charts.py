@@ -10,22 +10,28 @@ with the onset and change events marked. No scripts, no external URLs: the file 
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import TimeRange
 from .store.base import Store
-from .store.predicates import window_where
+from .store.predicates import ENTRY, window_where
+
+if TYPE_CHECKING:
+    from .backend import Backend
 
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 150, 56, 12, 22, 24
 
 
-def charts_html(store: Store, result: dict[str, Any], buckets: int = 60) -> str:
-    """Both charts for an investigation result, as an HTML fragment ('' when there is nothing to draw)."""
-    series = symptom_series(store, result, buckets)
+def charts_html(hub: Backend, result: dict[str, Any], buckets: int = 60) -> str:
+    """Both charts for an investigation result, as an HTML fragment ('' when there is nothing to draw).
+
+    `hub` is local or a server: the series come from `hub.symptom_series`, so charts work through both.
+    """
+    series = symptom_series(hub, result, buckets)
     return render_svg(series) if series["buckets"] else ""
 
 
-def symptom_series(store: Store, result: dict[str, Any], buckets: int = 60) -> dict[str, Any]:
+def symptom_series(hub: Backend, result: dict[str, Any], buckets: int = 60) -> dict[str, Any]:
     """Per time bucket over baseline+incident: requests, errors, p90 of the symptom's entry points."""
     windows = result.get("windows") or {}
     lo = (windows.get("baseline") or {}).get("since_ns")
@@ -35,20 +41,29 @@ def symptom_series(store: Store, result: dict[str, Any], buckets: int = 60) -> d
     label = ", ".join(f"{e['service']} {e.get('operation') or ''}".strip() for e in entry[:3]) or "all entry points"
     if lo is None or hi is None or hi <= lo:
         return {"buckets": [], "onset_ns": onset, "changes": [], "label": label}
+    data = hub.symptom_series(entry, TimeRange(lo, hi), buckets)
+    return {**data, "onset_ns": onset, "label": label, "since_ns": lo, "until_ns": hi}
+
+
+def entry_series(store: Store, entry: list[dict[str, Any]], window: TimeRange, buckets: int = 60) -> dict[str, Any]:
+    """{"buckets": [{t_ns, requests, errors, p90_ms}], "changes": [...]} of the entry points over a closed window."""
+    lo, hi = window.since_ns, window.until_ns
+    if lo is None or hi is None or hi <= lo:
+        return {"buckets": [], "changes": []}
     width = max((hi - lo) // buckets, 1)
     match, params = _entry_match(entry)
-    cond, wparams = window_where(TimeRange(lo, hi))
+    cond, wparams = window_where(window)
     rows = store.query(f"""
         SELECT (start_ns - ?) // ? AS b, count(*) AS requests,
                count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                quantile_cont(duration_ns, 0.9) / 1e6 AS p90_ms
-        FROM spans WHERE {cond} AND (kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL) AND {match}
+        FROM spans WHERE {cond} AND {ENTRY} AND {match}
         GROUP BY b ORDER BY b""", [lo, width, *wparams, *params])
     changes = store.query("SELECT time_ns, service, kind, description, version FROM changes "
                           "WHERE time_ns >= ? AND time_ns < ? ORDER BY time_ns", [lo, hi])
     return {"buckets": [{"t_ns": lo + int(r["b"]) * width, "requests": r["requests"], "errors": r["errors"],
                          "p90_ms": float(r["p90_ms"] or 0.0)} for r in rows],
-            "onset_ns": onset, "changes": changes, "label": label, "since_ns": lo, "until_ns": hi}
+            "changes": changes}
 
 
 def _entry_match(entry: list[dict[str, Any]]) -> tuple[str, list[Any]]:

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from .. import output
+from ..backend import Backend
 from ..model import InterplayError, StoreUnavailable, TimeRange
 from ..timeutil import parse_time_ns
 
@@ -84,7 +85,7 @@ def main() -> None:
 
 
 # -- backends ------------------------------------------------------------------------------------
-def _backend(db: str, url: str | None, token: str | None):
+def _backend(db: str, url: str | None, token: str | None) -> Backend:
     """A running server (explicit --url, or found beside the db file), else the file read-only."""
     from ..client import RemoteInterplay
     from ..discovery import running_server
@@ -101,7 +102,7 @@ def _backend(db: str, url: str | None, token: str | None):
     return Interplay.open(db, read_only=True)
 
 
-def _writable_backend(db: str, url: str | None, token: str | None):
+def _writable_backend(db: str, url: str | None, token: str | None) -> Backend:
     """Where writes go: a running server (it holds the file), else the file itself."""
     from ..discovery import running_server
     if url or running_server(db):

@@ -26,9 +26,9 @@ def investigate(symptom, at, since, until, db, url, token, fmt, output_path) -> 
     at_ns = parse_time_ns(at, where="--at") if at else None
     result = backend.investigate(symptom=symptom, at_ns=at_ns, window=window)
     charts = ""
-    if fmt == "html" and hasattr(backend, "store"):
+    if fmt == "html":
         from ..report_charts import charts_html
-        charts = charts_html(backend.store, result)
+        charts = charts_html(backend, result)
     backend.close()
     text = render(result, fmt, charts=charts)
     if output_path:

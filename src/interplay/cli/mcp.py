@@ -32,15 +32,9 @@ def mcp(db: str, url: str | None, token: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def investigations(status, source, limit, db, url, token, fmt) -> None:
     """Kept investigations (from alerts, MCP and the API), newest first."""
-    from ..investigations import Investigations, compact
     backend = _backend(db, url, token)
     try:
-        if hasattr(backend, "store"):
-            rows = [compact(r) for r in Investigations(backend.store).list(status=status, source=source,
-                                                                             limit=limit, with_result=True)]
-        else:
-            params = {k: v for k, v in (("status", status), ("source", source), ("limit", str(limit))) if v}
-            rows = backend._request("GET", "/api/investigations", params=params)["investigations"]
+        rows = backend.investigations(status=status, source=source, limit=limit)
     finally:
         backend.close()
     if fmt == "json":

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import output, queries
+from ..api import Interplay
 from ..client import RemoteInterplay
 from ..model import InvalidInput
 from ..timeutil import parse_duration_ns, parse_time_ns
+
 from . import (
     _backend,
     _window,
@@ -24,6 +28,9 @@ from . import (
     token_option,
     until_option,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 no_content_option = click.option(
     "--no-content", is_flag=True, envvar="INTERPLAY_NO_CONTENT",
@@ -128,7 +135,7 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
     target = _writable_backend(db, url, token)
     local = not isinstance(target, RemoteInterplay)
     if no_content:
-        if not local:
+        if not isinstance(target, Interplay):
             target.close()
             raise InvalidInput("--no-content: a running server stores what it receives as it was started: "
                                "use `interplay serve --no-content`, or ingest into a file that no server holds")
@@ -136,7 +143,7 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
     if input_format == "rcaeval":
         _ingest_rcaeval(target, paths, local)
         return
-    extra = {"workers": os.cpu_count() or 1} if local else {}  # this process holds nothing fork breaks
+    workers = (os.cpu_count() or 1) if local else 1  # this process holds nothing fork breaks
     total = IngestResult()
     summaries = []
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
@@ -144,8 +151,8 @@ def ingest(paths: tuple[str, ...], db: str, url: str | None, token: str | None, 
                   disable=not err.is_terminal) as progress:
         for path in paths:
             task = progress.add_task(Path(path).name, total=os.path.getsize(path))
-            result = target.ingest_file(path, skip_invalid=skip_invalid,
-                                        on_progress=lambda n, t=task: progress.update(t, completed=n), **extra)
+            result = target.ingest_file(path, skip_invalid=skip_invalid, on_progress=_progress(progress, task),
+                                        workers=workers)
             total.add(result)
             summaries.append({"file": path, **result.to_dict()})
     target.close()
@@ -380,3 +387,7 @@ def _command_name() -> str:
         except ValueError:
             return str(here)
     return "interplay"
+
+
+def _progress(progress: Progress, task: TaskID) -> Callable[[int], None]:
+    return lambda n: progress.update(task, completed=n)

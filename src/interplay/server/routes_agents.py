@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import agents
 from .params import answer, flag, int_param, required, window_of
 
 
@@ -39,13 +38,13 @@ async def _spend(request: Request) -> Response:
 
 
 async def _load(request: Request) -> Response:
-    return await answer(request, lambda hub, q: {"load": agents.agent_load_by_backend(hub.store, window_of(q))})
+    return await answer(request, lambda hub, q: {"load": hub.agent_load(window_of(q))})
 
 
 async def _touching(request: Request) -> Response:
     def run(hub, q) -> Any:
         service = required(q, "service")
-        return {"service": service, "runs": agents.runs_touching(hub.store, service, window_of(q),
+        return {"service": service, "runs": hub.agent_runs_touching(service, window_of(q),
                                                                  limit=int_param(q.get("limit"), 1000, "limit"))}
     return await answer(request, run)
 

@@ -7,18 +7,19 @@ DuckDB writer). `?wait=true` answers only when it is done (scripts, tests).
 """
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import alerts
-from ..investigations import Investigations, compact
+from ..api import Interplay
 from ..model import InterplayError, Overloaded
 from ..otlp.sanitize import load_json
 from . import otlp_http
@@ -45,8 +46,7 @@ async def _receive(request: Request, parse) -> Response:
         groups = parse(doc)
         recorded = []
         for group in groups:
-            job = lambda hub, g=group: alerts.record(Investigations(hub.store), g)  # noqa: E731
-            rec, action = await asyncio.wrap_future(state.writer.submit(job))
+            rec, action = await state.write(functools.partial(_record, group=group))
             recorded.append((group, rec, action))
     except Overloaded as exc:
         return error_response(exc, retry_after=2)
@@ -75,8 +75,7 @@ async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] 
         try:
             if action in alerts.NEEDS_RUN:
                 result = await run_in_threadpool(alerts.investigate, state.interplay, group)
-                job = lambda hub, r=result, g=group, i=rec["id"]: alerts.finish(Investigations(hub.store), i, g, r)  # noqa: E731
-                rec = await asyncio.wrap_future(state.writer.submit(job))
+                rec = await state.write(functools.partial(_finish, inv_id=rec["id"], group=group, result=result))
             event = _EVENTS.get(action)  # a repeated notification of the same group changes nothing
             if url and event:
                 alerts.notifier(url).send(alerts.notification(event, rec))
@@ -86,15 +85,21 @@ async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] 
     return out
 
 
+def _record(hub: Interplay, group: alerts.AlertGroup) -> tuple[dict[str, Any] | None, str]:
+    return alerts.record(hub.kept, group)
+
+
+def _finish(hub: Interplay, inv_id: str, group: alerts.AlertGroup, result: dict[str, Any]) -> dict[str, Any]:
+    return alerts.finish(hub.kept, inv_id, group, result)
+
+
 async def _list(request: Request) -> Response:
-    def run(hub: Any, q: Any) -> Any:
-        kept = Investigations(hub.store)
+    def run(hub: Interplay, q: QueryParams) -> Any:
         if q.get("id"):
-            return kept.get(q["id"])
-        limit = int_param(q.get("limit"), 50)
-        rows = kept.list(status=q.get("status") or None, source=q.get("source") or None,
-                         service=q.get("service") or None, limit=limit, with_result=True)
-        return {"investigations": [compact(r) for r in rows]}
+            return hub.kept_investigation(q["id"])
+        return {"investigations": hub.investigations(
+            status=q.get("status") or None, source=q.get("source") or None, service=q.get("service") or None,
+            limit=int_param(q.get("limit"), 50))}
     return await answer(request, run)
 
 

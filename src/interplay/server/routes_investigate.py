@@ -1,10 +1,7 @@
 """HTTP routes of investigations: POST /api/investigations, GET /api/investigations/{id},
-GET /api/graph, GET /api/impact."""
+GET /api/symptom-series, GET /api/graph, GET /api/impact."""
 from __future__ import annotations
 
-import threading
-import uuid
-from collections import OrderedDict
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -14,18 +11,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..api import Interplay
-from ..model import InterplayError, InvalidInput, NotFound, TimeRange
+from ..model import InterplayError, InvalidInput, TimeRange
 from ..otlp.sanitize import load_json
 from ..timeutil import parse_time_ns
-from .params import answer, error_response, window_of
+from .params import answer, error_response, int_param, window_of
 from .state import state_of
-
-_KEEP = 50
-_results: OrderedDict[str, dict[str, Any]] = OrderedDict()
-_lock = threading.Lock()
 
 
 async def _create(request: Request) -> Response:
+    """Run an investigation and keep it (in the hub's table, through the writer): 201 with its id."""
+    state = state_of(request)
     try:
         body, _ = load_json(await request.body() or b"{}")
         if not isinstance(body, dict):
@@ -35,25 +30,28 @@ async def _create(request: Request) -> Response:
             raise InvalidInput("symptom: expected 'service' or 'service:operation'")
         at = _time(body.get("at"), "at")
         window = TimeRange(_time(body.get("since"), "since"), _time(body.get("until"), "until"))
-        ip = state_of(request).interplay
-        result = await run_in_threadpool(ip.investigate, symptom, at, window)
+        result = await run_in_threadpool(state.interplay.investigate, symptom, at, window)
+        result_id = await state.write(lambda hub: hub.keep_investigation(result, source="api", symptom=symptom,
+                                                                         at_ns=at))
     except InterplayError as exc:
         return error_response(exc)
-    result_id = uuid.uuid4().hex[:16]
-    result = {"id": result_id, **result}
-    with _lock:
-        _results[result_id] = result
-        while len(_results) > _KEEP:
-            _results.popitem(last=False)
-    return JSONResponse(result, status_code=201)
+    return JSONResponse({"id": result_id, **result}, status_code=201)
 
 
 async def _get(request: Request) -> Response:
-    with _lock:
-        result = _results.get(request.path_params["id"])
-    if result is None:
-        return error_response(NotFound(f"investigation {request.path_params['id']} not found (kept in memory)"))
-    return JSONResponse(result)
+    investigation_id = request.path_params["id"]
+
+    def run(hub: Interplay, q: QueryParams) -> Any:
+        return {"id": investigation_id, **(hub.kept_investigation(investigation_id).get("result") or {})}
+    return await answer(request, run)
+
+
+async def _symptom_series(request: Request) -> Response:
+    """The charts' data for an investigation's symptom (report_charts): entry=SERVICE[:OPERATION], repeated."""
+    def run(hub: Interplay, q: QueryParams) -> Any:
+        entry = [dict(zip(("service", "operation"), e.split(":", 1))) for e in q.getlist("entry") if e]
+        return hub.symptom_series(entry, window_of(q), int_param(q.get("buckets"), 60, "buckets", hi=500))
+    return await answer(request, run)
 
 
 async def _graph(request: Request) -> Response:
@@ -77,6 +75,7 @@ def _time(value: Any, name: str) -> int | None:
 ROUTES = [
     Route("/api/investigations", _create, methods=["POST"]),
     Route("/api/investigations/{id}", _get, methods=["GET"]),
+    Route("/api/symptom-series", _symptom_series, methods=["GET"]),
     Route("/api/graph", _graph, methods=["GET"]),
     Route("/api/impact", _impact, methods=["GET"]),
 ]

@@ -4,8 +4,12 @@ Its own module so that route modules and `app` can both import it without import
 """
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ..api import Interplay
@@ -13,6 +17,8 @@ from .admission import Admission
 from .bodies import BodyLimits
 from .otlp_http import DEFAULT_MAX_BODY
 from .writer import Writer
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,6 +36,13 @@ class ServerState:
             self.admission = Admission(token=self.token)
         self.limits.max_body = self.max_body
         self.limits.budget = max(self.limits.budget, self.max_body)
+
+    async def write(self, job: Callable[[Interplay], T]) -> T:
+        """`job(hub)` on the writer thread (the one DuckDB writer), or in a worker thread without one."""
+        if self.writer is None:
+            return await run_in_threadpool(job, self.interplay)
+        result: T = await asyncio.wrap_future(self.writer.submit(job))
+        return result
 
 
 def state_of(request: Request) -> ServerState:

@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..api import Interplay
-from ..queries import operations, series
 from .params import answer, int_param, required, window_of
 
 STATIC = Path(__file__).with_name("static")
@@ -41,17 +40,16 @@ async def _series(request: Request) -> Response:
     def run(hub: Interplay, q: QueryParams) -> Any:
         service = required(q, "service")
         buckets = int_param(q.get("buckets"), 60, "buckets", hi=MAX_BUCKETS)
-        return series(hub.store, service, q.get("operation") or None, window_of(q), buckets)
+        return hub.series(service, q.get("operation") or None, window_of(q), buckets)
     return await answer(request, run)
 
 
 async def _anomalies(request: Request) -> Response:
-    from ..health import anomalies
-    return await answer(request, lambda hub, q: anomalies(hub.store, window_of(q)))
+    return await answer(request, lambda hub, q: hub.anomalies(window_of(q)))
 
 
 async def _operations(request: Request) -> Response:
-    return await answer(request, lambda hub, q: operations(hub.store, required(q, "service"), window_of(q)))
+    return await answer(request, lambda hub, q: hub.operations(required(q, "service"), window_of(q)))
 
 
 class _Static(StaticFiles):
@@ -203,6 +201,14 @@ OPENAPI: dict[str, Any] = {
         "/api/graph": {"get": _op(
             "The interaction graph: services and resources, caller→callee edges with rate, errors, latency",
             _WINDOW, _ok("Graph", "Graph"), tag="investigation")},
+        "/api/symptom-series": {"get": _op(
+            "Requests, errors and p90 latency of a symptom's entry points per time bucket, and the change events "
+            "in the window (the HTML report's charts)",
+            _WINDOW + [{**_param("entry", "SERVICE or SERVICE:OPERATION; repeat for several.",
+                                 schema={"type": "array", "items": {"type": "string"}}),
+                        "style": "form", "explode": True},
+                       _param("buckets", "Number of buckets (1-500, default 60).", schema={"type": "integer"})],
+            _ok("Series", _OBJ), tag="investigation")},
         "/api/impact": {"get": _op(
             "Blast radius of a service, operation or resource: its callers and affected entry points",
             _WINDOW + [_param("target", "service, service:operation, or a resource name.", required=True)],

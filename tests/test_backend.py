@@ -1,0 +1,80 @@
+"""The hub contract: `Interplay` and `RemoteInterplay` both implement every method of `Backend`, with the
+same parameters, and a server answers as the file it holds would (charts and kept investigations too)."""
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from interplay.api import Interplay
+from interplay.backend import Backend
+from interplay.client import RemoteInterplay
+from interplay.model import TimeRange
+from interplay.report_charts import charts_html
+from interplay.server.app import ServerState, create_app
+from interplay.server.writer import Writer
+from interplay.testing import TraceBuilder, traces_request
+
+T0 = 1_767_225_600 * 10**9
+SEC = 10**9
+METHODS = sorted(name for name, _ in inspect.getmembers(Backend, inspect.isfunction) if not name.startswith("_"))
+
+
+@pytest.mark.parametrize("hub", [Interplay, RemoteInterplay], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", METHODS)
+def test_every_hub_implements_every_method_with_the_contracts_parameters(hub, name):
+    wanted = inspect.signature(getattr(Backend, name)).parameters
+    got = inspect.signature(getattr(hub, name)).parameters
+    missing = [p for p in wanted if p not in got and not any(q.kind is q.VAR_KEYWORD for q in got.values())]
+    assert not missing, f"{hub.__name__}.{name} lacks {missing}"
+
+
+@pytest.fixture
+def hubs(tmp_path):
+    ip = Interplay.open(tmp_path / "b.duckdb")
+    traces = []
+    for i in range(120):
+        t = TraceBuilder(start_ns=T0 + i * SEC, seed=i)
+        late = i >= 80
+        root = t.span("frontend", "GET /", kind="SERVER", duration_ms=300 if late else 20, error=late)
+        root.child("catalog", "SELECT", kind="CLIENT", offset_ms=2, duration_ms=280 if late else 10, error=late)
+        traces.append(t)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(traces_request(traces)))
+    ip.ingest_file(path)
+    writer = Writer(ip)
+    remote = RemoteInterplay("http://127.0.0.1")
+    with TestClient(create_app(ServerState(ip, writer)), base_url="http://127.0.0.1",
+                    headers={"X-Interplay-Client": "cli"}) as http:
+        remote._http = http
+        yield ip, remote
+    writer.close()
+    ip.close()
+
+
+def test_a_server_answers_as_the_file_it_holds(hubs):
+    local, remote = hubs
+    window = TimeRange(T0, T0 + 120 * SEC)
+    assert remote.services(window) == local.services(window)
+    assert remote.series("frontend", "GET /", window, buckets=6) == local.series("frontend", "GET /", window, 6)
+    assert remote.operations("frontend", window) == local.operations("frontend", window)
+    assert remote.anomalies(window) == local.anomalies(window)
+    entry = [{"service": "frontend", "operation": "GET /"}]
+    assert remote.symptom_series(entry, window, 6) == json.loads(json.dumps(local.symptom_series(entry, window, 6)))
+    assert remote.agent_load(window) == local.agent_load(window)
+    assert remote.agent_runs_touching("frontend", window) == local.agent_runs_touching("frontend", window)
+
+
+def test_investigations_are_kept_in_one_place_and_chart_through_a_server(hubs):
+    local, remote = hubs
+    result = remote.investigate(symptom="frontend")
+    assert result["id"] and remote.keep_investigation(result, source="api") == result["id"]
+    # kept by the server in the hub's table: the local hub and the server see the same record
+    for hub in (local, remote):
+        record = hub.kept_investigation(result["id"])
+        assert record["source"] == "api" and record["result"]["root_causes"] == result["root_causes"]
+        assert [r["id"] for r in hub.investigations()] == [result["id"]]
+    html = charts_html(remote, result)
+    assert "<svg" in html and html == charts_html(local, result)
