@@ -9,8 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from interplay.api import Interplay
-from interplay.server.app import ServerState, create_app
 from interplay.queries import series
+from interplay.server.app import ServerState, create_app
 from interplay.server.web import STATIC
 from interplay.server.writer import Writer
 from interplay.testing import TraceBuilder, traces_request

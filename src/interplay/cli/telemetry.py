@@ -13,7 +13,6 @@ from ..api import Interplay
 from ..client import RemoteInterplay
 from ..model import InvalidInput
 from ..timeutil import parse_duration_ns, parse_time_ns
-
 from . import (
     _backend,
     _window,
