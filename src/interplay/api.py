@@ -65,6 +65,13 @@ class Interplay:
         self.store.append(self.admit(batch))
         return batch.result()
 
+    def ingest_batches(self, batches: list[TelemetryBatch]) -> list[IngestResult]:
+        """Store several batches in one transaction: all of them or none."""
+        with self.store.transaction() as tx:
+            for batch in batches:
+                tx.append(self.admit(batch))
+        return [batch.result() for batch in batches]
+
     def admit(self, batch: TelemetryBatch) -> TelemetryBatch:
         """The batch as it is stored: without GenAI content when the hub keeps none."""
         if self.content:

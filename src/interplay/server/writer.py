@@ -95,9 +95,7 @@ class Writer:
 
     def _commit(self, group: list[tuple[TelemetryBatch, Future]]) -> None:
         try:
-            with self.interplay.store.transaction() as tx:
-                for batch, _ in group:
-                    tx.append(self.interplay.admit(batch))
+            self.interplay.ingest_batches([batch for batch, _ in group])
         except Exception:  # one bad batch must not sink the others: retry one by one
             if len(group) == 1:
                 group[0][1].set_exception(_as_error())
