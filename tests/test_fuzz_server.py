@@ -35,7 +35,8 @@ from fuzzing import (
     template,
     to_proto,
 )
-from interplay.server.web import OPENAPI
+from interplay.server.app import API_ROUTES
+from interplay.server.openapi import document
 from test_fuzz import EXPECTED, corpus
 
 pytestmark = pytest.mark.integration
@@ -50,7 +51,7 @@ GRPC_SERVICES = {"traces": "/opentelemetry.proto.collector.trace.v1.TraceService
 def _routes() -> list[tuple[str, str, list[str]]]:
     """(method, path template, query parameter names) of every documented route, plus /mcp."""
     out = []
-    for path, ops in OPENAPI["paths"].items():
+    for path, ops in document(API_ROUTES)["paths"].items():
         for method, op in ops.items():
             out.append((method.upper(), path, [p["name"] for p in op.get("parameters", ()) if p["in"] == "query"]))
     out.append(("POST", "/mcp", []))

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..api import Interplay, changes_batch
 from ..model import InterplayError, Overloaded
@@ -20,6 +20,7 @@ from . import otlp_http, routes_agents, routes_alerts, routes_investigate, web, 
 from .admission import CLIENT_HEADER, AdmissionMiddleware
 from .bodies import BodyGuard
 from .mcp import mcp_endpoint
+from .openapi import BINARY, CHANGE_BODY, LIST, OBJ, OTLP_BODY, WINDOW, api_route, limit_param, ok, op, param
 from .params import answer, error_response, int_param, window_of
 from .state import ServerState, state_of
 
@@ -29,22 +30,7 @@ log = logging.getLogger("interplay.server")
 
 
 def create_app(state: ServerState) -> Starlette:
-    routes: list[BaseRoute] = [Route(f"/v1/{signal}", _otlp_endpoint(signal), methods=["POST"])
-              for signal in ("traces", "logs", "metrics")]
-    routes += [
-        Route("/v1/changes", _changes_post, methods=["POST"]),
-        Route(zipkin_http.PATH, zipkin_http.spans_endpoint, methods=["POST"]),
-        Route("/api/health", _health),
-        Route("/api/services", _services),
-        Route("/api/traces", _traces),
-        Route("/api/traces/{trace_id}", _trace),
-        Route("/api/logs", _logs),
-        Route("/api/changes", _changes_get, methods=["GET"]),
-        Route("/api/changes", _changes_post, methods=["POST"]),
-        Route("/api/ingest", _ingest_file, methods=["POST"]),
-    ]
-    # Each area's module declares its routes; its handlers reach the hub through `state_of(request)`.
-    routes += routes_investigate.ROUTES + routes_agents.ROUTES + routes_alerts.ROUTES + web.ROUTES
+    routes = list(API_ROUTES)
     # MCP's session manager runs in the app's lifespan, so uvicorn must run with lifespan="on".
     mcp = mcp_endpoint(state)
     routes += mcp.routes
@@ -176,3 +162,74 @@ async def _ingest_file(request: Request) -> Response:
         tmp.close()
         os.unlink(tmp.name)
     return JSONResponse(result.to_dict())
+
+
+ROUTES: list[BaseRoute] = [
+    *(api_route(f"/v1/{signal}", _otlp_endpoint(signal), {"post": op(
+        f"OTLP/HTTP {signal} receiver", [],
+        {"description": "OTLP export response (partial success lists rejected records)",
+         "content": {"application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                     "application/json": {"schema": OBJ}}},
+        tag="ingest", body=OTLP_BODY, errors=("400", "413", "415", "503"))})
+      for signal in ("traces", "logs", "metrics")),
+    api_route("/v1/changes", _changes_post, {"post": op(
+        "Record change events (same as POST /api/changes)", [],
+        ok("Stored counts", "IngestResult"), tag="ingest", body=CHANGE_BODY, errors=("400", "413", "503"))}),
+    api_route(zipkin_http.PATH, zipkin_http.spans_endpoint, {"post": op(
+        "Zipkin v2 JSON spans (as a Zipkin collector takes them), optionally gzip", [],
+        {"description": "Accepted (stored before the answer)"}, tag="ingest", code="202",
+        body={"required": True, "content": {"application/json": {"schema": LIST}}},
+        errors=("400", "413", "415", "503"))}),
+    api_route("/api/health", _health, {"get": {
+        **op("Liveness probe (no token needed)", [], ok("Server is up", OBJ), tag="meta", errors=()),
+        "security": []}}),
+    api_route("/api/services", _services, {"get": op(
+        "Services seen in the window, with request rate, error rate and latency", WINDOW,
+        ok("Services", {"type": "array", "items": {"$ref": "#/components/schemas/Service"}}),
+        tag="telemetry")}),
+    api_route("/api/traces", _traces, {"get": op(
+        "Traces matching the filters, newest first",
+        WINDOW + [param("service", "Traces touching this service."),
+                  param("operation", "Traces with a span of this name."),
+                  param("errors", "true: only traces with an error span matching the filters.",
+                        schema={"type": "boolean"}),
+                  param("min_duration", "Only traces at least this long, e.g. 500ms."),
+                  {**param("attr", "KEY=VALUE: a span (or its resource) carries this attribute; "
+                                   "repeat for several, all on one span.",
+                           schema={"type": "array", "items": {"type": "string"}}),
+                   "style": "form", "explode": True}, limit_param(20)],
+        ok("Traces", {"type": "array", "items": {"$ref": "#/components/schemas/TraceSummary"}}),
+        tag="telemetry")}),
+    api_route("/api/traces/{trace_id}", _trace, {"get": op(
+        "One trace as a span tree with self time; orphans (parent never arrived) are roots",
+        [param("trace_id", "32 hex characters.", where="path")], ok("The trace", "Trace"),
+        tag="telemetry", errors=("400", "404"))}),
+    api_route("/api/logs", _logs, {"get": op(
+        "Log records matching the filters, newest first",
+        WINDOW + [param("service", "Only this service's records."),
+                  param("severity", "At least this severity: TRACE, DEBUG, INFO, WARN, ERROR, FATAL."),
+                  param("text", "Only records whose body contains this text (any case)."),
+                  param("trace_id", "Only the records of this trace (32 hex characters)."),
+                  param("span_id", "Only the records of this span (16 hex characters)."),
+                  param("similar_to", "A log line: only records with its template (numbers, ids and "
+                                      "quoted strings masked)."), limit_param(100)],
+        ok("Log records", {"type": "array", "items": {"$ref": "#/components/schemas/LogRecord"}}),
+        tag="telemetry")}),
+    api_route("/api/changes", _changes_get, {"get": op(
+        "Change events, newest first", WINDOW + [param("service", "Only this service."), limit_param(200)],
+        ok("Change events", {"type": "array", "items": {"$ref": "#/components/schemas/Change"}}),
+        tag="telemetry")}),
+    api_route("/api/changes", _changes_post, {"post": op(
+        "Record change events (deploy, config, flag, infra, commit)", [],
+        ok("Stored counts", "IngestResult"), tag="ingest", body=CHANGE_BODY, errors=("400", "413", "503"))}),
+    api_route("/api/ingest", _ingest_file, {"post": op(
+        "Store a whole telemetry file (any format `interplay ingest` reads) atomically",
+        [param("name", "File name, used in error messages."),
+         param("skip_invalid", "true: store the valid records and report the rest.", schema={"type": "boolean"})],
+        ok("Stored counts", "IngestResult"), tag="ingest", body={"required": True, **BINARY},
+        errors=("400", "413", "503"))}),
+]
+# Each area's module declares its routes with their OpenAPI operations; handlers reach the hub through
+# `state_of(request)`.
+API_ROUTES: list[BaseRoute] = [*ROUTES, *routes_investigate.ROUTES, *routes_agents.ROUTES, *routes_alerts.ROUTES,
+                              *web.ROUTES]

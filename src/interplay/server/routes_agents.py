@@ -6,8 +6,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
+from .openapi import LIST, WINDOW, api_route, limit_param, ok, op, param
 from .params import answer, flag, int_param, required, window_of
 
 
@@ -49,12 +50,39 @@ async def _touching(request: Request) -> Response:
     return await answer(request, run)
 
 
-ROUTES: list[Route] = [
-    Route("/api/agents/runs", _runs, methods=["GET"]),
-    Route("/api/agents/runs/{run_id}", _run, methods=["GET"]),
-    Route("/api/agents/sessions", _sessions, methods=["GET"]),
-    Route("/api/agents/sessions/{session_id}", _session, methods=["GET"]),
-    Route("/api/agents/spend", _spend, methods=["GET"]),
-    Route("/api/agents/load", _load, methods=["GET"]),
-    Route("/api/agents/touching", _touching, methods=["GET"]),
+ROUTES: list[BaseRoute] = [
+    api_route("/api/agents/runs", _runs, {"get": op(
+        "Agent runs, newest first, with steps, tokens and failure modes",
+        WINDOW + [param("agent", "Only this agent."),
+                   param("failed", "true: only failed runs.", schema={"type": "boolean"}), limit_param(100)],
+        ok("Runs", {"type": "object", "properties": {
+            "runs": {"type": "array", "items": {"$ref": "#/components/schemas/AgentRun"}}}}),
+        tag="agents")}),
+    api_route("/api/agents/runs/{run_id}", _run, {"get": op(
+        "One agent run with its ordered steps (steps_detail: input, output, cost, errors)",
+        [param("run_id", "Run id (trace_id:span_id) from /api/agents/runs.", where="path"),
+         param("full", "true: whole step contents (else each text is cut at 2000 characters) and "
+                        "tracebacks.", schema={"type": "boolean"})],
+        ok("The run", "AgentRun"), tag="agents", errors=("400", "404"))}),
+    api_route("/api/agents/sessions", _sessions, {"get": op(
+        "Agent runs grouped by conversation / session id, most recently active first",
+        WINDOW + [limit_param(50)],
+        ok("Sessions", {"type": "object", "properties": {"sessions": LIST}}), tag="agents")}),
+    api_route("/api/agents/sessions/{session_id}", _session, {"get": op(
+        "One session: its runs in start order, with divergence from the session's successful runs",
+        [param("session_id", "gen_ai.conversation.id or session.id.", where="path")],
+        ok("The session", {"type": "object", "properties": {"session_id": {"type": "string"},
+                                                              "runs": LIST}}),
+        tag="agents", errors=("400", "404"))}),
+    api_route("/api/agents/spend", _spend, {"get": op(
+        "Model calls, tokens and cost (USD) per agent and model in the window", WINDOW,
+        ok("Spend", {"type": "object", "properties": {"spend": LIST}}), tag="agents")}),
+    api_route("/api/agents/load", _load, {"get": op(
+        "Agent load per backend (LLM providers, tools, services) in the window", WINDOW,
+        ok("Load", {"type": "object", "properties": {"load": LIST}}), tag="agents")}),
+    api_route("/api/agents/touching", _touching, {"get": op(
+        "Agent runs whose steps reached a service",
+        WINDOW + [param("service", "The service.", required=True), limit_param(1000)],
+        ok("Runs", {"type": "object", "properties": {"service": {"type": "string"}, "runs": LIST}}),
+        tag="agents")}),
 ]

@@ -16,13 +16,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
 from .. import alerts
 from ..api import Interplay
 from ..model import InterplayError, Overloaded
 from ..otlp.sanitize import load_json
 from . import otlp_http
+from .openapi import LIST, OBJ, WAIT, api_route, limit_param, ok, op, param
 from .params import answer, error_response, int_param
 from .state import ServerState, state_of
 
@@ -103,8 +104,24 @@ async def _list(request: Request) -> Response:
     return await answer(request, run)
 
 
-ROUTES: list[Route] = [
-    Route("/api/alerts/alertmanager", _alertmanager, methods=["POST"]),
-    Route("/api/alerts", _generic, methods=["POST"]),
-    Route("/api/investigations", _list, methods=["GET"]),
+ROUTES: list[BaseRoute] = [
+    api_route("/api/alerts/alertmanager", _alertmanager, {"post": op(
+        "Alertmanager webhook: record (or update) one investigation per alert group and run it",
+        [WAIT], ok("Recorded investigations (202: running after the answer; 200 with wait=true)",
+                     "AlertAnswer"), tag="alerts", code="202", errors=("400", "413", "503"),
+        body={"required": True, "content": {"application/json": {"schema": {
+            **OBJ, "description": "Alertmanager webhook payload (version 4)"}}}})}),
+    api_route("/api/alerts", _generic, {"post": op(
+        "A generic alert {service, started_at, summary[, status, key]} or a list of them",
+        [WAIT], ok("Recorded investigations", "AlertAnswer"), tag="alerts", code="202",
+        errors=("400", "413", "503"), body={"required": True, "content": {"application/json": {"schema": {
+            "oneOf": [{"$ref": "#/components/schemas/GenericAlert"},
+                      {"type": "array", "items": {"$ref": "#/components/schemas/GenericAlert"}}]}}}})}),
+    api_route("/api/investigations", _list, {"get": op(
+        "Kept investigations (from alerts and runs), newest first; ?id= for one record with its result",
+        [param("id", "One record, with its full result."), param("status", "Only this status."),
+         param("source", "Only this source (alertmanager, generic, ...)."),
+         param("service", "Only this service."), limit_param(50)],
+        ok("Records", {"oneOf": [{"type": "object", "properties": {"investigations": LIST}}, OBJ]}),
+        tag="investigation")}),
 ]

@@ -8,12 +8,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
 from ..api import Interplay
 from ..model import InterplayError, InvalidInput, TimeRange
 from ..otlp.sanitize import load_json
 from ..timeutil import parse_time_ns
+from .openapi import OBJ, WINDOW, api_route, ok, op, param
 from .params import answer, error_response, int_param, window_of
 from .state import state_of
 
@@ -72,10 +73,35 @@ def _time(value: Any, name: str) -> int | None:
     return parse_time_ns(value, where=name)
 
 
-ROUTES = [
-    Route("/api/investigations", _create, methods=["POST"]),
-    Route("/api/investigations/{id}", _get, methods=["GET"]),
-    Route("/api/symptom-series", _symptom_series, methods=["GET"]),
-    Route("/api/graph", _graph, methods=["GET"]),
-    Route("/api/impact", _impact, methods=["GET"]),
+ROUTES: list[BaseRoute] = [
+    api_route("/api/investigations", _create, {"post": op(
+        "Run an investigation: ranked root causes with causal chains and evidence", [],
+        ok("The investigation (kept: fetch it again by id)", "Investigation"),
+        tag="investigation", code="201", errors=("400", "404"),
+        body={"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {
+                "symptom": {"type": "string", "nullable": True,
+                            "description": "service or service:operation; omitted: find it"},
+                "at": {"type": "string", "nullable": True,
+                       "description": "Onset time (RFC3339, unix, relative); omitted: detect it"},
+                "since": {"type": "string", "nullable": True}, "until": {"type": "string", "nullable": True}}}}}})}),
+    api_route("/api/investigations/{id}", _get, {"get": op(
+        "A kept investigation's result by id (from POST /api/investigations, MCP or an alert)",
+        [param("id", "Investigation id from POST /api/investigations.", where="path")],
+        ok("The investigation", "Investigation"), tag="investigation", errors=("404",))}),
+    api_route("/api/symptom-series", _symptom_series, {"get": op(
+        "Requests, errors and p90 latency of a symptom's entry points per time bucket, and the change events "
+        "in the window (the HTML report's charts)",
+        WINDOW + [{**param("entry", "SERVICE or SERVICE:OPERATION; repeat for several.",
+                             schema={"type": "array", "items": {"type": "string"}}),
+                    "style": "form", "explode": True},
+                   param("buckets", "Number of buckets (1-500, default 60).", schema={"type": "integer"})],
+        ok("Series", OBJ), tag="investigation")}),
+    api_route("/api/graph", _graph, {"get": op(
+        "The interaction graph: services and resources, caller→callee edges with rate, errors, latency",
+        WINDOW, ok("Graph", "Graph"), tag="investigation")}),
+    api_route("/api/impact", _impact, {"get": op(
+        "Blast radius of a service, operation or resource: its callers and affected entry points",
+        WINDOW + [param("target", "service, service:operation, or a resource name.", required=True)],
+        ok("Impact", "Impact"), tag="investigation")}),
 ]
