@@ -150,7 +150,7 @@ def test_codes_drop_status_and_keep_codes_on_every_error_response(tmp_path, topo
 
 def test_normal_export_sets_codes_on_error_responses_in_every_topology(tmp_path):
     """The simulator itself: every failing HTTP exchange carries its status code, unless the client timed out."""
-    for name, topo in TOPOLOGIES.items():
+    for name in TOPOLOGIES:
         for fault in ("errors", "timeout_amplification", "retry_storm"):
             simulate(name, fault, 0, tmp_path / f"{name}-{fault}.jsonl", duration_s=180, rate_per_s=3, fault_at_s=60)
             failed = [s for s in _spans(tmp_path / f"{name}-{fault}.jsonl").values()
@@ -183,7 +183,7 @@ def test_corpus_names_modes_and_cli(tmp_path):
                              duration_s=120, rate_per_s=1, bare_duration_s=120, workers=1, compress=False,
                              exports=("normal", "bare", "codes"), late=(False, True))
     assert sorted(t["scenario"] for t in truths) == sorted(
-        f"shop-cpu{m}{l}-s0" for m in ("", "-bare", "-codes") for l in ("", "-late"))
+        f"shop-cpu{m}{late}-s0" for m in ("", "-bare", "-codes") for late in ("", "-late"))
     out = tmp_path / "cli.jsonl"
     res = CliRunner().invoke(simulate_cmd, ["--topology", "shop", "--fault", "errors", "--out", str(out),
                                             "--duration", "150", "--rate", "1", "--export", "codes", "--late"])

@@ -19,7 +19,8 @@ def simulate_corpus(out_dir: Path | str, seeds=DEFAULT_SEEDS, topologies=None, f
                     duration_s: float = 1200, rate_per_s: float = 1.5, workers: int | None = None,
                     compress: bool = True, bare=(False,), bare_duration_s: float = 480,
                     bare_rate_per_s: float = 0.7, exports=None, late=(False,)) -> list[dict]:
-    """Simulate every (topology, applicable fault, export mode, late or not, seed) case into `out_dir`; return their truths.
+    """Simulate every (topology, applicable fault, export mode, late or not, seed) case into `out_dir`;
+    return their truths.
 
     `faults` defaults to CLASSIC_FAULTS (the 48-case benchmark corpus); pass NEW_FAULTS or FAULTS for
     more. `exports` lists the export modes ("normal", "bare", "codes"; see `simulate`); without it,

@@ -16,7 +16,8 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode, set_span_in_
 from ._bare import TraceSpanProcessor, bare_logs, bare_spans, statusless
 from ._codes import GRPC_SERVICES, codes_spans, grpc_name
 from ._faults import NS, FaultPlan, base_ns, export_mode, make_plan, rfc3339, scenario_name, symptom
-from ._late import TraceWindow, trace_lead_s as seeded_lead
+from ._late import TraceWindow
+from ._late import trace_lead_s as seeded_lead
 from ._otlp_json import BufferingLogProcessor, BufferingSpanProcessor, OtlpJsonWriter, open_output
 from ._sim_interactions import Interactions
 from ._sim_support import Load, Metrics, Providers
