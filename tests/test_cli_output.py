@@ -68,6 +68,16 @@ def test_impact_of_unknown_targets_fails_with_a_clear_error(db):
     assert r.returncode == 1 and "api has no operation 'DELETE /items'" in r.stderr and "POST /items" in r.stderr
 
 
+def test_filters_by_an_unknown_service_fail_with_the_known_ones_named(db):
+    for command in ("traces", "logs"):
+        bad = run_cli(command, "--db", db, "--service", "apii", check=False)
+        assert bad.returncode == 1, command
+        assert "no service 'apii' seen (services: api, web, worker)" in bad.stderr
+    # a known service with nothing in the window is no error
+    quiet = run_cli("traces", "--db", db, "--service", "worker", "--errors")
+    assert "no traces match" in quiet.stdout
+
+
 def test_graph_mermaid_labels_carry_errors_and_latency(db):
     text = run_cli("graph", "--db", db, "--format", "mermaid").stdout
     assert "err 16.7%" in text or "err 25.0%" in text

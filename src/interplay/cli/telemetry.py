@@ -12,6 +12,7 @@ from .. import output, queries
 from ..api import Interplay
 from ..client import RemoteInterplay
 from ..model import InvalidInput
+from ..queries import TimeRange
 from ..timeutil import parse_duration_ns, parse_time_ns
 from . import (
     _backend,
@@ -267,6 +268,8 @@ def traces(db, url, token, since, until, service, operation, errors, min_duratio
     rows = backend.traces(_window(since, until), service=service, operation=operation, errors_only=errors,
                           min_duration_ns=parse_duration_ns(min_duration) if min_duration else None,
                           attributes=attributes or None, limit=limit)
+    if not rows and service:
+        _check_service(backend, service)
     if fmt == "json":
         output.print_json(out, rows)
         return
@@ -295,6 +298,8 @@ def logs(db, url, token, since, until, service, severity, text, trace_id, span_i
     backend = _backend(db, url, token)
     rows = backend.logs(_window(since, until), service=service, severity=severity, text=text,
                         trace_id=trace_id, span_id=span_id, similar_to=similar_to, limit=limit)
+    if not rows and service and not backend.logs(TimeRange(), service=service, limit=1):  # logs-only services count
+        _check_service(backend, service)
     if fmt == "json":
         output.print_json(out, rows)
         return
@@ -308,6 +313,16 @@ def logs(db, url, token, since, until, service, severity, text, trace_id, span_i
         if r.get("trace_id"):
             line += f"  [trace {r['trace_id']}]"
         out.print(output.safe(line), style=styles.get(level), soft_wrap=True)
+
+
+def _check_service(backend, service: str) -> None:
+    """Nothing matched a --service filter: say so plainly when no such service was ever seen (a typo),
+    naming the services there are; an existing service with nothing in the window is no error."""
+    from ..model import NotFound
+    names = sorted(r["service"] for r in backend.services(TimeRange()))
+    if service not in names:
+        shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+        raise NotFound(f"no service {service!r} seen (services: {shown or 'none yet'})")
 
 
 @main.command("trace")
