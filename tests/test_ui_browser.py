@@ -622,3 +622,23 @@ def test_a_linked_trace_opens_from_the_span_that_links_it(shop, page):
     page.wait_for_selector(".span-row")
     assert_readable(page.inner_text("#view"), "a linked trace")
     assert not page.errors
+
+
+def test_log_template_evidence_opens_its_records(shop, page):
+    inv = shop.post("/api/investigations", json={}).json()
+    cause = next(c for c in inv["root_causes"] if any(e["type"] == "log_template" for e in c["evidence"]))
+    item = next(e for e in cause["evidence"] if e["type"] == "log_template")
+    page.goto(f"{shop.url}/#/investigation/{inv['id']}")
+    page.wait_for_selector("#causes li")
+    page.locator(f"#causes li[data-rank='{cause['rank']}']").click()
+    page.wait_for_selector(f"#causes li.selected[data-rank='{cause['rank']}']")
+    page.locator("#evidence a.logs-link").first.click()
+    page.wait_for_selector("#logs-table tbody tr")
+    services = {t.strip() for t in page.locator("#logs-table tbody td:nth-child(2)").all_inner_texts()}
+    bodies = page.locator("#logs-table tbody td.log-body").all_inner_texts()
+    assert services == {item["service"]}
+    # the records share the template: the example's words, its numbers and ids free to differ
+    stem = item["example"].split(" after ")[0] if " after " in item["example"] else item["example"][:20]
+    assert bodies and all(stem in b for b in bodies), (stem, bodies[:3])
+    assert_readable(page.inner_text("#view"), "a log template's records")
+    assert not page.errors
