@@ -162,7 +162,7 @@ def test_alertmanager_replay_keeps_one_investigation_and_resolves_it(case_db, tm
             assert one["result"]["root_causes"][0]["service"] == "currency"
             assert one["group_key"] == ALERTMANAGER["groupKey"]
 
-            done = httpx.post(url + "/api/alerts/alertmanager?wait=true", json=resolved(ALERTMANAGER)).json()
+            done = httpx.post(url + "/api/alerts/alertmanager?wait=true", json=resolved(ALERTMANAGER), timeout=120).json()
             assert done["investigations"][0]["action"] == "resolved"
             listed = httpx.get(url + "/api/investigations").json()["investigations"]
             assert [(r["id"], r["status"]) for r in listed] == [(opened["id"], "resolved")]
@@ -199,8 +199,10 @@ def test_generic_alert_in_the_background_and_unknown_services(case_db, tmp_path)
         assert rec["source"] == "generic" and rec["result"]["root_causes"][0]["service"] == "currency"
         assert "most likely currency" in rec["summary"]
 
+        # wait=true holds the request for a whole investigation: seconds, more on a busy machine
         ghost = httpx.post(url + "/api/alerts?wait=true", json={"service": "ghost", "summary": "who?",
-                                                               "started_at": "2026-01-01T01:12:40Z"}).json()
+                                                               "started_at": "2026-01-01T01:12:40Z"},
+                           timeout=300).json()
         rec = httpx.get(url + "/api/investigations", params={"id": ghost["investigations"][0]["id"]}).json()
         assert rec["result"] is not None  # investigated without the symptom, or the reason it could not
         assert rec["result"].get("note") or rec["result"].get("error") or rec["result"]["root_causes"]
