@@ -44,8 +44,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from interplay import queries
+from interplay import queries  # TimeRange with .where(), which rca/ still needs
 from interplay.batch import SPANS, TelemetryBatch
+from interplay.store import telemetry
 from interplay.store.open import open_store
 
 SERVICES = ["frontend", "cart", "catalog", "checkout", "payments", "shipping", "users", "search",
@@ -139,12 +140,12 @@ def read_one(target: str, work: Path) -> dict:
     window = queries.TimeRange(T0 + HOUR // 2, T0 + HOUR // 2 + 10 * 60 * 10**9)
     tid = store.query("SELECT trace_id FROM spans WHERE start_ns >= ? LIMIT 1", [T0 + HOUR // 2])[0]["trace_id"]
     out["queries"] = {
-        "services (all)": _timed(lambda: queries.services(store)),
-        "services (10 min)": _timed(lambda: queries.services(store, window)),
-        "traces (all, newest 20)": _timed(lambda: queries.traces(store)),
-        "traces (10 min, errors, service)": _timed(lambda: queries.traces(store, window, errors_only=True,
+        "services (all)": _timed(lambda: telemetry.services(store)),
+        "services (10 min)": _timed(lambda: telemetry.services(store, window)),
+        "traces (all, newest 20)": _timed(lambda: telemetry.traces(store)),
+        "traces (10 min, errors, service)": _timed(lambda: telemetry.traces(store, window, errors_only=True,
                                                                    service="payments")),
-        "trace (one id)": _timed(lambda: queries.trace(store, tid)),
+        "trace (one id)": _timed(lambda: telemetry.trace(store, tid)),
         "graph (all)": _timed(lambda: interaction_graph(store), repeat=2),
         "impact (payments)": _timed(lambda: impact(store, "payments"), repeat=2),
     }

@@ -14,8 +14,8 @@ import pytest
 
 from interplay.alerts import parse_alertmanager, parse_generic
 from interplay.api import Interplay
-from interplay.investigations import Investigations
 from interplay.model import InvalidInput
+from interplay.store.investigations import Investigations
 from test_mcp import MCP_COMMAND, case_db, copy_db, running_app  # noqa: F401  (fixture)
 
 # The webhook body as documented for Alertmanager's webhook_config (version 4), with values filled in.

@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from interplay import queries
 from interplay.model import InterplayError
+from interplay.store import telemetry as queries
 from interplay.store._ch_transport import ChdbTransport
 from interplay.store.clickhouse import ClickHouseStore
 

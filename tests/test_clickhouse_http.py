@@ -16,10 +16,10 @@ import pytest
 
 from chdb_http_server import ShimProcess
 from conftest import free_port, run_cli, start_server
-from interplay import queries
 from interplay.api import Interplay
 from interplay.migrate import migrate
 from interplay.model import StoreUnavailable
+from interplay.store import telemetry as queries
 from interplay.store._ch_transport import ClickHouseError
 from interplay.store.open import open_store
 

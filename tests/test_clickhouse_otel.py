@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from interplay import queries
+from interplay.store import telemetry as queries
 from interplay.store.clickhouse import ClickHouseStore
 from interplay.store.open import open_store
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from interplay import queries
 from interplay.api import Interplay
+from interplay.store import telemetry as queries
 from interplay.store.open import open_store
 from interplay.testing import TraceBuilder, traces_request
 

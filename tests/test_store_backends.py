@@ -14,12 +14,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from interplay import queries
 from interplay.api import Interplay
 from interplay.batch import TelemetryBatch
 from interplay.migrate import migrate
 from interplay.otlp.columns import ColumnBuilder
 from interplay.otlp.jsonmap import add_request
+from interplay.store import telemetry as queries
 from interplay.store._ch_dialect import bind, translate
 from interplay.store.open import open_store, parse_store_url
 from interplay.testing import TraceBuilder, traces_request
@@ -345,7 +345,7 @@ def test_graph_runs_on_clickhouse(tmp_path, simulated):
 
 def test_kept_investigations(store):
     """investigations.py writes through tx.cursor and plain CREATE/UPDATE: translated on ClickHouse."""
-    from interplay.investigations import Investigations
+    from interplay.store.investigations import Investigations
     inv = Investigations(store)
     rec = inv.create(source="cli", service="catalog", started_ns=None, summary="db slow", result={"top": "db"})
     inv.update(rec["id"], status="resolved")

@@ -9,10 +9,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from interplay.api import Interplay
-from interplay.queries import series
 from interplay.server.app import ServerState, create_app
 from interplay.server.web import STATIC
 from interplay.server.writer import Writer
+from interplay.store.telemetry import series
 from interplay.testing import TraceBuilder, traces_request
 
 T0 = 1_767_225_600 * 10**9

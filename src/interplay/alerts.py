@@ -17,9 +17,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .investigations import Investigations, compact, summary_of
+from .investigations import compact, summary_of
 from .model import InterplayError, InvalidInput, TimeRange
-from .queries import first_span_ns
+from .store.investigations import Investigations
+from .store.telemetry import first_span_ns
 from .timeutil import parse_time_ns
 
 if TYPE_CHECKING:

@@ -15,11 +15,13 @@ from typing import Any
 from . import queries
 from .batch import TelemetryBatch
 from .changes import add_change_event
-from .investigations import Investigations, compact, summary_of
+from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
+from .store import telemetry
 from .store.base import Store
+from .store.investigations import Investigations
 from .store.open import open_store
 
 
@@ -91,7 +93,7 @@ class Interplay:
         keep_ns after now is dropped too.
         """
         now_ns = now_ns or time.time_ns()
-        newest = self.store.query("SELECT max(start_ns) AS t FROM spans")[0]["t"]
+        newest = telemetry.newest_span_ns(self.store)
         reference = min(now_ns, newest) if newest else now_ns
         # Data dated more than one retention period ahead (a bad clock, a hostile sender) would
         # otherwise never age out: the same bound holds on that side.
@@ -99,29 +101,29 @@ class Interplay:
 
     # -- queries -------------------------------------------------------------------------------
     def services(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
-        return queries.services(self.store, window)
+        return telemetry.services(self.store, window)
 
     def traces(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
-        return queries.traces(self.store, window, **filters)
+        return telemetry.traces(self.store, window, **filters)
 
     def trace(self, trace_id: str) -> dict[str, Any]:
-        return queries.trace(self.store, trace_id)
+        return telemetry.trace(self.store, trace_id)
 
     def changes(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
-        return queries.changes(self.store, window, **filters)
+        return telemetry.changes(self.store, window, **filters)
 
     def logs(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
         """Log records, newest first (filters: service, severity, text, trace_id, span_id, similar_to, limit)."""
-        return queries.logs(self.store, window, **filters)
+        return telemetry.logs(self.store, window, **filters)
 
     def series(self, service: str, operation: str | None = None, window: TimeRange = TimeRange(),
                buckets: int = 60) -> dict[str, Any]:
         """Requests, rate, errors and p50/p95/p99 of a service's (or operation's) entry spans per time bucket."""
-        return queries.series(self.store, service, operation, window, buckets)
+        return telemetry.series(self.store, service, operation, window, buckets)
 
     def operations(self, service: str, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
         """A service's operations with calls, errors and latency percentiles."""
-        return queries.operations(self.store, service, window)
+        return telemetry.operations(self.store, service, window)
 
     def anomalies(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
         """Services whose latest quarter of the window shifted from its first half (see interplay.health)."""
@@ -142,8 +144,7 @@ class Interplay:
     def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
                        buckets: int = 60) -> dict[str, Any]:
         """The symptom's entry points per time bucket (requests, errors, p90) and the changes in the window."""
-        from .report_charts import entry_series
-        return entry_series(self.store, entry_points, window, buckets)
+        return telemetry.entry_series(self.store, entry_points, window, buckets)
 
     @property
     def kept(self) -> Investigations:
@@ -184,16 +185,16 @@ class Interplay:
         result = impact(self.store, target, window)
         service, operation = result["target"]["service"], result["target"]["operation"]
         nothing = not (result["direct_callers"] or result["entry_points"] or result["upstream"])
-        if nothing and not queries.known_target(self.store, service, None):
-            names = ", ".join(s["service"] for s in queries.services(self.store)[:20])
+        if nothing and not telemetry.known_target(self.store, service, None):
+            names = ", ".join(s["service"] for s in telemetry.services(self.store)[:20])
             raise NotFound(f"impact {target}: no service or resource {service!r} seen (services: {names or 'none'})")
         if operation:
-            if not queries.known_target(self.store, service, operation) and not result["entry_points"]:
-                ops = sorted({o["operation"] for o in queries.operations(self.store, service)})[:20] \
-                    if queries.known_target(self.store, service, None) else []
+            if not telemetry.known_target(self.store, service, operation) and not result["entry_points"]:
+                ops = sorted({o["operation"] for o in telemetry.operations(self.store, service)})[:20] \
+                    if telemetry.known_target(self.store, service, None) else []
                 raise NotFound(f"impact {target}: {service} has no operation {operation!r}"
                                + (f" (its operations: {', '.join(ops)})" if ops else ""))
-            result["direct_callers"] = queries.operation_callers(self.store, service, operation, window)
+            result["direct_callers"] = telemetry.operation_callers(self.store, service, operation, window)
         return result
 
     # -- agents --------------------------------------------------------------------------------
@@ -249,7 +250,7 @@ def with_units(store: Store, result: dict[str, Any]) -> dict[str, Any]:
             e["unit"] = EVIDENCE_UNITS[e["type"]]
     items = [e for e in evidence if e.get("type") == "metric_shift" and e.get("metric")]
     if items:
-        units = queries.metric_units(store)
+        units = telemetry.metric_units(store)
         for e in items:
             unit = units.get((e.get("service"), e["metric"]))
             if unit:

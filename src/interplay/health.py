@@ -10,8 +10,8 @@ from typing import Any
 
 from .detect import median, proportion_z, robust_z
 from .model import TimeRange
-from .queries import service_buckets
 from .store.base import Store
+from .store.telemetry import service_buckets
 
 Z = 3.0           # as significant as the investigation asks of a shift
 MIN_REQUESTS = 20  # fewer requests in either part: too little to judge

@@ -9,47 +9,18 @@ that differ in a token the masks missed.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .model import TimeRange
 from .store.base import Store
-from .store.predicates import window_where
+from .store.log_templates import mask, template_counts
 
-_MASKS = [
-    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<*>"),
-    (r"0x[0-9a-fA-F]+", "<*>"),
-    (r"\b[0-9a-fA-F]{12,}\b", "<*>"),
-    (r"'[^']*'", "<*>"),
-    (r'"[^"]*"', "<*>"),
-    (r"[0-9]+(\.[0-9]+)?", "<*>"),
-]
-
-
-def mask(text: str) -> str:
-    for pattern, repl in _MASKS:
-        text = re.sub(pattern, repl, text)
-    return text
-
-
-def _mask_sql(column: str) -> str:
-    expr = column
-    for pattern, repl in _MASKS:
-        quoted = pattern.replace("'", "''")
-        expr = f"regexp_replace({expr}, '{quoted}', '{repl}', 'g')"
-    return expr
-
+__all__ = ["mask", "template_shifts"]
 
 def template_shifts(store: Store, baseline: TimeRange, incident: TimeRange,
                     min_count: int = 3) -> list[dict[str, Any]]:
     """Templates per service that are new in the incident or surged, with counts and rates per window."""
-    bc, bp = window_where(baseline, "time_ns")
-    ic, ip = window_where(incident, "time_ns")
-    rows = store.query(f"""
-        SELECT service, {_mask_sql('body')} AS template, max(severity_number) AS severity,
-               count(*) FILTER (WHERE {bc}) AS before, count(*) FILTER (WHERE {ic}) AS after,
-               any_value(body) AS example
-        FROM logs WHERE ({bc}) OR ({ic}) GROUP BY ALL""", bp + ip + bp + ip)
+    rows = template_counts(store, baseline, incident)
     rows = _merge_with_drain(rows)
     b_s = _seconds(baseline)
     i_s = _seconds(incident)

@@ -13,8 +13,6 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from .model import TimeRange
-from .store.base import Store
-from .store.predicates import ENTRY, window_where
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -43,41 +41,6 @@ def symptom_series(hub: Backend, result: dict[str, Any], buckets: int = 60) -> d
         return {"buckets": [], "onset_ns": onset, "changes": [], "label": label}
     data = hub.symptom_series(entry, TimeRange(lo, hi), buckets)
     return {**data, "onset_ns": onset, "label": label, "since_ns": lo, "until_ns": hi}
-
-
-def entry_series(store: Store, entry: list[dict[str, Any]], window: TimeRange, buckets: int = 60) -> dict[str, Any]:
-    """{"buckets": [{t_ns, requests, errors, p90_ms}], "changes": [...]} of the entry points over a closed window."""
-    lo, hi = window.since_ns, window.until_ns
-    if lo is None or hi is None or hi <= lo:
-        return {"buckets": [], "changes": []}
-    width = max((hi - lo) // buckets, 1)
-    match, params = _entry_match(entry)
-    cond, wparams = window_where(window)
-    rows = store.query(f"""
-        SELECT (start_ns - ?) // ? AS b, count(*) AS requests,
-               count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
-               quantile_cont(duration_ns, 0.9) / 1e6 AS p90_ms
-        FROM spans WHERE {cond} AND {ENTRY} AND {match}
-        GROUP BY b ORDER BY b""", [lo, width, *wparams, *params])
-    changes = store.query("SELECT time_ns, service, kind, description, version FROM changes "
-                          "WHERE time_ns >= ? AND time_ns < ? ORDER BY time_ns", [lo, hi])
-    return {"buckets": [{"t_ns": lo + int(r["b"]) * width, "requests": r["requests"], "errors": r["errors"],
-                         "p90_ms": float(r["p90_ms"] or 0.0)} for r in rows],
-            "changes": changes}
-
-
-def _entry_match(entry: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-    if not entry:
-        return "TRUE", []
-    clauses, params = [], []
-    for e in entry:
-        if e.get("operation"):
-            clauses.append("(service = ? AND operation = ?)")
-            params += [e["service"], e["operation"]]
-        else:
-            clauses.append("service = ?")
-            params.append(e["service"])
-    return "(" + " OR ".join(clauses) + ")", params
 
 
 def render_svg(series: dict[str, Any]) -> str:

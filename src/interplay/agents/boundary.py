@@ -39,7 +39,7 @@ def agent_load_by_backend(store: Store, window: TimeRange = TimeRange()) -> list
     (None for uninstrumented backends).
     """
     cond, params = window_where(window)
-    xcond = cond.replace("start_ns", "x.start_ns")
+    xcond, _ = window_where(window, "x.start_ns")
     with _sql.run_tables(store, _sql.window_scope(cond), params) as t:
         rows = t.query(f"""
             WITH {_sql.runs_cte(t)},

@@ -22,6 +22,7 @@ def spend(store: Store, window: TimeRange = TimeRange(), prices: PriceTable | No
     """Per (agent, model): runs, model calls, input/output tokens and USD, most expensive first."""
     prices = prices or PriceTable.load()
     cond, params = window_where(window)
+    xcond, _ = window_where(window, "x.start_ns")
     with _sql.run_tables(store, _sql.window_scope(cond), params) as t:
         rows = t.query(f"""
             SELECT x.run_agent AS agent, x.step_name AS model, count(DISTINCT x.root_id) AS runs, count(*) AS calls,
@@ -30,7 +31,7 @@ def spend(store: Store, window: TimeRange = TimeRange(), prices: PriceTable | No
                    sum(x.input_tokens) FILTER (WHERE x.cost IS NULL) AS in_unpriced,
                    sum(x.output_tokens) FILTER (WHERE x.cost IS NULL) AS out_unpriced
             FROM {t['x']} x
-            WHERE x.gkind = 'llm' AND NOT x.in_llm AND {cond.replace('start_ns', 'x.start_ns')}
+            WHERE x.gkind = 'llm' AND NOT x.in_llm AND {xcond}
             GROUP BY x.run_agent, x.step_name""", params)
     for r in rows:
         price = prices.price(r["model"])

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import output, queries
+from .. import output
 from ..api import Interplay
 from ..client import RemoteInterplay
-from ..model import InvalidInput
-from ..queries import TimeRange
+from ..model import InvalidInput, TimeRange
+from ..store.telemetry import parse_attributes, severity_name
 from ..timeutil import parse_duration_ns, parse_time_ns
 from . import (
     _backend,
@@ -263,7 +263,7 @@ def services(db, url, token, since, until, fmt) -> None:
 @format_option
 def traces(db, url, token, since, until, service, operation, errors, min_duration, attrs, limit, fmt) -> None:
     """Find traces, newest first."""
-    attributes = queries.parse_attributes(attrs)
+    attributes = parse_attributes(attrs)
     backend = _backend(db, url, token)
     rows = backend.traces(_window(since, until), service=service, operation=operation, errors_only=errors,
                           min_duration_ns=parse_duration_ns(min_duration) if min_duration else None,
@@ -308,7 +308,7 @@ def logs(db, url, token, since, until, service, severity, text, trace_id, span_i
         return
     styles = {"WARN": "yellow", "ERROR": "red", "FATAL": "bold red"}
     for r in reversed(rows):
-        level = queries.severity_name(r["severity_number"], None)
+        level = severity_name(r["severity_number"], None)
         line = f"{r['time']}  {r['service']:<16} {r['severity']:<5} {r['body']}"
         if r.get("trace_id"):
             line += f"  [trace {r['trace_id']}]"

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 from ..api import Interplay, changes_batch
 from ..model import InterplayError, Overloaded
 from ..otlp.sanitize import load_json
-from ..queries import parse_attributes
+from ..store.telemetry import parse_attributes
 from ..timeutil import parse_duration_ns
 from . import otlp_http, routes_agents, routes_alerts, routes_investigate, web, zipkin_http
 from .admission import CLIENT_HEADER, AdmissionMiddleware
