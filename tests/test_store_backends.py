@@ -17,6 +17,7 @@ import pytest
 from interplay.api import Interplay
 from interplay.batch import TelemetryBatch
 from interplay.migrate import migrate
+from interplay.model import TimeRange
 from interplay.otlp.columns import ColumnBuilder
 from interplay.otlp.jsonmap import add_request
 from interplay.store import telemetry as queries
@@ -171,7 +172,7 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
         duck, ch = ips["duckdb"], ips["chdb"]
         assert duck.counts() == ch.counts() and duck.counts()["logs"] > 0 and duck.counts()["metrics"] > 0
         assert duck.services() == ch.services()
-        window = queries.TimeRange(since_ns=duck.store.query("SELECT min(start_ns) AS t FROM spans")[0]["t"]
+        window = TimeRange(since_ns=duck.store.query("SELECT min(start_ns) AS t FROM spans")[0]["t"]
                                    + 20 * 10**9)
         assert duck.services(window) == ch.services(window)
         assert duck.changes() == ch.changes() and duck.changes()
@@ -182,8 +183,8 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
                    {"trace_id": tid}, {"similar_to": duck.logs(limit=1)[0]["body"]}):
             assert duck.logs(**kw) == ch.logs(**kw), kw
         for op in (None, "GET /products"):
-            assert queries.series(duck.store, "catalog", op, queries.TimeRange(), 7) == \
-                queries.series(ch.store, "catalog", op, queries.TimeRange(), 7)
+            assert queries.series(duck.store, "catalog", op, TimeRange(), 7) == \
+                queries.series(ch.store, "catalog", op, TimeRange(), 7)
         assert queries.operations(duck.store, "catalog") == queries.operations(ch.store, "catalog")
         from interplay.health import anomalies
         assert queries.service_buckets(duck.store, buckets=9) == queries.service_buckets(ch.store, buckets=9)
@@ -334,7 +335,7 @@ def test_graph_runs_on_clickhouse(tmp_path, simulated):
     from interplay.graph import interaction_graph
     ips = _ingest_both(tmp_path, simulated)
     try:
-        duck, ch = (interaction_graph(ips[b].store, queries.TimeRange()) for b in BACKENDS)
+        duck, ch = (interaction_graph(ips[b].store, TimeRange()) for b in BACKENDS)
         edges = lambda g: sorted((e["caller"], e["callee"], e["mode"], e["stats"]["window"]["calls"],  # noqa: E731
                                   e["stats"]["window"]["errors"]) for e in g["edges"])
         assert edges(duck) == edges(ch) and edges(duck)
