@@ -11,7 +11,7 @@ the destination as it was.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -37,7 +37,7 @@ def migrate(source: Store, dest: Store, *, batch_rows: int = BATCH_ROWS, append:
     copied = {name: 0 for name in SCHEMAS}
     with dest.transaction() as tx:
         for name, schema in SCHEMAS.items():
-            for batch in stream_table(source, name, batch_rows):
+            for batch in source.stream_arrow(name, batch_rows):
                 table = _conform(pa.Table.from_batches([batch]), schema)
                 if not table.num_rows:
                     continue
@@ -46,26 +46,6 @@ def migrate(source: Store, dest: Store, *, batch_rows: int = BATCH_ROWS, append:
                 if on_progress:
                     on_progress(name, copied[name])
     return copied
-
-
-def stream_table(store: Store, table: str, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """All rows of one telemetry table in arrow record batches."""
-    stream = getattr(store, "stream_arrow", None)
-    if stream is not None:
-        yield from stream(table, batch_rows)
-        return
-    con = getattr(store, "_con", None)  # DuckDBStore: its connection streams record batches
-    if con is None:
-        raise TypeError(f"cannot stream rows out of {type(store).__name__}")
-    cursor = con.cursor()
-    try:
-        names = ", ".join(f'"{f.name}"' for f in SCHEMAS[table])
-        rel = cursor.sql(f"SELECT {names} FROM {table}")
-        reader = (rel.to_arrow_reader(batch_rows) if hasattr(rel, "to_arrow_reader")  # duckdb >= 2
-                  else rel.fetch_arrow_reader(batch_rows))
-        yield from reader
-    finally:
-        cursor.close()
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

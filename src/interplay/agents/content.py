@@ -16,7 +16,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from . import conventions as c
+from ..store import genai as c
 
 if TYPE_CHECKING:
     from ..batch import TelemetryBatch

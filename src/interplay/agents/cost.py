@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import InvalidInput
-from . import conventions as c
+from ..store import genai as c
 
 # USD per million tokens (input, output, cached input): providers' public list prices, late 2025.
 # Approximate on purpose: a price file pins what your contract says.

@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..store.agent_runs import baseline_rows, span_total
 from ..store.base import Store
-from . import _sql
 
 CACHE_SECONDS = 30.0       # baselines are reused this long while the store's span count is unchanged
 MIN_GOOD_RUNS = 3          # fewer successful runs than this: no claim about the usual path
@@ -62,7 +62,7 @@ def baselines(store: Store, agents: list[str], traces: list[str] | None = None) 
     """
     if not agents:
         return {}
-    count = store.query("SELECT count(*) AS n FROM spans")[0]["n"]
+    count = span_total(store)
     now = time.monotonic()
     with _lock:
         cached = _cache.setdefault(store, {})
@@ -79,29 +79,8 @@ def baselines(store: Store, agents: list[str], traces: list[str] | None = None) 
 
 
 def _compute(store: Store, agents: list[str], traces: list[str] | None) -> dict[str, Baseline]:
-    if traces is not None:
-        scope, params = _sql.TRACES_SCOPE, [traces]
-    else:
-        scope, params = _sql.named_scope(agents) or (_sql.window_scope("TRUE"), [])
     out = {}
-    with _sql.run_tables(store, scope, params, signals=False) as t:
-        rows = t.query(f"""
-        WITH {_sql.runs_cte(t)},
-        r AS (
-            SELECT agent, status, path,
-                   CASE WHEN tokens_in IS NOT NULL OR tokens_out IS NOT NULL
-                        THEN coalesce(tokens_in, 0) + coalesce(tokens_out, 0) ELSE tokens_total_attr END AS tok,
-                   row_number() OVER (PARTITION BY agent, status ORDER BY started_ns DESC, run_id) AS recent
-            FROM runs WHERE agent IN (SELECT unnest(?::VARCHAR[]))),
-        m AS (SELECT agent, count(*) AS n, count(tok) AS n_tok, quantile_cont(tok, 0.5) AS med FROM r GROUP BY agent),
-        d AS (SELECT r.agent, quantile_cont(abs(r.tok - m.med), 0.5) AS mad
-              FROM r JOIN m USING (agent) GROUP BY r.agent),
-        g AS (SELECT agent, count(*) FILTER (WHERE status = 'ok') AS n_ok,
-                     list(coalesce(path, '') ORDER BY recent)
-                         FILTER (WHERE status = 'ok' AND recent <= {MAX_GOOD_PATHS}) AS good
-              FROM r GROUP BY agent)
-        SELECT m.agent AS agent, m.n AS n, m.n_tok AS n_tok, m.med AS med, d.mad AS mad, g.n_ok AS n_ok, g.good AS good
-        FROM m JOIN d USING (agent) JOIN g USING (agent)""", [agents])
+    rows = baseline_rows(store, agents, traces, MAX_GOOD_PATHS)
     for row in rows:
         out[row["agent"]] = Baseline(
             runs=row["n"], token_runs=row["n_tok"], token_median=row["med"], token_mad=row["mad"],

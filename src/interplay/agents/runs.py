@@ -14,11 +14,10 @@ import json
 from typing import Any
 
 from ..model import InvalidInput, NotFound, TimeRange
+from ..store import genai as c
+from ..store.agent_runs import TRACES_SCOPE, newest_run_traces, run_rows, span_events, step_rows
 from ..store.base import Store
-from ..store.predicates import window_where
 from ..timeutil import format_time
-from . import _sql
-from . import conventions as c
 from .content import step_content
 from .cost import PriceTable
 from .divergence import Baseline, baselines
@@ -42,7 +41,7 @@ def get_run(store: Store, run_id: str, full: bool = False, prices: PriceTable | 
     """One run: its summary and ordered steps (model calls, tool calls with downstream services, errors,
     each step's input and output: texts cut at content.CAP characters unless `full`, tracebacks only then)."""
     trace_id, root = parse_run_id(run_id)
-    rows = _run_rows(store, _sql.TRACES_SCOPE, [[trace_id]], TimeRange(), None, False, MAX_LIMIT)
+    rows = run_rows(store, TRACES_SCOPE, [[trace_id]], TimeRange(), None, False, MAX_LIMIT)
     rows = [r for r in rows if root is None or r["root"] == root]
     if not rows:
         raise NotFound(f"agent run {run_id} not found")
@@ -61,20 +60,6 @@ def parse_run_id(run_id: str) -> tuple[str, str | None]:
 
 
 # -- queries -------------------------------------------------------------------------------------
-def _run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRange, agent: str | None,
-              failed: bool, limit: int) -> list[dict[str, Any]]:
-    """Every run's aggregates (the heavy part), filtered and limited."""
-    cond, params = window_where(window, "started_ns")
-    if agent:
-        cond += " AND agent = ?"
-        params.append(agent)
-    if failed:
-        cond += " AND status = 'error'"
-    with _sql.run_tables(store, scope, scope_params) as t:
-        return t.query(f"WITH {_sql.runs_cte(t)} SELECT * FROM runs WHERE {cond} "
-                           f"ORDER BY started_ns DESC, run_id LIMIT {int(limit)}", params)
-
-
 def _newest_rows(store: Store, agent: str | None, failed: bool, window: TimeRange,
                  limit: int) -> tuple[list[dict[str, Any]], list[str]]:
     """The newest `limit` runs passing the filters, assigning spans to runs only in the traces needed.
@@ -82,14 +67,13 @@ def _newest_rows(store: Store, agent: str | None, failed: bool, window: TimeRang
     Traces come newest first by a bound no run of theirs starts after; batches of them (growing
     fourfold) are expanded until `limit` runs are found and the next trace cannot hold a newer one.
     """
-    cond, params = window_where(window)
-    traces = store.query(_sql.newest_traces(cond), params)
+    traces = newest_run_traces(store, window)
     rows: list[dict[str, Any]] = []
     done, size = 0, max(4 * limit, 64)
     while done < len(traces):
         batch = [t["trace_id"] for t in traces[done:done + size]]
         done, size = done + len(batch), size * 4
-        rows = sorted(rows + _run_rows(store, _sql.TRACES_SCOPE, [batch], window, agent, failed, limit),
+        rows = sorted(rows + run_rows(store, TRACES_SCOPE, [batch], window, agent, failed, limit),
                       key=_newest_first)[:limit]
         if len(rows) == limit and done < len(traces) and _newest_first(rows[-1]) < _after(traces[done]["bound"]):
             break
@@ -109,8 +93,7 @@ def _after(bound: int | None) -> tuple[bool, int, str]:
 
 def _steps(store: Store, trace_ids: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Steps of the runs in these traces, keyed by (trace_id, root), in start order."""
-    with _sql.run_tables(store, _sql.TRACES_SCOPE, [trace_ids], detail=True) as t:
-        rows = t.query(_sql.steps_select(t))
+    rows = step_rows(store, trace_ids)
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault((r["trace_id"], r["root"]), []).append(r)
@@ -146,8 +129,7 @@ def _events(store: Store, trace_id: str, span_id: str | None) -> str | None:
     """The events of one span (for its exception's stacktrace)."""
     if not span_id:
         return None
-    rows = store.query("SELECT events FROM spans WHERE trace_id = ? AND span_id = ? LIMIT 1", [trace_id, span_id])
-    return rows[0]["events"] if rows else None
+    return span_events(store, trace_id, span_id)
 
 
 def _run_cost(steps: list[dict[str, Any]], sent: float | None) -> dict[str, Any] | None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import InvalidInput, NotFound, TimeRange
+from ..store.agent_runs import runs_in_traces, session_rows, session_traces
 from ..store.base import Store
-from ..store.predicates import window_where
-from . import _sql
-from . import conventions as c
 from .cost import PriceTable
 from .divergence import Baseline, first_divergence
 from .runs import MAX_LIMIT, _finish
@@ -29,14 +27,7 @@ def list_sessions(store: Store, window: TimeRange = TimeRange(), limit: int = 50
     """Sessions with a GenAI span in the window, most recently active first: runs, agents, failures, tokens, cost."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit {limit}: must be between 1 and {MAX_LIMIT}")
-    cond, params = window_where(window)
-    found = store.query(f"""
-        WITH g AS MATERIALIZED (
-            SELECT trace_id, start_ns, {c.sql_parse(fields=('conversation_id',))} AS a FROM spans
-            WHERE {cond} AND regexp_matches(attributes, '"(?:gen_ai|session|langfuse)\\.'))
-        SELECT conv, max(start_ns) AS last_ns, array_agg(DISTINCT trace_id) AS traces FROM (
-            SELECT {c.sql_field('conversation_id', parsed='a')} AS conv, trace_id, start_ns FROM g)
-        WHERE conv IS NOT NULL GROUP BY conv ORDER BY last_ns DESC, conv LIMIT {int(limit)}""", params)
+    found = session_rows(store, window, limit)
     if not found:
         return []
     runs = _runs_of(store, sorted({t for f in found for t in f["traces"]}), prices)
@@ -53,12 +44,7 @@ def get_session(store: Store, session_id: str, prices: PriceTable | None = None)
     session_id = session_id.strip()
     if not session_id:
         raise InvalidInput("session id: empty")
-    rows = store.query(f"""
-        SELECT DISTINCT trace_id FROM (
-            SELECT trace_id, {c.sql_parse(fields=('conversation_id',))} AS a FROM spans
-            WHERE position(? IN attributes) > 0)
-        WHERE {c.sql_field('conversation_id', parsed='a')} = ?""", [session_id, session_id])
-    runs = [r for r in _runs_of(store, [r["trace_id"] for r in rows], prices) if r["conversation_id"] == session_id]
+    runs = [r for r in _runs_of(store, session_traces(store, session_id), prices) if r["conversation_id"] == session_id]
     if not runs:
         raise NotFound(f"session {session_id} not found (no agent run carries it as its conversation or session id)")
     runs = runs[:MAX_RUNS]
@@ -73,9 +59,7 @@ def _runs_of(store: Store, traces: list[str], prices: PriceTable | None) -> list
     """Every run in these traces, oldest first, finished (steps, cost, failure modes)."""
     if not traces:
         return []
-    with _sql.run_tables(store, _sql.TRACES_SCOPE, [traces]) as t:
-        rows = t.query(f"WITH {_sql.runs_cte(t)} SELECT * FROM runs ORDER BY started_ns, run_id")
-    return _finish(store, rows, prices=prices)
+    return _finish(store, runs_in_traces(store, traces), prices=prices)
 
 
 def _within_session(run: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -12,27 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import TimeRange
+from ..store.agent_runs import spend_rows
 from ..store.base import Store
-from ..store.predicates import window_where
-from . import _sql
 from .cost import PriceTable
 
 
 def spend(store: Store, window: TimeRange = TimeRange(), prices: PriceTable | None = None) -> list[dict[str, Any]]:
     """Per (agent, model): runs, model calls, input/output tokens and USD, most expensive first."""
     prices = prices or PriceTable.load()
-    cond, params = window_where(window)
-    xcond, _ = window_where(window, "x.start_ns")
-    with _sql.run_tables(store, _sql.window_scope(cond), params) as t:
-        rows = t.query(f"""
-            SELECT x.run_agent AS agent, x.step_name AS model, count(DISTINCT x.root_id) AS runs, count(*) AS calls,
-                   sum(x.input_tokens) AS input_tokens, sum(x.output_tokens) AS output_tokens,
-                   sum(x.cost) AS cost_sent, count(x.cost) AS calls_with_cost,
-                   sum(x.input_tokens) FILTER (WHERE x.cost IS NULL) AS in_unpriced,
-                   sum(x.output_tokens) FILTER (WHERE x.cost IS NULL) AS out_unpriced
-            FROM {t['x']} x
-            WHERE x.gkind = 'llm' AND NOT x.in_llm AND {xcond}
-            GROUP BY x.run_agent, x.step_name""", params)
+    rows = spend_rows(store, window)
     for r in rows:
         price = prices.price(r["model"])
         usd = r.pop("cost_sent") or 0.0

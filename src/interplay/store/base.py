@@ -49,6 +49,9 @@ class Store(Protocol):
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Rows as an arrow table (for large results)."""
 
+    def stream_arrow(self, table: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+        """Every row of a telemetry table in arrow batches of about batch_rows (bounded memory)."""
+
     def delete_before(self, time_ns: int, after_ns: int | None = None) -> dict[str, int]:
         """Drop telemetry older than time_ns (and, given after_ns, dated at or after it: retention);
         returns rows deleted per table."""

@@ -116,6 +116,18 @@ class DuckDBStore:
         table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
         return table if isinstance(table, pa.Table) else table.read_all()
 
+    def stream_arrow(self, table: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+        """Every row of a telemetry table in arrow batches of about batch_rows (bounded memory)."""
+        cursor = self._con.cursor()
+        try:
+            names = ", ".join(f'"{f.name}"' for f in SCHEMAS[table])
+            rel = cursor.sql(f"SELECT {names} FROM {table}")
+            reader = (rel.to_arrow_reader(batch_rows) if hasattr(rel, "to_arrow_reader")  # duckdb >= 2
+                      else rel.fetch_arrow_reader(batch_rows))
+            yield from reader
+        finally:
+            cursor.close()
+
     def counts(self) -> dict[str, int]:
         return {t: self.query(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in SCHEMAS}
 

@@ -1,4 +1,5 @@
-"""The SQL that finds agent runs and assigns every span of their subtrees to them.
+"""Agent runs in SQL: the stages that find runs and assign every span of their subtrees to them, and the
+questions `agents` asks of them (runs, steps, sessions, spend, load per backend, baselines).
 
 A run is the outermost agent invocation (`invoke_agent`, OpenInference `AGENT`, Traceloop
 `agent`), lifted to the top of the unbroken chain of workflow / chain spans right above it
@@ -26,8 +27,10 @@ import json
 import re
 from typing import Any
 
-from ..store.base import Stages, Store
-from . import conventions as c
+from ..model import TimeRange
+from . import genai as c
+from .base import Stages, Store
+from .predicates import window_where
 
 _PASS = c.sql_in(c.PASS_THROUGH)
 _NOT_PLAIN = re.compile(r'["\\\x00-\x1f]')
@@ -400,3 +403,165 @@ LEFT JOIN (SELECT id, service, operation, status_message, error_type FROM {t['x'
 WHERE x.is_step
 ORDER BY x.trace_id, root, x.start_ns, x.span_id
 """
+
+
+# -- the questions agents/ asks ---------------------------------------------------------------
+def run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRange, agent: str | None,
+             failed: bool, limit: int) -> list[dict[str, Any]]:
+    """Every run's aggregates (the heavy part), filtered and limited."""
+    cond, params = window_where(window, "started_ns")
+    if agent:
+        cond += " AND agent = ?"
+        params.append(agent)
+    if failed:
+        cond += " AND status = 'error'"
+    with run_tables(store, scope, scope_params) as t:
+        return t.query(f"WITH {runs_cte(t)} SELECT * FROM runs WHERE {cond} "
+                       f"ORDER BY started_ns DESC, run_id LIMIT {int(limit)}", params)
+
+
+def newest_run_traces(store: Store, window: TimeRange) -> list[dict[str, Any]]:
+    """Traces holding GenAI spans in the window, newest first, each with a bound no run of it starts after."""
+    cond, params = window_where(window)
+    return store.query(newest_traces(cond), params)
+
+
+def step_rows(store: Store, trace_ids: list[str]) -> list[dict[str, Any]]:
+    """Every step of the runs in these traces, with its attributes (see `steps_select`)."""
+    with run_tables(store, TRACES_SCOPE, [trace_ids], detail=True) as t:
+        return t.query(steps_select(t))
+
+
+def span_events(store: Store, trace_id: str, span_id: str) -> str | None:
+    """The events (JSON text) of one span."""
+    rows = store.query("SELECT events FROM spans WHERE trace_id = ? AND span_id = ? LIMIT 1", [trace_id, span_id])
+    return rows[0]["events"] if rows else None
+
+
+def session_rows(store: Store, window: TimeRange, limit: int) -> list[dict[str, Any]]:
+    """Conversations with a GenAI span in the window, most recently active first: {conv, last_ns, traces}."""
+    cond, params = window_where(window)
+    return store.query(f"""
+        WITH g AS MATERIALIZED (
+            SELECT trace_id, start_ns, {c.sql_parse(fields=('conversation_id',))} AS a FROM spans
+            WHERE {cond} AND regexp_matches(attributes, '"(?:gen_ai|session|langfuse)\\.'))
+        SELECT conv, max(start_ns) AS last_ns, array_agg(DISTINCT trace_id) AS traces FROM (
+            SELECT {c.sql_field('conversation_id', parsed='a')} AS conv, trace_id, start_ns FROM g)
+        WHERE conv IS NOT NULL GROUP BY conv ORDER BY last_ns DESC, conv LIMIT {int(limit)}""", params)
+
+
+def session_traces(store: Store, session_id: str) -> list[str]:
+    """The traces with a span carrying this conversation or session id."""
+    rows = store.query(f"""
+        SELECT DISTINCT trace_id FROM (
+            SELECT trace_id, {c.sql_parse(fields=('conversation_id',))} AS a FROM spans
+            WHERE position(? IN attributes) > 0)
+        WHERE {c.sql_field('conversation_id', parsed='a')} = ?""", [session_id, session_id])
+    return [r["trace_id"] for r in rows]
+
+
+def runs_in_traces(store: Store, traces: list[str]) -> list[dict[str, Any]]:
+    """Every run in these traces, oldest first (`runs_cte`'s rows)."""
+    with run_tables(store, TRACES_SCOPE, [traces]) as t:
+        return t.query(f"WITH {runs_cte(t)} SELECT * FROM runs ORDER BY started_ns, run_id")
+
+
+def span_total(store: Store) -> int:
+    """Spans stored (baselines are cached while it is unchanged)."""
+    return int(store.query("SELECT count(*) AS n FROM spans")[0]["n"])
+
+
+def baseline_rows(store: Store, agents: list[str], traces: list[str] | None,
+                  max_good_paths: int) -> list[dict[str, Any]]:
+    """Per agent over its stored runs: runs, token median and MAD, successful runs and their newest
+    `max_good_paths` paths (steps joined by \\x1f). traces: every trace with a GenAI span, if known."""
+    if traces is not None:
+        scope, params = TRACES_SCOPE, [traces]
+    else:
+        scope, params = named_scope(agents) or (window_scope("TRUE"), [])
+    with run_tables(store, scope, params, signals=False) as t:
+        rows = t.query(f"""
+        WITH {runs_cte(t)},
+        r AS (
+            SELECT agent, status, path,
+                   CASE WHEN tokens_in IS NOT NULL OR tokens_out IS NOT NULL
+                        THEN coalesce(tokens_in, 0) + coalesce(tokens_out, 0) ELSE tokens_total_attr END AS tok,
+                   row_number() OVER (PARTITION BY agent, status ORDER BY started_ns DESC, run_id) AS recent
+            FROM runs WHERE agent IN (SELECT unnest(?::VARCHAR[]))),
+        m AS (SELECT agent, count(*) AS n, count(tok) AS n_tok, quantile_cont(tok, 0.5) AS med FROM r GROUP BY agent),
+        d AS (SELECT r.agent, quantile_cont(abs(r.tok - m.med), 0.5) AS mad
+              FROM r JOIN m USING (agent) GROUP BY r.agent),
+        g AS (SELECT agent, count(*) FILTER (WHERE status = 'ok') AS n_ok,
+                     list(coalesce(path, '') ORDER BY recent)
+                         FILTER (WHERE status = 'ok' AND recent <= {int(max_good_paths)}) AS good
+              FROM r GROUP BY agent)
+        SELECT m.agent AS agent, m.n AS n, m.n_tok AS n_tok, m.med AS med, d.mad AS mad, g.n_ok AS n_ok, g.good AS good
+        FROM m JOIN d USING (agent) JOIN g USING (agent)""", [agents])
+    return rows
+
+
+def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), limit: int = 1000) -> list[str]:
+    """Ids of agent runs with a span in `service` that started in the window, earliest first."""
+    cond, params = window_where(window)
+    # Only traces that hold GenAI spans can hold runs: a backend shared with users has many others.
+    scope = (f"SELECT DISTINCT trace_id FROM spans WHERE service = ? AND {cond} "
+             f"INTERSECT {window_scope(cond)}")
+    with run_tables(store, scope, [service, *params, *params]) as t:
+        rows = t.query(f"""
+            SELECT r.trace_id || ':' || r.span_id AS run_id, t.first_ns AS first_ns
+            FROM (SELECT root_id, min(start_ns) AS first_ns FROM {t['x']} WHERE service = ? AND {cond}
+                  GROUP BY root_id) t
+            JOIN {t['s']} r ON r.id = t.root_id
+            ORDER BY first_ns, run_id LIMIT {int(limit)}""", [service, *params])
+    return [r["run_id"] for r in rows]
+
+
+def load_rows(store: Store, window: TimeRange) -> list[dict[str, Any]]:
+    """Per (agent, backend): calls the agent's runs made to it in the window, errors, runs; `instrumented`:
+    the backend sends spans (else it is a leaf CLIENT span's server.address)."""
+    cond, params = window_where(window)
+    xcond, _ = window_where(window, "x.start_ns")
+    with run_tables(store, window_scope(cond), params) as t:
+        return t.query(f"""
+            WITH {runs_cte(t)},
+            parents AS (SELECT DISTINCT trace_id, parent_span_id AS span_id FROM {t['x']}
+                             WHERE parent_span_id IS NOT NULL),
+            calls AS (
+                SELECT runs.agent AS agent, runs.run_id AS run_id, x.service AS backend, TRUE AS instrumented,
+                       x.failed AS failed
+                FROM {t['x']} x JOIN runs ON runs.root_id = x.root_id
+                WHERE x.kind IN ('SERVER', 'CONSUMER') AND x.service <> runs.root_service AND {xcond}
+                UNION ALL
+                SELECT runs.agent, runs.run_id, x.server_address, FALSE, x.failed
+                FROM {t['x']} x JOIN runs ON runs.root_id = x.root_id
+                LEFT JOIN parents p ON p.trace_id = x.trace_id AND p.span_id = x.span_id
+                WHERE x.kind = 'CLIENT' AND x.server_address IS NOT NULL AND p.span_id IS NULL AND {xcond})
+            SELECT agent, backend, instrumented, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
+                   count(DISTINCT run_id) AS runs
+            FROM calls GROUP BY ALL ORDER BY calls DESC, agent, backend""", [*params, *params])
+
+
+def served_requests(store: Store, window: TimeRange, services: list[str]) -> dict[str, int]:
+    """Requests (SERVER/CONSUMER spans) each of these services served in the window."""
+    cond, params = window_where(window)
+    return {r["service"]: r["n"] for r in store.query(f"""
+        SELECT service, count(*) AS n FROM spans
+        WHERE kind IN ('SERVER', 'CONSUMER') AND {cond} AND service IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY service""", [*params, services])}
+
+
+def spend_rows(store: Store, window: TimeRange) -> list[dict[str, Any]]:
+    """Per (agent, model) of the window's runs: runs, model calls, tokens, cost the instrumentation sent,
+    and the tokens of calls without it (for the price table)."""
+    cond, params = window_where(window)
+    xcond, _ = window_where(window, "x.start_ns")
+    with run_tables(store, window_scope(cond), params) as t:
+        return t.query(f"""
+            SELECT x.run_agent AS agent, x.step_name AS model, count(DISTINCT x.root_id) AS runs, count(*) AS calls,
+                   sum(x.input_tokens) AS input_tokens, sum(x.output_tokens) AS output_tokens,
+                   sum(x.cost) AS cost_sent, count(x.cost) AS calls_with_cost,
+                   sum(x.input_tokens) FILTER (WHERE x.cost IS NULL) AS in_unpriced,
+                   sum(x.output_tokens) FILTER (WHERE x.cost IS NULL) AS out_unpriced
+            FROM {t['x']} x
+            WHERE x.gkind = 'llm' AND NOT x.in_llm AND {xcond}
+            GROUP BY x.run_agent, x.step_name""", params)

@@ -1,4 +1,6 @@
-"""The one alias table from GenAI telemetry conventions to the fields agent analysis reads.
+"""The one alias table from GenAI telemetry conventions to the fields agent analysis reads, and the SQL
+that reads those fields (here in store/, beside `agent_runs`, which builds on it; `agents` reads the
+same table in Python).
 
 The OpenTelemetry GenAI conventions are still "development" and rename keys between releases
 (`gen_ai.system` → `gen_ai.provider.name`, `gen_ai.usage.prompt_tokens` → `input_tokens`,
