@@ -188,3 +188,62 @@ def test_healthy_data_with_no_baseline_is_not_blamed_on_anyone_clearly(tmp_path)
     r = ip.investigate()
     assert r["evidence_strength"]["rankable"] is False
     assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
+
+
+def _resource_csv(path, services, burning, *, column="cpu", minutes=40):
+    """RCAEval-layout metrics, one row a minute: each service's `column` steady, `burning`'s ×4 from
+    the onset; a node-wide series that jumps for everyone, which is no one's fault."""
+    lines = ["time," + ",".join(f"{s}_{column},{s}_node-cpu" for s in services)]
+    for m in range(-20, minutes):
+        t = T0 + m * MIN
+        row = []
+        for i, s in enumerate(services):
+            level = 10 + i + (m % 3) * 0.3
+            row += [level * (4 if s == burning and t >= ONSET else 1), 40 * (3 if t >= ONSET else 1)]
+        lines.append(f"{t // 10**9}," + ",".join(f"{v:.3f}" for v in row))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def slightly_slower_cart(tb, t, bad, rng):
+    """frontend calls catalog and cart; after the onset cart is a little slower (its CPU is taken),
+    too little for a latency symptom of its own."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    for callee, ms in (("catalog", 8), ("cart", 5)):
+        d = jitter(rng, ms * (1.15 if bad and callee == "cart" else 1))
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d)
+        end += d + 2
+    root.end_ns = root.start_ns + int((end + jitter(rng, 2)) * 1e6)
+
+
+def test_a_service_whose_own_cpu_rose_and_stayed_up_is_a_suspect(tmp_path):
+    from interplay.metrics_csv import ingest_rcaeval_csv
+    ip = load(tmp_path, requests(slightly_slower_cart))
+    ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart"))
+    r = ip.investigate(at_ns=ONSET)
+    assert top(r)[0] == "cart", top(r)
+    shift = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "resource_shift"]
+    assert shift and shift[0]["metric"] == "cpu" and shift[0]["after"] > 3 * shift[0]["before"]
+    assert r["root_causes"][0]["explains"]["resources"] > 0
+    # the node-wide series tripled for everyone: no service is a suspect for it
+    assert all(e["metric"] != "node-cpu" for c in r["root_causes"] for e in c["evidence"]
+               if e["type"] == "resource_shift")
+
+
+def test_cpu_that_rose_by_a_fraction_is_not_a_resource_fault(tmp_path):
+    from interplay.metrics_csv import ingest_rcaeval_csv
+    ip = load(tmp_path, requests(slightly_slower_cart))
+    csv = _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], None)
+    text = csv.read_text().splitlines()
+    # cart's CPU up by a third after the onset: a busier hour, not a fault
+    head, rows = text[0], [r.split(",") for r in text[1:]]
+    col = head.split(",").index("cart_cpu")
+    for r in rows:
+        if int(r[0]) * 10**9 >= ONSET:
+            r[col] = f"{float(r[col]) * 1.33:.3f}"
+    csv.write_text(head + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    ingest_rcaeval_csv(ip, csv)
+    r = ip.investigate(at_ns=ONSET)
+    assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "resource_shift"]

@@ -25,6 +25,7 @@ class Context:
     paths: list[PathShift] = field(default_factory=list)  # services whose requests newly stop early
     errors: list[ErrorSurge] = field(default_factory=list)  # exceptions / error logs without span status
     gaps: dict[tuple[str, str, str], EdgeGap] = field(default_factory=dict)  # per (caller, callee, how)
+    resources: list[Any] = field(default_factory=list)  # _metrics.ResourceShift: CPU/memory that rose
     peer: bool = False  # no baseline in time: requests and edges compared with their peers instead
 
 

@@ -148,6 +148,13 @@ def log_templates(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
+def resource_shift(ctx: Context) -> list[dict[str, Any]]:
+    """A service's own CPU, memory or restarts that rose at the onset and stayed up."""
+    return [evidence(r.service, "resource_shift", f"{r.service} {r.metric}: {_num(r.before)} → {_num(r.after)} "
+                     f"and staying up (robust z {r.z:.1f})", before=r.before, after=r.after, metric=r.metric,
+                     z=round(r.z, 2), weight=0.0) for r in ctx.resources]
+
+
 def metric_shift(ctx: Context) -> list[dict[str, Any]]:
     """Service metrics whose incident level sits far outside their baseline (robust z)."""
     return metric_shifts(ctx.store, ctx.baseline, ctx.incident, limit=20)
@@ -231,6 +238,7 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
-EXTRACTORS = [error_origin, self_time, path_shift, queue_lag, exception_surge, network_gap, rate_shift, saturation, log_templates, metric_shift, changes]
+EXTRACTORS = [error_origin, self_time, path_shift, queue_lag, exception_surge, network_gap, rate_shift, saturation,
+              log_templates, resource_shift, metric_shift, changes]
 
 __all__ = ["EXTRACTORS", "metric_shifts", "proportion_z"]

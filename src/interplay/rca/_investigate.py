@@ -14,7 +14,7 @@ from ._evidence import EXTRACTORS
 from ._errors import error_surges
 from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._paths import path_onset, path_shifts
-from ._metrics import investigate_metrics
+from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
 from ._rank import (blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting,
                     other_symptoms)
 from ..model import InvalidInput, NotFound
@@ -93,6 +93,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         # code fault cutting paths short) or a queue fell far behind: investigate again from then
         return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1])
     ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
+    ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
     shares = blame_shares(ctx)
@@ -249,7 +250,8 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str,
                                  "load": round(s.get("load", 0.0), 4),
                                  "call_paths": round(s.get("path", 0.0), 4),
                                  "queue_lag": round(s.get("lag", 0.0), 4),
-                                 "exceptions": round(s.get("exceptions", 0.0), 4)},
+                                 "exceptions": round(s.get("exceptions", 0.0), 4),
+                                 "resources": round(s.get("resources", 0.0), 4)},
                     "chain": _chain(ctx, name, effect, symptom_services,
                                     by_paths=s.get("path", 0.0) > s.get("error", 0.0) + s.get("latency", 0.0)),
                     "evidence": sorted(ev, key=lambda e: -e["weight"])[:12],
@@ -258,7 +260,8 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str,
 
 
 def _effect(name: str, s: dict[str, Any], ev: list[dict[str, Any]]) -> str:
-    for field, kind in (("path", "path_shift"), ("lag", "queue_lag"), ("exceptions", "exception_surge")):
+    for field, kind in (("path", "path_shift"), ("lag", "queue_lag"), ("exceptions", "exception_surge"),
+                        ("resources", "resource_shift")):
         if s.get(field, 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0), s.get("load", 0.0)):
             own = [e for e in ev if e["type"] == kind]
             if own:

@@ -6,6 +6,8 @@ when not given, is the change point of the per-bucket strongest deviation across
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from ..detect import change_point, median, robust_z
@@ -82,3 +84,50 @@ def _onset(series: dict[tuple[str, str], list[tuple[int, float]]], times: list[i
             worst[index[t]] = max(worst[index[t]], min(abs(robust_z(ref, v, floor=spread)), 50.0))
     k = change_point(worst)
     return times[k] if k is not None else times[len(times) // 2]
+
+
+# A service's own CPU, memory and restarts: what a resource fault moves. Host- and node-wide series
+# (shared by every pod on the machine) and traffic counters (they follow load) are left out.
+RESOURCE_METRIC = re.compile(r"(^|[._-])(cpu|mem|memory)([._-]|$)|restart", re.IGNORECASE)
+SHARED_METRIC = re.compile(r"(^|[._-])(node|system|host)([._-]|$)", re.IGNORECASE)
+RESOURCE_Z = 3.0       # a sustained rise this many robust spreads above the baseline counts ...
+RESOURCE_RATIO = 2.0   # ... when it at least doubled: a busier hour moves CPU by a fraction, a fault by multiples
+RESOURCE_POINTS = 5    # "sustained": the median of the first points after the onset
+MIN_BEFORE_NS = 10 * 60 * 10**9  # metrics often reach further back than traces: use it
+
+
+@dataclass(frozen=True)
+class ResourceShift:
+    service: str
+    metric: str
+    before: float
+    after: float
+    z: float
+
+
+def resource_shifts(store: Store, onset_ns: int, until_ns: int, before_ns: int = MIN_BEFORE_NS,
+                    services: set[str] | None = None) -> list[ResourceShift]:
+    """Services whose own CPU, memory or restarts rose and stayed up at the onset, strongest first.
+
+    The baseline is whatever the metrics hold in `before_ns` before the onset, not only the traces'
+    baseline: metrics are scraped for longer, and a resource fault seldom shows in a span."""
+    rows = store.query("""
+        SELECT service, name, time_ns, avg(value) AS v FROM metrics
+        WHERE time_ns >= ? AND time_ns < ? AND value IS NOT NULL AND isfinite(value)
+        GROUP BY ALL ORDER BY time_ns""", [onset_ns - before_ns, until_ns])
+    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for r in rows:
+        if RESOURCE_METRIC.search(r["name"]) and not SHARED_METRIC.search(r["name"]) \
+                and (services is None or r["service"] in services):
+            series.setdefault((r["service"], r["name"]), []).append((int(r["time_ns"]), float(r["v"])))
+    best: dict[str, ResourceShift] = {}
+    for (service, name), points in series.items():
+        before = [v for t, v in points if t < onset_ns]
+        after = [v for t, v in points if t >= onset_ns][:RESOURCE_POINTS]
+        if len(before) < 3 or not after:
+            continue
+        b, a = median(before), median(after)
+        z = robust_z(before, a, floor=max(abs(b) * 0.05, 1e-9))
+        if z >= RESOURCE_Z and a >= RESOURCE_RATIO * b and (service not in best or z > best[service].z):
+            best[service] = ResourceShift(service, name, b, a, min(z, 1e6))
+    return sorted(best.values(), key=lambda r: (-r.z, r.service))

@@ -87,6 +87,8 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
         out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
     for e in ctx.errors:
         out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported_by_callee else 1.0), e.service, "exceptions"))
+    for r in ctx.resources:  # a service's own CPU or memory that rose and stayed up
+        out.append((min(r.z / 4, STRENGTH_CAP), r.service, "resources"))
     if ctx.peer:  # with no baseline, an edge whose gap dwarfs its peers' is a symptom of its own
         support = gap_support(ctx.gaps)
         for g in ctx.gaps.values():
