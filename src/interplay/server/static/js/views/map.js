@@ -26,9 +26,16 @@ export async function renderMap(root) {
   showSummary(panel, graph, anomalies);
   const layout = h("div", {class: "map-layout"}, h("section", {class: "card map-card"}, legend(), canvas), panel);
   add(root, layout);
-  // a map too wide to read beside the panel takes the page's width, the panel goes under it
+  // a map too wide to read beside the panel takes the page's width, the panel goes under it: decided once
+  // the page is on screen (views are built detached, where nothing has a width yet)
   const svg = canvas.querySelector("svg.graph");
-  if (svg && Number(svg.getAttribute("width")) * MIN_SCALE > canvas.clientWidth) layout.classList.add("wide");
+  let frames = 0;
+  const fit = () => {
+    if (!svg || ++frames > 120) return;
+    if (!canvas.isConnected || !canvas.clientWidth) return requestAnimationFrame(fit);
+    layout.classList.toggle("wide", Number(svg.getAttribute("width")) * MIN_SCALE > canvas.clientWidth);
+  };
+  requestAnimationFrame(fit);
 }
 
 /** With no data in the range: say how to send some, or where the data is. */
