@@ -642,3 +642,23 @@ def test_log_template_evidence_opens_its_records(shop, page):
     assert bodies and all(stem in b for b in bodies), (stem, bodies[:3])
     assert_readable(page.inner_text("#view"), "a log template's records")
     assert not page.errors
+
+
+def test_an_investigations_agent_runs_are_listed_and_open(data, page, tmp_path):
+    srv = start_server(_copy(data["agents"], tmp_path), grpc=False)
+    try:
+        inv = srv.post("/api/investigations", json={}).json()
+        cause = next(c for c in inv["root_causes"] if c.get("agent_runs"))
+        page.goto(f"{srv.url}/#/investigation/{inv['id']}")
+        page.wait_for_selector("#causes li")
+        page.locator(f"#causes li[data-rank='{cause['rank']}']").click()
+        page.wait_for_selector("#cause-agent-runs a")
+        listed = page.locator("#cause-agent-runs a").all_inner_texts()
+        assert listed == cause["agent_runs"][:20]
+        page.locator("#cause-agent-runs a").first.click()
+        page.wait_for_selector("#steps-table tbody tr")
+        assert cause["agent_runs"][0].replace(":", "%3A") in page.url
+        assert_readable(page.inner_text("#view"), "an agent run from an investigation")
+        assert not page.errors
+    finally:
+        srv.stop()
