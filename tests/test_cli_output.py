@@ -48,6 +48,7 @@ def test_version_flag():
 def test_rates_read_as_percentages(db):
     text = run_cli("services", "--db", db).stdout
     assert "errors" in text and "10%" in text  # api: 10 failures in 100 requests
+    assert "req/s, errors, p50/p99: of the requests a service serves" in text  # the legend
     assert "0.1 " not in text
     impact = run_cli("impact", "api", "--db", db).stdout
     assert "100%" in impact and "share:" in impact  # the legend under the entry-point table

@@ -245,7 +245,9 @@ def services(db, url, token, since, until, fmt) -> None:
                              ("error_pct", "errors"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
                              ("first_seen", "first seen"), ("last_seen", "last seen")],
                  empty="no telemetry yet: point OTLP at http://127.0.0.1:4318 (interplay serve) "
-                       "or run `interplay ingest FILE`")
+                       "or run `interplay ingest FILE`",
+                 caption="req/s, errors, p50/p99: of the requests a service serves (its SERVER and CONSUMER "
+                         "spans, or all its spans when it has none), between its first and last span")
 
 
 @main.command()
@@ -276,7 +278,9 @@ def traces(db, url, token, since, until, service, operation, errors, min_duratio
     output.table(out, rows, [("trace_id", "trace id"), ("start", "start"), ("root_service", "root service"),
                              ("root_operation", "root operation"), ("duration_ms", "ms"),
                              ("spans", "spans"), ("errors", "errors"), ("services", "services")],
-                 empty="no traces match")
+                 empty="no traces match",
+                 caption="ms: the trace from its first span's start to its last span's end; errors: spans with "
+                         "error status; `interplay trace ID` shows one")
 
 
 @main.command()
