@@ -40,3 +40,27 @@ def test_demo_json_shows_truth_and_investigation(tmp_path):
 def test_demo_unknown_scenario_is_a_clear_error():
     r = subprocess.run([INTERPLAY, "demo", "--scenario", "nope"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "unknown scenario 'nope'" in r.stderr and "shop-db-latency" in r.stderr
+
+
+def test_demo_text_ends_with_commands_that_run_as_printed(tmp_path):
+    """From the repository, with .venv/bin not on PATH (as after `make demo`): the hint names the command by
+    the path that works, points to `serve` for the UI, and its `services` line runs as printed."""
+    import os
+    import shlex
+    from conftest import ROOT
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if os.path.dirname(INTERPLAY) != p)
+    r = subprocess.run([INTERPLAY, "demo", "--scenario", "shop-db-latency", "--baseline", "10",
+                        "--incident", "8", "--workdir", str(tmp_path)], capture_output=True, text=True,
+                       timeout=240, cwd=ROOT, env={**os.environ, "PATH": path})
+    assert r.returncode == 0, r.stderr
+    hint = r.stdout[r.stdout.index("Database kept at"):].splitlines()
+    serve = next(line for line in hint if " serve --db " in line)
+    assert "http://127.0.0.1:4318/" in serve and "UI" in serve
+    services = next(line for line in hint if " services --db " in line).strip()
+    argv = shlex.split(services)
+    from pathlib import Path
+    assert argv[0] == "interplay" or (ROOT / argv[0]).resolve() == Path(INTERPLAY).resolve(), argv[0]
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT,
+                           env={**os.environ, "PATH": path} if argv[0] != "interplay" else None)
+    assert again.returncode == 0 and "frontend" in again.stdout, again.stderr
