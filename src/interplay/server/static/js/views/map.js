@@ -20,6 +20,8 @@ export async function renderMap(root) {
     add(clear(canvas), drawGraph(graph, {anomalies, selected, onSelect: (id) => {
       draw(id);
       showNode(panel, graph, id, anomalies);
+      // under a full-width map the panel is below: bring the node's callers and callees into sight
+      if (panel.parentElement?.classList.contains("wide")) panel.scrollIntoView({block: "nearest", behavior: "smooth"});
     }}));
   };
   draw(null);
