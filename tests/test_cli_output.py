@@ -168,3 +168,20 @@ def test_a_big_trace_prints_folded(traces_db):
     assert everything.count("SELECT rows") == 1000
     shallow = run_cli("trace", traces_db["big"], "--db", traces_db["db"], "--depth", "0").stdout
     assert "[+1100 spans below, 1 with errors]" in shallow and "1 subtree folded below depth 0" in shallow
+
+
+def test_agents_show_folds_a_tool_loop(tmp_path):
+    from interplay.testbed import simulate
+    simulate("agentic", "agent_tool_loop", seed=1, out=tmp_path / "a.jsonl", duration_s=300, rate_per_s=0.5,
+             fault_at_s=60)
+    ip = Interplay.open(tmp_path / "a.duckdb")
+    ip.ingest_file(tmp_path / "a.jsonl")
+    ip.close()
+    db = str(tmp_path / "a.duckdb")
+    longest = max(cli_json("agents", "--db", db, "--failed", "--limit", "200")["runs"], key=lambda r: r["steps"])
+    assert longest["steps"] > 50
+    text = run_cli("agents", "show", longest["run_id"], "--db", db).stdout
+    assert len(text.splitlines()) < 20, text
+    assert "tool:search_products ×" in text and "(--all-steps for each)" in text
+    every = run_cli("agents", "show", longest["run_id"], "--db", db, "--all-steps").stdout
+    assert len(every.splitlines()) > longest["steps"]
