@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import INTERPLAY
+from conftest import INTERPLAY, ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +48,6 @@ def test_demo_unknown_scenario_is_a_clear_error():
 def test_demo_text_ends_with_commands_that_run_as_printed(tmp_path):
     """From the repository, with .venv/bin not on PATH (as after `make demo`): the hint names the command by
     the path that works, points to `serve` for the UI, and its `services` line runs as printed."""
-    import os
-    import shlex
-    from conftest import ROOT
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
                            if os.path.dirname(INTERPLAY) != p)
     r = subprocess.run([INTERPLAY, "demo", "--scenario", "shop-db-latency", "--baseline", "10",
@@ -59,7 +59,6 @@ def test_demo_text_ends_with_commands_that_run_as_printed(tmp_path):
     assert "http://127.0.0.1:4318/" in serve and "UI" in serve
     services = next(line for line in hint if " services --db " in line).strip()
     argv = shlex.split(services)
-    from pathlib import Path
     assert argv[0] == "interplay" or (ROOT / argv[0]).resolve() == Path(INTERPLAY).resolve(), argv[0]
     again = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT,
                            env={**os.environ, "PATH": path} if argv[0] != "interplay" else None)
