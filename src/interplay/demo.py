@@ -46,8 +46,7 @@ def run_demo(scenario: str | None = None, *, baseline_s: float = 35.0, incident_
     hub = Interplay.open(db, read_only=True)
     try:
         services = hub.services()
-        investigate = getattr(hub, "investigate", None)
-        investigation = investigate() if investigate else None
+        investigation = hub.investigate()
     finally:
         hub.close()
     return {"scenario": name, "truth": {"service": truth["service"], "fault": truth["fault"],

@@ -70,7 +70,7 @@ _EVENTS = {"opened": "opened", "reopened": "opened", "restarted": "updated", "re
 
 async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] | None]:
     """Run the investigations the alerts need, store their results, forward notifications."""
-    url = getattr(state, "notify_url", None)
+    url = state.notify_url
     out = []
     for group, rec, action in recorded:
         try:
