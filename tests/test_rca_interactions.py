@@ -247,3 +247,26 @@ def test_cpu_that_rose_by_a_fraction_is_not_a_resource_fault(tmp_path):
     ingest_rcaeval_csv(ip, csv)
     r = ip.investigate(at_ns=ONSET)
     assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "resource_shift"]
+
+
+def frontend_floods_cart(tb, t, bad, rng):
+    """After the onset frontend calls cart five times per request (a retry loop of its own)."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    for callee, ms, times in (("catalog", 8, 1), ("cart", 5, 5 if bad else 1)):
+        for _ in range(times):
+            d = jitter(rng, ms)
+            c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1)
+            c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d)
+            end += d + 2
+    root.end_ns = root.start_ns + int((end + jitter(rng, 2)) * 1e6)
+
+
+def test_cpu_that_rose_under_a_surge_of_calls_points_at_who_sent_them(tmp_path):
+    from interplay.metrics_csv import ingest_rcaeval_csv
+    ip = load(tmp_path, requests(frontend_floods_cart))
+    ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart"))
+    r = ip.investigate(at_ns=ONSET)
+    resources = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "resources"]
+    assert resources and resources[0]["suspect"] == "frontend", resources
+    assert top(r)[0] == "frontend", top(r)

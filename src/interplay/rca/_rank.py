@@ -14,6 +14,7 @@ from ._gaps import gap_support, place_gap
 
 STRENGTH_CAP = 4.0  # strengths past this are all "certain"
 SURGE = 1.5
+MIN_SURGE_CALLS = 20
 WAIT_RISE = 3.0  # a callee this much slower, with this many more calls in flight, fills its caller's pool  # first-try calls into a node must rise this much before its trouble counts as load
 
 
@@ -87,8 +88,10 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
         out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
     for e in ctx.errors:
         out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported_by_callee else 1.0), e.service, "exceptions"))
-    for r in ctx.resources:  # a service's own CPU or memory that rose and stayed up
-        out.append((min(r.z / 4, STRENGTH_CAP), r.service, "resources"))
+    for r in ctx.resources:  # a service's own CPU or memory that rose and stayed up ...
+        # ... unless its callers sent a surge of calls: then the CPU is the load's effect, and the
+        # caller that sent most of the extra calls is the suspect (as for load in the blame)
+        out.append((min(r.z / 4, STRENGTH_CAP), _load_sender(ctx, r.service) or r.service, "resources"))
     if ctx.peer:  # with no baseline, an edge whose gap dwarfs its peers' is a symptom of its own
         support = gap_support(ctx.gaps)
         for g in ctx.gaps.values():
@@ -97,6 +100,27 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
                 z = float(norm.isf(max(g.p_value, 1e-300)))
                 out.append((min(z / 4, STRENGTH_CAP), max(parts, key=lambda k: (parts[k], k)), "latency"))
     return out
+
+
+def _load_sender(ctx: Context, service: str) -> str | None:
+    """The caller that sent most of a surge of calls into `service` (calls rose SURGE-fold), if any."""
+    if ctx.peer:  # no baseline in time: no rates to compare
+        return None
+    before = after = 0.0
+    calls_before = 0
+    extra: dict[str, float] = {}
+    for e in ctx.graph.get("edges", []):
+        if e["callee"] != service or e["caller"] == service:
+            continue
+        b, i = e["stats"].get("baseline") or {}, e["stats"].get("incident") or {}
+        before += b.get("rate", 0.0)
+        after += i.get("rate", 0.0)
+        calls_before += b.get("calls", 0)
+        extra[e["caller"]] = extra.get(e["caller"], 0.0) + i.get("rate", 0.0) - b.get("rate", 0.0)
+    # a rate from a handful of calls before is noise: there must be a before to call it a surge
+    if not extra or calls_before < MIN_SURGE_CALLS or after < SURGE * before:
+        return None
+    return max(extra, key=lambda c: (extra[c], c))
 
 
 def queue_lags(ctx: Context) -> list[dict[str, Any]]:
