@@ -33,6 +33,7 @@ class Store(Protocol):
     """
 
     dialect: str  # "duckdb" | "clickhouse": lets query builders pick function spellings
+    read_only: bool  # opened for reading only (a query command beside a file nobody serves)
 
     def append(self, batch: TelemetryBatch) -> None:
         """Store every table of the batch in one transaction: all or nothing."""

@@ -41,7 +41,7 @@ class Investigations:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.persistent = not getattr(store, "read_only", False)
+        self.persistent = not store.read_only
         self._ready = False
 
     # -- writing -------------------------------------------------------------------------------
