@@ -205,17 +205,23 @@ def _resource_csv(path, services, burning, *, column="cpu", minutes=40):
     return path
 
 
+def _frontend_calls(tb, rng, calls):
+    """frontend's GET / calling each (callee, ms, times) in turn."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    for callee, ms, times in calls:
+        for _ in range(times):
+            d = jitter(rng, ms)
+            c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1)
+            c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d)
+            end += d + 2
+    root.end_ns = root.start_ns + int((end + jitter(rng, 2)) * 1e6)
+
+
 def slightly_slower_cart(tb, t, bad, rng):
     """frontend calls catalog and cart; after the onset cart is a little slower (its CPU is taken),
     too little for a latency symptom of its own."""
-    root = tb.span("frontend", "GET /", duration_ms=0)
-    end = 1.0
-    for callee, ms in (("catalog", 8), ("cart", 5)):
-        d = jitter(rng, ms * (1.15 if bad and callee == "cart" else 1))
-        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1)
-        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d)
-        end += d + 2
-    root.end_ns = root.start_ns + int((end + jitter(rng, 2)) * 1e6)
+    _frontend_calls(tb, rng, (("catalog", 8, 1), ("cart", 5 * (1.15 if bad else 1), 1)))
 
 
 def test_a_service_whose_own_cpu_rose_and_stayed_up_is_a_suspect(tmp_path):
@@ -251,15 +257,7 @@ def test_cpu_that_rose_by_a_fraction_is_not_a_resource_fault(tmp_path):
 
 def frontend_floods_cart(tb, t, bad, rng):
     """After the onset frontend calls cart five times per request (a retry loop of its own)."""
-    root = tb.span("frontend", "GET /", duration_ms=0)
-    end = 1.0
-    for callee, ms, times in (("catalog", 8, 1), ("cart", 5, 5 if bad else 1)):
-        for _ in range(times):
-            d = jitter(rng, ms)
-            c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1)
-            c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d)
-            end += d + 2
-    root.end_ns = root.start_ns + int((end + jitter(rng, 2)) * 1e6)
+    _frontend_calls(tb, rng, (("catalog", 8, 1), ("cart", 5, 5 if bad else 1)))
 
 
 def test_cpu_that_rose_under_a_surge_of_calls_points_at_who_sent_them(tmp_path):
