@@ -268,3 +268,26 @@ def test_cpu_that_rose_under_a_surge_of_calls_points_at_who_sent_them(tmp_path):
     resources = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "resources"]
     assert resources and resources[0]["suspect"] == "frontend", resources
     assert top(r)[0] == "frontend", top(r)
+
+
+def agent_refused_by_llm(tb, t, bad, rng):
+    """agent calls an LLM provider (a resource: no spans of its own); after the onset a third of the
+    calls get a 429 and the agent answers 503, both recorded only as HTTP codes, and it records a
+    caught exception for each. No span status anywhere."""
+    refused = bad and rng.random() < 0.33
+    root = tb.span("agent", "POST /support", duration_ms=0,
+                   attributes={"http.response.status_code": 503 if refused else 200})
+    root.child("agent", "chat gpt-4o", kind="CLIENT", offset_ms=1, duration_ms=3 if refused else jitter(rng, 40),
+               attributes={"server.address": "llm.example", "gen_ai.system": "openai",
+                           "http.response.status_code": 429 if refused else 200})
+    root.end_ns = root.start_ns + int(60e6)
+    if refused:
+        root.child("agent", "handle refusal", offset_ms=50, duration_ms=1, exception="RateLimitError", caught=True)
+
+
+def test_exceptions_of_a_caller_whose_calls_are_refused_point_at_what_refused_them(tmp_path):
+    ip = load(tmp_path, requests(agent_refused_by_llm))
+    r = ip.investigate(at_ns=ONSET)
+    assert top(r)[0] == "llm.example", [(c["service"], c["explains"]) for c in r["root_causes"]]
+    surge = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "exceptions"]
+    assert surge and surge[0]["suspect"] == "agent" and surge[0]["strength"] < 1.5  # reported, not begun

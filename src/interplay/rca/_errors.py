@@ -4,7 +4,8 @@ Much real telemetry sets no span status: a failure shows as an exception event o
 ERROR log carrying its trace and span ids. Counted per service as the share of its spans with
 either, and compared between the windows, so errors some services log all day long (before the
 onset too) are background, not cause. Where a service and one of its callees both surge, the
-callee is where the failure begins: the caller is only reporting it.
+callee is where the failure begins: the caller is only reporting it; so is a caller whose calls to
+a callee (a service or a resource such as an LLM provider) newly fail by their own status or code.
 """
 from __future__ import annotations
 
@@ -58,10 +59,18 @@ def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) ->
         if z >= MIN_Z and i[0] / i[1] - b[0] / b[1] >= MIN_RISE:
             surged[service] = (b, i, z)
     callees: dict[str, set[str]] = {}
+    failing_calls: set[str] = set()  # callers whose calls to some callee (a service or a resource) newly fail
     for e in edges:
         if e.get("mode") == "sync":
             callees.setdefault(e["caller"], set()).add(e["callee"])
-    out = [ErrorSurge(svc, b, i, z, reported_by_callee=bool(callees.get(svc, set()) & (set(surged) - {svc})))
+            b, i = e["stats"].get("baseline") or {}, e["stats"].get("incident") or {}
+            # failed calls, or calls retried (a refusal such as a 429 that a later try got past)
+            bad_i = i.get("errors", 0) + i.get("retries", 0)
+            bad_b = b.get("errors", 0) + b.get("retries", 0)
+            if bad_i >= 5 and bad_i / max(i.get("calls", 0), 1) - bad_b / max(b.get("calls", 0), 1) >= 5 * MIN_RISE:
+                failing_calls.add(e["caller"])
+    out = [ErrorSurge(svc, b, i, z, reported_by_callee=bool(callees.get(svc, set()) & (set(surged) - {svc}))
+                      or svc in failing_calls)
            for svc, (b, i, z) in surged.items()]
     out.sort(key=lambda e: -e.z)
     return out
