@@ -489,7 +489,9 @@ def test_service_page_charts_and_change_timeline(shop, page):
     assert sorted(lanes) == sorted({c["service"] for c in changes})
     assert page.locator("#changes-table tbody tr").count() == len(changes)
     # behind each lane, that service's traffic: request rate shaded, error rate as a line, peaks on hover
-    page.wait_for_selector("#change-timeline .lane-traffic path.rate")
+    # each lane's traffic loads on its own after the page shows: wait for every lane, not the first
+    page.wait_for_function("n => document.querySelectorAll('#change-timeline .lane-traffic path.rate').length >= n",
+                           arg=len(lanes))
     assert page.locator("#change-timeline .lane-traffic path.rate").count() == len(lanes)
     assert page.locator("#change-timeline .lane-traffic path.errors").count() == len(lanes)
     hover = page.locator("#change-timeline .lane-traffic > title").first.text_content()
