@@ -51,7 +51,7 @@ def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
             s["operations"].append(((node["share_error"] + node["share_latency"]) * part, op,
                                     node.get("exemplar")))
     for s in by_service.values():
-        s["operations"].sort(key=lambda t: -t[0])
+        s["operations"].sort(key=lambda t: (-t[0], str(t[1]), str(t[2])))  # ties in a fixed order on every engine
         s["score"] = s["error"] + s["latency"]
     return by_service
 
