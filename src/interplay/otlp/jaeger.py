@@ -6,7 +6,7 @@ Jaeger translator maps Jaeger spans.
 - The `span.kind` tag is the kind; `otel.scope.name`/`otel.scope.version` tags the scope;
   `w3c.tracestate` the trace state.
 - Status: an `error` tag that is true makes it ERROR (message from `otel.status_description`);
-  otherwise `otel.status_code`; otherwise an HTTP status code of 5xx (4xx on a CLIENT span).
+  otherwise `otel.status_code`; otherwise an HTTP or gRPC code that says it failed (`otlp.status`).
 - The first CHILD_OF reference within the trace is the parent; every other reference
   (FOLLOWS_FROM, a second parent) becomes a link with `opentracing.ref_type`.
 - Logs are events, named by their `event` field.
@@ -57,7 +57,7 @@ def _add_span(s: dict, processes: dict, b: ColumnBuilder, where: str) -> None:
     scope = str(tags.pop("otel.scope.name", tags.pop("otel.library.name", "")))
     scope_version = str(tags.pop("otel.scope.version", tags.pop("otel.library.version", "")))
     trace_state = str(tags.pop("w3c.tracestate", ""))
-    status, message = _status(tags, kind)
+    status, message = _status(tags)
     trace_id = padded_hex_id(s.get("traceID"), 16, "traceID")
     parent, links = _references(s.get("references") or (), trace_id)
     start_us, duration_us = _micros(s.get("startTime"), "startTime"), _micros(s.get("duration"), "duration")
@@ -94,7 +94,7 @@ def _tags(tags: Any) -> dict[str, Any]:
     return out
 
 
-def _status(tags: dict[str, Any], kind: str) -> tuple[str, str]:
+def _status(tags: dict[str, Any]) -> tuple[str, str]:
     error = tags.get("error")
     if error is True or isinstance(error, str) and error.lower() == "true":
         tags.pop("error")

@@ -53,7 +53,7 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         # begins. Compare requests and edges with their peers instead of with a before.
         # Only an edge that stands out from its peers is taken over the faint change: the slow
         # tenth of requests alone differs from the rest in some service in any data.
-        peer = _investigate_at(store, span_range, wanted, span_range[0], "no clear change: peers", peer=True)
+        peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True)
         if peer["root_causes"] and peer["evidence_strength"]["other_symptoms"]:
             result = peer
     result["seconds"] = round(time.perf_counter() - began, 3)
@@ -114,7 +114,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         "root_causes": causes,
         "load_moves": load_moves,
         "data_completeness": completeness,
-        "evidence_strength": _evidence_strength(ctx, trace_baseline, peer),
+        "evidence_strength": _evidence_strength(ctx, trace_baseline),
         "exemplars": {"failing": causes[0]["exemplar_trace"] if causes else None,
                       "healthy": ctx.blame.healthy_trace},
     }
@@ -293,14 +293,14 @@ def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],
     return chain
 
 
-def _evidence_strength(ctx: Context, baseline: TimeRange, peer: bool = False) -> dict[str, Any]:
+def _evidence_strength(ctx: Context, baseline: TimeRange) -> dict[str, Any]:
     """How much there was to compare, and whether it is enough to rank: said plainly when not."""
     seconds = max(baseline.until_ns - baseline.since_ns, 0) / 1e9
     symptom = max((g["score"] for g in ctx.groups), default=0.0)
     others = [{"kind": kind, "suspect": suspect, "strength": round(w, 3)} for w, suspect, kind in other_symptoms(ctx)]
     strongest = max([symptom] + [o["strength"] for o in others])
     notes = []
-    if peer:
+    if ctx.peer:
         notes.append(f"no baseline: the traces begin {seconds:.0f} s before the onset, so each entry point's "
                      "failing and slowest tenth of requests were compared with the rest of its own requests")
     elif seconds < MIN_BASELINE_S:
