@@ -13,6 +13,7 @@ import pytest
 
 from interplay.model import InterplayError
 from interplay.store import telemetry as queries
+from interplay.store._ch_schema import exporter_ddl
 from interplay.store._ch_transport import ChdbTransport
 from interplay.store.clickhouse import ClickHouseStore
 
@@ -56,9 +57,26 @@ ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)""",
 ) ENGINE = MergeTree PARTITION BY toDate(Timestamp) PRIMARY KEY (ServiceName, toDateTime(Timestamp))
 ORDER BY (ServiceName, toDateTime(Timestamp), Timestamp)"""]
 
+# The current generation (exporter v0.160 on): what `exporter_ddl` creates, checked against the exporter's own
+# sorting keys and types in test_writing_creates_current_exporter_tables_and_keeps_its_own_apart; metric times
+# in whole seconds.
+CURRENT = exporter_ddl("default", {})
+DDL = {"old": OLD, "current": CURRENT, "json": JSON_TYPED}
+
 SPELLINGS = {"old": ({"SERVER": "SPAN_KIND_SERVER", "CLIENT": "SPAN_KIND_CLIENT"},
                      {"UNSET": "STATUS_CODE_UNSET", "ERROR": "STATUS_CODE_ERROR"}),
+             "current": ({"SERVER": "Server", "CLIENT": "Client"}, {"UNSET": "Unset", "ERROR": "Error"}),
              "json": ({"SERVER": "Server", "CLIENT": "Client"}, {"UNSET": "Unset", "ERROR": "Error"})}
+# An exponential histogram point as the current exporter inserts it (times cut to the second).
+EXP_HISTOGRAM = {"ResourceAttributes": {"service.name": "payments"}, "ServiceName": "payments",
+                 "MetricName": "charge.latency", "MetricDescription": "card charge latency", "MetricUnit": "ms",
+                 "ScopeName": "payments.metrics", "ScopeVersion": "1.0", "Attributes": {"route": "/charge"},
+                 "StartTimeUnix": "1767225600", "TimeUnix": "1767227400", "Count": 7, "Sum": 301.5, "Scale": 3,
+                 "ZeroCount": 1, "PositiveOffset": 4, "PositiveBucketCounts": [1, 0, 2, 3], "NegativeOffset": 0,
+                 "NegativeBucketCounts": [], "Exemplars.FilteredAttributes": [{"order": "o-9"}],
+                 "Exemplars.TimeUnix": ["1767227399"], "Exemplars.Value": [250.0],
+                 "Exemplars.SpanId": ["00f067aa0ba902b7"], "Exemplars.TraceId": ["4bf92f3577b34da6a3ce929d0e0e4736"],
+                 "Flags": 0, "Min": 0.0, "Max": 250.0, "AggregationTemporality": 2}
 
 
 def _rows(generation: str) -> tuple[list[dict], list[dict]]:
@@ -105,11 +123,14 @@ def _fill(path, generation: str) -> None:
     """Create the generation's tables and insert its rows, as that exporter would; then let go of the path."""
     t = ChdbTransport(str(path))
     try:
-        for ddl in OLD if generation == "old" else JSON_TYPED:
+        for ddl in DDL[generation]:
             t.command(ddl)
         spans, logs = _rows(generation)
         for table, rows in (("otel_traces", spans), ("otel_logs", logs)):
             t.command(f"INSERT INTO {table} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in rows))
+        if generation == "current":
+            t.command("INSERT INTO otel_metrics_exponential_histogram FORMAT JSONEachRow\n"
+                      + json.dumps(EXP_HISTOGRAM))
     finally:
         t.close()
 
@@ -118,7 +139,7 @@ _SNAPSHOT = ("SELECT database, name, engine, total_rows, metadata_modification_t
              "WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema') ORDER BY database, name")
 
 
-@pytest.mark.parametrize("generation", ["old", "json"])
+@pytest.mark.parametrize("generation", ["old", "current", "json"])
 def test_read_only_over_each_generation(tmp_path, generation):
     path = tmp_path / "ch"
     _fill(path, generation)
@@ -149,9 +170,62 @@ def test_read_only_over_each_generation(tmp_path, generation):
         assert store.transport.query_arrow(_SNAPSHOT).to_pylist() == before
         assert store.transport.query_arrow("SELECT name FROM system.databases ORDER BY name").to_pylist() == databases
         assert "interplay" not in {d["name"] for d in databases}
-        assert {t["name"] for t in before} == {"otel_traces", "otel_logs"}
+        assert {t["name"] for t in before} == ({"otel_traces", "otel_logs"} if generation != "current" else {
+            "otel_traces", "otel_traces_trace_id_ts", "otel_traces_trace_id_ts_mv", "otel_logs",
+            *(f"otel_metrics_{k}" for k in ("gauge", "sum", "histogram", "exponential_histogram", "summary"))})
+        if generation == "current":
+            (m,) = store.query("SELECT * FROM metrics")
+            assert (m["type"], m["count"], m["scale"], m["zero_count"], m["positive_offset"]) == \
+                ("exponential_histogram", 7, 3, 1, 4)
+            assert json.loads(m["positive_bucket_counts"]) == [1, 0, 2, 3] and m["time_ns"] == 1767227400 * 10**9
+            assert (m["description"], m["scope_name"], m["scope_version"]) == \
+                ("card charge latency", "payments.metrics", "1.0")
+            assert json.loads(m["exemplars"]) == [{"time_ns": 1767227399 * 10**9, "value": 250.0,
+                                                   "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                                                   "span_id": "00f067aa0ba902b7", "attributes": {"order": "o-9"}}]
     finally:
         store.close()
+
+
+def _fingerprint(path) -> dict:
+    """Every table in the database with its engine, rows, change time and a hash of its content."""
+    t = ChdbTransport(str(path))
+    try:
+        tables = t.query_arrow(_SNAPSHOT).to_pylist()
+        for table in tables:
+            name = f"`{table['database']}`.`{table['name']}`"
+            if table["engine"] != "MaterializedView":
+                table["content"] = t.query_arrow(
+                    f"SELECT count() AS n, groupBitXor(cityHash64(toString(tuple(*)))) AS h FROM {name}").to_pylist()
+        table_dbs = {d["name"] for d in t.query_arrow("SELECT name FROM system.databases").to_pylist()}
+        return {"tables": tables, "databases": sorted(table_dbs)}
+    finally:
+        t.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("generation", ["old", "current", "json"])
+def test_query_commands_answer_from_each_generation_and_change_nothing(tmp_path, generation):
+    """The real CLI (services, traces, trace, logs, investigate) over exporter tables, no re-ingest: right
+    answers, and the database is the same afterwards, to the content hash of each table."""
+    from conftest import run_cli
+    path = tmp_path / "ch"
+    _fill(path, generation)
+    before = _fingerprint(path)
+    db = ["--db", f"chdb:{path}", "--format", "json"]
+    by = {s["service"]: s for s in json.loads(run_cli("services", *db).stdout)}
+    assert set(by) == {"frontend", "cart", "payments"} and by["payments"]["errors"] > 10
+    traces = json.loads(run_cli("traces", "--errors", "--limit", "3", *db).stdout)
+    assert len(traces) == 3 and all(t["root_service"] == "frontend" and t["errors"] >= 3 for t in traces)
+    tree = json.loads(run_cli("trace", traces[0]["trace_id"], *db).stdout)
+    assert tree["spans"] == 5 and tree["roots"][0]["status_code"] == "ERROR"
+    logs = json.loads(run_cli("logs", "--service", "payments", *db).stdout)
+    assert logs and all("card declined" in r["body"] for r in logs)
+    report = json.loads(run_cli("investigate", *db).stdout)
+    assert report["root_causes"][0]["service"] == "payments"
+    after = _fingerprint(path)
+    assert after == before
+    assert "interplay" not in after["databases"]
 
 
 def test_writing_creates_current_exporter_tables_and_keeps_its_own_apart(tmp_path):
@@ -177,6 +251,12 @@ def test_writing_creates_current_exporter_tables_and_keeps_its_own_apart(tmp_pat
         cols = {r["name"] for r in store.transport.query_arrow(
             "SELECT name FROM system.columns WHERE database = 'default' AND table = 'otel_logs'").to_pylist()}
         assert "EventName" in cols and "TimestampTime" not in cols and "LogAttributeItems" in cols
+        metric = store.transport.query_arrow(
+            "SELECT sorting_key, (SELECT type FROM system.columns WHERE database = 'default' "
+            "AND table = 'otel_metrics_sum' AND name = 'TimeUnix') AS time_type FROM system.tables "
+            "WHERE database = 'default' AND name = 'otel_metrics_sum'").to_pylist()
+        assert metric == [{"sorting_key": "ServiceName, MetricName, toStartOfHour(TimeUnix), cityHash64(Attributes), "
+                                          "TimeUnix", "time_type": "DateTime"}]
         lookup = store.transport.query_arrow(
             "SELECT TraceId, min(Start) AS s FROM otel_traces_trace_id_ts GROUP BY TraceId").to_pylist()
         assert [r["TraceId"] for r in lookup] == [t.trace_id]

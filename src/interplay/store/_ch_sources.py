@@ -8,7 +8,8 @@ and the SELECT always fits the columns that are there:
 
 - old tables: no `ScopeName`/`ScopeVersion`, `Duration Int64`, `SPAN_KIND_*`/`STATUS_CODE_*` spellings,
   no `EventName`, `TraceFlags` or exemplars;
-- current tables: `Map(LowCardinality(String), String)` attributes, `EventName`, `*AttributeItems` aliases;
+- current tables: `Map(LowCardinality(String), String)` attributes, `EventName`, `*AttributeItems` aliases,
+  metric and exemplar times in whole seconds (`DateTime`, since exporter v0.160);
 - JSON-typed tables (`traces_json_table.sql` and friends): attributes of type `JSON`, whose dotted keys
   ClickHouse stores as nested paths; they are flattened back to `{"service.name": ...}` here.
 
@@ -174,7 +175,8 @@ def _events(c: dict[str, str]) -> str:
         return "'[]'"
     attrs = _json_each(c, "Events.Attributes", "`Events.Timestamp`")
     return ("concat('[', arrayStringConcat(arrayMap((t, n, a) -> concat('{\"time_ns\":', "
-            "toString(toUnixTimestamp64Nano(t)), ',\"name\":', toJSONString(toString(n)), ',\"attributes\":', a, '}'), "
+            "toString(toUnixTimestamp64Nano(toDateTime64(t, 9))), ',\"name\":', toJSONString(toString(n)), "
+            "',\"attributes\":', a, '}'), "
             f"`Events.Timestamp`, `Events.Name`, {attrs}), ','), ']')")
 
 
@@ -194,7 +196,8 @@ def _exemplars(c: dict[str, str]) -> str:
         return "'[]'"
     attrs = _json_each(c, "Exemplars.FilteredAttributes", "`Exemplars.TimeUnix`")
     return ("concat('[', arrayStringConcat(arrayMap((t, v, tr, sp, a) -> concat('{\"time_ns\":', "
-            "toString(toUnixTimestamp64Nano(t)), ',\"value\":', toJSONString(v), ',\"trace_id\":', toJSONString(tr), "
+            "toString(toUnixTimestamp64Nano(toDateTime64(t, 9))), ',\"value\":', toJSONString(v), "
+            "',\"trace_id\":', toJSONString(tr), "
             "',\"span_id\":', toJSONString(sp), ',\"attributes\":', a, '}'), `Exemplars.TimeUnix`, `Exemplars.Value`, "
             f"`Exemplars.TraceId`, `Exemplars.SpanId`, {attrs}), ','), ']')")
 
