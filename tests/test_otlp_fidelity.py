@@ -56,6 +56,7 @@ def _send_everything(server) -> dict:
                                       links=[Link(linked, {"link.reason": "batch"})]) as span:
         for v in LATENCIES:
             histogram.record(v, {"route": "/checkout"})  # inside a sampled span: exemplars carry its ids
+        span.add_event("payment.authorized", {"amount": 42.5})
         logger.emit(body="order placed", event_name="checkout.order_placed", severity_text="INFO",
                     attributes={"order.id": "o-1"})
         span_id = format(span.get_span_context().span_id, "016x")
@@ -95,14 +96,21 @@ def _check(ip: Interplay, sent: dict) -> None:
     (link,) = json.loads(root["links"])  # the Python SDK's encoder leaves a link's trace state out
     assert (link["trace_id"], link["span_id"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
     assert link["attributes"] == {"link.reason": "batch"}
+    (event,) = json.loads(root["events"])  # ClickHouse's attribute maps hold strings, as the exporter writes them
+    assert (event["name"], str(event["attributes"]["amount"])) == ("payment.authorized", "42.5")
 
 
 def test_sdk_data_comes_back_whole_in_both_stores(make_server, tmp_path):
     server = make_server()
     sent = _send_everything(server)
-    api_tree = server.get("/api/traces/4bf92f3577b34da6a3ce929d0e0e4736").json()
-    assert json.loads(api_tree["roots"][0]["links"])[0]["attributes"] == {"link.reason": "batch"}
-    assert api_tree["roots"][0]["trace_state"] == "vendor=abc"
+    (api_root,) = server.get("/api/traces/4bf92f3577b34da6a3ce929d0e0e4736").json()["roots"]
+    (link,) = json.loads(api_root["links"])
+    assert (link["span_id"], link["attributes"]) == ("b7ad6b7169203331", {"link.reason": "batch"})
+    assert api_root["trace_state"] == "vendor=abc"
+    assert json.loads(api_root["resource_attributes"])["service.version"] == "4.2.0"
+    assert (api_root["scope_name"], api_root["scope_version"]) == ("shop.checkout", "1.7.0")
+    (event,) = json.loads(api_root["events"])
+    assert (event["name"], event["attributes"]) == ("payment.authorized", {"amount": 42.5})
     server.stop()
 
     duck = Interplay.open(server.db, read_only=True)
