@@ -11,7 +11,9 @@ service of its own: its span is a child of the tool's), which fails for order BA
 Frameworks: openai-agents (OpenInference), langgraph (OpenInference LangChain), openai-v2-agent
 (the OpenAI instrumentation plus util-genai's invoke_agent / execute_tool), openai-v2-loop (the same
 without an agent span: the app's own tool loop under its request span), langgraph+openai-v2 (both
-instrumentations at once: each model call is two stacked spans).
+instrumentations at once: each model call is two stacked spans), llama-index (a LlamaIndex
+FunctionAgent on a local Ollama model, OpenInference's LlamaIndex instrumentation; Ollama, not
+OpenAI, because llama-index-llms-openai requires openai<3 and openai-agents openai>=3).
 Runs go one after another in one conversation (`session-<framework>`); prints one line per run.
 """
 from __future__ import annotations
@@ -43,7 +45,7 @@ def main() -> None:
     trace.set_tracer_provider(app)
     backend = Backend(orders.get_tracer("orders"))
     run = {"openai-agents": run_openai_agents, "langgraph": run_langgraph, "langgraph+openai-v2": run_langgraph,
-           "openai-v2-agent": run_openai_v2, "openai-v2-loop": run_openai_v2}[framework]
+           "openai-v2-agent": run_openai_v2, "openai-v2-loop": run_openai_v2, "llama-index": run_llama_index}[framework]
     try:
         run(framework, app, model_url, backend, scenarios or SCENARIOS)
     finally:
@@ -133,6 +135,39 @@ def run_langgraph(framework, provider, model_url, backend, scenarios) -> None:
                 _report(scenario, str(out["messages"][-1].content))
             except Exception as exc:  # noqa: BLE001
                 _report(scenario, f"raised {type(exc).__name__}: {exc}")
+
+
+# -- LlamaIndex FunctionAgent on Ollama + openinference-instrumentation-llama-index -------------------
+OLLAMA_MODEL = "llama3.1:8b"
+
+
+def run_llama_index(framework, provider, model_url, backend, scenarios) -> None:
+    from openinference.instrumentation import using_session
+    from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
+    LlamaIndexInstrumentor().instrument(tracer_provider=provider)
+    from llama_index.core.agent.workflow import FunctionAgent
+    from llama_index.core.tools import FunctionTool
+    from llama_index.llms.ollama import Ollama
+
+    def get_order(order_id: str) -> str:
+        """Look up an order's status."""
+        return backend.get_order(order_id)
+
+    llm = Ollama(model=OLLAMA_MODEL, base_url=model_url.removesuffix("/v1"), request_timeout=30,
+                 context_window=8192)
+    agent = FunctionAgent(name="order-agent", description="Answers questions about orders.",
+                          system_prompt="Answer questions about orders.", llm=llm,
+                          tools=[FunctionTool.from_defaults(get_order)], streaming=False)
+
+    async def go() -> None:
+        for scenario in scenarios:
+            with using_session(f"session-{framework}"):
+                try:
+                    result = await agent.run(user_msg=f"{scenario}: where is my order?", max_iterations=MAX_TURNS)
+                    _report(scenario, str(result))
+                except Exception as exc:  # noqa: BLE001
+                    _report(scenario, f"raised {type(exc).__name__}: {exc}")
+    asyncio.run(go())
 
 
 # -- openai + opentelemetry-instrumentation-openai-v2 (+ util-genai agent and tool spans) -----------

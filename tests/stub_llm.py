@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible model server on 127.0.0.1, for driving real agent frameworks in tests.
 
-Speaks Chat Completions (`POST /v1/chat/completions`) and Responses (`POST /v1/responses`), not
-streamed. What it answers depends on a scenario word in the conversation's first user message:
+Speaks Chat Completions (`POST /v1/chat/completions`), Responses (`POST /v1/responses`) and Ollama's
+chat (`POST /api/chat`, the local model server LlamaIndex apps often use), not streamed. What it answers depends on a scenario word in the conversation's first user message:
 
 - `healthy`: call `get_order` with `{"order_id": "A1"}`, then answer once the tool's result is in;
 - `loop`:    call `get_order` with `{"order_id": "L1"}` every time (the agent stops at its max turns);
@@ -68,17 +68,19 @@ def _handler(stub: StubModel) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
             stub.requests.append(body)
             responses = self.path.rstrip("/").endswith("/responses")
+            ollama = self.path.rstrip("/").endswith("/api/chat")
             users, tool_results = _read(body, responses)
             scenario = scenario_of(users)
             if scenario == "ratelimit" and tool_results:
-                return self._send(429, {"error": {"message": "Rate limit reached for gpt-4o-mini: 3 RPM",
-                                                  "type": "requests", "code": "rate_limit_exceeded"}})
+                message = "Rate limit reached for gpt-4o-mini: 3 RPM"
+                return self._send(429, {"error": message} if ollama else {"error": {
+                    "message": message, "type": "requests", "code": "rate_limit_exceeded"}})
             if scenario == "loop" or not tool_results:
                 call = ("get_order", json.dumps({"order_id": ORDER_IDS[scenario]}))
                 text = None
             else:
                 call, text = None, f"Order status: {tool_results[-1][:60]}"
-            make = _responses_answer if responses else _chat_answer
+            make = _ollama_answer if ollama else _responses_answer if responses else _chat_answer
             self._send(200, make(body.get("model") or "gpt-4o-mini", call, text, len(stub.requests)))
 
         def _send(self, status: int, doc: dict[str, Any]) -> None:
@@ -136,3 +138,11 @@ def _responses_answer(model: str, call: tuple[str, str] | None, text: str | None
             "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT, "total_tokens": USAGE_IN + USAGE_OUT,
                       "input_tokens_details": {"cached_tokens": 0},
                       "output_tokens_details": {"reasoning_tokens": 0}}}
+
+
+def _ollama_answer(model: str, call: tuple[str, str] | None, text: str | None, n: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text or ""}
+    if call:  # Ollama sends a tool call's arguments as an object, not JSON text
+        message["tool_calls"] = [{"function": {"name": call[0], "arguments": json.loads(call[1])}}]
+    return {"model": model, "created_at": "2026-01-01T00:00:00Z", "message": message, "done": True,
+            "done_reason": "stop", "total_duration": 1000000, "prompt_eval_count": USAGE_IN, "eval_count": USAGE_OUT}

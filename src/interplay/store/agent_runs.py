@@ -36,6 +36,7 @@ _PASS = c.sql_in(c.PASS_THROUGH)
 _NOT_PLAIN = re.compile(r'["\\\x00-\x1f]')
 _RATE = r"rate.?limit|ratelimit|too many requests|\b429\b|resource.?exhausted|quota exceeded"
 _TIMEOUT = r"time.?out|timed out|deadline.?exceeded|deadlineexceeded"
+_METHOD = r"^[A-Z][A-Za-z0-9_]*\.[a-z_][A-Za-z0-9_]*$"
 
 
 def _stepkind(k: str) -> str:
@@ -107,7 +108,8 @@ def _is_step(sp: str, j: str) -> str:
 def _walk(e: str) -> str:
     """Every span of the scope's traces, once, from the top spans down: the run root it is under
     (the outermost agent span lifted through the chain spans right above it), its innermost step
-    (`anchor`), whether a model call is above it, and the top span it hangs from."""
+    (`anchor`), whether a model call is above it, the top span it hangs from, and (`ctop`, on chain
+    and workflow spans) the outermost span of the unbroken run of them it is part of."""
     # an agent span is always a candidate step (sub-agent or layer: decided once the run's name is known)
     new_step = f"{_stepkind('ch.gkind')} AND (ch.gkind = 'agent' OR NOT coalesce(ch.gkind = t.anchor_kind, FALSE))"
     return f"""
@@ -117,7 +119,8 @@ WITH RECURSIVE walk AS (
            CASE WHEN e.gkind IN {_PASS} THEN e.id END AS cand,
            CASE WHEN {_stepkind('e.gkind')} THEN e.id END AS anchor,
            CASE WHEN {_stepkind('e.gkind')} THEN e.gkind END AS anchor_kind,
-           FALSE AS in_llm, e.gkind AS gkind
+           FALSE AS in_llm, e.gkind AS gkind,
+           CASE WHEN e.gkind IN {_PASS} THEN e.id END AS ctop
     FROM {e} e WHERE e.pid IS NULL
     UNION ALL
     SELECT ch.id, t.top, t.top_orphan, t.depth + 1,
@@ -125,17 +128,19 @@ WITH RECURSIVE walk AS (
            CASE WHEN t.run_root IS NULL THEN coalesce(t.cand, CASE WHEN ch.gkind IN {_PASS} THEN ch.id END) END,
            CASE WHEN {new_step} THEN ch.id ELSE t.anchor END,
            CASE WHEN {new_step} THEN ch.gkind ELSE t.anchor_kind END,
-           t.in_llm OR coalesce(t.gkind = 'llm', FALSE), ch.gkind
+           t.in_llm OR coalesce(t.gkind = 'llm', FALSE), ch.gkind,
+           CASE WHEN ch.gkind IN {_PASS} THEN coalesce(t.ctop, ch.id) END
     FROM walk t JOIN {e} ch ON ch.pid = t.id
     WHERE t.depth < 64)
-SELECT id, top, top_orphan, depth, run_root, cand, anchor, anchor_kind, in_llm FROM walk"""
+SELECT id, top, top_orphan, depth, run_root, cand, anchor, anchor_kind, in_llm, ctop FROM walk"""
 
 
 def _assign(w: str, e: str, s: str) -> str:
     """(id, root_id, orphan) of the spans of runs that the walk did not place (its run_root is NULL):
     chain spans beside the agent under the run's root chain (lifted); orphan subtrees,
     to the run of their trace that started last before them; plain tool loops (no agent span):
-    a parent whose steps include model and tool calls, or several model calls that asked for tools."""
+    a parent whose steps include model and tool calls, or several model calls that asked for tools
+    (a parent that is a chain span is lifted to the top of the chain spans it is under)."""
     return f"""
 WITH roots AS (
     SELECT r.rid AS rid, e.trace_id AS trace_id, e.start_ns AS start_ns
@@ -156,10 +161,12 @@ agent_runs AS (
     UNION ALL
     SELECT w.id, ad.rid, TRUE FROM {w} w JOIN adopted ad ON ad.top = w.top
     WHERE w.run_root IS NULL AND (w.cand IS NULL OR w.cand NOT IN (SELECT rid FROM roots))),
+-- a step's parent, lifted through the framework's chain spans right above it (LlamaIndex's agent step
+-- and tool-call spans, each under the agent's run span): that is where the loop turns
 free_steps AS (
-    SELECT w.id AS id, w.top AS top, e.pid AS pid, e.gkind AS gkind,
+    SELECT w.id AS id, w.top AS top, coalesce(wp.ctop, e.pid) AS pid, e.gkind AS gkind,
            coalesce(sp.finish LIKE '%tool%', FALSE) AS asks_tools
-    FROM {w} w JOIN {e} e ON e.id = w.id JOIN {s} sp ON sp.id = w.id
+    FROM {w} w JOIN {e} e ON e.id = w.id JOIN {s} sp ON sp.id = w.id LEFT JOIN {w} wp ON wp.id = e.pid
     WHERE w.run_root IS NULL AND w.id = w.anchor AND NOT w.top_orphan
       AND (w.cand IS NULL OR w.cand NOT IN (SELECT rid FROM roots))),
 loops AS (
@@ -201,11 +208,13 @@ SELECT id, bool_or(rl) AS rl_below, bool_or(tmo) AS timeout_below FROM up GROUP 
 
 def _names(a: str, s: str) -> str:
     """Each run's agent: the root's own name, else the shallowest named span's, else the workflow's
-    name (the root chain's span name: LangGraph names it after the graph), else the service."""
+    name (the root chain's span name: LangGraph names it after the graph; not a `Class.method` name,
+    as OpenInference's LlamaIndex spans are: `FunctionAgent.run` names no agent), else the service."""
     return f"""
 SELECT roots.root_id AS root_id,
        coalesce(r.agent_name, r.agent_id, q.any_name, r.workflow_name, q.any_workflow,
                 CASE WHEN r.gkind IN ('chain', 'workflow', 'agent') AND r.operation <> 'invoke_agent'
+                          AND NOT regexp_matches(r.operation, '{_METHOD}')
                      THEN r.operation END,
                 r.service) AS agent
 FROM (SELECT DISTINCT root_id FROM {a}) roots
@@ -235,6 +244,13 @@ def _spans(detail: bool) -> str:
     # A Python traceback in the message (LangChain puts one there) names files such as rate_limiters.py:
     # only the text before it counts; the exception events only when there is no message.
     message = r"nullif(regexp_replace(status_message, 'Traceback \(most recent call last\)[\s\S]*', ''), '')"
+    # OpenInference marks every method of a model class LLM: LlamaIndex's `Ollama._prepare_chat_with_tools`
+    # beside the `Ollama.achat` that called the model. A span that neither sent messages, nor counted
+    # tokens, nor failed, nor says why the model stopped called no model: it is the framework's own layer.
+    no_call = (f"(NOT coalesce(oi_messages, TRUE) AND {f('operation')} IS NULL AND coalesce("
+               f"{f('input_tokens')}, {f('output_tokens')}, {f('total_tokens')}, {f('finish_reasons')}, "
+               f"{f('error_type')}) IS NULL AND coalesce(status_code, '') <> 'ERROR')")
+    gkind = f"CASE WHEN {no_call} THEN 'prompt' ELSE {c.sql_kind(parsed=a)} END"
     why = (f"lower(coalesce(error_type || ' ', '') || coalesce({message}, "
            "CASE WHEN events LIKE '%exception%' THEN events END, ''))")
     return f"""s0 AS (
@@ -242,11 +258,14 @@ def _spans(detail: bool) -> str:
         SELECT hash(trace_id, span_id) AS id, trace_id, span_id, parent_span_id, service, operation, kind,
                start_ns, end_ns, duration_ns, status_code, status_message, events,
                {"attributes, " if detail else ""}{c.sql_parse()} AS {a},
+               CASE WHEN upper({c.sql_field('openinference_kind', 'attributes')}) = 'LLM'
+                    THEN attributes LIKE '%"llm.input_messages.%' OR attributes LIKE '%"llm.output_messages.%'
+               END AS oi_messages,
                row_number() OVER (PARTITION BY trace_id, span_id ORDER BY start_ns) AS nth
         FROM spans WHERE trace_id IN (SELECT trace_id FROM cand))
     WHERE nth = 1),
 s1 AS (
-    SELECT * EXCLUDE ({a}, nth), {c.sql_kind(parsed=a)} AS gkind,
+    SELECT * EXCLUDE ({a}, nth, oi_messages), {gkind} AS gkind,
            CASE WHEN gkind IS NOT NULL THEN {c.sql_step_name('gkind', parsed=a)} END AS step_name,
            {f('error_type')} AS error_type, {i('http_status')} AS http_status, {i('grpc_status')} AS grpc_status,
            {i('resend_count')} AS resend_count, {f('server_address')} AS server_address,
