@@ -98,7 +98,9 @@ def test_zipkin_brave_conventions(tmp_path):
          "name": "get", "kind": "CLIENT", "timestamp": 1767225600010000, "duration": 150000,
          "localEndpoint": {"serviceName": "frontend"},
          "remoteEndpoint": {"serviceName": "backend", "ipv4": "10.0.0.2", "port": 9000},
-         "tags": {"error": "Connection refused", "http.status_code": "503"}},
+         "tags": {"error": "Connection refused", "http.status_code": "503", "service.name": "frontend",
+                  # a link as the Collector's Zipkin exporter writes it
+                  "otlp.link.0": '0af7651916cd43dd8448eb211c80319c|b7ad6b7169203331|k=v|{"link.reason":"retry"}|0'}},
     ]
     path = tmp_path / "brave.json"
     path.write_text(json.dumps(spans))
@@ -113,7 +115,11 @@ def test_zipkin_brave_conventions(tmp_path):
         attrs = json.loads(client["attributes"])
         assert attrs["peer.service"] == "backend" and attrs["server.address"] == "backend"
         assert attrs["network.peer.address"] == "10.0.0.2" and attrs["network.peer.port"] == 9000
-        assert "error" not in attrs
+        assert "error" not in attrs and "service.name" not in attrs and "otlp.link.0" not in attrs
+        assert json.loads(client["links"]) == [{"trace_id": "0af7651916cd43dd8448eb211c80319c",
+                                                 "span_id": "b7ad6b7169203331", "trace_state": "k=v",
+                                                 "attributes": {"link.reason": "retry"}}]
+        assert json.loads(client["resource_attributes"]) == {"service.name": "frontend"}
         assert [e["name"] for e in json.loads(root["events"])] == ["wr"]
     finally:
         ip.close()
@@ -132,7 +138,8 @@ def _jaeger_ui_download() -> dict:
          "operationName": "HTTP GET /customer",
          "references": [{"refType": "CHILD_OF", "traceID": "3a1f5c2e9b7d4e61", "spanID": "3a1f5c2e9b7d4e61"}],
          "startTime": t0 + 1000, "duration": 300000,
-         "tags": [tag("span.kind", "client"), tag("http.status_code", 500, "int64")], "logs": [],
+         "tags": [tag("span.kind", "client"), tag("http.status_code", 500, "int64"), tag("error", True, "bool"),
+                  tag("http.status_message", "Internal Server Error")], "logs": [],
          "processID": "p1", "warnings": None},
         {"traceID": "3a1f5c2e9b7d4e61", "spanID": "2c3d4e5f60718293", "flags": 1,
          "operationName": "HTTP GET /customer",
@@ -166,19 +173,19 @@ def test_jaeger_ui_download(tmp_path):
         assert by["customer"]["errors"] == 1
         tree = ip.trace("00000000000000003a1f5c2e9b7d4e61")
         assert tree["spans"] == 4
-        assert [r["operation"] for r in tree["roots"]] == ["HTTP GET /dispatch", "send notification"]
-        root = tree["roots"][0]
-        assert (root["kind"], root["status_code"]) == ("SERVER", "UNSET")
+        (root,) = tree["roots"]
+        assert (root["operation"], root["kind"], root["status_code"]) == ("HTTP GET /dispatch", "SERVER", "UNSET")
         assert _depth(tree["roots"]) == 3
         client = next(c for c in root["children"] if c["kind"] == "CLIENT")
-        assert client["status_code"] == "ERROR"  # HTTP 500 on a CLIENT span
+        assert (client["status_code"], client["status_message"]) == ("ERROR", "Internal Server Error")
         server = client["children"][0]
         assert (server["service"], server["status_code"]) == ("customer", "ERROR")
         (event,) = json.loads(server["events"])
         assert event == {"time_ns": 1767225600250000000, "name": "error",
                          "attributes": {"message": "customer db timeout"}}
-        producer = next(r for r in tree["roots"] if r["operation"] == "send notification")
-        assert producer["parent_span_id"] is None and producer["kind"] == "PRODUCER"
+        # a span whose only reference is FOLLOWS_FROM hangs under it (Jaeger's rule) and links to it
+        producer = next(c for c in root["children"] if c["operation"] == "send notification")
+        assert producer["parent_span_id"] == "3a1f5c2e9b7d4e61" and producer["kind"] == "PRODUCER"
         (link,) = json.loads(producer["links"])
         assert link["span_id"] == "3a1f5c2e9b7d4e61" and link["attributes"] == {"opentracing.ref_type": "follows_from"}
         res = json.loads(root["resource_attributes"])

@@ -69,6 +69,7 @@ def test_what_the_js_sdk_sends_comes_back_whole(node, make_server):
     assert (ship["service"], ship["kind"], ship["status_code"], ship["status_message"]) == \
         ("shipping-js", "SERVER", "ERROR", "carrier down")
     assert json.loads(ship["resource_attributes"])["service.version"] == "5.0.0"
+    assert "service.name" not in json.loads(ship["attributes"])  # the exporter's resource tags go back to the resource
     # Zipkin has no INTERNAL kind and the JS exporter leaves it out: unspecified, as the Collector reads it
     assert [(c["operation"], c["kind"]) for c in ship["children"]] == [("label.render", "UNSPECIFIED")]
     server.stop()

@@ -5,10 +5,12 @@ Jaeger translator maps Jaeger spans.
   its tags the other attributes (`hostname` becomes `host.name`).
 - The `span.kind` tag is the kind; `otel.scope.name`/`otel.scope.version` tags the scope;
   `w3c.tracestate` the trace state.
-- Status: an `error` tag that is true makes it ERROR (message from `otel.status_description`);
-  otherwise `otel.status_code`; otherwise an HTTP or gRPC code that says it failed (`otlp.status`).
-- The first CHILD_OF reference within the trace is the parent; every other reference
-  (FOLLOWS_FROM, a second parent) becomes a link with `opentracing.ref_type`.
+- Status: an `error` tag that is true makes it ERROR (message from `otel.status_description`, else
+  `http.status_message`); otherwise `otel.status_code`; otherwise an HTTP or gRPC code that says it
+  failed (`otlp.status`).
+- The parent is the first CHILD_OF reference within the trace, else the first FOLLOWS_FROM one (Jaeger's
+  own rule, which the UI draws and the Collector keeps); every reference but a CHILD_OF parent
+  becomes a link with `opentracing.ref_type`, so a FOLLOWS_FROM parent is a link too.
 - Logs are events, named by their `event` field.
 - Times are microseconds; 64-bit trace ids are left-padded to 128 bits.
 """
@@ -99,7 +101,9 @@ def _status(tags: dict[str, Any]) -> tuple[str, str]:
     if error is True or isinstance(error, str) and error.lower() == "true":
         tags.pop("error")
         tags.pop("otel.status_code", None)
-        return "ERROR", str(tags.pop("otel.status_description", ""))
+        if "otel.status_description" in tags:
+            return "ERROR", str(tags.pop("otel.status_description"))
+        return "ERROR", str(tags.get("http.status_message", ""))
     if "otel.status_code" in tags:
         code = str(tags.pop("otel.status_code")).upper()
         return ({"OK": "OK", "ERROR": "ERROR"}.get(code, "UNSET"),
@@ -108,17 +112,18 @@ def _status(tags: dict[str, Any]) -> tuple[str, str]:
 
 
 def _references(refs: Any, trace_id: str) -> tuple[str, list[dict[str, Any]]]:
-    parent, links = "", []
+    """(parent span id, links): see the module docstring."""
+    parsed = []
     for ref in refs:
-        ref_type = str(ref.get("refType") or "CHILD_OF").upper()
+        child_of = str(ref.get("refType") or "CHILD_OF").upper() == "CHILD_OF"
         ref_trace = padded_hex_id(ref.get("traceID") or trace_id, 16, "references.traceID")
-        span_id = padded_hex_id(ref.get("spanID"), 8, "references.spanID")
-        if not parent and ref_type == "CHILD_OF" and ref_trace == trace_id:
-            parent = span_id
-            continue
-        links.append({"trace_id": ref_trace, "span_id": span_id,
-                      "attributes": {"opentracing.ref_type": "child_of" if ref_type == "CHILD_OF"
-                                     else "follows_from"}})
+        parsed.append((child_of, ref_trace, padded_hex_id(ref.get("spanID"), 8, "references.spanID")))
+    same_trace = [(child_of, span_id) for child_of, t, span_id in parsed if t == trace_id]
+    parent = next((span_id for child_of, span_id in same_trace if child_of), "") or \
+        next((span_id for _, span_id in same_trace), "")
+    links = [{"trace_id": t, "span_id": span_id,
+              "attributes": {"opentracing.ref_type": "child_of" if child_of else "follows_from"}}
+             for child_of, t, span_id in parsed if not (child_of and t == trace_id and span_id == parent)]
     return parent, links
 
 

@@ -1,12 +1,15 @@
 """Zipkin v2 JSON (a list of spans, as Brave, Envoy, Spring Cloud Sleuth and the OTel Zipkin
 exporters send to `/api/v2/spans`) → batches, mapped as the Collector's Zipkin translator maps it.
 
-- `localEndpoint.serviceName` is the service; tags named like resource attributes (`service.version`,
-  `host.name`, ...) go to the resource, `otel.scope.name`/`otel.library.name` to the scope.
+- `localEndpoint.serviceName` is the service; tags named like resource attributes (`service.name`,
+  `service.version`, `host.name`, ...) go to the resource, `otel.scope.name`/`otel.library.name` to
+  the scope.
 - `kind` is the span kind; without one, a `span.kind=internal` tag makes it INTERNAL.
 - `otel.status_code`/`otel.status_description` set the status; an `error` tag makes it ERROR.
   The Collector does so only for `error=true`; Brave puts the error message in that tag, so any
   non-empty value counts here and becomes the status message.
+- `otlp.link.N` tags are links (`traceId|spanId|traceState|{json attributes}|dropped`, as the
+  Collector's Zipkin exporter writes them).
 - `parentId` is the parent (unless it equals the span's own id); annotations are events (`name|{json
   attributes}|dropped` as the Collector's Zipkin exporter encodes them, `{"name": {attributes}}` as the
   OTel SDKs' Zipkin exporters do, else the whole value as the name).
@@ -94,9 +97,11 @@ def _service(s: dict) -> str:
 def _add_span(s: dict, b: ColumnBuilder, where: str, shared: dict[tuple[str, str], str]) -> None:
     tags = {str(k): v if isinstance(v, str) else dumps(v) for k, v in (s.get("tags") or {}).items()}
     local = s.get("localEndpoint") or {}
-    resource = {"service.name": str(local.get("serviceName") or "")} if local.get("serviceName") else {}
-    for key in [k for k in tags if k.startswith(_RESOURCE_PREFIXES) and k != "service.name"]:
+    resource = {}
+    for key in [k for k in tags if k.startswith(_RESOURCE_PREFIXES)]:
         resource[key] = tags.pop(key)
+    if local.get("serviceName"):  # the span's own endpoint names its service, whatever a tag says
+        resource["service.name"] = str(local["serviceName"])
     scope = next((tags.pop(k) for k in _SCOPE_KEYS if k in tags), "")
     scope_version = next((tags.pop(k) for k in _SCOPE_VERSION_KEYS if k in tags), "")
     kind = _KINDS.get(str(s.get("kind") or "").upper())
@@ -104,6 +109,7 @@ def _add_span(s: dict, b: ColumnBuilder, where: str, shared: dict[tuple[str, str
         kind = "INTERNAL" if tags.pop("span.kind", "").lower() == "internal" else "UNSPECIFIED"
     status, message = _status(tags)
     trace_state = tags.pop("w3c.tracestate", "")
+    links = _links(tags)
     attributes: dict[str, Any] = dict(tags)
     attributes.update(_endpoint_attributes(s.get("remoteEndpoint"), local))
     start_us, duration_us = _micros(s.get("timestamp"), "timestamp"), _micros(s.get("duration"), "duration")
@@ -115,7 +121,7 @@ def _add_span(s: dict, b: ColumnBuilder, where: str, shared: dict[tuple[str, str
                status_code=status, status_message=message,
                service_version=str(resource.get("service.version", "")), scope_name=scope,
                resource_json=dumps(resource), attributes=attributes,
-               events=[_event(a) for a in s.get("annotations") or ()], links=[], where=where,
+               events=[_event(a) for a in s.get("annotations") or ()], links=links, where=where,
                trace_state=trace_state, scope_version=scope_version)
 
 
@@ -131,6 +137,30 @@ def _status(tags: dict[str, str]) -> tuple[str, str]:
         if error.lower() != "true" and not message:
             message = error
     return status, message
+
+
+def _links(tags: dict[str, str]) -> list[dict[str, Any]]:
+    """The `otlp.link.0`, `otlp.link.1`, ... tags, taken out of the tags."""
+    links = []
+    for i in range(128):
+        value = tags.get(f"otlp.link.{i}")
+        if value is None:
+            break
+        parts = value.split("|")
+        if len(parts) < 5:
+            continue  # not the Collector's encoding: stays an attribute
+        del tags[f"otlp.link.{i}"]
+        try:
+            attributes = orjson.loads("|".join(parts[3:-1]))
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"tag otlp.link.{i}: its attributes are not JSON ({exc})") from None
+        link = {"trace_id": padded_hex_id(parts[0], 16, f"otlp.link.{i} trace id"),
+                "span_id": padded_hex_id(parts[1], 8, f"otlp.link.{i} span id"),
+                "attributes": attributes if isinstance(attributes, dict) else {}}
+        if parts[2]:
+            link["trace_state"] = parts[2]
+        links.append(link)
+    return links
 
 
 def _endpoint_attributes(remote: Any, local: dict) -> dict[str, Any]:
