@@ -195,6 +195,44 @@ def test_jaeger_ui_download(tmp_path):
         ip.close()
 
 
+@pytest.mark.parametrize("shape", ["trace", "list"])
+def test_jaeger_trace_alone_or_listed(tmp_path, shape):
+    """One trace as the query API's per-trace JSON holds it (short hex ids, a binary tag, warnings), or a
+    list of traces: the shapes the Jaeger UI's JSON-file view opens. References to another trace are links;
+    CHILD_OF within the trace wins over FOLLOWS_FROM for the parent."""
+    t0 = 1767225600000000
+    trace = {"traceID": "00000000000000a1", "warnings": ["some trace warning"], "spans": [
+        {"traceID": "00000000000000a1", "spanID": "2", "operationName": "dispatch", "references": [],
+         "startTime": t0, "duration": 900, "processID": "p1", "warnings": None, "logs": [],
+         "tags": [{"key": "blob", "type": "binary", "value": "AAAwOQ=="},
+                  {"key": "error", "type": "bool", "value": True}]},
+        {"traceID": "00000000000000a1", "spanID": "4", "operationName": "route", "startTime": t0 + 10,
+         "duration": 500, "processID": "p2", "warnings": ["some span warning"], "tags": [], "logs": [],
+         "references": [{"refType": "CHILD_OF", "traceID": "00000000000000ff", "spanID": "ff"},
+                        {"refType": "FOLLOWS_FROM", "traceID": "00000000000000a1", "spanID": "2"},
+                        {"refType": "CHILD_OF", "traceID": "00000000000000a1", "spanID": "2"}]},
+        {"traceID": "00000000000000a1", "spanID": "5", "operationName": "lookup", "startTime": t0 + 20,
+         "duration": 100, "processID": "p2", "tags": [], "logs": [],
+         "references": [{"refType": "CHILD_OF", "traceID": "00000000000000a1", "spanID": "4"}]}],
+        "processes": {"p1": {"serviceName": "service-x", "tags": []},
+                      "p2": {"serviceName": "service-y", "tags": []}}}
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(trace if shape == "trace" else [trace]))
+    ip = Interplay.open(tmp_path / "t.duckdb")
+    try:
+        assert ip.ingest_file(path).spans == 3
+        tree = ip.trace("000000000000000000000000000000a1")
+        (root,) = tree["roots"]
+        assert (root["span_id"], root["service"], root["status_code"]) == ("0000000000000002", "service-x", "ERROR")
+        assert json.loads(root["attributes"]) == {"blob": "AAAwOQ=="}
+        assert _depth(tree["roots"]) == 3
+        (route,) = root["children"]
+        assert [(link["trace_id"][-2:], link["span_id"][-2:], link["attributes"]["opentracing.ref_type"])
+                for link in json.loads(route["links"])] == [("ff", "ff", "child_of"), ("a1", "02", "follows_from")]
+    finally:
+        ip.close()
+
+
 @pytest.mark.parametrize("doc, expected", [
     ([{"traceId": "463ac35c9f6413ad", "id": "xyz", "name": "a", "timestamp": 1767225600000000}],
      "Zipkin v2 JSON span [0]): id 'xyz' is not a hex id"),

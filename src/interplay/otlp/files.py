@@ -206,6 +206,9 @@ def _add_document(doc: object, builder: ColumnBuilder, where: str) -> None:
     if zipkin.is_zipkin(doc):
         zipkin.add_spans(doc, builder, where)
         return
+    if jaeger.is_jaeger(doc):
+        jaeger.add_traces(doc, builder, where)
+        return
     if isinstance(doc, list):  # a JSON array of change events
         for i, item in enumerate(doc):
             if i == 0 and not (isinstance(item, dict) and {"time", "service", "kind"} & item.keys()):
@@ -216,8 +219,6 @@ def _add_document(doc: object, builder: ColumnBuilder, where: str) -> None:
     signal = jsonmap.signal_of(doc)
     if signal:
         jsonmap.add_request(signal, doc, builder, where)
-    elif jaeger.is_jaeger(doc):
-        jaeger.add_traces(doc, builder, where)
     elif is_change_event(doc):
         add_change_event(doc, builder, where)
     elif isinstance(doc, dict) and not doc:

@@ -28,16 +28,20 @@ _KINDS = {"client": "CLIENT", "server": "SERVER", "producer": "PRODUCER", "consu
 
 
 def is_jaeger(doc: Any) -> bool:
-    """`{"data": [{"traceID", "spans", "processes"}, ...]}` (what the Jaeger UI downloads)."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        return False
-    first = next(iter(doc["data"]), None)
-    return first is None or isinstance(first, dict) and ("spans" in first or "traceID" in first)
+    """`{"data": [{"traceID", "spans", "processes"}, ...]}` (what the Jaeger UI downloads and the query
+    API answers), or one such trace alone or a list of them (what the UI's JSON-file view opens)."""
+    if isinstance(doc, dict) and isinstance(doc.get("data"), list):
+        first = next(iter(doc["data"]), None)
+        return first is None or isinstance(first, dict) and ("spans" in first or "traceID" in first)
+    if isinstance(doc, list) and doc:
+        doc = doc[0]
+    return isinstance(doc, dict) and "traceID" in doc and isinstance(doc.get("spans"), list)
 
 
 def add_traces(doc: Any, b: ColumnBuilder, where: str) -> None:
     """Every span of every trace in the document."""
-    for ti, trace in enumerate(doc.get("data") or ()):
+    traces = doc.get("data") if isinstance(doc, dict) and "data" in doc else doc
+    for ti, trace in enumerate([traces] if isinstance(traces, dict) else traces or ()):
         if not isinstance(trace, dict):
             raise InvalidInput(f"{where}: {FORMAT}: data[{ti}] must be an object, got {type(trace).__name__}")
         processes = trace.get("processes") or {}
