@@ -233,6 +233,24 @@ def test_jaeger_trace_alone_or_listed(tmp_path, shape):
         ip.close()
 
 
+def test_jaeger_api_v3_otlp_json(tmp_path):
+    """Jaeger v2's query API (/api/v3/traces) answers OTLP JSON wrapped in {"result": ...}, one per line."""
+    from interplay.testing import TraceBuilder, traces_request
+    t = TraceBuilder(1_767_225_600 * 10**9, seed=8)
+    t.span("frontend", "GET /", duration_ms=30).child("cart", "GET /cart", kind="CLIENT", duration_ms=9, error=True)
+    u = TraceBuilder(1_767_225_660 * 10**9, seed=9)
+    u.span("frontend", "GET /home", duration_ms=12)
+    path = tmp_path / "v3.json"
+    path.write_text("".join(json.dumps({"result": traces_request([x])}) + "\n" for x in (t, u)))
+    ip = Interplay.open(tmp_path / "v3.duckdb")
+    try:
+        assert ip.ingest_file(path).spans == 3
+        (root,) = ip.trace(t.trace_id)["roots"]
+        assert root["children"][0]["status_code"] == "ERROR" and ip.trace(u.trace_id)["spans"] == 1
+    finally:
+        ip.close()
+
+
 @pytest.mark.parametrize("doc, expected", [
     ([{"traceId": "463ac35c9f6413ad", "id": "xyz", "name": "a", "timestamp": 1767225600000000}],
      "Zipkin v2 JSON span [0]): id 'xyz' is not a hex id"),

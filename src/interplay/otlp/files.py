@@ -203,6 +203,8 @@ def _whole_document(data: bytes, path: Path) -> object:
 
 
 def _add_document(doc: object, builder: ColumnBuilder, where: str) -> None:
+    if isinstance(doc, dict) and doc.keys() == {"result"} and jsonmap.signal_of(doc["result"]):
+        doc = doc["result"]  # Jaeger's query API v3 (/api/v3/traces) wraps OTLP JSON so, one per line
     if zipkin.is_zipkin(doc):
         zipkin.add_spans(doc, builder, where)
         return
