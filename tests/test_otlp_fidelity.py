@@ -149,11 +149,15 @@ def test_link_trace_state_and_log_flags_from_otlp_json(tmp_path, store):
     path = tmp_path / "t.json"
     path.write_text(json.dumps(doc))
     ip = Interplay.open(f"chdb:{tmp_path / 'ch'}" if store == "chdb" else tmp_path / "d.duckdb")
+    other = Interplay.open(tmp_path / "d2.duckdb" if store == "chdb" else f"chdb:{tmp_path / 'ch2'}")
     try:
         ip.ingest_file(path)
-        (root,) = ip.trace(trace_id)["roots"]
-        (link,) = json.loads(root["links"])
-        assert link["trace_state"] == "other=x1" and str(link["attributes"]["n"]) == "3"
-        assert (root["trace_state"], root["scope_version"]) == ("k=v", "9")
+        assert migrate(ip.store, other.store)["spans"] == 1  # and into the other store
+        for each in (ip, other):
+            (root,) = each.trace(trace_id)["roots"]
+            (link,) = json.loads(root["links"])
+            assert link["trace_state"] == "other=x1" and str(link["attributes"]["n"]) == "3"
+            assert (root["trace_state"], root["scope_version"]) == ("k=v", "9")
     finally:
+        other.close()
         ip.close()
