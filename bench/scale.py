@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from interplay import queries  # TimeRange with .where(), which rca/ still needs
 from interplay.batch import SPANS, TelemetryBatch
+from interplay.model import TimeRange
 from interplay.store import telemetry
 from interplay.store.open import open_store
 
@@ -137,7 +137,7 @@ def read_one(target: str, work: Path) -> dict:
     from interplay.rca import investigate
     store = open_store(target)
     out: dict = {}
-    window = queries.TimeRange(T0 + HOUR // 2, T0 + HOUR // 2 + 10 * 60 * 10**9)
+    window = TimeRange(T0 + HOUR // 2, T0 + HOUR // 2 + 10 * 60 * 10**9)
     tid = store.query("SELECT trace_id FROM spans WHERE start_ns >= ? LIMIT 1", [T0 + HOUR // 2])[0]["trace_id"]
     out["queries"] = {
         "services (all)": _timed(lambda: telemetry.services(store)),

@@ -1,4 +1,4 @@
-"""The layer rules, checked: imports point down, and SQL lives only in store/ (rca/ until its rewrite lands)."""
+"""The layer rules, checked: imports point down, and SQL lives only in store/."""
 from __future__ import annotations
 
 import ast
@@ -10,8 +10,8 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "interplay"
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|VIEW))\b",
                  re.IGNORECASE | re.DOTALL)
-# rca/ is being rewritten to ask the store (issue 16, the lead's branch); the testbed is a program of its own.
-SQL_ALLOWED = ("store/", "rca/", "testbed/")
+# The testbed is a program of its own (it speaks only OTLP to Interplay).
+SQL_ALLOWED = ("store/", "testbed/")
 
 
 def _modules() -> list[Path]:

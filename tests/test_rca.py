@@ -1,7 +1,7 @@
 """Investigation traps on small hand-built incidents: the answer must be the origin, not the loudest."""
 from __future__ import annotations
 
-from interplay.queries import TimeRange
+from interplay.model import TimeRange
 from test_rca_helpers import MIN, ONSET, T0, jitter, load, logs_request, requests
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from interplay.api import Interplay
-from interplay.queries import TimeRange
+from interplay.model import TimeRange
 from interplay.testbed import simulate
 from interplay.testing import TraceBuilder, traces_request
 from interplay.timeutil import parse_time_ns

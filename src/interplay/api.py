@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from . import queries
 from .batch import TelemetryBatch
 from .changes import add_change_event
 from .investigations import compact, summary_of
@@ -138,8 +137,7 @@ class Interplay:
                     window: TimeRange = TimeRange()) -> dict[str, Any]:
         """Ranked root causes of a symptom ('service[:operation]', or None: find it) near at_ns (or find it)."""
         from .rca import investigate
-        rca_window = queries.TimeRange(window.since_ns, window.until_ns)  # rca/ still builds SQL from it
-        return with_units(self.store, investigate(self.store, symptom, at_ns, rca_window))
+        return with_units(self.store, investigate(self.store, symptom, at_ns, window))
 
     def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
                        buckets: int = 60) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..queries import TimeRange
+from ..model import TimeRange
 from ..store.base import Store
 from ._attribution import Blame
 from ._errors import ErrorSurge

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..detect import proportion_z
+from ..store import evidence
 from ..store.base import Store
 
 MIN_Z = 4.0
@@ -37,16 +38,7 @@ class ErrorSurge:
 
 def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) -> list[ErrorSurge]:
     """Services whose spans newly carry exception events or error logs, strongest first."""
-    s = spans_table
-    rows = store.query(f"""
-        WITH el AS (SELECT DISTINCT trace_id, span_id FROM logs
-                    WHERE severity_number >= {ERROR_SEVERITY} AND span_id IS NOT NULL AND span_id <> ''
-                      AND trace_id IN (SELECT trace_id FROM {s}))
-        SELECT x.service AS service, x.w AS w, count(*) AS n,
-               count(*) FILTER (WHERE x.exc OR el.span_id IS NOT NULL) AS k
-        FROM {s} x LEFT JOIN el ON el.trace_id = x.trace_id AND el.span_id = x.span_id
-        WHERE NOT x.err
-        GROUP BY ALL""")
+    rows = evidence.error_marks(store, spans_table, ERROR_SEVERITY)
     by: dict[str, dict[str, tuple[int, int]]] = {}
     for r in rows:
         by.setdefault(r["service"], {})[r["w"]] = (int(r["k"]), int(r["n"]))
@@ -63,11 +55,11 @@ def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) ->
     for e in edges:
         if e.get("mode") == "sync":
             callees.setdefault(e["caller"], set()).add(e["callee"])
-            b, i = e["stats"].get("baseline") or {}, e["stats"].get("incident") or {}
+            eb, ei = e["stats"].get("baseline") or {}, e["stats"].get("incident") or {}
             # failed calls, or calls retried (a refusal such as a 429 that a later try got past)
-            bad_i = i.get("errors", 0) + i.get("retries", 0)
-            bad_b = b.get("errors", 0) + b.get("retries", 0)
-            if bad_i >= 5 and bad_i / max(i.get("calls", 0), 1) - bad_b / max(b.get("calls", 0), 1) >= 5 * MIN_RISE:
+            bad_i = ei.get("errors", 0) + ei.get("retries", 0)
+            bad_b = eb.get("errors", 0) + eb.get("retries", 0)
+            if bad_i >= 5 and bad_i / max(ei.get("calls", 0), 1) - bad_b / max(eb.get("calls", 0), 1) >= 5 * MIN_RISE:
                 failing_calls.add(e["caller"])
     out = [ErrorSurge(svc, b, i, z, reported_by_callee=bool(callees.get(svc, set()) & (set(surged) - {svc}))
                       or svc in failing_calls)

@@ -9,6 +9,9 @@ from typing import Any
 
 from ..detect import proportion_z, robust_z
 from ..logtemplates import template_shifts
+from ..model import TimeRange
+from ..store import evidence as store_evidence
+from ..store.base import Store
 from ..timeutil import format_time
 from ._context import Context, evidence
 from ._gaps import gap_support, place_gap
@@ -94,8 +97,9 @@ def network_gap(ctx: Context) -> list[dict[str, Any]]:
                 continue
             seen = (f"median {_ms(g.after_ms)} over {len(g.after)} calls, other edges {_ms(g.before_ms)}"
                     if g.peer else f"median {_ms(g.before_ms)} → {_ms(g.after_ms)} over {len(g.after)} calls")
+            peer: dict[str, Any] = {"peer": True} if g.peer else {}
             out.append(evidence(service, "network_gap", f"{g.caller} → {g.callee}: {what} {seen}",
-                                before=_r(g.before_ms), after=_r(g.after_ms), **({"peer": True} if g.peer else {}),
+                                before=_r(g.before_ms), after=_r(g.after_ms), **peer,
                                 weight=0.0, caller=g.caller, callee=g.callee, placed=round(part, 3),
                                 p_value=float(f"{g.p_value:.3g}")))
     return out
@@ -160,17 +164,8 @@ def metric_shift(ctx: Context) -> list[dict[str, Any]]:
     return metric_shifts(ctx.store, ctx.baseline, ctx.incident, limit=20)
 
 
-def metric_shifts(store, baseline, incident, limit: int = 20) -> list[dict[str, Any]]:
-    bc, bp = baseline.where("time_ns")
-    ic, ip = incident.where("time_ns")
-    rows = store.query(f"""
-        WITH m AS (SELECT service, name, CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w, time_ns,
-                          avg(value) AS v
-                   FROM metrics WHERE (({bc}) OR ({ic})) AND value IS NOT NULL AND isfinite(value)
-                   GROUP BY ALL)
-        SELECT service, name, list(v ORDER BY time_ns) FILTER (WHERE w = 'b') AS b,
-               list(v ORDER BY time_ns) FILTER (WHERE w = 'i') AS i
-        FROM m GROUP BY ALL""", bp + bp + ip)
+def metric_shifts(store: Store, baseline: TimeRange, incident: TimeRange, limit: int = 20) -> list[dict[str, Any]]:
+    rows = store_evidence.metric_values(store, baseline, incident)
     out = []
     for r in rows:
         b, i = r["b"] or [], r["i"] or []
@@ -193,18 +188,14 @@ def changes(ctx: Context) -> list[dict[str, Any]]:
     """Change events and service.version switches near the onset; the closer, the more they count."""
     out = []
     lo, hi = ctx.onset_ns - 60 * MIN, ctx.onset_ns + 10 * MIN
-    for c in ctx.store.query("SELECT time_ns, service, kind, description, version FROM changes "
-                             "WHERE time_ns >= ? AND time_ns < ? ORDER BY time_ns", [lo, hi]):
+    for c in store_evidence.changes_between(ctx.store, lo, hi):
         out.append(_change(ctx, c["service"], c["time_ns"], f"{c['kind']}: {c['description']}",
                            kind=c["kind"], version=c["version"]))
     since = ctx.baseline.since_ns or 0
     # A version is new when first seen in [lo, hi), and not at the start of the data: what was
     # running when the data begins was deployed at some unknown time before.
     new_after = max(lo, since + max(MIN, (ctx.onset_ns - since) // 10))
-    for v in ctx.store.query("""
-            SELECT * FROM (SELECT service, service_version, min(start_ns) AS first_ns FROM spans
-                           WHERE start_ns >= ? AND start_ns < ? AND service_version <> '' GROUP BY ALL) v
-            WHERE first_ns >= ?""", [min(since, lo), hi, new_after]):
+    for v in store_evidence.versions_first_seen(ctx.store, min(since, lo), hi, new_after):
         out.append(_change(ctx, v["service"], v["first_ns"], f"service.version {v['service_version']} "
                            "first seen", kind="version", version=v["service_version"]))
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from scipy.stats import mannwhitneyu
 
 from ..detect import change_point, median, robust_z
+from ..store import evidence
 from ..store.base import Store
 
 PER_WINDOW = 400   # gap samples per edge and window: enough for a rank test, bounded at any scale
@@ -68,36 +69,7 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
     """Per (caller, callee, how): gap samples in the baseline ('baseline') and incident windows.
 
     `spans_table` is `graph.window_spans`' table (w = 'baseline' | 'incident')."""
-    s = spans_table
-    rows = store.query(f"""
-        WITH pairs AS (
-            SELECT w, caller, callee, CASE WHEN queued THEN 'queue' ELSE 'gap' END AS how,
-                   CASE WHEN queued THEN c_start - p_end ELSE p_dur - c_dur END AS gap_ns, sid, c_start AS t
-            FROM (SELECT p.w AS w, p.service AS caller, c.service AS callee, c.span_id AS sid,
-                         c.start_ns AS c_start, p.start_ns + p.duration_ns AS p_end,
-                         p.duration_ns AS p_dur, c.duration_ns AS c_dur,
-                         -- a message: by kind, or (where kinds were lost) a child that starts after
-                         -- its parent ended
-                         p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' OR c.start_ns >= p.start_ns + p.duration_ns
-                             AS queued
-                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-                  WHERE c.service <> p.service AND p.w = c.w
-                    AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')) x),
-        lk AS (  -- a consumer in a trace of its own names its message's producer by a link
-            SELECT w, service, span_id, start_ns, json_extract_string(links, '$[0].span_id') AS link_span,
-                   json_extract_string(links, '$[0].trace_id') AS link_trace
-            FROM {s} WHERE links <> ''),
-        linked AS (
-            SELECT c.w AS w, p.service AS caller, c.service AS callee, 'queue' AS how,
-                   c.start_ns - (p.start_ns + p.duration_ns) AS gap_ns, c.span_id AS sid, c.start_ns AS t
-            FROM lk c
-            JOIN (SELECT trace_id, span_id, service, start_ns, duration_ns FROM spans
-                  WHERE trace_id IN (SELECT link_trace FROM lk)) p
-              ON p.trace_id = c.link_trace AND p.span_id = c.link_span
-            WHERE p.service <> c.service),
-        picked AS (SELECT *, row_number() OVER (PARTITION BY w, caller, callee, how ORDER BY hash(sid)) AS k
-                   FROM (SELECT * FROM pairs UNION ALL SELECT * FROM linked) x)
-        SELECT w, caller, callee, how, gap_ns, t FROM picked WHERE k <= {PER_WINDOW}""")
+    rows = evidence.edge_gap_samples(store, spans_table, PER_WINDOW)
     gaps: dict[tuple[str, str, str], EdgeGap] = {}
     for r in rows:
         key = (r["caller"], r["callee"], r["how"])

@@ -5,21 +5,19 @@ import time
 from typing import Any
 
 from ..graph import interaction_graph, sample_share, window_spans
-from ..queries import TimeRange
+from ..model import InvalidInput, NotFound, TimeRange
+from ..store import entry_points, evidence
 from ..store.base import Store
 from ..timeutil import format_time
 from ._attribution import attribute
 from ._context import Context
-from ._evidence import EXTRACTORS
 from ._errors import error_surges
+from ._evidence import EXTRACTORS
 from ._gaps import compare_with_peers, edge_gaps, queue_onset
-from ._paths import path_onset, path_shifts
 from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
-from ._rank import (blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting,
-                    other_symptoms)
-from ..model import InvalidInput, NotFound
-from ._windows import (UNIT, Group, anomalous_groups, data_range, entry_condition, find_onset, parse_symptom,
-                       peer_groups)
+from ._paths import path_onset, path_shifts
+from ._rank import blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting, other_symptoms
+from ._windows import UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom, peer_groups
 
 MAX_CAUSES = 8
 SAMPLE_SPANS = 300_000  # window-wide statistics read about this many spans, whole traces by hash
@@ -68,6 +66,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         groups = peer_groups(store, TimeRange(lo, hi), [wanted] if wanted else None) \
             or peer_groups(store, TimeRange(lo, hi), None, scope=UNIT)
     elif dated_by:
+        assert at_ns is not None  # the redated onset
         onset, groups, onset_source = at_ns, [], f"detected from {dated_by}"
         groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
     else:
@@ -190,9 +189,7 @@ def _check_request(store: Store, lo: int, hi: int, wanted: Group | None, at_ns: 
         raise InvalidInput(f"--at {format_time(at_ns)} is outside the data ({format_time(lo)} to "
                            f"{format_time(hi)}): nothing before or after it to compare")
     if wanted is not None:
-        cond, params = entry_condition([wanted], UNIT)
-        if not store.query(f"SELECT 1 AS x FROM spans WHERE start_ns >= ? AND start_ns < ? AND {cond} LIMIT 1",
-                           [lo, hi] + params):
+        if not entry_points.has_requests(store, lo, hi, wanted.service, wanted.operation):
             raise NotFound(f"symptom {wanted.label()!r}: no requests of it in the data "
                            f"({format_time(lo)} to {format_time(hi)}); `interplay services` lists what there is")
 
@@ -295,7 +292,7 @@ def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],
 
 def _evidence_strength(ctx: Context, baseline: TimeRange) -> dict[str, Any]:
     """How much there was to compare, and whether it is enough to rank: said plainly when not."""
-    seconds = max(baseline.until_ns - baseline.since_ns, 0) / 1e9
+    seconds = max((baseline.until_ns or 0) - (baseline.since_ns or 0), 0) / 1e9
     symptom = max((g["score"] for g in ctx.groups), default=0.0)
     others = [{"kind": kind, "suspect": suspect, "strength": round(w, 3)} for w, suspect, kind in other_symptoms(ctx)]
     strongest = max([symptom] + [o["strength"] for o in others])
@@ -338,19 +335,8 @@ def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange,
     if spans_table is None:
         with window_spans(store, {"all": rng}, share) as table:
             return data_completeness(store, baseline, incident, share, table)
-    s = spans_table
-    t = store.query(f"""
-        WITH orphan AS (SELECT DISTINCT c.trace_id FROM {s} c ANTI JOIN {s} p
-                        ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-                        WHERE c.parent_span_id IS NOT NULL),
-        roots AS (SELECT trace_id, count(*) FILTER (WHERE parent_span_id IS NULL) AS r FROM {s} GROUP BY trace_id)
-        SELECT count(*) AS traces,
-               count(*) FILTER (WHERE r = 1 AND trace_id NOT IN (SELECT trace_id FROM orphan)) AS complete,
-               (SELECT count(*) FROM {s}) AS spans FROM roots""")[0]
-    counts = {}
-    for table, column in (("logs", "time_ns"), ("metrics", "time_ns"), ("changes", "time_ns")):
-        c, p = rng.where(column)
-        counts[table] = store.query(f"SELECT count(*) AS n FROM {table} WHERE {c}", p)[0]["n"]
+    t = evidence.trace_completeness(store, spans_table)
+    counts = evidence.signal_counts(store, rng)
     scale = 1.0 / share
     traces = int((t["traces"] or 0) * scale)
     return {"traces": traces, "spans": int((t["spans"] or 0) * scale),

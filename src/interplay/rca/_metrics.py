@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..detect import change_point, median, robust_z
-from ..model import NotFound
-from ..queries import TimeRange
+from ..model import NotFound, TimeRange
+from ..store import evidence
 from ..store.base import Store
 from ..timeutil import format_time
 from ._windows import parse_symptom
@@ -20,10 +20,7 @@ from ._windows import parse_symptom
 
 def investigate_metrics(store: Store, symptom: str | None, at_ns: int | None,
                         window: TimeRange) -> dict[str, Any]:
-    cond, params = window.where("time_ns")
-    rows = store.query(f"""
-        SELECT service, name, time_ns, avg(value) AS v FROM metrics
-        WHERE {cond} AND value IS NOT NULL AND isfinite(value) GROUP BY ALL ORDER BY time_ns""", params)
+    rows = evidence.metric_points(store, window)
     if not rows:
         raise NotFound("no spans or metrics in that time range: nothing to investigate")
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
@@ -111,10 +108,7 @@ def resource_shifts(store: Store, onset_ns: int, until_ns: int, before_ns: int =
 
     The baseline is whatever the metrics hold in `before_ns` before the onset, not only the traces'
     baseline: metrics are scraped for longer, and a resource fault seldom shows in a span."""
-    rows = store.query("""
-        SELECT service, name, time_ns, avg(value) AS v FROM metrics
-        WHERE time_ns >= ? AND time_ns < ? AND value IS NOT NULL AND isfinite(value)
-        GROUP BY ALL ORDER BY time_ns""", [onset_ns - before_ns, until_ns])
+    rows = evidence.metric_points(store, TimeRange(onset_ns - before_ns, until_ns))
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in rows:
         if RESOURCE_METRIC.search(r["name"]) and not SHARED_METRIC.search(r["name"]) \

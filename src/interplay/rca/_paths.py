@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from ..detect import change_point, proportion_z
+from ..store import evidence
 from ..store.base import Store
 
 SELF = ""          # the terminal of a unit that made no remote call: the service itself
@@ -50,19 +51,7 @@ class PathShift:
 
 def path_shifts(store: Store, spans_table: str) -> list[PathShift]:
     """Services whose requests newly stop early, strongest first (`graph.window_spans`' table)."""
-    s = spans_table
-    rows = store.query(f"""
-        WITH units AS (SELECT DISTINCT trace_id, service, w FROM {s}
-                       WHERE kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL),
-        calls AS (SELECT p.trace_id AS trace_id, p.service AS service, p.w AS w, c.service AS callee,
-                         p.start_ns AS start_ns
-                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-                  WHERE c.service <> p.service),
-        per AS (SELECT u.service AS service, u.w AS w, u.trace_id AS trace_id, count(c.callee) AS n,
-                       coalesce(arg_max(c.callee, c.start_ns), '{SELF}') AS terminal
-                FROM units u LEFT JOIN calls c ON c.trace_id = u.trace_id AND c.service = u.service AND c.w = u.w
-                GROUP BY u.service, u.w, u.trace_id)
-        SELECT service, w, terminal, count(*) AS units, sum(n) AS calls FROM per GROUP BY ALL""")
+    rows = evidence.path_terminals(store, spans_table)
     tally: dict[str, dict[str, dict[str, tuple[int, int]]]] = {}
     for r in rows:
         tally.setdefault(r["service"], {}).setdefault(r["w"], {})[r["terminal"]] = (int(r["units"]), int(r["calls"]))
@@ -92,17 +81,7 @@ def path_onset(store: Store, spans_table: str, per_service: int = 3000) -> tuple
     A code fault that cuts call paths short moves neither errors nor latency at the entry points,
     so the onset is dated on the call paths themselves; the strength is a Welch t / 4, on the
     scale of the other onsets."""
-    s = spans_table
-    rows = store.query(f"""
-        WITH units AS (SELECT trace_id, service, min(start_ns) AS t FROM {s}
-                       WHERE kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL GROUP BY ALL),
-        calls AS (SELECT p.trace_id AS trace_id, p.service AS service, count(*) AS n
-                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-                  WHERE c.service <> p.service GROUP BY ALL),
-        per AS (SELECT u.service AS service, u.t AS t, coalesce(c.n, 0) AS n,
-                       row_number() OVER (PARTITION BY u.service ORDER BY hash(u.trace_id)) AS k
-                FROM units u LEFT JOIN calls c ON c.trace_id = u.trace_id AND c.service = u.service)
-        SELECT service, t, n FROM per WHERE k <= {int(per_service)}""")
+    rows = evidence.unit_calls(store, spans_table, per_service)
     series: dict[str, list[tuple[int, float]]] = {}
     for r in rows:
         series.setdefault(r["service"], []).append((int(r["t"]), float(r["n"])))

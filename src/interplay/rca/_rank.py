@@ -3,19 +3,19 @@ evidence, and the causal chain from each cause up to the symptom."""
 from __future__ import annotations
 
 import math
-
-from scipy.stats import norm
 from collections import defaultdict
 from typing import Any
+
+from scipy.stats import norm
 
 from ._attribution import GAP
 from ._context import Context
 from ._gaps import gap_support, place_gap
 
 STRENGTH_CAP = 4.0  # strengths past this are all "certain"
-SURGE = 1.5
+SURGE = 1.5  # first-try calls into a node must rise this much before its trouble counts as load
 MIN_SURGE_CALLS = 20
-WAIT_RISE = 3.0  # a callee this much slower, with this many more calls in flight, fills its caller's pool  # first-try calls into a node must rise this much before its trouble counts as load
+WAIT_RISE = 3.0  # a callee this much slower, with this many more calls in flight, fills its caller's pool
 
 
 def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
@@ -136,7 +136,7 @@ def queue_lags(ctx: Context) -> list[dict[str, Any]]:
         surge = bool(b and i and i.get("rate", 0.0) >= SURGE * max(b.get("rate", 0.0), 1e-9))
         out.append({"producer": g.caller, "consumer": g.callee, "suspect": g.caller if surge else g.callee,
                     "surge": surge, "z": float(norm.isf(max(g.p_value, 1e-300))),
-                    "before_s": g.before_ms / 1000, "after_s": g.after_ms / 1000,
+                    "before_s": (g.before_ms or 0.0) / 1000, "after_s": (g.after_ms or 0.0) / 1000,
                     "rate_before": b.get("rate"), "rate_after": i.get("rate")})
     return out
 
@@ -171,13 +171,14 @@ def hand_back_waiting(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[d
         own = s.get("latency", 0.0)
         if own <= 0:
             continue
-        rises = {}
+        rises: dict[str, float] = {}
         for e in ctx.graph.get("edges", []):
             b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
             if e["caller"] != name or e["mode"] != "sync" or not b or not i or e["callee"] == name:
                 continue
             slower = i.get("p50_ms", 0.0) / max(b.get("p50_ms", 0.0), 1e-3)
-            in_flight = (i.get("rate", 0.0) * i.get("p50_ms", 0.0)) / max(b.get("rate", 0.0) * b.get("p50_ms", 0.0), 1e-9)
+            in_flight = (i.get("rate", 0.0) * i.get("p50_ms", 0.0)) \
+                / max(b.get("rate", 0.0) * b.get("p50_ms", 0.0), 1e-9)
             # the callee's own slowness must be on the symptom's critical path too: a slower call
             # running beside longer work is not what the caller waits for
             on_path = shares.get(e["callee"], {}).get("latency", 0.0) >= 0.02

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..detect import change_point, proportion_z, robust_z
-from ..model import InvalidInput, NotFound
-from ..queries import TimeRange
+from ..model import InvalidInput, NotFound, TimeRange
+from ..store import entry_points
 from ..store.base import Store
+from ..store.entry_points import Scope
 
 # A unit of work: where a request enters a service (SERVER, CONSUMER, or a root such as a cron job).
-UNIT = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
+UNIT: Scope = "units"
 # Where work enters the system as a whole, when no symptom is given: roots and queue consumers.
-SYSTEM_ENTRY = "(parent_span_id IS NULL OR kind = 'CONSUMER')"
+SYSTEM_ENTRY: Scope = "system"
 LATENCY_FLOOR_NS = 2_000_000
 
 
@@ -43,10 +44,7 @@ def data_range(store: Store, window: TimeRange) -> tuple[int, int] | None:
     would otherwise stretch the baseline over empty time and dilute every rate in it, so the
     range is clamped to where the data is: the 0.1% and 99.9% quantiles of span start times.
     """
-    cond, params = window.where()
-    row = store.query(f"""SELECT approx_quantile(start_ns, 0.001) AS a, approx_quantile(start_ns, 0.999) AS b,
-                                 min(start_ns) AS lo, max(start_ns) AS hi
-                          FROM spans WHERE {cond}""", params)[0]
+    row = entry_points.data_extent(store, window)
     if row["lo"] is None:
         return None
     first, last = int(row["lo"]), int(row["hi"]) + 1
@@ -62,47 +60,22 @@ def data_range(store: Store, window: TimeRange) -> tuple[int, int] | None:
     return (lo, hi) if hi > lo else (first, last)
 
 
-def group_condition(groups: list[Group]) -> tuple[str, list[Any]]:
-    parts, params = [], []
-    for g in groups:
-        if g.operation:
-            parts.append("(service = ? AND operation = ?)")
-            params += [g.service, g.operation]
-        else:
-            parts.append("(service = ?)")
-            params.append(g.service)
-    return "(" + " OR ".join(parts) + ")", params
-
-
-def entry_condition(groups: list[Group] | None, scope: str) -> tuple[str, list[Any]]:
-    """Where the requests of these groups enter (their units), or `scope` when no group is given."""
-    if not groups:
-        return scope, []
-    cond, params = group_condition(groups)
-    return f"{cond} AND {UNIT}", params
+def _pairs(groups: list[Group] | None) -> list[tuple[str, str | None]] | None:
+    return [(g.service, g.operation) for g in groups] if groups else None
 
 
 def find_onset(store: Store, lo: int, hi: int, groups: list[Group] | None,
-               scope: str = SYSTEM_ENTRY, pooled: bool = False) -> tuple[int, Group | None, float]:
+               scope: Scope = SYSTEM_ENTRY, pooled: bool = False) -> tuple[int, Group | None, float]:
     """(onset ns, the entry group whose shift is strongest, strength) over bucketed error rate and p90."""
     buckets = max(12, min(120, int((hi - lo) / 15e9)))
     width = max((hi - lo) // buckets, 1)
-    cond, params = entry_condition(groups, scope)
-    rows = store.query(f"""
-        SELECT {"''" if pooled else 'service'} AS service,
-               {'operation' if not pooled and (not groups or any(g.operation for g in groups)) else "''"}
-                   AS operation,
-               least((start_ns - ?) // ?, {buckets - 1}) AS b, count(*) AS n,
-               count(*) FILTER (WHERE status_code = 'ERROR') AS e,
-               quantile_cont(duration_ns, 0.9) AS p90
-        FROM spans WHERE start_ns >= ? AND start_ns < ? AND {cond}
-        GROUP BY ALL""", [lo, width, lo, hi] + params)
+    rows = entry_points.onset_buckets(store, lo, hi, width, buckets, _pairs(groups), scope, pooled)
     series: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for r in rows:
         series.setdefault((r["service"], r["operation"]), {})[int(r["b"])] = r
     if not series:
         raise NotFound("no requests found for the symptom in that time range")
-    best = (lo + (hi - lo) // 2, None, 0.0)
+    best: tuple[int, Group | None, float] = (lo + (hi - lo) // 2, None, 0.0)
     for (service, operation), by_bucket in series.items():
         split, strength = _strongest_shift(by_bucket, buckets)
         if split is not None and strength > best[2]:
@@ -135,17 +108,9 @@ def _strongest_shift(by_bucket: dict[int, dict[str, Any]], buckets: int) -> tupl
 
 
 def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
-                     groups: list[Group] | None, scope: str = SYSTEM_ENTRY) -> list[dict[str, Any]]:
+                     groups: list[Group] | None, scope: Scope = SYSTEM_ENTRY) -> list[dict[str, Any]]:
     """Entry groups with their baseline/incident error rate and p90, and how strongly each shifted."""
-    bc, bp = baseline.where()
-    ic, ip = incident.where()
-    cond, gparams = entry_condition(groups, scope)
-    rows = store.query(f"""
-        SELECT service, operation, CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w, count(*) AS n,
-               count(*) FILTER (WHERE status_code = 'ERROR') AS e,
-               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.9) AS p90,
-               quantile_cont(duration_ns, 0.99) AS p99
-        FROM spans WHERE (({bc}) OR ({ic})) AND {cond} GROUP BY ALL""", bp + bp + ip + gparams)
+    rows = entry_points.entry_stats(store, baseline, incident, _pairs(groups), scope)
     by: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         by.setdefault((r["service"], r["operation"]), {})[r["w"]] = r
@@ -167,26 +132,14 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
 
 
 def peer_groups(store: Store, window: TimeRange, groups: list[Group] | None,
-                scope: str = SYSTEM_ENTRY, limit: int = 12) -> list[dict[str, Any]]:
+                scope: Scope = SYSTEM_ENTRY, limit: int = 12) -> list[dict[str, Any]]:
     """With no baseline, the symptom's entry groups over the whole window, each split into its
     failing and slowest-tenth requests ("incident") and the rest of its own requests ("baseline").
 
     When the fault runs from the first second of the data there is no before to compare with;
     what the slow and failing requests do differently from their peers in the same window is the
     evidence left. The score is nominal: peers show a contrast, not a shift in time."""
-    c, p = window.where()
-    cond, gparams = entry_condition(groups, scope)
-    rows = store.query(f"""
-        WITH r AS (SELECT service, operation, duration_ns, status_code = 'ERROR' AS err
-                   FROM spans WHERE {c} AND {cond}),
-        q AS (SELECT service, operation, count(*) AS total, quantile_cont(duration_ns, 0.9) AS cut
-              FROM r GROUP BY ALL HAVING count(*) >= 10)
-        SELECT r.service AS service, r.operation AS operation, q.total AS total, q.cut AS cut,
-               CASE WHEN r.err OR r.duration_ns > q.cut THEN 'i' ELSE 'b' END AS w, count(*) AS n,
-               count(*) FILTER (WHERE r.err) AS e, quantile_cont(r.duration_ns, 0.5) AS p50,
-               quantile_cont(r.duration_ns, 0.9) AS p90, quantile_cont(r.duration_ns, 0.99) AS p99
-        FROM r JOIN q ON r.service = q.service AND r.operation = q.operation
-        GROUP BY ALL""", p + gparams)
+    rows = entry_points.peer_stats(store, window, _pairs(groups), scope)
     by: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         by.setdefault((r["service"], r["operation"]), {"total": r["total"], "cut": r["cut"]})[r["w"]] = r

@@ -14,6 +14,8 @@ from ..model import TimeRange
 
 # Where work enters a service (its "requests"): SERVER/CONSUMER spans, or roots.
 ENTRY = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
+# Where work enters the system as a whole: roots and queue consumers.
+SYSTEM_ENTRY = "(parent_span_id IS NULL OR kind = 'CONSUMER')"
 
 
 def window_where(window: TimeRange, column: str = "start_ns") -> tuple[str, list[Any]]:
