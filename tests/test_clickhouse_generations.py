@@ -38,7 +38,22 @@ ORDER BY (ServiceName, SpanName, toUnixTimestamp(Timestamp), TraceId)""",
     SeverityNumber Int32, ServiceName LowCardinality(String), Body String, ResourceAttributes {_MAP},
     LogAttributes {_MAP}
 ) ENGINE MergeTree() PARTITION BY toDate(Timestamp)
-ORDER BY (ServiceName, SeverityText, toUnixTimestamp(Timestamp), TraceId)"""]
+ORDER BY (ServiceName, SeverityText, toUnixTimestamp(Timestamp), TraceId)""",
+       # the first metric tables: no ServiceName, ValueAsDouble/ValueAsInt, AggTemp
+       f"""CREATE TABLE otel_metrics_sum (
+    ResourceAttributes {_MAP}, ResourceSchemaUrl String, ScopeName String, ScopeVersion String,
+    ScopeAttributes {_MAP}, ScopeDroppedAttributesCount UInt32, ScopeSchemaUrl String, MetricName String,
+    MetricDescription String, MetricUnit String, Attributes {_MAP}, StartTimeUnix DateTime64(9),
+    TimeUnix DateTime64(9), ValueAsDouble Float64, ValueAsInt UInt32, Flags UInt32,
+    Exemplars Nested (FilteredAttributes {_MAP}, TimeUnix DateTime64(9), ValueAsDouble Float64, ValueAsInt Int64,
+                      SpanId String, TraceId String),
+    AggTemp Int32, IsMonotonic Boolean
+) ENGINE MergeTree() PARTITION BY toUnixTimestamp64Nano(TimeUnix) ORDER BY (toUnixTimestamp64Nano(TimeUnix))"""]
+OLD_SUM = {"ResourceAttributes": {"service.name": "payments"}, "MetricName": "charges", "MetricUnit": "1",
+           "Attributes": {"outcome": "declined"}, "TimeUnix": "1767227400.250000000", "ValueAsDouble": 0,
+           "ValueAsInt": 42, "Exemplars.FilteredAttributes": [{}], "Exemplars.TimeUnix": ["1767227399.000000000"],
+           "Exemplars.ValueAsDouble": [0.0], "Exemplars.ValueAsInt": [1], "Exemplars.SpanId": ["00f067aa0ba902b7"],
+           "Exemplars.TraceId": ["4bf92f3577b34da6a3ce929d0e0e4736"], "AggTemp": 2, "IsMonotonic": True}
 
 # The JSON-typed tables (traces_json_table.sql, logs_json_table.sql).
 JSON_TYPED = [f"""CREATE TABLE otel_traces (
@@ -131,6 +146,8 @@ def _fill(path, generation: str) -> None:
         if generation == "current":
             t.command("INSERT INTO otel_metrics_exponential_histogram FORMAT JSONEachRow\n"
                       + json.dumps(EXP_HISTOGRAM))
+        if generation == "old":
+            t.command("INSERT INTO otel_metrics_sum FORMAT JSONEachRow\n" + json.dumps(OLD_SUM))
     finally:
         t.close()
 
@@ -170,9 +187,15 @@ def test_read_only_over_each_generation(tmp_path, generation):
         assert store.transport.query_arrow(_SNAPSHOT).to_pylist() == before
         assert store.transport.query_arrow("SELECT name FROM system.databases ORDER BY name").to_pylist() == databases
         assert "interplay" not in {d["name"] for d in databases}
-        assert {t["name"] for t in before} == ({"otel_traces", "otel_logs"} if generation != "current" else {
+        assert {t["name"] for t in before} == ({"otel_traces", "otel_logs", "otel_metrics_sum"} if generation == "old"
+                                               else {"otel_traces", "otel_logs"} if generation == "json" else {
             "otel_traces", "otel_traces_trace_id_ts", "otel_traces_trace_id_ts_mv", "otel_logs",
             *(f"otel_metrics_{k}" for k in ("gauge", "sum", "histogram", "exponential_histogram", "summary"))})
+        if generation == "old":
+            (m,) = store.query("SELECT * FROM metrics")
+            assert (m["service"], m["name"], m["type"], m["value"], m["temporality"], m["is_monotonic"]) == \
+                ("payments", "charges", "sum", 42.0, "cumulative", True)
+            assert [(e["value"], e["span_id"]) for e in json.loads(m["exemplars"])] == [(1.0, "00f067aa0ba902b7")]
         if generation == "current":
             (m,) = store.query("SELECT * FROM metrics")
             assert (m["type"], m["count"], m["scale"], m["zero_count"], m["positive_offset"]) == \
@@ -283,6 +306,15 @@ def test_writing_into_old_tables_fits_their_columns(tmp_path):
         cols = {r["name"] for r in store.transport.query_arrow(
             "SELECT name FROM system.columns WHERE database = 'default' AND table = 'otel_traces'").to_pylist()}
         assert "ScopeName" not in cols  # Interplay did not alter the user's table
+        metric = {"resourceMetrics": [{"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "search"}}]}, "scopeMetrics": [{"metrics": [{
+                "name": "queries", "sum": {"aggregationTemporality": 1, "isMonotonic": True, "dataPoints": [
+                    {"timeUnixNano": str(T0 + 3600 * 10**9), "asDouble": 7.5}]}}]}]}]}
+        b = ColumnBuilder()
+        add_request("metrics", metric, b, "test")
+        store.append(b.build())
+        rows = store.query("SELECT service, value, temporality FROM metrics WHERE name = 'queries'")
+        assert rows == [{"service": "search", "value": 7.5, "temporality": "delta"}]
     finally:
         store.close()
 

@@ -254,7 +254,8 @@ def move_sql(table: str, stage: str, metric_type: str | None = None, *, db: str 
     values = {"spans": _span_values, "logs": _log_values}.get(table, _metric_values)(metric_type or "gauge")
     have = (columns or {}).get(target)
     if have is not None:
-        values = {col: _fit(expr, have[col]) for col, expr in values.items() if col in have}
+        values = {col: _fit(expr, have[col]) for col, expr in {**values, **_legacy(values, have)}.items()
+                  if col in have}
     cols = ", ".join(f"`{c}`" for c in values)
     where = f" WHERE type = '{metric_type}'" if table == "metrics" else ""
     return (f"INSERT INTO {_ident(db)}.{target} ({cols}) SELECT {', '.join(values.values())} "
@@ -267,6 +268,18 @@ def check_writable(table: str, have: dict[str, str], db: str) -> None:
     missing = [c for c in REQUIRED.get(table, ()) if c not in have]
     if missing:
         raise InvalidInput(f"cannot write to {db}.{table}: it has no column {missing[0]}")
+
+
+def _legacy(values: dict[str, str], have: dict[str, str]) -> dict[str, str]:
+    """The first metric tables' names for what later ones call Value and AggregationTemporality."""
+    out = {}
+    for col in ("Value", "Exemplars.Value"):
+        if col in values and col not in have and f"{col}AsDouble" in have:
+            out[f"{col}AsDouble"] = values[col]
+            out[f"{col}AsInt"] = "0" if col == "Value" else f"arrayMap(x -> 0, {values[col]})"
+    if "AggregationTemporality" in values and "AggregationTemporality" not in have:
+        out["AggTemp"] = values["AggregationTemporality"]
+    return out
 
 
 def _fit(expr: str, kind: str) -> str:

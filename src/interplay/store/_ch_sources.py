@@ -7,7 +7,8 @@ run has `FROM spans` (and the others) replaced by that SELECT. So a read-only co
 and the SELECT always fits the columns that are there:
 
 - old tables: no `ScopeName`/`ScopeVersion`, `Duration Int64`, `SPAN_KIND_*`/`STATUS_CODE_*` spellings,
-  no `EventName`, `TraceFlags` or exemplars;
+  no `EventName`, `TraceFlags` or exemplars; the first metric tables without `ServiceName` (it is read
+  from the resource), with `ValueAsDouble`/`ValueAsInt` for `Value` and `AggTemp` for the temporality;
 - current tables: `Map(LowCardinality(String), String)` attributes, `EventName`, `*AttributeItems` aliases,
   metric and exemplar times in whole seconds (`DateTime`, since exporter v0.160);
 - JSON-typed tables (`traces_json_table.sql` and friends): attributes of type `JSON`, whose dotted keys
@@ -30,7 +31,7 @@ EXPORTER_TABLES = (TRACES, LOGS, *METRIC_TABLES.values())
 REQUIRED = {TRACES: ("Timestamp", "TraceId", "SpanId", "ParentSpanId", "SpanName", "SpanKind", "ServiceName",
                      "Duration", "StatusCode"),
             LOGS: ("Timestamp", "ServiceName", "Body"),
-            **{t: ("TimeUnix", "ServiceName", "MetricName") for t in METRIC_TABLES.values()}}
+            **{t: ("TimeUnix", "MetricName") for t in METRIC_TABLES.values()}}
 Columns = dict[str, dict[str, str]]  # table → column → ClickHouse type
 
 
@@ -135,7 +136,7 @@ _MEAN = "if(Count > 0, Sum / Count, NULL)"
 def _metrics(type_: str, table: str, c: dict[str, str], db: str) -> str:
     hist, exp, summary = type_ == "histogram", type_ == "exponential_histogram", type_ == "summary"
     counted = hist or exp or summary
-    value = _MEAN if counted else "Value"
+    value = _MEAN if counted else _value(c, "Value")
     if hist:
         buckets, bounds = "toJSONString(BucketCounts)", "toJSONString(ExplicitBounds)"
     elif summary:
@@ -143,7 +144,9 @@ def _metrics(type_: str, table: str, c: dict[str, str], db: str) -> str:
     else:
         buckets = bounds = "NULL"
     mono = "IsMonotonic" if type_ == "sum" else "NULL"
-    temporality = _TEMPORALITY if "AggregationTemporality" in c else "''"
+    temporality = (_TEMPORALITY if "AggregationTemporality" in c
+                   else _TEMPORALITY.replace("AggregationTemporality", "AggTemp") if "AggTemp" in c else "''")
+    service = "ServiceName" if "ServiceName" in c else _attr_get(c, "ResourceAttributes", "service.name")
     minmax = "Min" if (hist or exp) and "Min" in c else "NULL", "Max" if (hist or exp) and "Max" in c else "NULL"
     e = {k: (k if exp and k in c else "NULL") for k in ("Scale", "ZeroCount", "PositiveOffset", "NegativeOffset")}
     pos = "toJSONString(PositiveBucketCounts)" if exp else "NULL"
@@ -151,7 +154,7 @@ def _metrics(type_: str, table: str, c: dict[str, str], db: str) -> str:
     start = _NS.format('StartTimeUnix') if 'StartTimeUnix' in c else '0'
     return f"""SELECT {_NS.format('TimeUnix')} AS time_ns,
        CAST(nullIf({start}, 0) AS Nullable(Int64)) AS start_time_ns,
-       CAST(ServiceName AS String) AS service, CAST(MetricName AS String) AS name, '{type_}' AS type,
+       CAST({service} AS String) AS service, CAST(MetricName AS String) AS name, '{type_}' AS type,
        {_str(c, 'MetricUnit')} AS unit, CAST({value} AS Nullable(Float64)) AS value,
        CAST({'Count' if counted else 'NULL'} AS Nullable(Int64)) AS count,
        CAST({'Sum' if counted else 'NULL'} AS Nullable(Float64)) AS sum,
@@ -191,14 +194,24 @@ def _links(c: dict[str, str]) -> str:
             f"`Links.TraceId`, `Links.SpanId`, {state}, {attrs}), ','), ']')")
 
 
+def _value(c: dict[str, str], column: str) -> str:
+    """`Value`, or in the first metric tables `ValueAsDouble`/`ValueAsInt` (whichever the point had)."""
+    if column in c or f"{column}AsDouble" not in c:
+        return f"`{column}`"
+    if column.startswith("Exemplars."):
+        return f"arrayMap((d, i) -> if(d != 0, d, toFloat64(i)), `{column}AsDouble`, `{column}AsInt`)"
+    return f"if(`{column}AsDouble` != 0, `{column}AsDouble`, toFloat64(`{column}AsInt`))"
+
+
 def _exemplars(c: dict[str, str]) -> str:
     if "Exemplars.TimeUnix" not in c:
         return "'[]'"
     attrs = _json_each(c, "Exemplars.FilteredAttributes", "`Exemplars.TimeUnix`")
+    value = _value(c, "Exemplars.Value")
     return ("concat('[', arrayStringConcat(arrayMap((t, v, tr, sp, a) -> concat('{\"time_ns\":', "
             "toString(toUnixTimestamp64Nano(toDateTime64(t, 9))), ',\"value\":', toJSONString(v), "
             "',\"trace_id\":', toJSONString(tr), "
-            "',\"span_id\":', toJSONString(sp), ',\"attributes\":', a, '}'), `Exemplars.TimeUnix`, `Exemplars.Value`, "
+            f"',\"span_id\":', toJSONString(sp), ',\"attributes\":', a, '}}'), `Exemplars.TimeUnix`, {value}, "
             f"`Exemplars.TraceId`, `Exemplars.SpanId`, {attrs}), ','), ']')")
 
 
