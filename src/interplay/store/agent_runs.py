@@ -258,7 +258,7 @@ def _spans(detail: bool) -> str:
         SELECT hash(trace_id, span_id) AS id, trace_id, span_id, parent_span_id, service, operation, kind,
                start_ns, end_ns, duration_ns, status_code, status_message, events,
                {"attributes, " if detail else ""}{c.sql_parse()} AS {a},
-               CASE WHEN upper({c.sql_field('openinference_kind', 'attributes')}) = 'LLM'
+               CASE WHEN upper({c.sql_field('openinference_kind', parsed=a)}) = 'LLM'
                     THEN attributes LIKE '%"llm.input_messages.%' OR attributes LIKE '%"llm.output_messages.%'
                END AS oi_messages,
                row_number() OVER (PARTITION BY trace_id, span_id ORDER BY start_ns) AS nth
