@@ -664,3 +664,60 @@ def test_an_investigations_agent_runs_are_listed_and_open(data, page, tmp_path):
         assert not page.errors
     finally:
         srv.stop()
+
+
+def test_an_agent_session_its_runs_in_order_their_content_and_cost(page, tmp_path):
+    """A real app (openai-v2 + util-genai against the stub model) asks a long question, then has a tool
+    fail, in one conversation: the sessions page lists it with its cost, the session its runs in order
+    and where the failed one left the good one; a run's steps show what was said, cut, and all of it on request."""
+    import subprocess
+    import sys
+
+    from stub_llm import USAGE_IN, USAGE_OUT, StubModel
+    apps = Path(__file__).with_name("agent_apps.py")
+    question = "healthy " + "please tell me where it is " * 100 + "END-OF-QUESTION"
+    srv = start_server(tmp_path / "session.duckdb", grpc=False)
+    try:
+        with StubModel() as stub:
+            done = subprocess.run([sys.executable, str(apps), "openai-v2-agent", srv.url, stub.url, question, "toolfail"],
+                                  capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        deadline = time.monotonic() + 20
+        while len(runs := srv.get("/api/agents/runs").json()["runs"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        healthy, toolfail = sorted(runs, key=lambda r: r["started_ns"])
+        usd = 3 * (USAGE_IN * 0.15 + USAGE_OUT * 0.60) / 1e6  # 2 model calls in the first run, 1 in the second
+
+        page.goto(f"{srv.url}/#/agents/sessions")
+        page.wait_for_selector("#sessions-table tbody tr")
+        row = page.inner_text("#sessions-table tbody tr")
+        assert "session-openai-v2-agent" in row and f"${usd:.6f}".rstrip("0") in row and "tool error" in row
+        page.click("#sessions-table a")
+        page.wait_for_selector("#session-runs tbody tr")
+        links = page.locator("#session-runs tbody a")
+        assert [links.nth(i).get_attribute("href") for i in range(links.count())] == \
+            [f"#/agents/{r['run_id'].replace(':', '%3A')}" for r in (healthy, toolfail)]
+        assert "at step 2" in page.inner_text("#session-divergence")
+        assert_readable(page.inner_text("#view"), "an agent session")
+
+        links.first.click()
+        page.wait_for_selector("#steps-table tbody tr")
+        assert page.inner_text("#run-session") == "session-openai-v2-agent"
+        first = page.locator("#steps-table details.content").first
+        first.locator("summary").click()
+        shown = first.inner_text()
+        assert "please tell me where it is" in shown and "END-OF-QUESTION" not in shown  # cut at 2000 characters
+        assert "get_order" in shown  # what the model answered: the tool call
+        page.click("#show-all")
+        page.wait_for_url("**?full=true")
+        page.wait_for_selector("#steps-table details.content")
+        first = page.locator("#steps-table details.content").first
+        first.locator("summary").click()
+        assert "END-OF-QUESTION" in first.inner_text()
+        assert page.locator("#show-all").count() == 0
+        tool = page.locator("#steps-table details.content").nth(1)
+        tool.locator("summary").click()
+        assert "order A1: shipped" in tool.inner_text()
+        assert not page.errors
+    finally:
+        srv.stop()
