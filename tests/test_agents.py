@@ -145,6 +145,30 @@ def test_openinference_run_reads_its_own_names(tmp_path):
     assert step["kind"] == "tool" and step["arguments"] == '{"query": "otel"}'
 
 
+def test_openinference_decision_and_unknown_spans(tmp_path):
+    """OpenInference 0.1.42's DECISION span (a decision model: its own model name and token counts) is a model
+    call; an UNKNOWN span is no step, and what is below it still counts; llm.cost.* details are shown."""
+    run = Run(0, style="oi", agent="router")
+    run.root.child(run.service, "route", offset_ms=1, duration_ms=5, attributes={
+        "openinference.span.kind": "DECISION", "decision.model_name": "jev-1", "decision.provider": "typesafe",
+        "decision.token_count.input": 40, "decision.token_count.output": 2})
+    wrapper = run.root.child(run.service, "helper", offset_ms=10, duration_ms=50,
+                             attributes={"openinference.span.kind": "UNKNOWN"})
+    wrapper.child(run.service, "ChatOpenAI", kind="CLIENT", offset_ms=1, duration_ms=10, attributes={
+        "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.token_count.prompt": 100,
+        "llm.token_count.completion": 10, "llm.cost.total": 0.002, "llm.cost.prompt_details.cache_read": 0.0001})
+    wrapper.child(run.service, "get_order", offset_ms=20, duration_ms=10,
+                  attributes={"openinference.span.kind": "TOOL", "tool.name": "get_order"})
+    ip = open_store(tmp_path, [run])
+    (r,) = ip.agent_runs()
+    assert r["path"] == ["chat:jev-1", "chat:gpt-4o", "tool:get_order"]
+    assert (r["steps"], r["model_calls"], r["tool_calls"]) == (3, 2, 1)
+    assert r["tokens"]["input"] == 140 and r["tokens"]["output"] == 12
+    chat = ip.agent_run(r["run_id"])["steps_detail"][1]
+    assert chat["cost"] == {"usd": 0.002, "source": "instrumentation"}
+    assert chat["usage"]["llm.cost.prompt_details.cache_read"] == 0.0001
+
+
 def test_unknown_usage_keys_and_operations_are_kept(tmp_path):
     run = Run(0)
     run.chat(extra={"gen_ai.usage.cache_write_input_tokens": 512, "gen_ai.usage.cache_read.input_tokens": 64,

@@ -12,8 +12,9 @@ span: a span is classified by the first marker it has, and its other attributes 
 Sources: the GenAI registry of open-telemetry/semantic-conventions-genai (`model/gen-ai/registry.yaml`:
 operations incl. `plan` and the memory operations, `gen_ai.workflow.name`, `gen_ai.agent.version`,
 `gen_ai.tool.*`, `gen_ai.usage.cache_creation.input_tokens`, `reasoning.output_tokens`), the OpenInference
-semantic conventions (`openinference-semantic-conventions` 0.1.4x: `llm.request.model_name`,
-`llm.cost.*`, `graph.node.*`, `user.id`, `metadata`, `tag.tags`), OpenLLMetry's `traceloop.*`.
+semantic conventions (`openinference-semantic-conventions` 0.1.42: `llm.request.model_name`,
+`llm.cost.*`, `graph.node.*`, `user.id`, `metadata`, `tag.tags`, the DECISION and UNKNOWN span kinds with
+`decision.*`), OpenLLMetry's `traceloop.*`.
 """
 from __future__ import annotations
 
@@ -44,15 +45,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "tool_args": ("gen_ai.tool.call.arguments", "tool_call.function.arguments", "input.value",
                   "traceloop.entity.input"),
     "tool_result": ("gen_ai.tool.call.result", "output.value", "traceloop.entity.output"),
+    # decision.*: OpenInference's DECISION spans (a decision model: typed answers, not text) spell a model call so.
     "request_model": ("gen_ai.request.model", "llm.request.model_name", "llm.model_name", "embedding.model_name",
-                      "llm.request.model"),
-    "response_model": ("gen_ai.response.model", "llm.response.model_name", "llm.response.model", "llm.model_name"),
+                      "llm.request.model", "decision.request.model_name", "decision.model_name"),
+    "response_model": ("gen_ai.response.model", "llm.response.model_name", "llm.response.model", "llm.model_name",
+                       "decision.response.model_name", "decision.model_name"),
     "response_id": ("gen_ai.response.id",),
-    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "decision.provider"),
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
-                     "llm.usage.prompt_tokens"),
+                     "llm.usage.prompt_tokens", "decision.token_count.input"),
     "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
-                      "llm.token_count.completion", "llm.usage.completion_tokens"),
+                      "llm.token_count.completion", "llm.usage.completion_tokens", "decision.token_count.output"),
     "total_tokens": ("gen_ai.usage.total_tokens", "llm.token_count.total", "llm.usage.total_tokens"),
     "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
                           "llm.token_count.prompt_details.cache_read"),
@@ -79,8 +82,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "server_address": ("server.address", "net.peer.name", "peer.service"),
 }
 
-# Key prefixes whose every attribute is usage accounting: shown whole on a step, known or not.
-USAGE_PREFIXES: tuple[str, ...] = ("gen_ai.usage.", "llm.token_count.", "llm.usage.")
+# Key prefixes whose every attribute is usage accounting: shown whole on a step, known or not
+# (the modality breakdowns gen_ai.usage.text/audio/image.*, llm.cost.prompt_details.*, ...).
+USAGE_PREFIXES: tuple[str, ...] = ("gen_ai.usage.", "llm.token_count.", "llm.usage.", "llm.cost.",
+                                   "decision.token_count.")
 
 # What a span is, from the first marker it carries. Values not listed keep their own lowercased
 # name as kind (a new operation is still a step, never dropped).
@@ -94,12 +99,13 @@ KIND_OF_OPERATION: dict[str, str] = {
 KIND_OF_OPENINFERENCE: dict[str, str] = {
     "AGENT": "agent", "LLM": "llm", "TOOL": "tool", "CHAIN": "chain", "RETRIEVER": "retrieval",
     "EMBEDDING": "embedding", "RERANKER": "reranker", "GUARDRAIL": "guardrail", "EVALUATOR": "evaluator",
-    "PROMPT": "prompt",
+    "PROMPT": "prompt", "DECISION": "llm", "UNKNOWN": "unknown",
 }
 KIND_OF_TRACELOOP: dict[str, str] = {"agent": "agent", "tool": "tool", "workflow": "workflow", "task": "chain"}
 
-# Kinds that only group other work: walked through, never a step of their own.
-PASS_THROUGH: tuple[str, ...] = ("chain", "workflow", "prompt")
+# Kinds that only group other work: walked through, never a step of their own (OpenInference's UNKNOWN
+# says nothing of what the span did: neither a step nor a reason to drop what is below it).
+PASS_THROUGH: tuple[str, ...] = ("chain", "workflow", "prompt", "unknown")
 
 # Step signatures: kind → verb shown in paths such as `chat:gpt-4o` or `tool:get_order`.
 SIGNATURE_VERB: dict[str, str] = {"llm": "chat", "tool": "tool", "agent": "agent", "embedding": "embeddings",
