@@ -3,6 +3,7 @@ and Jaeger UI "Download JSON", ingested as files and, for Zipkin, posted to `ser
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from opentelemetry.exporter.zipkin.json.v2 import JsonV2Encoder
@@ -15,6 +16,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from interplay.api import Interplay
 from interplay.model import InvalidInput
+
+PROTO3 = Path(__file__).parent / "fixtures" / "zipkin_proto3"
+PROTO3_TRACE = "81b906352d9745bf001696f2ffd0a76c"
 
 
 def _sdk_checkout_trace(exporter) -> str:
@@ -326,12 +330,40 @@ def test_zipkin_receiver_limits_and_errors(make_server):
     assert "Zipkin v2 JSON span [1]" in body["rejected"][0]["reason"]
     assert server.post("/api/v2/spans", content=json.dumps([span] * 40),
                        headers={"Content-Type": "application/json"}).status_code == 413
-    r = server.post("/api/v2/spans", content=b"\x0a\x02", headers={"Content-Type": "application/x-protobuf"})
-    assert r.status_code == 415 and "Zipkin protobuf" in r.json()["error"]
+    r = server.post("/api/v2/spans", content=b"\x0a\x05\x0a\x03abc", headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 202 and r.json()["spans"] == 0  # a span without id or timestamp: counted, dropped
+    assert "Zipkin v2 protobuf span [0]" in r.json()["rejected"][0]["reason"]
+    r = server.post("/api/v2/spans", content=b"\xff\xff", headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 400 and "not a zipkin.proto3.ListOfSpans" in r.json()["error"]
+    assert server.post("/api/v2/spans", content=b"<spans/>", headers={"Content-Type": "text/xml"}).status_code == 415
     r = server.post("/api/v2/spans", content=json.dumps({"resourceSpans": []}),
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "/v1/traces" in r.json()["error"]
     assert server.get("/api/traces/00000000000000005af7183fb1d4cf5f").json()["spans"] == 1
+
+
+@pytest.mark.integration
+def test_serve_takes_zipkin_protobuf_from_the_sdk_encoder(make_server):
+    """What the OpenTelemetry SDK's Zipkin protobuf exporter posts, one body per service (its own encoder
+    made the files: fixtures/zipkin_proto3/make.py), stored as the same trace its JSON would be."""
+    server = make_server()
+    for service in ("payments", "frontend"):  # the server's half arrives first
+        r = server.post("/api/v2/spans", content=(PROTO3 / f"{service}.bin").read_bytes(),
+                        headers={"Content-Type": "application/x-protobuf"})
+        assert r.status_code == 202 and not r.json()["rejected"], r.text
+    tree = server.get(f"/api/traces/{PROTO3_TRACE}").json()
+    assert tree["spans"] == 4 and _depth(tree["roots"]) == 4
+    (root,) = tree["roots"]
+    assert (root["service"], root["operation"], root["kind"], root["status_code"]) == \
+        ("frontend", "GET /checkout", "SERVER", "ERROR")
+    assert (root["scope_name"], root["scope_version"]) == ("shop.http", "0.9")
+    pay = root["children"][0]["children"][0]
+    assert (pay["service"], pay["kind"], pay["status_message"]) == ("payments", "SERVER", "card declined")
+    assert json.loads(pay["resource_attributes"])["service.version"] == "1.2.3"
+    (event,) = json.loads(pay["events"])
+    assert event["name"] == "retry" and event["attributes"] == {"attempt": 2}
+    services = {s["service"]: s for s in server.get("/api/services").json()}
+    assert services["payments"]["errors"] == 1 and services["frontend"]["errors"] == 1
 
 
 @pytest.mark.integration

@@ -49,13 +49,14 @@ def is_zipkin(doc: Any) -> bool:
     return "traceId" in first and "id" in first and "resourceSpans" not in first
 
 
-def add_spans(doc: Any, b: ColumnBuilder, where: str) -> None:
-    """Every span of a Zipkin v2 JSON array; a span that does not fit is rejected with its reason."""
+def add_spans(doc: Any, b: ColumnBuilder, where: str, fmt: str = FORMAT) -> None:
+    """Every span of a Zipkin v2 JSON array (or protobuf spans in its shape, `fmt` naming the encoding);
+    a span that does not fit is rejected with its reason."""
     if not isinstance(doc, list):
-        raise InvalidInput(f"{where}: {FORMAT}: expected a JSON array of spans, got {type(doc).__name__}")
+        raise InvalidInput(f"{where}: {fmt}: expected a JSON array of spans, got {type(doc).__name__}")
     shared = _shared_servers(doc)
     for i, span in enumerate(doc):
-        loc = f"{where} {FORMAT} span [{i}]"
+        loc = f"{where} {fmt} span [{i}]"
         if not isinstance(span, dict):
             b.reject(f"span rejected ({loc}): expected an object, got {type(span).__name__}")
             continue

@@ -176,9 +176,10 @@ ROUTES: list[BaseRoute] = [
         "Record change events (same as POST /api/changes)", [],
         ok("Stored counts", "IngestResult"), tag="ingest", body=CHANGE_BODY, errors=("400", "413", "503"))}),
     api_route(zipkin_http.PATH, zipkin_http.spans_endpoint, {"post": op(
-        "Zipkin v2 JSON spans (as a Zipkin collector takes them), optionally gzip", [],
+        "Zipkin v2 spans, JSON or protobuf (as a Zipkin collector takes them), optionally gzip", [],
         {"description": "Accepted (stored before the answer)"}, tag="ingest", code="202",
-        body={"required": True, "content": {"application/json": {"schema": LIST}}},
+        body={"required": True, "content": {"application/json": {"schema": LIST}, "application/x-protobuf": {
+            "schema": {"type": "string", "format": "binary"}}}},
         errors=("400", "413", "415", "503"))}),
     api_route("/api/health", _health, {"get": {
         **op("Liveness probe (no token needed)", [], ok("Server is up", OBJ), tag="meta", errors=()),
