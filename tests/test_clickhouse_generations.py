@@ -387,3 +387,28 @@ def test_json_typed_metric_tables(tmp_path):
         assert store.counts()["metrics"] == 1 and store.counts()["spans"] == 0
     finally:
         store.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("generation", ["old", "json"])
+def test_query_commands_over_http_change_nothing(tmp_path, generation):
+    """The same over ClickHouse's HTTP interface (clickhouse:// URLs, clickhouse-connect; the server is
+    chDB behind tests/chdb_http_server.py): no database, table or row is created or changed."""
+    pytest.importorskip("clickhouse_connect")
+    from chdb_http_server import ShimProcess
+    from conftest import run_cli
+    path = tmp_path / "ch"
+    _fill(path, generation)
+    before = _fingerprint(path)
+    shim = ShimProcess(path)
+    try:
+        db = ["--db", shim.url("default"), "--format", "json"]
+        by = {s["service"]: s for s in json.loads(run_cli("services", *db).stdout)}
+        assert set(by) == {"frontend", "cart", "payments"} and by["payments"]["errors"] > 10
+        (trace,) = json.loads(run_cli("traces", "--errors", "--limit", "1", *db).stdout)
+        assert json.loads(run_cli("trace", trace["trace_id"], *db).stdout)["spans"] == 5
+        assert json.loads(run_cli("investigate", *db).stdout)["root_causes"][0]["service"] == "payments"
+    finally:
+        shim.stop()
+    after = _fingerprint(path)
+    assert after == before and "interplay" not in after["databases"]
