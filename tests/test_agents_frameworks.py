@@ -9,9 +9,11 @@ the sessions view say about every run.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -223,6 +225,83 @@ def test_no_content_server_keeps_runs_but_not_what_was_said(tmp_path):
         assert "where is my order" not in json.dumps(stored) and "shipped" not in json.dumps(stored)
     finally:
         server.stop()
+
+
+def test_a_price_file_and_ingest_without_content(tmp_path):
+    """`serve --prices FILE` and $INTERPLAY_PRICES lay the user's prices over the built-in table; a file of the
+    app's own OTLP exports ingested with `ingest --no-content` keeps the run and drops what was said."""
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"gpt-4o-mini": {"input": 1.0, "output": 2.0}}))
+    usd = 2 * (USAGE_IN * 1.0 + USAGE_OUT * 2.0) / 1e6  # the healthy run's two model calls at the file's prices
+    server = start_server(tmp_path / "priced.duckdb", "--prices", str(prices), grpc=False)
+    try:
+        with StubModel() as stub, Capture() as capture:
+            for url in (server.url, capture.url):  # the same app run, to the server and into files
+                done = subprocess.run([sys.executable, str(APPS), "openai-v2-agent", url, stub.url, "healthy"],
+                                      capture_output=True, text=True, timeout=120)
+                assert done.returncode == 0, done.stderr[-2000:]
+        (run,) = _wait_for_runs(server, 1)
+        assert (run["cost"]["usd"], run["cost"]["source"]) == (pytest.approx(usd), "price_table")
+        assert server.get("/api/agents/spend").json()["spend"][0]["usd"] == pytest.approx(usd)
+    finally:
+        server.stop()
+    env = {**os.environ, "INTERPLAY_PRICES": str(prices)}
+    (listed,) = json.loads(run_cli("agents", "--db", str(server.db), "--format", "json", env=env).stdout)["runs"]
+    assert listed["cost"]["usd"] == pytest.approx(usd)
+    (default,) = cli_json("agents", "--db", str(server.db))["runs"]
+    assert default["cost"]["usd"] == pytest.approx(2 * (USAGE_IN * 0.15 + USAGE_OUT * 0.60) / 1e6)
+
+    files = sorted(str(p) for p in capture.save(tmp_path / "exports"))
+    assert files
+    private = tmp_path / "private.duckdb"
+    run_cli("ingest", "--db", str(private), "--no-content", *files)
+    (run,) = cli_json("agents", "--db", str(private))["runs"]
+    assert (run["model_calls"], run["tool_calls"], run["tokens"]["total"]) == (2, 1, 2 * (USAGE_IN + USAGE_OUT))
+    shown = cli_json("agents", "show", run["run_id"], "--db", str(private))
+    assert [(s["input"], s["output"]) for s in shown["steps_detail"]] == [(None, None)] * 3
+    kept = run_cli("trace", run["trace_id"], "--db", str(private), "--format", "json").stdout
+    assert "get_order" in kept and "where is my order" not in kept and "shipped" not in kept
+    # the same files without the flag keep it: what was dropped was there
+    run_cli("ingest", "--db", str(tmp_path / "open.duckdb"), *files)
+    (run,) = cli_json("agents", "--db", str(tmp_path / "open.duckdb"))["runs"]
+    assert "where is my order" in json.dumps(cli_json("agents", "show", run["run_id"], "--db",
+                                                      str(tmp_path / "open.duckdb")))
+
+
+class Capture:
+    """An OTLP/HTTP endpoint on 127.0.0.1 that keeps each export's protobuf body, to be saved as files."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        bodies = self.bodies = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                bodies.append(self.rfile.read(int(self.headers.get("content-length") or 0)))
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> Capture:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def save(self, folder: Path) -> list[Path]:
+        folder.mkdir()
+        paths = [folder / f"export-{i}.pb" for i in range(len(self.bodies))]
+        for path, body in zip(paths, self.bodies):
+            path.write_bytes(body)
+        return paths
 
 
 def test_the_same_answers_on_chdb(stored, tmp_path):
