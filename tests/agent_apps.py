@@ -93,12 +93,16 @@ def run_openai_agents(framework, provider, model_url, backend, scenarios) -> Non
                               use_for_tracing=False)
     agent = Agent(name="order-agent", instructions="Answer questions about orders.", tools=[get_order],
                   model="gpt-4o-mini")
+    # scenario `handoff`: a triage agent hands the question to order-agent (a real hand-off: a sub-agent)
+    triage = Agent(name="triage-agent", instructions="Hand order questions to the order agent.", handoffs=[agent],
+                   model="gpt-4o-mini")
 
     async def go() -> None:
         for scenario in scenarios:
             with using_session(f"session-{framework}"):
                 try:
-                    result = await Runner.run(agent, f"{scenario}: where is my order?", max_turns=MAX_TURNS)
+                    result = await Runner.run(triage if scenario == "handoff" else agent,
+                                              f"{scenario}: where is my order?", max_turns=MAX_TURNS)
                     _report(scenario, str(result.final_output))
                 except Exception as exc:  # noqa: BLE001 (the run's failure is the point)
                     _report(scenario, f"raised {type(exc).__name__}: {exc}")

@@ -7,7 +7,9 @@ chat (`POST /api/chat`, the local model server LlamaIndex apps often use), not s
 - `loop`:    call `get_order` with `{"order_id": "L1"}` every time (the agent stops at its max turns);
 - `ratelimit`: call `get_order` with `{"order_id": "R1"}`, then answer 429 (as OpenAI does when a rate
   limit is hit: the run stops mid-way);
-- `toolfail`: call `get_order` with `{"order_id": "BAD"}` (the tool raises), then answer.
+- `toolfail`: call `get_order` with `{"order_id": "BAD"}` (the tool raises), then answer;
+- `handoff`: while the request offers a `transfer_to_*` tool (a triage agent's hand-off), call it; then
+  as `healthy` (the agent handed to looks the order up and answers).
 
     >>> with StubModel() as stub:
     ...     stub.url.startswith("http://127.0.0.1:")
@@ -20,7 +22,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-ORDER_IDS = {"healthy": "A1", "loop": "L1", "toolfail": "BAD", "ratelimit": "R1"}
+ORDER_IDS = {"healthy": "A1", "loop": "L1", "toolfail": "BAD", "ratelimit": "R1", "handoff": "H1"}
 USAGE_IN, USAGE_OUT = 120, 20
 
 
@@ -48,7 +50,7 @@ class StubModel:
 
 def scenario_of(texts: list[str]) -> str:
     first = next((t for t in texts if t), "")
-    return next((s for s in ("loop", "ratelimit", "toolfail") if s in first), "healthy")
+    return next((s for s in ("loop", "ratelimit", "toolfail", "handoff") if s in first), "healthy")
 
 
 def _handler(stub: StubModel) -> type[BaseHTTPRequestHandler]:
@@ -75,7 +77,10 @@ def _handler(stub: StubModel) -> type[BaseHTTPRequestHandler]:
                 message = "Rate limit reached for gpt-4o-mini: 3 RPM"
                 return self._send(429, {"error": message} if ollama else {"error": {
                     "message": message, "type": "requests", "code": "rate_limit_exceeded"}})
-            if scenario == "loop" or not tool_results:
+            transfer = next((n for n in _tool_names(body) if n.startswith("transfer_to_")), None)
+            if scenario == "handoff" and transfer:
+                call, text = (transfer, "{}"), None
+            elif scenario == "loop" or not tool_results:
                 call = ("get_order", json.dumps({"order_id": ORDER_IDS[scenario]}))
                 text = None
             else:
@@ -95,8 +100,13 @@ def _handler(stub: StubModel) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _tool_names(body: dict[str, Any]) -> list[str]:
+    """The names of the tools a request offers (Chat Completions nests them under `function`)."""
+    return [t.get("name") or (t.get("function") or {}).get("name") or "" for t in body.get("tools") or []]
+
+
 def _read(body: dict[str, Any], responses: bool) -> tuple[list[str], list[str]]:
-    """The user texts and the tool results of a request, in order."""
+    """The user texts and the tool results of a request, in order (not a hand-off's: it looked nothing up)."""
     users, results = [], []
     items = body.get("input") if responses else body.get("messages")
     if isinstance(items, str):
@@ -107,6 +117,8 @@ def _read(body: dict[str, Any], responses: bool) -> tuple[list[str], list[str]]:
             content = m.get("content")
             users.append(content if isinstance(content, str) else
                          " ".join(p.get("text", "") for p in content or [] if isinstance(p, dict)))
+        elif kind == "function_call_output" and str(m.get("output")).startswith("{\"assistant\""):
+            continue  # openai-agents' answer to a transfer_to_* call: {"assistant": "<agent>"}
         elif role == "tool" or kind == "function_call_output":
             out = m.get("content") if role == "tool" else m.get("output")
             results.append(out if isinstance(out, str) else json.dumps(out))

@@ -227,6 +227,27 @@ def test_no_content_server_keeps_runs_but_not_what_was_said(tmp_path):
         server.stop()
 
 
+def test_a_hand_off_is_a_sub_agent_step_of_the_run(tmp_path):
+    """openai-agents: triage-agent hands the question to order-agent. One run, the triage agent's; the agent
+    handed to is a sub-agent step, and its model and tool calls are the run's."""
+    server = start_server(tmp_path / "handoff.duckdb", grpc=False)
+    try:
+        with StubModel() as stub:
+            done = subprocess.run([sys.executable, str(APPS), "openai-agents", server.url, stub.url, "handoff"],
+                                  capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        (run,) = _wait_for_runs(server, 1)
+        assert run["agent"] == "triage-agent" and run["status"] == "ok" and run["failure_modes"] == []
+        # the hand-off is the model's call of transfer_to_order_agent: OpenInference records it as a TOOL span
+        assert run["path"] == ["chat:gpt-4o-mini", "tool:handoff to order-agent", "agent:order-agent",
+                               "chat:gpt-4o-mini", "tool:get_order", "chat:gpt-4o-mini"]
+        assert (run["model_calls"], run["tool_calls"]) == (3, 2)
+        steps = server.get(f"/api/agents/runs/{run['run_id']}").json()["steps_detail"]
+        assert [s["kind"] for s in steps] == ["llm", "tool", "agent", "llm", "tool", "llm"]
+    finally:
+        server.stop()
+
+
 def test_a_price_file_and_ingest_without_content(tmp_path):
     """`serve --prices FILE` and $INTERPLAY_PRICES lay the user's prices over the built-in table; a file of the
     app's own OTLP exports ingested with `ingest --no-content` keeps the run and drops what was said."""
