@@ -304,10 +304,10 @@ def test_parse_store_url(text, expected):
 def test_translate_binds_and_renames():
     sql, params = translate(
         "SELECT quantile_cont(duration_ns, 0.99) FILTER (WHERE entry), arg_min(service, start_ns), "
-        "approx_quantile(x, 0.5), hash(trace_id) % 100, s.arg_min, '?' FROM spans s "
+        "quantile_cont(x, 0.5), hash(trace_id) % 100, s.arg_min, '?' FROM spans s "
         "WHERE a = ? AND b IN ? -- what?\n AND c = ?", ["x", ["p", "q"], None])
     assert sql == ("SELECT quantileExactInclusive(0.99)(duration_ns) FILTER (WHERE entry), argMin(service, start_ns), "
-                   "quantile(0.5)(x), cityHash64(trace_id) % 100, s.arg_min, '?' FROM spans s "
+                   "quantileExactInclusive(0.5)(x), cityHash64(trace_id) % 100, s.arg_min, '?' FROM spans s "
                    "WHERE a = {p0:String} AND b IN {p1:Array(String)} -- what?\n AND c = {p2:Nullable(String)}")
     assert params == {"p0": "x", "p1": ["p", "q"], "p2": None}
 

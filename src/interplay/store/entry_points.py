@@ -22,7 +22,7 @@ _SCOPES = {"system": SYSTEM_ENTRY, "units": ENTRY}
 def data_extent(store: Store, window: TimeRange) -> dict[str, Any]:
     """Span start times in the window: min `lo`, max `hi`, and the 0.1% and 99.9% quantiles `a`, `b`."""
     cond, params = window_where(window)
-    return store.query(f"""SELECT approx_quantile(start_ns, 0.001) AS a, approx_quantile(start_ns, 0.999) AS b,
+    return store.query(f"""SELECT quantile_cont(start_ns, 0.001) AS a, quantile_cont(start_ns, 0.999) AS b,
                                   min(start_ns) AS lo, max(start_ns) AS hi
                            FROM spans WHERE {cond}""", params)[0]
 

@@ -134,7 +134,7 @@ def edge_rows(store: Store, s: str) -> list[dict[str, Any]]:
     allx AS (SELECT * FROM pc UNION ALL SELECT * FROM res UNION ALL SELECT * FROM linked)
     SELECT w, caller, callee, callee_kind, mode, count(*) AS calls, count(*) FILTER (WHERE err) AS errors,
            count(*) FILTER (WHERE retry) AS retries,
-           approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
+           quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
     FROM allx WHERE w IS NOT NULL GROUP BY ALL""")
 
 
@@ -143,7 +143,7 @@ def operation_rows(store: Store, s: str) -> list[dict[str, Any]]:
     return store.query(f"""
         SELECT w, service, operation, kind, {ENTRY} AS entry, count(*) AS calls,
                count(*) FILTER (WHERE err) AS errors,
-               approx_quantile(duration_ns, 0.5) AS p50, approx_quantile(duration_ns, 0.95) AS p95
+               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
         FROM {s} WHERE w IS NOT NULL GROUP BY ALL""")
 
 
