@@ -72,13 +72,19 @@ class Backend:
             return f"order {order_id}: shipped"
 
 
+def _labels(framework: str, scenario: str) -> dict:
+    """What OpenInference apps label a run with (session.id, user.id, metadata, tag.tags on every span)."""
+    return {"session_id": f"session-{framework}", "user_id": "user-7",
+            "metadata": {"scenario": scenario, "tenant": "acme"}, "tags": ["orders", scenario]}
+
+
 def _report(scenario: str, outcome: str) -> None:
     print(f"{scenario}: {' '.join(outcome.split())[:160]}", flush=True)
 
 
 # -- openai-agents + openinference-instrumentation-openai-agents --------------------------------------
 def run_openai_agents(framework, provider, model_url, backend, scenarios) -> None:
-    from openinference.instrumentation import using_session
+    from openinference.instrumentation import using_attributes
     from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
     OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)
     from agents import Agent, Runner, function_tool, set_default_openai_client
@@ -99,7 +105,7 @@ def run_openai_agents(framework, provider, model_url, backend, scenarios) -> Non
 
     async def go() -> None:
         for scenario in scenarios:
-            with using_session(f"session-{framework}"):
+            with using_attributes(**_labels(framework, scenario)):
                 try:
                     result = await Runner.run(triage if scenario == "handoff" else agent,
                                               f"{scenario}: where is my order?", max_turns=MAX_TURNS)
@@ -113,7 +119,7 @@ def run_openai_agents(framework, provider, model_url, backend, scenarios) -> Non
 def run_langgraph(framework, provider, model_url, backend, scenarios) -> None:
     import warnings
     warnings.simplefilter("ignore")  # create_react_agent's deprecation notice
-    from openinference.instrumentation import using_session
+    from openinference.instrumentation import using_attributes
     from openinference.instrumentation.langchain import LangChainInstrumentor
     LangChainInstrumentor().instrument(tracer_provider=provider)
     if "openai-v2" in framework:
@@ -131,7 +137,7 @@ def run_langgraph(framework, provider, model_url, backend, scenarios) -> None:
     llm = ChatOpenAI(model="gpt-4o-mini", base_url=model_url, api_key="stub", max_retries=0)
     graph = create_react_agent(llm, [get_order], name="order-graph")
     for scenario in scenarios:
-        with using_session(f"session-{framework}"):
+        with using_attributes(**_labels(framework, scenario)):
             try:
                 # LangGraph's own default is 10,000 steps: apps set a limit (one model and one tool step a turn)
                 out = graph.invoke({"messages": [("user", f"{scenario}: where is my order?")]},
@@ -146,7 +152,7 @@ OLLAMA_MODEL = "llama3.1:8b"
 
 
 def run_llama_index(framework, provider, model_url, backend, scenarios) -> None:
-    from openinference.instrumentation import using_session
+    from openinference.instrumentation import using_attributes
     from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
     LlamaIndexInstrumentor().instrument(tracer_provider=provider)
     from llama_index.core.agent.workflow import FunctionAgent
@@ -165,7 +171,7 @@ def run_llama_index(framework, provider, model_url, backend, scenarios) -> None:
 
     async def go() -> None:
         for scenario in scenarios:
-            with using_session(f"session-{framework}"):
+            with using_attributes(**_labels(framework, scenario)):
                 try:
                     result = await agent.run(user_msg=f"{scenario}: where is my order?", max_iterations=MAX_TURNS)
                     _report(scenario, str(result))

@@ -35,6 +35,7 @@ AGENT = {"openai-agents": "order-agent", "langgraph": "order-graph", "openai-v2-
          "openai-v2-loop": "openai-v2-loop-app", "langgraph+openai-v2": "order-graph",
          # OpenInference's LlamaIndex spans carry no agent name (the root is the CHAIN `FunctionAgent.run`)
          "llama-index": "llama-index-app"}
+OPENINFERENCE = ("openai-agents", "langgraph", "langgraph+openai-v2", "llama-index")
 MODEL = {"llama-index": "llama3.1:8b"}  # a local Ollama model: not in the price table, so no cost
 LOOP_STOPS = {  # how each stops a loop: openai-agents and our own loops raise at 10 turns,
     # LangGraph's react agent answers "need more steps" once its recursion limit (20) is near
@@ -142,8 +143,13 @@ def test_every_run_is_right(served, framework, scenario):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_steps_show_content_errors_and_the_failing_backend(served, framework):
     server, by, _ = served
-    healthy = server.get(f"/api/agents/runs/{by[framework]['healthy']['run_id']}").json()["steps_detail"]
-    chat, tool, answer = healthy
+    shown = server.get(f"/api/agents/runs/{by[framework]['healthy']['run_id']}").json()
+    if framework in OPENINFERENCE:  # labelled with using_attributes: on every span of the run
+        assert (shown["user_id"], shown["tags"]) == ("user-7", ["orders", "healthy"])
+        assert shown["metadata"] == {"scenario": "healthy", "tenant": "acme"}
+    else:
+        assert (shown["user_id"], shown["tags"], shown["metadata"]) == (None, [], None)
+    chat, tool, answer = shown["steps_detail"]
     assert chat["kind"] == "llm" and chat["model"] == MODEL.get(framework, "gpt-4o-mini")
     assert any(m.get("content") == "healthy: where is my order?" for m in chat["input"])
     assert chat["output"][-1]["tool_calls"][0]["name"] == "get_order"
@@ -201,6 +207,8 @@ def test_cli_lists_shows_and_groups_runs(served):
                                             for s in SCENARIOS if by[f][s]["status"] == "error"}
     text = run_cli("agents", "show", by["langgraph"]["toolfail"]["run_id"], "--url", server.url).stdout
     assert "ValueError: order service returned 500 for BAD" in text and "Traceback" not in text
+    assert 'session session-langgraph  user user-7  tags orders, toolfail  metadata {"scenario": "toolfail", ' \
+           '"tenant": "acme"}' in text
     assert "in  user: toolfail: where is my order?" in text
     full = run_cli("agents", "show", by["langgraph"]["toolfail"]["run_id"], "--url", server.url, "--full").stdout
     assert "Traceback (most recent call last)" in full

@@ -117,12 +117,32 @@ def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False,
         run["cost"] = _run_cost(run_steps, r.get("cost_attr"))
         run["failure_modes"] = detect(run, run_steps, base.get(r["agent"], Baseline()))
         if keep_steps:
+            run.update(_labels(steps.get((r["trace_id"], r["root"]), [])))
             run["steps_detail"] = run_steps
             if full and r["status"] == "error":
                 run["traceback"] = describe(r["root_message"], r["root_error_type"],
                                             _events(store, r["trace_id"], r["failed_span"]))["traceback"]
         out.append(run)
     return out
+
+
+def _labels(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's tags (OpenInference `tag.tags`, Langfuse's: every one its steps carry) and metadata, as
+    Phoenix and Langfuse users label runs: the entries every step's metadata has (the app's labels; LangChain
+    adds its node's own to each), less LangSmith's `ls_*` model settings; None when no step has any."""
+    tags: dict[str, None] = {}
+    metadata: dict[str, Any] | None = None
+    for s in steps:
+        attrs = _json(s["attributes"], {})
+        sent = _decoded(c.field(attrs, "tags"))
+        for tag in sent if isinstance(sent, list) else [sent] if sent else []:
+            tags[str(tag)] = None
+        meta = c.field(attrs, "metadata")
+        meta = _json(meta, {"metadata": meta}) if isinstance(meta, str) else meta
+        if isinstance(meta, dict):
+            metadata = ({k: v for k, v in meta.items() if not k.startswith("ls_")} if metadata is None
+                        else {k: v for k, v in metadata.items() if meta.get(k) == v})
+    return {"tags": list(tags), "metadata": metadata}
 
 
 def _events(store: Store, trace_id: str, span_id: str | None) -> str | None:

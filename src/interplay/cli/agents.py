@@ -179,8 +179,12 @@ def _print_run(run: dict[str, Any], fold: bool = True, full: bool = False) -> No
                 f"{run['tool_calls']} tool)  {tokens.get('total') or 0} tokens  "
                 f"{_usd((run.get('cost') or {}).get('usd'))}", style="cyan")
     out.print(head)
-    if run.get("conversation_id"):
-        out.print(output.safe(f"  session {run['conversation_id']}"), style="dim")
+    labels = [f"session {run['conversation_id']}" if run.get("conversation_id") else None,
+              f"user {run['user_id']}" if run.get("user_id") else None,
+              f"tags {', '.join(run['tags'])}" if run.get("tags") else None,
+              f"metadata {json.dumps(run['metadata'], sort_keys=True)}" if run.get("metadata") else None]
+    if any(labels):
+        out.print(output.safe("  " + "  ".join(x for x in labels if x)), style="dim")
     if run.get("error"):
         out.print(output.safe(f"  error: {run['error']}"), style="red")
     if full and run.get("traceback"):
