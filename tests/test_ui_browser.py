@@ -669,7 +669,8 @@ def test_an_investigations_agent_runs_are_listed_and_open(data, page, tmp_path):
 def test_an_agent_session_its_runs_in_order_their_content_and_cost(page, tmp_path):
     """A real app (openai-v2 + util-genai against the stub model) asks a long question, then has a tool
     fail, in one conversation: the sessions page lists it with its cost, the session its runs in order
-    and where the failed one left the good one; a run's steps show what was said, cut, and all of it on request."""
+    and where the failed one left the good one; a run's steps show what was said, cut, and all of it on request.
+    A LangGraph run labelled through OpenInference shows its user, tags and metadata."""
     import subprocess
     import sys
 
@@ -679,20 +680,27 @@ def test_an_agent_session_its_runs_in_order_their_content_and_cost(page, tmp_pat
     srv = start_server(tmp_path / "session.duckdb", grpc=False)
     try:
         with StubModel() as stub:
-            done = subprocess.run([sys.executable, str(apps), "openai-v2-agent", srv.url, stub.url, question, "toolfail"],
-                                  capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-2000:]
+            for app in (["langgraph", srv.url, stub.url, "healthy"],  # labelled: user, tags, metadata
+                        ["openai-v2-agent", srv.url, stub.url, question, "toolfail"]):
+                done = subprocess.run([sys.executable, str(apps), *app], capture_output=True, text=True, timeout=120)
+                assert done.returncode == 0, done.stderr[-2000:]
         deadline = time.monotonic() + 20
-        while len(runs := srv.get("/api/agents/runs").json()["runs"]) < 2 and time.monotonic() < deadline:
+        while len(runs := srv.get("/api/agents/runs").json()["runs"]) < 3 and time.monotonic() < deadline:
             time.sleep(0.3)
-        healthy, toolfail = sorted(runs, key=lambda r: r["started_ns"])
+        labelled, healthy, toolfail = sorted(runs, key=lambda r: r["started_ns"])
+
+        page.goto(f"{srv.url}/#/agents/{labelled['run_id']}")
+        page.wait_for_selector("#run-labels")
+        assert page.inner_text("#run-user") == "user-7"
+        labels = page.inner_text("#run-labels")
+        assert "orders" in labels and "healthy" in labels and '"tenant":"acme"' in labels
         usd = 3 * (USAGE_IN * 0.15 + USAGE_OUT * 0.60) / 1e6  # 2 model calls in the first run, 1 in the second
 
         page.goto(f"{srv.url}/#/agents/sessions")
         page.wait_for_selector("#sessions-table tbody tr")
-        row = page.inner_text("#sessions-table tbody tr")
+        row = page.inner_text("#sessions-table tbody tr")  # the most recently active session first
         assert "session-openai-v2-agent" in row and f"${usd:.6f}".rstrip("0") in row and "tool error" in row
-        page.click("#sessions-table a")
+        page.click("#sessions-table tbody tr:first-child a")
         page.wait_for_selector("#session-runs tbody tr")
         links = page.locator("#session-runs tbody a")
         assert [links.nth(i).get_attribute("href") for i in range(links.count())] == \

@@ -110,7 +110,11 @@ export async function renderAgentRun(root, [runId], query) {
       `${num(run.tokens?.total)} tokens (${num(run.tokens?.input)} in, ${num(run.tokens?.output)} out) · ${usd(run.cost?.usd)} · `,
       h("a", {href: `#/trace/${encodeURIComponent(run.trace_id)}`, id: "run-trace"}, "open trace"),
       run.conversation_id ? [" · session ", h("a", {href: `#/agents/sessions/${encodeURIComponent(run.conversation_id)}`,
-        id: "run-session"}, run.conversation_id)] : null),
+        id: "run-session"}, run.conversation_id)] : null,
+      run.user_id ? [" · user ", h("span", {class: "mono", id: "run-user"}, run.user_id)] : null),
+    run.tags?.length || run.metadata ? h("p", {class: "sub", id: "run-labels"},
+      (run.tags || []).map((t) => chip(t)),
+      run.metadata ? h("span", {class: "mono small"}, ` ${JSON.stringify(run.metadata)}`) : null) : null,
     run.error ? h("p", {class: "bad", id: "run-error"}, run.error) : null,
     run.traceback ? h("details", {}, h("summary", {}, "traceback"), h("pre", {}, run.traceback)) : null));
   const modes = run.failure_modes || [];
