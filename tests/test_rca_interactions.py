@@ -73,6 +73,49 @@ def test_calls_that_stop_after_one_callee_point_at_that_callee(tmp_path):
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
 
 
+def order_write_skipped(tb, t, bad, rng):
+    """web places an order through orders, which asks inventory and then writes the order to its
+    database (a CLIENT span with nothing behind it); web also reads orders, which only queries.
+    After the onset inventory's answer (no error, no latency change) makes orders skip the write
+    for about half of the orders: no other service's calls change at all."""
+    if rng.random() < 0.4:
+        read = tb.span("web", "GET /orders/{id}", duration_ms=0)
+        rc = read.child("web", "call orders", kind="CLIENT", offset_ms=1, duration_ms=0)
+        rs = rc.child("orders", "GET /orders/{id}", kind="SERVER", offset_ms=0.5, duration_ms=jitter(rng, 5))
+        rs.child("orders", "SELECT orders", kind="CLIENT", offset_ms=1, duration_ms=jitter(rng, 3),
+                 attributes={"db.system": "postgresql"})
+        rc.end_ns = rs.end_ns + int(0.5e6)
+        read.end_ns = rc.end_ns + int(1e6)
+        return
+    root = tb.span("web", "POST /orders", duration_ms=0)
+    c = root.child("web", "call orders", kind="CLIENT", offset_ms=1, duration_ms=0)
+    server = c.child("orders", "POST /orders", kind="SERVER", offset_ms=0.5, duration_ms=0)
+    d = jitter(rng, 6)
+    inv = server.child("orders", "GET /items/{id}", kind="CLIENT", offset_ms=1, duration_ms=d + 1)
+    inv.child("inventory", "GET /items/{id}", kind="SERVER", offset_ms=0.5, duration_ms=d)
+    end = d + 3
+    if not (bad and rng.random() < 0.5):
+        w = jitter(rng, 4)
+        server.child("orders", "INSERT orders", kind="CLIENT", offset_ms=end, duration_ms=w,
+                     attributes={"db.system": "postgresql"})
+        end += w + 1
+    server.end_ns = server.start_ns + int(end * 1e6)
+    c.end_ns = server.end_ns + int(0.5e6)
+    root.end_ns = c.end_ns + int(1e6)
+
+
+def test_a_write_skipped_after_a_callees_answer_points_at_that_callee(tmp_path):
+    """The work skipped is the caller's own (a database write), not a call into another service:
+    steps per request count it, and per entry operation, so orders' other, shorter operation
+    does not blur the change."""
+    ip = load(tmp_path, requests(order_write_skipped))
+    r = ip.investigate()
+    assert top(r)[0] == "inventory", top(r)
+    shift = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "path_shift"]
+    assert shift and shift[0]["caller"] == "orders" and "POST /orders" in shift[0]["summary"]
+    assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
+
+
 def orders_queue(tb, t, bad, rng):
     """checkout publishes an order; email consumes it in a trace of its own (a link). After the onset
     email falls behind: each message waits longer than the last. Nothing else changes."""
@@ -224,14 +267,15 @@ def slightly_slower_cart(tb, t, bad, rng):
     _frontend_calls(tb, rng, (("catalog", 8, 1), ("cart", 5 * (1.15 if bad else 1), 1)))
 
 
-def test_a_service_whose_own_cpu_rose_and_stayed_up_is_a_suspect(tmp_path):
+@pytest.mark.parametrize("column", ["cpu", "diskio"])
+def test_a_service_whose_own_cpu_rose_and_stayed_up_is_a_suspect(tmp_path, column):
     from interplay.metrics_csv import ingest_rcaeval_csv
     ip = load(tmp_path, requests(slightly_slower_cart))
-    ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart"))
+    ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart", column=column))
     r = ip.investigate(at_ns=ONSET)
     assert top(r)[0] == "cart", top(r)
     shift = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "resource_shift"]
-    assert shift and shift[0]["metric"] == "cpu" and shift[0]["after"] > 3 * shift[0]["before"]
+    assert shift and shift[0]["metric"] == column and shift[0]["after"] > 3 * shift[0]["before"]
     assert r["root_causes"][0]["explains"]["resources"] > 0
     # the node-wide series tripled for everyone: no service is a suspect for it
     assert all(e["metric"] != "node-cpu" for c in r["root_causes"] for e in c["evidence"]

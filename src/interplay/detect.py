@@ -42,6 +42,29 @@ def change_point(values: Sequence[float], weights: Sequence[float] | None = None
     return best
 
 
+def drop_point(values: Sequence[float], min_segment: int = 2) -> int | None:
+    """Index of the first value after the most likely fall in level, by ranks (Pettitt's statistic).
+
+    Ranks make it indifferent to a few extreme values (a burst of retries at start-up) that a
+    least-squares split would cut around instead of the lasting fall; None if too short or nothing fell.
+
+    >>> drop_point([9, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1], min_segment=2)
+    8
+    """
+    from scipy.stats import rankdata
+    n = len(values)
+    if n < 2 * min_segment:
+        return None
+    ranks = rankdata(values)
+    best, best_u, r = None, 0.0, 0.0
+    for k in range(1, n):
+        r += float(ranks[k - 1])
+        u = 2 * r - k * (n + 1)  # > 0 when the first k sit above the rest
+        if min_segment <= k <= n - min_segment and u > best_u:
+            best, best_u = k, u
+    return best
+
+
 def _sse(w: float, wx: float, wxx: float) -> float:
     return wxx - wx * wx / w if w > 0 else 0.0
 

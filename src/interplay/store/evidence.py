@@ -11,38 +11,66 @@ from ..model import TimeRange
 from .base import Store
 from .predicates import window_where
 
+PATH_SELF = ""      # the terminal of a unit whose last step was its own (or that made none)
+PATH_FAILED = "!"   # marks a terminal whose step failed
+
+
+def _unit_steps(s: str) -> str:
+    """CTEs `units` (each entry span: trace_id, unit_id, service, op, w, t) and `per` (each unit's
+    step count `n` and `terminal`, its last step's callee).
+
+    A step is a call into another service, or a leaf span of the service's own (a database query,
+    a cache read, a call to something uninstrumented). It belongs to the innermost entry span of
+    its service, in its trace, whose time holds it: a service that serves a request and later
+    consumes a message in the same trace has two units. A step that failed (status or exception
+    event) prefixes its callee with PATH_FAILED."""
+    return f"""
+        units AS (SELECT trace_id, span_id AS unit_id, service, operation AS op, w, start_ns AS t,
+                         start_ns + duration_ns AS t_end
+                  FROM {s} WHERE kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL),
+        steps AS (SELECT c.span_id AS step_id, p.trace_id AS trace_id, p.service AS service, c.service AS callee,
+                         p.start_ns AS start_ns, (p.err OR p.exc OR c.err OR c.exc) AS bad
+                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                  WHERE c.service <> p.service
+                  UNION ALL
+                  SELECT x.span_id AS step_id, x.trace_id AS trace_id, x.service AS service,
+                         '{PATH_SELF}' AS callee, x.start_ns AS start_ns, (x.err OR x.exc) AS bad
+                  FROM {s} x ANTI JOIN (SELECT DISTINCT trace_id, parent_span_id FROM {s}
+                                        WHERE parent_span_id IS NOT NULL) k
+                       ON k.trace_id = x.trace_id AND k.parent_span_id = x.span_id
+                  WHERE x.kind NOT IN ('SERVER', 'CONSUMER') AND x.parent_span_id IS NOT NULL),
+        owned AS (SELECT st.trace_id AS trace_id, st.step_id AS step_id,
+                         any_value(CASE WHEN st.bad THEN '{PATH_FAILED}' || st.callee ELSE st.callee END) AS callee,
+                         any_value(st.start_ns) AS start_ns, arg_max(u.unit_id, u.t) AS unit_id
+                  FROM steps st JOIN units u ON u.trace_id = st.trace_id AND u.service = st.service
+                       AND st.start_ns >= u.t AND st.start_ns <= u.t_end
+                  GROUP BY st.trace_id, st.step_id),
+        per AS (SELECT u.trace_id AS trace_id, u.unit_id AS unit_id, count(o.callee) AS n,
+                       coalesce(arg_max(o.callee, o.start_ns), '{PATH_SELF}') AS terminal
+                FROM units u LEFT JOIN owned o ON o.trace_id = u.trace_id AND o.unit_id = u.unit_id
+                GROUP BY u.trace_id, u.unit_id)"""
+
 
 def path_terminals(store: Store, spans_table: str) -> list[dict[str, Any]]:
-    """Per service, window `w` and `terminal` (the callee a unit last called, '' for none): how many
-    of its units ended there (`units`) and the remote `calls` those units made."""
-    s = spans_table
+    """Per service, entry operation `op`, window `w` and `terminal` (the callee of a unit's last
+    step, PATH_SELF for its own work or none, prefixed PATH_FAILED when that step failed): how many
+    of its units ended there (`units`) and the steps those units took (`calls`)."""
     return store.query(f"""
-        WITH units AS (SELECT DISTINCT trace_id, service, w FROM {s}
-                       WHERE kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL),
-        calls AS (SELECT p.trace_id AS trace_id, p.service AS service, p.w AS w, c.service AS callee,
-                         p.start_ns AS start_ns
-                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-                  WHERE c.service <> p.service),
-        per AS (SELECT u.service AS service, u.w AS w, u.trace_id AS trace_id, count(c.callee) AS n,
-                       coalesce(arg_max(c.callee, c.start_ns), '') AS terminal
-                FROM units u LEFT JOIN calls c ON c.trace_id = u.trace_id AND c.service = u.service AND c.w = u.w
-                GROUP BY u.service, u.w, u.trace_id)
-        SELECT service, w, terminal, count(*) AS units, sum(n) AS calls FROM per GROUP BY ALL""")
+        WITH {_unit_steps(spans_table)}
+        SELECT u.service AS service, u.op AS op, u.w AS w, p.terminal AS terminal, count(*) AS units,
+               sum(p.n) AS calls
+        FROM units u JOIN per p ON p.trace_id = u.trace_id AND p.unit_id = u.unit_id GROUP BY ALL""")
 
 
 def unit_calls(store: Store, spans_table: str, per_unit_cap: int) -> list[dict[str, Any]]:
-    """Per service, up to `per_unit_cap` of its units (by hash): start `t` and remote calls `n`."""
-    s = spans_table
+    """Per service and entry operation `op`, up to `per_unit_cap` of its units (by hash): start `t`
+    and steps `n`."""
     return store.query(f"""
-        WITH units AS (SELECT trace_id, service, min(start_ns) AS t FROM {s}
-                       WHERE kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL GROUP BY ALL),
-        calls AS (SELECT p.trace_id AS trace_id, p.service AS service, count(*) AS n
-                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-                  WHERE c.service <> p.service GROUP BY ALL),
-        per AS (SELECT u.service AS service, u.t AS t, coalesce(c.n, 0) AS n,
-                       row_number() OVER (PARTITION BY u.service ORDER BY hash(u.trace_id)) AS k
-                FROM units u LEFT JOIN calls c ON c.trace_id = u.trace_id AND c.service = u.service)
-        SELECT service, t, n FROM per WHERE k <= {int(per_unit_cap)}""")
+        WITH {_unit_steps(spans_table)},
+        picked AS (SELECT u.service AS service, u.op AS op, u.t AS t, p.n AS n,
+                          row_number() OVER (PARTITION BY u.service, u.op ORDER BY hash(u.unit_id)) AS k
+                   FROM units u JOIN per p ON p.trace_id = u.trace_id AND p.unit_id = u.unit_id)
+        SELECT service, op, t, n FROM picked WHERE k <= {int(per_unit_cap)}""")
 
 
 def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[dict[str, Any]]:
