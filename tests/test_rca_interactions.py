@@ -116,6 +116,43 @@ def test_a_write_skipped_after_a_callees_answer_points_at_that_callee(tmp_path):
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
 
 
+def two_pages_two_faults(tb, t, bad, rng):
+    """frontend serves GET / (calls recommendation, which reads catalog's list) and POST /cart
+    (calls cart, which reads one product from catalog). After the onset frontend's own GET / work
+    gets much slower, and catalog's one-product read gets slower: POST /cart's requests wait for it."""
+    if rng.random() < 0.5:
+        root = tb.span("frontend", "GET /", duration_ms=0)
+        rc = root.child("frontend", "call recommendation", kind="CLIENT", offset_ms=1, duration_ms=0)
+        rs = rc.child("recommendation", "GET /recommendations", kind="SERVER", offset_ms=0.5, duration_ms=0)
+        cc = rs.child("recommendation", "call catalog", kind="CLIENT", offset_ms=1, duration_ms=0)
+        cs = cc.child("catalog", "GET /products", kind="SERVER", offset_ms=0.5, duration_ms=jitter(rng, 5))
+        own = jitter(rng, 800 if bad else 10)
+    else:
+        root = tb.span("frontend", "POST /cart", duration_ms=0)
+        rc = root.child("frontend", "call cart", kind="CLIENT", offset_ms=1, duration_ms=0)
+        rs = rc.child("cart", "POST /cart", kind="SERVER", offset_ms=0.5, duration_ms=0)
+        cc = rs.child("cart", "call catalog", kind="CLIENT", offset_ms=1, duration_ms=0)
+        cs = cc.child("catalog", "GET /products/{id}", kind="SERVER", offset_ms=0.5,
+                      duration_ms=jitter(rng, 60 if bad else 5))
+        own = jitter(rng, 3)
+    cc.end_ns = cs.end_ns + int(0.5e6)
+    rs.end_ns = cc.end_ns + int(1e6)
+    rc.end_ns = rs.end_ns + int(0.5e6)
+    root.end_ns = rc.end_ns + int(own * 1e6)
+
+
+def test_the_chain_ends_at_the_symptom_operation_its_requests_came_in_by(tmp_path):
+    """Both of frontend's operations went wrong, GET / the most; catalog's chain is the path of
+    POST /cart's requests, and its last hop names POST /cart, not the symptom's strongest operation."""
+    ip = load(tmp_path, requests(two_pages_two_faults))
+    r = ip.investigate(symptom="frontend")
+    catalog = next(c for c in r["root_causes"] if c["service"] == "catalog")
+    assert [h["service"] for h in catalog["chain"]] == ["catalog", "cart", "frontend"]
+    assert catalog["chain"][-1]["operation"] == "POST /cart", catalog["chain"]
+    ops = [g["operation"] for g in r["symptom"]["entry_points"]]
+    assert ops[0] == "GET /" and "POST /cart" in ops, ops
+
+
 def orders_queue(tb, t, bad, rng):
     """checkout publishes an order; email consumes it in a trace of its own (a link). After the onset
     email falls behind: each message waits longer than the last. Nothing else changes."""

@@ -36,8 +36,9 @@ class Blame:
     units: dict[str, dict[str, int]] = field(default_factory=dict)  # w -> total, anomalous, sampled
     self_time: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     healthy_trace: str | None = None
-    # node service -> [(services from the entry down to it, failing/slow units, all units)], commonest first
-    paths: dict[str, list[tuple[list[str], int, int]]] = field(default_factory=dict)
+    # node service -> [(services from the entry down to it, units it hurt, all units, entry operation)],
+    # commonest first
+    paths: dict[str, list[tuple[list[str], int, int, str]]] = field(default_factory=dict)
 
 
 def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, incident: TimeRange,
@@ -77,8 +78,16 @@ def _aggregate(rows: UnitBlameRows, blame: Blame) -> None:
             "spans": r["n"], "p90_self_ms": round(r["p90"] / 1e6, 3), "own_errors": r["own_errors"]}
     # The services each blamed node's requests really went through, from the symptom's entry down:
     # a causal chain drawn from these is a path traces took, not a walk on the aggregate graph.
+    # A path's weight is its bad requests in which the node itself failed or was slow; its entry
+    # operation is the one most of those came in by.
+    by_path: dict[tuple[str, str], list[tuple[int, int, int, str]]] = {}
     for r in rows.paths:
-        blame.paths.setdefault(r["node"], []).append((r["via"].split(" > "), int(r["bad"]), int(r["units"])))
+        by_path.setdefault((r["node"], r["via"]), []).append(
+            (int(r["hit"]), int(r["bad"]), int(r["units"]), str(r["gop"])))
+    for (name, via), ops in sorted(by_path.items()):
+        entry = min(ops, key=lambda o: (-o[0], -o[1], -o[2], o[3]))[3]
+        hit, bad = sum(o[0] for o in ops), sum(o[1] for o in ops)
+        blame.paths.setdefault(name, []).append((via.split(" > "), hit or bad, sum(o[2] for o in ops), entry))
     for options in blame.paths.values():
         options.sort(key=lambda o: (-o[1], -o[2], len(o[0]), o[0]))
     blame.healthy_trace = rows.healthy_trace

@@ -281,7 +281,9 @@ def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],
            by_paths: bool = False) -> list[dict[str, Any]]:
     chain = causal_chain(ctx, name, effect, symptom_services, by_paths)
     for hop in chain:
-        g = next((g for g in ctx.groups if g["service"] == hop["service"]), None)
+        entry = hop.pop("entry_operation", None)
+        mine = [g for g in ctx.groups if g["service"] == hop["service"]]
+        g = next((g for g in mine if g["operation"] == entry), mine[0] if mine else None)
         if g and hop is chain[-1] and len(chain) > 1:
             hop["operation"] = g["operation"]
             b, i = g["baseline"], g["incident"]

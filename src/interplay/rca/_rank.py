@@ -269,10 +269,11 @@ def causal_chain(ctx: Context, root: str, root_effect: str, symptom_services: se
         return [{"service": root, "operation": None, "effect": root_effect},
                 _hop(shift.service, root, edges, units=shift.units[1])]
     if shift is None and ctx.blame.paths.get(root):
-        services, bad, units = ctx.blame.paths[root][0]
+        services, bad, units, entry = ctx.blame.paths[root][0]
         chain = [{"service": root, "operation": None, "effect": root_effect, "traces": bad or units}]
         for caller, callee in zip(reversed(services[:-1]), reversed(services[1:])):
             chain.append(_hop(caller, callee, edges, units=bad or units))
+        chain[-1]["entry_operation"] = entry  # the symptom's operation these requests came in by
         return chain
     callers: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in ctx.graph.get("edges", []):

@@ -216,11 +216,19 @@ def _read(store: Store, table: str, out: UnitBlameRows) -> None:
             SELECT w, ns, nop, nk, count(*) AS n, quantile_cont(self_ns, 0.9) AS p90,
                    count(*) FILTER (WHERE err AND NOT child_err) AS own_errors
             FROM {table} GROUP BY ALL""")
+    # `hit`: bad units in which the node itself failed or, on the critical path, took longer than
+    # its baseline p90 (a bad unit that passed through a healthy node is no evidence of the path)
     out.paths = store.query(f"""
-            SELECT CASE WHEN nk = '{GAP}' THEN nop ELSE ns END AS node,
-                   path || CASE WHEN nk = '{GAP}' THEN ' > ' || nop
-                                WHEN ns <> last THEN ' > ' || ns ELSE '' END AS via,
-                   count(DISTINCT unit_id) FILTER (WHERE anom OR slow90) AS bad, count(DISTINCT unit_id) AS units
-            FROM {table} WHERE w = 'i' GROUP BY ALL""")
+            WITH base AS (SELECT ns, nop, nk, quantile_cont(self_ns, 0.9) AS p90 FROM {table}
+                          WHERE w = 'b' GROUP BY ALL)
+            SELECT CASE WHEN x.nk = '{GAP}' THEN x.nop ELSE x.ns END AS node,
+                   x.path || CASE WHEN x.nk = '{GAP}' THEN ' > ' || x.nop
+                                  WHEN x.ns <> x.last THEN ' > ' || x.ns ELSE '' END AS via, x.gop AS gop,
+                   count(DISTINCT x.unit_id) FILTER (WHERE x.anom OR x.slow90) AS bad,
+                   count(DISTINCT x.unit_id) FILTER (WHERE (x.anom OR x.slow90) AND (
+                       (x.err AND NOT x.child_err) OR (x.crit AND (b.p90 IS NULL OR x.self_ns > b.p90)))) AS hit,
+                   count(DISTINCT x.unit_id) AS units
+            FROM {table} x LEFT JOIN base b ON b.ns = x.ns AND b.nop = x.nop AND b.nk = x.nk
+            WHERE x.w = 'i' GROUP BY ALL""")
     healthy = store.query(f"SELECT min(trace_id) AS t FROM {table} WHERE w = 'b' AND NOT anom")
     out.healthy_trace = healthy[0]["t"] if healthy else None
