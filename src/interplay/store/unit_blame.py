@@ -20,6 +20,10 @@ from .predicates import window_where
 GAP = "GAP"  # node kind of the time between a CLIENT span and its remote callee: (caller, callee, GAP)
 GAP_EDGE = "(kind = 'CLIENT' AND nchild > 0 AND child_service <> service)"
 _UNIT = "(s.kind IN ('SERVER', 'CONSUMER') OR s.parent_span_id IS NULL)"
+# Blame is summed in integers, so the engine's order of summing (threads, parts) cannot move an answer:
+# latency in whole ns, a failing unit's 1 / k share of each of its k origins in units of 1 / _ERROR_SCALE
+# (exact for k up to 16).
+_ERROR_SCALE = 720720
 
 
 @dataclass
@@ -174,7 +178,7 @@ def _read(store: Store, table: str, out: UnitBlameRows) -> None:
             FROM {table} WHERE anom AND err AND NOT child_err),
         err_units AS (SELECT unit_id, count(*) AS k FROM origins WHERE NOT timeout GROUP BY unit_id),
         err_blame AS (
-            SELECT o.w, o.unit_id, o.trace_id, o.bs, o.bop, o.bk, 1.0 / e.k AS weight, 'error' AS how
+            SELECT o.w, o.unit_id, o.trace_id, o.bs, o.bop, o.bk, {_ERROR_SCALE} // e.k AS weight, 'error' AS how
             FROM origins o JOIN err_units e USING (unit_id) WHERE NOT o.timeout),
         per AS (
             SELECT w, anom, gs, gop, unit_id, any_value(trace_id) AS trace_id, ns, nop, nk, pns, pnop, pnk,
@@ -187,20 +191,23 @@ def _read(store: Store, table: str, out: UnitBlameRows) -> None:
         nb AS (SELECT gs, gop, count(DISTINCT unit_id) AS n FROM per WHERE w = 'b' GROUP BY ALL),
         parts AS (
             SELECT p.w, p.unit_id, p.trace_id, p.ns AS bs, p.nop AS bop, p.nk AS bk,
-                   CASE WHEN b.m IS NULL THEN CAST(p.s AS DOUBLE) ELSE p.s - p.c * b.m END AS part
+                   CAST(floor(CASE WHEN b.m IS NULL THEN CAST(p.s AS DOUBLE) ELSE p.s - p.c * b.m END + 0.5)
+                        AS BIGINT) AS part
             FROM per p LEFT JOIN base b USING (gs, gop, ns, nop, nk, pns, pnop, pnk)
             WHERE p.unit_id NOT IN (SELECT unit_id FROM err_units)
             UNION ALL
             SELECT p.w, p.unit_id, p.trace_id, p.pns, p.pnop, p.pnk,
-                   (p.c_all - b.cb / nb.n) * b.m * p.c / p.c_all
+                   CAST(floor((p.c_all - b.cb / nb.n) * b.m * p.c / p.c_all + 0.5) AS BIGINT)
             FROM per p JOIN base b USING (gs, gop, ns, nop, nk, pns, pnop, pnk) JOIN nb USING (gs, gop)
             WHERE p.unit_id NOT IN (SELECT unit_id FROM err_units)),
         lat_blame AS (SELECT w, unit_id, trace_id, bs, bop, bk, sum(part) AS weight, 'latency' AS how
                       FROM parts GROUP BY ALL),
         allb AS (SELECT * FROM err_blame UNION ALL SELECT * FROM lat_blame)
-        SELECT w, bs, bop, bk, how, sum(weight) AS weight, count(DISTINCT unit_id) AS units,
-               arg_max(trace_id, (weight, trace_id)) AS exemplar
-        FROM allb GROUP BY ALL""")
+        SELECT w, bs, bop, bk, how,
+               CASE WHEN how = 'error' THEN sum(weight) / {_ERROR_SCALE}.0 ELSE CAST(sum(weight) AS DOUBLE) END
+                   AS weight,
+               count(DISTINCT unit_id) AS units, arg_max(trace_id, (weight, trace_id)) AS exemplar
+        FROM allb GROUP BY w, bs, bop, bk, how ORDER BY w, bs, bop, bk, how""")
     out.sampled = store.query(f"""
         WITH err_units AS (SELECT DISTINCT unit_id FROM {table}
                            WHERE anom AND err AND NOT child_err
