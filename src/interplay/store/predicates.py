@@ -12,8 +12,14 @@ from typing import Any
 
 from ..model import TimeRange
 
-# Where work enters a service (its "requests"): SERVER/CONSUMER spans, or roots.
-ENTRY = "(kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL)"
+
+def entry(alias: str = "") -> str:
+    """Where work enters a service (its "requests", units of work): SERVER/CONSUMER spans, or roots;
+    `alias` qualifies the columns (a table's name or alias, as in "s.")."""
+    return f"({alias}kind IN ('SERVER', 'CONSUMER') OR {alias}parent_span_id IS NULL)"
+
+
+ENTRY = entry()
 # Where work enters the system as a whole: roots and queue consumers.
 SYSTEM_ENTRY = "(parent_span_id IS NULL OR kind = 'CONSUMER')"
 

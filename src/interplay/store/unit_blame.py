@@ -15,11 +15,11 @@ from typing import Any
 from ..model import TimeRange
 from .base import Stages, Store
 from .interactions import resource_kind, resource_name
-from .predicates import window_where
+from .predicates import entry, window_where
 
 GAP = "GAP"  # node kind of the time between a CLIENT span and its remote callee: (caller, callee, GAP)
 GAP_EDGE = "(kind = 'CLIENT' AND nchild > 0 AND child_service <> service)"
-_UNIT = "(s.kind IN ('SERVER', 'CONSUMER') OR s.parent_span_id IS NULL)"
+_UNIT = entry("s.")
 # Blame is summed in integers, so the engine's order of summing (threads, parts) cannot move an answer:
 # latency in whole ns, a failing unit's 1 / k share of each of its k origins in units of 1 / _ERROR_SCALE
 # (exact for k up to 16).
