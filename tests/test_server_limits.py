@@ -258,3 +258,94 @@ def test_a_large_export_is_decoded_off_the_event_loop(seeded):
     assert done["status"] == 200
     # on the event loop, one health check waited out most of the decode (1.6 s of 2.0 s measured)
     assert max(waits) < 0.6 * done["seconds"], (max(waits), done["seconds"])
+
+
+def _dense_trace_export(spans: int) -> bytes:
+    """An OTLP/protobuf trace export of `spans` small spans (~64 bytes each): the most Python
+    objects per byte a receiver decodes."""
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.add(key="service.name").value.string_value = "dense"
+    scope = rs.scope_spans.add()
+    for i in range(spans):
+        s = scope.spans.add(trace_id=(i + 1).to_bytes(16, "big"), span_id=(i + 1).to_bytes(8, "big"),
+                            name="GET /", kind=2, start_time_unix_nano=T0 + i,
+                            end_time_unix_nano=T0 + i + 10**6)
+        s.attributes.add(key="n").value.int_value = i
+    return request.SerializeToString()
+
+
+def test_dense_grpc_exports_at_once_stay_under_1gb(make_server):
+    """gRPC holds 8 exports at once; decoding eight dense 14 MiB ones together reached 2.4 GB. One
+    decode at a time in the whole process (HTTP and gRPC share it) keeps it under 1 GB."""
+    import grpc
+    server = make_server()
+    body = _dense_trace_export(200_000)
+    assert len(body) > 12 * MiB
+    export = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    codes = []
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}",
+                               options=[("grpc.max_send_message_length", 64 * MiB)]) as channel:
+        call = channel.unary_unary(export)  # bytes in, bytes out: no second copy parsed here
+        calls = [call.future(body, timeout=300) for _ in range(20)]
+        for c in calls:
+            try:
+                c.result()
+                codes.append("OK")
+            except grpc.RpcError as err:
+                codes.append(err.code().name)
+    peak = peak_rss_mb(server)
+    print(f"peak RSS after 20 concurrent dense {len(body) / MiB:.1f} MiB gRPC exports: {peak:.0f} MB; {codes}")
+    assert set(codes) <= {"OK", "UNAVAILABLE"} and codes.count("OK") >= 4, codes
+    assert peak < 1000
+    assert stored_now(server) == 200_000 * codes.count("OK")
+
+
+def test_decoded_batches_waiting_for_the_writer_are_bounded():
+    """Past the budget a receiver waits for room, then is told to retry; one batch always fits."""
+    import pyarrow as pa
+
+    from interplay.batch import TelemetryBatch
+    from interplay.model import Overloaded
+    from interplay.server.otlp_http import DecodedBudget
+
+    def batch(mib: int) -> TelemetryBatch:
+        return TelemetryBatch(spans=pa.table({"trace_id": pa.array([b"x" * 1024] * (mib * 1024))}))
+    budget = DecodedBudget(budget=3 * MiB + 64 * 1024, wait_s=0.3)  # room for arrow offsets
+    big = budget.hold(batch(5))          # alone, even over the budget
+    started = time.monotonic()
+    with pytest.raises(Overloaded, match="retry later"):
+        budget.hold(batch(1))
+    assert time.monotonic() - started >= 0.3
+    threading.Timer(0.1, budget.release, (big,)).start()
+    first = budget.hold(batch(2))        # waits for the release, then fits
+    second = budget.hold(batch(1))
+    assert budget.held == first + second
+    with pytest.raises(Overloaded):
+        budget.hold(batch(1))
+
+
+def test_connections_that_never_send_a_request_head_are_closed(make_server):
+    """Slowloris: sockets that send nothing, or half a head, held the connection cap (503 for
+    everyone else) for as long as they stayed open. They are closed after one to two body timeouts."""
+    server = make_server("--body-timeout", "2s", "--max-requests", "50")  # 100 connections at most
+    socks = []
+    for i in range(120):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        if i % 2:
+            s.sendall(f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-a: ".encode())
+        socks.append(s)
+    try:
+        time.sleep(0.5)
+        assert httpx.get(server.url + "/api/health", timeout=10).status_code == 503  # the cap is held
+        with httpx.Client(timeout=10) as client:  # a kept-alive client asking now and then is not cut off
+            for _ in range(3):
+                time.sleep(1.5)
+                client.get(server.url + "/api/health")
+        closed = sum(_answer(s, 10) in ("", "error: [Errno 104] Connection reset by peer") for s in socks)
+    finally:
+        for s in socks:
+            s.close()
+    assert closed >= 100, closed  # the first ones over the cap were answered 503 instead
+    assert httpx.get(server.url + "/api/health", timeout=10).status_code == 200

@@ -60,7 +60,8 @@ no_content_option = click.option(
 @click.option("--body-budget", default="128MiB", show_default=True,
               help="Request-body bytes held in memory by all requests together; past it, 503 + Retry-After.")
 @click.option("--body-timeout", default="30s", show_default=True,
-              help="A request body that stalls this long is refused (408); a whole body gets 4x this.")
+              help="A request body that stalls this long is refused (408); a whole body gets 4x this; "
+                   "a connection with no whole request head after 1-2x this is closed.")
 @click.option("--max-requests", default=256, show_default=True, type=click.IntRange(1),
               help="Requests in flight; past it, 503 + Retry-After (connections are capped at twice this).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, envvar="INTERPLAY_ALLOWED_HOSTS",

@@ -66,9 +66,12 @@ def _otlp_endpoint(signal: str):
             media = otlp_http.media_type(request.headers.get("content-type"))
             body = await otlp_http.read_body(request.stream(), request.headers.get("content-encoding"),
                                              state.max_body)
-            batch = await otlp_http.decode_off_loop(signal, body, media)
+            batch, held = await otlp_http.decode_off_loop(signal, body, media)
             del body  # held while the batch waits for the writer otherwise
-            result = await asyncio.wrap_future(state.writer.submit(batch))
+            try:
+                result = await asyncio.wrap_future(state.writer.submit(batch))
+            finally:
+                otlp_http.DECODED.release(held)
         except Overloaded as exc:
             return otlp_http.error_response(503, str(exc), media, retry_after=2)
         except InterplayError as exc:

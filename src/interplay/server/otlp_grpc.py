@@ -14,8 +14,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ..model import InterplayError, Overloaded
-from ..otlp import proto
-from .otlp_http import partial_success_message
+from .otlp_http import DECODED, PROTOBUF, decode, partial_success_message
 from .writer import Writer
 
 log = logging.getLogger("interplay.grpc")
@@ -69,9 +68,13 @@ class _Servicer:
 
     def Export(self, data: bytes, context):  # noqa: N802 - the generated stub's name
         try:
-            batch = proto.decode(self.signal, data)
+            batch = decode(self.signal, data, PROTOBUF)  # one decode at a time, with OTLP/HTTP's
             del data
-            result = self.writer.submit(batch).result()
+            held = DECODED.hold(batch)
+            try:
+                result = self.writer.submit(batch).result()
+            finally:
+                DECODED.release(held)
         except Overloaded as exc:
             unavailable(context, str(exc))
         except InterplayError as exc:

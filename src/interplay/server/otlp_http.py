@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.responses import Response
 
 from ..batch import TelemetryBatch
-from ..model import IngestResult, InvalidInput, UnsupportedMediaType
+from ..model import IngestResult, InvalidInput, Overloaded, UnsupportedMediaType
 from ..otlp import jsonmap, proto
 from ..otlp.columns import ColumnBuilder
 from ..otlp.sanitize import load_json
@@ -45,13 +46,52 @@ async def read_body(chunks: AsyncIterator[bytes], encoding: str | None, limit: i
     return await bodies.read_body(chunks, encoding, limit)
 
 
-async def decode_off_loop(signal: str, body: bytes, media: str) -> TelemetryBatch:
-    """`decode` in a worker thread, so a 16 MiB body does not stall every other request.
+# One decode at a time in the whole process, OTLP/HTTP and gRPC together: decoding is CPU-bound
+# under the GIL, so more threads would not be faster, and each holds the Python objects of a whole
+# body, up to ~15x its size (eight dense 14 MiB gRPC exports decoded at once reached 2.4 GB).
+_DECODING = threading.Lock()
 
-    One decode at a time: decoding is CPU-bound under the GIL, so more threads would not be
-    faster, and each holds the Python objects of a whole body (what the memory bound assumes).
+
+async def decode_off_loop(signal: str, body: bytes, media: str) -> tuple[TelemetryBatch, int]:
+    """`decode` and `DECODED.hold` in a worker thread, so a 16 MiB body does not stall every other
+    request; the caller releases the bytes held once the writer is done with the batch.
+
+    HTTP requests wait for their turn on the event loop (the limiter), not in a thread each.
     """
-    return await anyio.to_thread.run_sync(decode, signal, body, media, limiter=_decode_limiter())
+    def run() -> tuple[TelemetryBatch, int]:
+        batch = decode(signal, body, media)
+        return batch, DECODED.hold(batch)
+    return await anyio.to_thread.run_sync(run, limiter=_decode_limiter())
+
+
+class DecodedBudget:
+    """Bytes of decoded batches waiting for the writer, OTLP/HTTP and gRPC together.
+
+    A dense 14 MiB protobuf export is ~55 MB as Arrow: with eight exports held on each receiver
+    (what their body limits allow), the batches alone would approach 1 GB. Past the budget a
+    receiver waits `wait_s` for room, then answers 503 / UNAVAILABLE (retry). One batch always fits.
+    """
+
+    def __init__(self, budget: int = 128 * 1024 * 1024, wait_s: float = 10.0) -> None:
+        self.budget, self.wait_s, self.held = budget, wait_s, 0
+        self._room = threading.Condition()
+
+    def hold(self, batch: TelemetryBatch) -> int:
+        n = sum(t.nbytes for t in batch.tables().values())
+        with self._room:
+            if not self._room.wait_for(lambda: self.held == 0 or self.held + n <= self.budget, self.wait_s):
+                raise Overloaded(f"{self.held >> 20} MiB of decoded telemetry waiting to be written "
+                                 f"(budget {self.budget >> 20} MiB); retry later")
+            self.held += n
+        return n
+
+    def release(self, n: int) -> None:
+        with self._room:
+            self.held -= n
+            self._room.notify_all()
+
+
+DECODED = DecodedBudget()
 
 
 @functools.cache
@@ -60,7 +100,14 @@ def _decode_limiter() -> anyio.CapacityLimiter:
 
 
 def decode(signal: str, body: bytes, media: str) -> TelemetryBatch:
-    """An export request body → batch; InvalidInput when it cannot be decoded at all."""
+    """An export request body → batch; InvalidInput when it cannot be decoded at all.
+
+    Holds the process-wide decode lock (see `_DECODING`)."""
+    with _DECODING:
+        return _decode(signal, body, media)
+
+
+def _decode(signal: str, body: bytes, media: str) -> TelemetryBatch:
     if media == PROTOBUF:
         return proto.decode(signal, body)
     doc, warnings = load_json(body)

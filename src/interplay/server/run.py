@@ -16,6 +16,7 @@ from ..model import InterplayError
 from .admission import Admission, is_loopback
 from .app import ServerState, create_app
 from .bodies import BodyLimits
+from .connections import head_timeout_protocol
 from .otlp_grpc import start_grpc
 from .writer import Writer
 
@@ -63,7 +64,8 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
         admission = Admission.for_bind(host, token=token, allowed=allowed_hosts, cors_origins=cors_origins)
         app = create_app(ServerState(interplay, writer, token, max_body, notify_url, limits, admission))
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=10, http="h11",
+                                timeout_graceful_shutdown=10,
+                                http=head_timeout_protocol(limits.idle_timeout_s),
                                 limit_concurrency=limits.max_connections)
         # uvicorn re-raises the signal it caught once it has stopped; a quiet handler of ours
         # receives it, so the shutdown below still runs instead of the process dying mid-flush.
