@@ -10,6 +10,7 @@ import json
 import socket
 import threading
 import time
+import zlib
 
 import httpx
 import pytest
@@ -349,3 +350,29 @@ def test_connections_that_never_send_a_request_head_are_closed(make_server):
             s.close()
     assert closed >= 100, closed  # the first ones over the cap were answered 503 instead
     assert httpx.get(server.url + "/api/health", timeout=10).status_code == 200
+
+
+def test_api_ingest_refuses_a_gzip_bomb_while_it_arrives(make_server):
+    """Small valid lines compress ~1000:1: a few MB inflating past --max-upload were parsed on the
+    writer's thread to the limit (a 5 MB one held every OTLP write for 90 s) before their 413.
+    Now the inflated size is counted as the upload streams in: the 413 comes before the body ends."""
+    server = make_server("--max-upload", "64MiB", "--body-timeout", "60s")
+    line = json.dumps(good(1, seed=12)).encode() + b"\n"
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = line * (8 * MiB // len(line))
+    bomb = b"".join([*(z.compress(chunk) for _ in range(16)), z.flush()])  # 128 MiB inflated
+    assert len(bomb) < 2 * MiB
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    try:  # the body announced is longer than what is sent: it never ends on its own
+        sock.sendall(f"POST /api/ingest?name=lines.jsonl.gz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                     f"Content-Type: application/octet-stream\r\nContent-Length: {len(bomb) + MiB}\r\n\r\n".encode())
+        sock.sendall(bomb)
+        answer = _answer(sock, 20)
+        if answer.startswith("HTTP/1.1") and answer.endswith("\r\n\r\n"):
+            answer += _answer(sock, 5)  # the body came in a packet of its own
+    finally:
+        sock.close()
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "lines.jsonl.gz: over 67108864 bytes (after decompression)" in answer
+    assert server.post("/v1/traces", json=good(), headers=JSON).status_code == 200
+    assert stored_now(server) == 6

@@ -18,7 +18,7 @@ from ..store.telemetry import parse_attributes
 from ..timeutil import parse_duration_ns
 from . import otlp_http, routes_agents, routes_alerts, routes_investigate, web, zipkin_http
 from .admission import CLIENT_HEADER, AdmissionMiddleware
-from .bodies import BodyGuard
+from .bodies import BodyGuard, InflatedSize
 from .mcp import mcp_endpoint
 from .openapi import BINARY, CHANGE_BODY, LIST, OBJ, OTLP_BODY, WINDOW, api_route, limit_param, ok, op, param
 from .params import answer, error_response, int_param, window_of
@@ -150,9 +150,14 @@ async def _ingest_file(request: Request) -> Response:
     name = request.query_params.get("name") or "upload"
     skip_invalid = request.query_params.get("skip_invalid", "").lower() in ("1", "true", "yes")
     tmp = tempfile.NamedTemporaryFile(prefix="interplay-ingest-", delete=False)
+    inflated = InflatedSize(limits.max_upload, name)
+
+    def write(chunk: bytes) -> None:
+        inflated.feed(chunk)
+        tmp.write(chunk)
     try:
         async for chunk in request.stream():
-            await run_in_threadpool(tmp.write, chunk)
+            await run_in_threadpool(write, chunk)
         tmp.close()
         job = lambda ip: ip.ingest_file(tmp.name, skip_invalid=skip_invalid, name=name,  # noqa: E731
                                         max_bytes=limits.max_upload, max_record=limits.max_body)
