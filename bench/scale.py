@@ -259,11 +259,12 @@ def report(results: dict, n: int) -> None:
               f"size x{b['bytes'] / a['bytes']:.2f}")
 
 
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-    main()
-
 
 def _cell(section: str, key: str):
     """One row of the table: a result's value under section/key."""
     return lambda r: str(r[section][key])
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
