@@ -270,6 +270,28 @@ def test_healthy_data_with_no_baseline_is_not_blamed_on_anyone_clearly(tmp_path)
     assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
 
 
+def calls_to_a_distant_model(tb, t, bad, rng):
+    """frontend calls catalog next door and a model provider far away, the same all along: the
+    model's calls wait ~10 ms on the way (its distance), every other call under a millisecond."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    for callee, ms, wait in (("catalog", 5, 0.6), ("model", 1500, 10)):
+        d, w = jitter(rng, ms), jitter(rng, wait)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + w)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=w / 2, duration_ms=d)
+        end += d + w + 1
+    root.end_ns = root.start_ns + int((end + jitter(rng, 2)) * 1e6)
+
+
+def test_a_small_steady_wait_on_a_slow_call_is_not_a_fault_without_a_baseline(tmp_path):
+    """With nothing before to compare, a gap that stands out from its peers but is a sliver of a
+    call that takes seconds is the callee's distance, not a network fault."""
+    ip = load(tmp_path, requests(calls_to_a_distant_model, minutes=10))
+    for r in (ip.investigate(), ip.investigate(at_ns=T0)):
+        assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
+        assert not [o for o in r["evidence_strength"]["other_symptoms"] if o["suspect"] == "model"]
+
+
 def _resource_csv(path, services, burning, *, column="cpu", minutes=40):
     """RCAEval-layout metrics, one row a minute: each service's `column` steady, `burning`'s ×4 from
     the onset; a node-wide series that jumps for everyone, which is no one's fault."""

@@ -24,7 +24,8 @@ ALPHA = 0.01       # a gap "grew" when the rank test is this sure ...
 MIN_GROWTH_NS = 1_000_000  # ... and its median rose by at least 1 ms and by half its baseline
 CALLEE_TIE = 0.1   # with equal support, the callee is the likelier culprit (a fault on a pod's network)
 PEER_RATIO = 3.0   # with no baseline, an edge's gap stands out at this many times its peers' median ...
-PEER_MIN_NS = 5_000_000  # ... and at least this much above it
+PEER_MIN_NS = 5_000_000  # ... and at least this much above it ...
+PEER_CALL_SHARE = 1 / 3  # ... and this much of the call it delays
 
 
 @dataclass
@@ -82,16 +83,22 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
     return gaps
 
 
-def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap]) -> None:
+def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap],
+                       call_ms: dict[tuple[str, str], float] | None = None) -> None:
     """With no baseline in time, compare each synchronous edge's gap with every other edge's.
 
     Between two healthy services the gap is a few milliseconds of network and proxy, much alike
     across a system's edges; an edge whose gap is several times everyone else's stands out
-    without a before (a delay on one pod's network shows on every edge into it)."""
+    without a before (a delay on one pod's network shows on every edge into it). Only if it is a
+    good part of the call (`call_ms`: each edge's median call): a few milliseconds on the way to a
+    model that answers in seconds is its distance, and with no before nothing tells them apart."""
     edges = [g for g in gaps.values() if g.how == "gap" and g.after]
     for g in edges:
         others = [x for o in edges if o is not g for x in o.after[::max(len(o.after) // 100, 1)]]
         g.before, g.peer, g.p_value = others, True, 1.0
+        call = (call_ms or {}).get((g.caller, g.callee))
+        if call and median(g.after) / 1e6 < PEER_CALL_SHARE * call:
+            continue
         if g.comparable:
             g.p_value = float(mannwhitneyu(g.after, g.before, alternative="greater").pvalue)
 

@@ -85,7 +85,9 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
         ctx.gaps = edge_gaps(store, sampled)
         if peer:
-            compare_with_peers(ctx.gaps)
+            compare_with_peers(ctx.gaps, {(e["caller"], e["callee"]): float(e["stats"]["incident"]["p50_ms"])
+                                          for e in ctx.graph.get("edges", [])
+                                          if e.get("mode") == "sync" and e["stats"].get("incident")})
         ctx.paths = path_shifts(store, sampled)
         ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
         redate = _redate(store, sampled, ctx, groups) \
