@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import chdb  # noqa: F401  (not installed: these tests fail, never skip)
 import pytest
 
 from conftest import cli_json
@@ -20,8 +21,6 @@ from interplay.store._ch_dialect import translate
 from interplay.store.open import open_store
 from interplay.testing import TraceBuilder, traces_request
 from test_agents import SEC, T0, Run, add_failing_backend_tool, add_sub_agent, add_timed_out_tool
-
-pytest.importorskip("chdb")
 
 MODES = {"tool_loop", "retry_storm", "rate_limited", "timeout", "tool_error", "token_blowup", "divergence"}
 SHOWN: set[str] = set()  # trace ids of the runs shown step by step (each show is a few seconds on chDB)

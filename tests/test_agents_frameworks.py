@@ -335,7 +335,8 @@ class Capture:
 
 def test_the_same_answers_on_chdb(stored, tmp_path):
     """Last: stops the module's server. Every run, session and spend row the same on the ClickHouse engine."""
-    pytest.importorskip("chdb")
+    import chdb  # noqa: F401
+
     from interplay.api import Interplay
     from interplay.migrate import migrate
     duck = Interplay.open(stored, read_only=True)

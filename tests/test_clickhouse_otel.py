@@ -12,13 +12,12 @@ import os
 import uuid
 from pathlib import Path
 
+import chdb  # noqa: F401  (not installed: these tests fail, never skip)
 import pytest
 
 from interplay.store import telemetry as queries
 from interplay.store.clickhouse import ClickHouseStore
 from interplay.store.open import open_store
-
-pytest.importorskip("chdb")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "otel_traces.sql"
 T0 = 1_767_225_600 * 10**9
@@ -123,7 +122,8 @@ def clickhouse_server_url(tmp_path_factory):
     if url:
         yield url
         return
-    pytest.importorskip("clickhouse_connect")
+    import clickhouse_connect  # noqa: F401
+
     from chdb_http_server import ShimProcess
     shim = ShimProcess(tmp_path_factory.mktemp("chdb-http"))
     yield shim.url("default")

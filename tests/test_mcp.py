@@ -309,8 +309,7 @@ def test_streamable_http_on_interplay_serve(case_db, tmp_path):
     server = start_server(db, grpc=False, token=TOKEN)
     try:
         probe = httpx.post(server.url + "/mcp", json={}, headers=server.headers())
-        if probe.status_code == 404:
-            pytest.skip("interplay serve does not mount /mcp yet (server/app.py diff in the issue note)")
+        assert probe.status_code != 404, "interplay serve mounts /mcp"
         _, answers = call_all(server.url + "/mcp", [("list_services", {}), ("investigate", {})],
                               headers=server.headers())
         assert not any(err for err, _ in answers), answers

@@ -25,8 +25,6 @@ from interplay.store._ch_dialect import bind, translate
 from interplay.store.open import open_store, parse_store_url
 from interplay.testing import TraceBuilder, traces_request
 
-chdb = pytest.importorskip("chdb")
-
 T0 = 1_767_225_600 * 10**9
 BACKENDS = ["duckdb", "chdb"]
 
@@ -37,7 +35,8 @@ def _url(backend: str, tmp: Path, name: str = "store") -> str:
 
 @pytest.fixture(scope="module")
 def clickhouse_http(tmp_path_factory):
-    pytest.importorskip("clickhouse_connect")
+    import clickhouse_connect  # noqa: F401
+
     from chdb_http_server import ShimProcess
     shim = ShimProcess(tmp_path_factory.mktemp("chdb-http"))
     yield shim

@@ -39,14 +39,14 @@ def _unit_steps(s: str) -> str:
                                         WHERE parent_span_id IS NOT NULL) k
                        ON k.trace_id = x.trace_id AND k.parent_span_id = x.span_id
                   WHERE x.kind NOT IN ('SERVER', 'CONSUMER') AND x.parent_span_id IS NOT NULL),
-        owned AS (SELECT st.trace_id AS trace_id, st.step_id AS step_id,
-                         any_value(CASE WHEN st.bad THEN '{PATH_FAILED}' || st.callee ELSE st.callee END) AS callee,
-                         any_value(st.start_ns) AS start_ns, arg_max(u.unit_id, u.t) AS unit_id
+        owned AS (SELECT st.trace_id AS trace_id, st.step_id AS step_id, st.service AS service,
+                         CASE WHEN st.bad THEN '{PATH_FAILED}' || st.callee ELSE st.callee END AS callee,
+                         st.start_ns AS start_ns, arg_max(u.unit_id, (u.t, u.unit_id)) AS unit_id
                   FROM steps st JOIN units u ON u.trace_id = st.trace_id AND u.service = st.service
                        AND st.start_ns >= u.t AND st.start_ns <= u.t_end
-                  GROUP BY st.trace_id, st.step_id),
+                  GROUP BY st.trace_id, st.step_id, st.service, st.callee, st.bad, st.start_ns),
         per AS (SELECT u.trace_id AS trace_id, u.unit_id AS unit_id, count(o.callee) AS n,
-                       coalesce(arg_max(o.callee, o.start_ns), '{PATH_SELF}') AS terminal
+                       coalesce(arg_max(o.callee, (o.start_ns, o.callee)), '{PATH_SELF}') AS terminal
                 FROM units u LEFT JOIN owned o ON o.trace_id = u.trace_id AND o.unit_id = u.unit_id
                 GROUP BY u.trace_id, u.unit_id)"""
 
