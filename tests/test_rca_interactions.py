@@ -153,6 +153,31 @@ def test_the_chain_ends_at_the_symptom_operation_its_requests_came_in_by(tmp_pat
     assert ops[0] == "GET /" and "POST /cart" in ops, ops
 
 
+def failures_move_between_callees(tb, t, bad, rng):
+    """frontend calls stock and then prices; one request in ten fails, in stock before the onset and
+    in prices after it: the symptom fails no more often than before."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    fails = rng.random() < 0.1
+    end = 1.0
+    for callee in ("stock", "prices"):
+        broken = fails and callee == ("prices" if bad else "stock")
+        d = jitter(rng, 5)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1, error=broken)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d, error=broken)
+        end += d + 2
+    root.error = fails
+    root.end_ns = root.start_ns + int((end + jitter(rng, 2)) * 1e6)
+
+
+def test_failures_that_moved_without_rising_explain_nothing(tmp_path):
+    """Shares are of the symptom's rise: where failures only changed origin, no node explains more
+    than there is (an unbounded share once ranked such a node at a score of a million)."""
+    ip = load(tmp_path, requests(failures_move_between_callees))
+    r = ip.investigate(symptom="frontend", at_ns=ONSET)
+    assert all(c["score"] <= 1.5 and c["explains"]["errors"] <= 1.0 for c in r["root_causes"]), \
+        [(c["service"], c["score"]) for c in r["root_causes"]]
+
+
 def orders_queue(tb, t, bad, rng):
     """checkout publishes an order; email consumes it in a trace of its own (a link). After the onset
     email falls behind: each message waits longer than the last. Nothing else changes."""

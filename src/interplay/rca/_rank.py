@@ -37,11 +37,15 @@ def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
     lat_ex = max(u["i"]["slow_units"] / n_i - u["b"]["slow_units"] / n_b,
                  u["i"].get("slow90_units", 0) / n_i - u["b"].get("slow90_units", 0) / n_b, 0.0)
     total_ex = max(err_ex + lat_ex, 1e-9)
+    err_mean = {k: v["i"].get("error", 0.0) / n_i - v["b"].get("error", 0.0) / n_b
+                for k, v in ctx.blame.nodes.items()}
+    # The nodes' rises can only share the symptom's rise in failing requests: where failures moved
+    # from one origin to another and the symptom failed no more often, there is nothing to share.
+    err_pos = max(sum(max(x, 0.0) for x in err_mean.values()), err_ex, 1e-9)
     by_service: dict[str, dict[str, Any]] = {}
     support = gap_support(ctx.gaps)
     for key, node in ctx.blame.nodes.items():
-        err = node["i"].get("error", 0.0) / n_i - node["b"].get("error", 0.0) / n_b
-        node["share_error"] = max(err, 0.0) / total_ex
+        node["share_error"] = max(err_mean[key], 0.0) / err_pos * err_ex / total_ex
         node["share_latency"] = max(lat_mean[key], 0.0) / lat_pos * lat_ex / total_ex
         for service, op, kind, part in _placed(key, support):
             s = by_service.setdefault(service, {"service": service, "error": 0.0, "latency": 0.0,
