@@ -57,6 +57,14 @@ def expected(framework: str, scenario: str) -> tuple[str, int, int, set[str]]:
     return (*TOOLFAIL.get(framework, ("error", 1, 1)), {"tool_error"})
 
 
+def _run_app(app: str, url: str, model_url: str, *scenario: str, timeout: int = 120) -> str:
+    """Run one real app (tests/agent_apps.py) against the stub model, exporting to `url`; its stdout."""
+    done = subprocess.run([sys.executable, str(APPS), app, url, model_url, *scenario],
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """One server holding the runs of every framework; {framework: {scenario: run}} read from its API."""
@@ -66,10 +74,7 @@ def served(tmp_path_factory):
     try:
         with StubModel() as stub:
             for framework in FRAMEWORKS:
-                done = subprocess.run([sys.executable, str(APPS), framework, server.url, stub.url],
-                                      capture_output=True, text=True, timeout=240)
-                assert done.returncode == 0, done.stderr[-3000:]
-                outputs[framework] = done.stdout
+                outputs[framework] = _run_app(framework, server.url, stub.url, timeout=240)
             assert not stub.errors
         runs = _wait_for_runs(server, len(FRAMEWORKS) * len(SCENARIOS))
         by = {}
@@ -222,9 +227,7 @@ def test_no_content_server_keeps_runs_but_not_what_was_said(tmp_path):
     server = start_server(tmp_path / "private.duckdb", "--no-content", grpc=False)
     try:
         with StubModel() as stub:
-            done = subprocess.run([sys.executable, str(APPS), "openai-v2-agent", server.url, stub.url, "healthy"],
-                                  capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-2000:]
+            _run_app("openai-v2-agent", server.url, stub.url, "healthy")
         (run,) = _wait_for_runs(server, 1)
         assert (run["model_calls"], run["tool_calls"], run["tokens"]["total"]) == (2, 1, 2 * (USAGE_IN + USAGE_OUT))
         steps = server.get(f"/api/agents/runs/{run['run_id']}").json()["steps_detail"]
@@ -241,9 +244,7 @@ def test_a_hand_off_is_a_sub_agent_step_of_the_run(tmp_path):
     server = start_server(tmp_path / "handoff.duckdb", grpc=False)
     try:
         with StubModel() as stub:
-            done = subprocess.run([sys.executable, str(APPS), "openai-agents", server.url, stub.url, "handoff"],
-                                  capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-2000:]
+            _run_app("openai-agents", server.url, stub.url, "handoff")
         (run,) = _wait_for_runs(server, 1)
         assert run["agent"] == "triage-agent" and run["status"] == "ok" and run["failure_modes"] == []
         # the hand-off is the model's call of transfer_to_order_agent: OpenInference records it as a TOOL span
@@ -266,9 +267,7 @@ def test_a_price_file_and_ingest_without_content(tmp_path):
     try:
         with StubModel() as stub, Capture() as capture:
             for url in (server.url, capture.url):  # the same app run, to the server and into files
-                done = subprocess.run([sys.executable, str(APPS), "openai-v2-agent", url, stub.url, "healthy"],
-                                      capture_output=True, text=True, timeout=120)
-                assert done.returncode == 0, done.stderr[-2000:]
+                _run_app("openai-v2-agent", url, stub.url, "healthy")
         (run,) = _wait_for_runs(server, 1)
         assert (run["cost"]["usd"], run["cost"]["source"]) == (pytest.approx(usd), "price_table")
         assert server.get("/api/agents/spend").json()["spend"][0]["usd"] == pytest.approx(usd)

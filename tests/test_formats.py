@@ -8,37 +8,14 @@ from pathlib import Path
 import pytest
 from opentelemetry.exporter.zipkin.json.v2 import JsonV2Encoder
 from opentelemetry.exporter.zipkin.node_endpoint import NodeEndpoint
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from interplay.api import Interplay
 from interplay.model import InvalidInput
+from sdk_checkout import sdk_checkout_trace
 
 PROTO3 = Path(__file__).parent / "fixtures" / "zipkin_proto3"
 PROTO3_TRACE = "81b906352d9745bf001696f2ffd0a76c"
-
-
-def _sdk_checkout_trace(exporter) -> str:
-    """frontend → payments → db, payments failing, as three services' SDKs record it; the trace id."""
-    tracers = {}
-    for name in ("frontend", "payments"):
-        provider = TracerProvider(resource=Resource.create({"service.name": name, "service.version": "1.2.3"}))
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        tracers[name] = provider.get_tracer("shop.http", "0.9")
-    with tracers["frontend"].start_as_current_span("GET /checkout", kind=SpanKind.SERVER) as root:
-        with tracers["frontend"].start_as_current_span(
-                "POST /charge", kind=SpanKind.CLIENT, attributes={"server.address": "payments"}):
-            with tracers["payments"].start_as_current_span("POST /charge", kind=SpanKind.SERVER) as pay:
-                with tracers["payments"].start_as_current_span(
-                        "INSERT charges", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql"}):
-                    pass
-                pay.add_event("retry", {"attempt": 2})
-                pay.set_status(Status(StatusCode.ERROR, "card declined"))
-        root.set_status(Status(StatusCode.ERROR))
-    return format(root.get_span_context().trace_id, "032x")
 
 
 def _zipkin_json(spans) -> bytes:
@@ -59,7 +36,7 @@ def _depth(nodes) -> int:
 
 def test_zipkin_v2_file_from_the_sdk_encoder(tmp_path):
     exporter = InMemorySpanExporter()
-    trace_id = _sdk_checkout_trace(exporter)
+    trace_id = sdk_checkout_trace(exporter)
     path = tmp_path / "zipkin.json"
     path.write_bytes(_zipkin_json(exporter.get_finished_spans()))
     ip = Interplay.open(tmp_path / "z.duckdb")
@@ -303,7 +280,7 @@ def test_serve_takes_what_the_sdk_zipkin_exporter_posts(make_server):
             exporters.setdefault(name, Recording(endpoint=f"{server.url}/api/v2/spans"))
             return exporters[name].export(spans)
 
-    trace_id = _sdk_checkout_trace(PerService())
+    trace_id = sdk_checkout_trace(PerService())
     assert sent and all(r == SpanExportResult.SUCCESS for r in sent)
     tree = server.get(f"/api/traces/{trace_id}").json()
     assert tree["spans"] == 4

@@ -15,7 +15,7 @@ from ._errors import error_surges
 from ._evidence import EXTRACTORS
 from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
-from ._paths import path_onset, path_shifts
+from ._paths import path_onset, path_shifts, unit_paths
 from ._rank import blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting, other_symptoms
 from ._windows import UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom, peer_groups
 
@@ -88,10 +88,11 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
             compare_with_peers(ctx.gaps, {(e["caller"], e["callee"]): float(e["stats"]["incident"]["p50_ms"])
                                           for e in ctx.graph.get("edges", [])
                                           if e.get("mode") == "sync" and e["stats"].get("incident")})
-        ctx.paths = path_shifts(store, sampled)
         ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
-        redate = _redate(store, sampled, ctx, groups) \
-            if at_ns is None and wanted is None and not dated_by and not peer else None
+        with unit_paths(store, sampled) as units:
+            ctx.paths = path_shifts(store, units)
+            redate = _redate(store, units, ctx, groups) \
+                if at_ns is None and wanted is None and not dated_by and not peer else None
     if redate:
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
         # code fault cutting paths short) or a queue fell far behind: investigate again from then
@@ -163,10 +164,10 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
     return onset, groups, "given"
 
 
-def _redate(store: Store, sampled: str, ctx: Context, groups: list[dict[str, Any]]) -> tuple[int, str] | None:
+def _redate(store: Store, units: str, ctx: Context, groups: list[dict[str, Any]]) -> tuple[int, str] | None:
     """A clearer onset than the entry points give: from call paths or queue waits, if strong enough."""
     candidates = []
-    path = path_onset(store, sampled)
+    path = path_onset(store, units)
     if path and path[1] >= PATH_SHIFT:
         candidates.append((path[1], path[0], "call paths"))
     queue = queue_onset(ctx.gaps)

@@ -58,9 +58,12 @@ class PathShift:
 
 
 
-def path_shifts(store: Store, spans_table: str) -> list[PathShift]:
-    """Services whose requests newly stop early, strongest first (`graph.window_spans`' table)."""
-    rows = evidence.path_terminals(store, spans_table)
+unit_paths = evidence.unit_paths  # each unit's steps and last step, once for both questions below
+
+
+def path_shifts(store: Store, units_table: str) -> list[PathShift]:
+    """Services whose requests newly stop early, strongest first (`units_table`: from `unit_paths`)."""
+    rows = evidence.path_terminals(store, units_table)
     tally: dict[tuple[str, str], dict[str, dict[str, tuple[int, int]]]] = {}
     for r in rows:
         tally.setdefault((r["service"], r["op"]), {}).setdefault(r["w"], {})[r["terminal"]] = \
@@ -87,13 +90,13 @@ def path_shifts(store: Store, spans_table: str) -> list[PathShift]:
     return out
 
 
-def path_onset(store: Store, spans_table: str, per_service: int = 3000) -> tuple[int, float] | None:
+def path_onset(store: Store, units_table: str, per_service: int = 3000) -> tuple[int, float] | None:
     """(time, strength) of the clearest drop in steps per request of any service's operation.
 
     A code fault that cuts call paths short moves neither errors nor latency at the entry points,
     so the onset is dated on the call paths themselves; the strength is a Mann–Whitney z / 4, on the
     scale of the other onsets."""
-    rows = evidence.unit_calls(store, spans_table, per_service)
+    rows = evidence.unit_calls(store, units_table, per_service)
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in rows:
         series.setdefault((r["service"], r["op"]), []).append((int(r["t"]), float(r["n"])))

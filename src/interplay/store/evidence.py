@@ -5,10 +5,11 @@ metrics and changes around an onset.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ..model import TimeRange
-from .base import Store
+from .base import Store, scratch_table
 from .predicates import window_where
 
 PATH_SELF = ""      # the terminal of a unit whose last step was its own (or that made none)
@@ -22,7 +23,8 @@ def _unit_steps(s: str) -> str:
     A step is a call into another service, or a leaf span of the service's own (a database query,
     a cache read, a call to something uninstrumented). It belongs to the innermost entry span of
     its service, in its trace, whose time holds it: a service that serves a request and later
-    consumes a message in the same trace has two units. A step that failed (status or exception
+    consumes a message in the same trace has two units (the latest to start before the step, by an
+ASOF join). A step that failed (status or exception
     event) prefixes its callee with PATH_FAILED."""
     return f"""
         units AS (SELECT trace_id, span_id AS unit_id, service, operation AS op, w, start_ns AS t,
@@ -39,38 +41,45 @@ def _unit_steps(s: str) -> str:
                                         WHERE parent_span_id IS NOT NULL) k
                        ON k.trace_id = x.trace_id AND k.parent_span_id = x.span_id
                   WHERE x.kind NOT IN ('SERVER', 'CONSUMER') AND x.parent_span_id IS NOT NULL),
-        owned AS (SELECT st.trace_id AS trace_id, st.step_id AS step_id, st.service AS service,
+        owned AS (SELECT st.trace_id AS trace_id, st.step_id AS step_id,
                          CASE WHEN st.bad THEN '{PATH_FAILED}' || st.callee ELSE st.callee END AS callee,
-                         st.start_ns AS start_ns, arg_max(u.unit_id, (u.t, u.unit_id)) AS unit_id
-                  FROM steps st JOIN units u ON u.trace_id = st.trace_id AND u.service = st.service
-                       AND st.start_ns >= u.t AND st.start_ns <= u.t_end
-                  GROUP BY st.trace_id, st.step_id, st.service, st.callee, st.bad, st.start_ns),
+                         st.start_ns AS start_ns, u.unit_id AS unit_id
+                  FROM steps st ASOF JOIN units u
+                       ON u.trace_id = st.trace_id AND u.service = st.service AND st.start_ns >= u.t
+                  WHERE st.start_ns <= u.t_end),
         per AS (SELECT u.trace_id AS trace_id, u.unit_id AS unit_id, count(o.callee) AS n,
                        coalesce(arg_max(o.callee, (o.start_ns, o.callee)), '{PATH_SELF}') AS terminal
                 FROM units u LEFT JOIN owned o ON o.trace_id = u.trace_id AND o.unit_id = u.unit_id
                 GROUP BY u.trace_id, u.unit_id)"""
 
 
-def path_terminals(store: Store, spans_table: str) -> list[dict[str, Any]]:
+def unit_paths(store: Store, spans_table: str) -> AbstractContextManager[str]:
+    """A temporary table of every unit in `spans_table` (service, op, w, t, unit_id) with its step
+    count `n` and `terminal`; read by `path_terminals` and `unit_calls`, dropped on exit."""
+    return scratch_table(store, f"""
+        WITH {_unit_steps(spans_table)}
+        SELECT u.service AS service, u.op AS op, u.w AS w, u.t AS t, u.unit_id AS unit_id, p.n AS n,
+               p.terminal AS terminal
+        FROM units u JOIN per p ON p.trace_id = u.trace_id AND p.unit_id = u.unit_id""", prefix="_ip_paths")
+
+
+def path_terminals(store: Store, units_table: str) -> list[dict[str, Any]]:
     """Per service, entry operation `op`, window `w` and `terminal` (the callee of a unit's last
     step, PATH_SELF for its own work or none, prefixed PATH_FAILED when that step failed): how many
-    of its units ended there (`units`) and the steps those units took (`calls`)."""
+    of its units ended there (`units`) and the steps those units took (`calls`). `units_table`:
+    from `unit_paths`."""
     return store.query(f"""
-        WITH {_unit_steps(spans_table)}
-        SELECT u.service AS service, u.op AS op, u.w AS w, p.terminal AS terminal, count(*) AS units,
-               sum(p.n) AS calls
-        FROM units u JOIN per p ON p.trace_id = u.trace_id AND p.unit_id = u.unit_id GROUP BY ALL""")
+        SELECT service, op, w, terminal, count(*) AS units, sum(n) AS calls FROM {units_table} GROUP BY ALL""")
 
 
-def unit_calls(store: Store, spans_table: str, per_unit_cap: int) -> list[dict[str, Any]]:
+def unit_calls(store: Store, units_table: str, per_unit_cap: int) -> list[dict[str, Any]]:
     """Per service and entry operation `op`, up to `per_unit_cap` of its units (by hash): start `t`
-    and steps `n`."""
+    and steps `n`. `units_table`: from `unit_paths`."""
     return store.query(f"""
-        WITH {_unit_steps(spans_table)},
-        picked AS (SELECT u.service AS service, u.op AS op, u.t AS t, p.n AS n,
-                          row_number() OVER (PARTITION BY u.service, u.op ORDER BY hash(u.unit_id)) AS k
-                   FROM units u JOIN per p ON p.trace_id = u.trace_id AND p.unit_id = u.unit_id)
-        SELECT service, op, t, n FROM picked WHERE k <= {int(per_unit_cap)}""")
+        SELECT service, op, t, n
+        FROM (SELECT service, op, t, n,
+                     row_number() OVER (PARTITION BY service, op ORDER BY hash(unit_id)) AS k FROM {units_table})
+        WHERE k <= {int(per_unit_cap)}""")
 
 
 def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[dict[str, Any]]:
