@@ -21,11 +21,10 @@ def _unit_steps(s: str) -> str:
     step count `n` and `terminal`, its last step's callee).
 
     A step is a call into another service, or a leaf span of the service's own (a database query,
-    a cache read, a call to something uninstrumented). It belongs to the innermost entry span of
-    its service, in its trace, whose time holds it: a service that serves a request and later
-    consumes a message in the same trace has two units (the latest to start before the step, by an
-ASOF join). A step that failed (status or exception
-    event) prefixes its callee with PATH_FAILED."""
+    a cache read, a call to something uninstrumented). It belongs to the entry span of its service,
+    in its trace, that started last before it and had not ended (an ASOF join): a service that
+    serves a request and later consumes a message in the same trace has two units. A step that
+    failed (status or exception event) prefixes its callee with PATH_FAILED."""
     return f"""
         units AS (SELECT trace_id, span_id AS unit_id, service, operation AS op, w, start_ns AS t,
                          start_ns + duration_ns AS t_end
