@@ -288,11 +288,52 @@ def test_a_fault_running_since_the_data_begins_is_found_by_comparing_peers(tmp_p
         ip.investigate(at_ns=T0 - 60 * MIN)  # an hour off for five minutes of data: a mistake
 
 
+def test_blind_a_fault_standing_out_from_the_start_outweighs_a_weaker_change_later(tmp_path):
+    """Every call to currency waits ~400 ms from the first trace on; from minute 2 some requests
+    also fail in frontend itself, a weaker change. Blind, both readings are tried (a change at a
+    detected onset, or a fault running since the data begins) and the stronger evidence is kept,
+    with a note saying which reading lost and by how much."""
+    def build(tb, t, bad, rng):
+        two_callers_of_currency(tb, t, True, rng)
+        if t >= T0 + 2 * MIN and rng.random() < 0.3:
+            tb.spans[0].error = True
+    ip = load(tmp_path, requests(build, minutes=6))
+    r = ip.investigate()
+    assert top(r)[0] == "currency", top(r)
+    assert "peers" in r["onset_source"] and "was weaker than what stands out" in r["evidence_strength"]["note"]
+    later = ip.investigate(at_ns=T0 + 2 * MIN)  # told when: that reading is taken as given
+    assert "given" in later["onset_source"] and "frontend" in top(later)[:2]
+
+
 def test_healthy_data_with_no_baseline_is_not_blamed_on_anyone_clearly(tmp_path):
     ip = load(tmp_path, requests(lambda tb, t, bad, rng: two_callers_of_currency(tb, t, False, rng), minutes=5))
     r = ip.investigate()
     assert r["evidence_strength"]["rankable"] is False
     assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
+
+
+def cart_failing_from_the_start(tb, t, bad, rng):
+    """frontend calls catalog and cart; a third of cart's answers fail from the first trace on."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    for callee, ms in (("catalog", 5), ("cart", 4)):
+        failed = callee == "cart" and rng.random() < 0.33
+        d = jitter(rng, ms)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 0.6,
+                       error=failed)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.3, duration_ms=d, error=failed)
+        end += d + 1
+    root.end_ns = root.start_ns + int((end + jitter(rng, 1)) * 1e6)
+    root.error = any(s.error for s in tb.spans)
+
+
+def test_with_no_before_no_caller_is_said_to_send_a_surge_of_calls(tmp_path):
+    """No baseline at all: every call is "new", which is no evidence of a rise. The failures are
+    cart's, as its peers show; the entry service must not take the blame for "a surge of calls"."""
+    ip = load(tmp_path, requests(cart_failing_from_the_start, minutes=5))
+    r = ip.investigate(at_ns=T0)
+    assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    assert not r["load_moves"] and not [c for c in r["root_causes"] if "surge of calls" in c["summary"]]
 
 
 def calls_to_a_distant_model(tb, t, bad, rng):

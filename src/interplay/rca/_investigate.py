@@ -16,7 +16,15 @@ from ._evidence import EXTRACTORS
 from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
 from ._paths import path_onset, path_shifts, unit_paths
-from ._rank import blame_shares, causal_chain, fuse_other_symptoms, hand_back_load, hand_back_waiting, other_symptoms
+from ._rank import (
+    STRENGTH_CAP,
+    blame_shares,
+    causal_chain,
+    fuse_other_symptoms,
+    hand_back_load,
+    hand_back_waiting,
+    other_symptoms,
+)
 from ._windows import UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom, peer_groups
 
 MAX_CAUSES = 8
@@ -46,13 +54,25 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
                  dated_by: str | None = None) -> dict[str, Any]:
     began = time.perf_counter()
     result = _investigate_at(store, span_range, wanted, at_ns, dated_by)
-    if at_ns is None and not result["evidence_strength"]["rankable"]:
-        # Nothing changed clearly anywhere in the data: the fault may have been running since it
-        # begins. Compare requests and edges with their peers instead of with a before.
-        # Only an edge that stands out from its peers is taken over the faint change: the slow
-        # tenth of requests alone differs from the rest in some service in any data.
+    strength = _strongest(result["evidence_strength"])
+    if at_ns is None and strength < STRENGTH_CAP:
+        # Two readings of the data: something changed at the onset found, or the fault was already
+        # running when the data begins (then that "onset" splits the fault in two, and the change
+        # found there is noise). Compare requests and edges with their peers too, and keep the
+        # reading with the stronger evidence. Only peer evidence of its own counts (an edge or a
+        # resource that stands out): the slow tenth of requests alone differs from the rest in
+        # some service in any data. Past the cap nothing can be stronger: no second look.
         peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True)
-        if peer["root_causes"] and peer["evidence_strength"]["other_symptoms"]:
+        others = peer["evidence_strength"]["other_symptoms"]
+        standing_out = max((o["strength"] for o in others), default=0.0)
+        if peer["root_causes"] and others and (not result["evidence_strength"]["rankable"]
+                                               or standing_out > strength):
+            if result["evidence_strength"]["rankable"]:
+                note = peer["evidence_strength"]["note"]
+                peer["evidence_strength"]["note"] = "; ".join(filter(None, [note, (
+                    f"a change at {result['onset']} (strength {strength:.2f}) was weaker than what stands out "
+                    f"from the data's start (strength {standing_out:.2f}): read as a fault already running "
+                    "when the data begins")]))
             result = peer
     result["seconds"] = round(time.perf_counter() - began, 3)
     return result
@@ -295,12 +315,17 @@ def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],
     return chain
 
 
+def _strongest(evidence_strength: dict[str, Any]) -> float:
+    """The strongest shift an investigation saw: its symptom's or any other symptom's."""
+    return max([evidence_strength["symptom"]] + [o["strength"] for o in evidence_strength["other_symptoms"]])
+
+
 def _evidence_strength(ctx: Context, baseline: TimeRange) -> dict[str, Any]:
     """How much there was to compare, and whether it is enough to rank: said plainly when not."""
     seconds = max((baseline.until_ns or 0) - (baseline.since_ns or 0), 0) / 1e9
     symptom = max((g["score"] for g in ctx.groups), default=0.0)
     others = [{"kind": kind, "suspect": suspect, "strength": round(w, 3)} for w, suspect, kind in other_symptoms(ctx)]
-    strongest = max([symptom] + [o["strength"] for o in others])
+    strongest = _strongest({"symptom": symptom, "other_symptoms": others})
     notes = []
     if ctx.peer:
         notes.append(f"no baseline: the traces begin {seconds:.0f} s before the onset, so each entry point's "

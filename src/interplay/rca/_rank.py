@@ -209,12 +209,13 @@ def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict
     failure rather than cause it. Follows the surge upward while the caller was itself surged.
     """
     incoming = _incoming_rates(ctx)
+    spans = (max(ctx.graph["windows"]["baseline"]["seconds"], 1), max(ctx.graph["windows"]["incident"]["seconds"], 1))
     moves = []
     for name in sorted(shares, key=lambda n: -shares[n]["score"]):
         s = shares[name]
         if s["score"] <= 0:
             continue
-        for caller, amount in _surge_sources(name, s["score"], incoming, depth=0):
+        for caller, amount in _surge_sources(name, s["score"], incoming, spans, depth=0):
             shares.setdefault(caller, {"service": caller, "error": 0.0, "latency": 0.0, "kind": "service",
                                        "operations": [], "score": 0.0})
             shares[caller]["score"] += amount
@@ -237,7 +238,8 @@ def _incoming_rates(ctx: Context) -> dict[str, dict[str, tuple[float, float, flo
     return out
 
 
-def _surge_sources(node: str, amount: float, incoming, depth: int) -> list[tuple[str, float]]:
+def _surge_sources(node: str, amount: float, incoming, spans: tuple[float, float],
+                   depth: int) -> list[tuple[str, float]]:
     callers = incoming.get(node, {})
     base = sum(v[0] for v in callers.values())
     inc = sum(v[1] for v in callers.values())
@@ -245,7 +247,7 @@ def _surge_sources(node: str, amount: float, incoming, depth: int) -> list[tuple
     if depth > 6 or not callers or inc < SURGE * base or calls_i < 30:
         return []
     expected = base / max(inc, 1e-9) * calls_i
-    if (calls_i - expected) / math.sqrt(max(expected, 1.0)) < 5:
+    if (calls_i - expected) / math.sqrt(max(expected, 1.0)) < 5 or surge_z(base, inc, *spans) < 5:
         return []
     moved = amount * (inc - base) / inc
     growth = {c: max(v[1] - v[0], 0.0) for c, v in callers.items()}
@@ -255,9 +257,21 @@ def _surge_sources(node: str, amount: float, incoming, depth: int) -> list[tuple
         if g <= 0:
             continue
         part = moved * g / total
-        further = _surge_sources(caller, part, incoming, depth + 1)
+        further = _surge_sources(caller, part, incoming, spans, depth + 1)
         out += further or [(caller, part)]
     return out
+
+
+def surge_z(rate_before: float, rate_after: float, seconds_before: float, seconds_after: float) -> float:
+    """How far calls rose, counting the before's own noise: under one steady rate, the calls after
+    are binomial among all calls, in proportion to the windows' lengths. No calls before (no
+    baseline at all, or no traffic in it) is no evidence of a rise: 0."""
+    before, after = rate_before * seconds_before, rate_after * seconds_after
+    n = before + after
+    if before <= 0 or n <= 0 or seconds_before <= 0 or seconds_after <= 0:
+        return 0.0
+    p = seconds_after / (seconds_before + seconds_after)
+    return (after - n * p) / math.sqrt(n * p * (1 - p))
 
 
 def causal_chain(ctx: Context, root: str, root_effect: str, symptom_services: set[str],
