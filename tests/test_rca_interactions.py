@@ -336,6 +336,31 @@ def test_with_no_before_no_caller_is_said_to_send_a_surge_of_calls(tmp_path):
     assert not r["load_moves"] and not [c for c in r["root_causes"] if "surge of calls" in c["summary"]]
 
 
+def frontend_slow_around_its_calls(tb, t, bad, rng):
+    """A code fault in frontend from the first trace on: one request in five spends ~60 ms in
+    frontend after currency has answered, inside its CLIENT span (handling the answer), and
+    ~20 ms more in its own handler. currency's SERVER spans are as fast as ever."""
+    slow = rng.random() < 0.2
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    for callee, ms in (("catalog", 5), ("currency", 3)):
+        d = jitter(rng, ms)
+        extra = jitter(rng, 60) if slow and callee == "currency" else 0.0
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 0.6 + extra)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.3, duration_ms=d)
+        end += d + extra + 1
+    root.end_ns = root.start_ns + int((end + jitter(rng, 1) + (jitter(rng, 20) if slow else 0)) * 1e6)
+
+
+def test_a_gap_no_peer_places_is_split_between_caller_and_callee(tmp_path):
+    """With no baseline and no edge standing out, nothing says whether a longer gap on
+    frontend -> currency is currency's network or frontend's own handling: it is split, and the
+    frontend's own slower handler decides (the callee used to take it all by default)."""
+    ip = load(tmp_path, requests(frontend_slow_around_its_calls, minutes=5))
+    r = ip.investigate(at_ns=T0)
+    assert top(r)[0] == "frontend", [(c["service"], c["summary"]) for c in r["root_causes"]]
+
+
 def calls_to_a_distant_model(tb, t, bad, rng):
     """frontend calls catalog next door and a model provider far away, the same all along: the
     model's calls wait ~10 ms on the way (its distance), every other call under a millisecond."""

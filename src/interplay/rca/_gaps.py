@@ -116,6 +116,8 @@ def gap_support(gaps: dict[tuple[str, str, str], EdgeGap]) -> dict[str, float]:
 
 def place_gap(caller: str, callee: str, support: dict[str, float]) -> dict[str, float]:
     """How to split the blame for a gap on caller → callee between the two (sums to 1)."""
+    if caller != callee and not support.get(caller) and not support.get(callee):
+        return {caller: 0.5, callee: 0.5}  # no gap grew on either side: nothing says whose it is
     a = support.get(caller, 0.0) ** 2
     b = support.get(callee, 0.0) ** 2 + CALLEE_TIE * max(support.get(callee, 0.0), 0.5)
     total = a + b
