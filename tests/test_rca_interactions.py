@@ -256,6 +256,21 @@ def test_exceptions_without_span_status_point_at_where_they_begin(tmp_path):
                    for e in c["evidence"])
 
 
+def test_blind_the_onset_is_dated_where_exceptions_without_status_begin(tmp_path):
+    """No status anywhere, no entry point fails, and frontend gets a little slower five minutes
+    later: the onset is where cart's exceptions begin, not the later wobble."""
+    def build(tb, t, bad, rng):
+        cart_throws(tb, t, bad, rng)
+        if t >= ONSET + 5 * MIN:
+            tb.spans[0].end_ns += int(jitter(rng, 3) * 1e6)
+    ip = load(tmp_path, requests(build))
+    r = ip.investigate()
+    assert top(r)[0] == "cart", top(r)
+    assert "exception events" in r["onset_source"] and "cart" in r["onset_source"]
+    onset = r["windows"]["incident"]["since_ns"]
+    assert abs(onset - ONSET) <= MIN, format_time(onset)
+
+
 def test_time_outside_the_data_and_a_symptom_with_no_requests_are_errors(tmp_path):
     ip = load(tmp_path, requests(product_page_cut_short, minutes=10))
     with pytest.raises(InvalidInput, match="outside the data"):
@@ -350,6 +365,17 @@ def frontend_slow_around_its_calls(tb, t, bad, rng):
         c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.3, duration_ms=d)
         end += d + extra + 1
     root.end_ns = root.start_ns + int((end + jitter(rng, 1) + (jitter(rng, 20) if slow else 0)) * 1e6)
+
+
+def test_blind_with_no_change_anywhere_the_peers_order_is_the_guess(tmp_path):
+    """cart fails a third of its calls through all 20 minutes: nothing changes, nothing stands out
+    as an edge or a resource. The failing requests, compared with their peers, still say where
+    they fail; that order is given, and said to be a guess."""
+    ip = load(tmp_path, requests(cart_failing_from_the_start, minutes=20))
+    r = ip.investigate()
+    assert top(r)[0] == "cart", top(r)
+    assert "peers" in r["onset_source"]
+    assert r["evidence_strength"]["rankable"] is False and "guess" in r["evidence_strength"]["note"]
 
 
 def test_a_gap_no_peer_places_is_split_between_caller_and_callee(tmp_path):

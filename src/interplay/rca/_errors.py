@@ -1,11 +1,12 @@
 """Errors without span status: exception events and error logs tied to spans, per service.
 
 Much real telemetry sets no span status: a failure shows as an exception event on the span or an
-ERROR log carrying its trace and span ids. Counted per service as the share of its spans with
-either, and compared between the windows, so errors some services log all day long (before the
-onset too) are background, not cause. Where a service and one of its callees both surge, the
-callee is where the failure begins: the caller is only reporting it; so is a caller whose calls to
-a callee (a service or a resource such as an LLM provider) newly fail by their own status or code.
+ERROR log carrying its trace and span ids. Counted per service as the share of the requests
+through it (its spans in one trace) with either, and compared between the windows, so errors
+some services log all day long (before the onset too) are background, not cause. Where a
+service and one of its callees both surge, the callee is where the failure begins: the caller
+is only reporting it; so is a caller whose calls to a callee (a service or a resource such as an
+LLM provider) newly fail by their own status or code.
 """
 from __future__ import annotations
 
@@ -19,19 +20,21 @@ from ..store.base import Store
 MIN_Z = 4.0
 MIN_RISE = 0.02
 ERROR_SEVERITY = 17  # OTLP SEVERITY_NUMBER_ERROR and above
+ONSET_BUCKETS = 40   # the exception onset is dated to one of this many slices of the data
+MIN_SIDE = 10        # spans on either side of a split before a share can be compared
 
 
 @dataclass(frozen=True)
 class ErrorSurge:
     service: str
-    before: tuple[int, int]  # (failing spans, spans)
+    before: tuple[int, int]  # (requests through the service with a mark, requests through it)
     after: tuple[int, int]
     z: float
     reported_by_callee: bool = False  # a callee surged too: this service is likely reporting its failure
 
     def summary(self) -> str:
         (kb, nb), (ki, ni) = self.before, self.after
-        return (f"{self.service}: spans with an exception event or an error log "
+        return (f"{self.service}: requests through it with an exception event or an error log "
                 f"{kb / max(nb, 1):.1%} → {ki / max(ni, 1):.1%} ({kb} of {nb} → {ki} of {ni}), no span status")
 
 
@@ -66,3 +69,28 @@ def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) ->
            for svc, (b, i, z) in surged.items()]
     out.sort(key=lambda e: -e.z)
     return out
+
+
+def exception_onset(store: Store, spans_table: str, lo: int, hi: int) -> tuple[int, float, str] | None:
+    """(time, strength, service) of the clearest rise in any service's share of spans with exception
+    events or error logs, over the whole data; strength is the proportion z / 4 (the scale of the
+    other onsets). Where no span status says a request failed, these marks are the failures, and
+    the entry points may not move at all (the caller handles the exception and answers)."""
+    width = max((hi - lo) // ONSET_BUCKETS, 1)
+    series: dict[str, list[tuple[int, int]]] = {}
+    for r in evidence.error_mark_buckets(store, spans_table, ERROR_SEVERITY, lo, width, ONSET_BUCKETS):
+        counts = series.setdefault(r["service"], [(0, 0)] * ONSET_BUCKETS)
+        counts[int(r["w"])] = (int(r["k"]), int(r["n"]))
+    best: tuple[int, float, str] | None = None
+    for service, counts in sorted(series.items()):
+        k_all, n_all = sum(k for k, _ in counts), sum(n for _, n in counts)
+        kb = nb = 0
+        for j in range(1, ONSET_BUCKETS):
+            kb, nb = kb + counts[j - 1][0], nb + counts[j - 1][1]
+            ki, ni = k_all - kb, n_all - nb
+            if nb < MIN_SIDE or ni < MIN_SIDE or ki / ni - kb / nb < MIN_RISE:
+                continue
+            z = proportion_z(kb, nb, ki, ni)
+            if z >= MIN_Z and (best is None or z / 4 > best[1]):
+                best = (lo + j * width, z / 4, service)
+    return best

@@ -11,7 +11,7 @@ from ..store.base import Store
 from ..timeutil import format_time
 from ._attribution import attribute
 from ._context import Context
-from ._errors import error_surges
+from ._errors import error_surges, exception_onset
 from ._evidence import EXTRACTORS
 from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
@@ -38,6 +38,7 @@ MIN_BASELINE_S = 60  # a shorter baseline is said to be short
 PEER_BELOW_NS = 15 * 10**9
 PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset when the entry points are quieter
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
+EXCEPTION_SHIFT = 1.0  # ... and so does a rise in a service's exception events or error logs
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
 
 
@@ -73,6 +74,16 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
                     f"a change at {result['onset']} (strength {strength:.2f}) was weaker than what stands out "
                     f"from the data's start (strength {standing_out:.2f}): read as a fault already running "
                     "when the data begins")]))
+            result = peer
+        elif peer["root_causes"] and not result["evidence_strength"]["rankable"] \
+                and not result["evidence_strength"]["other_symptoms"]:
+            # Neither reading has evidence of its own. Data someone investigates usually holds a
+            # fault, and with no change in it anywhere, it most likely holds the fault throughout:
+            # the peers' order is the better guess, and still said to be one.
+            peer["evidence_strength"]["rankable"] = False
+            peer["evidence_strength"]["note"] = "; ".join(filter(None, [peer["evidence_strength"]["note"], (
+                "nothing changed clearly anywhere and nothing stands out from its peers: the evidence is too "
+                "thin to rank, the order below (requests compared with their peers) is a guess")]))
             result = peer
     result["seconds"] = round(time.perf_counter() - began, 3)
     return result
@@ -111,7 +122,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
         with unit_paths(store, sampled) as units:
             ctx.paths = path_shifts(store, units)
-            redate = _redate(store, units, ctx, groups) \
+            redate = _redate(store, units, sampled, span_range, ctx, groups) \
                 if at_ns is None and wanted is None and not dated_by and not peer else None
     if redate:
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
@@ -184,19 +195,25 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
     return onset, groups, "given"
 
 
-def _redate(store: Store, units: str, ctx: Context, groups: list[dict[str, Any]]) -> tuple[int, str] | None:
+def _redate(store: Store, units: str, spans: str, span_range: tuple[int, int], ctx: Context,
+            groups: list[dict[str, Any]]) -> tuple[int, str] | None:
     """A clearer onset than the entry points give: from call paths or queue waits, if strong enough."""
+    # Call paths and queue waits are indirect (a shift in them need not be a failure): they must be
+    # twice as clear as the entry points. Exception events and error logs are the failures
+    # themselves where no span status says so: clearer is enough.
+    symptom = _strength(groups)
     candidates = []
     path = path_onset(store, units)
-    if path and path[1] >= PATH_SHIFT:
+    if path and path[1] >= PATH_SHIFT and path[1] > 2 * symptom:
         candidates.append((path[1], path[0], "call paths"))
     queue = queue_onset(ctx.gaps)
-    if queue and queue[1] >= QUEUE_SHIFT:
+    if queue and queue[1] >= QUEUE_SHIFT and queue[1] > 2 * symptom:
         candidates.append((queue[1], queue[0], "queue waits"))
+    marks = exception_onset(store, spans, *span_range)
+    if marks and marks[1] >= EXCEPTION_SHIFT and marks[1] > symptom:
+        candidates.append((marks[1], marks[0], f"exception events and error logs in {marks[2]}"))
     best = max(candidates, default=None)
-    if best is None or best[0] <= 2 * _strength(groups):
-        return None
-    return best[1], best[2]
+    return (best[1], best[2]) if best else None
 
 
 def _strength(groups: list[dict[str, Any]]) -> float:

@@ -117,18 +117,32 @@ def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[di
 
 
 def error_marks(store: Store, spans_table: str, min_severity: int) -> list[dict[str, Any]]:
-    """Per service and window `w`, of its spans without error status: `n`, and `k` with an exception
-    event or a log of `min_severity` or more."""
-    s = spans_table
+    """Per service and window `w`, of its visits (its spans without error status in one trace): `n`,
+    and `k` in which a span has an exception event or a log of `min_severity` or more. Counted per
+    visit, not per span: a service's many inner spans (queries, cache reads) do not dilute a failing
+    request."""
+    return _error_marks(store, spans_table, min_severity, "w", [])
+
+
+def error_mark_buckets(store: Store, spans_table: str, min_severity: int, lo: int, width: int,
+                       buckets: int) -> list[dict[str, Any]]:
+    """`error_marks` per time bucket `w` (0 .. buckets - 1, `width` ns each from lo) instead of window."""
+    return _error_marks(store, spans_table, min_severity,
+                        f"least(greatest((start_ns - ?) // ?, 0), {int(buckets) - 1})", [lo, width])
+
+
+def _error_marks(store: Store, s: str, min_severity: int, group: str, params: list[Any]) -> list[dict[str, Any]]:
     return store.query(f"""
         WITH el AS (SELECT DISTINCT trace_id, span_id FROM logs
                     WHERE severity_number >= {int(min_severity)} AND span_id IS NOT NULL AND span_id <> ''
-                      AND trace_id IN (SELECT trace_id FROM {s}))
-        SELECT x.service AS service, x.w AS w, count(*) AS n,
-               count(*) FILTER (WHERE x.exc OR el.span_id IS NOT NULL) AS k
-        FROM {s} x LEFT JOIN el ON el.trace_id = x.trace_id AND el.span_id = x.span_id
-        WHERE NOT x.err
-        GROUP BY ALL""")
+                      AND trace_id IN (SELECT trace_id FROM {s})),
+        visits AS (SELECT x.trace_id AS trace_id, x.service AS service, min(x.start_ns) AS start_ns,
+                          arg_min(x.w, x.start_ns) AS w, bool_or(x.exc OR el.span_id IS NOT NULL) AS marked
+                   FROM {s} x LEFT JOIN el ON el.trace_id = x.trace_id AND el.span_id = x.span_id
+                   WHERE NOT x.err
+                   GROUP BY x.trace_id, x.service)
+        SELECT service, {group} AS w, count(*) AS n, count(*) FILTER (WHERE marked) AS k
+        FROM visits GROUP BY ALL""", params)
 
 
 def trace_completeness(store: Store, spans_table: str) -> dict[str, Any]:
