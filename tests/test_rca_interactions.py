@@ -271,6 +271,29 @@ def test_blind_the_onset_is_dated_where_exceptions_without_status_begin(tmp_path
     assert abs(onset - ONSET) <= MIN, format_time(onset)
 
 
+def cart_throws_among_its_queries(tb, t, bad, rng):
+    """frontend → cart, which runs a dozen queries per request; after the onset one request in ten
+    throws (an exception event on cart's SERVER span, no status anywhere)."""
+    root = tb.span("frontend", "GET /cart", duration_ms=jitter(rng, 30))
+    c = root.child("frontend", "call cart", kind="CLIENT", offset_ms=1, duration_ms=25)
+    thrown = "NullPointerException" if bad and rng.random() < 0.1 else None
+    server = c.child("cart", "GET /cart", kind="SERVER", offset_ms=0.5, duration_ms=24, exception=thrown, caught=True)
+    for i in range(12):
+        server.child("cart", "SELECT items", kind="CLIENT", offset_ms=1 + i * 1.5, duration_ms=1,
+                     attributes={"db.system": "postgresql"})
+
+
+def test_exceptions_are_counted_per_request_not_diluted_by_inner_spans(tmp_path):
+    """One request in ten newly throws in cart: a tenth of its requests, though under a hundredth of
+    its spans (each request runs a dozen queries). It is a surge of failing requests."""
+    ip = load(tmp_path, requests(cart_throws_among_its_queries))
+    r = ip.investigate(at_ns=ONSET)
+    surge = [e for c in r["root_causes"] if c["service"] == "cart" for e in c["evidence"]
+             if e["type"] == "exception_surge"]
+    assert surge and "requests" in surge[0]["summary"], [(c["service"], c["summary"]) for c in r["root_causes"]]
+    assert top(r)[0] == "cart", top(r)
+
+
 def test_time_outside_the_data_and_a_symptom_with_no_requests_are_errors(tmp_path):
     ip = load(tmp_path, requests(product_page_cut_short, minutes=10))
     with pytest.raises(InvalidInput, match="outside the data"):
