@@ -56,7 +56,7 @@ def export_metrics(ip, truth: dict, path) -> dict:
     """Write the RCAEval CSV for an ingested case; return its manifest entry (without `case`)."""
     from datetime import datetime
 
-    from interplay.graph import ENTRY, RESOURCE_NAME
+    from interplay.graph import ENTRY, resource_name
 
     def unix(s: str) -> float:
         return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
@@ -73,7 +73,7 @@ def export_metrics(ip, truth: dict, path) -> dict:
     bucket = f"(start_ns - {t0 * 1_000_000_000}) // {step}"
     rows = q(f"SELECT service AS entity, {bucket} AS b, {stats} FROM spans WHERE {ENTRY} GROUP BY ALL")
     services = {r["entity"] for r in rows}
-    resources = q(f"""SELECT {RESOURCE_NAME} AS entity, {bucket} AS b, {stats} FROM spans
+    resources = q(f"""SELECT {resource_name(ip.store.sql)} AS entity, {bucket} AS b, {stats} FROM spans
                       WHERE kind IN ('CLIENT', 'PRODUCER') GROUP BY ALL""")
     rows += [r for r in resources if r["entity"] not in services]
     gauges = q(f"""SELECT service AS entity, name, (time_ns - {t0 * 1_000_000_000}) // {step} AS b,

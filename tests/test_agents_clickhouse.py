@@ -1,5 +1,5 @@
 """Agent runs on a ClickHouse store (chDB, in process) answer as on DuckDB: runs, steps, failure modes,
-baselines, the boundary queries and the CLI; and the dialect rules their SQL needs.
+baselines, the boundary queries and the CLI; and the engine vocabulary their SQL needs.
 
 chDB serves one database path per process, so every ClickHouse store here is closed before another
 (or the CLI, in its own process) opens one.
@@ -17,7 +17,6 @@ from interplay.agents import agent_load_by_backend, divergence, runs_touching
 from interplay.agents.divergence import _compute
 from interplay.api import Interplay
 from interplay.model import TimeRange
-from interplay.store._ch_dialect import translate
 from interplay.store.open import open_store
 from interplay.testing import TraceBuilder, traces_request
 from test_agents import SEC, T0, Run, add_failing_backend_tool, add_sub_agent, add_timed_out_tool
@@ -179,59 +178,36 @@ def test_cli_lists_and_shows_runs_of_a_chdb_store(tmp_path, telemetry, answers):
     assert shown == json.loads(json.dumps(answers["duckdb"]["shown"][run_id]))
 
 
-# -- dialect rules the agents SQL needs -------------------------------------------------------------
-def test_translate_exclude_and_array_casts():
-    sql, named = translate("SELECT * EXCLUDE (a, nth), s.* EXCLUDE (id) FROM t "
-                           "WHERE x IN (SELECT unnest(?::VARCHAR[])) AND exclude = 1", [["a"]])
-    assert sql == ("SELECT * EXCEPT (a, nth), s.* EXCEPT (id) FROM t "
-                   "WHERE x IN (SELECT unnest({p0:Array(String)}::Array(String))) AND exclude = 1")
-    assert named == {"p0": ["a"]}
-    assert translate("SELECT x::BIGINT[] FROM t")[0] == "SELECT x::Array(Int64) FROM t"
-
-
-def test_translate_json_transform_and_struct_extract():
-    sql, _ = translate("""SELECT struct_extract(a, 'gen_ai.x') FROM (SELECT json_transform(attributes, """
-                       """'{"gen_ai.x": "VARCHAR", "y": "VARCHAR"}') AS a FROM spans)""")
-    assert sql == ("SELECT tupleElement(a, 'gen_ai.x') FROM (SELECT JSONExtract(attributes, "
-                   "'Tuple(`gen_ai.x` Nullable(String), `y` Nullable(String))') AS a FROM spans)")
-    other = """SELECT json_transform(j, '{"n": "BIGINT"}')"""
-    assert translate(other)[0] == other  # only structs of text are translated
-
-
-def test_translate_ordered_string_agg_and_multi_key_lists():
-    sql, _ = translate("SELECT string_agg(sig, chr(31) ORDER BY start_ns, span_id) FILTER (WHERE id = anchor), "
-                       "list(coalesce(p, '') ORDER BY k ASC), list(v ORDER BY k DESC), "
-                       "list(DISTINCT v ORDER BY v) FROM x", [])
-    assert sql == ("SELECT arrayStringConcat(arrayMap(x -> x.2, arraySort(x -> x.1, "
-                   "groupArrayIf(((start_ns, span_id), sig), id = anchor))), char(31)), "
-                   "arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((k, coalesce(p, ''))))), "
-                   "list(v ORDER BY k DESC), list(DISTINCT v ORDER BY v) FROM x")
-
-
+# -- the engine vocabulary the agents SQL needs ----------------------------------------------------
 @pytest.mark.parametrize("backend", ["duckdb", "chdb"])
-def test_translated_rules_answer_as_duckdb_does(tmp_path, backend):
+def test_engine_vocabulary_answers_alike(tmp_path, backend):
+    """Each word of store.sql (duckdb_sql, clickhouse_sql) gives the same answer on its engine."""
     url = f"duckdb:{tmp_path / 'a.duckdb'}" if backend == "duckdb" else f"chdb:{tmp_path / 'ch'}"
     store = open_store(url)
+    sql = store.sql
     try:
-        rows = store.query("""
-            SELECT struct_extract(a, 'k.x') AS x, struct_extract(a, 'gone') AS gone, n,
-                   (SELECT count(*) FROM (SELECT unnest(?::VARCHAR[]) AS v)) AS listed
-            FROM (SELECT * EXCLUDE (j), json_transform(j, '{"k.x": "VARCHAR", "gone": "VARCHAR"}') AS a
-                  FROM (SELECT '{"k.x": "v", "other": 1}' AS j, 7 AS n))""", [["c", "b", "a"]])
-        rows += store.query("""
-            SELECT string_agg(s, '|' ORDER BY k1, k2) FILTER (WHERE k1 > 0) AS joined,
-                   list(s ORDER BY k2, k1) AS listed
+        rows = store.query(f"""
+            SELECT {sql.struct_field('a', 'k.x')} AS x, {sql.struct_field('a', 'gone')} AS gone, n,
+                   (SELECT count(*) FROM (SELECT unnest({sql.TEXT_LIST_PARAM}) AS v)) AS listed
+            FROM (SELECT {sql.star_except('j')}, {sql.json_struct('j', ['k.x', 'gone'])} AS a
+                  FROM (SELECT '{{"k.x": "v", "other": 1}}' AS j, 7 AS n))""", [["c", "b", "a"]])
+        rows += store.query(f"""
+            SELECT {sql.ordered_join('s', "'|'", ['k1', 'k2'], 'k1 > 0')} AS joined,
+                   {sql.ordered_list('s', ['k2', 'k1'])} AS listed,
+                   {sql.quantile('k2', 0.5)} AS med, {sql.arg_min('s', 'k2')} AS first, {sql.arg_max('s', 'k2')} AS last,
+                   {sql.bool_or('k1 > 1')} AS some, {sql.any_value('3')} AS three, {sql.chr(124)} AS bar
             FROM (SELECT 'c' AS s, 2 AS k1, 0 AS k2 UNION ALL SELECT 'b', 1, 5 UNION ALL SELECT 'a', 1, 3
                   UNION ALL SELECT 'z', 0, 9)""")
+        rows += store.query(f"""
+            SELECT {sql.idiv('(j - 1)', '2')} AS d, {sql.try_bigint(sql.try_double("'4.0'"))} AS i,
+                   {sql.try_double("'x'")} AS nan, {sql.json_text('l', '$[0].span_id')} AS first_span,
+                   {sql.json_list_texts('l', 'span_id')} AS spans, {sql.attr('m', 'a.b')} AS ab,
+                   {sql.attr('m', 'none')} AS none, {sql.isfinite('1.0 / 0')} AS fin
+            FROM (SELECT 8 AS j, '[{{"span_id": "s1"}}, {{"span_id": "s2"}}]' AS l, '{{"a.b": "v"}}' AS m)""")
     finally:
         store.close()
     assert rows == [{"x": "v", "gone": None, "n": 7, "listed": 3},
-                    {"joined": "a|b|c", "listed": ["c", "a", "b", "z"]}]
-
-
-def test_translate_drops_materialized_only_in_a_recursive_with():
-    nested = ("WITH a AS MATERIALIZED (SELECT 1 AS n), "
-              "t AS (WITH RECURSIVE w AS (SELECT n FROM a) SELECT * FROM w) SELECT * FROM t")
-    assert translate(nested)[0] == nested  # ClickHouse computes `a` once
-    assert translate("WITH RECURSIVE a AS MATERIALIZED (SELECT 1) SELECT * FROM a")[0] == \
-        "WITH RECURSIVE a AS  (SELECT 1) SELECT * FROM a"
+                    {"joined": "a|b|c", "listed": ["c", "a", "b", "z"], "med": 4.0, "first": "c", "last": "z",
+                     "some": True, "three": 3, "bar": "|"},
+                    {"d": 3, "i": 4, "nan": None, "first_span": "s1", "spans": ["s1", "s2"], "ab": "v",
+                     "none": None, "fin": False}]

@@ -109,7 +109,7 @@ def test_migrate_streams_through_http(tmp_path, clickhouse_http, simulated):
 def test_threads_get_their_own_sessions(http_store):
     """One client (one server session) per thread: threads query at once, and a TEMPORARY table
     lives in the session of the thread that made it, as Interplay's investigation relies on."""
-    http_store.query("CREATE TEMP TABLE _mine AS SELECT 1 AS x")
+    http_store.query(http_store.sql.create_temp_table("_mine", "SELECT 1 AS x"))
     assert http_store.query("SELECT sum(x) AS s FROM _mine") == [{"s": 1}]
     errors: list[BaseException] = []
 

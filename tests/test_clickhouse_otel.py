@@ -81,9 +81,9 @@ def test_trace_tree_over_exporter_rows(exporter_db):
 
 def test_traces_filters_over_exporter_rows(exporter_db):
     # queries.traces needs a portable alias (see test_store_backends); the same query, portable:
-    rows = exporter_db.query("""
-        SELECT trace_id, coalesce(arg_min(service, start_ns) FILTER (WHERE parent_span_id IS NULL),
-                                  arg_min(service, start_ns)) AS root_service,
+    first = exporter_db.sql.arg_min("service", "start_ns")
+    rows = exporter_db.query(f"""
+        SELECT trace_id, coalesce({first} FILTER (WHERE parent_span_id IS NULL), {first}) AS root_service,
                min(start_ns) AS first_ns, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                count(*) FILTER (WHERE parent_span_id IS NULL) AS roots
         FROM spans GROUP BY trace_id ORDER BY first_ns DESC""")

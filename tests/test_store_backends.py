@@ -20,8 +20,9 @@ from interplay.migrate import migrate
 from interplay.model import TimeRange
 from interplay.otlp.columns import ColumnBuilder
 from interplay.otlp.jsonmap import add_request
+from interplay.store import clickhouse_sql, duckdb_sql
 from interplay.store import telemetry as queries
-from interplay.store._ch_dialect import bind, translate
+from interplay.store._ch_transport import bind
 from interplay.store.open import open_store, parse_store_url
 from interplay.testing import TraceBuilder, traces_request
 
@@ -300,37 +301,61 @@ def test_parse_store_url(text, expected):
     assert parse_store_url(text) == expected
 
 
-def test_translate_binds_and_renames():
-    sql, params = translate(
-        "SELECT quantile_cont(duration_ns, 0.99) FILTER (WHERE entry), arg_min(service, start_ns), "
-        "quantile_cont(x, 0.5), hash(trace_id) % 100, s.arg_min, '?' FROM spans s "
-        "WHERE a = ? AND b IN ? -- what?\n AND c = ?", ["x", ["p", "q"], None])
-    assert sql == ("SELECT quantileExactInclusive(0.99)(duration_ns) FILTER (WHERE entry), argMin(service, start_ns), "
-                   "quantileExactInclusive(0.5)(x), cityHash64(trace_id) % 100, s.arg_min, '?' FROM spans s "
-                   "WHERE a = {p0:String} AND b IN {p1:Array(String)} -- what?\n AND c = {p2:Nullable(String)}")
+def test_bind_names_and_types_parameters():
+    sql, params = bind("SELECT '?' AS q, `?` FROM spans s WHERE a = ? AND b IN ? -- what?\n AND c = ? /* ? */",
+                       ["x", ["p", "q"], None])
+    assert sql == ("SELECT '?' AS q, `?` FROM spans s WHERE a = {p0:String} AND b IN {p1:Array(String)} -- what?\n"
+                   " AND c = {p2:Nullable(String)} /* ? */")
     assert params == {"p0": "x", "p1": ["p", "q"], "p2": None}
-
-
-def test_translate_nested_quantile_and_counts():
-    sql, _ = translate("SELECT quantile_cont(greatest(a, coalesce(b, 0)), 0.5) AS m", [])
-    assert sql == "SELECT quantileExactInclusive(0.5)(greatest(a, coalesce(b, 0))) AS m"
+    assert bind(r"SELECT 'a\\' || ?, 'it''s ?', ?", [1, 2.5])[0] == r"SELECT 'a\\' || {p0:Int64}, 'it''s ?', {p1:Float64}"
     with pytest.raises(ValueError):
         bind("SELECT ?, ?", [1])
+    with pytest.raises(ValueError):
+        bind("SELECT ?", [1, 2])
 
 
-def test_translate_duckdb_only_spellings():
-    sql, _ = translate("CREATE TEMP TABLE _x AS WITH RECURSIVE s AS MATERIALIZED (SELECT (a - ?) // ? AS b, "
-                       "TRY_CAST(json_extract_string(attributes, '$.\"n\"') AS BIGINT) AS n, "
-                       "unnest(json_extract_string(links, '$[*].span_id')) AS l, chr(31) FROM spans) "
-                       "SELECT * FROM s", [1, 2])
-    assert sql == ("CREATE TEMPORARY TABLE _x ENGINE = Memory AS WITH RECURSIVE s AS  (SELECT (a - {p0:Int64})  DIV  "
-                   "{p1:Int64} AS b, accurateCastOrNull(nullIf(JSON_VALUE(attributes, '$.\"n\"'), ''), 'Int64') AS n, "
-                   "unnest(arrayMap(e -> JSONExtractString(e, 'span_id'), JSONExtractArrayRaw(links))) AS l, "
-                   "char(31) FROM spans) SELECT * FROM s")
+def test_engines_offer_the_same_vocabulary():
+    """Question modules compose SQL from `store.sql`: both engines must spell every word."""
+    def words(module):
+        return {n for n, v in vars(module).items() if not n.startswith("_") and (callable(v) or n.isupper())
+                and getattr(v, "__module__", module.__name__) in (module.__name__, "interplay.store.predicates")
+                and n not in ("annotations",)}
+    assert words(duckdb_sql) == words(clickhouse_sql)
+
+
+def test_no_runtime_dialect_translation():
+    """ClickHouse runs what the store modules wrote, bound and nothing else: no translator module, and
+    no DuckDB-only spelling in any store module but duckdb_sql (ClickHouse would reject it)."""
+    import re
+
+    import interplay.store as pkg
+    folder = Path(pkg.__file__).parent
+    assert not (folder / "_ch_dialect.py").exists()
+    duck_only = re.compile(r"(?<![.\w])(?<!def )(?:quantile_cont|json_extract_string|json_transform|struct_extract|string_agg|"
+                           r"regexp_matches|regexp_replace|arg_min|arg_max|any_value|bool_or|TRY_CAST)\(|"
+                           r"EXCLUDE \(|::VARCHAR\[\]|CREATE TEMP TABLE|\bUPDATE \w+ SET\b")
+    for path in folder.glob("*.py"):
+        if path.name in ("duckdb_sql.py", "duckdb.py"):
+            continue
+        code = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+        hits = [m.group() for m in duck_only.finditer(code)]
+        assert not hits, f"{path.name} spells {hits[0]} (DuckDB only): use store.sql"
+
+
+def test_clickhouse_refuses_duckdb_spellings(tmp_path):
+    """Nothing rewrites SQL on its way to ClickHouse any more: a DuckDB spelling is an error there."""
+    store = open_store(f"chdb:{tmp_path / 'ch'}")
+    try:
+        for sql in ("SELECT quantile_cont(1, 0.5) AS q", "SELECT arg_min(1, 2) AS a", "SELECT hash(1) AS h",
+                    "SELECT json_extract_string('{}', '$.a') AS j", "SELECT * EXCLUDE (a) FROM (SELECT 1 AS a)"):
+            with pytest.raises(Exception):  # noqa: B017 (chDB's own error)
+                store.query(sql)
+    finally:
+        store.close()
 
 
 def test_graph_runs_on_clickhouse(tmp_path, simulated):
-    """The interaction graph (graph.py, DuckDB SQL) runs unchanged through the dialect translation."""
+    """The interaction graph (graph.py, its SQL from store.sql) answers alike on both engines."""
     from interplay.graph import interaction_graph
     ips = _ingest_both(tmp_path, simulated)
     try:
@@ -344,7 +369,7 @@ def test_graph_runs_on_clickhouse(tmp_path, simulated):
 
 
 def test_kept_investigations(store):
-    """investigations.py writes through tx.cursor and plain CREATE/UPDATE: translated on ClickHouse."""
+    """investigations.py writes through tx.cursor, its CREATE and UPDATE spelled by store.sql."""
     from interplay.store.investigations import Investigations
     inv = Investigations(store)
     rec = inv.create(source="cli", service="catalog", started_ns=None, summary="db slow", result={"top": "db"})
@@ -355,25 +380,17 @@ def test_kept_investigations(store):
     assert [r["id"] for r in inv.list(status="resolved")] == [rec["id"]]
 
 
-def test_translate_literals_regexp_and_ordered_lists():
-    """DuckDB string literals have no backslash escapes; regexp_replace and list(v ORDER BY k) FILTER."""
-    sql, _ = translate(r"SELECT regexp_replace(b, '\b[0-9]+(\.[0-9]+)?', '<*>', 'g'), "
-                       r"regexp_replace(b, 'a''b\', 'c'), list(v ORDER BY t) FILTER (WHERE w = 'b') AS b, "
-                       "list(hash(v) ORDER BY t), list(x ORDER BY t DESC), list(y) FROM m", [])
-    assert sql == (r"SELECT replaceRegexpAll(b, '\\b[0-9]+(\\.[0-9]+)?', '<*>'), "
-                   r"replaceRegexpOne(b, 'a''b\\', 'c'), "
-                   "arrayMap(x -> x.2, arraySort(x -> x.1, groupArrayIf((t, v), w = 'b'))) AS b, "
-                   "arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((t, cityHash64(v))))), "
-                   "list(x ORDER BY t DESC), list(y) FROM m")
-
-
 def test_literals_and_ordered_lists_on_both_backends(store):
     store.append(_batch(3))
-    rows = store.query(r"SELECT regexp_replace('a.b\c 12.5 1x2', '[0-9]+(\.[0-9]+)?', '<*>', 'g') AS m, "
-                       r"'x\y' AS lit")
-    assert rows == [{"m": r"a.b\c <*> <*>x<*>", "lit": r"x\y"}]
-    got = store.query("SELECT service, list(start_ns ORDER BY start_ns) FILTER (WHERE status_code = 'ERROR') AS e "
-                      "FROM spans GROUP BY service ORDER BY service")
+    sql = store.sql
+    digits = sql.regexp_replace(sql.literal(r"a.b\c 12.5 1x2"), r"[0-9]+(\.[0-9]+)?", "<*>")
+    first = sql.regexp_replace(sql.literal("a1b22"), "[0-9]", "#", every=False)
+    matches = sql.regexp_matches(sql.literal("gen_ai.x"), r"^gen_ai\.")
+    rows = store.query(f"SELECT {digits} AS m, {sql.literal(r'x' + chr(92) + 'y')} AS lit, {first} AS one, "
+                       f"{matches} AS hit")
+    assert rows == [{"m": r"a.b\c <*> <*>x<*>", "lit": r"x\y", "one": "a#b22", "hit": True}]
+    errors = sql.ordered_list("start_ns", ["start_ns"], "status_code = 'ERROR'")
+    got = store.query(f"SELECT service, {errors} AS e FROM spans GROUP BY service ORDER BY service")
     assert [(r["service"], len(r["e"] or [])) for r in got] == [("catalog", 2), ("frontend", 0)]
     assert got[0]["e"] == sorted(got[0]["e"])
 

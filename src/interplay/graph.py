@@ -18,12 +18,10 @@ from typing import Any
 from .model import TimeRange
 from .store.base import Store
 from .store.interactions import (
-    RESOURCE_KIND,
-    RESOURCE_NAME,
     edge_rows,
     entry_points_through,
     operation_rows,
-    sample_condition,
+    resource_name,
     span_count,
     span_extent,
     window_spans,
@@ -32,7 +30,7 @@ from .store.interactions import (
 from .store.predicates import ENTRY
 
 # rca/ and bench/ import these from here
-__all__ = ["ENTRY", "RESOURCE_KIND", "RESOURCE_NAME", "impact", "interaction_graph", "sample_condition",
+__all__ = ["ENTRY", "impact", "interaction_graph", "resource_name",
            "sample_share", "window_spans", "windows_case"]
 
 # A graph reads at most about this many spans: above it, that share of whole traces (by hash),

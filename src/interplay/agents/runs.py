@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import InvalidInput, NotFound, TimeRange
 from ..store import genai as c
-from ..store.agent_runs import TRACES_SCOPE, newest_run_traces, run_rows, span_events, step_rows
+from ..store.agent_runs import newest_run_traces, run_rows, span_events, step_rows, traces_scope
 from ..store.base import Store
 from ..timeutil import format_time
 from .content import step_content
@@ -41,7 +41,7 @@ def get_run(store: Store, run_id: str, full: bool = False, prices: PriceTable | 
     """One run: its summary and ordered steps (model calls, tool calls with downstream services, errors,
     each step's input and output: texts cut at content.CAP characters unless `full`, tracebacks only then)."""
     trace_id, root = parse_run_id(run_id)
-    rows = run_rows(store, TRACES_SCOPE, [[trace_id]], TimeRange(), None, False, MAX_LIMIT)
+    rows = run_rows(store, traces_scope(store.sql), [[trace_id]], TimeRange(), None, False, MAX_LIMIT)
     rows = [r for r in rows if root is None or r["root"] == root]
     if not rows:
         raise NotFound(f"agent run {run_id} not found")
@@ -73,7 +73,7 @@ def _newest_rows(store: Store, agent: str | None, failed: bool, window: TimeRang
     while done < len(traces):
         batch = [t["trace_id"] for t in traces[done:done + size]]
         done, size = done + len(batch), size * 4
-        rows = sorted(rows + run_rows(store, TRACES_SCOPE, [batch], window, agent, failed, limit),
+        rows = sorted(rows + run_rows(store, traces_scope(store.sql), [batch], window, agent, failed, limit),
                       key=_newest_first)[:limit]
         if len(rows) == limit and done < len(traces) and _newest_first(rows[-1]) < _after(traces[done]["bound"]):
             break

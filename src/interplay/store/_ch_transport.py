@@ -31,6 +31,50 @@ SETTINGS: dict[str, Any] = {"join_use_nulls": 1, "aggregate_functions_null_for_e
 logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
 
 
+def bind(sql: str, params: list[Any]) -> tuple[str, dict[str, Any]]:
+    """`?` parameters → ClickHouse's named, typed ones: each `?` outside literals, quoted names and
+    comments becomes `{pN:Type}`; returns the SQL and the parameters by name.
+
+    >>> bind("SELECT '?' AS q, ? AS a FROM t WHERE s IN ?", [1, ["x"]])
+    ("SELECT '?' AS q, {p0:Int64} AS a FROM t WHERE s IN {p1:Array(String)}", {'p0': 1, 'p1': ['x']})
+    """
+    out, named, i = [], {}, 0
+    for m in _SCAN.finditer(sql):
+        if m.group() != "?":
+            out.append(m.group())
+            continue
+        if i >= len(params):
+            raise ValueError(f"SQL has more ? placeholders than the {len(params)} parameters given")
+        name = f"p{i}"
+        out.append(f"{{{name}:{ch_type(params[i])}}}")
+        named[name] = params[i]
+        i += 1
+    if i != len(params):
+        raise ValueError(f"SQL has {i} ? placeholders but {len(params)} parameters were given")
+    return "".join(out), named
+
+
+def ch_type(value: Any) -> str:
+    """The ClickHouse type a Python parameter value binds as."""
+    if value is None:
+        return "Nullable(String)"
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64" if -(2**63) <= value < 2**63 else "UInt64"
+    if isinstance(value, float):
+        return "Float64"
+    if isinstance(value, (list, tuple)):
+        inner = {ch_type(v) for v in value if v is not None}
+        return f"Array({inner.pop() if len(inner) == 1 else 'String'})"
+    return "String"
+
+
+# What `bind` steps over whole: literals, quoted names, comments, bound parameters; else one character.
+_SCAN = re.compile(r"""'(?:[^'\\]|''|\\.)*'|"(?:[^"]|"")*"|`[^`]*`|--[^\n]*|/\*.*?\*/"""
+                   r"""|\{[A-Za-z_]\w*:[^{}]*\}|[^'"`/{?-]+|.""", re.S)
+
+
 class Transport(Protocol):
     description: str
 

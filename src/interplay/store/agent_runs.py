@@ -29,7 +29,7 @@ from typing import Any
 
 from ..model import TimeRange
 from . import genai as c
-from .base import Stages, Store
+from .base import EngineSQL, Stages, Store
 from .predicates import window_where
 
 _PASS = c.sql_in(c.PASS_THROUGH)
@@ -37,6 +37,8 @@ _NOT_PLAIN = re.compile(r'["\\\x00-\x1f]')
 _RATE = r"rate.?limit|ratelimit|too many requests|\b429\b|resource.?exhausted|quota exceeded"
 _TIMEOUT = r"time.?out|timed out|deadline.?exceeded|deadlineexceeded"
 _METHOD = r"^[A-Z][A-Za-z0-9_]*\.[a-z_][A-Za-z0-9_]*$"
+_TRACEBACK = r"Traceback \(most recent call last\)[\s\S]*"
+_SESSION_KEYS = r'"(?:gen_ai|session|langfuse)\.'
 
 
 def _stepkind(k: str) -> str:
@@ -53,9 +55,10 @@ def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: boo
     detail: also carry the attribute JSON of GenAI spans (for showing steps; large, so only then).
     signals: count rate limits and timeouts once per call (baselines, which never read them, skip it).
     """
+    sql = store.sql
     t = Stages(store, "_ip_agent")
     try:
-        s = t.add("s", f"WITH cand AS ({scope}), {_spans(detail)} SELECT * FROM parsed", scope_params)
+        s = t.add("s", f"WITH cand AS ({scope}), {_spans(sql, detail)} SELECT * FROM parsed", scope_params)
         e = t.add("e", f"""
             SELECT ch.id AS id, p.id AS pid, ch.gkind AS gkind, ch.trace_id AS trace_id, ch.start_ns AS start_ns,
                    (p.id IS NULL AND ch.parent_span_id IS NOT NULL AND ch.parent_span_id <> ''
@@ -63,7 +66,7 @@ def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: boo
             FROM {s} ch
             LEFT JOIN {s} p ON p.trace_id = ch.trace_id AND p.span_id = nullif(ch.parent_span_id, ch.span_id)""")
         w = t.add("w", _walk(e))
-        other = t.add("a", _assign(w, e, s))
+        other = t.add("a", _assign(sql, w, e, s))
         # every span of a run: the walk's run_root, or the placement of the few it left out
         # (a subquery, not a stage: materialising it costs more than joining twice)
         a = f"""(
@@ -71,11 +74,12 @@ def run_tables(store: Store, scope: str, scope_params: list[Any], *, detail: boo
                    w.depth AS depth, w.anchor AS anchor, w.anchor_kind AS anchor_kind, w.in_llm AS in_llm
             FROM {w} w LEFT JOIN {other} o ON o.id = w.id
             WHERE w.run_root IS NOT NULL OR o.root_id IS NOT NULL)"""
-        marks = t.add("marks", _below(s, e) if signals else "SELECT 0 AS id, FALSE AS rl_below, FALSE AS timeout_below")
+        marks = t.add("marks", _below(sql, s, e) if signals
+                      else "SELECT 0 AS id, FALSE AS rl_below, FALSE AS timeout_below")
         # Signals count inside steps only: framework layers (agent, chain spans) outside any step
         # repeat their step's error, and are not always the step's ancestors (LangGraph's node spans).
         in_step = "coalesce(j.anchor_kind <> 'agent', FALSE)"
-        names = t.add("names", _names(a, s))
+        names = t.add("names", _names(sql, a, s))
         # one `id` column only (sp's): ClickHouse would name sp.* columns `sp.id` beside a.id, w.id
         t.add("x", f"""
             SELECT j.root_id AS root_id, j.depth AS depth, j.anchor AS anchor, j.in_llm AS in_llm,
@@ -135,7 +139,7 @@ WITH RECURSIVE walk AS (
 SELECT id, top, top_orphan, depth, run_root, cand, anchor, anchor_kind, in_llm, ctop FROM walk"""
 
 
-def _assign(w: str, e: str, s: str) -> str:
+def _assign(sql: EngineSQL, w: str, e: str, s: str) -> str:
     """(id, root_id, orphan) of the spans of runs that the walk did not place (its run_root is NULL):
     chain spans beside the agent under the run's root chain (lifted); orphan subtrees,
     to the run of their trace that started last before them; plain tool loops (no agent span):
@@ -170,10 +174,10 @@ free_steps AS (
     WHERE w.run_root IS NULL AND w.id = w.anchor AND NOT w.top_orphan
       AND (w.cand IS NULL OR w.cand NOT IN (SELECT rid FROM roots))),
 loops AS (
-    SELECT pid, any_value(top) AS top FROM free_steps WHERE pid IS NOT NULL GROUP BY pid
+    SELECT pid, {sql.any_value('top')} AS top FROM free_steps WHERE pid IS NOT NULL GROUP BY pid
     HAVING count(*) FILTER (WHERE gkind = 'llm') >= 1
        AND (count(*) FILTER (WHERE gkind = 'tool') >= 1
-            OR (count(*) FILTER (WHERE gkind = 'llm') >= 2 AND bool_or(asks_tools)))),
+            OR (count(*) FILTER (WHERE gkind = 'llm') >= 2 AND {sql.bool_or('asks_tools')}))),
 loop_spans AS (
     SELECT l.pid AS id, l.pid AS root_id FROM loops l
     UNION ALL
@@ -186,14 +190,14 @@ loop_spans AS (
 assigned AS (
     SELECT id, root_id, orphan FROM agent_runs
     UNION ALL
-    SELECT l.id, any_value(l.root_id) AS root_id, FALSE AS orphan FROM loop_spans l
+    SELECT l.id, {sql.any_value('l.root_id')} AS root_id, FALSE AS orphan FROM loop_spans l
     LEFT JOIN (SELECT id FROM lifted UNION ALL SELECT w.id FROM {w} w JOIN adopted ad ON ad.top = w.top) taken
         ON taken.id = l.id
     WHERE taken.id IS NULL GROUP BY l.id)
 SELECT id, root_id, orphan FROM assigned"""
 
 
-def _below(s: str, e: str) -> str:
+def _below(sql: EngineSQL, s: str, e: str) -> str:
     """Spans with a rate-limited (or timed-out) span somewhere below them: their own signal only repeats it."""
     return f"""
 WITH RECURSIVE up AS (
@@ -203,10 +207,10 @@ WITH RECURSIVE up AS (
     UNION ALL
     SELECT e.pid, up.rl, up.tmo, up.d + 1 FROM up JOIN {e} e ON e.id = up.id
     WHERE e.pid IS NOT NULL AND up.d < 64)
-SELECT id, bool_or(rl) AS rl_below, bool_or(tmo) AS timeout_below FROM up GROUP BY id"""
+SELECT id, {sql.bool_or('rl')} AS rl_below, {sql.bool_or('tmo')} AS timeout_below FROM up GROUP BY id"""
 
 
-def _names(a: str, s: str) -> str:
+def _names(sql: EngineSQL, a: str, s: str) -> str:
     """Each run's agent: the root's own name, else the shallowest named span's, else the workflow's
     name (the root chain's span name: LangGraph names it after the graph; not a `Class.method` name,
     as OpenInference's LlamaIndex spans are: `FunctionAgent.run` names no agent), else the service."""
@@ -214,91 +218,93 @@ def _names(a: str, s: str) -> str:
 SELECT roots.root_id AS root_id,
        coalesce(r.agent_name, r.agent_id, q.any_name, r.workflow_name, q.any_workflow,
                 CASE WHEN r.gkind IN ('chain', 'workflow', 'agent') AND r.operation <> 'invoke_agent'
-                          AND NOT regexp_matches(r.operation, '{_METHOD}')
+                          AND NOT {sql.regexp_matches('r.operation', _METHOD)}
                      THEN r.operation END,
                 r.service) AS agent
 FROM (SELECT DISTINCT root_id FROM {a}) roots
 JOIN {s} r ON r.id = roots.root_id
 LEFT JOIN (
     SELECT a.root_id AS root_id,
-           arg_min(coalesce(sp.agent_name, sp.agent_id), a.depth * 1e19 + sp.start_ns)
+           {sql.arg_min('coalesce(sp.agent_name, sp.agent_id)', 'a.depth * 1e19 + sp.start_ns')}
                FILTER (WHERE coalesce(sp.agent_name, sp.agent_id) IS NOT NULL) AS any_name,
-           arg_min(sp.workflow_name, a.depth * 1e19 + sp.start_ns)
+           {sql.arg_min('sp.workflow_name', 'a.depth * 1e19 + sp.start_ns')}
                FILTER (WHERE sp.workflow_name IS NOT NULL) AS any_workflow
     FROM {s} sp JOIN {a} a ON a.id = sp.id
     WHERE sp.agent_name IS NOT NULL OR sp.agent_id IS NOT NULL OR sp.workflow_name IS NOT NULL
     GROUP BY a.root_id) q ON q.root_id = roots.root_id"""
 
 
-def _spans(detail: bool) -> str:
+def _spans(sql: EngineSQL, detail: bool) -> str:
     """Relation `parsed`: the spans of the candidate traces, each JSON text parsed once into the fields read."""
     a = "a"
 
     def f(name: str) -> str:
-        return c.sql_field(name, parsed=a)
+        return c.sql_field(sql, name, parsed=a)
 
     def i(name: str) -> str:
-        return c.sql_int(name, parsed=a)
+        return c.sql_int(sql, name, parsed=a)
     failed = "(status_code = 'ERROR' OR error_type IS NOT NULL)"
     # concat_ws, but the same on both engines (ClickHouse's is NULL when any part is)
     # A Python traceback in the message (LangChain puts one there) names files such as rate_limiters.py:
     # only the text before it counts; the exception events only when there is no message.
-    message = r"nullif(regexp_replace(status_message, 'Traceback \(most recent call last\)[\s\S]*', ''), '')"
+    message = f"nullif({sql.regexp_replace('status_message', _TRACEBACK, '', every=False)}, '')"
     # OpenInference marks every method of a model class LLM: LlamaIndex's `Ollama._prepare_chat_with_tools`
     # beside the `Ollama.achat` that called the model. A span that neither sent messages, nor counted
     # tokens, nor failed, nor says why the model stopped called no model: it is the framework's own layer.
     no_call = (f"(NOT coalesce(oi_messages, TRUE) AND {f('operation')} IS NULL AND coalesce("
                f"{f('input_tokens')}, {f('output_tokens')}, {f('total_tokens')}, {f('finish_reasons')}, "
                f"{f('error_type')}) IS NULL AND coalesce(status_code, '') <> 'ERROR')")
-    gkind = f"CASE WHEN {no_call} THEN 'prompt' ELSE {c.sql_kind(parsed=a)} END"
+    gkind = f"CASE WHEN {no_call} THEN 'prompt' ELSE {c.sql_kind(sql, parsed=a)} END"
     why = (f"lower(coalesce(error_type || ' ', '') || coalesce({message}, "
            "CASE WHEN events LIKE '%exception%' THEN events END, ''))")
     return f"""s0 AS (
     SELECT * FROM (
-        SELECT hash(trace_id, span_id) AS id, trace_id, span_id, parent_span_id, service, operation, kind,
+        SELECT {sql.hash('trace_id', 'span_id')} AS id, trace_id, span_id, parent_span_id, service, operation, kind,
                start_ns, end_ns, duration_ns, status_code, status_message, events,
-               {"attributes, " if detail else ""}{c.sql_parse()} AS {a},
-               CASE WHEN upper({c.sql_field('openinference_kind', parsed=a)}) = 'LLM'
+               {"attributes, " if detail else ""}{c.sql_parse(sql)} AS {a},
+               CASE WHEN upper({c.sql_field(sql, 'openinference_kind', parsed=a)}) = 'LLM'
                     THEN attributes LIKE '%"llm.input_messages.%' OR attributes LIKE '%"llm.output_messages.%'
                END AS oi_messages,
                row_number() OVER (PARTITION BY trace_id, span_id ORDER BY start_ns) AS nth
         FROM spans WHERE trace_id IN (SELECT trace_id FROM cand))
     WHERE nth = 1),
 s1 AS (
-    SELECT * EXCLUDE ({a}, nth, oi_messages), {gkind} AS gkind,
-           CASE WHEN gkind IS NOT NULL THEN {c.sql_step_name('gkind', parsed=a)} END AS step_name,
+    SELECT {sql.star_except(f'{a}, nth, oi_messages')}, {gkind} AS gkind,
+           CASE WHEN gkind IS NOT NULL THEN {c.sql_step_name(sql, 'gkind', parsed=a)} END AS step_name,
            {f('error_type')} AS error_type, {i('http_status')} AS http_status, {i('grpc_status')} AS grpc_status,
            {i('resend_count')} AS resend_count, {f('server_address')} AS server_address,
            {f('agent_name')} AS agent_name, {f('agent_id')} AS agent_id, {f('conversation_id')} AS conversation_id,
            {f('workflow_name')} AS workflow_name, {f('user_id')} AS user_id, {f('finish_reasons')} AS finish,
            {i('input_tokens')} AS input_tokens, {i('output_tokens')} AS output_tokens,
-           {i('total_tokens')} AS total_tokens, TRY_CAST({f('cost_total')} AS DOUBLE) AS cost
+           {i('total_tokens')} AS total_tokens, {sql.try_double(f('cost_total'))} AS cost
     FROM s0),
 parsed AS (
-    SELECT * EXCLUDE (events{", attributes" if detail else ""}),
+    SELECT {sql.star_except("events, attributes" if detail else "events")},
            {"CASE WHEN gkind IS NOT NULL THEN attributes END AS attributes," if detail else ""}
            {f"CASE WHEN {failed} AND events LIKE '%exception%' THEN events END AS exc_events," if detail else ""}
            {failed} AS failed,
            {c.sql_signature('gkind', 'step_name')} AS sig,
-           CASE WHEN http_status = 429 THEN TRUE WHEN {failed} THEN regexp_matches({why}, '{_RATE}') END
+           CASE WHEN http_status = 429 THEN TRUE WHEN {failed} THEN {sql.regexp_matches(why, _RATE)} END
                AS is_rate_limited,
            CASE WHEN http_status IN (408, 504) OR grpc_status = 4 THEN TRUE
-                WHEN {failed} THEN regexp_matches({why}, '{_TIMEOUT}') END AS is_timeout
+                WHEN {failed} THEN {sql.regexp_matches(why, _TIMEOUT)} END AS is_timeout
     FROM s1)"""
 
 
-def window_scope(where: str) -> str:
+def window_scope(sql: EngineSQL, where: str) -> str:
     """Traces with a recognised GenAI span matching `where` (a condition on spans)."""
     # Materialised so that the JSON is parsed once per span, not once per key the kind reads.
     return (f"SELECT trace_id FROM (WITH g AS MATERIALIZED (SELECT trace_id, "
-            f"{c.sql_parse(fields=c.KIND_FIELDS)} AS a FROM spans WHERE {where} AND {c.sql_prefilter()}) "
-            f"SELECT DISTINCT trace_id FROM g WHERE {c.sql_kind(parsed='a')} IS NOT NULL)")
+            f"{c.sql_parse(sql, fields=c.KIND_FIELDS)} AS a FROM spans WHERE {where} AND {c.sql_prefilter(sql)}) "
+            f"SELECT DISTINCT trace_id FROM g WHERE {c.sql_kind(sql, parsed='a')} IS NOT NULL)")
 
 
-TRACES_SCOPE = "SELECT unnest(?::VARCHAR[]) AS trace_id"
+def traces_scope(sql: EngineSQL) -> str:
+    """The traces whose ids are the one parameter (a list)."""
+    return f"SELECT unnest({sql.TEXT_LIST_PARAM}) AS trace_id"
 
 
-def named_scope(names: list[str]) -> tuple[str, list[Any]] | None:
+def named_scope(sql: EngineSQL, names: list[str]) -> tuple[str, list[Any]] | None:
     """Traces that can hold runs of these agents (SQL, parameters): a span's service or attribute text names one.
 
     A run's agent is its root's service or an attribute value of a span of its trace, and the
@@ -309,7 +315,7 @@ def named_scope(names: list[str]) -> tuple[str, list[Any]] | None:
     if not names or not all(_plain(n) for n in names):
         return None
     tests = " OR ".join("position(? IN attributes) > 0" for _ in names)
-    return (f"SELECT DISTINCT trace_id FROM spans WHERE service IN (SELECT unnest(?::VARCHAR[])) OR {tests}",
+    return (f"SELECT DISTINCT trace_id FROM spans WHERE service IN (SELECT unnest({sql.TEXT_LIST_PARAM})) OR {tests}",
             [names, *names])
 
 
@@ -323,7 +329,7 @@ def _plain(name: str | None) -> bool:
     return False
 
 
-def newest_traces(where: str) -> str:
+def newest_traces(sql: EngineSQL, where: str) -> str:
     """Traces `window_scope(where)` selects, each with a bound no run of it starts after, newest first.
 
     A run's root is an agent span, or (in a trace without one) a span of the trace: the latest
@@ -331,11 +337,11 @@ def newest_traces(where: str) -> str:
     """
     return f"""
 WITH g AS MATERIALIZED (
-    SELECT trace_id, start_ns, {c.sql_parse(fields=c.KIND_FIELDS)} AS a FROM spans
-    WHERE {where} AND {c.sql_prefilter()}),
+    SELECT trace_id, start_ns, {c.sql_parse(sql, fields=c.KIND_FIELDS)} AS a FROM spans
+    WHERE {where} AND {c.sql_prefilter(sql)}),
 t AS (
     SELECT trace_id, max(start_ns) FILTER (WHERE gkind = 'agent') AS agent_ns
-    FROM (SELECT trace_id, start_ns, {c.sql_kind(parsed='a')} AS gkind FROM g)
+    FROM (SELECT trace_id, start_ns, {c.sql_kind(sql, parsed='a')} AS gkind FROM g)
     WHERE gkind IS NOT NULL GROUP BY trace_id),
 m AS (
     SELECT trace_id, max(start_ns) AS last_ns FROM spans
@@ -346,7 +352,7 @@ FROM t LEFT JOIN m USING (trace_id) ORDER BY bound DESC, trace_id"""
 def runs_cte(t: Stages) -> str:
     """CTEs `agg` and `runs` (to follow WITH): per-run aggregates over the run tables `t`,
     joined to the root span's own fields; one row per run."""
-    x, s = t["x"], t["s"]
+    x, s, sql = t["x"], t["s"], t.store.sql
     step = "x.is_step"
     # The run's own layers: its root and the agent spans that are not sub-agent steps.
     layer = f"(x.id = x.root_id OR (x.gkind = 'agent' AND NOT {step}))"
@@ -361,21 +367,22 @@ agg AS (
            sum(x.output_tokens) FILTER (WHERE x.gkind = 'llm' AND NOT x.in_llm) AS output_tokens,
            sum(x.total_tokens) FILTER (WHERE x.gkind = 'llm' AND NOT x.in_llm) AS total_tokens,
            sum(x.cost) FILTER (WHERE x.gkind = 'llm' AND NOT x.in_llm) AS cost_attr,
-           string_agg(x.sig, chr(31) ORDER BY x.start_ns, x.span_id) FILTER (WHERE {step}) AS path,
-           arg_max(x.failed, x.end_ns) FILTER (WHERE {step}) AS last_step_failed,
+           {sql.ordered_join('x.sig', sql.chr(31), ['x.start_ns', 'x.span_id'], step)} AS path,
+           {sql.arg_max('x.failed', 'x.end_ns')} FILTER (WHERE {step}) AS last_step_failed,
            count(*) FILTER (WHERE {step} AND x.failed) AS failed_steps,
-           arg_min(x.id, x.depth * 1e19 + x.end_ns) FILTER (WHERE {layer} AND x.failed) AS failed_layer,
+           {sql.arg_min('x.id', 'x.depth * 1e19 + x.end_ns')} FILTER (WHERE {layer} AND x.failed) AS failed_layer,
            -- a signal seen only outside steps (the provider call is not instrumented) still counts once
            greatest(count(*) FILTER (WHERE x.rl_counted),
-                    CASE WHEN bool_or(coalesce(x.is_rate_limited, FALSE)) THEN 1 ELSE 0 END) AS rate_limited_spans,
+                    CASE WHEN {sql.bool_or('coalesce(x.is_rate_limited, FALSE)')} THEN 1 ELSE 0 END)
+               AS rate_limited_spans,
            greatest(count(*) FILTER (WHERE x.timeout_counted),
-                    CASE WHEN bool_or(coalesce(x.is_timeout, FALSE)) THEN 1 ELSE 0 END) AS timeout_spans,
-           bool_or(x.orphan) AS partial,
+                    CASE WHEN {sql.bool_or('coalesce(x.is_timeout, FALSE)')} THEN 1 ELSE 0 END) AS timeout_spans,
+           {sql.bool_or('x.orphan')} AS partial,
            min(x.start_ns) AS first_ns, max(x.end_ns) AS last_ns,
-           any_value(x.run_agent) AS agent,
-           arg_min(x.conversation_id, x.depth * 1e19 + x.start_ns)
+           {sql.any_value('x.run_agent')} AS agent,
+           {sql.arg_min('x.conversation_id', 'x.depth * 1e19 + x.start_ns')}
                FILTER (WHERE x.conversation_id IS NOT NULL) AS run_conversation,
-           arg_min(x.user_id, x.depth * 1e19 + x.start_ns) FILTER (WHERE x.user_id IS NOT NULL) AS run_user
+           {sql.arg_min('x.user_id', 'x.depth * 1e19 + x.start_ns')} FILTER (WHERE x.user_id IS NOT NULL) AS run_user
     FROM {x} x GROUP BY x.root_id),
 runs AS (
     -- agg's columns named like the root's (input_tokens, ...) come back as `agg.x` on ClickHouse: use the aliases
@@ -396,13 +403,14 @@ runs AS (
 # The lists come unordered (ClickHouse has no ordered DISTINCT aggregate): runs.py sorts them.
 def steps_select(t: Stages) -> str:
     """The steps query over `run_tables(..., detail=True)`."""
+    sql = t.store.sql
     return f"""
 WITH beneath AS (
     SELECT anchor,
            array_agg(DISTINCT service) FILTER (WHERE id <> anchor) AS services,
            array_agg(DISTINCT server_address)
                FILTER (WHERE id <> anchor AND kind = 'CLIENT' AND server_address IS NOT NULL) AS peers,
-           arg_max(id, depth * 1e19 + end_ns) FILTER (WHERE failed) AS culprit,
+           {sql.arg_max('id', 'depth * 1e19 + end_ns')} FILTER (WHERE failed) AS culprit,
            count(*) FILTER (WHERE rl_counted) AS rate_limited,
            count(*) FILTER (WHERE timeout_counted) AS timeouts,
            max(resend_count) AS max_resend,
@@ -442,12 +450,12 @@ def run_rows(store: Store, scope: str, scope_params: list[Any], window: TimeRang
 def newest_run_traces(store: Store, window: TimeRange) -> list[dict[str, Any]]:
     """Traces holding GenAI spans in the window, newest first, each with a bound no run of it starts after."""
     cond, params = window_where(window)
-    return store.query(newest_traces(cond), params)
+    return store.query(newest_traces(store.sql, cond), params)
 
 
 def step_rows(store: Store, trace_ids: list[str]) -> list[dict[str, Any]]:
     """Every step of the runs in these traces, with its attributes (see `steps_select`)."""
-    with run_tables(store, TRACES_SCOPE, [trace_ids], detail=True) as t:
+    with run_tables(store, traces_scope(store.sql), [trace_ids], detail=True) as t:
         return t.query(steps_select(t))
 
 
@@ -460,28 +468,30 @@ def span_events(store: Store, trace_id: str, span_id: str) -> str | None:
 def session_rows(store: Store, window: TimeRange, limit: int) -> list[dict[str, Any]]:
     """Conversations with a GenAI span in the window, most recently active first: {conv, last_ns, traces}."""
     cond, params = window_where(window)
+    sql = store.sql
     return store.query(f"""
         WITH g AS MATERIALIZED (
-            SELECT trace_id, start_ns, {c.sql_parse(fields=('conversation_id',))} AS a FROM spans
-            WHERE {cond} AND regexp_matches(attributes, '"(?:gen_ai|session|langfuse)\\.'))
+            SELECT trace_id, start_ns, {c.sql_parse(sql, fields=('conversation_id',))} AS a FROM spans
+            WHERE {cond} AND {sql.regexp_matches('attributes', _SESSION_KEYS)})
         SELECT conv, max(start_ns) AS last_ns, array_agg(DISTINCT trace_id) AS traces FROM (
-            SELECT {c.sql_field('conversation_id', parsed='a')} AS conv, trace_id, start_ns FROM g)
+            SELECT {c.sql_field(sql, 'conversation_id', parsed='a')} AS conv, trace_id, start_ns FROM g)
         WHERE conv IS NOT NULL GROUP BY conv ORDER BY last_ns DESC, conv LIMIT {int(limit)}""", params)
 
 
 def session_traces(store: Store, session_id: str) -> list[str]:
     """The traces with a span carrying this conversation or session id."""
+    sql = store.sql
     rows = store.query(f"""
         SELECT DISTINCT trace_id FROM (
-            SELECT trace_id, {c.sql_parse(fields=('conversation_id',))} AS a FROM spans
+            SELECT trace_id, {c.sql_parse(sql, fields=('conversation_id',))} AS a FROM spans
             WHERE position(? IN attributes) > 0)
-        WHERE {c.sql_field('conversation_id', parsed='a')} = ?""", [session_id, session_id])
+        WHERE {c.sql_field(sql, 'conversation_id', parsed='a')} = ?""", [session_id, session_id])
     return [r["trace_id"] for r in rows]
 
 
 def runs_in_traces(store: Store, traces: list[str]) -> list[dict[str, Any]]:
     """Every run in these traces, oldest first (`runs_cte`'s rows)."""
-    with run_tables(store, TRACES_SCOPE, [traces]) as t:
+    with run_tables(store, traces_scope(store.sql), [traces]) as t:
         return t.query(f"WITH {runs_cte(t)} SELECT * FROM runs ORDER BY started_ns, run_id")
 
 
@@ -494,10 +504,11 @@ def baseline_rows(store: Store, agents: list[str], traces: list[str] | None,
                   max_good_paths: int) -> list[dict[str, Any]]:
     """Per agent over its stored runs: runs, token median and MAD, successful runs and their newest
     `max_good_paths` paths (steps joined by \\x1f). traces: every trace with a GenAI span, if known."""
+    sql = store.sql
     if traces is not None:
-        scope, params = TRACES_SCOPE, [traces]
+        scope, params = traces_scope(sql), [traces]
     else:
-        scope, params = named_scope(agents) or (window_scope("TRUE"), [])
+        scope, params = named_scope(sql, agents) or (window_scope(sql, "TRUE"), [])
     with run_tables(store, scope, params, signals=False) as t:
         rows = t.query(f"""
         WITH {runs_cte(t)},
@@ -506,13 +517,14 @@ def baseline_rows(store: Store, agents: list[str], traces: list[str] | None,
                    CASE WHEN tokens_in IS NOT NULL OR tokens_out IS NOT NULL
                         THEN coalesce(tokens_in, 0) + coalesce(tokens_out, 0) ELSE tokens_total_attr END AS tok,
                    row_number() OVER (PARTITION BY agent, status ORDER BY started_ns DESC, run_id) AS recent
-            FROM runs WHERE agent IN (SELECT unnest(?::VARCHAR[]))),
-        m AS (SELECT agent, count(*) AS n, count(tok) AS n_tok, quantile_cont(tok, 0.5) AS med FROM r GROUP BY agent),
-        d AS (SELECT r.agent, quantile_cont(abs(r.tok - m.med), 0.5) AS mad
+            FROM runs WHERE agent IN (SELECT unnest({sql.TEXT_LIST_PARAM}))),
+        m AS (SELECT agent, count(*) AS n, count(tok) AS n_tok, {sql.quantile('tok', 0.5)} AS med
+              FROM r GROUP BY agent),
+        d AS (SELECT r.agent, {sql.quantile('abs(r.tok - m.med)', 0.5)} AS mad
               FROM r JOIN m USING (agent) GROUP BY r.agent),
         g AS (SELECT agent, count(*) FILTER (WHERE status = 'ok') AS n_ok,
-                     list(coalesce(path, '') ORDER BY recent)
-                         FILTER (WHERE status = 'ok' AND recent <= {int(max_good_paths)}) AS good
+                     {sql.ordered_list("coalesce(path, '')", ['recent'],
+                                       f"status = 'ok' AND recent <= {int(max_good_paths)}")} AS good
               FROM r GROUP BY agent)
         SELECT m.agent AS agent, m.n AS n, m.n_tok AS n_tok, m.med AS med, d.mad AS mad, g.n_ok AS n_ok, g.good AS good
         FROM m JOIN d USING (agent) JOIN g USING (agent)""", [agents])
@@ -524,7 +536,7 @@ def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), l
     cond, params = window_where(window)
     # Only traces that hold GenAI spans can hold runs: a backend shared with users has many others.
     scope = (f"SELECT DISTINCT trace_id FROM spans WHERE service = ? AND {cond} "
-             f"INTERSECT {window_scope(cond)}")
+             f"INTERSECT {window_scope(store.sql, cond)}")
     with run_tables(store, scope, [service, *params, *params]) as t:
         rows = t.query(f"""
             SELECT r.trace_id || ':' || r.span_id AS run_id, t.first_ns AS first_ns
@@ -540,7 +552,7 @@ def load_rows(store: Store, window: TimeRange) -> list[dict[str, Any]]:
     the backend sends spans (else it is a leaf CLIENT span's server.address)."""
     cond, params = window_where(window)
     xcond, _ = window_where(window, "x.start_ns")
-    with run_tables(store, window_scope(cond), params) as t:
+    with run_tables(store, window_scope(store.sql, cond), params) as t:
         return t.query(f"""
             WITH {runs_cte(t)},
             parents AS (SELECT DISTINCT trace_id, parent_span_id AS span_id FROM {t['x']}
@@ -565,7 +577,7 @@ def served_requests(store: Store, window: TimeRange, services: list[str]) -> dic
     cond, params = window_where(window)
     return {r["service"]: r["n"] for r in store.query(f"""
         SELECT service, count(*) AS n FROM spans
-        WHERE kind IN ('SERVER', 'CONSUMER') AND {cond} AND service IN (SELECT unnest(?::VARCHAR[]))
+        WHERE kind IN ('SERVER', 'CONSUMER') AND {cond} AND service IN (SELECT unnest({store.sql.TEXT_LIST_PARAM}))
         GROUP BY service""", [*params, services])}
 
 
@@ -574,7 +586,7 @@ def spend_rows(store: Store, window: TimeRange) -> list[dict[str, Any]]:
     and the tokens of calls without it (for the price table)."""
     cond, params = window_where(window)
     xcond, _ = window_where(window, "x.start_ns")
-    with run_tables(store, window_scope(cond), params) as t:
+    with run_tables(store, window_scope(store.sql, cond), params) as t:
         return t.query(f"""
             SELECT x.run_agent AS agent, x.step_name AS model, count(DISTINCT x.root_id) AS runs, count(*) AS calls,
                    sum(x.input_tokens) AS input_tokens, sum(x.output_tokens) AS output_tokens,

@@ -29,8 +29,9 @@ import pyarrow as pa
 from ..batch import SCHEMAS, TelemetryBatch
 from . import _ch_schema as schema
 from . import _ch_sources as sources
-from ._ch_dialect import translate
-from ._ch_transport import ChdbTransport, HttpTransport, Transport
+from . import clickhouse_sql
+from ._ch_transport import ChdbTransport, HttpTransport, Transport, bind
+from .base import EngineSQL
 
 _STAGE_PREFIX = "_interplay_stage_"
 
@@ -45,7 +46,7 @@ _ROW_RETURNING = ("SELECT", "WITH", "(", "SHOW", "DESCRIBE", "EXPLAIN", "VALUES"
 class ClickHouseStore:
     """A Store on ClickHouse (a server URL) or chDB (a directory)."""
 
-    dialect = "clickhouse"
+    sql: EngineSQL = clickhouse_sql
 
     def __init__(self, transport: Transport, *, read_only: bool = False,
                  own_database: str | None = None) -> None:
@@ -83,7 +84,7 @@ class ClickHouseStore:
         self.sources = sources.sources(self.columns, self.database, self.own)
 
     def _sql(self, sql: str) -> str:
-        """A translated query with Interplay's tables resolved (see `_ch_sources`)."""
+        """A bound query with Interplay's tables resolved (see `_ch_sources`)."""
         return sources.substitute(sources.qualify(sql, self.own), self.sources)
 
     # -- writing -------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ class ClickHouseStore:
         return self.query_arrow(sql, params).to_pylist()
 
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        ch_sql, named = translate(sql, params)
+        ch_sql, named = bind(sql, params or [])
         ch_sql = self._sql(ch_sql)
         if not ch_sql.lstrip().upper().startswith(_ROW_RETURNING):
             self.transport.command(ch_sql, named)
@@ -183,7 +184,7 @@ class ClickHouseStore:
 
 class _Cursor:
     """`tx.cursor.execute(sql, params)` for callers that write small records of their own
-    (kept investigations): run at once, translated, outside the staged telemetry."""
+    (kept investigations): run at once, outside the staged telemetry."""
 
     def __init__(self, store: ClickHouseStore) -> None:
         self.store = store

@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from ..batch import SCHEMAS, TelemetryBatch
 from ..model import StoreUnavailable
+from . import duckdb_sql
+from .base import EngineSQL
 from .schema import duckdb_ddl
 
 _TIME_COLUMN = {"spans": "start_ns", "logs": "time_ns", "metrics": "time_ns"}
@@ -26,7 +28,7 @@ class DuckDBStore:
     DuckDB lets one process write a file; inside that process, each thread gets its own cursor.
     """
 
-    dialect = "duckdb"
+    sql: EngineSQL = duckdb_sql
 
     def __init__(self, path: str | os.PathLike[str] = "interplay.duckdb", *, read_only: bool = False) -> None:
         self.path = str(path)

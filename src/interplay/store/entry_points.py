@@ -22,7 +22,8 @@ _SCOPES = {"system": SYSTEM_ENTRY, "units": ENTRY}
 def data_extent(store: Store, window: TimeRange) -> dict[str, Any]:
     """Span start times in the window: min `lo`, max `hi`, and the 0.1% and 99.9% quantiles `a`, `b`."""
     cond, params = window_where(window)
-    return store.query(f"""SELECT quantile_cont(start_ns, 0.001) AS a, quantile_cont(start_ns, 0.999) AS b,
+    sql = store.sql
+    return store.query(f"""SELECT {sql.quantile('start_ns', 0.001)} AS a, {sql.quantile('start_ns', 0.999)} AS b,
                                   min(start_ns) AS lo, max(start_ns) AS hi
                            FROM spans WHERE {cond}""", params)[0]
 
@@ -33,11 +34,12 @@ def onset_buckets(store: Store, lo: int, hi: int, width: int, buckets: int, grou
     to hi: requests `n`, errors `e`, `p90` ns."""
     cond, params = _entry_condition(groups, scope)
     by_operation = not pooled and (not groups or any(op for _, op in groups))
+    sql = store.sql
     return store.query(f"""
         SELECT {"''" if pooled else 'service'} AS service, {'operation' if by_operation else "''"} AS operation,
-               least((start_ns - ?) // ?, {int(buckets) - 1}) AS b, count(*) AS n,
+               least({sql.idiv('(start_ns - ?)', '?')}, {int(buckets) - 1}) AS b, count(*) AS n,
                count(*) FILTER (WHERE status_code = 'ERROR') AS e,
-               quantile_cont(duration_ns, 0.9) AS p90
+               {sql.quantile('duration_ns', 0.9)} AS p90
         FROM spans WHERE start_ns >= ? AND start_ns < ? AND {cond}
         GROUP BY ALL""", [lo, width, lo, hi] + params)
 
@@ -48,11 +50,12 @@ def entry_stats(store: Store, baseline: TimeRange, incident: TimeRange, groups: 
     bc, bp = window_where(baseline)
     ic, ip = window_where(incident)
     cond, gparams = _entry_condition(groups, scope)
+    sql = store.sql
     return store.query(f"""
         SELECT service, operation, CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w, count(*) AS n,
                count(*) FILTER (WHERE status_code = 'ERROR') AS e,
-               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.9) AS p90,
-               quantile_cont(duration_ns, 0.99) AS p99
+               {sql.quantile('duration_ns', 0.5)} AS p50, {sql.quantile('duration_ns', 0.9)} AS p90,
+               {sql.quantile('duration_ns', 0.99)} AS p99
         FROM spans WHERE (({bc}) OR ({ic})) AND {cond} GROUP BY ALL""", bp + bp + ip + gparams)
 
 
@@ -62,15 +65,16 @@ def peer_stats(store: Store, window: TimeRange, groups: Groups | None,
     `entry_stats` gives them: 'i' the failing or slower-than-cut requests, 'b' the rest."""
     c, p = window_where(window)
     cond, gparams = _entry_condition(groups, scope)
+    sql = store.sql
     return store.query(f"""
         WITH r AS (SELECT service, operation, duration_ns, status_code = 'ERROR' AS err
                    FROM spans WHERE {c} AND {cond}),
-        q AS (SELECT service, operation, count(*) AS total, quantile_cont(duration_ns, 0.9) AS cut
+        q AS (SELECT service, operation, count(*) AS total, {sql.quantile('duration_ns', 0.9)} AS cut
               FROM r GROUP BY ALL HAVING count(*) >= 10)
         SELECT r.service AS service, r.operation AS operation, q.total AS total, q.cut AS cut,
                CASE WHEN r.err OR r.duration_ns > q.cut THEN 'i' ELSE 'b' END AS w, count(*) AS n,
-               count(*) FILTER (WHERE r.err) AS e, quantile_cont(r.duration_ns, 0.5) AS p50,
-               quantile_cont(r.duration_ns, 0.9) AS p90, quantile_cont(r.duration_ns, 0.99) AS p99
+               count(*) FILTER (WHERE r.err) AS e, {sql.quantile('r.duration_ns', 0.5)} AS p50,
+               {sql.quantile('r.duration_ns', 0.9)} AS p90, {sql.quantile('r.duration_ns', 0.99)} AS p99
         FROM r JOIN q ON r.service = q.service AND r.operation = q.operation
         GROUP BY ALL""", p + gparams)
 

@@ -9,14 +9,14 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..model import TimeRange
-from .base import Store, scratch_table
+from .base import EngineSQL, Store, scratch_table
 from .predicates import window_where
 
 PATH_SELF = ""      # the terminal of a unit whose last step was its own (or that made none)
 PATH_FAILED = "!"   # marks a terminal whose step failed
 
 
-def _unit_steps(s: str) -> str:
+def _unit_steps(sql: EngineSQL, s: str) -> str:
     """CTEs `units` (each entry span: trace_id, unit_id, service, op, w, t) and `per` (each unit's
     step count `n` and `terminal`, its last step's callee).
 
@@ -47,7 +47,7 @@ def _unit_steps(s: str) -> str:
                        ON u.trace_id = st.trace_id AND u.service = st.service AND st.start_ns >= u.t
                   WHERE st.start_ns <= u.t_end),
         per AS (SELECT u.trace_id AS trace_id, u.unit_id AS unit_id, count(o.callee) AS n,
-                       coalesce(arg_max(o.callee, (o.start_ns, o.callee)), '{PATH_SELF}') AS terminal
+                       coalesce({sql.arg_max('o.callee', '(o.start_ns, o.callee)')}, '{PATH_SELF}') AS terminal
                 FROM units u LEFT JOIN owned o ON o.trace_id = u.trace_id AND o.unit_id = u.unit_id
                 GROUP BY u.trace_id, u.unit_id)"""
 
@@ -56,7 +56,7 @@ def unit_paths(store: Store, spans_table: str) -> AbstractContextManager[str]:
     """A temporary table of every unit in `spans_table` (service, op, w, t, unit_id) with its step
     count `n` and `terminal`; read by `path_terminals` and `unit_calls`, dropped on exit."""
     return scratch_table(store, f"""
-        WITH {_unit_steps(spans_table)}
+        WITH {_unit_steps(store.sql, spans_table)}
         SELECT u.service AS service, u.op AS op, u.w AS w, u.t AS t, u.unit_id AS unit_id, p.n AS n,
                p.terminal AS terminal
         FROM units u JOIN per p ON p.trace_id = u.trace_id AND p.unit_id = u.unit_id""", prefix="_ip_paths")
@@ -74,17 +74,18 @@ def path_terminals(store: Store, units_table: str) -> list[dict[str, Any]]:
 def unit_calls(store: Store, units_table: str, per_unit_cap: int) -> list[dict[str, Any]]:
     """Per service and entry operation `op`, up to `per_unit_cap` of its units (by hash): start `t`
     and steps `n`. `units_table`: from `unit_paths`."""
+    key = store.sql.hash("unit_id")
     return store.query(f"""
         SELECT service, op, t, n
         FROM (SELECT service, op, t, n,
-                     row_number() OVER (PARTITION BY service, op ORDER BY hash(unit_id)) AS k FROM {units_table})
+                     row_number() OVER (PARTITION BY service, op ORDER BY {key}) AS k FROM {units_table})
         WHERE k <= {int(per_unit_cap)}""")
 
 
 def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[dict[str, Any]]:
     """Per edge (caller, callee, how: 'gap' around a synchronous call | 'queue' before a message is
     consumed) and window `w`: up to `per_window` samples (by hash) of `gap_ns` at consumer/server start `t`."""
-    s = spans_table
+    s, sql = spans_table, store.sql
     return store.query(f"""
         WITH pairs AS (
             SELECT w, caller, callee, CASE WHEN queued THEN 'queue' ELSE 'gap' END AS how,
@@ -100,8 +101,8 @@ def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[di
                   WHERE c.service <> p.service AND p.w = c.w
                     AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')) x),
         lk AS (  -- a consumer in a trace of its own names its message's producer by a link
-            SELECT w, service, span_id, start_ns, json_extract_string(links, '$[0].span_id') AS link_span,
-                   json_extract_string(links, '$[0].trace_id') AS link_trace
+            SELECT w, service, span_id, start_ns, {sql.json_text('links', '$[0].span_id')} AS link_span,
+                   {sql.json_text('links', '$[0].trace_id')} AS link_trace
             FROM {s} WHERE links <> ''),
         linked AS (
             SELECT c.w AS w, p.service AS caller, c.service AS callee, 'queue' AS how,
@@ -111,7 +112,7 @@ def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[di
                   WHERE trace_id IN (SELECT link_trace FROM lk)) p
               ON p.trace_id = c.link_trace AND p.span_id = c.link_span
             WHERE p.service <> c.service),
-        picked AS (SELECT *, row_number() OVER (PARTITION BY w, caller, callee, how ORDER BY hash(sid)) AS k
+        picked AS (SELECT *, row_number() OVER (PARTITION BY w, caller, callee, how ORDER BY {sql.hash('sid')}) AS k
                    FROM (SELECT * FROM pairs UNION ALL SELECT * FROM linked) x)
         SELECT w, caller, callee, how, gap_ns, t FROM picked WHERE k <= {int(per_window)}""")
 
@@ -171,13 +172,14 @@ def metric_values(store: Store, baseline: TimeRange, incident: TimeRange) -> lis
     """Per service metric: its values (averaged per time) in time order, `b` in the baseline, `i` in the incident."""
     bc, bp = window_where(baseline, "time_ns")
     ic, ip = window_where(incident, "time_ns")
+    sql = store.sql
     return store.query(f"""
         WITH m AS (SELECT service, name, CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w, time_ns,
                           avg(value) AS v
-                   FROM metrics WHERE (({bc}) OR ({ic})) AND value IS NOT NULL AND isfinite(value)
+                   FROM metrics WHERE (({bc}) OR ({ic})) AND value IS NOT NULL AND {sql.isfinite('value')}
                    GROUP BY ALL)
-        SELECT service, name, list(v ORDER BY time_ns) FILTER (WHERE w = 'b') AS b,
-               list(v ORDER BY time_ns) FILTER (WHERE w = 'i') AS i
+        SELECT service, name, {sql.ordered_list('v', ['time_ns'], "w = 'b'")} AS b,
+               {sql.ordered_list('v', ['time_ns'], "w = 'i'")} AS i
         FROM m GROUP BY ALL""", bp + bp + ip)
 
 
@@ -186,7 +188,7 @@ def metric_points(store: Store, window: TimeRange) -> list[dict[str, Any]]:
     cond, params = window_where(window, "time_ns")
     return store.query(f"""
         SELECT service, name, time_ns, avg(value) AS v FROM metrics
-        WHERE {cond} AND value IS NOT NULL AND isfinite(value) GROUP BY ALL ORDER BY time_ns""", params)
+        WHERE {cond} AND value IS NOT NULL AND {store.sql.isfinite('value')} GROUP BY ALL ORDER BY time_ns""", params)
 
 
 def changes_between(store: Store, lo: int, hi: int) -> list[dict[str, Any]]:

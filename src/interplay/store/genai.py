@@ -18,9 +18,10 @@ semantic conventions (`openinference-semantic-conventions` 0.1.42: `llm.request.
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from .base import EngineSQL
 
 # canonical field → attribute keys, most current spelling first.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -127,33 +128,33 @@ KIND_FIELDS: tuple[str, ...] = ("operation", "openinference_kind", "traceloop_ki
                                 "response_model", "input_tokens", "output_tokens")
 
 
-def sql_parse(column: str = "attributes", fields: tuple[str, ...] = SQL_FIELDS) -> str:
-    """A struct of every key of these fields, as text (as json_extract_string reads them); see sql_field."""
+def sql_parse(sql: EngineSQL, column: str = "attributes", fields: tuple[str, ...] = SQL_FIELDS) -> str:
+    """A struct of every key of these fields, as text (as `sql.attr` reads them); see sql_field."""
     keys = dict.fromkeys(k for f in fields for k in ALIASES[f])
-    return f"json_transform({column}, '{json.dumps(dict.fromkeys(keys, 'VARCHAR'))}')"
+    return sql.json_struct(column, list(keys))
 
 
-def sql_field(field: str, column: str = "attributes", parsed: str | None = None) -> str:
-    """A DuckDB expression reading the first present alias of field as text (NULL if none).
+def sql_field(sql: EngineSQL, field: str, column: str = "attributes", parsed: str | None = None) -> str:
+    """An expression reading the first present alias of field as text (NULL if none).
 
     parsed: the name of a sql_parse column (with this field) to read instead of parsing `column` again.
     """
     if parsed is not None:
-        parts = [f"struct_extract({parsed}, '{key}')" for key in ALIASES[field]]
+        parts = [sql.struct_field(parsed, key) for key in ALIASES[field]]
     else:
-        parts = [f"json_extract_string({column}, {_path(key)})" for key in ALIASES[field]]
+        parts = [sql.attr(column, key) for key in ALIASES[field]]
     return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
 
 
-def sql_int(field: str, column: str = "attributes", parsed: str | None = None) -> str:
+def sql_int(sql: EngineSQL, field: str, column: str = "attributes", parsed: str | None = None) -> str:
     """The field as BIGINT (numbers sent as strings or doubles too); NULL when absent or not a number."""
-    return f"TRY_CAST(TRY_CAST({sql_field(field, column, parsed)} AS DOUBLE) AS BIGINT)"
+    return sql.try_bigint(sql.try_double(sql_field(sql, field, column, parsed)))
 
 
-def sql_kind(column: str = "attributes", parsed: str | None = None) -> str:
-    """A DuckDB expression for a span's GenAI kind ('agent', 'llm', 'tool', ...), NULL for other spans."""
+def sql_kind(sql: EngineSQL, column: str = "attributes", parsed: str | None = None) -> str:
+    """An expression for a span's GenAI kind ('agent', 'llm', 'tool', ...), NULL for other spans."""
     def f(name: str) -> str:
-        return sql_field(name, column, parsed)
+        return sql_field(sql, name, column, parsed)
     op = f"lower({f('operation')})"
     oi = f"upper({f('openinference_kind')})"
     tl = f"lower({f('traceloop_kind')})"
@@ -168,18 +169,14 @@ def sql_kind(column: str = "attributes", parsed: str | None = None) -> str:
     END)"""
 
 
-def sql_prefilter(column: str = "attributes") -> str:
+def sql_prefilter(sql: EngineSQL, column: str = "attributes") -> str:
     """A cheap text test that every span sql_kind recognises passes (skips JSON parsing of the rest).
 
     One regular expression for `"<namespace>.` of every key sql_kind reads (faster than one LIKE
     per namespace).
     """
     namespaces = sorted({k.split(".")[0] for f in KIND_FIELDS for k in ALIASES[f]})
-    return f"""regexp_matches({column}, '"(?:{"|".join(namespaces)})\\.')"""
-
-
-def _path(key: str) -> str:
-    return f"'$.\"{key}\"'"
+    return sql.regexp_matches(column, f'"(?:{"|".join(namespaces)})\\.')
 
 
 def _case(expr: str, mapping: dict[str, str], lower: bool = False) -> str:
@@ -212,11 +209,11 @@ def signature(kind: str | None, name: str | None, operation: str) -> str:
     return f"{verb}:{name or operation}"
 
 
-def sql_step_name(kind: str = "gkind", column: str = "attributes", operation: str = "operation",
+def sql_step_name(sql: EngineSQL, kind: str = "gkind", column: str = "attributes", operation: str = "operation",
                   parsed: str | None = None) -> str:
     """The name a step is known by: the model of a model call, the tool's name, the agent's name."""
     def f(name: str) -> str:
-        return sql_field(name, column, parsed)
+        return sql_field(sql, name, column, parsed)
     return f"""(CASE {kind}
         WHEN 'llm' THEN coalesce({f('request_model')}, {f('response_model')}, {operation})
         WHEN 'embedding' THEN coalesce({f('request_model')}, {operation})

@@ -8,43 +8,37 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..model import TimeRange
-from .base import Store, scratch_table
+from .base import EngineSQL, Store, scratch_table
 from .predicates import ENTRY, window_where
 
 
-def _attr(key: str, column: str) -> str:
-    return f"nullif(json_extract_string({column}, '$.\"{key}\"'), '')"
-
-
-# The resource a leaf CLIENT/PRODUCER span talks to, and what kind of thing it is.
-def resource_name(column: str = "attributes") -> str:
+def resource_name(sql: EngineSQL, column: str = "attributes") -> str:
     """The resource a leaf CLIENT/PRODUCER span talks to, from its attributes in `column`."""
+    def a(key: str) -> str:
+        return f"nullif({sql.attr(column, key)}, '')"
     return (
         "CASE WHEN {ms} IS NOT NULL THEN {ms} || coalesce('/' || {md}, '') "
         "ELSE coalesce({peer}, {addr}, {dbname}, {db}, {gp}, {gs}, {host}, 'external') END").format(
-        ms=_attr("messaging.system", column), md=_attr("messaging.destination.name", column),
-        peer=_attr("peer.service", column), addr=_attr("server.address", column), dbname=_attr("db.name", column),
-        db=_attr("db.system", column), gp=_attr("gen_ai.provider.name", column), gs=_attr("gen_ai.system", column),
-        host=_attr("net.peer.name", column))
+        ms=a("messaging.system"), md=a("messaging.destination.name"), peer=a("peer.service"),
+        addr=a("server.address"), dbname=a("db.name"), db=a("db.system"), gp=a("gen_ai.provider.name"),
+        gs=a("gen_ai.system"), host=a("net.peer.name"))
 
 
-def resource_kind(column: str = "attributes") -> str:
+def resource_kind(sql: EngineSQL, column: str = "attributes") -> str:
     """What kind of thing that resource is: queue, cache, database, llm or external."""
+    def a(key: str) -> str:
+        return f"nullif({sql.attr(column, key)}, '')"
     return (
         "CASE WHEN {ms} IS NOT NULL THEN 'queue' "
         "WHEN lower(coalesce({db}, {dbn}, '')) IN ('redis', 'memcached', 'valkey') THEN 'cache' "
         "WHEN coalesce({db}, {dbn}) IS NOT NULL THEN 'database' "
         "WHEN coalesce({gp}, {gs}) IS NOT NULL THEN 'llm' ELSE 'external' END").format(
-        ms=_attr("messaging.system", column), db=_attr("db.system", column), dbn=_attr("db.system.name", column),
-        gp=_attr("gen_ai.provider.name", column), gs=_attr("gen_ai.system", column))
+        ms=a("messaging.system"), db=a("db.system"), dbn=a("db.system.name"),
+        gp=a("gen_ai.provider.name"), gs=a("gen_ai.system"))
 
 
-RESOURCE_NAME = resource_name()
-RESOURCE_KIND = resource_kind()
-
-
-_RETRY = ("coalesce(json_extract_string({a}, '$.\"http.request.resend_count\"'), '0') "
-          "NOT IN ('0', '')")
+def _retry(sql: EngineSQL, column: str) -> str:
+    return f"coalesce({sql.attr(column, 'http.request.resend_count')}, '0') NOT IN ('0', '')"
 
 
 def windows_case(windows: dict[str, TimeRange], column: str = "start_ns") -> tuple[str, str, list[Any]]:
@@ -69,11 +63,11 @@ def span_count(store: Store, windows: dict[str, TimeRange]) -> int:
     return int(store.query(f"SELECT count(*) AS n FROM spans WHERE {' OR '.join(conds)}", params)[0]["n"])
 
 
-def sample_condition(share: float, column: str = "trace_id") -> str:
+def sample_condition(sql: EngineSQL, share: float, column: str = "trace_id") -> str:
     """SQL keeping about `share` of traces, whole, chosen by a hash of the trace id."""
     if share >= 1.0:
         return "TRUE"
-    return f"(hash({column}) % 10000) < {max(int(share * 10000), 1)}"
+    return f"({sql.hash(column)} % 10000) < {max(int(share * 10000), 1)}"
 
 
 def span_extent(store: Store, window: TimeRange) -> tuple[int | None, int | None]:
@@ -94,16 +88,17 @@ def window_spans(store: Store, windows: dict[str, TimeRange], sample: float = 1.
                position('"exception"' IN events) > 0 AS exc,
                CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs,
                CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links
-        FROM spans WHERE ({cond}) AND {sample_condition(sample)}""", params, "_ip_graph")
+        FROM spans WHERE ({cond}) AND {sample_condition(store.sql, sample)}""", params, "_ip_graph")
 
 
 def edge_rows(store: Store, s: str) -> list[dict[str, Any]]:
     """Per (window, caller, callee, mode) of the scratch table `s`: calls, errors, retries, p50, p95."""
+    sql = store.sql
     return store.query(f"""
     WITH pc AS (
         SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
                CASE WHEN c.kind = 'CONSUMER' OR p.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
-               c.duration_ns AS duration_ns, c.err AS err, {_RETRY.format(a='p.attrs')} AS retry
+               c.duration_ns AS duration_ns, c.err AS err, {_retry(sql, 'p.attrs')} AS retry
         FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
         WHERE c.service <> p.service),
     leaf AS (
@@ -111,17 +106,17 @@ def edge_rows(store: Store, s: str) -> list[dict[str, Any]]:
         WHERE x.kind IN ('CLIENT', 'PRODUCER')
           AND NOT EXISTS (SELECT 1 FROM {s} c WHERE c.trace_id = x.trace_id AND c.parent_span_id = x.span_id)),
     res AS (
-        SELECT l.w AS w, l.service AS caller, {resource_name('l.attrs')} AS callee,
-               {resource_kind('l.attrs')} AS callee_kind,
+        SELECT l.w AS w, l.service AS caller, {resource_name(sql, 'l.attrs')} AS callee,
+               {resource_kind(sql, 'l.attrs')} AS callee_kind,
                CASE WHEN l.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
-               l.duration_ns AS duration_ns, l.err AS err, {_RETRY.format(a='l.attrs')} AS retry
+               l.duration_ns AS duration_ns, l.err AS err, {_retry(sql, 'l.attrs')} AS retry
         FROM leaf l),
     lk AS (  -- one row per link, its trace and span id taken at the same index k
         SELECT x.*, x.link_spans[x.k] AS link_span, x.link_traces[x.k] AS link_trace
         FROM (SELECT service, duration_ns, err, w,
-                     json_extract_string(links, '$[*].span_id') AS link_spans,
-                     json_extract_string(links, '$[*].trace_id') AS link_traces,
-                     unnest(range(1, length(json_extract_string(links, '$[*].span_id')) + 1)) AS k
+                     {sql.json_list_texts('links', 'span_id')} AS link_spans,
+                     {sql.json_list_texts('links', 'trace_id')} AS link_traces,
+                     unnest(range(1, length({sql.json_list_texts('links', 'span_id')}) + 1)) AS k
               FROM {s} WHERE links <> '') x),
     linked AS (  -- the producer may be outside the window or the sample: look it up by id
         SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
@@ -134,16 +129,17 @@ def edge_rows(store: Store, s: str) -> list[dict[str, Any]]:
     allx AS (SELECT * FROM pc UNION ALL SELECT * FROM res UNION ALL SELECT * FROM linked)
     SELECT w, caller, callee, callee_kind, mode, count(*) AS calls, count(*) FILTER (WHERE err) AS errors,
            count(*) FILTER (WHERE retry) AS retries,
-           quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
+           {sql.quantile('duration_ns', 0.5)} AS p50, {sql.quantile('duration_ns', 0.95)} AS p95
     FROM allx WHERE w IS NOT NULL GROUP BY ALL""")
 
 
 def operation_rows(store: Store, s: str) -> list[dict[str, Any]]:
     """Per (window, service, operation, kind) of the scratch table `s`: entry or not, calls, errors, p50, p95."""
+    sql = store.sql
     return store.query(f"""
         SELECT w, service, operation, kind, {ENTRY} AS entry, count(*) AS calls,
                count(*) FILTER (WHERE err) AS errors,
-               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95
+               {sql.quantile('duration_ns', 0.5)} AS p50, {sql.quantile('duration_ns', 0.95)} AS p95
         FROM {s} WHERE w IS NOT NULL GROUP BY ALL""")
 
 
@@ -154,10 +150,11 @@ def entry_points_through(store: Store, service: str, operation: str | None,
     cond, params = window_where(window)
     match = "service = ?" + (" AND operation = ?" if operation else "")
     mparams = [service] + ([operation] if operation else [])
+    resource = resource_name(store.sql)
     return store.query(f"""
         WITH hit AS (
             SELECT DISTINCT trace_id FROM spans WHERE {cond} AND ({match} OR
-                (kind IN ('CLIENT', 'PRODUCER') AND {RESOURCE_NAME} = ?{' AND operation = ?' if operation else ''}))),
+                (kind IN ('CLIENT', 'PRODUCER') AND {resource} = ?{' AND operation = ?' if operation else ''}))),
         roots AS (SELECT trace_id, service, operation FROM spans WHERE {cond} AND parent_span_id IS NULL)
         SELECT r.service, r.operation, count(*) AS requests, count(h.trace_id) AS through
         FROM roots r LEFT JOIN hit h USING (trace_id) GROUP BY ALL HAVING count(h.trace_id) > 0

@@ -27,9 +27,7 @@ SOURCES = ("cli", "api", "mcp", "alertmanager", "generic")
 STATUSES = ("open", "resolved")
 _COLUMNS = ("id", "created_ns", "updated_ns", "status", "source", "group_key", "service", "started_ns",
             "summary", "result")
-_DDL = """CREATE TABLE IF NOT EXISTS investigations (
-    id VARCHAR PRIMARY KEY, created_ns BIGINT, updated_ns BIGINT, status VARCHAR, source VARCHAR,
-    group_key VARCHAR, service VARCHAR, started_ns BIGINT, summary VARCHAR, result VARCHAR)"""
+_TYPES = {"created_ns": "BIGINT", "updated_ns": "BIGINT", "started_ns": "BIGINT"}  # the others VARCHAR
 
 # Read-only stores: records made in this process, by store identity.
 _memory: dict[int, dict[str, dict[str, Any]]] = {}
@@ -69,7 +67,7 @@ class Investigations:
         sets = ", ".join(f"{k} = ?" for k in [*fields, "updated_ns"])
         values = [json.dumps(v, default=str) if k == "result" and v is not None else v
                   for k, v in [*fields.items(), ("updated_ns", rec["updated_ns"])]]
-        self._write(f"UPDATE investigations SET {sets} WHERE id = ?", [*values, inv_id], rec)
+        self._write(self.store.sql.update("investigations", sets, "id = ?"), [*values, inv_id], rec)
         return rec
 
     def by_group(self, group_key: str) -> dict[str, Any] | None:
@@ -104,7 +102,8 @@ class Investigations:
             return
         with self.store.transaction() as tx:
             if not self._ready:
-                tx.cursor.execute(_DDL)
+                columns = [(c, _TYPES.get(c, "VARCHAR")) for c in _COLUMNS]
+                tx.cursor.execute(self.store.sql.create_table("investigations", columns, key="id"))
                 self._ready = True
             tx.cursor.execute(sql, params)
 

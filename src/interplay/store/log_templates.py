@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ..model import TimeRange
-from .base import Store
+from .base import EngineSQL, Store
 from .predicates import window_where
 
 _MASKS = [
@@ -31,11 +31,10 @@ def mask(text: str) -> str:
     return text
 
 
-def mask_sql(column: str) -> str:
+def mask_sql(sql: EngineSQL, column: str) -> str:
     expr = column
     for pattern, repl in _MASKS:
-        quoted = pattern.replace("'", "''")
-        expr = f"regexp_replace({expr}, '{quoted}', '{repl}', 'g')"
+        expr = sql.regexp_replace(expr, pattern, repl)
     return expr
 
 
@@ -43,8 +42,9 @@ def template_counts(store: Store, baseline: TimeRange, incident: TimeRange) -> l
     """Per (service, template): highest severity, count before and after, one example body."""
     bc, bp = window_where(baseline, "time_ns")
     ic, ip = window_where(incident, "time_ns")
+    sql = store.sql
     return store.query(f"""
-        SELECT service, {mask_sql('body')} AS template, max(severity_number) AS severity,
+        SELECT service, {mask_sql(sql, 'body')} AS template, max(severity_number) AS severity,
                count(*) FILTER (WHERE {bc}) AS before, count(*) FILTER (WHERE {ic}) AS after,
-               any_value(body) AS example
+               {sql.any_value('body')} AS example
         FROM logs WHERE ({bc}) OR ({ic}) GROUP BY ALL""", bp + ip + bp + ip)

@@ -8,7 +8,7 @@
 On ClickHouse, Interplay keeps its own tables in a database of its own: `interplay` beside the
 exporter's `default`, `interplay_<db>` beside another; `?interplay_db=NAME` on either URL names it.
 
-    >>> open_store(":memory:").dialect
+    >>> open_store(":memory:").sql.ENGINE
     'duckdb'
 """
 from __future__ import annotations

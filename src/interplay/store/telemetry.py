@@ -18,6 +18,7 @@ _ENTRY = ENTRY
 
 def services(store: Store, window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:
     """Per service: spans, requests and their rate, error rate, p50/p99 latency, first/last seen."""
+    sql = store.sql
     cond, params = window_where(window)
     rows = store.query(f"""
         WITH s AS (
@@ -29,10 +30,10 @@ def services(store: Store, window: model.TimeRange = model.TimeRange()) -> list[
                    count(*) FILTER (WHERE entry) AS requests,
                    count(*) FILTER (WHERE err) AS error_spans,
                    count(*) FILTER (WHERE entry AND err) AS entry_errors,
-                   quantile_cont(duration_ns, 0.5) FILTER (WHERE entry) AS p50_entry,
-                   quantile_cont(duration_ns, 0.99) FILTER (WHERE entry) AS p99_entry,
-                   quantile_cont(duration_ns, 0.5) AS p50_all,
-                   quantile_cont(duration_ns, 0.99) AS p99_all,
+                   {sql.quantile('duration_ns', 0.5)} FILTER (WHERE entry) AS p50_entry,
+                   {sql.quantile('duration_ns', 0.99)} FILTER (WHERE entry) AS p99_entry,
+                   {sql.quantile('duration_ns', 0.5)} AS p50_all,
+                   {sql.quantile('duration_ns', 0.99)} AS p99_all,
                    min(start_ns) AS first_ns, max(end_ns) AS last_ns
             FROM s GROUP BY service)
         SELECT * FROM per ORDER BY service""", params)
@@ -67,9 +68,9 @@ def traces(store: Store, window: model.TimeRange = model.TimeRange(), *, service
     cond, params = window_where(window)
     match = [cond]
     for key, value in (attributes or {}).items():
-        path = _attribute_path(key)
-        match.append(f"(json_extract_string(attributes, {path}) = ? OR "
-                     f"json_extract_string(resource_attributes, {path}) = ?)")
+        _attribute_path(key)
+        match.append(f"({store.sql.attr('attributes', key)} = ? OR "
+                     f"{store.sql.attr('resource_attributes', key)} = ?)")
         params += [str(value), str(value)]
     if service:
         match.append("service = ?")
@@ -113,13 +114,14 @@ def traces(store: Store, window: model.TimeRange = model.TimeRange(), *, service
 def _trace_rows(store: Store, match: list[str], params: list[Any], having: list[str], hparams: list[Any],
                 limit: int) -> list[dict[str, Any]]:
     """Per trace with a span matching every condition: its root, first start, span and error counts."""
+    sql = store.sql
     return store.query(f"""
         WITH hit AS (SELECT DISTINCT trace_id FROM spans WHERE {' AND '.join(match)})
         SELECT trace_id,
-               coalesce(arg_min(service, start_ns) FILTER (WHERE parent_span_id IS NULL),
-                        arg_min(service, start_ns)) AS root_service,
-               coalesce(arg_min(operation, start_ns) FILTER (WHERE parent_span_id IS NULL),
-                        arg_min(operation, start_ns)) AS root_operation,
+               coalesce({sql.arg_min('service', 'start_ns')} FILTER (WHERE parent_span_id IS NULL),
+                        {sql.arg_min('service', 'start_ns')}) AS root_service,
+               coalesce({sql.arg_min('operation', 'start_ns')} FILTER (WHERE parent_span_id IS NULL),
+                        {sql.arg_min('operation', 'start_ns')}) AS root_operation,
                min(start_ns) AS first_ns, max(end_ns) - min(start_ns) AS span_ns,
                count(*) AS spans, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                count(DISTINCT service) AS services,
@@ -271,11 +273,12 @@ def series(store: Store, service: str, operation: str | None, window: model.Time
         hi = hi if hi is not None else row["hi"] + 1
     entry = _ENTRY if row["entries"] else "TRUE"
     step = max((hi - lo + buckets - 1) // buckets, 1)
+    sql = store.sql
     rows = store.query(f"""
-        SELECT (start_ns - ?) // ? AS b, count(*) AS requests,
+        SELECT {sql.idiv('(start_ns - ?)', '?')} AS b, count(*) AS requests,
                count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
-               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95,
-               quantile_cont(duration_ns, 0.99) AS p99
+               {sql.quantile('duration_ns', 0.5)} AS p50, {sql.quantile('duration_ns', 0.95)} AS p95,
+               {sql.quantile('duration_ns', 0.99)} AS p99
         FROM spans WHERE start_ns >= ? AND start_ns < ? AND {match} AND {entry}
         GROUP BY b ORDER BY b""", [lo, step, lo, hi] + mparams)
     by_bucket = {int(r["b"]): r for r in rows}
@@ -294,11 +297,12 @@ def series(store: Store, service: str, operation: str | None, window: model.Time
 
 def operations(store: Store, service: str, window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:
     """A service's operations (span names by kind): calls, error rate, p50/p95/p99, entry point or not."""
+    sql = store.sql
     cond, params = window_where(window)
     rows = store.query(f"""
         SELECT operation, kind, count(*) AS calls, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
-               quantile_cont(duration_ns, 0.5) AS p50, quantile_cont(duration_ns, 0.95) AS p95,
-               quantile_cont(duration_ns, 0.99) AS p99, count(*) FILTER (WHERE {_ENTRY}) AS entries
+               {sql.quantile('duration_ns', 0.5)} AS p50, {sql.quantile('duration_ns', 0.95)} AS p95,
+               {sql.quantile('duration_ns', 0.99)} AS p99, count(*) FILTER (WHERE {_ENTRY}) AS entries
         FROM spans WHERE {cond} AND service = ?
         GROUP BY operation, kind ORDER BY calls DESC, operation, kind""", params + [service])
     if not rows and not store.query("SELECT 1 AS x FROM spans WHERE service = ? LIMIT 1", [service]):
@@ -317,11 +321,12 @@ def operation_callers(store: Store, service: str, operation: str,
     that parent is a PRODUCER, a queue in between).
     """
     cond, params = window_where(window, "c.start_ns")
+    sql = store.sql
     rows = store.query(f"""
         SELECT p.service AS caller, max(CASE WHEN p.kind = 'PRODUCER' THEN 1 ELSE 0 END) AS queued,
                count(*) AS calls, count(*) FILTER (WHERE c.status_code = 'ERROR') AS errors,
                min(c.start_ns) AS lo, max(c.start_ns) AS hi,
-               quantile_cont(c.duration_ns, 0.5) AS p50, quantile_cont(c.duration_ns, 0.95) AS p95
+               {sql.quantile('c.duration_ns', 0.5)} AS p50, {sql.quantile('c.duration_ns', 0.95)} AS p95
         FROM spans c JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
         WHERE {cond} AND c.service = ? AND c.operation = ? AND p.service <> c.service
         GROUP BY p.service ORDER BY calls DESC, caller""", params + [service, operation])
@@ -345,7 +350,7 @@ _ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.:/@-]{1,200}")
 
 
 def _attribute_path(key: str) -> str:
-    """The JSON path literal of an attribute key; keys are limited to the characters keys use, because
+    """The JSON path of an attribute key; keys are limited to the characters keys use, because
     ClickHouse wants the path as a literal, not a parameter."""
     if not _ATTRIBUTE_KEY.fullmatch(key):
         raise InvalidInput(f"attribute key {key!r}: use letters, digits and . _ - : / @ only")
@@ -378,14 +383,15 @@ def service_buckets(store: Store, window: model.TimeRange = model.TimeRange(), b
         lo = lo if lo is not None else row["lo"]
         hi = hi if hi is not None else row["hi"] + 1
     step = max((hi - lo + buckets - 1) // buckets, 1)
+    sql = store.sql
     rows = store.query(f"""
         WITH s AS (
             SELECT service, start_ns, duration_ns, status_code = 'ERROR' AS err, {_ENTRY} AS entry
             FROM spans WHERE start_ns >= ? AND start_ns < ?),
-        has_entry AS (SELECT service, bool_or(entry) AS any_entry FROM s GROUP BY service)
-        SELECT s.service AS service, (s.start_ns - ?) // ? AS b, count(*) AS requests,
+        has_entry AS (SELECT service, {sql.bool_or('entry')} AS any_entry FROM s GROUP BY service)
+        SELECT s.service AS service, {sql.idiv('(s.start_ns - ?)', '?')} AS b, count(*) AS requests,
                count(*) FILTER (WHERE s.err) AS errors,
-               quantile_cont(s.duration_ns, 0.5) AS p50, quantile_cont(s.duration_ns, 0.95) AS p95
+               {sql.quantile('s.duration_ns', 0.5)} AS p50, {sql.quantile('s.duration_ns', 0.95)} AS p95
         FROM s JOIN has_entry h ON h.service = s.service
         WHERE s.entry OR NOT h.any_entry
         GROUP BY s.service, b ORDER BY s.service, b""", [lo, hi, lo, step])
@@ -421,10 +427,11 @@ def entry_series(store: Store, entry: list[dict[str, Any]], window: model.TimeRa
     width = max((hi - lo) // buckets, 1)
     match, params = _entry_match(entry)
     cond, wparams = window_where(window)
+    sql = store.sql
     rows = store.query(f"""
-        SELECT (start_ns - ?) // ? AS b, count(*) AS requests,
+        SELECT {sql.idiv('(start_ns - ?)', '?')} AS b, count(*) AS requests,
                count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
-               quantile_cont(duration_ns, 0.9) / 1e6 AS p90_ms
+               {sql.quantile('duration_ns', 0.9)} / 1e6 AS p90_ms
         FROM spans WHERE {cond} AND {ENTRY} AND {match}
         GROUP BY b ORDER BY b""", [lo, width, *wparams, *params])
     changes = store.query("SELECT time_ns, service, kind, description, version FROM changes "

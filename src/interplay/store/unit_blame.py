@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import TimeRange
-from .base import Stages, Store
+from .base import EngineSQL, Stages, Store
 from .interactions import resource_kind, resource_name
 from .predicates import entry, window_where
 
@@ -75,8 +75,9 @@ def unit_blame(store: Store, groups: Sequence[tuple[str, str, int, int]], baseli
     # and the recursive step references its inputs at every level), CTEs on DuckDB.
     with Stages(store, "_ip_rca") as stages:
         names: dict[str, str] = {}
+        spelled = _spelling(store.sql)
         for name, sql in _STAGES:
-            body = sql.format(cap=int(cap), keep_b=keep["b"], keep_i=keep["i"], **names)
+            body = sql.format(cap=int(cap), keep_b=keep["b"], keep_i=keep["i"], **spelled, **names)
             if name == "sel":
                 names[name] = stages.add(name, f"WITH {units_sql}, {body}", uparams)
             else:
@@ -85,11 +86,20 @@ def unit_blame(store: Store, groups: Sequence[tuple[str, str, int, int]], baseli
     return out
 
 
-# Each stage reads the stages before it ({sel}, {sp}, … are their names).
+def _spelling(sql: EngineSQL) -> dict[str, str]:
+    """The engine's spelling of the expressions the stages below name in braces."""
+    return {"hash_unit": sql.hash("unit_id"), "child_err": sql.bool_or("err"),
+            "child_service": sql.arg_max("service", "end_ns - start_ns"),
+            "child_op": sql.arg_max("operation", "end_ns - start_ns"),
+            "child_kind": sql.arg_max("kind", "end_ns - start_ns"),
+            "resource_name": resource_name(sql, "sp.attributes"), "resource_kind": resource_kind(sql, "sp.attributes")}
+
+
+# Each stage reads the stages before it ({sel}, {sp}, … are their names; {hash_unit}, … `_spelling`'s).
 _STAGES: list[tuple[str, str]] = [
     ("sel", """
-        picked AS (SELECT *, row_number() OVER (PARTITION BY w ORDER BY hash(unit_id)) AS pick FROM u
-                   WHERE (hash(unit_id) % 10000) < CASE WHEN w = 'i' THEN {keep_i} ELSE {keep_b} END)
+        picked AS (SELECT *, row_number() OVER (PARTITION BY w ORDER BY {hash_unit}) AS pick FROM u
+                   WHERE ({hash_unit} % 10000) < CASE WHEN w = 'i' THEN {keep_i} ELSE {keep_b} END)
         SELECT * FROM picked WHERE pick <= {cap}"""),
     ("sp", """
         SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
@@ -115,9 +125,9 @@ _STAGES: list[tuple[str, str]] = [
                    sum(greatest(0, least(end_ns, pe) - greatest(start_ns, coalesce(prev_end, ps), ps))) AS covered
             FROM {{chw}} GROUP BY ALL),
         kids AS (
-            SELECT trace_id, parent_span_id AS span_id, bool_or(err) AS child_err, count(*) AS nchild,
-                   max(end_ns) AS child_end, arg_max(service, end_ns - start_ns) AS child_service,
-                   arg_max(operation, end_ns - start_ns) AS child_op, arg_max(kind, end_ns - start_ns) AS child_kind
+            SELECT trace_id, parent_span_id AS span_id, {{child_err}} AS child_err, count(*) AS nchild,
+                   max(end_ns) AS child_end, {{child_service}} AS child_service,
+                   {{child_op}} AS child_op, {{child_kind}} AS child_kind
             FROM {{ch}} GROUP BY ALL),
         n AS (
             SELECT sp.trace_id AS trace_id, sp.span_id AS span_id, sp.parent_span_id AS parent_span_id,
@@ -126,10 +136,10 @@ _STAGES: list[tuple[str, str]] = [
                    coalesce(k.child_err, false) AS child_err, coalesce(k.nchild, 0) AS nchild, k.child_end AS child_end,
                    k.child_service AS child_service, k.child_op AS child_op, k.child_kind AS child_kind,
                    CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
-                        THEN {resource_name('sp.attributes')} ELSE sp.service END AS as_parent_s,
+                        THEN {{resource_name}} ELSE sp.service END AS as_parent_s,
                    sp.operation AS as_parent_op,
                    CASE WHEN sp.kind IN ('CLIENT', 'PRODUCER') AND k.nchild IS NULL
-                        THEN {resource_kind('sp.attributes')} ELSE sp.kind END AS as_parent_k
+                        THEN {{resource_kind}} ELSE sp.kind END AS as_parent_k
             FROM {{sp}} sp LEFT JOIN cover cv ON cv.trace_id = sp.trace_id AND cv.span_id = sp.span_id
             LEFT JOIN kids k ON k.trace_id = sp.trace_id AND k.span_id = sp.span_id)
         SELECT *,
@@ -168,6 +178,7 @@ _UNIT_SPANS = """
 
 def _read(store: Store, table: str, out: UnitBlameRows) -> None:
     """The blame, sample counts, self times and paths of the sampled units' span trees in `table`."""
+    sql = store.sql
     out.blame = store.query(f"""
         WITH origins AS (
             SELECT w, unit_id, trace_id,
@@ -178,10 +189,12 @@ def _read(store: Store, table: str, out: UnitBlameRows) -> None:
             FROM {table} WHERE anom AND err AND NOT child_err),
         err_units AS (SELECT unit_id, count(*) AS k FROM origins WHERE NOT timeout GROUP BY unit_id),
         err_blame AS (
-            SELECT o.w, o.unit_id, o.trace_id, o.bs, o.bop, o.bk, {_ERROR_SCALE} // e.k AS weight, 'error' AS how
+            SELECT o.w, o.unit_id, o.trace_id, o.bs, o.bop, o.bk, {sql.idiv(str(_ERROR_SCALE), 'e.k')} AS weight,
+                   'error' AS how
             FROM origins o JOIN err_units e USING (unit_id) WHERE NOT o.timeout),
         per AS (
-            SELECT w, anom, gs, gop, unit_id, any_value(trace_id) AS trace_id, ns, nop, nk, pns, pnop, pnk,
+            SELECT w, anom, gs, gop, unit_id, {sql.any_value('trace_id')} AS trace_id,
+                   ns, nop, nk, pns, pnop, pnk,
                    coalesce(sum(self_ns) FILTER (WHERE crit), 0) AS s, count(*) FILTER (WHERE crit) AS c,
                    sum(self_ns) AS s_all, count(*) AS c_all
             FROM {table} GROUP BY ALL),
@@ -206,7 +219,7 @@ def _read(store: Store, table: str, out: UnitBlameRows) -> None:
         SELECT w, bs, bop, bk, how,
                CASE WHEN how = 'error' THEN sum(weight) / {_ERROR_SCALE}.0 ELSE CAST(sum(weight) AS DOUBLE) END
                    AS weight,
-               count(DISTINCT unit_id) AS units, arg_max(trace_id, (weight, trace_id)) AS exemplar
+               count(DISTINCT unit_id) AS units, {sql.arg_max('trace_id', '(weight, trace_id)')} AS exemplar
         FROM allb GROUP BY w, bs, bop, bk, how ORDER BY w, bs, bop, bk, how""")
     out.sampled = store.query(f"""
         WITH err_units AS (SELECT DISTINCT unit_id FROM {table}
@@ -220,13 +233,13 @@ def _read(store: Store, table: str, out: UnitBlameRows) -> None:
                    AS slow90
         FROM {table} GROUP BY w""")
     out.self_time = store.query(f"""
-            SELECT w, ns, nop, nk, count(*) AS n, quantile_cont(self_ns, 0.9) AS p90,
+            SELECT w, ns, nop, nk, count(*) AS n, {sql.quantile('self_ns', 0.9)} AS p90,
                    count(*) FILTER (WHERE err AND NOT child_err) AS own_errors
             FROM {table} GROUP BY ALL""")
     # `hit`: bad units in which the node itself failed or, on the critical path, took longer than
     # its baseline p90 (a bad unit that passed through a healthy node is no evidence of the path)
     out.paths = store.query(f"""
-            WITH base AS (SELECT ns, nop, nk, quantile_cont(self_ns, 0.9) AS p90 FROM {table}
+            WITH base AS (SELECT ns, nop, nk, {sql.quantile('self_ns', 0.9)} AS p90 FROM {table}
                           WHERE w = 'b' GROUP BY ALL)
             SELECT CASE WHEN x.nk = '{GAP}' THEN x.nop ELSE x.ns END AS node,
                    x.path || CASE WHEN x.nk = '{GAP}' THEN ' > ' || x.nop
