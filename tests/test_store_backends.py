@@ -433,3 +433,54 @@ def test_stages_on_every_backend(store):
         assert store.query(f"SELECT count(*) AS c FROM {kept}")[0]["c"] == 3
     with pytest.raises(Exception):  # noqa: B017 (each engine raises its own error for a missing table)
         store.query(f"SELECT count(*) AS c FROM {kept}")
+
+
+def test_question_modules_answer_alike_on_both_backends(tmp_path, shop_errors):
+    """Each store question the investigation and the UI ask, spelled per engine, gives the same rows
+    (samples taken whole: each engine hashes with its own function, so samples differ)."""
+    from interplay.store import entry_points, evidence, log_templates, telemetry
+    from interplay.store.interactions import window_spans
+
+    def rounded(v):  # the engines' quantiles may differ in the last bit of a float
+        if isinstance(v, float):
+            return float(f"{v:.9g}")
+        if isinstance(v, dict):
+            return {k: rounded(x) for k, x in v.items()}
+        return [rounded(x) for x in v] if isinstance(v, list) else v
+
+    def normal(rows):
+        return sorted(json.dumps(rounded(r), sort_keys=True, default=str) for r in rows)
+
+    def ask(store) -> dict:
+        lo, hi = (store.query("SELECT min(start_ns) AS a, max(start_ns) AS b FROM spans")[0][k] for k in "ab")
+        mid = (lo + hi) // 2
+        base, inc = TimeRange(lo, mid), TimeRange(mid, hi + 1)
+        out = {"extent": entry_points.data_extent(store, TimeRange()),
+               "onset": normal(entry_points.onset_buckets(store, lo, hi + 1, (hi - lo) // 20 + 1, 20, None)),
+               "stats": normal(entry_points.entry_stats(store, base, inc, None, "units")),
+               "peers": normal(entry_points.peer_stats(store, inc, None)),
+               "templates": normal(log_templates.template_counts(store, base, inc)),
+               "buckets": telemetry.service_buckets(store),
+               "series": telemetry.series(store, "payment", None, TimeRange()),
+               "entry_series": telemetry.entry_series(store, [{"service": "frontend"}], TimeRange(lo, hi + 1)),
+               "metrics": normal(evidence.metric_values(store, base, inc)),
+               "points": normal(evidence.metric_points(store, TimeRange()))}
+        with window_spans(store, {"baseline": base, "incident": inc}) as s:
+            out["marks"] = normal(evidence.error_marks(store, s, 17))
+            out["mark_buckets"] = normal(evidence.error_mark_buckets(store, s, 17, lo, (hi - lo) // 10 + 1, 10))
+            out["gaps"] = normal(evidence.edge_gap_samples(store, s, 10**6))
+            out["complete"] = evidence.trace_completeness(store, s)
+            with evidence.unit_paths(store, s) as units:
+                out["terminals"] = normal(evidence.path_terminals(store, units))
+                out["calls"] = normal(evidence.unit_calls(store, units, 10**6))
+        return out
+
+    ips = _ingest_both(tmp_path, shop_errors)
+    try:
+        duck, ch = (ask(ips[b].store) for b in BACKENDS)
+    finally:
+        for ip in ips.values():
+            ip.close()
+    for key in duck:
+        assert rounded(duck[key]) == rounded(ch[key]), key
+    assert duck["marks"] and duck["terminals"] and duck["onset"]

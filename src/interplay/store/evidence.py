@@ -129,16 +129,19 @@ def error_mark_buckets(store: Store, spans_table: str, min_severity: int, lo: in
                        buckets: int) -> list[dict[str, Any]]:
     """`error_marks` per time bucket `w` (0 .. buckets - 1, `width` ns each from lo) instead of window."""
     return _error_marks(store, spans_table, min_severity,
-                        f"least(greatest((start_ns - ?) // ?, 0), {int(buckets) - 1})", [lo, width])
+                        f"least(greatest({store.sql.idiv('(start_ns - ?)', '?')}, 0), {int(buckets) - 1})",
+                        [lo, width])
 
 
 def _error_marks(store: Store, s: str, min_severity: int, group: str, params: list[Any]) -> list[dict[str, Any]]:
+    sql = store.sql
     return store.query(f"""
         WITH el AS (SELECT DISTINCT trace_id, span_id FROM logs
                     WHERE severity_number >= {int(min_severity)} AND span_id IS NOT NULL AND span_id <> ''
                       AND trace_id IN (SELECT trace_id FROM {s})),
         visits AS (SELECT x.trace_id AS trace_id, x.service AS service, min(x.start_ns) AS start_ns,
-                          arg_min(x.w, x.start_ns) AS w, bool_or(x.exc OR el.span_id IS NOT NULL) AS marked
+                          {sql.arg_min('x.w', 'x.start_ns')} AS w,
+                          {sql.bool_or('x.exc OR el.span_id IS NOT NULL')} AS marked
                    FROM {s} x LEFT JOIN el ON el.trace_id = x.trace_id AND el.span_id = x.span_id
                    WHERE NOT x.err
                    GROUP BY x.trace_id, x.service)
