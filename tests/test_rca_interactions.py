@@ -210,11 +210,11 @@ def test_consumer_lag_with_no_entry_point_moving_is_found_blind(tmp_path):
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 3 * MIN
 
 
-def pooled_checkout(tb, t, bad, rng):
+def pooled_checkout(tb, t, bad, rng, queued_ms=300):
     """checkout waits for a worker before any work; after the onset payment gets slow and holds
     checkout's workers, so the wait grows on every checkout request, even those not paying."""
     root = tb.span("checkout", "POST /checkout", duration_ms=0)
-    wait = jitter(rng, 300) if bad else jitter(rng, 1)
+    wait = jitter(rng, queued_ms) if bad else jitter(rng, 1)
     end = wait + 1
     c = root.child("checkout", "call cart", kind="CLIENT", offset_ms=end, duration_ms=4)
     c.child("cart", "GET /cart", kind="SERVER", offset_ms=0.5, duration_ms=3)
@@ -227,8 +227,11 @@ def pooled_checkout(tb, t, bad, rng):
     root.end_ns = root.start_ns + int(end * 1e6)
 
 
-def test_caller_whose_pool_a_slow_callee_fills_is_its_victim(tmp_path):
-    ip = load(tmp_path, requests(pooled_checkout))
+@pytest.mark.parametrize("queued_ms", [300, 60_000])
+def test_caller_whose_pool_a_slow_callee_fills_is_its_victim(tmp_path, queued_ms):
+    """Also when the queue for a worker grows to a minute: payment's extra second is then a sliver
+    of the symptom's extra time, but all of what happened below checkout."""
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: pooled_checkout(tb, t, bad, rng, queued_ms)))
     r = ip.investigate()
     assert top(r)[0] == "payment", top(r)
     assert any(m["from"] == "checkout" and m["to"] == "payment" for m in r["load_moves"])

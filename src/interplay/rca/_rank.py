@@ -175,6 +175,9 @@ def hand_back_waiting(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[d
         own = s.get("latency", 0.0)
         if own <= 0:
             continue
+        # latency found anywhere but in the caller: a pool that waits for minutes leaves its callee's
+        # seconds a sliver of the whole, but still most of what happened below it
+        elsewhere = sum(t.get("latency", 0.0) for n, t in shares.items() if n != name)
         rises: dict[str, float] = {}
         for e in ctx.graph.get("edges", []):
             b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
@@ -185,7 +188,8 @@ def hand_back_waiting(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[d
                 / max(b.get("rate", 0.0) * b.get("p50_ms", 0.0), 1e-9)
             # the callee's own slowness must be on the symptom's critical path too: a slower call
             # running beside longer work is not what the caller waits for
-            on_path = shares.get(e["callee"], {}).get("latency", 0.0) >= 0.02
+            callee_latency = shares.get(e["callee"], {}).get("latency", 0.0)
+            on_path = callee_latency >= 0.02 or (callee_latency > 0 and callee_latency >= elsewhere / 2)
             if slower >= WAIT_RISE and in_flight >= WAIT_RISE and i.get("calls", 0) >= 5 and on_path:
                 rises[e["callee"]] = rises.get(e["callee"], 0.0) + in_flight
         total = sum(rises.values())
