@@ -58,17 +58,17 @@ def run_case(truth_path: str, csv_dir: str | None = None, guided: bool = False) 
     began = time.perf_counter()
     result = ip.investigate()
     seconds = time.perf_counter() - began
-    ranked = [c["service"] for c in result["root_causes"]]
-    onset = result["onset"]
+    ranked = [c.service for c in result.root_causes]
+    onset = result.onset
     ranked_at = None
     if guided:  # told the symptom an alert would name and the injected time
         from interplay.timeutil import parse_time_ns
         at = parse_time_ns(truth["injected_at"], where="truth injected_at") if truth["injected_at"] else None
-        ranked_at = [c["service"] for c in ip.investigate(symptom=truth["symptom"], at_ns=at)["root_causes"]]
+        ranked_at = [c.service for c in ip.investigate(symptom=truth["symptom"], at_ns=at).root_causes]
     naive = ip.store.query("""SELECT service, count(*) AS n FROM spans
                               WHERE status_code = 'ERROR' AND start_ns >= ? GROUP BY service
                               ORDER BY n DESC, service LIMIT 5""",
-                           [result["windows"]["incident"]["since_ns"]])
+                           [result.windows.incident.since_ns])
     export = None
     if csv_dir:  # the same case as an RCAEval metrics CSV, for the baselines
         sys.path.insert(0, str(BENCH))
@@ -104,11 +104,11 @@ def run_real_case(case_dir: str, csv_dir: str | None = None) -> dict:
         began = time.perf_counter()
         result = ip.investigate(at_ns=at)
         out["seconds" if at is None else "seconds_at"] = round(time.perf_counter() - began, 3)
-        out[key] = [c["service"] for c in result["root_causes"]]
-        out["chain" if at is None else "chain_at"] = [h["service"] for h in result["root_causes"][0]["chain"]] \
-            if result["root_causes"] else []
+        out[key] = [c.service for c in result.root_causes]
+        out["chain" if at is None else "chain_at"] = [h.service for h in result.root_causes[0].chain] \
+            if result.root_causes else []
         if at is None:
-            out["onset"] = result["onset"]
+            out["onset"] = result.onset
     # naive: the service with the most error spans after the injection (no status here: often empty)
     out["naive"] = [r["service"] for r in ip.store.query(
         """SELECT service, count(*) AS n FROM spans WHERE status_code = 'ERROR' AND start_ns >= ?

@@ -154,8 +154,8 @@ def read_one(target: str, work: Path) -> dict:
         def run(symptom=symptom, label=label):
             found[label] = investigate(store, symptom)
         out["queries"][label] = _timed(run, repeat=2)
-        causes = found[label]["root_causes"]
-        out.setdefault("top_cause", {})[label] = causes[0]["service"] if causes else None
+        causes = found[label].root_causes
+        out.setdefault("top_cause", {})[label] = causes[0].service if causes else None
     out["read_peak_rss_mb"] = _peak_rss_mb()
     store.close()
     return out

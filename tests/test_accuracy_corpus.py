@@ -12,6 +12,7 @@ from datetime import datetime
 import pytest
 
 from interplay.api import Interplay
+from interplay.model_results import to_json
 from interplay.testbed import CLASSIC_FAULTS, TOPOLOGIES, simulate_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # a corpus and 32 investigations
@@ -33,10 +34,10 @@ def ranks(corpus) -> dict[str, dict[str, int | None]]:
         ip = Interplay.open(":memory:")
         ip.ingest_file(out / case["files"]["otlp"])
         ip.ingest_file(out / case["files"]["changes"])
-        blind = [c["service"] for c in ip.investigate()["root_causes"]]
+        blind = [c["service"] for c in to_json(ip.investigate())["root_causes"]]
         onset = datetime.fromisoformat(case["injected_at"].replace("Z", "+00:00"))
-        guided = [c["service"] for c in ip.investigate(symptom=case["symptom"],
-                                                       at_ns=int(onset.timestamp() * 1e6) * 1000)["root_causes"]]
+        guided = [c["service"] for c in to_json(ip.investigate(symptom=case["symptom"],
+                                                       at_ns=int(onset.timestamp() * 1e6) * 1000))["root_causes"]]
         ip.close()
         truth = case["service"]
         result[case["scenario"]] = {mode: ranked.index(truth) + 1 if truth in ranked else None

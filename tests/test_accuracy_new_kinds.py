@@ -15,6 +15,7 @@ from datetime import datetime
 import pytest
 
 from interplay.api import Interplay
+from interplay.model_results import to_json
 from interplay.testbed import FAULTS, TOPOLOGIES, simulate_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]  # 54 cases, 108 investigations
@@ -35,9 +36,9 @@ def ranks(tmp_path_factory) -> dict[str, dict]:
         ip.ingest_file(out / case["files"]["otlp"])
         if (out / case["files"]["changes"]).stat().st_size:
             ip.ingest_file(out / case["files"]["changes"])
-        blind = [c["service"] for c in ip.investigate()["root_causes"]]
-        guided = [c["service"] for c in ip.investigate(symptom=case["symptom"],
-                                                       at_ns=_ns(case["injected_at"]))["root_causes"]]
+        blind = [c["service"] for c in to_json(ip.investigate())["root_causes"]]
+        guided = [c["service"] for c in to_json(ip.investigate(symptom=case["symptom"],
+                                                       at_ns=_ns(case["injected_at"])))["root_causes"]]
         ip.close()
         result[case["scenario"]] = {"fault": case["fault"], "bare": case["bare"], "truth": case["service"],
                                     "blind": _rank(blind, case["service"]), "guided": _rank(guided, case["service"])}

@@ -21,9 +21,9 @@ def tool_loop_case(tmp_path_factory):
 def test_agent_loop_is_the_root_cause_and_its_runs_are_named(tool_loop_case):
     ip, truth = tool_loop_case
     result = ip.investigate()
-    top = result["root_causes"][0]
-    assert top["service"] == truth["service"]
-    runs = top["agent_runs"]
+    top = result.root_causes[0]
+    assert top.service == truth["service"]
+    runs = top.agent_runs
     assert runs
     looping = [ip.agent_run(run_id) for run_id in runs]
     assert all(run["run_id"] in runs for run in looping)

@@ -12,6 +12,7 @@ from interplay.api import Interplay
 from interplay.backend import Backend
 from interplay.client import RemoteInterplay
 from interplay.model import TimeRange
+from interplay.model_results import to_json
 from interplay.report_charts import charts_html
 from interplay.server.app import ServerState, create_app
 from interplay.server.writer import Writer
@@ -70,11 +71,11 @@ def test_a_server_answers_as_the_file_it_holds(hubs):
 def test_investigations_are_kept_in_one_place_and_chart_through_a_server(hubs):
     local, remote = hubs
     result = remote.investigate(symptom="frontend")
-    assert result["id"] and remote.keep_investigation(result, source="api") == result["id"]
+    assert result.id and remote.keep_investigation(result, source="api") == result.id
     # kept by the server in the hub's table: the local hub and the server see the same record
     for hub in (local, remote):
-        record = hub.kept_investigation(result["id"])
-        assert record["source"] == "api" and record["result"]["root_causes"] == result["root_causes"]
-        assert [r["id"] for r in hub.investigations()] == [result["id"]]
+        record = hub.kept_investigation(result.id)
+        assert record["source"] == "api" and record["result"]["root_causes"] == to_json(result.root_causes)
+        assert [r["id"] for r in hub.investigations()] == [result.id]
     html = charts_html(remote, result)
     assert "<svg" in html and html == charts_html(local, result)

@@ -13,6 +13,7 @@ import chdb  # noqa: F401  (not installed: these tests fail, never skip)
 import pytest
 
 from interplay.model import InterplayError
+from interplay.model_results import to_json
 from interplay.store import telemetry as queries
 from interplay.store._ch_schema import exporter_ddl
 from interplay.store._ch_transport import ChdbTransport
@@ -180,7 +181,7 @@ def test_read_only_over_each_generation(tmp_path, generation):
         logs = store.query("SELECT service, body, trace_id, attributes FROM logs WHERE severity_number >= 17")
         assert logs and all(r["service"] == "payments" and r["trace_id"] for r in logs)
         from interplay.rca import investigate
-        r = investigate(store)
+        r = to_json(investigate(store))
         assert r["root_causes"][0]["service"] == "payments", [c["service"] for c in r["root_causes"]]
         # read-only: nothing created, nothing changed, no database of Interplay's own
         assert store.transport.query_arrow(_SNAPSHOT).to_pylist() == before

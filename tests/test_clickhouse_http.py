@@ -22,6 +22,7 @@ from conftest import free_port, run_cli, start_server
 from interplay.api import Interplay
 from interplay.migrate import migrate
 from interplay.model import StoreUnavailable
+from interplay.model_results import to_json
 from interplay.store import telemetry as queries
 from interplay.store._ch_transport import ClickHouseError
 from interplay.store.open import open_store
@@ -74,7 +75,7 @@ def test_queries_and_investigation_equal_to_chdb(tmp_path, clickhouse_http, simu
             assert http.traces(limit=50, **kw) == local.traces(limit=50, **kw)
         tid = http.traces(limit=1, errors_only=True)[0]["trace_id"]
         assert http.trace(tid) == local.trace(tid)
-        got, want = http.investigate(), local.investigate()
+        got, want = to_json(http.investigate()), to_json(local.investigate())
         assert got["root_causes"] == want["root_causes"] and got["root_causes"][0]["service"] == "payment"
     finally:
         http.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 import chdb  # noqa: F401  (not installed: these tests fail, never skip)
 import pytest
 
+from interplay.model_results import to_json
 from interplay.store import telemetry as queries
 from interplay.store.clickhouse import ClickHouseStore
 from interplay.store.open import open_store
@@ -191,7 +192,7 @@ def test_investigation_over_exporter_rows(tmp_path):
         store.transport.command(_exporter_incident_sql())
         assert store.counts()["spans"] == 360 * 6
         from interplay.rca import investigate
-        r = investigate(store)
+        r = to_json(investigate(store))
         top = r["root_causes"][0]
         assert top["service"] == "payments", [c["service"] for c in r["root_causes"]]
         assert "frontend" in json.dumps(top["chain"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from interplay.model import TimeRange
+from interplay.model_results import to_json
 from test_rca_helpers import MIN, ONSET, T0, jitter, load, logs_request, requests
 
 
@@ -26,7 +27,7 @@ def chain_cart_errors(tb, t, bad, rng):
 
 def test_most_errors_upstream_is_not_root(tmp_path):
     ip = load(tmp_path, requests(chain_cart_errors))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "cart"
     errors = ip.store.query("SELECT service, count(*) AS n FROM spans WHERE status_code = 'ERROR' "
                             "GROUP BY service ORDER BY n DESC")
@@ -48,13 +49,13 @@ def slow_callee(tb, t, bad, rng):
 
 def test_slow_caller_is_slow_because_of_its_callee(tmp_path):
     ip = load(tmp_path, requests(slow_callee))
-    r = ip.investigate(symptom="frontend")
+    r = to_json(ip.investigate(symptom="frontend"))
     assert top(r)[0] == "catalog"
     ev = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "self_time"]
     assert ev and ev[0]["after"] > 10 * ev[0]["before"]
     assert abs(r["root_causes"][0]["score"]) > 0.5
     # the onset was found without being told
-    assert abs(ip.investigate()["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
+    assert abs(to_json(ip.investigate())["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
 
 
 def fan_out(tb, t, bad, rng):
@@ -73,7 +74,7 @@ def fan_out(tb, t, bad, rng):
 
 def test_concurrent_fan_out_blames_the_critical_path(tmp_path):
     ip = load(tmp_path, requests(fan_out))
-    r = ip.investigate(symptom="frontend:GET /")
+    r = to_json(ip.investigate(symptom="frontend:GET /"))
     ranked = top(r)
     assert ranked[0] == "frontend"
     assert "b" not in ranked[:1]
@@ -85,7 +86,7 @@ def test_deploy_twenty_minutes_before_is_a_decoy(tmp_path):
     changes = [{"time": (ONSET - 20 * MIN) / 1e9, "service": "frontend", "kind": "deploy",
                 "description": "deploy frontend 2.0", "version": "2.0"}]
     ip = load(tmp_path, requests(slow_callee), changes=changes)
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "catalog"
     decoy = [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "change"]
     assert all(e["weight"] < 0.01 for e in decoy)
@@ -95,7 +96,7 @@ def test_close_deploy_is_evidence(tmp_path):
     changes = [{"time": (ONSET - 30 * 10**9) / 1e9, "service": "cart", "kind": "deploy",
                 "description": "deploy cart 1.1", "version": "1.1"}]
     ip = load(tmp_path, requests(chain_cart_errors), changes=changes)
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "cart"
     assert any(e["type"] == "change" and e["weight"] > 0.03 for e in r["root_causes"][0]["evidence"])
 
@@ -106,7 +107,7 @@ def test_orphan_spans_do_not_crash_and_lower_completeness(tmp_path):
         if rng.random() < 0.3:
             tb.span("catalog", "GET /orphan", kind="SERVER", parent="00000000000000ff", duration_ms=3)
     ip = load(tmp_path, requests(with_orphans))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "catalog"
     assert r["data_completeness"]["complete_share"] < 0.9
 
@@ -130,7 +131,7 @@ def agent_loop(tb, t, bad, rng):
 
 def test_load_from_a_looping_caller_is_blamed_on_the_caller(tmp_path):
     ip = load(tmp_path, requests(agent_loop))
-    r = ip.investigate(symptom="web")
+    r = to_json(ip.investigate(symptom="web"))
     assert top(r)[0] == "agent"
     assert r["load_moves"] and r["load_moves"][0]["to"] == "agent"
     assert any(e["type"] == "rate_shift" for c in r["root_causes"] for e in c["evidence"])
@@ -159,7 +160,7 @@ def test_saturation_and_log_templates_and_metrics(tmp_path):
     p = tmp_path / "m.jsonl"
     p.write_text(json.dumps(metrics) + "\n")
     ip.ingest_file(p)
-    r = ip.investigate(symptom="web")
+    r = to_json(ip.investigate(symptom="web"))
     assert top(r)[0] == "api"
     types = {e["type"] for e in r["root_causes"][0]["evidence"]}
     assert {"self_time", "saturation", "log_template", "metric_shift"} <= types
@@ -167,7 +168,7 @@ def test_saturation_and_log_templates_and_metrics(tmp_path):
 
 def test_given_time_and_window(tmp_path):
     ip = load(tmp_path, requests(slow_callee))
-    r = ip.investigate(symptom="frontend", at_ns=ONSET, window=TimeRange(T0 + 10 * MIN, T0 + 40 * MIN))
+    r = to_json(ip.investigate(symptom="frontend", at_ns=ONSET, window=TimeRange(T0 + 10 * MIN, T0 + 40 * MIN)))
     assert r["onset_source"] == "given"
     assert r["windows"]["baseline"]["since_ns"] == T0 + 10 * MIN
     assert top(r)[0] == "catalog"
@@ -191,7 +192,7 @@ def shared_slow_db(tb, t, bad, rng):
 
 def test_chain_follows_the_caller_the_incident_hurt_most(tmp_path):
     ip = load(tmp_path, requests(shared_slow_db))
-    r = ip.investigate(symptom="frontend")
+    r = to_json(ip.investigate(symptom="frontend"))
     cause = r["root_causes"][0]
     assert cause["service"] == "postgres"
     # reports slowed far more per call (×600 against ×100), but catalog carried most of the harm
@@ -208,7 +209,7 @@ def test_new_service_version_without_a_change_event_is_evidence(tmp_path):
         c.child("cart", "GET /cart", kind="SERVER", offset_ms=0.5, duration_ms=7, error=bad,
                 version="1.5.0" if late else "1.4.0")
         root.error = bad
-    r = load(tmp_path, requests(build)).investigate()
+    r = to_json(load(tmp_path, requests(build)).investigate())
     assert top(r)[0] == "cart"
     seen = [e for c in r["root_causes"] for e in c["evidence"] if e.get("kind") == "version"]
     assert [(e["service"], e["version"]) for e in seen] == [("cart", "1.5.0")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from interplay.model import InvalidInput, NotFound
+from interplay.model_results import to_json
 from interplay.timeutil import format_time
 from test_rca_helpers import MIN, ONSET, T0, jitter, load, requests
 
@@ -37,7 +38,7 @@ def two_callers_of_currency(tb, t, bad, rng):
 
 def test_network_delay_between_spans_is_blamed_on_the_service_every_caller_waits_for(tmp_path):
     ip = load(tmp_path, requests(two_callers_of_currency))
-    for r in (ip.investigate(), ip.investigate(symptom="frontend", at_ns=ONSET)):
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(symptom="frontend", at_ns=ONSET))):
         assert top(r)[0] == "currency", top(r)
         gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
         assert {e["caller"] for e in gaps} == {"frontend", "checkout"}
@@ -64,7 +65,7 @@ def product_page_cut_short(tb, t, bad, rng):
 
 def test_calls_that_stop_after_one_callee_point_at_that_callee(tmp_path):
     ip = load(tmp_path, requests(product_page_cut_short))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "catalog", top(r)
     cause = r["root_causes"][0]
     shift = [e for e in cause["evidence"] if e["type"] == "path_shift"]
@@ -109,7 +110,7 @@ def test_a_write_skipped_after_a_callees_answer_points_at_that_callee(tmp_path):
     steps per request count it, and per entry operation, so orders' other, shorter operation
     does not blur the change."""
     ip = load(tmp_path, requests(order_write_skipped))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "inventory", top(r)
     shift = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "path_shift"]
     assert shift and shift[0]["caller"] == "orders" and "POST /orders" in shift[0]["summary"]
@@ -145,7 +146,7 @@ def test_the_chain_ends_at_the_symptom_operation_its_requests_came_in_by(tmp_pat
     """Both of frontend's operations went wrong, GET / the most; catalog's chain is the path of
     POST /cart's requests, and its last hop names POST /cart, not the symptom's strongest operation."""
     ip = load(tmp_path, requests(two_pages_two_faults))
-    r = ip.investigate(symptom="frontend")
+    r = to_json(ip.investigate(symptom="frontend"))
     catalog = next(c for c in r["root_causes"] if c["service"] == "catalog")
     assert [h["service"] for h in catalog["chain"]] == ["catalog", "cart", "frontend"]
     assert catalog["chain"][-1]["operation"] == "POST /cart", catalog["chain"]
@@ -173,7 +174,7 @@ def test_failures_that_moved_without_rising_explain_nothing(tmp_path):
     """Shares are of the symptom's rise: where failures only changed origin, no node explains more
     than there is (an unbounded share once ranked such a node at a score of a million)."""
     ip = load(tmp_path, requests(failures_move_between_callees))
-    r = ip.investigate(symptom="frontend", at_ns=ONSET)
+    r = to_json(ip.investigate(symptom="frontend", at_ns=ONSET))
     assert all(c["score"] <= 1.5 and c["explains"]["errors"] <= 1.0 for c in r["root_causes"]), \
         [(c["service"], c["score"]) for c in r["root_causes"]]
 
@@ -202,7 +203,7 @@ def test_consumer_lag_with_no_entry_point_moving_is_found_blind(tmp_path):
         traces += [tb, orders_queue(tb, t, t >= ONSET, rng)]
         t += int(3e9)
     ip = load(tmp_path, traces)
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "email", top(r)
     lag = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "queue_lag"]
     assert lag and lag[0]["producer"] == "checkout" and lag[0]["lag_seconds"] > 10
@@ -232,7 +233,7 @@ def test_caller_whose_pool_a_slow_callee_fills_is_its_victim(tmp_path, queued_ms
     """Also when the queue for a worker grows to a minute: payment's extra second is then a sliver
     of the symptom's extra time, but all of what happened below checkout."""
     ip = load(tmp_path, requests(lambda tb, t, bad, rng: pooled_checkout(tb, t, bad, rng, queued_ms)))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "payment", top(r)
     assert any(m["from"] == "checkout" and m["to"] == "payment" for m in r["load_moves"])
 
@@ -250,7 +251,7 @@ def cart_throws(tb, t, bad, rng):
 def test_exceptions_without_span_status_point_at_where_they_begin(tmp_path):
     ip = load(tmp_path, requests(cart_throws))
     assert not ip.store.query("SELECT 1 AS x FROM spans WHERE status_code = 'ERROR' LIMIT 1")
-    r = ip.investigate(at_ns=ONSET)
+    r = to_json(ip.investigate(at_ns=ONSET))
     assert top(r)[0] == "cart", top(r)
     surge = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "exception_surge"]
     assert surge and surge[0]["after"] > surge[0]["before"]
@@ -267,7 +268,7 @@ def test_blind_the_onset_is_dated_where_exceptions_without_status_begin(tmp_path
         if t >= ONSET + 5 * MIN:
             tb.spans[0].end_ns += int(jitter(rng, 3) * 1e6)
     ip = load(tmp_path, requests(build))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "cart", top(r)
     assert "exception events" in r["onset_source"] and "cart" in r["onset_source"]
     onset = r["windows"]["incident"]["since_ns"]
@@ -290,7 +291,7 @@ def test_exceptions_are_counted_per_request_not_diluted_by_inner_spans(tmp_path)
     """One request in ten newly throws in cart: a tenth of its requests, though under a hundredth of
     its spans (each request runs a dozen queries). It is a surge of failing requests."""
     ip = load(tmp_path, requests(cart_throws_among_its_queries))
-    r = ip.investigate(at_ns=ONSET)
+    r = to_json(ip.investigate(at_ns=ONSET))
     surge = [e for c in r["root_causes"] if c["service"] == "cart" for e in c["evidence"]
              if e["type"] == "exception_surge"]
     assert surge and "requests" in surge[0]["summary"], [(c["service"], c["summary"]) for c in r["root_causes"]]
@@ -300,19 +301,19 @@ def test_exceptions_are_counted_per_request_not_diluted_by_inner_spans(tmp_path)
 def test_time_outside_the_data_and_a_symptom_with_no_requests_are_errors(tmp_path):
     ip = load(tmp_path, requests(product_page_cut_short, minutes=10))
     with pytest.raises(InvalidInput, match="outside the data"):
-        ip.investigate(at_ns=T0 + 60 * MIN)
+        to_json(ip.investigate(at_ns=T0 + 60 * MIN))
     with pytest.raises(NotFound, match="no requests"):
-        ip.investigate(symptom="nosuchservice", at_ns=T0 + 5 * MIN)
-    assert ip.investigate(at_ns=T0 + 5 * MIN)["onset"] == format_time(T0 + 5 * MIN)
+        to_json(ip.investigate(symptom="nosuchservice", at_ns=T0 + 5 * MIN))
+    assert to_json(ip.investigate(at_ns=T0 + 5 * MIN))["onset"] == format_time(T0 + 5 * MIN)
 
 
 def test_no_change_is_said_to_be_too_thin_to_rank(tmp_path):
     ip = load(tmp_path, requests(lambda tb, t, bad, rng: product_page_cut_short(tb, t, False, rng)))
-    strength = ip.investigate()["evidence_strength"]
+    strength = to_json(ip.investigate())["evidence_strength"]
     assert strength["rankable"] is False and "too thin to rank" in strength["note"]
-    short = ip.investigate(at_ns=T0 + 30 * 10**9)["evidence_strength"]
+    short = to_json(ip.investigate(at_ns=T0 + 30 * 10**9))["evidence_strength"]
     assert short["baseline_seconds"] < 60 and "only" in short["note"]
-    cut = load(tmp_path, requests(product_page_cut_short), name="cut").investigate()["evidence_strength"]
+    cut = to_json(load(tmp_path, requests(product_page_cut_short), name="cut").investigate())["evidence_strength"]
     assert cut["rankable"] is True and cut["other_symptoms"][0]["kind"] == "path"
 
 
@@ -320,13 +321,13 @@ def test_a_fault_running_since_the_data_begins_is_found_by_comparing_peers(tmp_p
     """No baseline: every call to currency waits ~400 ms from the first trace on. With nothing
     before to compare, the edges into currency stand out from every other edge of the system."""
     ip = load(tmp_path, requests(lambda tb, t, bad, rng: two_callers_of_currency(tb, t, True, rng), minutes=5))
-    for r in (ip.investigate(at_ns=T0), ip.investigate(at_ns=T0 - 2 * MIN), ip.investigate()):
+    for r in (to_json(ip.investigate(at_ns=T0)), to_json(ip.investigate(at_ns=T0 - 2 * MIN)), to_json(ip.investigate())):
         assert top(r)[0] == "currency", top(r)
         assert "no baseline" in r["evidence_strength"]["note"] or "peers" in r["onset_source"]
         gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
         assert {e["caller"] for e in gaps} == {"frontend", "checkout"}
     with pytest.raises(InvalidInput, match="outside the data"):
-        ip.investigate(at_ns=T0 - 60 * MIN)  # an hour off for five minutes of data: a mistake
+        to_json(ip.investigate(at_ns=T0 - 60 * MIN))  # an hour off for five minutes of data: a mistake
 
 
 def test_blind_a_fault_standing_out_from_the_start_outweighs_a_weaker_change_later(tmp_path):
@@ -339,16 +340,16 @@ def test_blind_a_fault_standing_out_from_the_start_outweighs_a_weaker_change_lat
         if t >= T0 + 2 * MIN and rng.random() < 0.3:
             tb.spans[0].error = True
     ip = load(tmp_path, requests(build, minutes=6))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "currency", top(r)
     assert "peers" in r["onset_source"] and "was weaker than what stands out" in r["evidence_strength"]["note"]
-    later = ip.investigate(at_ns=T0 + 2 * MIN)  # told when: that reading is taken as given
+    later = to_json(ip.investigate(at_ns=T0 + 2 * MIN))  # told when: that reading is taken as given
     assert "given" in later["onset_source"] and "frontend" in top(later)[:2]
 
 
 def test_healthy_data_with_no_baseline_is_not_blamed_on_anyone_clearly(tmp_path):
     ip = load(tmp_path, requests(lambda tb, t, bad, rng: two_callers_of_currency(tb, t, False, rng), minutes=5))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert r["evidence_strength"]["rankable"] is False
     assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
 
@@ -372,7 +373,7 @@ def test_with_no_before_no_caller_is_said_to_send_a_surge_of_calls(tmp_path):
     """No baseline at all: every call is "new", which is no evidence of a rise. The failures are
     cart's, as its peers show; the entry service must not take the blame for "a surge of calls"."""
     ip = load(tmp_path, requests(cart_failing_from_the_start, minutes=5))
-    r = ip.investigate(at_ns=T0)
+    r = to_json(ip.investigate(at_ns=T0))
     assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
     assert not r["load_moves"] and not [c for c in r["root_causes"] if "surge of calls" in c["summary"]]
 
@@ -398,7 +399,7 @@ def test_blind_with_no_change_anywhere_the_peers_order_is_the_guess(tmp_path):
     as an edge or a resource. The failing requests, compared with their peers, still say where
     they fail; that order is given, and said to be a guess."""
     ip = load(tmp_path, requests(cart_failing_from_the_start, minutes=20))
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert top(r)[0] == "cart", top(r)
     assert "peers" in r["onset_source"]
     assert r["evidence_strength"]["rankable"] is False and "guess" in r["evidence_strength"]["note"]
@@ -409,7 +410,7 @@ def test_a_gap_no_peer_places_is_split_between_caller_and_callee(tmp_path):
     frontend -> currency is currency's network or frontend's own handling: it is split, and the
     frontend's own slower handler decides (the callee used to take it all by default)."""
     ip = load(tmp_path, requests(frontend_slow_around_its_calls, minutes=5))
-    r = ip.investigate(at_ns=T0)
+    r = to_json(ip.investigate(at_ns=T0))
     assert top(r)[0] == "frontend", [(c["service"], c["summary"]) for c in r["root_causes"]]
 
 
@@ -430,7 +431,7 @@ def test_a_small_steady_wait_on_a_slow_call_is_not_a_fault_without_a_baseline(tm
     """With nothing before to compare, a gap that stands out from its peers but is a sliver of a
     call that takes seconds is the callee's distance, not a network fault."""
     ip = load(tmp_path, requests(calls_to_a_distant_model, minutes=10))
-    for r in (ip.investigate(), ip.investigate(at_ns=T0)):
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=T0))):
         assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
         assert not [o for o in r["evidence_strength"]["other_symptoms"] if o["suspect"] == "model"]
 
@@ -474,7 +475,7 @@ def test_a_service_whose_own_cpu_rose_and_stayed_up_is_a_suspect(tmp_path, colum
     from interplay.metrics_csv import ingest_rcaeval_csv
     ip = load(tmp_path, requests(slightly_slower_cart))
     ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart", column=column))
-    r = ip.investigate(at_ns=ONSET)
+    r = to_json(ip.investigate(at_ns=ONSET))
     assert top(r)[0] == "cart", top(r)
     shift = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "resource_shift"]
     assert shift and shift[0]["metric"] == column and shift[0]["after"] > 3 * shift[0]["before"]
@@ -497,7 +498,7 @@ def test_cpu_that_rose_by_a_fraction_is_not_a_resource_fault(tmp_path):
             r[col] = f"{float(r[col]) * 1.33:.3f}"
     csv.write_text(head + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
     ingest_rcaeval_csv(ip, csv)
-    r = ip.investigate(at_ns=ONSET)
+    r = to_json(ip.investigate(at_ns=ONSET))
     assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "resource_shift"]
 
 
@@ -510,7 +511,7 @@ def test_cpu_that_rose_under_a_surge_of_calls_points_at_who_sent_them(tmp_path):
     from interplay.metrics_csv import ingest_rcaeval_csv
     ip = load(tmp_path, requests(frontend_floods_cart))
     ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart"))
-    r = ip.investigate(at_ns=ONSET)
+    r = to_json(ip.investigate(at_ns=ONSET))
     resources = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "resources"]
     assert resources and resources[0]["suspect"] == "frontend", resources
     assert top(r)[0] == "frontend", top(r)
@@ -533,7 +534,7 @@ def agent_refused_by_llm(tb, t, bad, rng):
 
 def test_exceptions_of_a_caller_whose_calls_are_refused_point_at_what_refused_them(tmp_path):
     ip = load(tmp_path, requests(agent_refused_by_llm))
-    r = ip.investigate(at_ns=ONSET)
+    r = to_json(ip.investigate(at_ns=ONSET))
     assert top(r)[0] == "llm.example", [(c["service"], c["explains"]) for c in r["root_causes"]]
     surge = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "exceptions"]
     assert surge and surge[0]["suspect"] == "agent" and surge[0]["strength"] < 1.5  # reported, not begun

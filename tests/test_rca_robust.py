@@ -7,6 +7,7 @@ import pytest
 
 from interplay.api import Interplay
 from interplay.model import TimeRange
+from interplay.model_results import to_json
 from interplay.testbed import simulate
 from interplay.testing import TraceBuilder, traces_request
 from interplay.timeutil import parse_time_ns
@@ -31,12 +32,12 @@ def case(tmp_path_factory):
 
 def test_stray_span_hours_early_does_not_dilute_the_baseline(case):
     ip, truth, start = case
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert r["root_causes"][0]["service"] == truth["service"]
     assert r["windows"]["baseline"]["since_ns"] >= start
 
 
 def test_window_reaching_far_before_the_data(case):
     ip, truth, start = case
-    r = ip.investigate(window=TimeRange(start - 6 * HOUR, None))
+    r = to_json(ip.investigate(window=TimeRange(start - 6 * HOUR, None)))
     assert r["root_causes"][0]["service"] == truth["service"]

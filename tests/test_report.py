@@ -1,19 +1,24 @@
 from interplay.metrics_csv import ingest_rcaeval_csv, split_column
+from interplay.model_results import Investigation, from_json, to_json
 from interplay.report import render, render_graph
 
-RESULT = {
-    "symptom": {"given": None, "entry_points": [{"service": "frontend", "operation": "GET /<b>x</b>"}]},
+RESULT = from_json(Investigation, {
+    "symptom": {"given": None, "entry_points": [{"service": "frontend", "operation": "GET /<b>x</b>",
+                                                 "baseline": {}, "incident": {}}]},
     "onset": "2026-01-01T00:30:00.000Z", "onset_source": "detected",
-    "windows": {"baseline": {"since": "a", "until": "b"}, "incident": {"since": "b", "until": "c"}},
+    "windows": {"baseline": {"since": "a", "until": "b", "since_ns": 1, "until_ns": 2},
+                "incident": {"since": "b", "until": "c", "since_ns": 2, "until_ns": 3}},
+    "method": "traces", "load_moves": [],
     "root_causes": [{"rank": 1, "service": "<script>alert(1)</script>", "operation": "q", "kind": "service",
                      "score": 0.9, "summary": "p90 self-time 4 ms → 480 ms",
                      "chain": [{"service": "db", "operation": None, "effect": "slow"},
                                {"service": "frontend", "operation": None, "effect": "5xx 0.2% → 31%"}],
-                     "evidence": [{"type": "self_time", "summary": "<img src=x onerror=alert(1)>"}]}],
-    "data_completeness": {"traces": 10, "complete_share": 0.9, "spans": 40, "logs": 0, "metric_points": 0,
-                          "changes": 1},
+                     "evidence": [{"service": "db", "operation": None, "type": "self_time",
+                                   "summary": "<img src=x onerror=alert(1)>"}]}],
+    "data_completeness": {"traces": 10, "complete_traces": 9, "complete_share": 0.9, "spans": 40, "logs": 0,
+                          "metric_points": 0, "changes": 1},
     "exemplars": {"failing": "ab" * 16, "healthy": "cd" * 16},
-}
+})
 
 
 def test_text_reads_like_a_writeup():
@@ -60,27 +65,27 @@ def test_rcaeval_csv_and_metric_investigation(tmp_path):
     names = ip.store.query("SELECT DISTINCT service, name FROM metrics ORDER BY 1, 2")
     assert [(r["service"], r["name"]) for r in names] == [("cartservice", "cpu"), ("cartservice", "mem_usage"),
                                                          ("frontend", "latency-50")]
-    r = ip.investigate()
+    r = to_json(ip.investigate())
     assert r["method"].startswith("metrics")
     assert r["root_causes"][0]["service"] == "cartservice"
     assert r["onset"].startswith("2023-11-14T22:14:")  # unix 1700000080
 
 
 def test_text_says_the_top_cause_once_explains_scores_and_units():
-    import copy
-    r = copy.deepcopy(RESULT)
+    r = to_json(RESULT)  # a copy to edit
     top = r["root_causes"][0]
     top["chain"][0]["effect"] = top["summary"]
-    top["evidence"] = [{"type": "self_time", "summary": top["summary"], "weight": 0.7},
-                       {"type": "metric_shift", "summary": "db cpu: 0.05 → 0.9", "metric": "cpu", "unit": "1",
-                        "before": 0.05, "after": 0.9, "weight": 0.02},
-                       {"type": "metric_shift", "summary": "db latency: 0.00784 → 0.438", "metric": "lat",
-                        "unit": "s", "before": 0.00784, "after": 0.438, "weight": 0.02},
-                       {"type": "metric_shift", "summary": "db queue: 3 → 9", "metric": "q", "unit": "{message}",
-                        "before": 3, "after": 9, "weight": 0.02},
-                       {"type": "log_template", "summary": "new template", "weight": 0.0}]
+    top["evidence"] = [{"service": "db", "operation": None, **e} for e in [
+        {"type": "self_time", "summary": top["summary"], "weight": 0.7},
+        {"type": "metric_shift", "summary": "db cpu: 0.05 → 0.9", "metric": "cpu", "unit": "1",
+         "before": 0.05, "after": 0.9, "weight": 0.02},
+        {"type": "metric_shift", "summary": "db latency: 0.00784 → 0.438", "metric": "lat",
+         "unit": "s", "before": 0.00784, "after": 0.438, "weight": 0.02},
+        {"type": "metric_shift", "summary": "db queue: 3 → 9", "metric": "q", "unit": "{message}",
+         "before": 3, "after": 9, "weight": 0.02},
+        {"type": "log_template", "summary": "new template", "weight": 0.0}]]
     r["data_completeness"]["changes"] = 1
-    text = render(r, "text")
+    text = render(from_json(Investigation, r), "text")
     assert text.count(top["summary"]) == 1
     assert "it is not a probability" in text
     assert "db cpu: 0.05 → 0.9 (5% → 90%)" in text

@@ -298,12 +298,17 @@ def test_future_dated_data_is_bounded_by_retention(tmp_path):
 
 
 def test_markdown_report_escapes_html_from_telemetry():
+    from interplay.model_results import Investigation, from_json
     from interplay.report import render
-    result = {"symptom": {"given": "<img src=x onerror=alert(1)>"}, "onset": "t", "onset_source": "given",
-              "windows": {"baseline": {"since": "a", "until": "b"}, "incident": {"since": "c", "until": "d"}},
-              "root_causes": [{"rank": 1, "service": "<script>alert(2)</script>", "operation": None,
-                               "kind": "latency", "score": 1.0, "summary": "a <b>bold</b> & claim",
-                               "chain": [], "evidence": []}], "data_completeness": {}}
+    result = from_json(Investigation, {
+        "symptom": {"given": "<img src=x onerror=alert(1)>"}, "onset": "t", "onset_source": "given",
+        "windows": {"baseline": {"since": "a", "until": "b", "since_ns": 1, "until_ns": 2},
+                    "incident": {"since": "c", "until": "d", "since_ns": 3, "until_ns": 4}},
+        "method": "traces", "load_moves": [],
+        "root_causes": [{"rank": 1, "service": "<script>alert(2)</script>", "operation": None,
+                         "kind": "latency", "score": 1.0, "summary": "a <b>bold</b> & claim",
+                         "chain": [], "evidence": []}],
+        "data_completeness": {"traces": 0, "spans": 0, "complete_traces": 0}})
     text = render(result, "markdown")
     assert "<script>" not in text and "<img" not in text and "&lt;script&gt;" in text
     assert "&amp; claim" in text

@@ -18,6 +18,7 @@ from interplay.api import Interplay
 from interplay.batch import TelemetryBatch
 from interplay.migrate import migrate
 from interplay.model import TimeRange
+from interplay.model_results import to_json
 from interplay.otlp.columns import ColumnBuilder
 from interplay.otlp.jsonmap import add_request
 from interplay.store import clickhouse_sql, duckdb_sql
@@ -407,7 +408,7 @@ def test_investigate_equal_on_both_backends(tmp_path, shop_errors):
     """The investigation's SQL runs on ClickHouse too, and ranks the same root causes."""
     ips = _ingest_both(tmp_path, shop_errors)
     try:
-        top = {b: [c["service"] for c in ips[b].investigate()["root_causes"][:3]] for b in BACKENDS}
+        top = {b: [c["service"] for c in to_json(ips[b].investigate())["root_causes"][:3]] for b in BACKENDS}
         assert top["duckdb"] == top["chdb"] and top["duckdb"][0] == "payment"
     finally:
         for ip in ips.values():

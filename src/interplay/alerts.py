@@ -14,11 +14,12 @@ import json
 import logging
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .investigations import compact, summary_of
 from .model import InterplayError, InvalidInput, TimeRange
+from .model_results import to_json
 from .store.investigations import Investigations
 from .store.telemetry import first_span_ns
 from .timeutil import parse_time_ns
@@ -157,18 +158,20 @@ NEEDS_RUN = ("opened", "reopened", "restarted")
 
 
 def investigate(hub: Interplay, group: AlertGroup) -> dict[str, Any]:
-    """Investigate the group's service around its start; without the symptom if that fails; never raise."""
+    """Investigate the group's service around its start; without the symptom if that fails; never raise.
+
+    The answer is the JSON kept on the alert's record (an error instead of causes when both attempts failed)."""
     at = group.started_ns
     window = _lookback(hub, at)
     try:
-        return hub.investigate(symptom=group.service, at_ns=at, window=window)
+        return to_json(hub.investigate(symptom=group.service, at_ns=at, window=window))
     except InterplayError as exc:
         first = str(exc)
     if group.service:
         try:
             result = hub.investigate(symptom=None, at_ns=at, window=window)
-            result["note"] = f"symptom {group.service}: {first}; investigated whatever changed instead"
-            return result
+            note = f"symptom {group.service}: {first}; investigated whatever changed instead"
+            return to_json(replace(result, note=note))
         except InterplayError as exc:
             first = f"{first}; without a symptom: {exc}"
     return {"error": first, "root_causes": []}

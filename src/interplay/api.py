@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from .batch import TelemetryBatch
 from .changes import add_change_event
 from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
+from .model_results import Evidence, Investigation, to_json
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
 from .store import telemetry
@@ -134,7 +136,7 @@ class Interplay:
 
     # -- investigation (rca/, graph.py) --------------------------------------------------------
     def investigate(self, symptom: str | None = None, at_ns: int | None = None,
-                    window: TimeRange = TimeRange()) -> dict[str, Any]:
+                    window: TimeRange = TimeRange()) -> Investigation:
         """Ranked root causes of a symptom ('service[:operation]', or None: find it) near at_ns (or find it)."""
         from .rca import investigate
         return with_units(self.store, investigate(self.store, symptom, at_ns, window))
@@ -149,12 +151,13 @@ class Interplay:
         """Kept investigations: the one place they live (a table beside the telemetry)."""
         return Investigations(self.store)
 
-    def keep_investigation(self, result: dict[str, Any], *, source: str, symptom: str | None = None,
+    def keep_investigation(self, result: Investigation, *, source: str, symptom: str | None = None,
                            at_ns: int | None = None) -> str:
         """Keep a result this hub produced; its id (16 hex characters) finds it again."""
         service = symptom.split(":")[0] if symptom else None
+        data = to_json(result)
         rec = self.kept.create(source=source, service=service, started_ns=at_ns,
-                               summary=summary_of(result, symptom or ""), result=result)
+                               summary=summary_of(data, symptom or ""), result=data)
         return str(rec["id"])
 
     def kept_investigation(self, investigation_id: str) -> dict[str, Any]:
@@ -239,21 +242,20 @@ EVIDENCE_UNITS = {"self_time": "ms", "network_gap": "ms", "queue_lag": "s", "pat
                   "exception_surge": "{span}"}
 
 
-def with_units(store: Store, result: dict[str, Any]) -> dict[str, Any]:
+def with_units(store: Store, result: Investigation) -> Investigation:
     """Each evidence item gets the unit of its before/after (a metric shift its metric's unit), so
     reports can say 0.008 s → 0.47 s."""
-    evidence = [e for c in result.get("root_causes", []) for e in c.get("evidence", [])]
-    for e in evidence:
-        if e.get("type") in EVIDENCE_UNITS and "unit" not in e:
-            e["unit"] = EVIDENCE_UNITS[e["type"]]
-    items = [e for e in evidence if e.get("type") == "metric_shift" and e.get("metric")]
-    if items:
-        units = telemetry.metric_units(store)
-        for e in items:
-            unit = units.get((e.get("service"), e["metric"]))
-            if unit:
-                e["unit"] = unit
-    return result
+    metrics = any(e.type == "metric_shift" and e.details.get("metric")
+                  for c in result.root_causes for e in c.evidence)
+    units = telemetry.metric_units(store) if metrics else {}
+
+    def unit_of(e: Evidence) -> str | None:
+        unit = e.unit or EVIDENCE_UNITS.get(e.type)
+        if e.type == "metric_shift" and e.details.get("metric"):
+            unit = units.get((e.service, e.details["metric"])) or unit
+        return unit
+    causes = [replace(c, evidence=[replace(e, unit=unit_of(e)) for e in c.evidence]) for c in result.root_causes]
+    return replace(result, root_causes=causes)
 
 
 def changes_batch(events: Iterable[dict[str, Any]] | dict[str, Any], where: str = "body") -> TelemetryBatch:

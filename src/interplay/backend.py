@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .model import IngestResult, TimeRange
+from .model_results import Investigation
 
 
 class Backend(Protocol):
@@ -33,10 +34,10 @@ class Backend(Protocol):
 
     # -- investigations -------------------------------------------------------------------------
     def investigate(self, symptom: str | None = None, at_ns: int | None = None,
-                    window: TimeRange = ...) -> dict[str, Any]: ...
+                    window: TimeRange = ...) -> Investigation: ...
     def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
                        buckets: int = 60) -> dict[str, Any]: ...
-    def keep_investigation(self, result: dict[str, Any], *, source: str, symptom: str | None = None,
+    def keep_investigation(self, result: Investigation, *, source: str, symptom: str | None = None,
                            at_ns: int | None = None) -> str: ...
     def kept_investigation(self, investigation_id: str) -> dict[str, Any]: ...
     def investigations(self, status: str | None = None, source: str | None = None, service: str | None = None,

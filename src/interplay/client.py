@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
+from .model_results import Investigation, from_json
 from .timeutil import format_time
 
 
@@ -76,22 +77,22 @@ class RemoteInterplay:
         return self._get("/api/anomalies", window)
 
     def investigate(self, symptom: str | None = None, at_ns: int | None = None,
-                    window: TimeRange = TimeRange()) -> dict[str, Any]:
+                    window: TimeRange = TimeRange()) -> Investigation:
         """The server runs and keeps it: the result carries the id it is kept under."""
-        return self._request("POST", "/api/investigations", json={
-            "symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns})
+        return from_json(Investigation, self._request("POST", "/api/investigations", json={
+            "symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns}))
 
     def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
                        buckets: int = 60) -> dict[str, Any]:
         entry = [e["service"] + (f":{e['operation']}" if e.get("operation") else "") for e in entry_points]
         return self._get("/api/symptom-series", window, entry=entry or None, buckets=buckets)
 
-    def keep_investigation(self, result: dict[str, Any], *, source: str, symptom: str | None = None,
+    def keep_investigation(self, result: Investigation, *, source: str, symptom: str | None = None,
                            at_ns: int | None = None) -> str:
         """The id a result from this server's `investigate` is kept under (the server keeps what it runs)."""
-        if not result.get("id"):
+        if not result.id:
             raise InvalidInput("a server keeps only the investigations it ran: this result has no id")
-        return str(result["id"])
+        return result.id
 
     def kept_investigation(self, investigation_id: str) -> dict[str, Any]:
         """A kept investigation's record (from the CLI, the API, MCP or an alert), with its full result."""

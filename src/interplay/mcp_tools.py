@@ -20,6 +20,7 @@ from typing import Any
 from .backend import Backend
 from .logtemplates import mask
 from .model import InvalidInput, NotFound, TimeRange
+from .model_results import Hop, Investigation, RootCause, from_json, to_json
 from .timeutil import format_time, parse_time_ns
 
 LIMIT = 8192        # bytes of UTF-8 JSON per answer
@@ -92,23 +93,23 @@ class Tools:
 
     def cause_evidence(self, investigation_id: str, rank: int = 1, offset: int = 0) -> str:
         """The evidence for one ranked cause of a kept investigation, and its full causal chain."""
-        result = self._kept(investigation_id)
-        cause = next((c for c in result.get("root_causes") or [] if c.get("rank") == rank), None)
+        causes = self._kept(investigation_id)
+        cause = next((c for c in causes if c.rank == rank), None)
         if cause is None:
-            ranks = [c.get("rank") for c in result.get("root_causes") or []]
+            ranks = [c.rank for c in causes]
             raise NotFound(f"investigation {investigation_id} has no cause of rank {rank} (ranks: {ranks})")
-        evidence = [{k: _clip(v) for k, v in e.items() if k not in ("service",) or e[k] != cause["service"]}
-                    for e in cause.get("evidence") or []]
-        doc = {"investigation_id": investigation_id, "rank": rank, "service": cause.get("service"),
-               "operation": cause.get("operation"), "kind": cause.get("kind"), "score": cause.get("score"),
-               "summary": _clip(cause.get("summary")), "explains": cause.get("explains"),
-               "chain": [_hop(h) for h in cause.get("chain") or []],
+        evidence = [{k: _clip(v) for k, v in to_json(e).items() if k != "service" or v != cause.service}
+                    for e in cause.evidence]
+        doc = {"investigation_id": investigation_id, "rank": rank, "service": cause.service,
+               "operation": cause.operation, "kind": cause.kind, "score": cause.score,
+               "summary": _clip(cause.summary), "explains": to_json(cause.explains),
+               "chain": [_hop(h) for h in cause.chain],
                "evidence": evidence[offset:], "total_evidence": len(evidence),
-               "exemplar_trace": cause.get("exemplar_trace")}
+               "exemplar_trace": cause.exemplar_trace}
         if offset:
             doc["offset"] = offset
-        if cause.get("exemplar_trace"):
-            doc["next"] = f"trace_summary(trace_id={cause['exemplar_trace']!r}) for a failing request"
+        if cause.exemplar_trace:
+            doc["next"] = f"trace_summary(trace_id={cause.exemplar_trace!r}) for a failing request"
         return self._fit(doc, "evidence", lambda n: f"cause_evidence(investigation_id={investigation_id!r}, "
                                                     f"rank={rank}, offset={offset + n})")
 
@@ -206,17 +207,19 @@ class Tools:
         return self._fit(doc, "steps", lambda n: f"agent_run(run_id={run_id!r}, offset={offset + n})")
 
     # -- helpers -------------------------------------------------------------------------------
-    def _keep(self, symptom: str | None, at_ns: int | None, result: dict[str, Any]) -> str:
+    def _keep(self, symptom: str | None, at_ns: int | None, result: Investigation) -> str:
         """Keep the result so cause_evidence can find it (a server already kept what it ran)."""
-        if result.get("id"):
-            return str(result["id"])
+        if result.id:
+            return result.id
 
         def job(hub: Any) -> str:
             return str(hub.keep_investigation(result, source="mcp", symptom=symptom, at_ns=at_ns))
         return self._submit(job).result(timeout=60) if self._submit else job(self.hub)
 
-    def _kept(self, inv_id: str) -> dict[str, Any]:
-        return self.hub.kept_investigation(inv_id).get("result") or {}
+    def _kept(self, inv_id: str) -> list[RootCause]:
+        """The ranked causes of a kept investigation (none when it failed: an alert keeps its error)."""
+        result = self.hub.kept_investigation(inv_id).get("result") or {}
+        return [from_json(RootCause, c) for c in result.get("root_causes") or []]
 
     def _fit(self, doc: dict[str, Any], key: str, more: Callable[[int], str]) -> str:
         return fit(doc, key, more, self.limit)
@@ -248,24 +251,23 @@ def fit(doc: dict[str, Any], key: str, more: Callable[[int], str], limit: int = 
                   "error": f"answer over {limit} bytes even without its {key}; narrow the question"})
 
 
-def compact_result(inv_id: str, r: dict[str, Any], causes: int = 5) -> dict[str, Any]:
+def compact_result(inv_id: str, r: Investigation, causes: int = 5) -> dict[str, Any]:
     """An investigation result in a few hundred bytes per cause: rank, summary, chain as text."""
-    symptom = r.get("symptom") or {}
     entry = []
-    for e in (symptom.get("entry_points") or [])[:3]:
-        b, i = e.get("baseline") or {}, e.get("incident") or {}
-        entry.append(f"{e['service']} {e.get('operation') or ''}: errors {b.get('error_rate', 0):.1%} → "
+    for e in r.symptom.entry_points[:3]:
+        b, i = e.baseline or {}, e.incident or {}
+        entry.append(f"{e.service} {e.operation or ''}: errors {b.get('error_rate', 0):.1%} → "
                      f"{i.get('error_rate', 0):.1%}, p90 {b.get('p90_ms', 0):.0f} → {i.get('p90_ms', 0):.0f} ms")
-    dc = r.get("data_completeness") or {}
-    doc = {"investigation_id": inv_id, "symptom": symptom.get("given") or "detected", "symptom_shift": entry,
-           "onset": r.get("onset"), "onset_source": r.get("onset_source"), "method": r.get("method"),
-           "root_causes": [{"rank": c["rank"], "service": c["service"], "operation": c.get("operation"),
-                            "kind": c.get("kind"), "score": c.get("score"), "summary": _clip(c.get("summary")),
-                            "chain": [_clip(f"{h['service']}: {h.get('effect', '')}", 200)
-                                      for h in c.get("chain") or []]}
-                           for c in (r.get("root_causes") or [])[:causes]],
-           "total_causes": len(r.get("root_causes") or []),
-           "data": {k: dc.get(k) for k in ("traces", "complete_share", "logs", "metric_points", "changes")},
+    dc = r.data_completeness
+    doc = {"investigation_id": inv_id, "symptom": r.symptom.given or "detected", "symptom_shift": entry,
+           "onset": r.onset, "onset_source": r.onset_source, "method": r.method,
+           "root_causes": [{"rank": c.rank, "service": c.service, "operation": c.operation,
+                            "kind": c.kind, "score": c.score, "summary": _clip(c.summary),
+                            "chain": [_clip(f"{h.service}: {h.effect}", 200) for h in c.chain]}
+                           for c in r.root_causes[:causes]],
+           "total_causes": len(r.root_causes),
+           "data": {"traces": dc.traces, "complete_share": dc.complete_share, "logs": dc.logs,
+                    "metric_points": dc.metric_points, "changes": dc.changes},
            "next": f"cause_evidence(investigation_id={inv_id!r}, rank=1) for the evidence behind a cause"}
     if not doc["root_causes"]:
         doc["next"] = "nothing explains a change; try another symptom, or at=<when it started>"
@@ -357,8 +359,8 @@ def _step(s: dict[str, Any]) -> dict[str, Any]:
     return step
 
 
-def _hop(h: dict[str, Any]) -> dict[str, Any]:
-    return {"service": h.get("service"), "operation": h.get("operation"), "effect": _clip(h.get("effect"))}
+def _hop(h: Hop) -> dict[str, Any]:
+    return {"service": h.service, "operation": h.operation, "effect": _clip(h.effect)}
 
 
 def _clip(value: Any, cap: int = TEXT_CAP) -> Any:

@@ -1,4 +1,5 @@
-"""Plain records shared by every layer: spans, logs, metrics, changes and the errors users see.
+"""Plain records shared by every layer: time ranges, span kinds and statuses, ingest results and the
+errors users see. What an investigation answers with is in `model_results`.
 
 This module imports nothing of ours, so everything else can import it.
 """
@@ -79,43 +80,6 @@ class StatusCode(str, Enum):
 STATUS_CODES: tuple[str, ...] = tuple(s.value for s in StatusCode)
 
 CHANGE_KINDS: tuple[str, ...] = ("deploy", "config", "flag", "infra", "commit")
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    service: str
-    operation: str
-    kind: str
-    start_ns: int
-    end_ns: int
-    status_code: str = StatusCode.UNSET.value
-    status_message: str = ""
-    service_version: str = ""
-    attributes: dict[str, Any] = field(default_factory=dict)
-    resource_attributes: dict[str, Any] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    links: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def duration_ns(self) -> int:
-        return self.end_ns - self.start_ns
-
-    @property
-    def is_error(self) -> bool:
-        return self.status_code == StatusCode.ERROR.value
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    time_ns: int
-    service: str
-    kind: str
-    description: str
-    version: str = ""
-    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .model_results import to_json
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -23,7 +25,8 @@ def safe(value: Any, *, multiline: bool = False) -> Text:
 
 
 def print_json(console: Console, data: Any) -> None:
-    console.file.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Data as indented JSON; result records (interplay.model_results) as the API emits them."""
+    console.file.write(json.dumps(to_json(data), indent=2, default=str) + "\n")
 
 
 def table(console: Console, rows: list[dict[str, Any]], columns: list[tuple[str, str]],

@@ -8,11 +8,13 @@ import html
 import json
 from typing import Any
 
+from .model_results import Evidence, Investigation, to_json
 
-def render(result: dict[str, Any], fmt: str = "text", charts: str = "") -> str:
+
+def render(result: Investigation, fmt: str = "text", charts: str = "") -> str:
     """charts: trusted HTML (report_charts.charts_html) placed under the title of an html report."""
     if fmt == "json":
-        return json.dumps(result, indent=2, default=str)
+        return json.dumps(to_json(result), indent=2, default=str)
     if fmt == "html":
         return _html(result, charts)
     if fmt == "markdown":  # telemetry text is untrusted: raw HTML in it must not render as HTML
@@ -20,65 +22,64 @@ def render(result: dict[str, Any], fmt: str = "text", charts: str = "") -> str:
     return _markdown(result, markdown=False)
 
 
-def _markdown(r: dict[str, Any], markdown: bool) -> str:
+def _markdown(r: Investigation, markdown: bool) -> str:
     h1, h2, bullet = ("# ", "## ", "- ") if markdown else ("", "", "  ")
     lines = [f"{h1}Investigation: {_symptom_label(r)}", ""]
-    causes = r.get("root_causes", [])
-    lines.append(f"Onset {r['onset']} ({r.get('onset_source', 'detected')}); baseline "
-                 f"{r['windows']['baseline']['since']} – {r['windows']['baseline']['until']}, incident "
-                 f"{r['windows']['incident']['since']} – {r['windows']['incident']['until']}.")
+    causes = r.root_causes
+    w = r.windows
+    lines.append(f"Onset {r.onset} ({r.onset_source}); baseline {w.baseline.since} – {w.baseline.until}, "
+                 f"incident {w.incident.since} – {w.incident.until}.")
     lines.append("")
-    strength = r.get("evidence_strength") or {}
-    if strength.get("note"):
-        lines += [f"Note: {strength['note']}.", ""]
-    elif r.get("symptom", {}).get("significant") is False and not strength.get("other_symptoms"):
+    strength = r.evidence_strength
+    if strength and strength.note:
+        lines += [f"Note: {strength.note}.", ""]
+    elif r.symptom.significant is False and not (strength and strength.other_symptoms):
         lines += ["Note: the symptom barely changed at the onset; treat this ranking with care.", ""]
     if not causes:
         lines.append("No root cause found: nothing in the data explains a change.")
     else:
         top = causes[0]
-        lines += [f"{h2}Most likely root cause: {top['service']}"
-                  + (f" ({top['operation']})" if top.get("operation") else ""), "",
-                  f"{top['summary']}", ""]
+        lines += [f"{h2}Most likely root cause: {top.service}" + (f" ({top.operation})" if top.operation else ""),
+                  "", f"{top.summary}", ""]
         lines += [f"{h2}Causal chain", ""]
-        for i, hop in enumerate(top.get("chain", [])):
+        for i, hop in enumerate(top.chain):
             arrow = "" if i == 0 else "→ "
-            name = hop["service"] + (f" {hop['operation']}" if hop.get("operation") else "")
+            name = hop.service + (f" {hop.operation}" if hop.operation else "")
             # the origin's effect is the summary just printed: name it, don't repeat it
-            effect = "where it starts (above)" if hop.get("effect") == top["summary"] else hop.get("effect", "")
-            if isinstance(hop.get("traces"), int) and hop["traces"] > 0:  # the requests' real path, and how many
-                effect += f" ({_n(hop['traces'], 'request')} on this path)"
+            effect = "where it starts (above)" if hop.effect == top.summary else hop.effect
+            if hop.traces:  # the requests' real path, and how many
+                effect += f" ({_n(hop.traces, 'request')} on this path)"
             lines.append(f"{bullet}{arrow}{effect}" if effect.startswith(name) else f"{bullet}{arrow}{name}: {effect}")
-        others = [e for e in top.get("evidence", []) if e.get("summary") != top["summary"]]
-        besides = " (besides the summary above)" if len(others) < len(top.get("evidence", [])) else ""
+        others = [e for e in top.evidence if e.summary != top.summary]
+        besides = " (besides the summary above)" if len(others) < len(top.evidence) else ""
         lines += ["", f"{h2}Evidence{besides}", ""]
         for e in others:
-            context = "" if e.get("weight") else " (context, not scored)"
-            unit = _in_unit(e) if e.get("unit") and e.get("type") == "metric_shift" else ""
-            lines.append(f"{bullet}[{e['type'].replace('_', ' ')}] {e['summary']}{unit}{context}")
+            context = "" if e.weight else " (context, not scored)"
+            unit = _in_unit(e) if e.unit and e.type == "metric_shift" else ""
+            lines.append(f"{bullet}[{e.type.replace('_', ' ')}] {e.summary}{unit}{context}")
         if not others:
             lines.append(f"{bullet}nothing more")
-        if top.get("agent_runs"):
-            shown = top["agent_runs"][:5]
-            more = f" and {len(top['agent_runs']) - 5} more" if len(top["agent_runs"]) > 5 else ""
-            lines += ["", f"Agent runs involved ({len(top['agent_runs'])}): {', '.join(shown)}{more} "
+        if top.agent_runs:
+            shown = top.agent_runs[:5]
+            more = f" and {len(top.agent_runs) - 5} more" if len(top.agent_runs) > 5 else ""
+            lines += ["", f"Agent runs involved ({len(top.agent_runs)}): {', '.join(shown)}{more} "
                           "(interplay agents show RUN)."]
-        ex = r.get("exemplars", {})
-        if ex.get("failing") or ex.get("healthy"):
-            lines += ["", f"Compare a failing trace {ex.get('failing') or '-'} with a healthy one "
-                          f"{ex.get('healthy') or '-'} (interplay trace ID)."]
+        ex = r.exemplars
+        if ex.failing or ex.healthy:
+            lines += ["", f"Compare a failing trace {ex.failing or '-'} with a healthy one "
+                          f"{ex.healthy or '-'} (interplay trace ID)."]
         lines += ["", f"{h2}Ranking", "",
                   "score: the summed weight of a candidate's evidence. It orders the candidates; it is not a "
                   "probability and can exceed 1.", ""]
         for c in causes:
-            summary = "(above)" if c is top else c["summary"]
-            lines.append(f"{bullet}{c['rank']}. {c['service']} ({c['kind']}) score {c['score']:.3f}: {summary}")
-    dc = r.get("data_completeness", {})
+            summary = "(above)" if c is top else c.summary
+            lines.append(f"{bullet}{c.rank}. {c.service} ({c.kind}) score {c.score:.3f}: {summary}")
+    dc = r.data_completeness
     lines += ["", f"{h2}Data completeness", "",
-              f"{bullet}{_n(dc.get('traces', 0), 'trace')} ({dc.get('complete_share', 0):.0%} complete), "
-              f"{_n(dc.get('spans', 0), 'span')}, {_n(dc.get('logs', 0), 'log record')}, "
-              f"{_n(dc.get('metric_points', 0), 'metric point')}, {_n(dc.get('changes', 0), 'change event')}",
-              f"{bullet}method: {r.get('method', 'traces')}"]
+              f"{bullet}{_n(dc.traces, 'trace')} ({dc.complete_share:.0%} complete), "
+              f"{_n(dc.spans, 'span')}, {_n(dc.logs, 'log record')}, "
+              f"{_n(dc.metric_points, 'metric point')}, {_n(dc.changes, 'change event')}",
+              f"{bullet}method: {r.method}"]
     return "\n".join(lines) + "\n"
 
 
@@ -91,9 +92,9 @@ def unit_name(unit: str) -> str:
     return _UNITS.get(unit, unit.strip("{}") or unit)
 
 
-def _in_unit(e: dict[str, Any]) -> str:
+def _in_unit(e: Evidence) -> str:
     """A metric shift's before → after in its unit as a reader says it (seconds as ms, ratios as %)."""
-    unit, before, after = e["unit"], e.get("before"), e.get("after")
+    unit, before, after = e.unit or "", e.before, e.after
     if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
         return f" (unit: {unit_name(unit)})"
     scale = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
@@ -121,17 +122,16 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def _symptom_label(r: dict[str, Any]) -> str:
-    s = r.get("symptom", {})
-    if s.get("given"):
-        return s["given"]
-    eps = s.get("entry_points", [])
+def _symptom_label(r: Investigation) -> str:
+    if r.symptom.given:
+        return r.symptom.given
+    eps = r.symptom.entry_points
     if not eps:
         return "whatever changed"
-    return ", ".join(f"{e['service']} {e['operation']}" for e in eps[:3]) + (" …" if len(eps) > 3 else "")
+    return ", ".join(f"{e.service} {e.operation}" for e in eps[:3]) + (" …" if len(eps) > 3 else "")
 
 
-def _html(r: dict[str, Any], charts: str = "") -> str:
+def _html(r: Investigation, charts: str = "") -> str:
     e = html.escape
     body = _markdown(r, markdown=True)
     parts = []

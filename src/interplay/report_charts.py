@@ -13,6 +13,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from .model import TimeRange
+from .model_results import Investigation
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 150, 56, 12, 22, 24
 
 
-def charts_html(hub: Backend, result: dict[str, Any], buckets: int = 60) -> str:
+def charts_html(hub: Backend, result: Investigation, buckets: int = 60) -> str:
     """Both charts for an investigation result, as an HTML fragment ('' when there is nothing to draw).
 
     `hub` is local or a server: the series come from `hub.symptom_series`, so charts work through both.
@@ -29,14 +30,12 @@ def charts_html(hub: Backend, result: dict[str, Any], buckets: int = 60) -> str:
     return render_svg(series) if series["buckets"] else ""
 
 
-def symptom_series(hub: Backend, result: dict[str, Any], buckets: int = 60) -> dict[str, Any]:
+def symptom_series(hub: Backend, result: Investigation, buckets: int = 60) -> dict[str, Any]:
     """Per time bucket over baseline+incident: requests, errors, p90 of the symptom's entry points."""
-    windows = result.get("windows") or {}
-    lo = (windows.get("baseline") or {}).get("since_ns")
-    hi = (windows.get("incident") or {}).get("until_ns")
-    entry = (result.get("symptom") or {}).get("entry_points") or []
-    onset = (windows.get("incident") or {}).get("since_ns")
-    label = ", ".join(f"{e['service']} {e.get('operation') or ''}".strip() for e in entry[:3]) or "all entry points"
+    lo, hi = result.windows.baseline.since_ns, result.windows.incident.until_ns
+    entry = [{"service": e.service, "operation": e.operation} for e in result.symptom.entry_points]
+    onset = result.windows.incident.since_ns
+    label = ", ".join(f"{e['service']} {e['operation'] or ''}".strip() for e in entry[:3]) or "all entry points"
     if lo is None or hi is None or hi <= lo:
         return {"buckets": [], "onset_ns": onset, "changes": [], "label": label}
     data = hub.symptom_series(entry, TimeRange(lo, hi), buckets)

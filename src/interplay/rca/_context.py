@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import TimeRange
+from ..model_results import Evidence
 from ..store.base import Store
 from ._attribution import Blame
 from ._errors import ErrorSurge
@@ -30,9 +31,7 @@ class Context:
 
 
 def evidence(service: str, type_: str, summary: str, *, operation: str | None = None,
-             before: Any = None, after: Any = None, weight: float = 0.0, **extra: Any) -> dict[str, Any]:
-    """One piece of evidence about a node: what was seen, before and after, and how much it counts."""
-    out = {"service": service, "operation": operation, "type": type_, "summary": summary,
-           "before": before, "after": after, "weight": round(weight, 4)}
-    out.update(extra)
-    return out
+             before: Any = None, after: Any = None, weight: float = 0.0, **extra: Any) -> Evidence:
+    """One piece of evidence about a node: what was seen, before and after, and how much it counts;
+    `extra`: the fields of its type."""
+    return Evidence(service, operation, type_, summary, before, after, round(weight, 4), extra)

@@ -1,4 +1,4 @@
-"""Evidence extractors: one small function per kind, all `(ctx) -> list[evidence dict]`.
+"""Evidence extractors: one small function per kind, all `(ctx) -> list[Evidence]`.
 
 The ranker consumes the list; add an extractor by appending it to EXTRACTORS.
 """
@@ -10,6 +10,7 @@ from typing import Any
 from ..detect import proportion_z, robust_z
 from ..logtemplates import template_shifts
 from ..model import TimeRange
+from ..model_results import Evidence
 from ..store import evidence as store_evidence
 from ..store.base import Store
 from ..timeutil import format_time
@@ -20,7 +21,7 @@ from ._rank import queue_lags
 MIN = 60 * 10**9
 
 
-def error_origin(ctx: Context) -> list[dict[str, Any]]:
+def error_origin(ctx: Context) -> list[Evidence]:
     """Failing symptom requests whose first error is this node's own."""
     out = []
     for (service, op, kind), node in ctx.blame.nodes.items():
@@ -37,7 +38,7 @@ def error_origin(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def self_time(ctx: Context) -> list[dict[str, Any]]:
+def self_time(ctx: Context) -> list[Evidence]:
     """Extra latency on the critical path spent in this node itself, not waiting on callees."""
     out = []
     for (service, op, kind), node in ctx.blame.nodes.items():
@@ -54,7 +55,7 @@ def self_time(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def path_shift(ctx: Context) -> list[dict[str, Any]]:
+def path_shift(ctx: Context) -> list[Evidence]:
     """Requests of a service that now end right after one callee's answer, or before any call."""
     return [evidence(p.suspect, "path_shift", p.summary(), before=round(p.before, 4), after=round(p.after, 4),
                      weight=min(p.rise, 1.0), caller=p.service, calls_before=round(p.calls_before, 3),
@@ -62,14 +63,14 @@ def path_shift(ctx: Context) -> list[dict[str, Any]]:
             for p in ctx.paths]
 
 
-def exception_surge(ctx: Context) -> list[dict[str, Any]]:
+def exception_surge(ctx: Context) -> list[Evidence]:
     """Spans that newly carry exception events or error logs, where no span status says so."""
     return [evidence(e.service, "exception_surge", e.summary(), before=e.before[0], after=e.after[0],
                      weight=0.0, z=round(e.z, 2), reported_by_callee=e.reported_by_callee)
             for e in ctx.errors]
 
 
-def queue_lag(ctx: Context) -> list[dict[str, Any]]:
+def queue_lag(ctx: Context) -> list[Evidence]:
     """A topic or queue whose messages wait longer before their consumer takes them."""
     out = []
     for lag in queue_lags(ctx):
@@ -83,7 +84,7 @@ def queue_lag(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def network_gap(ctx: Context) -> list[dict[str, Any]]:
+def network_gap(ctx: Context) -> list[Evidence]:
     """Time between a caller's CLIENT span and its callee's SERVER span that grew."""
     support = gap_support(ctx.gaps)
     out = []
@@ -105,7 +106,7 @@ def network_gap(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def rate_shift(ctx: Context) -> list[dict[str, Any]]:
+def rate_shift(ctx: Context) -> list[Evidence]:
     """Calls on an edge rising or falling sharply: load, loops, retry storms."""
     out = []
     for e in ctx.graph.get("edges", []):
@@ -124,7 +125,7 @@ def rate_shift(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def saturation(ctx: Context) -> list[dict[str, Any]]:
+def saturation(ctx: Context) -> list[Evidence]:
     """All operations of a service slower together: the service itself is short of CPU or workers."""
     out = []
     for n in ctx.graph.get("nodes", []):
@@ -140,7 +141,7 @@ def saturation(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def log_templates(ctx: Context) -> list[dict[str, Any]]:
+def log_templates(ctx: Context) -> list[Evidence]:
     """Log templates new in the incident or surging, per service."""
     out = []
     for t in template_shifts(ctx.store, ctx.baseline, ctx.incident)[:30]:
@@ -152,19 +153,19 @@ def log_templates(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def resource_shift(ctx: Context) -> list[dict[str, Any]]:
+def resource_shift(ctx: Context) -> list[Evidence]:
     """A service's own CPU, memory or restarts that rose at the onset and stayed up."""
     return [evidence(r.service, "resource_shift", f"{r.service} {r.metric}: {_num(r.before)} → {_num(r.after)} "
                      f"and staying up (robust z {r.z:.1f})", before=r.before, after=r.after, metric=r.metric,
                      z=round(r.z, 2), weight=0.0) for r in ctx.resources]
 
 
-def metric_shift(ctx: Context) -> list[dict[str, Any]]:
+def metric_shift(ctx: Context) -> list[Evidence]:
     """Service metrics whose incident level sits far outside their baseline (robust z)."""
     return metric_shifts(ctx.store, ctx.baseline, ctx.incident, limit=20)
 
 
-def metric_shifts(store: Store, baseline: TimeRange, incident: TimeRange, limit: int = 20) -> list[dict[str, Any]]:
+def metric_shifts(store: Store, baseline: TimeRange, incident: TimeRange, limit: int = 20) -> list[Evidence]:
     rows = store_evidence.metric_values(store, baseline, incident)
     out = []
     for r in rows:
@@ -180,11 +181,11 @@ def metric_shifts(store: Store, baseline: TimeRange, incident: TimeRange, limit:
                             f"{_num(sorted(b)[len(b) // 2])} → {_num(max(i, key=lambda v: abs(v - b[0])))} "
                             f"(robust z {z:.1f})", before=sorted(b)[len(b) // 2], after=max(i),
                             metric=r["name"], z=round(z, 2), weight=0.02))
-    out.sort(key=lambda e: -e["z"])
+    out.sort(key=lambda e: -e.details["z"])
     return out[:limit]
 
 
-def changes(ctx: Context) -> list[dict[str, Any]]:
+def changes(ctx: Context) -> list[Evidence]:
     """Change events and service.version switches near the onset; the closer, the more they count."""
     out = []
     lo, hi = ctx.onset_ns - 60 * MIN, ctx.onset_ns + 10 * MIN
@@ -201,7 +202,7 @@ def changes(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def _change(ctx: Context, service: str, t: int, what: str, **extra: Any) -> dict[str, Any]:
+def _change(ctx: Context, service: str, t: int, what: str, **extra: Any) -> Evidence:
     minutes = (ctx.onset_ns - t) / MIN
     # a change shortly before the onset can cause it; one 20+ minutes earlier rarely does
     closeness = math.exp(-max(minutes, 0) / 5) if minutes > -2 else 0.2

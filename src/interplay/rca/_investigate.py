@@ -2,10 +2,28 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from ..graph import interaction_graph, sample_share, window_spans
 from ..model import InvalidInput, NotFound, TimeRange
+from ..model_results import (
+    DataCompleteness,
+    EntryPoint,
+    Evidence,
+    EvidenceStrength,
+    Exemplars,
+    Explains,
+    Hop,
+    Investigation,
+    LoadMove,
+    OtherSymptom,
+    RootCause,
+    Signals,
+    Symptom,
+    Window,
+    Windows,
+)
 from ..store import entry_points, evidence
 from ..store.base import Store
 from ..timeutil import format_time
@@ -43,7 +61,7 @@ BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
 
 
 def investigate(store: Store, symptom: str | None = None, at_ns: int | None = None,
-                window: TimeRange = TimeRange()) -> dict[str, Any]:
+                window: TimeRange = TimeRange()) -> Investigation:
     """Rank root causes of the symptom (or of whatever entry points went wrong) around the onset."""
     span_range = data_range(store, window)
     if span_range is None:
@@ -52,10 +70,12 @@ def investigate(store: Store, symptom: str | None = None, at_ns: int | None = No
 
 
 def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
-                 dated_by: str | None = None) -> dict[str, Any]:
+                 dated_by: str | None = None) -> Investigation:
     began = time.perf_counter()
     result = _investigate_at(store, span_range, wanted, at_ns, dated_by)
-    strength = _strongest(result["evidence_strength"])
+    mine = result.evidence_strength
+    assert mine is not None  # from traces: always said
+    strength = _strongest(mine)
     if at_ns is None and strength < STRENGTH_CAP:
         # Two readings of the data: something changed at the onset found, or the fault was already
         # running when the data begins (then that "onset" splits the fault in two, and the change
@@ -64,33 +84,31 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         # resource that stands out): the slow tenth of requests alone differs from the rest in
         # some service in any data. Past the cap nothing can be stronger: no second look.
         peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True)
-        others = peer["evidence_strength"]["other_symptoms"]
-        standing_out = max((o["strength"] for o in others), default=0.0)
-        if peer["root_causes"] and others and (not result["evidence_strength"]["rankable"]
-                                               or standing_out > strength):
-            if result["evidence_strength"]["rankable"]:
-                note = peer["evidence_strength"]["note"]
-                peer["evidence_strength"]["note"] = "; ".join(filter(None, [note, (
-                    f"a change at {result['onset']} (strength {strength:.2f}) was weaker than what stands out "
+        theirs = peer.evidence_strength
+        assert theirs is not None
+        others = theirs.other_symptoms
+        standing_out = max((o.strength for o in others), default=0.0)
+        if peer.root_causes and others and (not mine.rankable or standing_out > strength):
+            if mine.rankable:
+                note = "; ".join(filter(None, [theirs.note, (
+                    f"a change at {result.onset} (strength {strength:.2f}) was weaker than what stands out "
                     f"from the data's start (strength {standing_out:.2f}): read as a fault already running "
                     "when the data begins")]))
+                peer = replace(peer, evidence_strength=replace(theirs, note=note))
             result = peer
-        elif peer["root_causes"] and not result["evidence_strength"]["rankable"] \
-                and not result["evidence_strength"]["other_symptoms"]:
+        elif peer.root_causes and not mine.rankable and not mine.other_symptoms:
             # Neither reading has evidence of its own. Data someone investigates usually holds a
             # fault, and with no change in it anywhere, it most likely holds the fault throughout:
             # the peers' order is the better guess, and still said to be one.
-            peer["evidence_strength"]["rankable"] = False
-            peer["evidence_strength"]["note"] = "; ".join(filter(None, [peer["evidence_strength"]["note"], (
+            note = "; ".join(filter(None, [theirs.note, (
                 "nothing changed clearly anywhere and nothing stands out from its peers: the evidence is too "
                 "thin to rank, the order below (requests compared with their peers) is a guess")]))
-            result = peer
-    result["seconds"] = round(time.perf_counter() - began, 3)
-    return result
+            result = replace(peer, evidence_strength=replace(theirs, rankable=False, note=note))
+    return replace(result, seconds=round(time.perf_counter() - began, 3))
 
 
 def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
-                    dated_by: str | None = None, peer: bool = False) -> dict[str, Any]:
+                    dated_by: str | None = None, peer: bool = False) -> Investigation:
     lo, hi = span_range
     if peer:
         onset, onset_source = lo, "the data's start (no clear change anywhere: requests compared with their peers)"
@@ -136,35 +154,34 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
     load_moves = hand_back_waiting(ctx, shares) + hand_back_load(ctx, shares)
     fuse_other_symptoms(ctx, shares)
     found = [e for extract in EXTRACTORS for e in extract(ctx)]
-    causes = _rank(ctx, shares, found)
-    _name_agent_runs(store, causes, incident)
-    return {
-        "symptom": _symptom_summary(wanted, groups),
-        "onset": format_time(onset),
-        "onset_source": onset_source,
-        "windows": {"baseline": _window(baseline), "incident": _window(incident)},
-        "method": "traces",
-        "root_causes": causes,
-        "load_moves": load_moves,
-        "data_completeness": completeness,
-        "evidence_strength": _evidence_strength(ctx, trace_baseline),
-        "exemplars": {"failing": causes[0]["exemplar_trace"] if causes else None,
-                      "healthy": ctx.blame.healthy_trace},
-    }
+    causes = _name_agent_runs(store, _rank(ctx, shares, found), incident)
+    return Investigation(
+        symptom=_symptom_summary(wanted, groups),
+        onset=format_time(onset),
+        onset_source=onset_source,
+        windows=Windows(window_of(baseline), window_of(incident)),
+        method="traces",
+        root_causes=causes,
+        load_moves=[LoadMove(m["from"], m["to"], m["share"], m.get("why")) for m in load_moves],
+        data_completeness=completeness,
+        evidence_strength=_evidence_strength(ctx, trace_baseline),
+        exemplars=Exemplars(causes[0].exemplar_trace if causes else None, ctx.blame.healthy_trace),
+    )
 
 
-def _name_agent_runs(store: Store, causes: list[dict[str, Any]], incident: TimeRange, top: int = 3,
-                     limit: int = 20) -> None:
+def _name_agent_runs(store: Store, causes: list[RootCause], incident: TimeRange, top: int = 3,
+                     limit: int = 20) -> list[RootCause]:
     """Name the agent runs that pass through each leading cause in the incident window.
 
     An agent whose loop is the cause, or agent runs failed by a backend that is, are what a reader
     needs to open next; `agent_runs` lists their ids (run id = trace_id:agent span id).
     """
     from ..agents.boundary import runs_touching
-    for cause in causes[:top]:
-        runs = runs_touching(store, cause["service"], incident, limit=limit)
-        if runs:
-            cause["agent_runs"] = runs
+    out = []
+    for i, cause in enumerate(causes):
+        runs = runs_touching(store, cause.service, incident, limit=limit) if i < top else None
+        out.append(replace(cause, agent_runs=runs) if runs else cause)
+    return out
 
 
 def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
@@ -261,17 +278,17 @@ def _detect(store: Store, lo: int, hi: int, wanted: Group | None,
     return onset, chosen
 
 
-def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_service: dict[str, list[dict[str, Any]]] = {}
+def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[Evidence]) -> list[RootCause]:
+    by_service: dict[str, list[Evidence]] = {}
     for e in found:
-        by_service.setdefault(e["service"], []).append(e)
+        by_service.setdefault(e.service, []).append(e)
     candidates = set(shares) | {s for s, ev in by_service.items()
-                                if any(e["type"] in BONUS_TYPES and e["weight"] > 0 for e in ev)}
+                                if any(e.type in BONUS_TYPES and e.weight > 0 for e in ev)}
     ranked = []
     for name in candidates:
         s = shares.get(name, {"score": 0.0, "error": 0.0, "latency": 0.0, "kind": "service", "operations": []})
         ev = by_service.get(name, [])
-        bonus = min(sum(e["weight"] for e in ev if e["type"] in BONUS_TYPES), 0.1)
+        bonus = min(sum(e.weight for e in ev if e.type in BONUS_TYPES), 0.1)
         score = s["score"] + (bonus if s["score"] >= 0.02 else 0.3 * bonus)
         if score <= 0.001:
             continue
@@ -284,65 +301,66 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[dict[str,
         exemplar = s["operations"][0][2] if s["operations"] else None
         effect = _effect(name, s, ev)
         kind = s.get("kind", "service") if name not in ctx.services else "service"
-        out.append({"rank": rank, "service": name, "operation": op, "kind": kind,
-                    "score": round(score, 4), "summary": effect,
-                    "explains": {"errors": round(s.get("error", 0.0), 4), "latency": round(s.get("latency", 0.0), 4),
-                                 "load": round(s.get("load", 0.0), 4),
-                                 "call_paths": round(s.get("path", 0.0), 4),
-                                 "queue_lag": round(s.get("lag", 0.0), 4),
-                                 "exceptions": round(s.get("exceptions", 0.0), 4),
-                                 "resources": round(s.get("resources", 0.0), 4)},
-                    "chain": _chain(ctx, name, effect, symptom_services,
-                                    by_paths=s.get("path", 0.0) > s.get("error", 0.0) + s.get("latency", 0.0)),
-                    "evidence": sorted(ev, key=lambda e: -e["weight"])[:12],
-                    "exemplar_trace": exemplar})
+        out.append(RootCause(
+            rank=rank, service=name, operation=op, kind=kind, score=round(score, 4), summary=effect,
+            explains=Explains(errors=round(s.get("error", 0.0), 4), latency=round(s.get("latency", 0.0), 4),
+                              load=round(s.get("load", 0.0), 4), call_paths=round(s.get("path", 0.0), 4),
+                              queue_lag=round(s.get("lag", 0.0), 4), exceptions=round(s.get("exceptions", 0.0), 4),
+                              resources=round(s.get("resources", 0.0), 4)),
+            chain=_chain(ctx, name, effect, symptom_services,
+                         by_paths=s.get("path", 0.0) > s.get("error", 0.0) + s.get("latency", 0.0)),
+            evidence=sorted(ev, key=lambda e: -e.weight)[:12],
+            exemplar_trace=exemplar))
     return out
 
 
-def _effect(name: str, s: dict[str, Any], ev: list[dict[str, Any]]) -> str:
+def _effect(name: str, s: dict[str, Any], ev: list[Evidence]) -> str:
     for field, kind in (("path", "path_shift"), ("lag", "queue_lag"), ("exceptions", "exception_surge"),
                         ("resources", "resource_shift")):
         if s.get(field, 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0), s.get("load", 0.0)):
-            own = [e for e in ev if e["type"] == kind]
+            own = [e for e in ev if e.type == kind]
             if own:
-                return max(own, key=lambda e: e["weight"])["summary"]
+                return max(own, key=lambda e: e.weight).summary
     if s.get("load", 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0)):
-        surge = [e for e in ev if e["type"] == "rate_shift"]
-        return f"{name}: sends a surge of calls" + (f" ({surge[0]['summary']})" if surge else "")
+        surge = [e for e in ev if e.type == "rate_shift"]
+        return f"{name}: sends a surge of calls" + (f" ({surge[0].summary})" if surge else "")
     kind = "error_origin" if s.get("error", 0.0) >= s.get("latency", 0.0) else "self_time"
-    own = [e for e in ev if e["type"] == kind]
+    own = [e for e in ev if e.type == kind]
     if own:
-        return max(own, key=lambda e: e["weight"])["summary"]  # the operation that explains the most
-    other = [e for e in ev if e["weight"] > 0]
-    return max(other, key=lambda e: e["weight"])["summary"] if other else f"{name}: anomalous"
+        return max(own, key=lambda e: e.weight).summary  # the operation that explains the most
+    other = [e for e in ev if e.weight > 0]
+    return max(other, key=lambda e: e.weight).summary if other else f"{name}: anomalous"
 
 
 def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],
-           by_paths: bool = False) -> list[dict[str, Any]]:
+           by_paths: bool = False) -> list[Hop]:
     chain = causal_chain(ctx, name, effect, symptom_services, by_paths)
+    out = []
     for hop in chain:
-        entry = hop.pop("entry_operation", None)
+        entry = hop.get("entry_operation")
         mine = [g for g in ctx.groups if g["service"] == hop["service"]]
         g = next((g for g in mine if g["operation"] == entry), mine[0] if mine else None)
+        operation, effect = hop["operation"], hop["effect"]
         if g and hop is chain[-1] and len(chain) > 1:
-            hop["operation"] = g["operation"]
             b, i = g["baseline"], g["incident"]
-            hop["effect"] = (f"{g['service']} {g['operation']}: errors {b['error_rate']:.1%} → "
-                             f"{i['error_rate']:.1%}, p90 {b['p90_ms']:.0f} ms → {i['p90_ms']:.0f} ms")
-    return chain
+            operation = g["operation"]
+            effect = (f"{g['service']} {g['operation']}: errors {b['error_rate']:.1%} → "
+                      f"{i['error_rate']:.1%}, p90 {b['p90_ms']:.0f} ms → {i['p90_ms']:.0f} ms")
+        out.append(Hop(hop["service"], operation, effect, hop.get("traces")))
+    return out
 
 
-def _strongest(evidence_strength: dict[str, Any]) -> float:
+def _strongest(evidence_strength: EvidenceStrength) -> float:
     """The strongest shift an investigation saw: its symptom's or any other symptom's."""
-    return max([evidence_strength["symptom"]] + [o["strength"] for o in evidence_strength["other_symptoms"]])
+    return max([evidence_strength.symptom] + [o.strength for o in evidence_strength.other_symptoms])
 
 
-def _evidence_strength(ctx: Context, baseline: TimeRange) -> dict[str, Any]:
+def _evidence_strength(ctx: Context, baseline: TimeRange) -> EvidenceStrength:
     """How much there was to compare, and whether it is enough to rank: said plainly when not."""
     seconds = max((baseline.until_ns or 0) - (baseline.since_ns or 0), 0) / 1e9
     symptom = max((g["score"] for g in ctx.groups), default=0.0)
-    others = [{"kind": kind, "suspect": suspect, "strength": round(w, 3)} for w, suspect, kind in other_symptoms(ctx)]
-    strongest = _strongest({"symptom": symptom, "other_symptoms": others})
+    others = [OtherSymptom(kind, suspect, round(w, 3)) for w, suspect, kind in other_symptoms(ctx)]
+    strongest = max([symptom] + [o.strength for o in others])
     notes = []
     if ctx.peer:
         notes.append(f"no baseline: the traces begin {seconds:.0f} s before the onset, so each entry point's "
@@ -353,26 +371,26 @@ def _evidence_strength(ctx: Context, baseline: TimeRange) -> dict[str, Any]:
     if strongest < 1.0:
         notes.append("nothing changed clearly at the onset (strongest shift "
                      f"{strongest:.2f}, 1 is clear): the evidence is too thin to rank, the order below is a guess")
-    return {"baseline_seconds": round(seconds, 1), "symptom": round(symptom, 3), "other_symptoms": others,
-            "rankable": strongest >= 1.0, "note": "; ".join(notes) or None}
+    return EvidenceStrength(baseline_seconds=round(seconds, 1), symptom=round(symptom, 3), other_symptoms=others,
+                            rankable=strongest >= 1.0, note="; ".join(notes) or None)
 
 
-def _symptom_summary(wanted: Group | None, groups: list[dict[str, Any]]) -> dict[str, Any]:
+def _symptom_summary(wanted: Group | None, groups: list[dict[str, Any]]) -> Symptom:
     strength = max((g["score"] for g in groups), default=0.0)
-    return {"given": wanted.label() if wanted else None,
-            # below ~1 the symptom barely moved: the ranking then explains noise
-            "shift_strength": round(strength, 3), "significant": strength >= 1.0,
-            "entry_points": [{"service": g["service"], "operation": g["operation"],
-                              "baseline": g["baseline"], "incident": g["incident"]} for g in groups]}
+    return Symptom(given=wanted.label() if wanted else None,
+                   # below ~1 the symptom barely moved: the ranking then explains noise
+                   shift_strength=round(strength, 3), significant=strength >= 1.0,
+                   entry_points=[EntryPoint(g["service"], g["operation"], g["baseline"], g["incident"])
+                                 for g in groups])
 
 
-def _window(w: TimeRange) -> dict[str, Any]:
-    return {"since": format_time(w.since_ns), "until": format_time(w.until_ns),
-            "since_ns": w.since_ns, "until_ns": w.until_ns}
+def window_of(w: TimeRange) -> Window:
+    """A window as an investigation reports it: RFC 3339 and nanoseconds."""
+    return Window(format_time(w.since_ns), format_time(w.until_ns), w.since_ns, w.until_ns)
 
 
 def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange,
-                      share: float = 1.0, spans_table: str | None = None) -> dict[str, Any]:
+                      share: float = 1.0, spans_table: str | None = None) -> DataCompleteness:
     """What evidence was there to look at: signals present, and how many traces are whole.
 
     With share < 1, trace counts are estimated from that share of traces (chosen by hash).
@@ -386,9 +404,9 @@ def data_completeness(store: Store, baseline: TimeRange, incident: TimeRange,
     counts = evidence.signal_counts(store, rng)
     scale = 1.0 / share
     traces = int((t["traces"] or 0) * scale)
-    return {"traces": traces, "spans": int((t["spans"] or 0) * scale),
-            "complete_traces": int((t["complete"] or 0) * scale), "estimated": share < 1.0,
-            "complete_share": round((t["complete"] or 0) / t["traces"], 4) if t["traces"] else 0.0,
-            "logs": counts["logs"], "metric_points": counts["metrics"], "changes": counts["changes"],
-            "signals": {"traces": traces > 0, "logs": counts["logs"] > 0, "metrics": counts["metrics"] > 0,
-                        "changes": counts["changes"] > 0}}
+    return DataCompleteness(
+        traces=traces, spans=int((t["spans"] or 0) * scale), complete_traces=int((t["complete"] or 0) * scale),
+        estimated=share < 1.0, complete_share=round((t["complete"] or 0) / t["traces"], 4) if t["traces"] else 0.0,
+        logs=counts["logs"], metric_points=counts["metrics"], changes=counts["changes"],
+        signals=Signals(traces=traces > 0, logs=counts["logs"] > 0, metrics=counts["metrics"] > 0,
+                        changes=counts["changes"] > 0))

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from ..detect import change_point, median, robust_z
 from ..model import NotFound, TimeRange
+from ..model_results import (
+    DataCompleteness,
+    Evidence,
+    Hop,
+    Investigation,
+    RootCause,
+    Signals,
+    Symptom,
+    Window,
+    Windows,
+)
 from ..store import evidence
 from ..store.base import Store
 from ..timeutil import format_time
@@ -19,7 +29,7 @@ from ._windows import parse_symptom
 
 
 def investigate_metrics(store: Store, symptom: str | None, at_ns: int | None,
-                        window: TimeRange) -> dict[str, Any]:
+                        window: TimeRange) -> Investigation:
     rows = evidence.metric_points(store, window)
     if not rows:
         raise NotFound("no spans or metrics in that time range: nothing to investigate")
@@ -44,28 +54,24 @@ def investigate_metrics(store: Store, symptom: str | None, at_ns: int | None,
         metric_scores.sort(key=lambda s: -s[0])
         z, name, b, a = metric_scores[0]
         summary = f"{service} {name}: {b:.3g} → {a:.3g} (robust z {z:.1f})"
-        causes.append({"rank": rank, "service": service, "operation": None, "kind": "service",
-                       "score": round(z, 3), "summary": summary,
-                       "chain": [{"service": service, "operation": None, "effect": summary}],
-                       "evidence": [{"service": service, "operation": None, "type": "metric_shift",
-                                     "summary": f"{service} {n}: {bb:.3g} → {aa:.3g} (robust z {zz:.1f})",
-                                     "before": bb, "after": aa, "metric": n, "z": round(zz, 2),
-                                     "weight": 0.0} for zz, n, bb, aa in metric_scores[:5]],
-                       "exemplar_trace": None})
+        causes.append(RootCause(
+            rank=rank, service=service, operation=None, kind="service", score=round(z, 3), summary=summary,
+            chain=[Hop(service, None, summary)],
+            evidence=[Evidence(service, None, "metric_shift", f"{service} {n}: {bb:.3g} → {aa:.3g} (robust z {zz:.1f})",
+                               before=bb, after=aa, weight=0.0, details={"metric": n, "z": round(zz, 2)})
+                      for zz, n, bb, aa in metric_scores[:5]],
+            exemplar_trace=None))
     lo, hi = times[0], times[-1] + 1
-    return {"symptom": {"given": wanted.label() if wanted else None, "entry_points": []},
-            "onset": format_time(onset), "onset_source": "given" if at_ns is not None else "detected",
-            "windows": {"baseline": {"since": format_time(lo), "until": format_time(onset),
-                                     "since_ns": lo, "until_ns": onset},
-                        "incident": {"since": format_time(onset), "until": format_time(hi),
-                                     "since_ns": onset, "until_ns": hi}},
-            "method": "metrics (robust z-score per service metric, BARO-like)",
-            "root_causes": causes, "load_moves": [],
-            "data_completeness": {"traces": 0, "spans": 0, "complete_traces": 0, "complete_share": 0.0,
-                                  "logs": 0, "metric_points": len(rows), "changes": 0,
-                                  "signals": {"traces": False, "logs": False, "metrics": True,
-                                              "changes": False}},
-            "exemplars": {"failing": None, "healthy": None}}
+    return Investigation(
+        symptom=Symptom(given=wanted.label() if wanted else None, entry_points=[]),
+        onset=format_time(onset), onset_source="given" if at_ns is not None else "detected",
+        windows=Windows(Window(format_time(lo), format_time(onset), lo, onset),
+                        Window(format_time(onset), format_time(hi), onset, hi)),
+        method="metrics (robust z-score per service metric, BARO-like)",
+        root_causes=causes, load_moves=[],
+        data_completeness=DataCompleteness(traces=0, spans=0, complete_traces=0, complete_share=0.0, logs=0,
+                                           metric_points=len(rows), changes=0,
+                                           signals=Signals(traces=False, logs=False, metrics=True, changes=False)))
 
 
 def _onset(series: dict[tuple[str, str], list[tuple[int, float]]], times: list[int]) -> int:

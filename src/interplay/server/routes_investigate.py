@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 
 from ..api import Interplay
 from ..model import InterplayError, InvalidInput, TimeRange
+from ..model_results import to_json
 from ..otlp.sanitize import load_json
 from ..timeutil import parse_time_ns
 from .openapi import OBJ, WINDOW, api_route, ok, op, param
@@ -36,7 +37,7 @@ async def _create(request: Request) -> Response:
                                                                          at_ns=at))
     except InterplayError as exc:
         return error_response(exc)
-    return JSONResponse({"id": result_id, **result}, status_code=201)
+    return JSONResponse({"id": result_id, **to_json(result)}, status_code=201)
 
 
 async def _get(request: Request) -> Response:

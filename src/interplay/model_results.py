@@ -1,0 +1,262 @@
+"""The records an investigation answers with, and one way to JSON and back.
+
+Plain immutable data like `model` (frozen, slots), importing nothing of ours. `to_json` gives exactly
+the dicts the API, the CLI and MCP emit (same keys, same order); `from_json(Type, data)` rebuilds a
+record from them, so a remote hub answers with the same types as a local one.
+
+    >>> hop = Hop("checkout", None, "calls to db (sync)", traces=12)
+    >>> to_json(hop)
+    {'service': 'checkout', 'operation': None, 'effect': 'calls to db (sync)', 'traces': 12}
+    >>> from_json(Hop, to_json(hop)) == hop
+    True
+    >>> to_json(LoadMove("web", "cron", 0.25))
+    {'from': 'web', 'to': 'cron', 'share': 0.25}
+
+A field left out of the JSON when it is None says so in its metadata (`OMIT`); evidence of one type
+carries its own extra fields (`details`), written beside the common ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, TypeVar
+
+OMIT = {"omit_none": True}  # left out of the JSON when None (not written as null)
+FLAT = {"flatten": True}    # a dict written as fields of the record itself
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A window of the investigation (baseline or incident): RFC 3339 and unix-nanosecond bounds."""
+
+    since: str | None
+    until: str | None
+    since_ns: int | None
+    until_ns: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    baseline: Window
+    incident: Window
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPoint:
+    """An entry point of the symptom, with its request stats in each window."""
+
+    service: str
+    operation: str | None
+    baseline: dict[str, Any]
+    incident: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Symptom:
+    given: str | None  # 'service[:operation]' as asked, None when it was found
+    shift_strength: float | None = field(default=None, metadata=OMIT)  # below ~1 it barely moved
+    significant: bool | None = field(default=None, metadata=OMIT)
+    entry_points: list[EntryPoint] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of evidence about a node: what was seen, before and after, and how much it counts."""
+
+    service: str
+    operation: str | None
+    type: str  # error_origin, self_time, path_shift, network_gap, change, metric_shift, ...
+    summary: str
+    before: Any = None
+    after: Any = None
+    weight: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict, metadata=FLAT)  # the type's own fields
+    unit: str | None = field(default=None, metadata=OMIT)  # of before/after (UCUM-like)
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a causal chain, from the cause up to the symptom: a service and what it did."""
+
+    service: str
+    operation: str | None
+    effect: str
+    traces: int | None = field(default=None, metadata=OMIT)  # requests that took this path
+
+
+@dataclass(frozen=True, slots=True)
+class Explains:
+    """The share of the symptom a cause explains, per kind of harm."""
+
+    errors: float
+    latency: float
+    load: float
+    call_paths: float
+    queue_lag: float
+    exceptions: float
+    resources: float
+
+
+@dataclass(frozen=True, slots=True)
+class RootCause:
+    rank: int
+    service: str
+    operation: str | None
+    kind: str  # service, database, cache, queue, llm, external
+    score: float  # orders the candidates; not a probability
+    summary: str
+    explains: Explains | None = field(default=None, metadata=OMIT)  # None from metrics alone
+    chain: list[Hop] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    exemplar_trace: str | None = None
+    agent_runs: list[str] | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadMove:
+    """Blame handed from a node to the one that sent it load or kept it waiting."""
+
+    from_: str = field(metadata={"json": "from"})
+    to: str
+    share: float
+    why: str | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    traces: bool
+    logs: bool
+    metrics: bool
+    changes: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DataCompleteness:
+    """What evidence there was to look at: signals present, and how many traces are whole."""
+
+    traces: int
+    spans: int
+    complete_traces: int
+    estimated: bool | None = field(default=None, metadata=OMIT)  # counts from a share of the traces
+    complete_share: float = 0.0
+    logs: int = 0
+    metric_points: int = 0
+    changes: int = 0
+    signals: Signals = Signals(False, False, False, False)
+
+
+@dataclass(frozen=True, slots=True)
+class OtherSymptom:
+    kind: str
+    suspect: str
+    strength: float
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceStrength:
+    """How much there was to compare, and whether it is enough to rank."""
+
+    baseline_seconds: float
+    symptom: float
+    other_symptoms: list[OtherSymptom]
+    rankable: bool
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Exemplars:
+    failing: str | None
+    healthy: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Investigation:
+    """Ranked root causes of a symptom, each with its causal chain and evidence."""
+
+    symptom: Symptom
+    onset: str
+    onset_source: str
+    windows: Windows
+    method: str
+    root_causes: list[RootCause]
+    load_moves: list[LoadMove]
+    data_completeness: DataCompleteness
+    evidence_strength: EvidenceStrength | None = field(default=None, metadata=OMIT)  # None from metrics
+    exemplars: Exemplars = Exemplars(None, None)
+    seconds: float | None = field(default=None, metadata=OMIT)
+    note: str | None = field(default=None, metadata=OMIT)
+    id: str | None = field(default=None, metadata={**OMIT, "first": True})  # where a server kept it
+
+
+def to_json(obj: Any) -> Any:
+    """A record (or a list or dict of them) as JSON-ready data: the dicts the API emits."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out: dict[str, Any] = {}
+        for f in _fields(type(obj)):
+            value = getattr(obj, f.name)
+            if f.metadata.get("flatten"):
+                out.update((k, to_json(v)) for k, v in value.items())
+            elif value is not None or not f.metadata.get("omit_none"):
+                out[f.metadata.get("json", f.name)] = to_json(value)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_json(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
+    return obj
+
+
+T = TypeVar("T")
+
+
+def from_json(cls: type[T], data: dict[str, Any]) -> T:
+    """The record of type `cls` that `to_json` wrote as `data` (keys it does not know go to its flat field)."""
+    record: type = cls
+    hints = _hints(record)
+    kwargs: dict[str, Any] = {}
+    known: set[str] = set()
+    flat = None
+    for f in _fields(record):
+        key = f.metadata.get("json", f.name)
+        if f.metadata.get("flatten"):
+            flat = f
+            continue
+        known.add(key)
+        if key in data:
+            kwargs[f.name] = _build(hints[f.name], data[key])
+    if flat is not None:
+        kwargs[flat.name] = {k: v for k, v in data.items() if k not in known}
+    return cls(**kwargs)
+
+
+def _build(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _build(args[0], value) if len(args) == 1 else value
+    if origin is list:
+        return [_build(typing.get_args(tp)[0], v) for v in value]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return from_json(tp, value)
+    return value
+
+
+@cache
+def _fields(cls: type) -> tuple[dataclasses.Field, ...]:
+    """The fields in JSON order: one marked `first` leads (an id a server puts in front)."""
+    fs = dataclasses.fields(cls)
+    return tuple(sorted(fs, key=lambda f: not f.metadata.get("first")))
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+RECORDS = (Window, Windows, EntryPoint, Symptom, Evidence, Hop, Explains, RootCause, LoadMove, Signals,
+           DataCompleteness, OtherSymptom, EvidenceStrength, Exemplars, Investigation)
