@@ -214,3 +214,24 @@ def test_new_service_version_without_a_change_event_is_evidence(tmp_path):
     seen = [e for c in r["root_causes"] for e in c["evidence"] if e.get("kind") == "version"]
     assert [(e["service"], e["version"]) for e in seen] == [("cart", "1.5.0")]
     assert 1.5 <= seen[0]["minutes_before_onset"] <= 2.5 and seen[0]["weight"] > 0.03
+
+
+def test_blame_hands_its_shares_to_the_extractors_without_writing_into_the_blame():
+    import copy
+
+    from interplay.rca._attribution import Blame, NodeShare
+    from interplay.rca._context import Context
+    from interplay.rca._evidence import error_origin
+    from interplay.rca._rank import blame_shares
+    node = ("cart", "GET /cart", "SERVER")
+    blame = Blame(nodes={node: {"b": {}, "i": {"error": 30.0}, "exemplar": "ab" * 16}},
+                  units={"b": {"sampled": 100, "error_units": 0, "slow_units": 0},
+                         "i": {"sampled": 100, "error_units": 30, "slow_units": 0}})
+    ctx = Context(None, TimeRange(0, 1), TimeRange(1, 2), 1, [], blame=blame)  # type: ignore[arg-type]
+    before = copy.deepcopy(blame.nodes)
+    services, shares = blame_shares(ctx)
+    assert blame.nodes == before  # the hand-off is the returned value, not keys written into the blame
+    assert shares.nodes == {node: NodeShare(error=1.0, latency=0.0, exemplar="ab" * 16)}
+    assert services["cart"]["error"] == 1.0
+    [e] = error_origin(ctx, shares)
+    assert (e.service, e.operation, e.weight, e.details["exemplar_trace"]) == ("cart", "GET /cart", 1.0, "ab" * 16)

@@ -25,7 +25,7 @@ from ..store.base import Store
 from ..store.unit_blame import GAP, UnitBlameRows, unit_blame
 
 CAP = 1500
-__all__ = ["CAP", "GAP", "Blame", "attribute"]
+__all__ = ["CAP", "GAP", "Blame", "BlameShares", "NodeShare", "attribute"]
 
 
 @dataclass
@@ -39,6 +39,25 @@ class Blame:
     # node service -> [(services from the entry down to it, units it hurt, all units, entry operation)],
     # commonest first
     paths: dict[str, list[tuple[list[str], int, int, str]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeShare:
+    """A node's share of the symptom's excess: of the failing requests (error) and of the extra
+    latency (latency), and a trace it hurt."""
+
+    error: float
+    latency: float
+    exemplar: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlameShares:
+    """What `_rank.blame_shares` hands on to the evidence extractors: each node's share, by
+    (service, operation, kind); a node the symptom's excess was not shared with (no units to
+    compare) is absent."""
+
+    nodes: dict[tuple[str, str, str], NodeShare] = field(default_factory=dict)
 
 
 def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, incident: TimeRange,

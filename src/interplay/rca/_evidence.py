@@ -1,5 +1,6 @@
-"""Evidence extractors: one small function per kind, all `(ctx) -> list[Evidence]`.
+"""Evidence extractors: one small function per kind, all `(ctx, shares) -> list[Evidence]`.
 
+`shares` is what the blame handed on (`_rank.blame_shares`): each node's share of the symptom.
 The ranker consumes the list; add an extractor by appending it to EXTRACTORS.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..model_results import Evidence
 from ..store import evidence as store_evidence
 from ..store.base import Store
 from ..timeutil import format_time
+from ._attribution import BlameShares
 from ._context import Context, evidence
 from ._gaps import gap_support, place_gap
 from ._rank import queue_lags
@@ -21,11 +23,11 @@ from ._rank import queue_lags
 MIN = 60 * 10**9
 
 
-def error_origin(ctx: Context) -> list[Evidence]:
+def error_origin(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Failing symptom requests whose first error is this node's own."""
     out = []
-    for (service, op, kind), node in ctx.blame.nodes.items():
-        weight = node.get("share_error", 0.0)
+    for (service, op, kind), node in shares.nodes.items():
+        weight = node.error
         if weight < 0.02:
             continue
         st = ctx.blame.self_time.get((service, op, kind), {})
@@ -34,15 +36,15 @@ def error_origin(ctx: Context) -> list[Evidence]:
         out.append(evidence(service, "error_origin",
                             f"{weight:.0%} of the symptom's failing requests start failing in "
                             f"{service} {op}", operation=op, before=before, after=after, weight=weight,
-                            exemplar_trace=node.get("exemplar")))
+                            exemplar_trace=node.exemplar))
     return out
 
 
-def self_time(ctx: Context) -> list[Evidence]:
+def self_time(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Extra latency on the critical path spent in this node itself, not waiting on callees."""
     out = []
-    for (service, op, kind), node in ctx.blame.nodes.items():
-        weight = node.get("share_latency", 0.0)
+    for (service, op, kind), node in shares.nodes.items():
+        weight = node.latency
         if weight < 0.02:
             continue
         st = ctx.blame.self_time.get((service, op, kind), {})
@@ -51,11 +53,11 @@ def self_time(ctx: Context) -> list[Evidence]:
         what = f"p90 self-time {_ms(b)} → {_ms(a)}" if a is not None else "more work"
         out.append(evidence(service, "self_time", f"{service} {op}: {what} on the critical path; "
                             f"{weight:.0%} of the extra latency originates here", operation=op,
-                            before=b, after=a, weight=weight, exemplar_trace=node.get("exemplar")))
+                            before=b, after=a, weight=weight, exemplar_trace=node.exemplar))
     return out
 
 
-def path_shift(ctx: Context) -> list[Evidence]:
+def path_shift(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Requests of a service that now end right after one callee's answer, or before any call."""
     return [evidence(p.suspect, "path_shift", p.summary(), before=round(p.before, 4), after=round(p.after, 4),
                      weight=min(p.rise, 1.0), caller=p.service, calls_before=round(p.calls_before, 3),
@@ -63,14 +65,14 @@ def path_shift(ctx: Context) -> list[Evidence]:
             for p in ctx.paths]
 
 
-def exception_surge(ctx: Context) -> list[Evidence]:
+def exception_surge(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Spans that newly carry exception events or error logs, where no span status says so."""
     return [evidence(e.service, "exception_surge", e.summary(), before=e.before[0], after=e.after[0],
                      weight=0.0, z=round(e.z, 2), reported_by_callee=e.reported_by_callee)
             for e in ctx.errors]
 
 
-def queue_lag(ctx: Context) -> list[Evidence]:
+def queue_lag(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """A topic or queue whose messages wait longer before their consumer takes them."""
     out = []
     for lag in queue_lags(ctx):
@@ -84,7 +86,7 @@ def queue_lag(ctx: Context) -> list[Evidence]:
     return out
 
 
-def network_gap(ctx: Context) -> list[Evidence]:
+def network_gap(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Time between a caller's CLIENT span and its callee's SERVER span that grew."""
     support = gap_support(ctx.gaps)
     out = []
@@ -106,7 +108,7 @@ def network_gap(ctx: Context) -> list[Evidence]:
     return out
 
 
-def rate_shift(ctx: Context) -> list[Evidence]:
+def rate_shift(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Calls on an edge rising or falling sharply: load, loops, retry storms."""
     out = []
     for e in ctx.graph.get("edges", []):
@@ -125,7 +127,7 @@ def rate_shift(ctx: Context) -> list[Evidence]:
     return out
 
 
-def saturation(ctx: Context) -> list[Evidence]:
+def saturation(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """All operations of a service slower together: the service itself is short of CPU or workers."""
     out = []
     for n in ctx.graph.get("nodes", []):
@@ -141,7 +143,7 @@ def saturation(ctx: Context) -> list[Evidence]:
     return out
 
 
-def log_templates(ctx: Context) -> list[Evidence]:
+def log_templates(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Log templates new in the incident or surging, per service."""
     out = []
     for t in template_shifts(ctx.store, ctx.baseline, ctx.incident)[:30]:
@@ -153,14 +155,14 @@ def log_templates(ctx: Context) -> list[Evidence]:
     return out
 
 
-def resource_shift(ctx: Context) -> list[Evidence]:
+def resource_shift(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """A service's own CPU, memory or restarts that rose at the onset and stayed up."""
     return [evidence(r.service, "resource_shift", f"{r.service} {r.metric}: {_num(r.before)} → {_num(r.after)} "
                      f"and staying up (robust z {r.z:.1f})", before=r.before, after=r.after, metric=r.metric,
                      z=round(r.z, 2), weight=0.0) for r in ctx.resources]
 
 
-def metric_shift(ctx: Context) -> list[Evidence]:
+def metric_shift(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Service metrics whose incident level sits far outside their baseline (robust z)."""
     return metric_shifts(ctx.store, ctx.baseline, ctx.incident, limit=20)
 
@@ -185,7 +187,7 @@ def metric_shifts(store: Store, baseline: TimeRange, incident: TimeRange, limit:
     return out[:limit]
 
 
-def changes(ctx: Context) -> list[Evidence]:
+def changes(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Change events and service.version switches near the onset; the closer, the more they count."""
     out = []
     lo, hi = ctx.onset_ns - 60 * MIN, ctx.onset_ns + 10 * MIN

@@ -150,10 +150,10 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
     ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
-    shares = blame_shares(ctx)
+    shares, node_shares = blame_shares(ctx)
     load_moves = hand_back_waiting(ctx, shares) + hand_back_load(ctx, shares)
     fuse_other_symptoms(ctx, shares)
-    found = [e for extract in EXTRACTORS for e in extract(ctx)]
+    found = [e for extract in EXTRACTORS for e in extract(ctx, node_shares)]
     causes = _name_agent_runs(store, _rank(ctx, shares, found), incident)
     return Investigation(
         symptom=_symptom_summary(wanted, groups),

@@ -8,7 +8,7 @@ from typing import Any
 
 from scipy.stats import norm
 
-from ._attribution import GAP
+from ._attribution import GAP, BlameShares, NodeShare
 from ._context import Context
 from ._gaps import gap_support, place_gap
 
@@ -18,15 +18,17 @@ MIN_SURGE_CALLS = 20
 WAIT_RISE = 3.0  # a callee this much slower, with this many more calls in flight, fills its caller's pool
 
 
-def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
-    """Per service/resource: the share of the symptom's excess (failing or slow requests) it explains.
+def blame_shares(ctx: Context) -> tuple[dict[str, dict[str, Any]], BlameShares]:
+    """Per service/resource: the share of the symptom's excess (failing or slow requests) it explains;
+    and per node (service, operation, kind) of the blame, its own share (the evidence extractors'
+    error origins and self time).
 
     Errors: the rise in the fraction of requests whose failure originates at the node. Latency: the
     node's share of the mean extra critical-path time, scaled by the rise in slow requests.
     """
     u = ctx.blame.units
     if "i" not in u or "b" not in u or not u["i"].get("sampled") or not u["b"].get("sampled"):
-        return {}
+        return {}, BlameShares()
     n_i, n_b = u["i"]["sampled"], u["b"]["sampled"]
     err_ex = max(u["i"]["error_units"] / n_i - u["b"]["error_units"] / n_b, 0.0)
     lat_mean = {k: v["i"].get("latency", 0.0) / n_i - v["b"].get("latency", 0.0) / n_b
@@ -43,21 +45,22 @@ def blame_shares(ctx: Context) -> dict[str, dict[str, Any]]:
     # from one origin to another and the symptom failed no more often, there is nothing to share.
     err_pos = max(sum(max(x, 0.0) for x in err_mean.values()), err_ex, 1e-9)
     by_service: dict[str, dict[str, Any]] = {}
+    nodes: dict[tuple[str, str, str], NodeShare] = {}
     support = gap_support(ctx.gaps)
     for key, node in ctx.blame.nodes.items():
-        node["share_error"] = max(err_mean[key], 0.0) / err_pos * err_ex / total_ex
-        node["share_latency"] = max(lat_mean[key], 0.0) / lat_pos * lat_ex / total_ex
+        share = nodes[key] = NodeShare(error=max(err_mean[key], 0.0) / err_pos * err_ex / total_ex,
+                                       latency=max(lat_mean[key], 0.0) / lat_pos * lat_ex / total_ex,
+                                       exemplar=node.get("exemplar"))
         for service, op, kind, part in _placed(key, support):
             s = by_service.setdefault(service, {"service": service, "error": 0.0, "latency": 0.0,
                                                 "kind": _node_kind(kind), "operations": []})
-            s["error"] += node["share_error"] * part
-            s["latency"] += node["share_latency"] * part
-            s["operations"].append(((node["share_error"] + node["share_latency"]) * part, op,
-                                    node.get("exemplar")))
+            s["error"] += share.error * part
+            s["latency"] += share.latency * part
+            s["operations"].append(((share.error + share.latency) * part, op, share.exemplar))
     for s in by_service.values():
         s["operations"].sort(key=lambda t: (-t[0], str(t[1]), str(t[2])))  # ties in a fixed order on every engine
         s["score"] = s["error"] + s["latency"]
-    return by_service
+    return by_service, BlameShares(nodes)
 
 
 def fuse_other_symptoms(ctx: Context, shares: dict[str, dict[str, Any]]) -> None:
