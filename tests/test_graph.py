@@ -131,3 +131,26 @@ def test_large_window_is_sampled_by_whole_traces(tmp_path, monkeypatch):
     assert calls.keys() == exact.keys() and exact[("frontend", "catalog")] == 300
     for key, n in exact.items():
         assert abs(calls[key] - n) <= 0.5 * n, key
+
+
+def test_calls_a_callee_never_answered_count_with_those_it_did(tmp_path):
+    """frontend calls catalog; one call in four times out before catalog reports anything (a CLIENT
+    span naming catalog by address, no SERVER span behind it). Both are frontend's calls to catalog:
+    the edge counts all of them, in each window, instead of one kind standing in for the other."""
+    traces = []
+    for i in range(40):
+        t = TraceBuilder(T0 + i * 10**9, seed=i)
+        root = t.span("frontend", "GET /", duration_ms=600)
+        lost = i % 4 == 3
+        c = root.child("frontend", "GET /products", kind="CLIENT", offset_ms=1, duration_ms=500 if lost else 20,
+                       error=lost, attributes={"server.address": "catalog", "http.request.method": "GET"})
+        if not lost:
+            c.child("catalog", "GET /products", kind="SERVER", offset_ms=1, duration_ms=18)
+        traces.append(t)
+    ip = _store(tmp_path, traces)
+    windows = {"baseline": TimeRange(T0, T0 + 20 * 10**9), "incident": TimeRange(T0 + 20 * 10**9, T0 + 40 * 10**9)}
+    g = interaction_graph(ip.store, windows=windows)
+    [edge] = [e for e in g["edges"] if e["caller"] == "frontend" and e["callee"] == "catalog"]
+    for w in ("baseline", "incident"):
+        assert edge["stats"][w]["calls"] == 20 and edge["stats"][w]["errors"] == 5, edge["stats"][w]
+        assert edge["stats"][w]["p95_ms"] >= 490  # the calls that never came back are the tail

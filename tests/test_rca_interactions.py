@@ -517,6 +517,40 @@ def test_cpu_that_rose_under_a_surge_of_calls_points_at_who_sent_them(tmp_path):
     assert top(r)[0] == "frontend", top(r)
 
 
+def frontend_retries_a_burning_cart(tb, t, bad, rng):
+    """frontend calls catalog and cart; after the onset cart (its CPU taken) is slow, frontend gives
+    up on it after 200 ms and tries again once (http.request.resend_count=1): more calls into cart,
+    all of them retries."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    d = jitter(rng, 8)
+    c = root.child("frontend", "call catalog", kind="CLIENT", offset_ms=end, duration_ms=d + 1)
+    c.child("catalog", "serve catalog", kind="SERVER", offset_ms=0.5, duration_ms=d)
+    end += d + 2
+    for attempt in range(2 if bad else 1):
+        d = jitter(rng, 400 if bad else 5)
+        took = min(d + 1, 200)
+        attrs = {"http.request.resend_count": attempt} if attempt else {}
+        c = root.child("frontend", "call cart", kind="CLIENT", offset_ms=end, duration_ms=took, error=bad,
+                       attributes=attrs)
+        c.child("cart", "serve cart", kind="SERVER", offset_ms=0.5, duration_ms=d)
+        end += took + 1
+    root.end_ns = root.start_ns + int((end + jitter(rng, 2)) * 1e6)
+    root.error = bad
+
+
+def test_cpu_under_retried_calls_is_not_the_retrying_callers_load(tmp_path):
+    """Retries follow a failure rather than cause the load: cart's CPU ×4 with frontend retrying its
+    timed-out calls is cart's, not frontend's "surge of calls"."""
+    from interplay.metrics_csv import ingest_rcaeval_csv
+    ip = load(tmp_path, requests(frontend_retries_a_burning_cart))
+    ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart"))
+    r = to_json(ip.investigate(at_ns=ONSET))
+    resources = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "resources"]
+    assert resources and resources[0]["suspect"] == "cart", resources
+    assert top(r)[0] == "cart", top(r)
+
+
 def agent_refused_by_llm(tb, t, bad, rng):
     """agent calls an LLM provider (a resource: no spans of its own); after the onset a third of the
     calls get a 429 and the agent answers 503, both recorded only as HTTP codes, and it records a

@@ -112,13 +112,31 @@ def _seconds(store: Store, w: TimeRange) -> float:
 
 
 def _merge_edges(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One edge per (caller, callee, mode), its stats per window. Two rows of one window meet where
+    a callee answered some calls (parent/child spans) and never reported others (a CLIENT span
+    with no SERVER span behind it, typically a timeout, named by its address): both are calls to
+    it, so counts add up; the p50 is the larger group's and the p95 the slower group's (the calls
+    that never came back are the tail)."""
     edges: dict[tuple, dict[str, Any]] = {}
     for r in rows:
         key = (r["caller"], r["callee"], r["mode"])
         e = edges.setdefault(key, {"caller": r["caller"], "callee": r["callee"],
                                    "callee_kind": r["callee_kind"], "mode": r["mode"], "stats": {}})
-        e["stats"][r["w"]] = _stat(r)
+        before = e["stats"].get(r["w"])
+        e["stats"][r["w"]] = _stat(r) if before is None else _combined(before, _stat(r))
     return sorted(edges.values(), key=lambda e: (e["caller"], e["callee"], e["mode"]))
+
+
+def _combined(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    calls = a["calls"] + b["calls"]
+    errors = a["errors"] + b["errors"]
+    out = {"calls": calls, "errors": errors, "rate": round(a["rate"] + b["rate"], 4),
+           "error_rate": round(errors / calls, 5) if calls else 0.0,
+           "p50_ms": max(a, b, key=lambda s: (s["calls"], s["p50_ms"]))["p50_ms"],
+           "p95_ms": max(a["p95_ms"], b["p95_ms"])}
+    if "retries" in a or "retries" in b:
+        out["retries"] = a.get("retries", 0) + b.get("retries", 0)
+    return out
 
 
 def _stat(r: dict[str, Any]) -> dict[str, Any]:

@@ -120,14 +120,21 @@ def _load_sender(ctx: Context, service: str) -> str | None:
         if e["callee"] != service or e["caller"] == service:
             continue
         b, i = e["stats"].get("baseline") or {}, e["stats"].get("incident") or {}
-        before += b.get("rate", 0.0)
-        after += i.get("rate", 0.0)
+        # first tries only: retries follow a failure rather than cause the load
+        rate_b, rate_i = _first_try_rate(b), _first_try_rate(i)
+        before += rate_b
+        after += rate_i
         calls_before += b.get("calls", 0)
-        extra[e["caller"]] = extra.get(e["caller"], 0.0) + i.get("rate", 0.0) - b.get("rate", 0.0)
+        extra[e["caller"]] = extra.get(e["caller"], 0.0) + rate_i - rate_b
     # a rate from a handful of calls before is noise: there must be a before to call it a surge
     if not extra or calls_before < MIN_SURGE_CALLS or after < SURGE * before:
         return None
     return max(extra, key=lambda c: (extra[c], c))
+
+
+def _first_try_rate(stats: dict[str, Any]) -> float:
+    calls = stats.get("calls", 0)
+    return stats.get("rate", 0.0) * (calls - stats.get("retries", 0)) / calls if calls else 0.0
 
 
 def queue_lags(ctx: Context) -> list[dict[str, Any]]:
