@@ -43,7 +43,7 @@ def main() -> None:
             times.append(time.perf_counter() - began)
         top = result.root_causes[0].service if result.root_causes else None
         print(f"{label:22} best {min(times):.2f} s, median {sorted(times)[len(times) // 2]:.2f} s "
-              f"(top cause {top}, onset {result['onset']})")
+              f"(top cause {top}, onset {result.onset})")
 
 
 if __name__ == "__main__":
