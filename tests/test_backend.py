@@ -16,7 +16,7 @@ from interplay.model_results import to_json
 from interplay.report_charts import charts_html
 from interplay.server.app import ServerState, create_app
 from interplay.server.writer import Writer
-from interplay.testing import TraceBuilder, traces_request
+from test_model_results import slow_catalog
 
 T0 = 1_767_225_600 * 10**9
 SEC = 10**9
@@ -35,16 +35,7 @@ def test_every_hub_implements_every_method_with_the_contracts_parameters(hub, na
 @pytest.fixture
 def hubs(tmp_path):
     ip = Interplay.open(tmp_path / "b.duckdb")
-    traces = []
-    for i in range(120):
-        t = TraceBuilder(start_ns=T0 + i * SEC, seed=i)
-        late = i >= 80
-        root = t.span("frontend", "GET /", kind="SERVER", duration_ms=300 if late else 20, error=late)
-        root.child("catalog", "SELECT", kind="CLIENT", offset_ms=2, duration_ms=280 if late else 10, error=late)
-        traces.append(t)
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(traces_request(traces)))
-    ip.ingest_file(path)
+    ip.ingest_file(slow_catalog(tmp_path))
     writer = Writer(ip)
     remote = RemoteInterplay("http://127.0.0.1")
     with TestClient(create_app(ServerState(ip, writer)), base_url="http://127.0.0.1",

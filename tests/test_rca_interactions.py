@@ -507,16 +507,6 @@ def frontend_floods_cart(tb, t, bad, rng):
     _frontend_calls(tb, rng, (("catalog", 8, 1), ("cart", 5, 5 if bad else 1)))
 
 
-def test_cpu_that_rose_under_a_surge_of_calls_points_at_who_sent_them(tmp_path):
-    from interplay.metrics_csv import ingest_rcaeval_csv
-    ip = load(tmp_path, requests(frontend_floods_cart))
-    ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart"))
-    r = to_json(ip.investigate(at_ns=ONSET))
-    resources = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "resources"]
-    assert resources and resources[0]["suspect"] == "frontend", resources
-    assert top(r)[0] == "frontend", top(r)
-
-
 def frontend_retries_a_burning_cart(tb, t, bad, rng):
     """frontend calls catalog and cart; after the onset cart (its CPU taken) is slow, frontend gives
     up on it after 200 ms and tries again once (http.request.resend_count=1): more calls into cart,
@@ -539,16 +529,18 @@ def frontend_retries_a_burning_cart(tb, t, bad, rng):
     root.error = bad
 
 
-def test_cpu_under_retried_calls_is_not_the_retrying_callers_load(tmp_path):
-    """Retries follow a failure rather than cause the load: cart's CPU ×4 with frontend retrying its
-    timed-out calls is cart's, not frontend's "surge of calls"."""
+@pytest.mark.parametrize("build, suspect", [(frontend_floods_cart, "frontend"),
+                                            (frontend_retries_a_burning_cart, "cart")])
+def test_cpu_that_rose_under_a_surge_of_calls_points_at_who_sent_them(tmp_path, build, suspect):
+    """cart's CPU ×4: under frontend's own flood of first tries it is frontend's load; under frontend
+    retrying calls that timed out it is cart's (retries follow a failure rather than cause it)."""
     from interplay.metrics_csv import ingest_rcaeval_csv
-    ip = load(tmp_path, requests(frontend_retries_a_burning_cart))
+    ip = load(tmp_path, requests(build))
     ingest_rcaeval_csv(ip, _resource_csv(tmp_path / "m.csv", ["frontend", "catalog", "cart"], "cart"))
     r = to_json(ip.investigate(at_ns=ONSET))
     resources = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "resources"]
-    assert resources and resources[0]["suspect"] == "cart", resources
-    assert top(r)[0] == "cart", top(r)
+    assert resources and resources[0]["suspect"] == suspect, resources
+    assert top(r)[0] == suspect, top(r)
 
 
 def agent_refused_by_llm(tb, t, bad, rng):
