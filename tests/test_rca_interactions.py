@@ -507,10 +507,10 @@ def frontend_floods_cart(tb, t, bad, rng):
     _frontend_calls(tb, rng, (("catalog", 8, 1), ("cart", 5, 5 if bad else 1)))
 
 
-def frontend_retries_a_burning_cart(tb, t, bad, rng):
+def frontend_retries_a_burning_cart(tb, t, bad, rng, marked=True):
     """frontend calls catalog and cart; after the onset cart (its CPU taken) is slow, frontend gives
-    up on it after 200 ms and tries again once (http.request.resend_count=1): more calls into cart,
-    all of them retries."""
+    up on it after 200 ms and tries again once (http.request.resend_count=1 when `marked`; many
+    exports drop it): more calls into cart, all of them retries."""
     root = tb.span("frontend", "GET /", duration_ms=0)
     end = 1.0
     d = jitter(rng, 8)
@@ -520,7 +520,7 @@ def frontend_retries_a_burning_cart(tb, t, bad, rng):
     for attempt in range(2 if bad else 1):
         d = jitter(rng, 400 if bad else 5)
         took = min(d + 1, 200)
-        attrs = {"http.request.resend_count": attempt} if attempt else {}
+        attrs = {"http.request.resend_count": attempt} if attempt and marked else {}
         c = root.child("frontend", "call cart", kind="CLIENT", offset_ms=end, duration_ms=took, error=bad,
                        attributes=attrs)
         c.child("cart", "serve cart", kind="SERVER", offset_ms=0.5, duration_ms=d)
@@ -529,8 +529,15 @@ def frontend_retries_a_burning_cart(tb, t, bad, rng):
     root.error = bad
 
 
+def frontend_retries_a_burning_cart_unmarked(tb, t, bad, rng):
+    """The same retries, exported without `http.request.resend_count`: a repeat of a call that had
+    just failed, from the same parent, is a retry all the same."""
+    frontend_retries_a_burning_cart(tb, t, bad, rng, marked=False)
+
+
 @pytest.mark.parametrize("build, suspect", [(frontend_floods_cart, "frontend"),
-                                            (frontend_retries_a_burning_cart, "cart")])
+                                            (frontend_retries_a_burning_cart, "cart"),
+                                            (frontend_retries_a_burning_cart_unmarked, "cart")])
 def test_cpu_that_rose_under_a_surge_of_calls_points_at_who_sent_them(tmp_path, build, suspect):
     """cart's CPU ×4: under frontend's own flood of first tries it is frontend's load; under frontend
     retrying calls that timed out it is cart's (retries follow a failure rather than cause it)."""
