@@ -309,12 +309,13 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[Evidence]
                               resources=round(s.get("resources", 0.0), 4)),
             chain=_chain(ctx, name, effect, symptom_services,
                          by_paths=s.get("path", 0.0) > s.get("error", 0.0) + s.get("latency", 0.0)),
-            evidence=sorted(ev, key=lambda e: -e.weight)[:12],
+            evidence=sorted(ev, key=lambda e: (-e.weight, e.type, e.summary))[:12],  # ties: a fixed order
             exemplar_trace=exemplar))
     return out
 
 
 def _effect(name: str, s: dict[str, Any], ev: list[Evidence]) -> str:
+    ev = sorted(ev, key=lambda e: (-e.weight, e.type, e.summary))  # max() keeps the first of equals
     for field, kind in (("path", "path_shift"), ("lag", "queue_lag"), ("exceptions", "exception_surge"),
                         ("resources", "resource_shift")):
         if s.get(field, 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0), s.get("load", 0.0)):

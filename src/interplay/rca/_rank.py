@@ -225,7 +225,7 @@ def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict
     incoming = _incoming_rates(ctx)
     spans = (max(ctx.graph["windows"]["baseline"]["seconds"], 1), max(ctx.graph["windows"]["incident"]["seconds"], 1))
     moves = []
-    for name in sorted(shares, key=lambda n: -shares[n]["score"]):
+    for name in sorted(shares, key=lambda n: (-shares[n]["score"], n)):
         s = shares[name]
         if s["score"] <= 0:
             continue
