@@ -88,12 +88,14 @@ def _measure(db: Path, repeat: int, quick: bool) -> tuple[dict[str, float], dict
     answers: dict[str, Any] = {}
     for name, call in calls.items():
         times[name], answers[name] = _best(call, repeat)
+        answers[name] = _as_json(answers[name])  # records (or, at older revisions, dicts) as the API writes them
     newest = answers["list_runs(limit=20)"]
     failed = answers["list_runs(failed, limit=20)"]
     for label, run in (("get_run(newest)", newest[0] if newest else None),
                        ("get_run(failed)", failed[0] if failed else None)):
         if run:
             times[label], answers[label] = _best(lambda r=run: get_run(store, r["run_id"]), repeat)
+            answers[label] = _as_json(answers[label])
     if failed:
         times["get_run(failed), baselines cached"], _ = _best(lambda: get_run(store, failed[0]["run_id"]),
                                                               repeat, cold=False)
@@ -104,6 +106,14 @@ def _measure(db: Path, repeat: int, quick: bool) -> tuple[dict[str, float], dict
         times["CLI agents show RUN"], _ = _best(
             lambda: _run(cli + ["show", failed[0]["run_id"], "--db", str(db)]), repeat)
     return times, answers
+
+
+def _as_json(answer: Any) -> Any:
+    try:
+        from interplay.model_results import to_json
+    except ImportError:  # a revision from before typed results: its answers are dicts already
+        return answer
+    return to_json(answer)
 
 
 def _best(call, repeat: int, cold: bool = True) -> tuple[float, Any]:

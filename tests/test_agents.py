@@ -8,6 +8,7 @@ import pytest
 from interplay.agents import agent_load_by_backend, runs_touching
 from interplay.api import Interplay
 from interplay.model import InvalidInput, NotFound, TimeRange
+from interplay.model_agents import AgentRun, Cost, FailureMode, Tokens, ToolCall
 from interplay.testing import TraceBuilder, traces_request
 
 T0 = 1_767_225_600 * 10**9
@@ -85,12 +86,12 @@ def open_store(tmp_path, runs) -> Interplay:
     return ip
 
 
-def modes(run) -> dict:
-    return {m["mode"]: m for m in run["failure_modes"]}
+def modes(run: AgentRun) -> dict[str, FailureMode]:
+    return {m.mode: m for m in run.failure_modes}
 
 
-def by_id(runs, trace) -> dict:
-    return next(r for r in runs if r["trace_id"] == trace.trace.trace_id)
+def by_id(runs: list[AgentRun], trace) -> AgentRun:
+    return next(r for r in runs if r.trace_id == trace.trace.trace_id)
 
 
 # -- runs and steps ------------------------------------------------------------------------------
@@ -101,14 +102,14 @@ def test_healthy_runs_have_steps_tokens_and_no_failure_modes(tmp_path, style):
     runs = ip.agent_runs()
     assert len(runs) == 6
     for r in runs:
-        assert r["agent"] == "support" and r["status"] == "ok"
-        assert (r["steps"], r["model_calls"], r["tool_calls"]) == (3, 2, 1)
-        assert r["tools"] == ["get_order"]
-        assert r["tokens"] == {"input": 250, "output": 40, "total": 290}
-        assert r["path"] == ["chat:gpt-4o", "tool:get_order", "chat:gpt-4o"]
-        assert r["failure_modes"] == [] and r["complete"]
-    assert {r["run_id"] for r in runs} == {f"{b.trace.trace_id}:{b.root.span_id}" for b in built}
-    started = [r["started_ns"] for r in runs]
+        assert r.agent == "support" and r.status == "ok"
+        assert (r.steps, r.model_calls, r.tool_calls) == (3, 2, 1)
+        assert r.tools == ["get_order"]
+        assert r.tokens == Tokens(250, 40, 290)
+        assert r.path == ["chat:gpt-4o", "tool:get_order", "chat:gpt-4o"]
+        assert r.failure_modes == [] and r.complete
+    assert {r.run_id for r in runs} == {f"{b.trace.trace_id}:{b.root.span_id}" for b in built}
+    started = [r.started_ns for r in runs]
     assert started == sorted(started, reverse=True)
 
 
@@ -118,19 +119,19 @@ def test_show_run_steps_in_order_with_models_tokens_args_and_downstream(tmp_path
     run.tool("get_order", '{"id": 7}', calls=[("orders", "GET /orders/{id}"), ("orders-db", "SELECT orders")])
     run.chat(tin=200, tout=60, finish="stop", model="gpt-4o-mini")
     ip = open_store(tmp_path, [run])
-    rid = ip.agent_runs()[0]["run_id"]
+    rid = ip.agent_runs()[0].run_id
     shown = ip.agent_run(rid)
-    steps = shown["steps_detail"]
-    assert [s["index"] for s in steps] == [0, 1, 2]
-    assert [s["signature"] for s in steps] == ["chat:gpt-4o", "tool:get_order", "chat:gpt-4o-mini"]
-    assert steps[0]["model"] == "gpt-4o" and steps[0]["tokens"]["input"] == 120
-    assert steps[0]["finish_reasons"] == ["tool_calls"] and steps[2]["finish_reasons"] == ["stop"]
-    assert steps[0]["provider"] == "openai"
-    assert steps[1]["tool"] == "get_order" and steps[1]["arguments"] == '{"id": 7}'
-    assert steps[1]["downstream"] == ["orders", "orders-db"]
-    assert [s["start_ns"] for s in steps] == sorted(s["start_ns"] for s in steps)
+    steps = shown.steps_detail
+    assert [s.index for s in steps] == [0, 1, 2]
+    assert [s.signature for s in steps] == ["chat:gpt-4o", "tool:get_order", "chat:gpt-4o-mini"]
+    assert steps[0].call.model == "gpt-4o" and steps[0].call.tokens.input == 120
+    assert steps[0].call.finish_reasons == ["tool_calls"] and steps[2].call.finish_reasons == ["stop"]
+    assert steps[0].call.provider == "openai" and steps[1].call is None
+    assert steps[1].tool_call == ToolCall("get_order", '{"id": 7}', None)
+    assert steps[1].downstream == ["orders", "orders-db"]
+    assert [s.start_ns for s in steps] == sorted(s.start_ns for s in steps)
     # a bare trace id finds the run too
-    assert ip.agent_run(rid.split(":")[0])["run_id"] == rid
+    assert ip.agent_run(rid.split(":")[0]).run_id == rid
 
 
 def test_openinference_run_reads_its_own_names(tmp_path):
@@ -139,10 +140,10 @@ def test_openinference_run_reads_its_own_names(tmp_path):
     run.tool("web_search", '{"query": "otel"}')
     ip = open_store(tmp_path, [run])
     r = ip.agent_runs()[0]
-    assert r["agent"] == "researcher" and r["tools"] == ["web_search"]
-    assert r["tokens"]["input"] == 300 and r["tokens"]["output"] == 40
-    step = ip.agent_run(r["run_id"])["steps_detail"][1]
-    assert step["kind"] == "tool" and step["arguments"] == '{"query": "otel"}'
+    assert r.agent == "researcher" and r.tools == ["web_search"]
+    assert r.tokens.input == 300 and r.tokens.output == 40
+    step = ip.agent_run(r.run_id).steps_detail[1]
+    assert step.kind == "tool" and step.tool_call.arguments == '{"query": "otel"}'
 
 
 def test_openinference_decision_and_unknown_spans(tmp_path):
@@ -161,12 +162,12 @@ def test_openinference_decision_and_unknown_spans(tmp_path):
                   attributes={"openinference.span.kind": "TOOL", "tool.name": "get_order"})
     ip = open_store(tmp_path, [run])
     (r,) = ip.agent_runs()
-    assert r["path"] == ["chat:jev-1", "chat:gpt-4o", "tool:get_order"]
-    assert (r["steps"], r["model_calls"], r["tool_calls"]) == (3, 2, 1)
-    assert r["tokens"]["input"] == 140 and r["tokens"]["output"] == 12
-    chat = ip.agent_run(r["run_id"])["steps_detail"][1]
-    assert chat["cost"] == {"usd": 0.002, "source": "instrumentation"}
-    assert chat["usage"]["llm.cost.prompt_details.cache_read"] == 0.0001
+    assert r.path == ["chat:jev-1", "chat:gpt-4o", "tool:get_order"]
+    assert (r.steps, r.model_calls, r.tool_calls) == (3, 2, 1)
+    assert r.tokens.input == 140 and r.tokens.output == 12
+    chat = ip.agent_run(r.run_id).steps_detail[1]
+    assert chat.call.cost == Cost(0.002, "instrumentation")
+    assert chat.call.usage["llm.cost.prompt_details.cache_read"] == 0.0001
 
 
 def test_unknown_usage_keys_and_operations_are_kept(tmp_path):
@@ -176,12 +177,12 @@ def test_unknown_usage_keys_and_operations_are_kept(tmp_path):
     run.root.child(run.service, "plan next move", offset_ms=50, duration_ms=5,
                    attributes={"gen_ai.operation.name": "plan_reasoning"})
     ip = open_store(tmp_path, [run])
-    shown = ip.agent_run(ip.agent_runs()[0]["run_id"])
-    chat, plan = shown["steps_detail"]
-    assert chat["usage"]["gen_ai.usage.cache_write_input_tokens"] == 512
-    assert chat["usage"]["gen_ai.usage.quantum_tokens"] == 3
-    assert chat["usage"]["gen_ai.usage.cache_read.input_tokens"] == 64
-    assert plan["kind"] == "plan_reasoning" and plan["signature"] == "plan_reasoning:plan next move"
+    shown = ip.agent_run(ip.agent_runs()[0].run_id)
+    chat, plan = shown.steps_detail
+    assert chat.call.usage["gen_ai.usage.cache_write_input_tokens"] == 512
+    assert chat.call.usage["gen_ai.usage.quantum_tokens"] == 3
+    assert chat.call.usage["gen_ai.usage.cache_read.input_tokens"] == 64
+    assert plan.kind == "plan_reasoning" and plan.signature == "plan_reasoning:plan next move"
 
 
 def test_old_spans_without_operation_name_are_still_model_and_tool_calls(tmp_path):
@@ -194,9 +195,9 @@ def test_old_spans_without_operation_name_are_still_model_and_tool_calls(tmp_pat
     ip = open_store(tmp_path, [t])
     (r,) = ip.agent_runs()
     # no agent span: the trace is the run, rooted at its root span, named after its service
-    assert r["run_id"] == f"{t.trace_id}:{root.span_id}"
-    assert r["agent"] == "bot" and r["path"] == ["chat:gpt-3.5-turbo", "tool:lookup"]
-    assert r["tokens"] == {"input": 11, "output": 7, "total": 18}
+    assert r.run_id == f"{t.trace_id}:{root.span_id}"
+    assert r.agent == "bot" and r.path == ["chat:gpt-3.5-turbo", "tool:lookup"]
+    assert r.tokens == Tokens(11, 7, 18)
 
 
 def add_sub_agent(run: Run) -> None:
@@ -215,9 +216,9 @@ def test_sub_agent_is_a_step_of_the_outer_run(tmp_path):
     ip = open_store(tmp_path, [run])
     (r,) = ip.agent_runs()
     # the hand-off is a step, and the sub-agent's own model call is one of the run's model calls
-    assert r["agent"] == "planner" and r["path"] == ["chat:gpt-4o", "agent:coder", "chat:gpt-4o"]
-    assert (r["steps"], r["model_calls"]) == (3, 2)
-    assert r["tokens"]["input"] == 1100
+    assert r.agent == "planner" and r.path == ["chat:gpt-4o", "agent:coder", "chat:gpt-4o"]
+    assert (r.steps, r.model_calls) == (3, 2)
+    assert r.tokens.input == 1100
 
 
 def test_orphan_spans_are_attached_by_time_and_the_run_marked_incomplete(tmp_path):
@@ -229,7 +230,7 @@ def test_orphan_spans_are_attached_by_time_and_the_run_marked_incomplete(tmp_pat
                                                        "gen_ai.tool.name": "get_order"})
     ip = open_store(tmp_path, [run, orphan])
     (r,) = ip.agent_runs()
-    assert r["path"] == ["chat:gpt-4o", "tool:get_order"] and r["complete"] is False
+    assert r.path == ["chat:gpt-4o", "tool:get_order"] and r.complete is False
 
 
 def test_listing_filters_agent_failed_window_and_limit(tmp_path):
@@ -238,10 +239,10 @@ def test_listing_filters_agent_failed_window_and_limit(tmp_path):
     bad = Run(20, agent="billing", error="gave up")
     bad.chat(finish="stop")
     ip = open_store(tmp_path, runs + [bad])
-    assert {r["agent"] for r in ip.agent_runs(agent="billing")} == {"billing"}
+    assert {r.agent for r in ip.agent_runs(agent="billing")} == {"billing"}
     assert len(ip.agent_runs(agent="billing")) == 3
     failed = ip.agent_runs(failed=True)
-    assert [r["trace_id"] for r in failed] == [bad.trace.trace_id] and failed[0]["error"] == "gave up"
+    assert [r.trace_id for r in failed] == [bad.trace.trace_id] and failed[0].error == "gave up"
     window = TimeRange(T0 + 5 * SEC, T0 + 95 * SEC)
     assert len(ip.agent_runs(window=window)) == 2  # runs 1 and 2 start at 10 s and 20 s
     assert len(ip.agent_runs(limit=2)) == 2
@@ -262,10 +263,10 @@ def test_newest_runs_are_found_past_the_first_batch_of_traces(tmp_path):
     root.child("bot", "lookup", offset_ms=12, duration_ms=10, attributes={"gen_ai.tool.name": "lookup"})
     ip = open_store(tmp_path, old + newer + [plain])
     every = ip.agent_runs(limit=1000)
-    assert len(every) == 73 and every[0]["run_id"] == f"{plain.trace_id}:{root.span_id}"
-    assert [r["run_id"] for r in ip.agent_runs(limit=5)] == [r["run_id"] for r in every[:5]]
-    assert [r["trace_id"] for r in ip.agent_runs(failed=True, limit=2)] == [o.trace.trace_id for o in old[::-1]]
-    assert [r["agent"] for r in ip.agent_runs(agent="billing", limit=1)] == ["billing"]
+    assert len(every) == 73 and every[0].run_id == f"{plain.trace_id}:{root.span_id}"
+    assert [r.run_id for r in ip.agent_runs(limit=5)] == [r.run_id for r in every[:5]]
+    assert [r.trace_id for r in ip.agent_runs(failed=True, limit=2)] == [o.trace.trace_id for o in old[::-1]]
+    assert [r.agent for r in ip.agent_runs(agent="billing", limit=1)] == ["billing"]
 
 
 def test_baselines_follow_newly_ingested_runs(tmp_path):
@@ -273,11 +274,11 @@ def test_baselines_follow_newly_ingested_runs(tmp_path):
     bad.tool("issue_refund")
     ip = open_store(tmp_path, [Run(i).healthy() for i in range(3)] + [bad])
     rid = f"{bad.trace.trace_id}:{bad.root.span_id}"
-    assert modes(ip.agent_run(rid))["divergence"]["evidence"]["compared_with"] == 3
+    assert modes(ip.agent_run(rid))["divergence"].evidence["compared_with"] == 3
     more = tmp_path / "more.jsonl"
     more.write_text(json.dumps(traces_request([Run(20 + i).healthy().trace for i in range(2)])) + "\n")
     ip.ingest_file(more)
-    assert modes(ip.agent_run(rid))["divergence"]["evidence"]["compared_with"] == 5
+    assert modes(ip.agent_run(rid))["divergence"].evidence["compared_with"] == 5
 
 
 @pytest.mark.parametrize("name", ['o"brien', "42", "back\\slash"])
@@ -286,8 +287,8 @@ def test_agent_names_that_are_not_plain_text_still_get_baselines(tmp_path, name)
     bad.tool("other")
     ip = open_store(tmp_path, [Run(i, agent=name).healthy() for i in range(5)] + [bad])
     listed = by_id(ip.agent_runs(), bad)
-    assert listed["agent"] == name and "divergence" in modes(listed)
-    assert ip.agent_run(listed["run_id"])["failure_modes"] == listed["failure_modes"]
+    assert listed.agent == name and "divergence" in modes(listed)
+    assert ip.agent_run(listed.run_id).failure_modes == listed.failure_modes
 
 
 def test_run_ids_are_validated_and_missing_runs_are_not_found(tmp_path):
@@ -308,9 +309,9 @@ def test_tool_loop_old_names(tmp_path):
     ip = open_store(tmp_path, good + [loop])
     runs = ip.agent_runs()
     m = modes(by_id(runs, loop))
-    assert m["tool_loop"]["evidence"]["tool"] == "search_orders"
-    assert m["tool_loop"]["evidence"]["identical_calls"] == 8
-    assert m["tool_loop"]["evidence"]["downstream"] == ["orders"]
+    assert m["tool_loop"].evidence["tool"] == "search_orders"
+    assert m["tool_loop"].evidence["identical_calls"] == 8
+    assert m["tool_loop"].evidence["downstream"] == ["orders"]
     assert all("tool_loop" not in modes(by_id(runs, g)) for g in good)
 
 
@@ -320,7 +321,7 @@ def test_tool_loop_near_identical_arguments(tmp_path):
         loop.chat()
         loop.tool("fetch_page", '{"url": "https://example.com/items?session=abc123", "attempt": ' + str(i) + '}')
     m = modes(open_store(tmp_path, [loop]).agent_runs()[0])
-    assert m["tool_loop"]["evidence"]["longest_streak"] == 5
+    assert m["tool_loop"].evidence["longest_streak"] == 5
 
 
 def test_retry_storm_and_tool_error_openinference(tmp_path):
@@ -329,9 +330,9 @@ def test_retry_storm_and_tool_error_openinference(tmp_path):
     for _ in range(4):
         run.tool("charge_card", '{"amount": 10}', error="502 Bad Gateway")
     m = modes(open_store(tmp_path, [run]).agent_runs()[0])
-    assert m["retry_storm"]["evidence"]["signature"] == "tool:charge_card"
-    assert m["retry_storm"]["evidence"]["failures"] == 4
-    assert m["tool_error"]["evidence"]["failed_calls"] == 4
+    assert m["retry_storm"].evidence["signature"] == "tool:charge_card"
+    assert m["retry_storm"].evidence["failures"] == 4
+    assert m["tool_error"].evidence["failed_calls"] == 4
 
 
 def test_rate_limited_new_names_and_retry_storm_of_model_calls(tmp_path):
@@ -342,10 +343,10 @@ def test_rate_limited_new_names_and_retry_storm_of_model_calls(tmp_path):
                         **({"http.request.resend_count": attempt} if attempt else {})})
     r = open_store(tmp_path, [run]).agent_runs()[0]
     m = modes(r)
-    assert m["rate_limited"]["evidence"]["responses"] == 4
-    assert m["rate_limited"]["evidence"]["sources"] == {"openai": 4}
-    assert m["retry_storm"]["evidence"]["signature"] == "chat:gpt-4o"
-    assert r["status"] == "error"
+    assert m["rate_limited"].evidence["responses"] == 4
+    assert m["rate_limited"].evidence["sources"] == {"openai": 4}
+    assert m["retry_storm"].evidence["signature"] == "chat:gpt-4o"
+    assert r.status == "error"
 
 
 def test_rate_limit_from_message_only(tmp_path):
@@ -353,7 +354,7 @@ def test_rate_limit_from_message_only(tmp_path):
     run.chat(error="openai.RateLimitError: Too Many Requests")
     run.chat(finish="stop")
     m = modes(open_store(tmp_path, [run]).agent_runs()[0])
-    assert "rate_limited" in m and m["rate_limited"]["evidence"]["run_recovered"] is True
+    assert "rate_limited" in m and m["rate_limited"].evidence["run_recovered"] is True
 
 
 def add_timed_out_tool(run: Run) -> None:
@@ -381,9 +382,9 @@ def test_timeout_beneath_a_tool(tmp_path):
     run.chat()
     add_timed_out_tool(run)
     m = modes(open_store(tmp_path, [run]).agent_runs()[0])
-    assert m["timeout"]["step"] == 1
-    assert m["timeout"]["evidence"]["where"] == {"agent-svc": 1}
-    assert m["timeout"]["summary"] == "1 timeout at agent-svc"  # a sentence, not "1 timeouts"
+    assert m["timeout"].step == 1
+    assert m["timeout"].evidence["where"] == {"agent-svc": 1}
+    assert m["timeout"].summary == "1 timeout at agent-svc"  # a sentence, not "1 timeouts"
 
 
 def test_tool_error_names_the_deepest_failing_downstream_service(tmp_path):
@@ -392,13 +393,13 @@ def test_tool_error_names_the_deepest_failing_downstream_service(tmp_path):
     add_failing_backend_tool(run)
     ip = open_store(tmp_path, [run])
     r = ip.agent_runs()[0]
-    ev = modes(r)["tool_error"]["evidence"]
+    ev = modes(r)["tool_error"].evidence
     assert ev["caused_by"] == {"inventory": 1}
-    assert modes(r)["tool_error"]["summary"] == "1 tool call failed; deepest failure in inventory"
+    assert modes(r)["tool_error"].summary == "1 tool call failed; deepest failure in inventory"
     assert ev["calls"][0]["caused_by"] == {"service": "inventory", "operation": "UPDATE stock",
                                            "message": "deadlock detected"}
-    step = ip.agent_run(r["run_id"])["steps_detail"][1]
-    assert step["error"]["caused_by"]["service"] == "inventory" and step["downstream"] == ["inventory"]
+    step = ip.agent_run(r.run_id).steps_detail[1]
+    assert step.error.caused_by.service == "inventory" and step.downstream == ["inventory"]
 
 
 def test_token_blowup_against_the_agents_normal_runs(tmp_path):
@@ -410,8 +411,8 @@ def test_token_blowup_against_the_agents_normal_runs(tmp_path):
     other_agent = [Run(30 + i, agent="tiny").healthy(tin=10) for i in range(3)]
     runs = open_store(tmp_path, normal + [heavy] + other_agent).agent_runs()
     m = modes(by_id(runs, heavy))
-    assert m["token_blowup"]["evidence"]["ratio"] > 10
-    assert m["token_blowup"]["evidence"]["runs_compared"] == 9
+    assert m["token_blowup"].evidence["ratio"] > 10
+    assert m["token_blowup"].evidence["runs_compared"] == 9
     assert not any("token_blowup" in modes(by_id(runs, n)) for n in normal + other_agent)
 
 
@@ -423,10 +424,10 @@ def test_divergence_names_the_step_where_a_failed_run_left_the_usual_path(tmp_pa
     bad.chat(finish="stop")
     runs = open_store(tmp_path, good + [bad]).agent_runs()
     d = modes(by_id(runs, bad))["divergence"]
-    assert d["step"] == 1
-    assert d["evidence"]["happened"] == "tool:issue_refund"
-    assert d["evidence"]["expected"] == [{"signature": "tool:get_order", "share": 1.0}]
-    assert d["evidence"]["compared_with"] == 5
+    assert d.step == 1
+    assert d.evidence["happened"] == "tool:issue_refund"
+    assert d.evidence["expected"] == [{"signature": "tool:get_order", "share": 1.0}]
+    assert d.evidence["compared_with"] == 5
 
 
 def test_no_divergence_claim_without_enough_successful_runs(tmp_path):
@@ -490,5 +491,5 @@ def test_a_run_stopped_at_its_turn_limit_is_a_tool_loop_even_with_few_distinct_c
     ip = open_store(tmp_path, [run])
     (r,) = ip.agent_runs()
     loop = modes(r)["tool_loop"]
-    assert loop["evidence"]["max_turns"] is True and loop["evidence"]["calls"] == 2
-    assert loop["evidence"]["identical_calls"] == 1 and "turn limit" in loop["summary"]
+    assert loop.evidence["max_turns"] is True and loop.evidence["calls"] == 2
+    assert loop.evidence["identical_calls"] == 1 and "turn limit" in loop.summary

@@ -17,6 +17,7 @@ from interplay.agents import agent_load_by_backend, divergence, runs_touching
 from interplay.agents.divergence import _compute
 from interplay.api import Interplay
 from interplay.model import TimeRange
+from interplay.model_results import to_json
 from interplay.store.open import open_store
 from interplay.testing import TraceBuilder, traces_request
 from test_agents import SEC, T0, Run, add_failing_backend_tool, add_sub_agent, add_timed_out_tool
@@ -106,13 +107,13 @@ def _ask(ip: Interplay, path: Path) -> dict:
         ip.ingest_file(path)
         runs = ip.agent_runs(limit=1000)
         window = TimeRange(T0 + 25 * SEC, T0 + 165 * SEC)
-        return {
-            "runs": runs,
-            "shown": {r["run_id"]: ip.agent_run(r["run_id"]) for r in runs if r["trace_id"] in SHOWN},
-            "by_trace": ip.agent_run(runs[0]["trace_id"]),
-            "support": ip.agent_runs(agent="support", limit=1000),
-            "failed": ip.agent_runs(failed=True, limit=3),
-            "window": ip.agent_runs(window=window),
+        return {  # as the API writes them (the engines are compared on what users see)
+            "runs": to_json(runs),
+            "shown": {r.run_id: to_json(ip.agent_run(r.run_id)) for r in runs if r.trace_id in SHOWN},
+            "by_trace": to_json(ip.agent_run(runs[0].trace_id)),
+            "support": to_json(ip.agent_runs(agent="support", limit=1000)),
+            "failed": to_json(ip.agent_runs(failed=True, limit=3)),
+            "window": to_json(ip.agent_runs(window=window)),
             "baselines": {a: vars(b) for a, b in _compute(ip.store, ["support", "researcher", 'o"brien'],
                                                           None).items()},
             "touching": runs_touching(ip.store, "orders"),

@@ -338,18 +338,19 @@ def test_the_same_answers_on_chdb(stored, tmp_path):
 
     from interplay.api import Interplay
     from interplay.migrate import migrate
+    from interplay.model_results import to_json
     duck = Interplay.open(stored, read_only=True)
     ch = Interplay.open(f"chdb:{tmp_path / 'ch'}")
     try:
         migrate(duck.store, ch.store)
-        same = lambda a, b: json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)  # noqa: E731
+        same = lambda a, b: json.dumps(to_json(a), sort_keys=True) == json.dumps(to_json(b), sort_keys=True)  # noqa: E731
         runs = duck.agent_runs(limit=100)
         assert len(runs) == len(FRAMEWORKS) * len(SCENARIOS) and same(runs, ch.agent_runs(limit=100))
         assert same(duck.agent_sessions(), ch.agent_sessions())
         assert same(duck.agent_session("session-langgraph"), ch.agent_session("session-langgraph"))
         assert same(duck.agent_spend(), ch.agent_spend())
-        loop = next(r for r in runs if r["service"] == "langgraph-app" and r["tool_calls"] == 9)
-        assert same(duck.agent_run(loop["run_id"], full=True), ch.agent_run(loop["run_id"], full=True))
+        loop = next(r for r in runs if r.service == "langgraph-app" and r.tool_calls == 9)
+        assert same(duck.agent_run(loop.run_id, full=True), ch.agent_run(loop.run_id, full=True))
     finally:
         duck.close()
         ch.close()

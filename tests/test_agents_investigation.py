@@ -26,7 +26,7 @@ def test_agent_loop_is_the_root_cause_and_its_runs_are_named(tool_loop_case):
     runs = top.agent_runs
     assert runs
     looping = [ip.agent_run(run_id) for run_id in runs]
-    assert all(run["run_id"] in runs for run in looping)
-    assert any("tool_loop" in {m["mode"] for m in run["failure_modes"]} for run in looping)
+    assert all(run.run_id in runs for run in looping)
+    assert any("tool_loop" in {m.mode for m in run.failure_modes} for run in looping)
     from interplay.report import render
     assert runs[0] in render(result, "text")

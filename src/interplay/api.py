@@ -17,6 +17,7 @@ from .batch import TelemetryBatch
 from .changes import add_change_event
 from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
+from .model_agents import AgentRun, Session
 from .model_results import Evidence, Investigation, to_json
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
@@ -200,22 +201,22 @@ class Interplay:
 
     # -- agents --------------------------------------------------------------------------------
     def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
-                   limit: int = 100) -> list[dict[str, Any]]:
+                   limit: int = 100) -> list[AgentRun]:
         """Agent runs, newest first, with steps, tokens, cost and failure modes (see interplay.agents)."""
         from .agents import list_runs
         return list_runs(self.store, agent=agent, failed=failed, window=window, limit=limit, prices=self.prices)
 
-    def agent_run(self, run_id: str, full: bool = False) -> dict[str, Any]:
+    def agent_run(self, run_id: str, full: bool = False) -> AgentRun:
         """One agent run with its ordered steps (content cut unless full; tracebacks only when full)."""
         from .agents import get_run
         return get_run(self.store, run_id, full=full, prices=self.prices)
 
-    def agent_sessions(self, window: TimeRange = TimeRange(), limit: int = 50) -> list[dict[str, Any]]:
+    def agent_sessions(self, window: TimeRange = TimeRange(), limit: int = 50) -> list[Session]:
         """Agent runs grouped by conversation / session id, most recently active first."""
         from .agents import list_sessions
         return list_sessions(self.store, window, limit, prices=self.prices)
 
-    def agent_session(self, session_id: str) -> dict[str, Any]:
+    def agent_session(self, session_id: str) -> Session:
         """One session's runs in order, with divergence within the session."""
         from .agents import get_session
         return get_session(self.store, session_id, prices=self.prices)

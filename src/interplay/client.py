@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
+from .model_agents import AgentRun, Session
 from .model_results import Investigation, from_json
 from .timeutil import format_time
 
@@ -110,18 +111,19 @@ class RemoteInterplay:
         return self._get("/api/impact", window, target=target)
 
     def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
-                   limit: int = 100) -> list[dict[str, Any]]:
-        return self._get("/api/agents/runs", window, agent=agent, failed="true" if failed else None,
-                         limit=limit)["runs"]
+                   limit: int = 100) -> list[AgentRun]:
+        return [from_json(AgentRun, r) for r in self._get(
+            "/api/agents/runs", window, agent=agent, failed="true" if failed else None, limit=limit)["runs"]]
 
-    def agent_run(self, run_id: str, full: bool = False) -> dict[str, Any]:
-        return self._request("GET", f"/api/agents/runs/{run_id}", params={"full": "true"} if full else None)
+    def agent_run(self, run_id: str, full: bool = False) -> AgentRun:
+        return from_json(AgentRun, self._request("GET", f"/api/agents/runs/{run_id}",
+                                                 params={"full": "true"} if full else None))
 
-    def agent_sessions(self, window: TimeRange = TimeRange(), limit: int = 50) -> list[dict[str, Any]]:
-        return self._get("/api/agents/sessions", window, limit=limit)["sessions"]
+    def agent_sessions(self, window: TimeRange = TimeRange(), limit: int = 50) -> list[Session]:
+        return [from_json(Session, s) for s in self._get("/api/agents/sessions", window, limit=limit)["sessions"]]
 
-    def agent_session(self, session_id: str) -> dict[str, Any]:
-        return self._request("GET", f"/api/agents/sessions/{quote(session_id, safe='')}")
+    def agent_session(self, session_id: str) -> Session:
+        return from_json(Session, self._request("GET", f"/api/agents/sessions/{quote(session_id, safe='')}"))
 
     def agent_spend(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
         return self._get("/api/agents/spend", window)["spend"]

@@ -20,6 +20,7 @@ from typing import Any
 from .backend import Backend
 from .logtemplates import mask
 from .model import InvalidInput, NotFound, TimeRange
+from .model_agents import AgentRun, Step
 from .model_results import Hop, Investigation, RootCause, from_json, to_json
 from .timeutil import format_time, parse_time_ns
 
@@ -179,15 +180,16 @@ class Tools:
         """Agent runs grouped by conversation / session id; with session_id, that session's runs in order."""
         if session_id:
             found = self.hub.agent_session(session_id)
-            doc: dict[str, Any] = {"session_id": found["session_id"], "runs_count": found["runs_count"],
-                   "failed_runs": found["failed_runs"], "cost_usd": found.get("cost_usd"),
+            doc: dict[str, Any] = {"session_id": found.session_id, "runs_count": found.runs_count,
+                   "failed_runs": found.failed_runs, "cost_usd": found.cost_usd,
                    "runs": [{**_run_item(r), **({"session_divergence": {
-                       k: r["session_divergence"].get(k) for k in ("step", "happened", "expected")}}
-                       if r.get("session_divergence") else {})} for r in found["runs"]]}
+                       "step": d.step, "happened": d.happened, "expected": to_json(d.expected)}}
+                       if (d := r.session_divergence) else {})} for r in found.runs or []]}
             return self._fit(doc, "runs", lambda n: "agent_run(run_id) for one run's steps")
         sessions = self.hub.agent_sessions(window=_window(since, until), limit=max(1, min(limit, 200)))
-        items = [{k: s_.get(k) for k in ("session_id", "runs_count", "failed_runs", "agents", "started",
-                                         "last_started", "tokens", "cost_usd", "failure_modes")} for s_ in sessions]
+        items = [{"session_id": s_.session_id, "runs_count": s_.runs_count, "failed_runs": s_.failed_runs,
+                  "agents": s_.agents, "started": s_.started, "last_started": s_.last_started, "tokens": s_.tokens,
+                  "cost_usd": s_.cost_usd, "failure_modes": s_.failure_modes} for s_ in sessions]
         doc = {"sessions": items, "shown": len(items)}
         if items:
             doc["next"] = "agent_sessions(session_id=ID) for one session's runs in order"
@@ -196,11 +198,11 @@ class Tools:
     def agent_run(self, run_id: str, offset: int = 0) -> str:
         """One agent run: its summary, failure modes and its steps (model calls, tool calls, errors)."""
         r = self.hub.agent_run(run_id)
-        steps = [_step(s) for s in r.get("steps_detail") or []]
-        doc = {"run_id": r["run_id"], "agent": r["agent"], "status": r["status"], "started": r["started"],
-               "duration_ms": r["duration_ms"], "tokens": r.get("tokens"), "error": _clip(r.get("error")),
-               "failure_modes": [{"mode": m["mode"], "step": m.get("step"), "summary": _clip(m.get("summary"))}
-                                 for m in r.get("failure_modes") or []],
+        steps = [_step(s) for s in r.steps_detail or []]
+        doc = {"run_id": r.run_id, "agent": r.agent, "status": r.status, "started": r.started,
+               "duration_ms": r.duration_ms, "tokens": to_json(r.tokens), "error": _clip(r.error),
+               "failure_modes": [{"mode": m.mode, "step": m.step, "summary": _clip(m.summary)}
+                                 for m in r.failure_modes],
                "steps": steps[offset:], "total_steps": len(steps)}
         if offset:
             doc["offset"] = offset
@@ -326,36 +328,35 @@ def _walk(node: dict[str, Any]):
         yield from _walk(child)
 
 
-def _run_item(r: dict[str, Any]) -> dict[str, Any]:
-    return {"run_id": r["run_id"], "agent": r["agent"], "status": r["status"], "started": r["started"],
-            "duration_ms": r["duration_ms"], "steps": r["steps"], "model_calls": r["model_calls"],
-            "tool_calls": r["tool_calls"], "tokens": (r.get("tokens") or {}).get("total"),
-            "usd": (r.get("cost") or {}).get("usd"), "errors": r["errors"], "error": _clip(r.get("error"), 120),
-            "session": r.get("conversation_id"),
-            "failure_modes": [m["mode"] for m in r.get("failure_modes") or []]}
+def _run_item(r: AgentRun) -> dict[str, Any]:
+    return {"run_id": r.run_id, "agent": r.agent, "status": r.status, "started": r.started,
+            "duration_ms": r.duration_ms, "steps": r.steps, "model_calls": r.model_calls,
+            "tool_calls": r.tool_calls, "tokens": r.tokens.total,
+            "usd": r.cost.usd if r.cost else None, "errors": r.errors, "error": _clip(r.error, 120),
+            "session": r.conversation_id,
+            "failure_modes": [m.mode for m in r.failure_modes]}
 
 
-def _step(s: dict[str, Any]) -> dict[str, Any]:
-    step = {"i": s["index"], "kind": s["kind"], "name": _clip(s.get("name"), 80), "service": s.get("service"),
-            "ms": s["duration_ms"], "status": s["status"]}
-    if s.get("model"):
-        step["model"] = s["model"]
-    tokens = (s.get("tokens") or {}).get("total")
+def _step(s: Step) -> dict[str, Any]:
+    step = {"i": s.index, "kind": s.kind, "name": _clip(s.name, 80), "service": s.service,
+            "ms": s.duration_ms, "status": s.status}
+    if s.call and s.call.model:
+        step["model"] = s.call.model
+    tokens = s.call.tokens.total if s.call else None
     if tokens:
         step["tokens"] = tokens
-    if s.get("arguments"):
-        step["args"] = _clip(s["arguments"], 120)
-    if s.get("downstream"):
-        step["downstream"] = s["downstream"]
-    if s.get("retries"):
-        step["retries"] = s["retries"]
-    err = s.get("error")
+    if s.tool_call and s.tool_call.arguments:
+        step["args"] = _clip(s.tool_call.arguments, 120)
+    if s.downstream:
+        step["downstream"] = s.downstream
+    if s.retries:
+        step["retries"] = s.retries
+    err = s.error
     if err:
-        cause = err.get("caused_by") or {}
-        step["error"] = _clip(" ".join(str(x) for x in (err.get("type"), err.get("message"), err.get("http_status"))
-                                       if x), 160)
+        cause = err.caused_by
+        step["error"] = _clip(" ".join(str(x) for x in (err.type, err.message, err.http_status) if x), 160)
         if cause:
-            step["caused_by"] = f"{cause.get('service')} {cause.get('operation') or ''}".strip()
+            step["caused_by"] = f"{cause.service} {cause.operation or ''}".strip()
     return step
 
 

@@ -197,8 +197,9 @@ def to_json(obj: Any) -> Any:
         out: dict[str, Any] = {}
         for f in _fields(type(obj)):
             value = getattr(obj, f.name)
-            if f.metadata.get("flatten"):
-                out.update((k, to_json(v)) for k, v in value.items())
+            if f.metadata.get("flatten"):  # a dict, or a record whose fields are written here (None: none)
+                flat = value if isinstance(value, dict) else to_json(value) if value is not None else {}
+                out.update((k, to_json(v)) for k, v in flat.items())
             elif value is not None or not f.metadata.get("omit_none"):
                 out[f.metadata.get("json", f.name)] = to_json(value)
         return out
@@ -213,7 +214,10 @@ T = TypeVar("T")
 
 
 def from_json(cls: type[T], data: dict[str, Any]) -> T:
-    """The record of type `cls` that `to_json` wrote as `data` (keys it does not know go to its flat field)."""
+    """The record of type `cls` that `to_json` wrote as `data` (keys it does not know go to its flat field).
+
+    A flattened record is there when its first field's key is (so its fields may be null).
+    """
     record: type = cls
     hints = _hints(record)
     kwargs: dict[str, Any] = {}
@@ -222,7 +226,14 @@ def from_json(cls: type[T], data: dict[str, Any]) -> T:
     for f in _fields(record):
         key = f.metadata.get("json", f.name)
         if f.metadata.get("flatten"):
-            flat = f
+            inner = _record_of(hints[f.name])
+            if inner is None:
+                flat = f
+                continue
+            keys = [g.metadata.get("json", g.name) for g in _fields(inner)]
+            known.update(keys)
+            if keys[0] in data:
+                kwargs[f.name] = from_json(inner, {k: data[k] for k in keys if k in data})
             continue
         known.add(key)
         if key in data:
@@ -244,6 +255,12 @@ def _build(tp: Any, value: Any) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_json(tp, value)
     return value
+
+
+def _record_of(tp: Any) -> type | None:
+    """The record type a (possibly optional) field holds, else None."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+    return args[0] if len(args) == 1 and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]) else None
 
 
 @cache

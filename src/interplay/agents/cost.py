@@ -9,8 +9,8 @@ replace the built-in ones of the same name; the longest matching name wins.
     {"gpt-4o-mini": {"input": 0.15, "output": 0.60, "cache_read": 0.075},
      "my-finetune": {"input": 3.0, "output": 12.0}}
 
-    >>> PriceTable().step_cost("gpt-4o-mini-2024-07-18", {"input": 1000000, "output": 0}, {})
-    {'usd': 0.15, 'source': 'price_table'}
+    >>> PriceTable().step_cost("gpt-4o-mini-2024-07-18", Tokens(1000000, 0, None), {})
+    Cost(usd=0.15, source='price_table')
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import InvalidInput
+from ..model_agents import Cost, Tokens
 from ..store import genai as c
 
 # USD per million tokens (input, output, cached input): providers' public list prices, late 2025.
@@ -86,22 +87,22 @@ class PriceTable:
                     return self.prices[name]
         return None
 
-    def step_cost(self, model: str | None, tokens: dict[str, Any], attrs: dict[str, Any]) -> dict[str, Any] | None:
-        """{"usd", "source"} of one model call: `llm.cost.*` if sent, else tokens × price; None if neither."""
+    def step_cost(self, model: str | None, tokens: Tokens, attrs: dict[str, Any]) -> Cost | None:
+        """The cost of one model call: `llm.cost.*` if sent, else tokens × price; None if neither."""
         sent = _number(c.field(attrs, "cost_total"))
         if sent is None:
             parts = [_number(c.field(attrs, f)) for f in ("cost_input", "cost_output")]
             sent = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
         if sent is not None:
-            return {"usd": round(sent, 6), "source": "instrumentation"}
+            return Cost(round(sent, 6), "instrumentation")
         price = self.price(model)
-        tin, tout = tokens.get("input"), tokens.get("output")
+        tin, tout = tokens.input, tokens.output
         if price is None or (tin is None and tout is None):
             return None
         cached = min(_number(c.field(attrs, "cache_read_tokens")) or 0, tin or 0)
         usd = ((tin or 0) - cached) * price["input"] + (tout or 0) * price["output"] \
             + cached * price.get("cache_read", price["input"])
-        return {"usd": round(usd / 1e6, 6), "source": "price_table"}
+        return Cost(round(usd / 1e6, 6), "price_table")
 
 
 def _validated(doc: Any, where: str) -> dict[str, dict[str, float]]:

@@ -5,7 +5,7 @@ run diverged at the first step where its prefix stops matching the prefix of eve
 run of the same agent; what those runs did next is what was expected.
 
     >>> b = Baseline(good_paths=[["chat:m", "tool:a", "chat:m"]] * 3)
-    >>> first_divergence(["chat:m", "tool:b"], b)["step"]
+    >>> first_divergence(["chat:m", "tool:b"], b).step
     1
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model_agents import Divergence, Expected
 from ..store.agent_runs import baseline_rows, span_total
 from ..store.base import Store
 
@@ -89,7 +90,7 @@ def _compute(store: Store, agents: list[str], traces: list[str] | None) -> dict[
     return out
 
 
-def first_divergence(path: list[str], baseline: Baseline, min_runs: int = MIN_GOOD_RUNS) -> dict[str, Any] | None:
+def first_divergence(path: list[str], baseline: Baseline, min_runs: int = MIN_GOOD_RUNS) -> Divergence | None:
     """Where `path` left every successful path, with what was expected there; None if it never did.
 
     min_runs: successful runs needed before saying anything (a session's own runs: fewer will do).
@@ -103,10 +104,8 @@ def first_divergence(path: list[str], baseline: Baseline, min_runs: int = MIN_GO
         if happened in nexts:
             continue
         total = sum(nexts.values())
-        return {
-            "step": i, "happened": happened,
-            "expected": [{"signature": sig, "share": round(n / total, 3)} for sig, n in nexts.most_common(3)],
-            "after": path[max(0, i - 3):i], "compared_with": len(baseline.good_paths),
-            "same_prefix_runs": total,
-        }
+        return Divergence(
+            step=i, happened=happened,
+            expected=[Expected(sig, round(n / total, 3)) for sig, n in nexts.most_common(3)],
+            after=path[max(0, i - 3):i], compared_with=len(baseline.good_paths), same_prefix_runs=total)
     return None

@@ -11,9 +11,24 @@ conversation id, which many runtimes never set.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from ..model import InvalidInput, NotFound, TimeRange
+from ..model_agents import (
+    AgentRun,
+    Culprit,
+    Labels,
+    ModelCall,
+    RunCost,
+    RunFailure,
+    RunSignals,
+    Step,
+    StepContent,
+    StepError,
+    Tokens,
+    ToolCall,
+)
 from ..store import genai as c
 from ..store.agent_runs import newest_run_traces, run_rows, span_events, step_rows, traces_scope
 from ..store.base import Store
@@ -28,7 +43,7 @@ MAX_LIMIT = 10_000
 
 
 def list_runs(store: Store, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
-              limit: int = 100, prices: PriceTable | None = None) -> list[dict[str, Any]]:
+              limit: int = 100, prices: PriceTable | None = None) -> list[AgentRun]:
     """Runs started in the window, newest first, with steps, tools, tokens, cost and failure modes."""
     if limit < 1 or limit > MAX_LIMIT:
         raise InvalidInput(f"limit {limit}: must be between 1 and {MAX_LIMIT}")
@@ -37,7 +52,7 @@ def list_runs(store: Store, agent: str | None = None, failed: bool = False, wind
     return _finish(store, rows, all_traces=traces if unbounded else None, prices=prices)
 
 
-def get_run(store: Store, run_id: str, full: bool = False, prices: PriceTable | None = None) -> dict[str, Any]:
+def get_run(store: Store, run_id: str, full: bool = False, prices: PriceTable | None = None) -> AgentRun:
     """One run: its summary and ordered steps (model calls, tool calls with downstream services, errors,
     each step's input and output: texts cut at content.CAP characters unless `full`, tracebacks only then)."""
     trace_id, root = parse_run_id(run_id)
@@ -45,8 +60,7 @@ def get_run(store: Store, run_id: str, full: bool = False, prices: PriceTable | 
     rows = [r for r in rows if root is None or r["root"] == root]
     if not rows:
         raise NotFound(f"agent run {run_id} not found")
-    run = _finish(store, rows[-1:], keep_steps=True, full=full, prices=prices)[0]
-    return run
+    return _finish(store, rows[-1:], keep_steps=True, full=full, prices=prices)[0]
 
 
 def parse_run_id(run_id: str) -> tuple[str, str | None]:
@@ -102,7 +116,7 @@ def _steps(store: Store, trace_ids: list[str]) -> dict[tuple[str, str], list[dic
 
 def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False,
             all_traces: list[str] | None = None, full: bool = False,
-            prices: PriceTable | None = None) -> list[dict[str, Any]]:
+            prices: PriceTable | None = None) -> list[AgentRun]:
     """Attach steps, cost and failure modes to run rows (few: at most `limit`) and shape the output."""
     if not rows:
         return []
@@ -111,22 +125,21 @@ def _finish(store: Store, rows: list[dict[str, Any]], keep_steps: bool = False,
     base = baselines(store, sorted({r["agent"] for r in rows}), all_traces)
     out = []
     for r in rows:
-        run_steps = [_step(i, s, prices, full, content=keep_steps)
-                     for i, s in enumerate(steps.get((r["trace_id"], r["root"]), []))]
-        run = _summary(r)
-        run["cost"] = _run_cost(run_steps, r.get("cost_attr"))
-        run["failure_modes"] = detect(run, run_steps, base.get(r["agent"], Baseline()))
+        raw = steps.get((r["trace_id"], r["root"]), [])
+        run_steps = [_step(i, s, prices, full, content=keep_steps) for i, s in enumerate(raw)]
+        run = _summary(r, _run_cost(run_steps, r.get("cost_attr")))
+        # the detectors read the run's aggregates and cost, so its failure modes come after them
+        run = replace(run, failure_modes=detect(run, run_steps, base.get(r["agent"], Baseline())))
         if keep_steps:
-            run.update(_labels(steps.get((r["trace_id"], r["root"]), [])))
-            run["steps_detail"] = run_steps
-            if full and r["status"] == "error":
-                run["traceback"] = describe(r["root_message"], r["root_error_type"],
-                                            _events(store, r["trace_id"], r["failed_span"]))["traceback"]
+            failure = RunFailure(describe(r["root_message"], r["root_error_type"],
+                                          _events(store, r["trace_id"], r["failed_span"]))["traceback"]) \
+                if full and r["status"] == "error" else None
+            run = replace(run, labels=_labels(raw), steps_detail=run_steps, failure=failure)
         out.append(run)
     return out
 
 
-def _labels(steps: list[dict[str, Any]]) -> dict[str, Any]:
+def _labels(steps: list[dict[str, Any]]) -> Labels:
     """The run's tags (OpenInference `tag.tags`, Langfuse's: every one its steps carry) and metadata, as
     Phoenix and Langfuse users label runs: the entries every step's metadata has (the app's labels; LangChain
     adds its node's own to each), less LangSmith's `ls_*` model settings; None when no step has any."""
@@ -142,7 +155,7 @@ def _labels(steps: list[dict[str, Any]]) -> dict[str, Any]:
         if isinstance(meta, dict):
             metadata = ({k: v for k, v in meta.items() if not k.startswith("ls_")} if metadata is None
                         else {k: v for k, v in metadata.items() if meta.get(k) == v})
-    return {"tags": list(tags), "metadata": metadata}
+    return Labels(list(tags), metadata)
 
 
 def _events(store: Store, trace_id: str, span_id: str | None) -> str | None:
@@ -152,34 +165,34 @@ def _events(store: Store, trace_id: str, span_id: str | None) -> str | None:
     return span_events(store, trace_id, span_id)
 
 
-def _run_cost(steps: list[dict[str, Any]], sent: float | None) -> dict[str, Any] | None:
+def _run_cost(steps: list[Step], sent: float | None) -> RunCost | None:
     """The run's model calls' cost: summed over its steps; sources say where the figures came from."""
-    costs = [s["cost"] for s in steps if s.get("cost")]
+    costs = [s.call.cost for s in steps if s.call and s.call.cost]
     if not costs:
-        return {"usd": round(sent, 6), "source": "instrumentation", "priced_calls": None} if sent else None
-    sources = sorted({c_["source"] for c_ in costs})
-    unpriced = sum(1 for s in steps if s["kind"] == "llm" and not s.get("cost"))
-    return {"usd": round(sum(c_["usd"] for c_ in costs), 6), "source": "+".join(sources),
-            "priced_calls": len(costs), "unpriced_calls": unpriced}
+        return RunCost(round(sent, 6), "instrumentation", None) if sent else None
+    sources = sorted({c_.source for c_ in costs})
+    unpriced = sum(1 for s in steps if s.kind == "llm" and not (s.call and s.call.cost))
+    return RunCost(round(sum(c_.usd for c_ in costs), 6), "+".join(sources), len(costs), unpriced)
 
 
-def _summary(r: dict[str, Any]) -> dict[str, Any]:
+def _summary(r: dict[str, Any], cost: RunCost | None) -> AgentRun:
     tin, tout = r["tokens_in"], r["tokens_out"]
     total = (tin or 0) + (tout or 0) if tin is not None or tout is not None else r["tokens_total_attr"]
-    return {
-        "run_id": r["run_id"], "trace_id": r["trace_id"], "agent": r["agent"], "status": r["status"],
-        "started": format_time(r["started_ns"]), "started_ns": r["started_ns"],
-        "duration_ms": round((r["last_ns"] - r["first_ns"]) / 1e6, 3),
-        "steps": r["steps"], "model_calls": r["model_calls"], "tool_calls": r["tool_calls"],
-        "tools": sorted(r["tools"] or []),
-        "tokens": {"input": tin, "output": tout, "total": total},
-        "errors": r["failed_steps"], "conversation_id": r["conversation_id"], "user_id": r.get("user_id"),
-        "service": r["root_service"], "root_operation": r["root_operation"],
-        "error": _run_error(r),
-        "complete": not r["partial"],
-        "signals": {"rate_limited": r["rate_limited_spans"], "timeouts": r["timeout_spans"]},
-        "path": (r["path"] or "").split("\x1f") if r["path"] else [],
-    }
+    return AgentRun(
+        run_id=r["run_id"], trace_id=r["trace_id"], agent=r["agent"], status=r["status"],
+        started=format_time(r["started_ns"]), started_ns=r["started_ns"],
+        duration_ms=round((r["last_ns"] - r["first_ns"]) / 1e6, 3),
+        steps=r["steps"], model_calls=r["model_calls"], tool_calls=r["tool_calls"],
+        tools=sorted(r["tools"] or []),
+        tokens=Tokens(tin, tout, total),
+        errors=r["failed_steps"], conversation_id=r["conversation_id"], user_id=r.get("user_id"),
+        service=r["root_service"], root_operation=r["root_operation"],
+        error=_run_error(r),
+        complete=not r["partial"],
+        signals=RunSignals(r["rate_limited_spans"], r["timeout_spans"]),
+        path=(r["path"] or "").split("\x1f") if r["path"] else [],
+        cost=cost,
+    )
 
 
 def _run_error(r: dict[str, Any]) -> str | None:
@@ -191,54 +204,42 @@ def _run_error(r: dict[str, Any]) -> str | None:
     return None
 
 
-def _step(index: int, s: dict[str, Any], prices: PriceTable, full: bool = False,
-          content: bool = True) -> dict[str, Any]:
-    """One step row → the dict users see; attributes are decoded here (one step, small)."""
+def _step(index: int, s: dict[str, Any], prices: PriceTable, full: bool = False, content: bool = True) -> Step:
+    """One step row → the Step users see; attributes are decoded here (one step, small)."""
     attrs = _json(s["attributes"], {})
-    step: dict[str, Any] = {
-        "index": index, "span_id": s["span_id"], "kind": s["kind"], "name": s["name"],
-        "signature": s["sig"], "service": s["service"], "operation": s["operation"],
-        "start": format_time(s["start_ns"]), "start_ns": s["start_ns"],
-        "duration_ms": round(s["duration_ns"] / 1e6, 3),
-        "status": "error" if s["failed"] else "ok",
-    }
+    call = tool_call = None
     if s["kind"] in ("llm", "embedding"):
         finish = _decoded(c.field(attrs, "finish_reasons"))
-        step.update({
-            "model": c.field(attrs, "request_model"), "response_model": c.field(attrs, "response_model"),
-            "provider": c.field(attrs, "provider"),
-            "tokens": {"input": _int(c.field(attrs, "input_tokens")),
-                       "output": _int(c.field(attrs, "output_tokens")),
-                       "total": _int(c.field(attrs, "total_tokens"))},
-            "usage": {k: _decoded(v) for k, v in c.usage(attrs).items()},
-            "finish_reasons": finish if isinstance(finish, list) else [finish] if finish else [],
-        })
-        step["cost"] = prices.step_cost(step["response_model"] or step["model"], step["tokens"], attrs)
+        model, response_model = c.field(attrs, "request_model"), c.field(attrs, "response_model")
+        tokens = Tokens(_int(c.field(attrs, "input_tokens")), _int(c.field(attrs, "output_tokens")),
+                        _int(c.field(attrs, "total_tokens")))
+        call = ModelCall(model, response_model, c.field(attrs, "provider"), tokens,
+                         {k: _decoded(v) for k, v in c.usage(attrs).items()},
+                         finish if isinstance(finish, list) else [finish] if finish else [],
+                         prices.step_cost(response_model or model, tokens, attrs))
     if s["kind"] == "tool":
-        step.update({"tool": s["name"], "arguments": _text(c.field(attrs, "tool_args")),
-                     "call_id": c.field(attrs, "tool_call_id")})
-    if s["kind"] == "agent":
-        step["agent"] = s["name"]
-    if content:  # only a run shown step by step needs what was said (lists do not: it is large)
-        step.update(step_content(s["kind"], attrs, full))
-    step["downstream"] = sorted(svc for svc in (s["services"] or []) if svc != s["service"])
-    if s["peers"]:
-        step["peers"] = sorted(s["peers"])
-    step["rate_limited"] = s["rate_limited"]
-    step["timeouts"] = s["timeouts"]
-    step["retries"] = s["max_resend"] or 0
-    if s["failed"] or s["culprit_service"]:
-        said = describe(s["status_message"], s["error_type"], s.get("exc_events"))
-        step["error"] = {
-            "type": type_name(s["error_type"]), "message": said["message"],
-            "http_status": s["http_status"], "http_errors": sorted(s["http_errors"] or []),
-            "caused_by": {"service": s["culprit_service"], "operation": s["culprit_operation"],
-                          "message": describe(s["culprit_message"], None)["message"]}
-            if s["culprit_service"] else None,
-        }
-        if full and said["traceback"]:
-            step["error"]["traceback"] = said["traceback"]
-    return step
+        tool_call = ToolCall(s["name"], _text(c.field(attrs, "tool_args")), c.field(attrs, "tool_call_id"))
+    return Step(
+        index=index, span_id=s["span_id"], kind=s["kind"], name=s["name"], signature=s["sig"],
+        service=s["service"], operation=s["operation"], start=format_time(s["start_ns"]), start_ns=s["start_ns"],
+        duration_ms=round(s["duration_ns"] / 1e6, 3), status="error" if s["failed"] else "ok",
+        call=call, tool_call=tool_call, agent=s["name"] if s["kind"] == "agent" else None,
+        # only a run shown step by step needs what was said (lists do not: it is large)
+        content=StepContent(**step_content(s["kind"], attrs, full)) if content else None,
+        downstream=sorted(svc for svc in (s["services"] or []) if svc != s["service"]),
+        peers=sorted(s["peers"]) if s["peers"] else None,
+        rate_limited=s["rate_limited"], timeouts=s["timeouts"], retries=s["max_resend"] or 0,
+        error=_step_error(s, full) if s["failed"] or s["culprit_service"] else None,
+    )
+
+
+def _step_error(s: dict[str, Any], full: bool) -> StepError:
+    """A failed step's error (or, under a step that did not fail, the failure beneath it)."""
+    said = describe(s["status_message"], s["error_type"], s.get("exc_events"))
+    culprit = Culprit(s["culprit_service"], s["culprit_operation"], describe(s["culprit_message"], None)["message"]) \
+        if s["culprit_service"] else None
+    return StepError(type_name(s["error_type"]), said["message"], s["http_status"], sorted(s["http_errors"] or []),
+                     culprit, traceback=said["traceback"] if full and said["traceback"] else None)
 
 
 def _json(text: str | None, default: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 from rich.text import Text
@@ -11,6 +10,7 @@ from rich.text import Text
 from .. import output
 from ..agents.content import preview
 from ..model import TimeRange
+from ..model_agents import AgentRun, Step
 from . import _backend, _window, backend_options, err, format_option, main, out, since_option, until_option
 
 
@@ -38,15 +38,14 @@ def agents(ctx: click.Context, agent, failed, limit, db, url, token, since, unti
     _print_runs(runs)
 
 
-def _print_runs(runs: list[dict[str, Any]]) -> None:
-    for r in runs:
-        r["tokens_total"] = (r.get("tokens") or {}).get("total")
-        r["usd"] = _usd((r.get("cost") or {}).get("usd"))
-        r["calls"] = f"{r['model_calls']}/{r['tool_calls']}"
-        r["modes"] = " ".join(m["mode"] for m in r.get("failure_modes", [])) or "-"
-        r["started_s"] = (r.get("started") or "").replace("T", " ")[:19]  # to the second: the table stays narrow
-        r["duration_s"] = f"{r['duration_ms'] / 1000:,.1f}" if r.get("duration_ms") is not None else "-"
-    output.table(out, runs, [("run_id", "run"), ("started_s", "started (UTC)"), ("agent", "agent"),
+def _print_runs(runs: list[AgentRun]) -> None:
+    rows = [{"run_id": r.run_id, "agent": r.agent, "status": r.status, "steps": r.steps,
+             "tokens_total": r.tokens.total, "usd": _usd(r.cost.usd if r.cost else None),
+             "calls": f"{r.model_calls}/{r.tool_calls}",
+             "modes": " ".join(m.mode for m in r.failure_modes) or "-",
+             "started_s": (r.started or "").replace("T", " ")[:19],  # to the second: the table stays narrow
+             "duration_s": f"{r.duration_ms / 1000:,.1f}" if r.duration_ms is not None else "-"} for r in runs]
+    output.table(out, rows, [("run_id", "run"), ("started_s", "started (UTC)"), ("agent", "agent"),
                              ("status", "status"), ("duration_s", "s"), ("steps", "steps"),
                              ("calls", "model/tool"), ("tokens_total", "tokens"), ("usd", "cost"),
                              ("modes", "failure modes")], nowrap=("run_id", "started_s"),
@@ -103,11 +102,10 @@ def sessions(limit, db, url, token, since, until, fmt) -> None:
     if fmt == "json":
         output.print_json(out, {"sessions": found})
         return
-    for s in found:
-        s["agents_text"] = ", ".join(s["agents"])
-        s["usd"] = _usd(s.get("cost_usd"))
-        s["modes"] = ", ".join(s["failure_modes"]) or "-"
-    output.table(out, found, [("session_id", "session"), ("started", "started"), ("runs_count", "runs"),
+    rows = [{"session_id": s.session_id, "started": s.started, "runs_count": s.runs_count,
+             "failed_runs": s.failed_runs, "agents_text": ", ".join(s.agents), "tokens": s.tokens,
+             "usd": _usd(s.cost_usd), "modes": ", ".join(s.failure_modes) or "-"} for s in found]
+    output.table(out, rows, [("session_id", "session"), ("started", "started"), ("runs_count", "runs"),
                               ("failed_runs", "failed"), ("agents_text", "agents"), ("tokens", "tokens"),
                               ("usd", "cost"), ("modes", "failure modes")], nowrap=("session_id", "started"),
                  empty="no sessions found (no agent run carries gen_ai.conversation.id or session.id)")
@@ -127,15 +125,15 @@ def session(session_id, db, url, token, fmt) -> None:
     if fmt == "json":
         output.print_json(out, found)
         return
-    out.print(output.safe(f"session {found['session_id']}: {found['runs_count']} runs, "
-                          f"{found['failed_runs']} failed, cost {_usd(found.get('cost_usd'))}"), style="bold")
-    _print_runs(found["runs"])
-    for r in found["runs"]:
-        d = r.get("session_divergence")
+    out.print(output.safe(f"session {found.session_id}: {found.runs_count} runs, "
+                          f"{found.failed_runs} failed, cost {_usd(found.cost_usd)}"), style="bold")
+    _print_runs(found.runs or [])
+    for r in found.runs or []:
+        d = r.session_divergence
         if d:
-            out.print(output.safe(f"  {r['run_id']}: left this session's successful runs at step {d['step']}: "
-                                  f"{d['happened']} where they did "
-                                  + " or ".join(e["signature"] for e in d["expected"])), style="yellow")
+            out.print(output.safe(f"  {r.run_id}: left this session's successful runs at step {d.step}: "
+                                  f"{d.happened} where they did "
+                                  + " or ".join(e.signature for e in d.expected)), style="yellow")
 
 
 @agents.command("spend")
@@ -161,60 +159,60 @@ def spend(db, url, token, since, until, fmt) -> None:
                  empty="no model calls found")
 
 
-def _list(backend, agent: str | None, failed: bool, window: TimeRange, limit: int) -> list[dict[str, Any]]:
+def _list(backend, agent: str | None, failed: bool, window: TimeRange, limit: int) -> list[AgentRun]:
     return backend.agent_runs(agent=agent, failed=failed, window=window, limit=limit)
 
 
-def _get(backend, run_id: str, full: bool = False) -> dict[str, Any]:
+def _get(backend, run_id: str, full: bool = False) -> AgentRun:
     return backend.agent_run(run_id.strip(), full=full)
 
 
-def _print_run(run: dict[str, Any], fold: bool = True, full: bool = False) -> None:
+def _print_run(run: AgentRun, fold: bool = True, full: bool = False) -> None:
     head = Text()
-    head.append_text(output.safe(run["agent"]))
-    head.append(f"  {run['run_id']}  ", style="dim")
-    head.append(run["status"], style="red bold" if run["status"] == "error" else "green")
-    tokens = run.get("tokens") or {}
-    head.append(f"  {run['duration_ms']:.0f} ms  {run['steps']} steps ({run['model_calls']} model, "
-                f"{run['tool_calls']} tool)  {tokens.get('total') or 0} tokens  "
-                f"{_usd((run.get('cost') or {}).get('usd'))}", style="cyan")
+    head.append_text(output.safe(run.agent))
+    head.append(f"  {run.run_id}  ", style="dim")
+    head.append(run.status, style="red bold" if run.status == "error" else "green")
+    head.append(f"  {run.duration_ms:.0f} ms  {run.steps} steps ({run.model_calls} model, "
+                f"{run.tool_calls} tool)  {run.tokens.total or 0} tokens  "
+                f"{_usd(run.cost.usd if run.cost else None)}", style="cyan")
     out.print(head)
-    labels = [f"session {run['conversation_id']}" if run.get("conversation_id") else None,
-              f"user {run['user_id']}" if run.get("user_id") else None,
-              f"tags {', '.join(run['tags'])}" if run.get("tags") else None,
-              f"metadata {json.dumps(run['metadata'], sort_keys=True)}" if run.get("metadata") else None]
+    tags, metadata = (run.labels.tags, run.labels.metadata) if run.labels else ([], None)
+    labels = [f"session {run.conversation_id}" if run.conversation_id else None,
+              f"user {run.user_id}" if run.user_id else None,
+              f"tags {', '.join(tags)}" if tags else None,
+              f"metadata {json.dumps(metadata, sort_keys=True)}" if metadata else None]
     if any(labels):
         out.print(output.safe("  " + "  ".join(x for x in labels if x)), style="dim")
-    if run.get("error"):
-        out.print(output.safe(f"  error: {run['error']}"), style="red")
-    if full and run.get("traceback"):
-        _lines(run["traceback"], "    ")
-    if not run.get("complete", True):
+    if run.error:
+        out.print(output.safe(f"  error: {run.error}"), style="red")
+    if full and run.failure and run.failure.traceback:
+        _lines(run.failure.traceback, "    ")
+    if not run.complete:
         out.print("  [some spans arrived without their parent: attached by time]", style="yellow")
-    for steps, times in (fold_steps(run.get("steps_detail", [])) if fold else
-                         [([s], 1) for s in run.get("steps_detail", [])]):
+    steps_detail = run.steps_detail or []
+    for steps, times in (fold_steps(steps_detail) if fold else [([s], 1) for s in steps_detail]):
         out.print(_step_line(steps[0]) if times == 1 else _group_line(steps, times))
         if times == 1:
             _print_content(steps[0], full)
         if times > 1:  # the failures inside a folded loop still show
-            for step in [s for s in steps if s["status"] == "error"][:3]:
+            for step in [s for s in steps if s.status == "error"][:3]:
                 out.print(_step_line(step))
-    modes = run.get("failure_modes", [])
-    if modes:
+    if run.failure_modes:
         out.print(Text("failure modes:", style="bold"))
-        for m in modes:
+        for m in run.failure_modes:
             line = Text("  ")
-            line.append(m["mode"], style="bold red")
+            line.append(m.mode, style="bold red")
             line.append(" ")
-            line.append_text(output.safe(m["summary"]))
+            line.append_text(output.safe(m.summary))
             out.print(line)
 
 
-def fold_steps(steps: list[dict[str, Any]], least: int = 3) -> list[tuple[list[dict[str, Any]], int]]:
+def fold_steps(steps: list[Step], least: int = 3) -> list[tuple[list[Step], int]]:
     """(steps, times): a step, or a pair (a model call and its tool call), repeated at least `least` times
     in a row is one entry; every other step is an entry of its own with times 1."""
-    key = [f"{s.get('kind')}:{s.get('name')}" for s in steps]
-    out, i = [], 0
+    key = [f"{s.kind}:{s.name}" for s in steps]
+    out: list[tuple[list[Step], int]] = []
+    i = 0
     while i < len(steps):
         width, times = 1, 1
         for w in (1, 2):
@@ -228,62 +226,62 @@ def fold_steps(steps: list[dict[str, Any]], least: int = 3) -> list[tuple[list[d
     return out
 
 
-def _group_line(steps: list[dict[str, Any]], times: int) -> Text:
+def _group_line(steps: list[Step], times: int) -> Text:
     width = len(steps) // times
-    failed = sum(1 for s in steps if s["status"] == "error")
-    line = Text(f"{steps[0]['index']:>4}–{steps[-1]['index']} ")
+    failed = sum(1 for s in steps if s.status == "error")
+    line = Text(f"{steps[0].index:>4}–{steps[-1].index} ")
     line.append("✗ " if failed else "  ", style="bold red")
-    line.append_text(output.safe(" → ".join(s["signature"] for s in steps[:width])))
+    line.append_text(output.safe(" → ".join(s.signature for s in steps[:width])))
     line.append(f" ×{times}", style="bold")
-    line.append(f"  {sum(s['duration_ms'] or 0 for s in steps):.1f} ms in all", style="cyan")
+    line.append(f"  {sum(s.duration_ms or 0 for s in steps):.1f} ms in all", style="cyan")
     if failed:
         line.append(f"  {failed} of {len(steps)} steps failed", style="red")
     line.append("  (--all-steps for each)", style="dim")
     return line
 
 
-def _print_content(step: dict[str, Any], full: bool) -> None:
+def _print_content(step: Step, full: bool) -> None:
     """A step's input and output: one preview line each, or all of it with --full."""
-    for side, arrow in (("input", "in "), ("output", "out")):
-        value = step.get(side)
-        if value is None or (step["kind"] == "tool" and side == "input" and not full):
+    said = step.content
+    for value, side, arrow in ((said.input if said else None, "input", "in "),
+                               (said.output if said else None, "output", "out")):
+        if value is None or (step.kind == "tool" and side == "input" and not full):
             continue  # a tool's arguments are on its own line already
         if not full:
             out.print(output.safe(f"        {arrow} {preview(value, 110)}"), style="dim")
             continue
         out.print(f"        {arrow}", style="dim")
         _lines(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False), "          ")
-    error = step.get("error") or {}
-    if full and error.get("traceback"):
-        _lines(error["traceback"], "          ")
+    if full and step.error and step.error.traceback:
+        _lines(step.error.traceback, "          ")
 
 
-def _step_line(step: dict[str, Any]) -> Text:
-    line = Text(f"{step['index']:>4} ")
-    line.append("✗ " if step["status"] == "error" else "  ", style="bold red")
-    line.append_text(output.safe(step["signature"]))
-    line.append(f"  {step['duration_ms']:.1f} ms", style="cyan")
-    tok = step.get("tokens") or {}
-    if tok.get("input") is not None or tok.get("output") is not None:
-        line.append(f"  {tok.get('input') or 0}→{tok.get('output') or 0} tok", style="dim")
-    if step.get("cost"):
-        line.append(f"  {_usd(step['cost']['usd'])}", style="dim")
-    if step.get("finish_reasons"):
+def _step_line(step: Step) -> Text:
+    line = Text(f"{step.index:>4} ")
+    line.append("✗ " if step.status == "error" else "  ", style="bold red")
+    line.append_text(output.safe(step.signature))
+    line.append(f"  {step.duration_ms:.1f} ms", style="cyan")
+    call = step.call
+    if call and (call.tokens.input is not None or call.tokens.output is not None):
+        line.append(f"  {call.tokens.input or 0}→{call.tokens.output or 0} tok", style="dim")
+    if call and call.cost:
+        line.append(f"  {_usd(call.cost.usd)}", style="dim")
+    if call and call.finish_reasons:
         line.append("  ")
-        line.append_text(output.safe(",".join(map(str, step["finish_reasons"]))))
-    if step.get("arguments"):
+        line.append_text(output.safe(",".join(map(str, call.finish_reasons))))
+    args = step.tool_call.arguments if step.tool_call else None
+    if args:
         line.append("  ")
-        args = step["arguments"]
         line.append_text(output.safe(args if len(args) <= 80 else args[:80] + "…"))
-    if step.get("downstream"):
+    if step.downstream:
         line.append("  → ", style="dim")
-        line.append_text(output.safe(", ".join(step["downstream"])))
-    error = step.get("error")
-    if error and step["status"] == "error":
-        cause = error.get("caused_by") or {}
-        text = error.get("message") or error.get("type") or "error"
-        if cause.get("service"):
-            where = " ".join(x for x in (cause["service"], cause.get("operation")) if x)
+        line.append_text(output.safe(", ".join(step.downstream)))
+    error = step.error
+    if error and step.status == "error":
+        cause = error.caused_by
+        text = error.message or error.type or "error"
+        if cause and cause.service:
+            where = " ".join(x for x in (cause.service, cause.operation) if x)
             text += f" (in {where})"
         line.append("  ")
         line.append_text(output.safe(text))

@@ -8,30 +8,31 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from ..model_results import to_json
 from .openapi import LIST, WINDOW, api_route, limit_param, ok, op, param
 from .params import answer, flag, int_param, required, window_of
 
 
 async def _runs(request: Request) -> Response:
     def run(hub, q) -> Any:
-        return {"runs": hub.agent_runs(agent=q.get("agent") or None, failed=flag(q.get("failed")),
-                                       window=window_of(q), limit=int_param(q.get("limit"), 100, "limit"))}
+        return {"runs": to_json(hub.agent_runs(agent=q.get("agent") or None, failed=flag(q.get("failed")),
+                                               window=window_of(q), limit=int_param(q.get("limit"), 100, "limit")))}
     return await answer(request, run)
 
 
 async def _run(request: Request) -> Response:
     run_id = request.path_params["run_id"]
-    return await answer(request, lambda hub, q: hub.agent_run(run_id, full=flag(q.get("full"))))
+    return await answer(request, lambda hub, q: to_json(hub.agent_run(run_id, full=flag(q.get("full")))))
 
 
 async def _sessions(request: Request) -> Response:
-    return await answer(request, lambda hub, q: {"sessions": hub.agent_sessions(
-        window=window_of(q), limit=int_param(q.get("limit"), 50, "limit"))})
+    return await answer(request, lambda hub, q: {"sessions": to_json(hub.agent_sessions(
+        window=window_of(q), limit=int_param(q.get("limit"), 50, "limit")))})
 
 
 async def _session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
-    return await answer(request, lambda hub, q: hub.agent_session(session_id))
+    return await answer(request, lambda hub, q: to_json(hub.agent_session(session_id)))
 
 
 async def _spend(request: Request) -> Response:
