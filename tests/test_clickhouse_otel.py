@@ -17,6 +17,7 @@ import pytest
 
 from interplay.model_results import to_json
 from interplay.store import telemetry as queries
+from interplay.store.base import scratch_table
 from interplay.store.clickhouse import ClickHouseStore
 from interplay.store.open import open_store
 
@@ -90,6 +91,25 @@ def test_traces_filters_over_exporter_rows(exporter_db):
         FROM spans GROUP BY trace_id ORDER BY first_ns DESC""")
     assert [(r["trace_id"][:2], r["root_service"], r["errors"], r["roots"]) for r in rows] == \
         [("0b", "frontend", 1, 1), ("0a", "frontend", 3, 1)]
+
+
+def test_tables_come_into_scope_and_the_statement_stays_as_written(exporter_db):
+    """`spans` and the others are CTEs in front of a statement, never text replaced inside it: a
+    literal, an alias or a statement's own CTEs and temporary tables read as written."""
+    row = exporter_db.query("SELECT 'x FROM spans JOIN logs' AS text, count() AS spans FROM spans")[0]
+    assert row == {"text": "x FROM spans JOIN logs", "spans": 11}
+    assert exporter_db.query("SELECT count() AS n FROM spans AS s JOIN spans t ON t.parent_span_id = s.span_id "
+                             "WHERE s.service = ?", ["frontend"])[0]["n"] == 4
+    assert exporter_db.query("WITH roots AS (SELECT span_id FROM spans WHERE parent_span_id IS NULL) "
+                             "SELECT count() AS n FROM roots")[0]["n"] == 2
+    assert exporter_db.query("WITH RECURSIVE down AS (SELECT span_id, 0 AS depth FROM spans WHERE span_id = ? "
+                             "UNION ALL SELECT c.span_id, d.depth + 1 FROM down AS d JOIN spans AS c "
+                             "ON c.parent_span_id = d.span_id) SELECT max(depth) AS d FROM down",
+                             ["a000000000000001"])[0]["d"] == 3
+    assert exporter_db.query("SELECT count() AS n FROM (SELECT service FROM spans UNION ALL "
+                             "SELECT service FROM logs) WHERE service IN (SELECT service FROM spans)")[0]["n"] == 11
+    with scratch_table(exporter_db, "SELECT span_id, service FROM spans WHERE service = 'frontend'") as name:
+        assert exporter_db.query(f"SELECT count() AS n FROM {name}")[0]["n"] == 4
 
 
 def test_interplay_writes_what_the_exporter_would(tmp_path):

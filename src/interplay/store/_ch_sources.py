@@ -3,8 +3,8 @@ generation of the OpenTelemetry Collector ClickHouse exporter created them, with
 
 On open, the store reads which columns `otel_traces`, `otel_logs` and `otel_metrics_*` have
 (`system.columns`) and builds one SELECT per Interplay table from them; every query the layers above
-run has `FROM spans` (and the others) replaced by that SELECT. So a read-only command needs no view,
-and the SELECT always fits the columns that are there:
+run gets the tables it names as common table expressions in front (`in_scope`), its own text left as
+written. So a read-only command needs no view, and the SELECT always fits the columns that are there:
 
 - old tables: no `ScopeName`/`ScopeVersion`, `Duration Int64`, `SPAN_KIND_*`/`STATUS_CODE_*` spellings,
   no `EventName`, `TraceFlags` or exemplars; the first metric tables without `ServiceName` (it is read
@@ -23,6 +23,7 @@ import re
 
 from ..batch import SCHEMAS
 from ..model import StoreUnavailable
+from .clickhouse_sql import _TEMP_TABLE_AS
 
 TRACES, LOGS, CHANGES = "otel_traces", "otel_logs", "interplay_changes"
 METRIC_TABLES = {"gauge": "otel_metrics_gauge", "sum": "otel_metrics_sum", "histogram": "otel_metrics_histogram",
@@ -71,23 +72,36 @@ def sources(columns: Columns, database: str, own: str) -> dict[str, str]:
     }
 
 
-_KEYWORDS = {"WHERE", "GROUP", "ORDER", "LIMIT", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "ON",
-             "USING", "UNION", "EXCEPT", "INTERSECT", "HAVING", "SETTINGS", "FORMAT", "ARRAY", "PREWHERE",
-             "FINAL", "SAMPLE", "WINDOW", "QUALIFY", "ANY", "ALL", "GLOBAL", "ASOF", "SEMI", "ANTI", "OFFSET",
-             "FETCH", "AS", "PASTE", "WITH"}
-_FROM = re.compile(r"(?<![.\w`])(FROM|JOIN)(\s+)(spans|logs|metrics|changes)\b(?![.(])(\s+(?:AS\s+)?(\w+))?",
-                   re.I)
+def in_scope(sql: str, tables: dict[str, str]) -> str:
+    """`sql` with Interplay's tables defined as common table expressions in front of its query.
 
+    The statement itself is left as written (ClickHouse resolves `spans` to the CTE, in subqueries
+    and UNION parts too), so nothing in a literal, a comment or a quoted name is touched. Only the
+    tables whose name occurs in the text are defined (a false match costs an unused CTE). A SELECT
+    or WITH [RECURSIVE] gets them ahead of its own CTEs, `CREATE TEMPORARY TABLE ... AS` (the
+    vocabulary's `create_temp_table`) in its query; any other statement runs as is.
 
-def substitute(sql: str, tables: dict[str, str]) -> str:
-    """`FROM spans` (logs, metrics, changes; after FROM or JOIN) → `FROM (SELECT ...) AS spans`."""
-    def repl(m: re.Match) -> str:
-        alias_word = m.group(5)
-        source = f"({tables[m.group(3).lower()]})"
-        if alias_word and alias_word.upper() not in _KEYWORDS:
-            return f"{m.group(1)}{m.group(2)}{source}{m.group(4)}"  # keeps the caller's alias
-        return f"{m.group(1)}{m.group(2)}{source} AS {m.group(3)}{m.group(4) or ''}"
-    return _FROM.sub(repl, sql)
+    >>> in_scope("SELECT 'FROM spans' AS s FROM spans", {"spans": "SELECT 1", "logs": "SELECT 2"})
+    "WITH spans AS (SELECT 1) SELECT 'FROM spans' AS s FROM spans"
+    """
+    head, query = "", sql.lstrip()
+    if query[:22].upper() == "CREATE TEMPORARY TABLE" and _TEMP_TABLE_AS in query:
+        head, sep, query = query.partition(_TEMP_TABLE_AS)
+        head, query = head + sep, query.lstrip()
+    ctes = ", ".join(f"{name} AS ({select})" for name, select in tables.items() if name in query)
+    if not ctes:
+        return sql
+    words = query.split(None, 2)
+    first = words[0].upper() if words else ""
+    if first == "WITH":
+        if len(words) > 2 and words[1].upper() == "RECURSIVE":
+            return f"{head}WITH RECURSIVE {ctes}, {words[2]}"
+        return f"{head}WITH {ctes}, {query[4:].lstrip()}"
+    if first.startswith("SELECT"):
+        return f"{head}WITH {ctes} {query}"
+    if query.startswith("("):  # a parenthesised UNION takes no WITH in front
+        return f"{head}WITH {ctes} SELECT * FROM ({query})"
+    return sql
 
 
 def qualify(sql: str, own: str, names: tuple[str, ...] = ("investigations",)) -> str:

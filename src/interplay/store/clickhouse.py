@@ -3,7 +3,7 @@
 One SQL layer over two transports: a ClickHouse server over HTTP (clickhouse-connect) and chDB,
 the ClickHouse engine inside this process (tests, embedded use). Interplay's `spans`, `logs`,
 `metrics` and `changes` are SELECTs over whatever generation of `otel_traces`, `otel_logs` and
-`otel_metrics_*` the database holds (see `_ch_sources`), substituted into each query, so a database
+`otel_metrics_*` the database holds (see `_ch_sources`), defined in front of each query, so a database
 the exporter already fills is read as is and a read-only store creates nothing. Interplay's own
 tables (`interplay_changes`, kept investigations, staging tables) live in a database of their own
 (`interplay` unless told otherwise), created only by a store opened for writing.
@@ -84,8 +84,8 @@ class ClickHouseStore:
         self.sources = sources.sources(self.columns, self.database, self.own)
 
     def _sql(self, sql: str) -> str:
-        """A bound query with Interplay's tables resolved (see `_ch_sources`)."""
-        return sources.substitute(sources.qualify(sql, self.own), self.sources)
+        """A bound query with Interplay's tables in scope (see `_ch_sources.in_scope`)."""
+        return sources.in_scope(sources.qualify(sql, self.own), self.sources)
 
     # -- writing -------------------------------------------------------------------------------
     def append(self, batch: TelemetryBatch) -> None:

@@ -123,8 +123,11 @@ def star_except(columns: str) -> str:
 
 
 # -- statements ----------------------------------------------------------------------------------
+_TEMP_TABLE_AS = " ENGINE = Memory AS "  # where the store finds a temporary table's query (see _ch_sources)
+
+
 def create_temp_table(name: str, select: str) -> str:
-    return f"CREATE TEMPORARY TABLE {name} ENGINE = Memory AS {select}"
+    return f"CREATE TEMPORARY TABLE {name}{_TEMP_TABLE_AS}{select}"
 
 
 def update(table: str, sets: str, where: str) -> str:
