@@ -8,7 +8,7 @@ import pytest
 from interplay.agents import agent_load_by_backend, runs_touching
 from interplay.api import Interplay
 from interplay.model import InvalidInput, NotFound, TimeRange
-from interplay.model_agents import AgentRun, Cost, FailureMode, Tokens, ToolCall
+from interplay.model_agents import AgentRun, BackendLoad, Cost, FailureMode, Tokens, ToolCall
 from interplay.testing import TraceBuilder, traces_request
 
 T0 = 1_767_225_600 * 10**9
@@ -454,11 +454,10 @@ def test_runs_touching_and_agent_load_by_backend(tmp_path):
     assert touching == [f"{looping.trace.trace_id}:{looping.root.span_id}",
                         f"{calm.trace.trace_id}:{calm.root.span_id}"]
     assert runs_touching(ip.store, "orders", TimeRange(T0 + 15 * SEC, None)) == []
-    load = {(r["agent"], r["backend"]): r for r in agent_load_by_backend(ip.store)}
-    assert load[("looper", "orders")]["calls"] == 6 and load[("looper", "orders")]["runs"] == 1
-    assert load[("looper", "orders")]["backend_requests"] == 8
-    assert load[("looper", "orders")]["share"] == 0.75
-    assert load[("calm", "api.openai.com")]["instrumented"] is False
+    load = {(r.agent, r.backend): r for r in agent_load_by_backend(ip.store)}
+    assert load[("looper", "orders")] == BackendLoad("looper", "orders", True, calls=6, errors=0, runs=1,
+                                                     backend_requests=8, share=0.75)
+    assert load[("calm", "api.openai.com")].instrumented is False
 
 
 # -- HTTP routes in-process ------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def _ask(ip: Interplay, path: Path) -> dict:
                                                           None).items()},
             "touching": runs_touching(ip.store, "orders"),
             "touching_window": runs_touching(ip.store, "inventory", window),
-            "load": agent_load_by_backend(ip.store),
+            "load": to_json(agent_load_by_backend(ip.store)),
         }
     finally:
         ip.close()

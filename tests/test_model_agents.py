@@ -17,6 +17,8 @@ from interplay.client import RemoteInterplay
 from interplay.model_agents import (
     AGENT_RECORDS,
     AgentRun,
+    AgentSpend,
+    BackendLoad,
     Cost,
     Culprit,
     Divergence,
@@ -79,9 +81,12 @@ def test_a_run_with_its_steps_round_trips_through_json():
     run = full_run()
     session = Session("c-1", 1, 1, ["support"], ["u-1"], run.started, run.started, 120, 0.0005, ["tool_error"],
                       [run.run_id], runs=[run])
-    assert records_in(session, set()) == set(AGENT_RECORDS)  # the sample holds every record type
+    spend = AgentSpend("support", "gpt-4o", 1, 1, 100, 20, 0, 0.0005, "price_table")
+    load = BackendLoad("support", "orders", True, 6, 1, 2, 8, 0.75)
+    samples = [session, spend, load]
+    assert records_in(samples, set()) == set(AGENT_RECORDS)  # the samples hold every record type
     assert from_json(Session, json.loads(json.dumps(to_json(session)))) == session
-    for obj in _all(session):
+    for obj in _all(samples):
         assert from_json(type(obj), json.loads(json.dumps(to_json(obj)))) == obj
 
 
@@ -130,6 +135,8 @@ def same_answers(local, remote) -> None:
     session = remote.agent_session("conv-1")
     assert session == local.agent_session("conv-1") and type(session.runs[0]) is AgentRun
     assert any(r.session_divergence for r in session.runs)
+    assert remote.agent_spend() == local.agent_spend() and type(remote.agent_spend()[0]) is AgentSpend
+    assert remote.agent_load() == local.agent_load() and type(remote.agent_load()[0]) is BackendLoad
 
 
 def test_a_server_in_process_answers_with_the_local_records(tmp_path):

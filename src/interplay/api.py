@@ -17,7 +17,7 @@ from .batch import TelemetryBatch
 from .changes import add_change_event
 from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
-from .model_agents import AgentRun, Session
+from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Evidence, Investigation, to_json
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
@@ -221,12 +221,12 @@ class Interplay:
         from .agents import get_session
         return get_session(self.store, session_id, prices=self.prices)
 
-    def agent_spend(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+    def agent_spend(self, window: TimeRange = TimeRange()) -> list[AgentSpend]:
         """Model calls, tokens and cost per agent and model."""
         from .agents import spend
         return spend(self.store, window, prices=self.prices)
 
-    def agent_load(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+    def agent_load(self, window: TimeRange = TimeRange()) -> list[BackendLoad]:
         """Per (agent, backend): the calls agent runs made to it and their share of its load."""
         from .agents import agent_load_by_backend
         return agent_load_by_backend(self.store, window)

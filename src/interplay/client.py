@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
-from .model_agents import AgentRun, Session
+from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Investigation, from_json
 from .timeutil import format_time
 
@@ -125,11 +125,11 @@ class RemoteInterplay:
     def agent_session(self, session_id: str) -> Session:
         return from_json(Session, self._request("GET", f"/api/agents/sessions/{quote(session_id, safe='')}"))
 
-    def agent_spend(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
-        return self._get("/api/agents/spend", window)["spend"]
+    def agent_spend(self, window: TimeRange = TimeRange()) -> list[AgentSpend]:
+        return [from_json(AgentSpend, s) for s in self._get("/api/agents/spend", window)["spend"]]
 
-    def agent_load(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
-        return self._get("/api/agents/load", window)["load"]
+    def agent_load(self, window: TimeRange = TimeRange()) -> list[BackendLoad]:
+        return [from_json(BackendLoad, r) for r in self._get("/api/agents/load", window)["load"]]
 
     def agent_runs_touching(self, service: str, window: TimeRange = TimeRange(), limit: int = 1000) -> list[str]:
         return self._get("/api/agents/touching", window, service=service, limit=limit)["runs"]

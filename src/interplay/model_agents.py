@@ -1,4 +1,5 @@
-"""The records agent runs are answered with: a run, its steps, what they cost, how they failed, sessions.
+"""The records agent runs are answered with: a run, its steps, what they cost, how they failed, sessions;
+what agents spent, and the load they put on backends.
 
 Frozen like `model_results`, and written to JSON and back by its `to_json` / `from_json`, with the keys
 the API has always emitted. Parts that only some steps or runs have (a model call's model and tokens, a
@@ -21,9 +22,9 @@ from typing import Any
 
 from .model_results import FLAT, OMIT
 
-__all__ = ["AgentRun", "Cost", "Culprit", "Divergence", "Expected", "FailureMode", "Labels", "ModelCall",
-           "RunCost", "RunFailure", "RunSignals", "Session", "Step", "StepContent", "StepError", "Tokens",
-           "ToolCall", "AGENT_RECORDS"]
+__all__ = ["AgentRun", "AgentSpend", "BackendLoad", "Cost", "Culprit", "Divergence", "Expected", "FailureMode",
+           "Labels", "ModelCall", "RunCost", "RunFailure", "RunSignals", "Session", "Step", "StepContent",
+           "StepError", "Tokens", "ToolCall", "AGENT_RECORDS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,5 +229,34 @@ class Session:
     runs: list[AgentRun] | None = field(default=None, metadata=OMIT)
 
 
+@dataclass(frozen=True, slots=True)
+class AgentSpend:
+    """What one agent spent on one model over a window."""
+
+    agent: str
+    model: str | None
+    runs: int
+    calls: int
+    input_tokens: int | None
+    output_tokens: int | None
+    calls_with_cost: int  # calls whose instrumentation sent their cost
+    usd: float | None  # None: no price for the model and no cost sent
+    source: str | None  # instrumentation | price_table | instrumentation+price_table
+
+
+@dataclass(frozen=True, slots=True)
+class BackendLoad:
+    """The calls one agent's runs made to one backend over a window, and their share of its load."""
+
+    agent: str
+    backend: str  # a service, or the server.address of a backend that sends no spans
+    instrumented: bool
+    calls: int
+    errors: int
+    runs: int
+    backend_requests: int | None  # all requests the backend served (None: uninstrumented)
+    share: float | None  # calls / backend_requests
+
+
 AGENT_RECORDS = (Tokens, Cost, RunCost, ModelCall, ToolCall, StepContent, Culprit, StepError, Step, FailureMode,
-                 RunSignals, Labels, RunFailure, Expected, Divergence, AgentRun, Session)
+                 RunSignals, Labels, RunFailure, Expected, Divergence, AgentRun, Session, AgentSpend, BackendLoad)

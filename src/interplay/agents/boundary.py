@@ -6,9 +6,8 @@ investigation can tell an agent's loop saturating a backend shared with users.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..model import TimeRange
+from ..model_agents import BackendLoad
 from ..store import agent_runs
 from ..store.agent_runs import load_rows, served_requests
 from ..store.base import Store
@@ -19,7 +18,7 @@ def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), l
     return agent_runs.runs_touching(store, service, window, limit)
 
 
-def agent_load_by_backend(store: Store, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+def agent_load_by_backend(store: Store, window: TimeRange = TimeRange()) -> list[BackendLoad]:
     """Per (agent, backend): calls its runs made in the window, errors, runs, and share of the backend's load.
 
     A backend is a service entered by a SERVER/CONSUMER span of the run (other than the agent's own
@@ -31,8 +30,9 @@ def agent_load_by_backend(store: Store, window: TimeRange = TimeRange()) -> list
     if not rows:
         return []
     served = served_requests(store, window, sorted({r["backend"] for r in rows if r["instrumented"]}))
+    out = []
     for r in rows:
         total = served.get(r["backend"]) if r["instrumented"] else None
-        r["backend_requests"] = total
-        r["share"] = round(r["calls"] / total, 4) if total else None
-    return rows
+        out.append(BackendLoad(r["agent"], r["backend"], r["instrumented"], r["calls"], r["errors"], r["runs"],
+                               total, round(r["calls"] / total, 4) if total else None))
+    return out

@@ -11,6 +11,7 @@ from .. import output
 from ..agents.content import preview
 from ..model import TimeRange
 from ..model_agents import AgentRun, Step
+from ..model_results import to_json
 from . import _backend, _window, backend_options, err, format_option, main, out, since_option, until_option
 
 
@@ -151,9 +152,8 @@ def spend(db, url, token, since, until, fmt) -> None:
     if fmt == "json":
         output.print_json(out, {"spend": rows})
         return
-    for r in rows:
-        r["usd_text"] = _usd(r.get("usd"))
-    output.table(out, rows, [("agent", "agent"), ("model", "model"), ("runs", "runs"), ("calls", "calls"),
+    table = [{**to_json(r), "usd_text": _usd(r.usd)} for r in rows]
+    output.table(out, table, [("agent", "agent"), ("model", "model"), ("runs", "runs"), ("calls", "calls"),
                              ("input_tokens", "tokens in"), ("output_tokens", "tokens out"),
                              ("usd_text", "cost"), ("source", "from")],
                  empty="no model calls found")

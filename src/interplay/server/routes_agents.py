@@ -36,11 +36,11 @@ async def _session(request: Request) -> Response:
 
 
 async def _spend(request: Request) -> Response:
-    return await answer(request, lambda hub, q: {"spend": hub.agent_spend(window=window_of(q))})
+    return await answer(request, lambda hub, q: {"spend": to_json(hub.agent_spend(window=window_of(q)))})
 
 
 async def _load(request: Request) -> Response:
-    return await answer(request, lambda hub, q: {"load": hub.agent_load(window_of(q))})
+    return await answer(request, lambda hub, q: {"load": to_json(hub.agent_load(window_of(q)))})
 
 
 async def _touching(request: Request) -> Response:
