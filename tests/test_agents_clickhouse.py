@@ -186,12 +186,13 @@ def test_engine_vocabulary_answers_alike(tmp_path, backend):
     url = f"duckdb:{tmp_path / 'a.duckdb'}" if backend == "duckdb" else f"chdb:{tmp_path / 'ch'}"
     store = open_store(url)
     sql = store.sql
+    kx, ab = sql.attrs_of("""'{"k.x": "v", "other": 1}'"""), sql.attrs_of("""'{"a.b": "v"}'""")
     try:
         rows = store.query(f"""
-            SELECT {sql.struct_field('a', 'k.x')} AS x, {sql.struct_field('a', 'gone')} AS gone, n,
+            SELECT {sql.struct_attr('a', 'k.x')} AS x, {sql.struct_attr('a', 'gone')} AS gone, n,
                    (SELECT count(*) FROM (SELECT unnest({sql.TEXT_LIST_PARAM}) AS v)) AS listed
-            FROM (SELECT {sql.star_except('j')}, {sql.json_struct('j', ['k.x', 'gone'])} AS a
-                  FROM (SELECT '{{"k.x": "v", "other": 1}}' AS j, 7 AS n))""", [["c", "b", "a"]])
+            FROM (SELECT {sql.star_except('j')}, {sql.attr_struct('j', ['k.x', 'gone'])} AS a
+                  FROM (SELECT {kx} AS j, 7 AS n))""", [["c", "b", "a"]])
         rows += store.query(f"""
             SELECT {sql.ordered_join('s', "'|'", ['k1', 'k2'], 'k1 > 0')} AS joined,
                    {sql.ordered_list('s', ['k2', 'k1'])} AS listed,
@@ -204,7 +205,8 @@ def test_engine_vocabulary_answers_alike(tmp_path, backend):
                    {sql.try_double("'x'")} AS nan, {sql.json_text('l', '$[0].span_id')} AS first_span,
                    {sql.json_list_texts('l', 'span_id')} AS spans, {sql.attr('m', 'a.b')} AS ab,
                    {sql.attr('m', 'none')} AS none, {sql.isfinite('1.0 / 0')} AS fin
-            FROM (SELECT 8 AS j, '[{{"span_id": "s1"}}, {{"span_id": "s2"}}]' AS l, '{{"a.b": "v"}}' AS m)""")
+            FROM (SELECT 8 AS j, '[{{"span_id": "s1"}}, {{"span_id": "s2"}}]' AS l,
+                         {ab} AS m)""")
     finally:
         store.close()
     assert rows == [{"x": "v", "gone": None, "n": 7, "listed": 3},

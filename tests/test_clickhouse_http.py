@@ -217,7 +217,10 @@ def test_serve_stores_sdk_telemetry_on_clickhouse(clickhouse_http):
         assert (parent["start_ns"], parent["end_ns"]) == (root.start_time, root.end_time)
         assert kid["parent_span_id"] == parent["span_id"] and kid["status_message"] == "deadlock detected"
         assert parent["service_version"] == "2.1.0"
-        assert json.loads(parent["attributes"]) == {"retries": "3", "tags": '["a","b"]'}
+        assert dict(parent["attributes"]) == {"retries": "3", "tags": '["a","b"]'}  # the exporter's map
+        text = store.query(f"SELECT {store.sql.attrs_text('attributes')} AS a FROM spans WHERE span_id = ?",
+                           [parent["span_id"]])[0]["a"]
+        assert json.loads(text) == {"retries": "3", "tags": '["a","b"]'}
         assert json.loads(kid["events"])[0]["attributes"]["exception.type"] == "RuntimeError"
         (log,) = store.query("SELECT body, severity_text, span_id, service FROM logs")
         assert log == {"body": "deadlock on order A-17", "severity_text": "WARN", "span_id": kid["span_id"],

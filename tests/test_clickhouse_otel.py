@@ -112,6 +112,33 @@ def test_tables_come_into_scope_and_the_statement_stays_as_written(exporter_db):
         assert exporter_db.query(f"SELECT count() AS n FROM {name}")[0]["n"] == 4
 
 
+def test_span_attributes_are_read_from_the_exporter_map_by_key(exporter_db):
+    """`spans.attributes` is the exporter's SpanAttributes map itself: a key is looked up, not parsed
+    out of JSON, so keys with dots or quotes and values JSON would escape read as stored."""
+    store = exporter_db
+    store.transport.command(r"""INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName,
+        SpanKind, ServiceName, ResourceAttributes, SpanAttributes, Duration, StatusCode) VALUES
+        (fromUnixTimestamp64Nano(toInt64(1767225700000000000)), '0c000000000000000000000000000003',
+         'c000000000000001', '', 'GET /odd', 'Server', 'odd', {'service.name':'odd','k8s.pod.name':'p\'1'},
+         {'http.route':'/a"b\\c','we"ird':'q','note':'FROM spans -- {}','json.like':'{"x": [1]}'},
+         1000, 'Unset')""")
+    sql = store.sql
+    types = store.query("SELECT toTypeName(attributes) AS a, toTypeName(resource_attributes) AS r FROM spans LIMIT 1")
+    assert types == [{"a": "Map(LowCardinality(String), String)", "r": "Map(LowCardinality(String), String)"}]
+    row = store.query(f"""SELECT {sql.attr('attributes', 'http.route')} AS route, {sql.attr('attributes', 'we"ird')} AS w,
+        {sql.attr('attributes', 'note')} AS note, {sql.attr('attributes', 'json.like')} AS j,
+        {sql.attr('attributes', 'gone')} AS gone, {sql.attr('resource_attributes', 'k8s.pod.name')} AS pod
+        FROM spans WHERE service = 'odd'""")[0]
+    assert row == {"route": '/a"b\\c', "w": "q", "note": "FROM spans -- {}", "j": '{"x": [1]}', "gone": None,
+                   "pod": "p'1"}
+    (root,) = queries.trace(store, "0c000000000000000000000000000003")["roots"]
+    assert json.loads(root["attributes"]) == {"http.route": '/a"b\\c', 'we"ird': "q", "note": "FROM spans -- {}",
+                                              "json.like": '{"x": [1]}'}
+    assert json.loads(root["resource_attributes"])["k8s.pod.name"] == "p'1"
+    found = queries.traces(store, attributes={"http.route": '/a"b\\c', "k8s.pod.name": "p'1"})
+    assert [t["trace_id"] for t in found] == ["0c000000000000000000000000000003"]
+
+
 def test_interplay_writes_what_the_exporter_would(tmp_path):
     """Spans Interplay stores land in otel_traces in the newer exporter spelling, attributes as strings."""
     from interplay.otlp.columns import ColumnBuilder

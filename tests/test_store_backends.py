@@ -136,7 +136,9 @@ def test_parameters_and_literals(store):
 
 def test_attributes_events_round_trip(store):
     store.append(_batch(1))
-    row = store.query("SELECT attributes, events, resource_attributes, service_version FROM spans "
+    text = store.sql.attrs_text  # JSON text on DuckDB, maps on ClickHouse
+    row = store.query(f"SELECT {text('attributes')} AS attributes, events, "
+                      f"{text('resource_attributes')} AS resource_attributes, service_version FROM spans "
                       "WHERE kind = 'CLIENT'")[0]
     assert _strings(json.loads(row["attributes"])) == {"db.system": "postgresql", "rows": "0"}
     (event,) = json.loads(row["events"])
@@ -228,6 +230,45 @@ def _normal(tree):
 def _strings(d: dict) -> dict:
     return {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict))
             else str(v).lower() if isinstance(v, bool) else str(v) for k, v in d.items()}
+
+
+# Attribute values JSON would have to escape (and one that reads like SQL), dotted keys: read by key alike.
+_ODD = {"http.route": '/a"b\\c/{id}', "user.name": "O'Brien", "note": "FROM spans JOIN logs; -- \n\tü ✓",
+        "server.address": 'db"1', "the.dotted.key": "q", "empty": "", "n": 7}
+
+
+def test_odd_attributes_answer_alike(tmp_path):
+    """Span attributes are JSON text on DuckDB and the exporter's map on ClickHouse: every read by key,
+    the text a trace returns and a filter on a value agree."""
+    answers = {}
+    for backend in BACKENDS:
+        s = open_store(_url(backend, tmp_path))
+        try:
+            t = TraceBuilder(T0, seed=1)
+            t.span("frontend", "GET /x", duration_ms=50).child("frontend", "query", kind="CLIENT", offset_ms=1,
+                                                              duration_ms=20, attributes=_ODD)
+            b = ColumnBuilder()
+            add_request("traces", traces_request([t]), b, "test")
+            s.append(b.build())
+            sql = s.sql
+            reads = ", ".join(f"{sql.attr('attributes', k)} AS a{i}" for i, k in enumerate([*_ODD, "gone"]))
+            from interplay.store.interactions import resource_name
+            row = s.query(f"SELECT {reads}, {resource_name(sql)} AS res, {sql.attr('resource_attributes', 'service.name')}"
+                          " AS svc FROM spans WHERE kind = 'CLIENT'")[0]
+            tid = s.query("SELECT trace_id FROM spans LIMIT 1")[0]["trace_id"]
+            tree = queries.trace(s, tid)
+            found = {k: [r["trace_id"] for r in queries.traces(s, attributes={k: str(v)})]
+                     for k, v in _ODD.items() if k != "empty"}
+            answers[backend] = (row, _normal(tree), found)
+        finally:
+            s.close()
+    row, tree, found = answers["duckdb"]
+    assert row["a0"] == _ODD["http.route"] and row["a2"] == _ODD["note"] and row["a4"] == "q"
+    assert row["res"] == 'db"1' and row["svc"] == "frontend" and row["a7"] is None
+    assert _strings(tree["roots"][0]["children"][0]["attributes"]) == _strings(_ODD)
+    assert all(found.values())
+    row["a5"] = row["a5"] or None  # ClickHouse reads an empty value as missing (its JSON path did too)
+    assert answers["chdb"] == (row, tree, found)
 
 
 # -- migrate ----------------------------------------------------------------------------------------

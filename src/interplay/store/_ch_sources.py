@@ -14,6 +14,11 @@ written. So a read-only command needs no view, and the SELECT always fits the co
 - JSON-typed tables (`traces_json_table.sql` and friends): attributes of type `JSON`, whose dotted keys
   ClickHouse stores as nested paths; they are flattened back to `{"service.name": ...}` here.
 
+A span's `attributes` and `resource_attributes` are maps, not text: the exporter's `SpanAttributes` and
+`ResourceAttributes` as stored, so `clickhouse_sql.attr` reads `SpanAttributes['http.route']` without
+any JSON in between (JSON-typed and text columns are converted to a map); the question modules ask
+`sql.attrs_text` where they return them. Logs, metrics and changes keep attributes as JSON text.
+
 A table that is missing reads as empty; a column Interplay cannot do without raises an error that
 names the table and the column.
 """
@@ -126,8 +131,8 @@ def _spans(c: dict[str, str], db: str) -> str:
        toUnixTimestamp64Nano(Timestamp) AS start_ns, toUnixTimestamp64Nano(Timestamp) + toInt64(Duration) AS end_ns,
        toInt64(Duration) AS duration_ns, {_STATUS} AS status_code, {_str(c, 'StatusMessage')} AS status_message,
        {_attr_get(c, 'ResourceAttributes', 'service.version')} AS service_version,
-       {_str(c, 'ScopeName')} AS scope_name, {_attrs(c, 'ResourceAttributes')} AS resource_attributes,
-       {_attrs(c, 'SpanAttributes')} AS attributes, {_events(c)} AS events, {_links(c)} AS links,
+       {_str(c, 'ScopeName')} AS scope_name, {_map(c, 'ResourceAttributes')} AS resource_attributes,
+       {_map(c, 'SpanAttributes')} AS attributes, {_events(c)} AS events, {_links(c)} AS links,
        {_str(c, 'TraceState')} AS trace_state, {_str(c, 'ScopeVersion')} AS scope_version
 FROM {db}.{TRACES}"""
 
@@ -237,6 +242,22 @@ def _json_each(c: dict[str, str], column: str, like: str) -> str:
     return f"arrayMap(x -> {_to_json('x', kind.removeprefix('Array(').removesuffix(')'))}, `{column}`)"
 
 
+def _map(c: dict[str, str], column: str) -> str:
+    """A span attribute column as the map `clickhouse_sql.attr` reads by key: the exporter's own Map
+    as stored, a JSON-typed or text one converted (values as text, as the exporter writes them)."""
+    kind = c.get(column, "")
+    if kind.startswith("Map("):
+        return column
+    if not kind:
+        return _NO_MAP
+    return f"JSONExtract({_to_json(column, kind)}, 'Map(String, String)')"
+
+
+_NO_MAP = "CAST(map(), 'Map(String, String)')"
+# Span columns that are attribute maps here and JSON text in `interplay.batch` (see clickhouse_sql.attrs_text).
+MAP_COLUMNS = {"spans": ("resource_attributes", "attributes")}
+
+
 def _attrs(c: dict[str, str], column: str) -> str:
     return _to_json(column, c[column]) if column in c else "'{}'"
 
@@ -280,7 +301,9 @@ _CH = {"string": "String", "int64": "Int64", "int32": "Int32", "double": "Float6
 
 
 def _empty(table: str) -> str:
-    cols = ", ".join(f"CAST(NULL AS Nullable({_CH[str(f.type)]})) AS `{f.name}`" for f in SCHEMAS[table])
+    maps = MAP_COLUMNS.get(table, ())
+    cols = ", ".join(f"{_NO_MAP if f.name in maps else f'CAST(NULL AS Nullable({_CH[str(f.type)]}))'} AS `{f.name}`"
+                     for f in SCHEMAS[table])
     return f"SELECT {cols} WHERE 0"
 
 

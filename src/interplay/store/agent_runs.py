@@ -38,7 +38,7 @@ _RATE = r"rate.?limit|ratelimit|too many requests|\b429\b|resource.?exhausted|qu
 _TIMEOUT = r"time.?out|timed out|deadline.?exceeded|deadlineexceeded"
 _METHOD = r"^[A-Z][A-Za-z0-9_]*\.[a-z_][A-Za-z0-9_]*$"
 _TRACEBACK = r"Traceback \(most recent call last\)[\s\S]*"
-_SESSION_KEYS = r'"(?:gen_ai|session|langfuse)\.'
+_SESSION_KEYS = ["gen_ai.", "session.", "langfuse."]
 
 
 def _stepkind(k: str) -> str:
@@ -263,7 +263,7 @@ def _spans(sql: EngineSQL, detail: bool) -> str:
                start_ns, end_ns, duration_ns, status_code, status_message, events,
                {"attributes, " if detail else ""}{c.sql_parse(sql)} AS {a},
                CASE WHEN upper({c.sql_field(sql, 'openinference_kind', parsed=a)}) = 'LLM'
-                    THEN attributes LIKE '%"llm.input_messages.%' OR attributes LIKE '%"llm.output_messages.%'
+                    THEN {sql.attr_keys_match('attributes', ['llm.input_messages.', 'llm.output_messages.'])}
                END AS oi_messages,
                row_number() OVER (PARTITION BY trace_id, span_id ORDER BY start_ns) AS nth
         FROM spans WHERE trace_id IN (SELECT trace_id FROM cand))
@@ -280,7 +280,7 @@ s1 AS (
     FROM s0),
 parsed AS (
     SELECT {sql.star_except("events, attributes" if detail else "events")},
-           {"CASE WHEN gkind IS NOT NULL THEN attributes END AS attributes," if detail else ""}
+           {f"CASE WHEN gkind IS NOT NULL THEN {sql.attrs_text('attributes')} END AS attributes," if detail else ""}
            {f"CASE WHEN {failed} AND events LIKE '%exception%' THEN events END AS exc_events," if detail else ""}
            {failed} AS failed,
            {c.sql_signature('gkind', 'step_name')} AS sig,
@@ -307,14 +307,15 @@ def traces_scope(sql: EngineSQL) -> str:
 def named_scope(sql: EngineSQL, names: list[str]) -> tuple[str, list[Any]] | None:
     """Traces that can hold runs of these agents (SQL, parameters): a span's service or attribute text names one.
 
-    A run's agent is its root's service or an attribute value of a span of its trace, and the
-    store keeps attributes as compact JSON that spells a plain string as itself, so this is a
-    superset of their traces (one substring test per span instead of parsing). None when a name
+    A run's agent is its root's service or an attribute value of a span of its trace, and DuckDB
+    keeps attributes as compact JSON that spells a plain string as itself (ClickHouse as a map of
+    texts), so this is a superset of their traces (`sql.attrs_contain`: a substring test per span
+    instead of parsing). None when a name
     is not plain text (quotes, backslashes, control characters, or JSON such as a number).
     """
     if not names or not all(_plain(n) for n in names):
         return None
-    tests = " OR ".join("position(? IN attributes) > 0" for _ in names)
+    tests = " OR ".join(sql.attrs_contain("attributes") for _ in names)
     return (f"SELECT DISTINCT trace_id FROM spans WHERE service IN (SELECT unnest({sql.TEXT_LIST_PARAM})) OR {tests}",
             [names, *names])
 
@@ -472,7 +473,7 @@ def session_rows(store: Store, window: TimeRange, limit: int) -> list[dict[str, 
     return store.query(f"""
         WITH g AS MATERIALIZED (
             SELECT trace_id, start_ns, {c.sql_parse(sql, fields=('conversation_id',))} AS a FROM spans
-            WHERE {cond} AND {sql.regexp_matches('attributes', _SESSION_KEYS)})
+            WHERE {cond} AND {sql.attr_keys_match('attributes', _SESSION_KEYS)})
         SELECT conv, max(start_ns) AS last_ns, array_agg(DISTINCT trace_id) AS traces FROM (
             SELECT {c.sql_field(sql, 'conversation_id', parsed='a')} AS conv, trace_id, start_ns FROM g)
         WHERE conv IS NOT NULL GROUP BY conv ORDER BY last_ns DESC, conv LIMIT {int(limit)}""", params)
@@ -484,7 +485,7 @@ def session_traces(store: Store, session_id: str) -> list[str]:
     rows = store.query(f"""
         SELECT DISTINCT trace_id FROM (
             SELECT trace_id, {c.sql_parse(sql, fields=('conversation_id',))} AS a FROM spans
-            WHERE position(? IN attributes) > 0)
+            WHERE {sql.attrs_contain('attributes')})
         WHERE {c.sql_field(sql, 'conversation_id', parsed='a')} = ?""", [session_id, session_id])
     return [r["trace_id"] for r in rows]
 

@@ -137,7 +137,9 @@ class ClickHouseStore:
 
     def stream_arrow(self, table: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
         """Every row of a telemetry table in arrow batches of about batch_rows (bounded memory)."""
-        names = ", ".join(f"`{f.name}`" for f in SCHEMAS[table])
+        maps = sources.MAP_COLUMNS.get(table, ())
+        names = ", ".join(f"{self.sql.attrs_text(f.name)} AS `{f.name}`" if f.name in maps else f"`{f.name}`"
+                          for f in SCHEMAS[table])
         yield from self.transport.stream_arrow(self._sql(f"SELECT {names} FROM {table}"), batch_rows)
 
     def counts(self) -> dict[str, int]:

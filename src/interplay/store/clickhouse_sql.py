@@ -1,7 +1,8 @@
 """ClickHouse's SQL vocabulary: the same names as `duckdb_sql`, spelled for ClickHouse.
 
 Answers agree with DuckDB's: quantiles are exact and interpolate alike (quantileExactInclusive), a
-missing JSON key reads as NULL, ordered aggregates sort by the same keys.
+missing attribute reads as NULL, ordered aggregates sort by the same keys. A span's attributes
+are maps here (JSON text on DuckDB): `attr` reads them by key, `attrs_text` gives their text.
 
     >>> quantile("duration_ns", 0.5)
     'quantileExactInclusive(0.5)(duration_ns)'
@@ -82,28 +83,49 @@ def regexp_replace(expr: str, pattern: str, replacement: str, every: bool = True
     return f"{fn}({expr}, {literal(pattern)}, {literal(replacement)})"
 
 
-# -- JSON attribute text ---------------------------------------------------------------------------
+# -- JSON text ----------------------------------------------------------------------------------
 def json_text(column: str, path: str) -> str:
     """The text at a JSON path; NULL when missing (JSON_VALUE gives '' then)."""
     return f"nullIf(JSON_VALUE({column}, {literal(path)}), '')"
-
-
-def attr(column: str, key: str) -> str:
-    return json_text(column, f'$."{key}"')
 
 
 def json_list_texts(column: str, field: str) -> str:
     return f"arrayMap(e -> JSONExtractString(e, '{field}'), JSONExtractArrayRaw({column}))"
 
 
-def json_struct(column: str, keys: list[str]) -> str:
-    """A tuple of every key's text, NULL where missing (non-string values as their JSON text)."""
-    fields = ", ".join(f"`{k}` Nullable(String)" for k in keys)
-    return f"JSONExtract({column}, 'Tuple({fields})')"
+# -- span attributes: maps (the exporter's SpanAttributes and ResourceAttributes, see _ch_sources) -------
+NO_ATTRS = "map()"
 
 
-def struct_field(struct: str, key: str) -> str:
-    return f"tupleElement({struct}, '{key}')"
+def attr(column: str, key: str) -> str:
+    """One attribute's value, read from the map by key; NULL when missing or empty."""
+    return f"nullIf({column}[{literal(key)}], '')"
+
+
+def attrs_text(column: str) -> str:
+    return f"toJSONString({column})"
+
+
+def attrs_of(text: str) -> str:
+    return f"JSONExtract({text}, 'Map(String, String)')"
+
+
+def attr_struct(column: str, keys: list[str]) -> str:
+    """The map itself: reading a key of it is already one lookup (see struct_attr)."""
+    return column
+
+
+def struct_attr(struct: str, key: str) -> str:
+    return attr(struct, key)
+
+
+def attr_keys_match(column: str, prefixes: list[str]) -> str:
+    tests = " OR ".join(f"startsWith(k, {literal(p)})" for p in prefixes)
+    return f"arrayExists(k -> {tests}, mapKeys({column}))"
+
+
+def attrs_contain(column: str) -> str:
+    return f"arrayExists(v -> position(v, ?) > 0, mapValues({column}))"
 
 
 # -- aggregates in an order --------------------------------------------------------------------------

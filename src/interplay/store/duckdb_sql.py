@@ -13,6 +13,7 @@ stays written once.
 from __future__ import annotations
 
 import json
+import re
 
 from .predicates import ENTRY as ENTRY
 from .predicates import SYSTEM_ENTRY as SYSTEM_ENTRY
@@ -89,15 +90,10 @@ def regexp_replace(expr: str, pattern: str, replacement: str, every: bool = True
     return f"regexp_replace({expr}, {literal(pattern)}, {literal(replacement)}{flags})"
 
 
-# -- JSON attribute text ---------------------------------------------------------------------------
+# -- JSON text ----------------------------------------------------------------------------------
 def json_text(column: str, path: str) -> str:
     """The text at a JSON path (`$."key"`, `$[0].span_id`) of a JSON text column; NULL when missing."""
     return f"json_extract_string({column}, {literal(path)})"
-
-
-def attr(column: str, key: str) -> str:
-    """One attribute's value as text from attribute JSON text (NULL when missing)."""
-    return json_text(column, f'$."{key}"')
 
 
 def json_list_texts(column: str, field: str) -> str:
@@ -105,13 +101,44 @@ def json_list_texts(column: str, field: str) -> str:
     return f"json_extract_string({column}, '$[*].{field}')"
 
 
-def json_struct(column: str, keys: list[str]) -> str:
-    """Every key of the JSON text in one pass, as a struct of texts (read with `struct_field`)."""
+# -- span attributes: JSON object text here (maps on ClickHouse) ------------------------------------
+NO_ATTRS = "NULL"  # an attributes value for spans whose attributes a query drops
+
+
+def attr(column: str, key: str) -> str:
+    """One attribute's value as text (NULL when missing)."""
+    return json_text(column, f'$."{key}"')
+
+
+def attrs_text(column: str) -> str:
+    """The attributes as JSON object text (what a question returns to Python)."""
+    return column
+
+
+def attrs_of(text: str) -> str:
+    """Attributes from JSON object text, as a span's attributes column holds them."""
+    return text
+
+
+def attr_struct(column: str, keys: list[str]) -> str:
+    """Every key read in one pass, as a struct of texts (read with `struct_attr`)."""
     return f"json_transform({column}, '{json.dumps(dict.fromkeys(keys, 'VARCHAR'))}')"
 
 
-def struct_field(struct: str, key: str) -> str:
+def struct_attr(struct: str, key: str) -> str:
     return f"struct_extract({struct}, '{key}')"
+
+
+def attr_keys_match(column: str, prefixes: list[str]) -> str:
+    """Whether a key starts with one of `prefixes` (here a test of the text, which a value may pass too:
+    a prefilter)."""
+    return regexp_matches(column, '"(?:' + "|".join(re.escape(p) for p in prefixes) + ")")
+
+
+def attrs_contain(column: str) -> str:
+    """Whether an attribute value holds the text of the one `?` parameter (here the whole text: keys
+    too, a prefilter)."""
+    return f"position(? IN {column}) > 0"
 
 
 # -- aggregates in an order --------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def window_spans(store: Store, windows: dict[str, TimeRange], sample: float = 1.
         SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns,
                status_code = 'ERROR' AS err, {case} AS w,
                position('"exception"' IN events) > 0 AS exc,
-               CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes END AS attrs,
+               CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes ELSE {store.sql.NO_ATTRS} END AS attrs,
                CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links,
                kind = 'CLIENT' AND coalesce(min(CASE WHEN {failed} THEN start_ns + duration_ns END) OVER (
                    PARTITION BY trace_id, parent_span_id, service, operation ORDER BY start_ns, span_id

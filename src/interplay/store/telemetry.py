@@ -138,10 +138,11 @@ def trace(store: Store, trace_id: str) -> dict[str, Any]:
     trace_id = trace_id.strip().lower()
     if len(trace_id) != 32 or any(c not in "0123456789abcdef" for c in trace_id):
         raise InvalidInput(f"trace id {trace_id!r}: expected 32 hex characters")
-    rows = store.query("""
+    text = store.sql.attrs_text
+    rows = store.query(f"""
         SELECT span_id, parent_span_id, service, operation, kind, start_ns, end_ns, duration_ns,
                status_code, status_message, service_version, scope_name, scope_version, trace_state,
-               resource_attributes, attributes, events, links
+               {text('resource_attributes')} AS resource_attributes, {text('attributes')} AS attributes, events, links
         FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id""", [trace_id])
     if not rows:
         raise NotFound(f"trace {trace_id} not found")
