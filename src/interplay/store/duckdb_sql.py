@@ -132,7 +132,10 @@ def struct_attr(struct: str, key: str) -> str:
 def attr_keys_match(column: str, prefixes: list[str]) -> str:
     """Whether a key starts with one of `prefixes` (here a test of the text, which a value may pass too:
     a prefilter)."""
-    return regexp_matches(column, '"(?:' + "|".join(re.escape(p) for p in prefixes) + ")")
+    stems, tail = list(prefixes), ""
+    if all(p.endswith(".") for p in prefixes):  # `"(?:gen_ai|llm)\.`: the shared dot once
+        stems, tail = [p[:-1] for p in prefixes], "\\."
+    return regexp_matches(column, '"(?:' + "|".join(re.escape(p) for p in stems) + ")" + tail)
 
 
 def attrs_contain(column: str) -> str:
