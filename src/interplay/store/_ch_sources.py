@@ -24,8 +24,6 @@ names the table and the column.
 """
 from __future__ import annotations
 
-import re
-
 from ..batch import SCHEMAS
 from ..model import StoreUnavailable
 from .clickhouse_sql import _TEMP_TABLE_AS
@@ -107,13 +105,6 @@ def in_scope(sql: str, tables: dict[str, str]) -> str:
     if query.startswith("("):  # a parenthesised UNION takes no WITH in front
         return f"{head}WITH {ctes} SELECT * FROM ({query})"
     return sql
-
-
-def qualify(sql: str, own: str, names: tuple[str, ...] = ("investigations",)) -> str:
-    """Interplay's own tables named in `sql` → in its own database."""
-    pattern = re.compile(r"(?<![.\w`])(TABLE(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|INTO|FROM|JOIN)(\s+)("
-                         + "|".join(names) + r")\b(?![.(])", re.I)
-    return pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{_ident(own)}.{m.group(3)}", sql)
 
 
 # -- the SELECTs ------------------------------------------------------------------------------------

@@ -105,6 +105,10 @@ class Store(Protocol):
     def counts(self) -> dict[str, int]:
         """Rows per table."""
 
+    def own_table(self, name: str) -> str:
+        """How SQL names a table of Interplay's own (kept investigations): beside the telemetry on
+        DuckDB, in Interplay's own database on ClickHouse."""
+
     def close(self) -> None: ...
 
 

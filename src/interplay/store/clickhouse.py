@@ -85,7 +85,7 @@ class ClickHouseStore:
 
     def _sql(self, sql: str) -> str:
         """A bound query with Interplay's tables in scope (see `_ch_sources.in_scope`)."""
-        return sources.in_scope(sources.qualify(sql, self.own), self.sources)
+        return sources.in_scope(sql, self.sources)
 
     # -- writing -------------------------------------------------------------------------------
     def append(self, batch: TelemetryBatch) -> None:
@@ -157,6 +157,9 @@ class ClickHouseStore:
         """Bytes on disk of the active parts of the exporter's and Interplay's databases."""
         return self._scalar("SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND "
                             f"database IN ('{self.database}', '{self.own}')")
+
+    def own_table(self, name: str) -> str:
+        return f"{sources._ident(self.own)}.{name}"
 
     def checkpoint(self) -> None:
         """Nothing to do: every insert is durable once acknowledged."""

@@ -40,6 +40,7 @@ class Investigations:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.persistent = not store.read_only
+        self.table = store.own_table("investigations")
         self._ready = False
 
     # -- writing -------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ class Investigations:
         rec = {"id": uuid.uuid4().hex[:16], "created_ns": now, "updated_ns": now, "status": _status(status),
                "source": source, "group_key": group_key, "service": service, "started_ns": started_ns,
                "summary": summary, "result": result}
-        self._write("INSERT INTO investigations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(rec), rec)
+        self._write(f"INSERT INTO {self.table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(rec), rec)
         return rec
 
     def update(self, inv_id: str, **fields: Any) -> dict[str, Any]:
@@ -67,7 +68,7 @@ class Investigations:
         sets = ", ".join(f"{k} = ?" for k in [*fields, "updated_ns"])
         values = [json.dumps(v, default=str) if k == "result" and v is not None else v
                   for k, v in [*fields.items(), ("updated_ns", rec["updated_ns"])]]
-        self._write(self.store.sql.update("investigations", sets, "id = ?"), [*values, inv_id], rec)
+        self._write(self.store.sql.update(self.table, sets, "id = ?"), [*values, inv_id], rec)
         return rec
 
     def by_group(self, group_key: str) -> dict[str, Any] | None:
@@ -103,7 +104,7 @@ class Investigations:
         with self.store.transaction() as tx:
             if not self._ready:
                 columns = [(c, _TYPES.get(c, "VARCHAR")) for c in _COLUMNS]
-                tx.cursor.execute(self.store.sql.create_table("investigations", columns, key="id"))
+                tx.cursor.execute(self.store.sql.create_table(self.table, columns, key="id"))
                 self._ready = True
             tx.cursor.execute(sql, params)
 
@@ -112,7 +113,7 @@ class Investigations:
         rows: builtins.list[dict[str, Any]] = []
         if self._table_exists():
             cols = ", ".join(_COLUMNS if with_result else _COLUMNS[:-1])
-            rows = self.store.query(f"SELECT {cols} FROM investigations WHERE {where} "
+            rows = self.store.query(f"SELECT {cols} FROM {self.table} WHERE {where} "
                                     f"ORDER BY created_ns DESC LIMIT {int(limit)}", params)
             for r in rows:
                 if with_result:
