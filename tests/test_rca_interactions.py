@@ -571,3 +571,33 @@ def test_exceptions_of_a_caller_whose_calls_are_refused_point_at_what_refused_th
     assert top(r)[0] == "llm.example", [(c["service"], c["explains"]) for c in r["root_causes"]]
     surge = [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "exceptions"]
     assert surge and surge[0]["suspect"] == "agent" and surge[0]["strength"] < 1.5  # reported, not begun
+
+
+def cart_throws_from_the_start_beside_a_noisy_catalog(tb, t, bad, rng):
+    """frontend calls catalog on every request and cart on some; catalog logs a caught exception
+    in almost half of its requests all day long; from 10 s into the data cart throws in half of
+    its requests, and frontend records the failure it got back. No span status anywhere."""
+    thrown = t >= T0 + 10 * 10**9 and rng.random() < 0.5
+    root = tb.span("frontend", "GET /", duration_ms=jitter(rng, 20),
+                   exception="UpstreamError" if thrown else None, caught=True)
+    c = root.child("frontend", "call catalog", kind="CLIENT", offset_ms=1, duration_ms=6)
+    c.child("catalog", "GET /products", kind="SERVER", offset_ms=0.5, duration_ms=5,
+            exception="CacheTimeout" if rng.random() < 0.45 else None, caught=True)
+    if thrown or rng.random() < 0.3:
+        c = root.child("frontend", "call cart", kind="CLIENT", offset_ms=8, duration_ms=6)
+        c.child("cart", "GET /cart", kind="SERVER", offset_ms=0.5, duration_ms=5,
+                exception="NullPointerException" if thrown else None, caught=True)
+
+
+def test_with_no_before_exceptions_point_at_where_they_begin_not_at_a_service_noisy_all_day(tmp_path):
+    """No span status and 10 s of data before the fault (too little to compare): the exceptions
+    that begin in cart (frontend's only report them) stand out from the other services'; catalog's,
+    as frequent, were there in those first seconds already: its background."""
+    ip = load(tmp_path, requests(cart_throws_from_the_start_beside_a_noisy_catalog, minutes=5, every_s=0.5))
+    for r in (to_json(ip.investigate(at_ns=T0 + 10 * 10**9)), to_json(ip.investigate())):
+        assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        marks = {c["service"]: e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "exception_surge"}
+        assert "cart" in marks and r["evidence_strength"]["rankable"]
+        assert "frontend" not in marks or marks["frontend"]["reported_by_callee"]  # it reports cart's failures
+    guided = to_json(ip.investigate(at_ns=T0 + 10 * 10**9))
+    assert not [c for c in guided["root_causes"] if c["service"] == "catalog" and c["explains"]["exceptions"] > 0]

@@ -513,6 +513,7 @@ def test_question_modules_answer_alike_on_both_backends(tmp_path, shop_errors):
         with window_spans(store, {"baseline": base, "incident": inc}) as s:
             out["marks"] = normal(evidence.error_marks(store, s, 17))
             out["mark_buckets"] = normal(evidence.error_mark_buckets(store, s, 17, lo, (hi - lo) // 10 + 1, 10))
+            out["mark_origins"] = normal(evidence.error_mark_origins(store, s, 17))
             out["gaps"] = normal(evidence.edge_gap_samples(store, s, 10**6))
             out["complete"] = evidence.trace_completeness(store, s)
             with evidence.unit_paths(store, s) as units:

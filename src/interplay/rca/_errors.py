@@ -31,9 +31,14 @@ class ErrorSurge:
     after: tuple[int, int]
     z: float
     reported_by_callee: bool = False  # a callee surged too: this service is likely reporting its failure
+    peer: bool = False  # no before: `before` is every other service's visits, `after` this one's
 
     def summary(self) -> str:
         (kb, nb), (ki, ni) = self.before, self.after
+        if self.peer:
+            return (f"{self.service}: exception events or error logs begin in {ki / max(ni, 1):.1%} of the "
+                    f"requests through it ({ki} of {ni}), against {kb / max(nb, 1):.1%} in the other services "
+                    f"({kb} of {nb}), no error status on them; no before to compare with")
         return (f"{self.service}: requests through it with an exception event or an error log "
                 f"{kb / max(nb, 1):.1%} → {ki / max(ni, 1):.1%} ({kb} of {nb} → {ki} of {ni}), no span status")
 
@@ -68,6 +73,35 @@ def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) ->
                       or svc in failing_calls)
            for svc, (b, i, z) in surged.items()]
     out.sort(key=lambda e: -e.z)
+    return out
+
+
+def peer_error_origins(store: Store, spans_table: str) -> list[ErrorSurge]:
+    """With no before to compare with: services where marked requests begin far more often than in
+    the other services of the same data, strongest first.
+
+    A mark begins in a service when none of the services it called in that trace was marked or
+    failed (else it reports that callee's failure). Services that log errors all day stand out
+    too, so this is weaker evidence than a rise in time; where the few seconds before the onset
+    already show a service's marks at its later rate, they are its background and it is left out."""
+    origins: dict[str, dict[str, tuple[int, int]]] = {}
+    for r in evidence.error_mark_origins(store, spans_table, ERROR_SEVERITY):
+        if int(r["n"]):
+            origins.setdefault(r["service"], {})[r["w"]] = (int(r["k"]) - int(r["reported"]), int(r["n"]))
+    total = {s: (sum(k for k, _ in w.values()), sum(n for _, n in w.values())) for s, w in origins.items()}
+    k_all, n_all = sum(k for k, _ in total.values()), sum(n for _, n in total.values())
+    out = []
+    for service, (k, n) in sorted(total.items()):
+        rest = (k_all - k, n_all - n)
+        if n < MIN_SIDE or rest[1] < MIN_SIDE or k / n - rest[0] / rest[1] < MIN_RISE:
+            continue
+        (kb, nb), (ki, ni) = origins[service].get("baseline", (0, 0)), origins[service].get("incident", (0, 0))
+        if kb and ni and proportion_z(kb, nb, ki, ni) < 1.0:  # marked before the onset about as often
+            continue
+        z = proportion_z(rest[0], rest[1], k, n)
+        if z >= MIN_Z:
+            out.append(ErrorSurge(service, rest, (k, n), z, peer=True))
+    out.sort(key=lambda e: (-e.z, e.service))
     return out
 
 

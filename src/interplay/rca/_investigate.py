@@ -29,7 +29,7 @@ from ..store.base import Store
 from ..timeutil import format_time
 from ._attribution import attribute
 from ._context import Context
-from ._errors import error_surges, exception_onset
+from ._errors import ErrorSurge, error_surges, exception_onset, peer_error_origins
 from ._evidence import EXTRACTORS
 from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
@@ -138,6 +138,8 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
                                           for e in ctx.graph.get("edges", [])
                                           if e.get("mode") == "sync" and e["stats"].get("incident")})
         ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
+        if peer:  # too little before to trust a rise alone: where marks begin, against the peers, too
+            ctx.errors = _stronger_per_service(ctx.errors, peer_error_origins(store, sampled))
         with unit_paths(store, sampled) as units:
             ctx.paths = path_shifts(store, units)
             redate = _redate(store, units, sampled, span_range, ctx, groups) \
@@ -167,6 +169,15 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         evidence_strength=_evidence_strength(ctx, trace_baseline),
         exemplars=Exemplars(causes[0].exemplar_trace if causes else None, ctx.blame.healthy_trace),
     )
+
+
+def _stronger_per_service(*readings: list[ErrorSurge]) -> list[ErrorSurge]:
+    """Per service, the surge of marks with the larger z over the readings given."""
+    best: dict[str, ErrorSurge] = {}
+    for e in (e for reading in readings for e in reading):
+        if e.service not in best or e.z > best[e.service].z:
+            best[e.service] = e
+    return sorted(best.values(), key=lambda e: (-e.z, e.service))
 
 
 def _name_agent_runs(store: Store, causes: list[RootCause], incident: TimeRange, top: int = 3,

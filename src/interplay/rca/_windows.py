@@ -16,6 +16,7 @@ UNIT: Scope = "units"
 # Where work enters the system as a whole, when no symptom is given: roots and queue consumers.
 SYSTEM_ENTRY: Scope = "system"
 LATENCY_FLOOR_NS = 2_000_000
+PEER_TAIL = 0.5  # the strength of a peer contrast that is only the slowest tenth against the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +139,21 @@ def peer_groups(store: Store, window: TimeRange, groups: list[Group] | None,
 
     When the fault runs from the first second of the data there is no before to compare with;
     what the slow and failing requests do differently from their peers in the same window is the
-    evidence left. The score is nominal: peers show a contrast, not a shift in time."""
+    evidence left. The score is nominal: peers show a contrast, not a shift in time; and where no
+    request fails or lies far out, only the slowest tenth against the rest, which differs in some
+    service in any data: then it is half as strong (PEER_TAIL)."""
     rows = entry_points.peer_stats(store, window, _pairs(groups), scope)
     by: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
-        by.setdefault((r["service"], r["operation"]), {"total": r["total"], "cut": r["cut"]})[r["w"]] = r
+        by.setdefault((r["service"], r["operation"]), {"total": r["total"], "cut": r["cut"],
+                                                       "sharp": bool(r["sharp"])})[r["w"]] = r
     out = []
     for (service, operation), w in sorted(by.items(), key=lambda kv: (-kv[1]["total"], kv[0])):
         b, i = w.get("b"), w.get("i")
         if not b or not i:
             continue
-        out.append({"service": service, "operation": operation, "score": 1.0, "peer": True,
+        out.append({"service": service, "operation": operation, "score": 1.0 if w["sharp"] else PEER_TAIL,
+                    "peer": True,
                     "baseline": _stats(b), "incident": _stats(i), "threshold_ns": w["cut"], "p90_ns": w["cut"]})
     return out[:limit]
 

@@ -61,17 +61,33 @@ def entry_stats(store: Store, baseline: TimeRange, incident: TimeRange, groups: 
 
 def peer_stats(store: Store, window: TimeRange, groups: Groups | None,
                scope: Scope = "system") -> list[dict[str, Any]]:
-    """Per entry point with 10+ requests: its `total` and p90 `cut`, and per side `w` its stats as
-    `entry_stats` gives them: 'i' the failing or slower-than-cut requests, 'b' the rest."""
+    """Per entry point with 10+ requests: its `total`, its `cut`, whether it has failing or
+    outlying requests (`sharp`), and per side `w` its stats as `entry_stats` gives them: 'i' the
+    failing or slower-than-cut requests, 'b' the rest.
+
+    The cut is the far-out fence (Q3 + 3 IQR) where some request fails or lies past it: those are
+    what stands out from the peers. Else it is the p90: the slowest tenth, which differs from the
+    rest by construction, and says so by `sharp` false."""
     c, p = window_where(window)
     cond, gparams = _entry_condition(groups, scope)
     sql = store.sql
     return store.query(f"""
         WITH r AS (SELECT service, operation, duration_ns, status_code = 'ERROR' AS err
                    FROM spans WHERE {c} AND {cond}),
-        q AS (SELECT service, operation, count(*) AS total, {sql.quantile('duration_ns', 0.9)} AS cut
-              FROM r GROUP BY ALL HAVING count(*) >= 10)
-        SELECT r.service AS service, r.operation AS operation, q.total AS total, q.cut AS cut,
+        f AS (SELECT service, operation, count(*) AS total, count(*) FILTER (WHERE err) AS errs,
+                     {sql.quantile('duration_ns', 0.9)} AS p90,
+                     {sql.quantile('duration_ns', 0.75)} + 3 * ({sql.quantile('duration_ns', 0.75)}
+                                                             - {sql.quantile('duration_ns', 0.25)}) AS fence
+              FROM r GROUP BY ALL HAVING count(*) >= 10),
+        o AS (SELECT f.service AS service, f.operation AS operation, f.total AS total, f.p90 AS p90,
+                     f.fence AS fence,
+                     CASE WHEN f.errs > 0 OR count(r.duration_ns) > 0 THEN 1 ELSE 0 END AS sharp
+              FROM f LEFT JOIN r ON r.service = f.service AND r.operation = f.operation
+                                AND r.duration_ns > f.fence
+              GROUP BY f.service, f.operation, f.total, f.p90, f.fence, f.errs),
+        q AS (SELECT service, operation, total, sharp,
+                     CASE WHEN sharp = 1 THEN greatest(p90, fence) ELSE p90 END AS cut FROM o)
+        SELECT r.service AS service, r.operation AS operation, q.total AS total, q.cut AS cut, q.sharp AS sharp,
                CASE WHEN r.err OR r.duration_ns > q.cut THEN 'i' ELSE 'b' END AS w, count(*) AS n,
                count(*) FILTER (WHERE r.err) AS e, {sql.quantile('r.duration_ns', 0.5)} AS p50,
                {sql.quantile('r.duration_ns', 0.9)} AS p90, {sql.quantile('r.duration_ns', 0.99)} AS p99

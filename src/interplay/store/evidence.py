@@ -149,6 +149,38 @@ def _error_marks(store: Store, s: str, min_severity: int, group: str, params: li
         FROM visits GROUP BY ALL""", params)
 
 
+def error_mark_origins(store: Store, spans_table: str, min_severity: int) -> list[dict[str, Any]]:
+    """Per service and window `w`, of its visits without error status (its spans in one trace): `n`;
+    `k` marked as in `error_marks`; and `reported`, those marked while a service it called in that
+    trace was marked too or failed by status (the mark reports a callee's failure rather than
+    begins one)."""
+    sql = store.sql
+    s = spans_table
+    return store.query(f"""
+        WITH el AS (SELECT DISTINCT trace_id, span_id FROM logs
+                    WHERE severity_number >= {int(min_severity)} AND span_id IS NOT NULL AND span_id <> ''
+                      AND trace_id IN (SELECT trace_id FROM {s})),
+        visits AS (SELECT x.trace_id AS trace_id, x.service AS service, {sql.arg_min('x.w', 'x.start_ns')} AS w,
+                          {sql.bool_or('NOT x.err AND (x.exc OR el.span_id IS NOT NULL)')} AS marked,
+                          {sql.bool_or('x.err')} AS failed
+                   FROM {s} x LEFT JOIN el ON el.trace_id = x.trace_id AND el.span_id = x.span_id
+                   GROUP BY x.trace_id, x.service),
+        calls AS (SELECT DISTINCT c.trace_id AS trace_id, p.service AS caller, c.service AS callee
+                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                  WHERE c.service <> p.service),
+        reported AS (SELECT DISTINCT k.trace_id AS trace_id, k.caller AS service
+                     FROM calls k JOIN visits v ON v.trace_id = k.trace_id AND v.service = k.callee
+                     WHERE v.marked OR v.failed),
+        tally AS (SELECT v.service AS service, v.w AS w, 1 AS n, CASE WHEN v.marked THEN 1 ELSE 0 END AS k,
+                         0 AS reported
+                  FROM visits v WHERE NOT v.failed
+                  UNION ALL
+                  SELECT v.service AS service, v.w AS w, 0 AS n, 0 AS k, 1 AS reported
+                  FROM visits v JOIN reported r ON r.trace_id = v.trace_id AND r.service = v.service
+                  WHERE v.marked)
+        SELECT service, w, sum(n) AS n, sum(k) AS k, sum(reported) AS reported FROM tally GROUP BY service, w""")
+
+
 def trace_completeness(store: Store, spans_table: str) -> dict[str, Any]:
     """Of the traces in the table: how many (`traces`), how many `complete` (one root, no orphan), `spans`."""
     s = spans_table
