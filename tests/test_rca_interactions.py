@@ -573,11 +573,11 @@ def test_exceptions_of_a_caller_whose_calls_are_refused_point_at_what_refused_th
     assert surge and surge[0]["suspect"] == "agent" and surge[0]["strength"] < 1.5  # reported, not begun
 
 
-def cart_throws_from_the_start_beside_a_noisy_catalog(tb, t, bad, rng):
+def cart_throws_from_the_start_beside_a_noisy_catalog(tb, t, bad, rng, share=0.5):
     """frontend calls catalog on every request and cart on some; catalog logs a caught exception
     in almost half of its requests all day long; from 10 s into the data cart throws in half of
     its requests, and frontend records the failure it got back. No span status anywhere."""
-    thrown = t >= T0 + 10 * 10**9 and rng.random() < 0.5
+    thrown = t >= T0 + 10 * 10**9 and rng.random() < share
     root = tb.span("frontend", "GET /", duration_ms=jitter(rng, 20),
                    exception="UpstreamError" if thrown else None, caught=True)
     c = root.child("frontend", "call catalog", kind="CLIENT", offset_ms=1, duration_ms=6)
@@ -601,3 +601,16 @@ def test_with_no_before_exceptions_point_at_where_they_begin_not_at_a_service_no
         assert "frontend" not in marks or marks["frontend"]["reported_by_callee"]  # it reports cart's failures
     guided = to_json(ip.investigate(at_ns=T0 + 10 * 10**9))
     assert not [c for c in guided["root_causes"] if c["service"] == "catalog" and c["explains"]["exceptions"] > 0]
+
+
+def test_blind_a_service_noisy_all_day_does_not_outweigh_a_change_later(tmp_path):
+    """The same services with a long before: cart throws from the onset on, in a few requests. Compared with its
+    peers from the data's start, catalog's marks stand out as much; they were there before the
+    onset the other reading found, as often, so they are background and that reading stands."""
+    def build(tb, t, bad, rng):
+        cart_throws_from_the_start_beside_a_noisy_catalog(tb, t if bad else T0, bad, rng, share=0.06)
+    ip = load(tmp_path, requests(build, minutes=40, every_s=1.0))
+    r = to_json(ip.investigate())
+    assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    assert "peers" not in r["onset_source"] and abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
+    assert not [c for c in r["root_causes"] if c["service"] == "catalog" and c["explains"]["exceptions"] > 0]

@@ -76,16 +76,18 @@ def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) ->
     return out
 
 
-def peer_error_origins(store: Store, spans_table: str) -> list[ErrorSurge]:
+def peer_error_origins(store: Store, spans_table: str, background_until: int | None = None) -> list[ErrorSurge]:
     """With no before to compare with: services where marked requests begin far more often than in
     the other services of the same data, strongest first.
 
     A mark begins in a service when none of the services it called in that trace was marked or
     failed (else it reports that callee's failure). Services that log errors all day stand out
     too, so this is weaker evidence than a rise in time; where the few seconds before the onset
-    already show a service's marks at its later rate, they are its background and it is left out."""
+    already show a service's marks at half its later rate or more, they are its background and it is left out
+    (`background_until`: the end of that before, where it is not the spans' own baseline window:
+    an onset another reading found)."""
     origins: dict[str, dict[str, tuple[int, int]]] = {}
-    for r in evidence.error_mark_origins(store, spans_table, ERROR_SEVERITY):
+    for r in evidence.error_mark_origins(store, spans_table, ERROR_SEVERITY, background_until):
         if int(r["n"]):
             origins.setdefault(r["service"], {})[r["w"]] = (int(r["k"]) - int(r["reported"]), int(r["n"]))
     total = {s: (sum(k for k, _ in w.values()), sum(n for _, n in w.values())) for s, w in origins.items()}
@@ -96,7 +98,7 @@ def peer_error_origins(store: Store, spans_table: str) -> list[ErrorSurge]:
         if n < MIN_SIDE or rest[1] < MIN_SIDE or k / n - rest[0] / rest[1] < MIN_RISE:
             continue
         (kb, nb), (ki, ni) = origins[service].get("baseline", (0, 0)), origins[service].get("incident", (0, 0))
-        if kb and ni and proportion_z(kb, nb, ki, ni) < 1.0:  # marked before the onset about as often
+        if kb and ni and kb / nb >= 0.5 * ki / ni:  # marked before the onset at half the rate or more
             continue
         z = proportion_z(rest[0], rest[1], k, n)
         if z >= MIN_Z:

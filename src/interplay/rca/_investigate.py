@@ -83,7 +83,9 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         # reading with the stronger evidence. Only peer evidence of its own counts (an edge or a
         # resource that stands out): the slow tenth of requests alone differs from the rest in
         # some service in any data. Past the cap nothing can be stronger: no second look.
-        peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True)
+        # marks that were there before the onset found, as often, are background in either reading
+        peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True,
+                               background_until=result.windows.incident.since_ns)
         theirs = peer.evidence_strength
         assert theirs is not None
         others = theirs.other_symptoms
@@ -108,7 +110,8 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
 
 
 def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
-                    dated_by: str | None = None, peer: bool = False) -> Investigation:
+                    dated_by: str | None = None, peer: bool = False,
+                    background_until: int | None = None) -> Investigation:
     lo, hi = span_range
     if peer:
         onset, onset_source = lo, "the data's start (no clear change anywhere: requests compared with their peers)"
@@ -139,7 +142,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
                                           if e.get("mode") == "sync" and e["stats"].get("incident")})
         ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
         if peer:  # too little before to trust a rise alone: where marks begin, against the peers, too
-            ctx.errors = _stronger_per_service(ctx.errors, peer_error_origins(store, sampled))
+            ctx.errors = _stronger_per_service(ctx.errors, peer_error_origins(store, sampled, background_until))
         with unit_paths(store, sampled) as units:
             ctx.paths = path_shifts(store, units)
             redate = _redate(store, units, sampled, span_range, ctx, groups) \

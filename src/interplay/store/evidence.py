@@ -149,18 +149,21 @@ def _error_marks(store: Store, s: str, min_severity: int, group: str, params: li
         FROM visits GROUP BY ALL""", params)
 
 
-def error_mark_origins(store: Store, spans_table: str, min_severity: int) -> list[dict[str, Any]]:
+def error_mark_origins(store: Store, spans_table: str, min_severity: int,
+                       split_ns: int | None = None) -> list[dict[str, Any]]:
     """Per service and window `w`, of its visits without error status (its spans in one trace): `n`;
     `k` marked as in `error_marks`; and `reported`, those marked while a service it called in that
     trace was marked too or failed by status (the mark reports a callee's failure rather than
-    begins one)."""
+    begins one). With `split_ns`, `w` is 'baseline' before it and 'incident' from it on instead."""
     sql = store.sql
     s = spans_table
+    w = f"CASE WHEN min(x.start_ns) < {int(split_ns)} THEN 'baseline' ELSE 'incident' END" \
+        if split_ns is not None else sql.arg_min('x.w', 'x.start_ns')
     return store.query(f"""
         WITH el AS (SELECT DISTINCT trace_id, span_id FROM logs
                     WHERE severity_number >= {int(min_severity)} AND span_id IS NOT NULL AND span_id <> ''
                       AND trace_id IN (SELECT trace_id FROM {s})),
-        visits AS (SELECT x.trace_id AS trace_id, x.service AS service, {sql.arg_min('x.w', 'x.start_ns')} AS w,
+        visits AS (SELECT x.trace_id AS trace_id, x.service AS service, {w} AS w,
                           {sql.bool_or('NOT x.err AND (x.exc OR el.span_id IS NOT NULL)')} AS marked,
                           {sql.bool_or('x.err')} AS failed
                    FROM {s} x LEFT JOIN el ON el.trace_id = x.trace_id AND el.span_id = x.span_id
