@@ -60,7 +60,7 @@ def test_zipkin_v2_file_from_the_sdk_encoder(tmp_path):
         db = pay["children"][0]
         assert json.loads(db["attributes"])["db.system"] == "postgresql" and db["kind"] == "CLIENT"
         # the graph sees frontend call payments (a CLIENT span whose child is another service's SERVER span)
-        edges = {(e["caller"], e["callee"]) for e in ip.graph()["edges"]}
+        edges = {(e.caller, e.callee) for e in ip.graph().edges}
         assert {("frontend", "payments"), ("payments", "postgresql")} <= edges
     finally:
         ip.close()
@@ -385,7 +385,7 @@ def test_zipkin_shared_server_spans(tmp_path):
         assert _depth(tree["roots"]) == 4
         by = {s["service"]: s for s in ip.services()}
         assert by["backend"]["requests"] == 1 and by["backend"]["errors"] == 1
-        edges = {(e["caller"], e["callee"]) for e in ip.graph()["edges"]}
+        edges = {(e.caller, e.callee) for e in ip.graph().edges}
         assert {("frontend", "backend"), ("backend", "mysql")} <= edges
     finally:
         ip.close()

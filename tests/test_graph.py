@@ -42,13 +42,13 @@ def _traces():
 
 def test_nodes_and_edges(tmp_path):
     g = interaction_graph(_store(tmp_path, _traces()).store)
-    nodes = {n["id"]: n["kind"] for n in g["nodes"]}
+    nodes = {n["id"]: n["kind"] for n in g.nodes}
     assert nodes["frontend"] == "service" and nodes["catalog"] == "service" and nodes["shipping"] == "service"
     assert nodes["postgres"] == "database" and nodes["redis"] == "cache"
     assert nodes["api.openai.com"] == "llm"
-    edges = {(e["caller"], e["callee"], e["mode"]): e for e in g["edges"]}
-    fc = edges[("frontend", "catalog", "sync")]["stats"]["window"]
-    assert fc["calls"] == 10 and fc["errors"] == 2 and fc["error_rate"] == 0.2
+    edges = {(e.caller, e.callee, e.mode): e for e in g.edges}
+    fc = edges[("frontend", "catalog", "sync")].stats["window"]
+    assert fc.calls == 10 and fc.errors == 2 and fc.error_rate == 0.2
     assert ("catalog", "postgres", "sync") in edges
     assert ("frontend", "shipping", "async") in edges
     assert ("frontend", "catalog", "async") not in edges
@@ -58,9 +58,9 @@ def test_two_windows_and_empty(tmp_path):
     ip = _store(tmp_path, _traces())
     g = interaction_graph(ip.store, windows={"baseline": TimeRange(T0, T0 + 5 * 10**9),
                                              "incident": TimeRange(T0 + 5 * 10**9, T0 + 10**10)})
-    e = next(e for e in g["edges"] if e["caller"] == "frontend" and e["callee"] == "catalog")
-    assert e["stats"]["baseline"]["errors"] == 2 and e["stats"]["incident"]["errors"] == 0
-    assert interaction_graph(ip.store, TimeRange(0, 1))["edges"] == []
+    e = next(e for e in g.edges if e.caller == "frontend" and e.callee == "catalog")
+    assert e.stats["baseline"].errors == 2 and e.stats["incident"].errors == 0
+    assert interaction_graph(ip.store, TimeRange(0, 1)).edges == []
 
 
 def test_impact(tmp_path):
@@ -104,8 +104,8 @@ def test_batch_consumer_links_on_both_backends(tmp_path):
         try:
             ip.ingest_file(path)
             g = interaction_graph(ip.store)
-            found[backend] = sorted((e["caller"], e["callee"], e["mode"], e["stats"]["window"]["calls"],
-                                     e["stats"]["window"]["errors"]) for e in g["edges"] if e["callee"] == "worker")
+            found[backend] = sorted((e.caller, e.callee, e.mode, e.stats["window"].calls,
+                                     e.stats["window"].errors) for e in g.edges if e.callee == "worker")
         finally:
             ip.close()
     assert found["duckdb"] == [("billing", "worker", "async", 1, 1), ("orders", "worker", "async", 2, 2)]
@@ -122,12 +122,12 @@ def test_large_window_is_sampled_by_whole_traces(tmp_path, monkeypatch):
             traces.append(t)
     ip = _store(tmp_path, traces)
     whole = interaction_graph(ip.store)
-    assert whole["sampled_share"] == 1.0
+    assert whole.sampled_share == 1.0
     monkeypatch.setattr(graph_module, "GRAPH_SPANS", 1000)
     g = interaction_graph(ip.store)
-    assert 0.2 < g["sampled_share"] < 0.6
-    calls = {(e["caller"], e["callee"]): e["stats"]["window"]["calls"] for e in g["edges"]}
-    exact = {(e["caller"], e["callee"]): e["stats"]["window"]["calls"] for e in whole["edges"]}
+    assert 0.2 < g.sampled_share < 0.6
+    calls = {(e.caller, e.callee): e.stats["window"].calls for e in g.edges}
+    exact = {(e.caller, e.callee): e.stats["window"].calls for e in whole.edges}
     assert calls.keys() == exact.keys() and exact[("frontend", "catalog")] == 300
     for key, n in exact.items():
         assert abs(calls[key] - n) <= 0.5 * n, key
@@ -150,7 +150,7 @@ def test_calls_a_callee_never_answered_count_with_those_it_did(tmp_path):
     ip = _store(tmp_path, traces)
     windows = {"baseline": TimeRange(T0, T0 + 20 * 10**9), "incident": TimeRange(T0 + 20 * 10**9, T0 + 40 * 10**9)}
     g = interaction_graph(ip.store, windows=windows)
-    [edge] = [e for e in g["edges"] if e["caller"] == "frontend" and e["callee"] == "catalog"]
+    [edge] = [e for e in g.edges if e.caller == "frontend" and e.callee == "catalog"]
     for w in ("baseline", "incident"):
-        assert edge["stats"][w]["calls"] == 20 and edge["stats"][w]["errors"] == 5, edge["stats"][w]
-        assert edge["stats"][w]["p95_ms"] >= 490  # the calls that never came back are the tail
+        assert edge.stats[w].calls == 20 and edge.stats[w].errors == 5, edge.stats[w]
+        assert edge.stats[w].p95_ms >= 490  # the calls that never came back are the tail

@@ -11,14 +11,21 @@ import pytest
 from conftest import start_server
 from interplay.api import Interplay
 from interplay.client import RemoteInterplay
+from interplay.graph import interaction_graph
+from interplay.model import TimeRange
 from interplay.model_results import (
+    GRAPH_RECORDS,
     RECORDS,
     DataCompleteness,
+    Edge,
+    EdgeStats,
     EntryPoint,
     Evidence,
     EvidenceStrength,
     Exemplars,
     Explains,
+    Graph,
+    GraphWindow,
     Hop,
     Investigation,
     LoadMove,
@@ -102,6 +109,42 @@ def test_json_keys_are_the_apis():
     assert bare["symptom"] == {"given": None, "entry_points": []}
 
 
+def two_window_graph(tmp_path) -> Graph:
+    ip = Interplay.open(tmp_path / "g.duckdb")
+    ip.ingest_file(slow_catalog(tmp_path))
+    try:
+        return interaction_graph(ip.store, windows={"baseline": TimeRange(T0, T0 + 80 * SEC),
+                                                    "incident": TimeRange(T0 + 80 * SEC, T0 + 120 * SEC)})
+    finally:
+        ip.close()
+
+
+def test_a_graph_round_trips_through_json(tmp_path):
+    g = two_window_graph(tmp_path)
+    edge = g.edges[0]
+    assert {type(g), type(edge), type(edge.stats["incident"]), type(g.windows["incident"])} == set(GRAPH_RECORDS)
+    back = from_json(Graph, json.loads(json.dumps(to_json(g))))
+    assert back == g
+    # a window's stats come back as records, not as the dicts they were written as
+    assert all(type(s) is EdgeStats for e in back.edges for s in e.stats.values())
+    assert type(back.windows["incident"]) is GraphWindow
+
+
+def test_graph_json_keys_are_the_apis(tmp_path):
+    data = to_json(two_window_graph(tmp_path))
+    assert list(data) == ["windows", "sampled_share", "nodes", "edges"]
+    assert data["windows"]["incident"] == {"since_ns": T0 + 80 * SEC, "until_ns": T0 + 120 * SEC, "seconds": 40.0}
+    edge = next(e for e in data["edges"] if e["caller"] == "frontend")
+    assert list(edge) == ["caller", "callee", "callee_kind", "mode", "stats"]
+    assert edge["stats"]["incident"] == {"calls": 40, "errors": 40, "rate": 1.0, "error_rate": 1.0,
+                                         "p50_ms": 280.0, "p95_ms": 280.0, "retries": 0}
+    # an operation's stats have no retries: left out, not written as null
+    [op] = [o for n in data["nodes"] for o in n["operations"] if o["operation"] == "SELECT"]
+    assert "retries" not in op["stats"]["incident"] and op["stats"]["incident"]["calls"] == 40
+    assert to_json(Edge("a", "b", "service", "sync", {"w": EdgeStats(1, 0, 0.5, 0.0, 1.0, 2.0)}))["stats"]["w"] == {
+        "calls": 1, "errors": 0, "rate": 0.5, "error_rate": 0.0, "p50_ms": 1.0, "p95_ms": 2.0}
+
+
 def slow_catalog(tmp_path) -> str:
     traces = []
     for i in range(120):
@@ -135,6 +178,9 @@ def test_a_servers_investigation_is_the_local_one(tmp_path):
             raw = server.post("/api/investigations", json={"symptom": kw.get("symptom"), "at": kw.get("at_ns")})
             assert raw.status_code == 201 and list(raw.json())[0] == "id"
             assert raw.json() | timing == json.loads(json.dumps(to_json(want))) | timing
+        # the graph too: the same records from a server, and the JSON it sends is the local graph's
+        assert remote.graph() == local.graph() and local.graph().edges
+        assert server.get("/api/graph").json() == json.loads(json.dumps(to_json(local.graph())))
         remote.close()
         local.close()
     finally:

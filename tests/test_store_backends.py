@@ -402,8 +402,8 @@ def test_graph_runs_on_clickhouse(tmp_path, simulated):
     ips = _ingest_both(tmp_path, simulated)
     try:
         duck, ch = (interaction_graph(ips[b].store, TimeRange()) for b in BACKENDS)
-        edges = lambda g: sorted((e["caller"], e["callee"], e["mode"], e["stats"]["window"]["calls"],  # noqa: E731
-                                  e["stats"]["window"]["errors"]) for e in g["edges"])
+        edges = lambda g: sorted((e.caller, e.callee, e.mode, e.stats["window"].calls,  # noqa: E731
+                                  e.stats["window"].errors) for e in g.edges)
         assert edges(duck) == edges(ch) and edges(duck)
     finally:
         for ip in ips.values():

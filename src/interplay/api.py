@@ -18,7 +18,7 @@ from .changes import add_change_event
 from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
-from .model_results import Evidence, Investigation, to_json
+from .model_results import Evidence, Graph, Investigation, to_json
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
 from .store import telemetry
@@ -171,7 +171,7 @@ class Interplay:
         rows = self.kept.list(status=status, source=source, service=service, limit=limit, with_result=True)
         return [compact(r) for r in rows]
 
-    def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
+    def graph(self, window: TimeRange = TimeRange()) -> Graph:
         """The interaction graph of the window: services, resources, caller→callee edges."""
         from .graph import interaction_graph
         return interaction_graph(self.store, window)

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from .model import IngestResult, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
-from .model_results import Investigation
+from .model_results import Graph, Investigation
 
 
 class Backend(Protocol):
@@ -43,7 +43,7 @@ class Backend(Protocol):
     def kept_investigation(self, investigation_id: str) -> dict[str, Any]: ...
     def investigations(self, status: str | None = None, source: str | None = None, service: str | None = None,
                        limit: int = 50) -> list[dict[str, Any]]: ...
-    def graph(self, window: TimeRange = ...) -> dict[str, Any]: ...
+    def graph(self, window: TimeRange = ...) -> Graph: ...
     def impact(self, target: str, window: TimeRange = ...) -> dict[str, Any]: ...
 
     # -- agents ---------------------------------------------------------------------------------

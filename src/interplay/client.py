@@ -9,7 +9,7 @@ import httpx
 
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
-from .model_results import Investigation, from_json
+from .model_results import Graph, Investigation, from_json
 from .timeutil import format_time
 
 
@@ -104,8 +104,8 @@ class RemoteInterplay:
         return self._get("/api/investigations", status=status, source=source, service=service,
                          limit=limit)["investigations"]
 
-    def graph(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
-        return self._get("/api/graph", window)
+    def graph(self, window: TimeRange = TimeRange()) -> Graph:
+        return from_json(Graph, self._get("/api/graph", window))
 
     def impact(self, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
         return self._get("/api/impact", window, target=target)

@@ -8,7 +8,7 @@ edge and per operation.
 
     >>> from interplay.api import Interplay
     >>> g = interaction_graph(Interplay.open(":memory:").store)
-    >>> g["nodes"], g["edges"]
+    >>> g.nodes, g.edges
     ([], [])
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import TimeRange
+from .model_results import Edge, EdgeStats, Graph, GraphWindow, to_json
 from .store.base import Store
 from .store.interactions import (
     edge_rows,
@@ -40,7 +41,7 @@ GRAPH_SPANS = 1_000_000
 
 def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
                       windows: dict[str, TimeRange] | None = None, sample: float | None = None,
-                      spans_table: str | None = None) -> dict[str, Any]:
+                      spans_table: str | None = None) -> Graph:
     """Nodes and caller→callee edges with rate, error rate and p50/p95 latency per window.
 
     With `windows` (e.g. {"baseline": ..., "incident": ...}) every statistic is given per window.
@@ -61,29 +62,27 @@ def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
     operations = _operations(store, spans_table, seconds, factor)
     services = sorted({o["service"] for o in operations})
     known = set(services)
-    for e in edges:  # a "resource" named like a service we see is that service, its spans missing
-        if e["callee_kind"] != "service" and e["callee"] in known:
-            e["callee_kind"] = "service"
-    edges = _merge_edges(edges)
+    for r in edges:  # a "resource" named like a service we see is that service, its spans missing
+        if r["callee_kind"] != "service" and r["callee"] in known:
+            r["callee_kind"] = "service"
+    merged = _merge_edges(edges)
     nodes = [{"id": s, "kind": "service",
               "operations": [o for o in operations if o["service"] == s],
               "stats": _service_stats(operations, s, windows)} for s in services]
     resources: dict[str, dict[str, Any]] = {}
-    for e in edges:
-        if e["callee_kind"] != "service":
-            node = resources.setdefault(e["callee"], {"id": e["callee"], "kind": e["callee_kind"],
-                                                      "operations": [], "stats": {}})
-            for name, st in e["stats"].items():
+    for e in merged:
+        if e.callee_kind != "service":
+            node = resources.setdefault(e.callee, {"id": e.callee, "kind": e.callee_kind,
+                                                   "operations": [], "stats": {}})
+            for name, st in e.stats.items():
                 acc = node["stats"].setdefault(name, {"calls": 0, "errors": 0, "rate": 0.0})
-                acc["calls"] += st["calls"]
-                acc["errors"] += st["errors"]
-                acc["rate"] = round(acc["rate"] + st["rate"], 4)
+                acc["calls"] += st.calls
+                acc["errors"] += st.errors
+                acc["rate"] = round(acc["rate"] + st.rate, 4)
                 acc["error_rate"] = round(acc["errors"] / acc["calls"], 5) if acc["calls"] else 0.0
-    return {"windows": {n: {"since_ns": w.since_ns, "until_ns": w.until_ns, "seconds": seconds[n]}
-                        for n, w in windows.items()},
-            "sampled_share": sample,
-            "nodes": nodes + sorted(resources.values(), key=lambda r: r["id"]),
-            "edges": edges}
+    return Graph(windows={n: GraphWindow(w.since_ns, w.until_ns, seconds[n]) for n, w in windows.items()},
+                 sampled_share=sample, nodes=nodes + sorted(resources.values(), key=lambda r: r["id"]),
+                 edges=merged)
 
 
 def sample_share(store: Store, windows: dict[str, TimeRange], spans: int) -> float:
@@ -111,42 +110,33 @@ def _seconds(store: Store, w: TimeRange) -> float:
     return max((hi - lo) / 1e9, 1.0)
 
 
-def _merge_edges(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _merge_edges(rows: list[dict[str, Any]]) -> list[Edge]:
     """One edge per (caller, callee, mode), its stats per window. Two rows of one window meet where
     a callee answered some calls (parent/child spans) and never reported others (a CLIENT span
     with no SERVER span behind it, typically a timeout, named by its address): both are calls to
     it, so counts add up; the p50 is the larger group's and the p95 the slower group's (the calls
     that never came back are the tail)."""
-    edges: dict[tuple, dict[str, Any]] = {}
+    edges: dict[tuple, Edge] = {}
     for r in rows:
         key = (r["caller"], r["callee"], r["mode"])
-        e = edges.setdefault(key, {"caller": r["caller"], "callee": r["callee"],
-                                   "callee_kind": r["callee_kind"], "mode": r["mode"], "stats": {}})
-        before = e["stats"].get(r["w"])
-        e["stats"][r["w"]] = _stat(r) if before is None else _combined(before, _stat(r))
-    return sorted(edges.values(), key=lambda e: (e["caller"], e["callee"], e["mode"]))
+        e = edges.setdefault(key, Edge(r["caller"], r["callee"], r["callee_kind"], r["mode"], {}))
+        before = e.stats.get(r["w"])
+        e.stats[r["w"]] = _stat(r) if before is None else _combined(before, _stat(r))
+    return sorted(edges.values(), key=lambda e: (e.caller, e.callee, e.mode))
 
 
-def _combined(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    calls = a["calls"] + b["calls"]
-    errors = a["errors"] + b["errors"]
-    out = {"calls": calls, "errors": errors, "rate": round(a["rate"] + b["rate"], 4),
-           "error_rate": round(errors / calls, 5) if calls else 0.0,
-           "p50_ms": max(a, b, key=lambda s: (s["calls"], s["p50_ms"]))["p50_ms"],
-           "p95_ms": max(a["p95_ms"], b["p95_ms"])}
-    if "retries" in a or "retries" in b:
-        out["retries"] = a.get("retries", 0) + b.get("retries", 0)
-    return out
+def _combined(a: EdgeStats, b: EdgeStats) -> EdgeStats:
+    calls = a.calls + b.calls
+    errors = a.errors + b.errors
+    retries = None if a.retries is None and b.retries is None else (a.retries or 0) + (b.retries or 0)
+    return EdgeStats(calls, errors, round(a.rate + b.rate, 4), round(errors / calls, 5) if calls else 0.0,
+                     max(a, b, key=lambda s: (s.calls, s.p50_ms)).p50_ms, max(a.p95_ms, b.p95_ms), retries)
 
 
-def _stat(r: dict[str, Any]) -> dict[str, Any]:
+def _stat(r: dict[str, Any]) -> EdgeStats:
     calls = r["calls"]
-    out = {"calls": calls, "errors": r["errors"], "rate": round(r["rate"], 4),
-            "error_rate": round(r["errors"] / calls, 5) if calls else 0.0,
-            "p50_ms": round((r["p50"] or 0) / 1e6, 3), "p95_ms": round((r["p95"] or 0) / 1e6, 3)}
-    if "retries" in r:
-        out["retries"] = r["retries"]
-    return out
+    return EdgeStats(calls, r["errors"], round(r["rate"], 4), round(r["errors"] / calls, 5) if calls else 0.0,
+                     round((r["p50"] or 0) / 1e6, 3), round((r["p95"] or 0) / 1e6, 3), r.get("retries"))
 
 
 def _operations(store: Store, s: str, seconds: dict[str, float], factor: float = 1.0) -> list[dict[str, Any]]:
@@ -161,7 +151,7 @@ def _operations(store: Store, s: str, seconds: dict[str, float], factor: float =
         r["rate"] = r["calls"] / seconds[r["w"]]
         prev = o["stats"].get(r["w"])
         if prev is None or prev["calls"] < r["calls"]:  # roots and non-roots of one op: keep the larger
-            o["stats"][r["w"]] = _stat(r)
+            o["stats"][r["w"]] = to_json(_stat(r))  # nodes are still dicts (issue 16)
     return sorted(ops.values(), key=lambda o: (o["service"], o["operation"], o["kind"]))
 
 
@@ -185,20 +175,20 @@ def impact(store: Store, target: str, window: TimeRange = TimeRange()) -> dict[s
     synchronously or only via a queue."""
     service, _, operation = target.partition(":")
     graph = interaction_graph(store, window)
-    callers: dict[str, list[dict[str, Any]]] = {}
-    for e in graph["edges"]:
-        callers.setdefault(e["callee"], []).append(e)
-    direct = [{"service": e["caller"], "mode": e["mode"], **e["stats"]["window"]}
+    callers: dict[str, list[Edge]] = {}
+    for e in graph.edges:
+        callers.setdefault(e.callee, []).append(e)
+    direct = [{"service": e.caller, "mode": e.mode, **to_json(e.stats["window"])}
               for e in callers.get(service, [])]
     upstream: dict[str, str] = {}  # caller → "sync" | "async"
     frontier, modes = [(service, "sync")], {}
     while frontier:
         node, mode = frontier.pop()
         for e in callers.get(node, []):
-            m = "async" if "async" in (mode, e["mode"]) else "sync"
-            if e["caller"] not in upstream or (m == "sync" and upstream[e["caller"]] == "async"):
-                upstream[e["caller"]] = m
-                frontier.append((e["caller"], m))
+            m = "async" if "async" in (mode, e.mode) else "sync"
+            if e.caller not in upstream or (m == "sync" and upstream[e.caller] == "async"):
+                upstream[e.caller] = m
+                frontier.append((e.caller, m))
     modes = upstream
     rows = entry_points_through(store, service, operation or None, window)
     entries = [{"service": r["service"], "operation": r["operation"], "requests": r["requests"],

@@ -58,23 +58,23 @@ class Tools:
         if depth not in (1, 2):
             raise InvalidInput("depth: expected 1 or 2")
         graph = self.hub.graph(_window(since, until))
-        window = next(iter(graph.get("windows") or {"window": {}}))
-        kinds = {n["id"]: n["kind"] for n in graph["nodes"]}
+        window = next(iter(graph.windows), "window")
+        kinds = {n["id"]: n["kind"] for n in graph.nodes}
         if service not in kinds:
             raise NotFound(f"service {service!r} not in the graph of that window; list_services() names them")
         reach, frontier = {service}, {service}
         for _ in range(depth):
-            frontier = {e["callee"] if e["caller"] in frontier else e["caller"] for e in graph["edges"]
-                        if e["caller"] in frontier or e["callee"] in frontier} - reach
+            frontier = {e.callee if e.caller in frontier else e.caller for e in graph.edges
+                        if e.caller in frontier or e.callee in frontier} - reach
             reach |= frontier
-        edges = []
-        for e in graph["edges"]:
-            if e["caller"] in reach and e["callee"] in reach:
-                st = e["stats"].get(window, {})
-                edges.append({"from": e["caller"], "to": e["callee"], "to_kind": e["callee_kind"],
-                              "mode": e["mode"], "rate_per_s": round(st.get("rate", 0.0), 3),
-                              "error_rate": st.get("error_rate", 0.0), "p95_ms": st.get("p95_ms"),
-                              "calls": st.get("calls", 0)})
+        edges: list[dict[str, Any]] = []
+        for e in graph.edges:
+            if e.caller in reach and e.callee in reach:
+                st = e.stats.get(window)
+                edges.append({"from": e.caller, "to": e.callee, "to_kind": e.callee_kind,
+                              "mode": e.mode, "rate_per_s": round(st.rate, 3) if st else 0.0,
+                              "error_rate": st.error_rate if st else 0.0, "p95_ms": st.p95_ms if st else None,
+                              "calls": st.calls if st else 0})
         edges.sort(key=lambda e: (e["from"] != service and e["to"] != service, -e["calls"]))
         doc = {"service": service, "depth": depth,
                "nodes": sorted(({"id": n, "kind": kinds.get(n, "service")} for n in reach), key=lambda n: n["id"]),

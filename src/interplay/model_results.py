@@ -1,4 +1,4 @@
-"""The records an investigation answers with, and one way to JSON and back.
+"""The records an investigation (and the interaction graph it reads) answers with, and one way to JSON and back.
 
 Plain immutable data like `model` (frozen, slots), importing nothing of ours. `to_json` gives exactly
 the dicts the API, the CLI and MCP emit (same keys, same order); `from_json(Type, data)` rebuilds a
@@ -191,6 +191,49 @@ class Investigation:
     id: str | None = field(default=None, metadata={**OMIT, "first": True})  # where a server kept it
 
 
+@dataclass(frozen=True, slots=True)
+class EdgeStats:
+    """One window's calls over a graph edge (or into an operation): counts, rates, latency.
+
+    The zero record stands for a window with no calls, so a reader compares without asking first."""
+
+    calls: int = 0
+    errors: int = 0
+    rate: float = 0.0  # calls per second
+    error_rate: float = 0.0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    retries: int | None = field(default=None, metadata=OMIT)  # calls that repeat a failed one
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """Caller → callee in the interaction graph, its statistics per window name."""
+
+    caller: str
+    callee: str
+    callee_kind: str  # service, database, cache, queue, llm, external
+    mode: str  # sync | async
+    stats: dict[str, EdgeStats]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphWindow:
+    since_ns: int | None
+    until_ns: int | None
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """The interaction graph of one or more windows: nodes (services, resources) and edges."""
+
+    windows: dict[str, GraphWindow] = field(default_factory=dict)
+    sampled_share: float = 1.0  # below 1: counts estimated from that share of the traces
+    nodes: list[dict[str, Any]] = field(default_factory=list)  # id, kind, operations, stats
+    edges: list[Edge] = field(default_factory=list)
+
+
 def to_json(obj: Any) -> Any:
     """A record (or a list or dict of them) as JSON-ready data: the dicts the API emits."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -252,6 +295,8 @@ def _build(tp: Any, value: Any) -> Any:
         return _build(args[0], value) if len(args) == 1 else value
     if origin is list:
         return [_build(typing.get_args(tp)[0], v) for v in value]
+    if origin is dict:
+        return {k: _build(typing.get_args(tp)[1], v) for k, v in value.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_json(tp, value)
     return value
@@ -277,3 +322,4 @@ def _hints(cls: type) -> dict[str, Any]:
 
 RECORDS = (Window, Windows, EntryPoint, Symptom, Evidence, Hop, Explains, RootCause, LoadMove, Signals,
            DataCompleteness, OtherSymptom, EvidenceStrength, Exemplars, Investigation)
+GRAPH_RECORDS = (EdgeStats, Edge, GraphWindow, Graph)

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
 
-from .model_results import Evidence, Investigation, to_json
+from .model_results import EdgeStats, Evidence, Graph, Investigation, to_json
 
 
 def render(result: Investigation, fmt: str = "text", charts: str = "") -> str:
@@ -152,41 +151,41 @@ def _html(r: Investigation, charts: str = "") -> str:
 
 
 # -- graphs --------------------------------------------------------------------------------------
-def render_graph(g: dict[str, Any], fmt: str = "text") -> str:
+def render_graph(g: Graph, fmt: str = "text") -> str:
     if fmt == "json":
-        return json.dumps(g, indent=2, default=str)
-    w = next(iter(g.get("windows", {"window": {}})))
+        return json.dumps(to_json(g), indent=2, default=str)
+    w = next(iter(g.windows), "window")
     if fmt == "dot":
         lines = ["digraph interplay {", "  rankdir=LR;"]
-        for n in g["nodes"]:
+        for n in g.nodes:
             shape = "box" if n["kind"] == "service" else "cylinder"
             lines.append(f"  {_q(n['id'])} [shape={shape}, label={_q(n['id'] + ' (' + n['kind'] + ')')}];")
-        for ed in g["edges"]:
-            st = ed["stats"].get(w, {})
-            label = f"{st.get('rate', 0):.2f}/s err {st.get('error_rate', 0):.1%} p95 {st.get('p95_ms', 0):.0f}ms"
-            style = ", style=dashed" if ed["mode"] == "async" else ""
-            lines.append(f"  {_q(ed['caller'])} -> {_q(ed['callee'])} [label={_q(label)}{style}];")
+        for ed in g.edges:
+            st = ed.stats.get(w) or EdgeStats()
+            label = f"{st.rate:.2f}/s err {st.error_rate:.1%} p95 {st.p95_ms:.0f}ms"
+            style = ", style=dashed" if ed.mode == "async" else ""
+            lines.append(f"  {_q(ed.caller)} -> {_q(ed.callee)} [label={_q(label)}{style}];")
         return "\n".join(lines + ["}"]) + "\n"
     if fmt == "mermaid":
-        ids = {n["id"]: f"n{i}" for i, n in enumerate(g["nodes"])}
+        ids = {n["id"]: f"n{i}" for i, n in enumerate(g.nodes)}
         lines = ["graph LR"]
-        for n in g["nodes"]:
+        for n in g.nodes:
             label = n["id"].replace('"', "'")
             lines.append(f'  {ids[n["id"]]}["{label}"]' if n["kind"] == "service" else f'  {ids[n["id"]]}[("{label}")]')
-        for ed in g["edges"]:
-            st = ed["stats"].get(w, {})
-            arrow = "-.->" if ed["mode"] == "async" else "-->"
-            label = f"{st.get('rate', 0):.2f}/s · err {st.get('error_rate', 0):.1%} · p95 {st.get('p95_ms', 0):.0f} ms"
-            lines.append(f'  {ids.get(ed["caller"], "x")} {arrow}|"{label}"| {ids.get(ed["callee"], "x")}')
+        for ed in g.edges:
+            st = ed.stats.get(w) or EdgeStats()
+            arrow = "-.->" if ed.mode == "async" else "-->"
+            label = f"{st.rate:.2f}/s · err {st.error_rate:.1%} · p95 {st.p95_ms:.0f} ms"
+            lines.append(f'  {ids.get(ed.caller, "x")} {arrow}|"{label}"| {ids.get(ed.callee, "x")}')
         return "\n".join(lines) + "\n"
     lines = []
-    for ed in g["edges"]:
-        st = ed["stats"].get(w, {})
-        lines.append(f"{ed['caller']} → {ed['callee']} [{ed['callee_kind']}, {ed['mode']}]  "
-                     f"{st.get('rate', 0):.2f}/s  errors {st.get('error_rate', 0):.1%}  "
-                     f"p50 {st.get('p50_ms', 0):.1f} ms  p95 {st.get('p95_ms', 0):.1f} ms")
-    if lines and g.get("sampled_share", 1.0) < 1.0:
-        lines.append(f"(estimated from {g['sampled_share']:.1%} of the window's traces; "
+    for ed in g.edges:
+        st = ed.stats.get(w) or EdgeStats()
+        lines.append(f"{ed.caller} → {ed.callee} [{ed.callee_kind}, {ed.mode}]  "
+                     f"{st.rate:.2f}/s  errors {st.error_rate:.1%}  "
+                     f"p50 {st.p50_ms:.1f} ms  p95 {st.p95_ms:.1f} ms")
+    if lines and g.sampled_share < 1.0:
+        lines.append(f"(estimated from {g.sampled_share:.1%} of the window's traces; "
                      "a shorter --since reads them all)")
     return "\n".join(lines) + "\n" if lines else "no interactions in that window\n"
 

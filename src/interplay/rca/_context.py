@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import TimeRange
-from ..model_results import Evidence
+from ..model_results import Evidence, Graph
 from ..store.base import Store
 from ._attribution import Blame
 from ._errors import ErrorSurge
@@ -20,7 +20,7 @@ class Context:
     incident: TimeRange
     onset_ns: int
     groups: list[dict[str, Any]]           # the symptom's entry groups with their stats
-    graph: dict[str, Any] = field(default_factory=dict)
+    graph: Graph = field(default_factory=Graph)
     blame: Blame = field(default_factory=Blame)
     services: set[str] = field(default_factory=set)
     paths: list[PathShift] = field(default_factory=list)  # services whose requests newly stop early

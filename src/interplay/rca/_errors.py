@@ -11,9 +11,9 @@ LLM provider) newly fail by their own status or code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ..detect import proportion_z
+from ..model_results import Edge, EdgeStats
 from ..store import evidence
 from ..store.base import Store
 
@@ -44,7 +44,7 @@ class ErrorSurge:
 
 
 
-def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) -> list[ErrorSurge]:
+def error_surges(store: Store, spans_table: str, edges: list[Edge]) -> list[ErrorSurge]:
     """Services whose spans newly carry exception events or error logs, strongest first."""
     rows = evidence.error_marks(store, spans_table, ERROR_SEVERITY)
     by: dict[str, dict[str, tuple[int, int]]] = {}
@@ -61,14 +61,14 @@ def error_surges(store: Store, spans_table: str, edges: list[dict[str, Any]]) ->
     callees: dict[str, set[str]] = {}
     failing_calls: set[str] = set()  # callers whose calls to some callee (a service or a resource) newly fail
     for e in edges:
-        if e.get("mode") == "sync":
-            callees.setdefault(e["caller"], set()).add(e["callee"])
-            eb, ei = e["stats"].get("baseline") or {}, e["stats"].get("incident") or {}
+        if e.mode == "sync":
+            callees.setdefault(e.caller, set()).add(e.callee)
+            eb, ei = e.stats.get("baseline") or EdgeStats(), e.stats.get("incident") or EdgeStats()
             # failed calls, or calls retried (a refusal such as a 429 that a later try got past)
-            bad_i = ei.get("errors", 0) + ei.get("retries", 0)
-            bad_b = eb.get("errors", 0) + eb.get("retries", 0)
-            if bad_i >= 5 and bad_i / max(ei.get("calls", 0), 1) - bad_b / max(eb.get("calls", 0), 1) >= 5 * MIN_RISE:
-                failing_calls.add(e["caller"])
+            bad_i = ei.errors + (ei.retries or 0)
+            bad_b = eb.errors + (eb.retries or 0)
+            if bad_i >= 5 and bad_i / max(ei.calls, 1) - bad_b / max(eb.calls, 1) >= 5 * MIN_RISE:
+                failing_calls.add(e.caller)
     out = [ErrorSurge(svc, b, i, z, reported_by_callee=bool(callees.get(svc, set()) & (set(surged) - {svc}))
                       or svc in failing_calls)
            for svc, (b, i, z) in surged.items()]

@@ -111,26 +111,26 @@ def network_gap(ctx: Context, shares: BlameShares) -> list[Evidence]:
 def rate_shift(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Calls on an edge rising or falling sharply: load, loops, retry storms."""
     out = []
-    for e in ctx.graph.get("edges", []):
-        b, i = e["stats"].get("baseline"), e["stats"].get("incident")
+    for e in ctx.graph.edges:
+        b, i = e.stats.get("baseline"), e.stats.get("incident")
         if not b or not i:
             continue
-        r = i["rate"] / max(b["rate"], 1e-3)
-        retry_share = i.get("retries", 0) / max(i["calls"], 1)
-        if i["calls"] < 10 or (r < 2 and retry_share < 0.2):
+        r = i.rate / max(b.rate, 1e-3)
+        retry_share = (i.retries or 0) / max(i.calls, 1)
+        if i.calls < 10 or (r < 2 and retry_share < 0.2):
             continue
         what = "retries" if retry_share >= 0.2 else ("calls" if r >= 2 else "")
-        out.append(evidence(e["caller"], "rate_shift",
-                            f"{e['caller']} → {e['callee']}: {b['rate']:.2f}/s → {i['rate']:.2f}/s"
+        out.append(evidence(e.caller, "rate_shift",
+                            f"{e.caller} → {e.callee}: {b.rate:.2f}/s → {i.rate:.2f}/s"
                             + (f" ({retry_share:.0%} retries)" if retry_share >= 0.2 else ""),
-                            before=b["rate"], after=i["rate"], callee=e["callee"], what=what))
+                            before=b.rate, after=i.rate, callee=e.callee, what=what))
     return out
 
 
 def saturation(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """All operations of a service slower together: the service itself is short of CPU or workers."""
     out = []
-    for n in ctx.graph.get("nodes", []):
+    for n in ctx.graph.nodes:
         ratios = []
         for o in n.get("operations", []):
             b, i = o["stats"].get("baseline"), o["stats"].get("incident")

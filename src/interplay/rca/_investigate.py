@@ -137,10 +137,10 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
         ctx.gaps = edge_gaps(store, sampled)
         if peer:
-            compare_with_peers(ctx.gaps, {(e["caller"], e["callee"]): float(e["stats"]["incident"]["p50_ms"])
-                                          for e in ctx.graph.get("edges", [])
-                                          if e.get("mode") == "sync" and e["stats"].get("incident")})
-        ctx.errors = error_surges(store, sampled, ctx.graph.get("edges", []))
+            compare_with_peers(ctx.gaps, {(e.caller, e.callee): float(e.stats["incident"].p50_ms)
+                                          for e in ctx.graph.edges
+                                          if e.mode == "sync" and "incident" in e.stats})
+        ctx.errors = error_surges(store, sampled, ctx.graph.edges)
         if peer:  # too little before to trust a rise alone: where marks begin, against the peers, too
             ctx.errors = _stronger_per_service(ctx.errors, peer_error_origins(store, sampled, background_until))
         with unit_paths(store, sampled) as units:
@@ -151,7 +151,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
         # code fault cutting paths short) or a queue fell far behind: investigate again from then
         return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1])
-    ctx.services = {n["id"] for n in ctx.graph["nodes"] if n["kind"] == "service"}
+    ctx.services = {n["id"] for n in ctx.graph.nodes if n["kind"] == "service"}
     ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)

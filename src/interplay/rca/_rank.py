@@ -8,6 +8,7 @@ from typing import Any
 
 from scipy.stats import norm
 
+from ..model_results import Edge, EdgeStats
 from ._attribution import GAP, BlameShares, NodeShare
 from ._context import Context
 from ._gaps import gap_support, place_gap
@@ -116,42 +117,42 @@ def _load_sender(ctx: Context, service: str) -> str | None:
     before = after = 0.0
     calls_before = 0
     extra: dict[str, float] = {}
-    for e in ctx.graph.get("edges", []):
-        if e["callee"] != service or e["caller"] == service:
+    for e in ctx.graph.edges:
+        if e.callee != service or e.caller == service:
             continue
-        b, i = e["stats"].get("baseline") or {}, e["stats"].get("incident") or {}
+        b, i = e.stats.get("baseline") or EdgeStats(), e.stats.get("incident") or EdgeStats()
         # first tries only: retries follow a failure rather than cause the load
         rate_b, rate_i = _first_try_rate(b), _first_try_rate(i)
         before += rate_b
         after += rate_i
-        calls_before += b.get("calls", 0)
-        extra[e["caller"]] = extra.get(e["caller"], 0.0) + rate_i - rate_b
+        calls_before += b.calls
+        extra[e.caller] = extra.get(e.caller, 0.0) + rate_i - rate_b
     # a rate from a handful of calls before is noise: there must be a before to call it a surge
     if not extra or calls_before < MIN_SURGE_CALLS or after < SURGE * before:
         return None
     return max(extra, key=lambda c: (extra[c], c))
 
 
-def _first_try_rate(stats: dict[str, Any]) -> float:
-    calls = stats.get("calls", 0)
-    return stats.get("rate", 0.0) * (calls - stats.get("retries", 0)) / calls if calls else 0.0
+def _first_try_rate(stats: EdgeStats) -> float:
+    calls = stats.calls
+    return stats.rate * (calls - (stats.retries or 0)) / calls if calls else 0.0
 
 
 def queue_lags(ctx: Context) -> list[dict[str, Any]]:
     """Queues whose wait (producer end → consumer start) grew: the consumer fell behind, unless
     the producer's messages surged."""
-    rates = {(e["caller"], e["callee"]): e["stats"] for e in ctx.graph.get("edges", []) if e["mode"] == "async"}
+    rates = {(e.caller, e.callee): e.stats for e in ctx.graph.edges if e.mode == "async"}
     out = []
     for g in ctx.gaps.values():
         if g.how != "queue" or not g.grew:
             continue
         st = rates.get((g.caller, g.callee), {})
-        b, i = st.get("baseline", {}), st.get("incident", {})
-        surge = bool(b and i and i.get("rate", 0.0) >= SURGE * max(b.get("rate", 0.0), 1e-9))
+        b, i = st.get("baseline"), st.get("incident")
+        surge = bool(b and i and i.rate >= SURGE * max(b.rate, 1e-9))
         out.append({"producer": g.caller, "consumer": g.callee, "suspect": g.caller if surge else g.callee,
                     "surge": surge, "z": float(norm.isf(max(g.p_value, 1e-300))),
                     "before_s": (g.before_ms or 0.0) / 1000, "after_s": (g.after_ms or 0.0) / 1000,
-                    "rate_before": b.get("rate"), "rate_after": i.get("rate")})
+                    "rate_before": b.rate if b else None, "rate_after": i.rate if i else None})
     return out
 
 
@@ -189,19 +190,18 @@ def hand_back_waiting(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[d
         # seconds a sliver of the whole, but still most of what happened below it
         elsewhere = sum(t.get("latency", 0.0) for n, t in shares.items() if n != name)
         rises: dict[str, float] = {}
-        for e in ctx.graph.get("edges", []):
-            b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
-            if e["caller"] != name or e["mode"] != "sync" or not b or not i or e["callee"] == name:
+        for e in ctx.graph.edges:
+            b, i = e.stats.get("baseline"), e.stats.get("incident")
+            if e.caller != name or e.mode != "sync" or not b or not i or e.callee == name:
                 continue
-            slower = i.get("p50_ms", 0.0) / max(b.get("p50_ms", 0.0), 1e-3)
-            in_flight = (i.get("rate", 0.0) * i.get("p50_ms", 0.0)) \
-                / max(b.get("rate", 0.0) * b.get("p50_ms", 0.0), 1e-9)
+            slower = i.p50_ms / max(b.p50_ms, 1e-3)
+            in_flight = (i.rate * i.p50_ms) / max(b.rate * b.p50_ms, 1e-9)
             # the callee's own slowness must be on the symptom's critical path too: a slower call
             # running beside longer work is not what the caller waits for
-            callee_latency = shares.get(e["callee"], {}).get("latency", 0.0)
+            callee_latency = shares.get(e.callee, {}).get("latency", 0.0)
             on_path = callee_latency >= 0.02 or (callee_latency > 0 and callee_latency >= elsewhere / 2)
-            if slower >= WAIT_RISE and in_flight >= WAIT_RISE and i.get("calls", 0) >= 5 and on_path:
-                rises[e["callee"]] = rises.get(e["callee"], 0.0) + in_flight
+            if slower >= WAIT_RISE and in_flight >= WAIT_RISE and i.calls >= 5 and on_path:
+                rises[e.callee] = rises.get(e.callee, 0.0) + in_flight
         total = sum(rises.values())
         for callee, rise in rises.items():
             part = own * rise / total
@@ -223,7 +223,7 @@ def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict
     failure rather than cause it. Follows the surge upward while the caller was itself surged.
     """
     incoming = _incoming_rates(ctx)
-    spans = (max(ctx.graph["windows"]["baseline"]["seconds"], 1), max(ctx.graph["windows"]["incident"]["seconds"], 1))
+    spans = (max(ctx.graph.windows["baseline"].seconds, 1), max(ctx.graph.windows["incident"].seconds, 1))
     moves = []
     for name in sorted(shares, key=lambda n: (-shares[n]["score"], n)):
         s = shares[name]
@@ -242,13 +242,13 @@ def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict
 
 def _incoming_rates(ctx: Context) -> dict[str, dict[str, tuple[float, float, float]]]:
     out: dict[str, dict[str, tuple[float, float, float]]] = defaultdict(dict)
-    for e in ctx.graph.get("edges", []):
-        b = e["stats"].get("baseline", {})
-        i = e["stats"].get("incident", {})
-        first_b = (b.get("calls", 0) - b.get("retries", 0)) / max(ctx.graph["windows"]["baseline"]["seconds"], 1)
-        first_i = (i.get("calls", 0) - i.get("retries", 0)) / max(ctx.graph["windows"]["incident"]["seconds"], 1)
-        prev = out[e["callee"]].get(e["caller"], (0.0, 0.0, 0.0))
-        out[e["callee"]][e["caller"]] = (prev[0] + first_b, prev[1] + first_i, prev[2] + i.get("calls", 0))
+    for e in ctx.graph.edges:
+        b = e.stats.get("baseline") or EdgeStats()
+        i = e.stats.get("incident") or EdgeStats()
+        first_b = (b.calls - (b.retries or 0)) / max(ctx.graph.windows["baseline"].seconds, 1)
+        first_i = (i.calls - (i.retries or 0)) / max(ctx.graph.windows["incident"].seconds, 1)
+        prev = out[e.callee].get(e.caller, (0.0, 0.0, 0.0))
+        out[e.callee][e.caller] = (prev[0] + first_b, prev[1] + first_i, prev[2] + i.calls)
     return out
 
 
@@ -295,7 +295,7 @@ def causal_chain(ctx: Context, root: str, root_effect: str, symptom_services: se
     The hops are the path the symptom's failing or slow requests really took down to the cause
     (the commonest one, with how many took it); for a cause found by call paths that stopped, the
     caller whose requests stop after it. Only without either is the path walked on the graph."""
-    edges = {(e["caller"], e["callee"]): e for e in ctx.graph.get("edges", [])}
+    edges = {(e.caller, e.callee): e for e in ctx.graph.edges}
     shift = next((p for p in ctx.paths if p.suspect == root), None) if by_paths else None
     if shift is not None and shift.service != root:
         return [{"service": root, "operation": None, "effect": root_effect},
@@ -307,24 +307,24 @@ def causal_chain(ctx: Context, root: str, root_effect: str, symptom_services: se
             chain.append(_hop(caller, callee, edges, units=bad or units))
         chain[-1]["entry_operation"] = entry  # the symptom's operation these requests came in by
         return chain
-    callers: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in ctx.graph.get("edges", []):
-        callers[e["callee"]].append(e)
+    callers: dict[str, list[Edge]] = defaultdict(list)
+    for e in ctx.graph.edges:
+        callers[e.callee].append(e)
     chain = [{"service": root, "operation": None, "effect": root_effect}]
     seen, node = {root}, root
     while node not in symptom_services:
-        options = [e for e in callers.get(node, []) if e["caller"] not in seen]
+        options = [e for e in callers.get(node, []) if e.caller not in seen]
         if not options:
             break
-        e = max(options, key=lambda e: (_reaches(e["caller"], symptom_services, callers, {node}),
+        e = max(options, key=lambda e: (_reaches(e.caller, symptom_services, callers, {node}),
                                         _edge_change(e)))
-        chain.append({"service": e["caller"], "operation": None, "effect": _edge_effect(e)})
-        seen.add(e["caller"])
-        node = e["caller"]
+        chain.append({"service": e.caller, "operation": None, "effect": _edge_effect(e)})
+        seen.add(e.caller)
+        node = e.caller
     return chain
 
 
-def _hop(caller: str, callee: str, edges: dict[tuple[str, str], dict[str, Any]], units: int) -> dict[str, Any]:
+def _hop(caller: str, callee: str, edges: dict[tuple[str, str], Edge], units: int) -> dict[str, Any]:
     e = edges.get((caller, callee))
     effect = _edge_effect(e) if e else f"calls {callee}"
     return {"service": caller, "operation": None, "effect": effect, "traces": units}
@@ -338,28 +338,28 @@ def _reaches(node: str, targets: set[str], callers, seen: set[str]) -> bool:
         if n in targets:
             return True
         seen.add(n)
-        stack += [e["caller"] for e in callers.get(n, []) if e["caller"] not in seen]
+        stack += [e.caller for e in callers.get(n, []) if e.caller not in seen]
     return False
 
 
-def _edge_change(e: dict[str, Any]) -> float:
+def _edge_change(e: Edge) -> float:
     """How much harm flowed over this edge: extra failed calls and extra waiting, per second.
 
     Weighting by traffic makes the chain follow the caller the incident hurt most, not a rarely
     used caller whose few calls happened to slow down the most.
     """
-    b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
+    b, i = e.stats.get("baseline"), e.stats.get("incident")
     if not b or not i:
         return 0.0
-    rate = i.get("rate", 0.0)
-    extra_errors = max(i.get("error_rate", 0) - b.get("error_rate", 0), 0.0) * rate
-    extra_wait_s = max(i.get("p95_ms", 0) - b.get("p95_ms", 0), 0.0) / 1000 * rate
-    return extra_errors + extra_wait_s + 1e-6 * math.log(max(i.get("p95_ms", 0), 0.01) / max(b.get("p95_ms", 0), 0.01))
+    rate = i.rate
+    extra_errors = max(i.error_rate - b.error_rate, 0.0) * rate
+    extra_wait_s = max(i.p95_ms - b.p95_ms, 0.0) / 1000 * rate
+    return extra_errors + extra_wait_s + 1e-6 * math.log(max(i.p95_ms, 0.01) / max(b.p95_ms, 0.01))
 
 
-def _edge_effect(e: dict[str, Any]) -> str:
-    b, i = e["stats"].get("baseline", {}), e["stats"].get("incident", {})
+def _edge_effect(e: Edge) -> str:
+    b, i = e.stats.get("baseline"), e.stats.get("incident")
     if not b or not i:
-        return f"calls to {e['callee']} ({e['mode']})"
-    return (f"calls to {e['callee']} ({e['mode']}): errors {b['error_rate']:.1%} → {i['error_rate']:.1%}, "
-            f"p95 {b['p95_ms']:.0f} ms → {i['p95_ms']:.0f} ms, rate {b['rate']:.2f}/s → {i['rate']:.2f}/s")
+        return f"calls to {e.callee} ({e.mode})"
+    return (f"calls to {e.callee} ({e.mode}): errors {b.error_rate:.1%} → {i.error_rate:.1%}, "
+            f"p95 {b.p95_ms:.0f} ms → {i.p95_ms:.0f} ms, rate {b.rate:.2f}/s → {i.rate:.2f}/s")

@@ -57,7 +57,7 @@ async def _symptom_series(request: Request) -> Response:
 
 
 async def _graph(request: Request) -> Response:
-    return await answer(request, lambda hub, q: hub.graph(window_of(q)))
+    return await answer(request, lambda hub, q: to_json(hub.graph(window_of(q))))
 
 
 async def _impact(request: Request) -> Response:
