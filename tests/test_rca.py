@@ -219,14 +219,14 @@ def test_new_service_version_without_a_change_event_is_evidence(tmp_path):
 def test_blame_hands_its_shares_to_the_extractors_without_writing_into_the_blame():
     import copy
 
-    from interplay.rca._attribution import Blame, NodeShare
+    from interplay.rca._attribution import Blame, NodeBlame, NodeShare, Period
     from interplay.rca._context import Context
     from interplay.rca._evidence import error_origin
     from interplay.rca._rank import blame_shares
     node = ("cart", "GET /cart", "SERVER")
-    blame = Blame(nodes={node: {"b": {}, "i": {"error": 30.0}, "exemplar": "ab" * 16}},
-                  units={"b": {"sampled": 100, "error_units": 0, "slow_units": 0},
-                         "i": {"sampled": 100, "error_units": 30, "slow_units": 0}})
+    blame = Blame(nodes={node: NodeBlame(incident={"error": 30.0}, exemplar="ab" * 16)},
+                  units={Period.BASELINE: {"sampled": 100, "error_units": 0, "slow_units": 0},
+                         Period.INCIDENT: {"sampled": 100, "error_units": 30, "slow_units": 0}})
     ctx = Context(None, TimeRange(0, 1), TimeRange(1, 2), 1, [], blame=blame)  # type: ignore[arg-type]
     before = copy.deepcopy(blame.nodes)
     services, shares = blame_shares(ctx)
@@ -235,3 +235,20 @@ def test_blame_hands_its_shares_to_the_extractors_without_writing_into_the_blame
     assert services["cart"]["error"] == 1.0
     [e] = error_origin(ctx, shares)
     assert (e.service, e.operation, e.weight, e.details["exemplar_trace"]) == ("cart", "GET /cart", 1.0, "ab" * 16)
+
+
+def test_blame_names_its_periods(tmp_path):
+    """The store's 'b' / 'i' rows are read once into named periods: units, each node's weights and its
+    self time are the baseline's and the incident's by name, and the slow callee is blamed in the incident."""
+    from interplay.rca._attribution import NodeBlame, Period, attribute
+    ip = load(tmp_path, requests(slow_callee))
+    blame = attribute(ip.store, [{"service": "frontend", "operation": "GET /product", "threshold_ns": 40 * 10**6}],
+                      TimeRange(T0, ONSET), TimeRange(ONSET, T0 + 40 * MIN))
+    assert set(blame.units) == {Period.BASELINE, Period.INCIDENT}
+    assert blame.units[Period.INCIDENT]["anomalous"] > blame.units[Period.BASELINE]["anomalous"]
+    node = blame.nodes[("catalog", "GET /product", "SERVER")]
+    assert type(node) is NodeBlame and node.exemplar
+    assert node.incident["latency"] > 1000 * abs(node.baseline.get("latency", 0.0))  # excess time, ns
+    st = blame.self_time[("catalog", "GET /product", "SERVER")]
+    assert st[Period.INCIDENT]["p90_self_ms"] > 10 * st[Period.BASELINE]["p90_self_ms"]
+    ip.close()

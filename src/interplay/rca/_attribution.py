@@ -18,6 +18,7 @@ heavy tail anyway).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from ..model import TimeRange
@@ -25,16 +26,34 @@ from ..store.base import Store
 from ..store.unit_blame import GAP, UnitBlameRows, unit_blame
 
 CAP = 1500
-__all__ = ["CAP", "GAP", "Blame", "BlameShares", "NodeShare", "attribute"]
+__all__ = ["CAP", "GAP", "Blame", "BlameShares", "NodeBlame", "NodeShare", "Period", "attribute"]
+
+
+class Period(Enum):
+    """The window a unit's counts belong to (with `peer`: its failing or slowest requests, and the rest).
+    The store's rows spell them 'b' and 'i'; `attribute` turns them into these once."""
+
+    BASELINE = "b"
+    INCIDENT = "i"
+
+
+@dataclass
+class NodeBlame:
+    """One node's blame weight per kind of harm (error, latency, ...) in each period, and a trace it hurt."""
+
+    baseline: dict[str, float] = field(default_factory=dict)
+    incident: dict[str, float] = field(default_factory=dict)
+    exemplar: str | None = None
 
 
 @dataclass
 class Blame:
     """Blame per node (service, operation, kind) and the unit counts it is relative to."""
 
-    nodes: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-    units: dict[str, dict[str, int]] = field(default_factory=dict)  # w -> total, anomalous, sampled
-    self_time: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    nodes: dict[tuple[str, str, str], NodeBlame] = field(default_factory=dict)
+    units: dict[Period, dict[str, int]] = field(default_factory=dict)  # total, anomalous, sampled, ...
+    # per node and period: spans, p90_self_ms, own_errors
+    self_time: dict[tuple[str, str, str], dict[Period, dict[str, Any]]] = field(default_factory=dict)
     healthy_trace: str | None = None
     # node service -> [(services from the entry down to it, units it hurt, all units, entry operation)],
     # commonest first
@@ -71,8 +90,8 @@ def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, i
                       baseline, incident, cap, peer)
     blame = Blame()
     for r in rows.units:
-        blame.units[r["w"]] = {"total": r["total"], "anomalous": r["anom"]}
-    if "i" not in blame.units or "b" not in blame.units:
+        blame.units[Period(r["w"])] = {"total": r["total"], "anomalous": r["anom"]}
+    if Period.INCIDENT not in blame.units or Period.BASELINE not in blame.units:
         return blame
     _aggregate(rows, blame)
     return blame
@@ -80,20 +99,22 @@ def attribute(store: Store, groups: list[dict[str, Any]], baseline: TimeRange, i
 
 def _aggregate(rows: UnitBlameRows, blame: Blame) -> None:
     for r in rows.sampled:
-        blame.units[r["w"]].update(sampled=r["n"], error_units=r["err"], slow_units=r["slow"],
-                                   slow90_units=r["slow90"])
+        blame.units[Period(r["w"])].update(sampled=r["n"], error_units=r["err"], slow_units=r["slow"],
+                                           slow90_units=r["slow90"])
     # Ties in weight and the engine's row order must not pick the exemplar: the trace id breaks ties
     # inside a group, and the strongest kind of blame (then its name) picks among groups.
     exemplar_weight: dict[tuple, tuple] = {}
     for r in rows.blame:
         key = (r["bs"], r["bop"], r["bk"])
-        node = blame.nodes.setdefault(key, {"b": {}, "i": {}, "exemplar": None})
-        node[r["w"]][r["how"]] = node[r["w"]].get(r["how"], 0.0) + float(r["weight"])
-        if r["w"] == "i" and (float(r["weight"]), r["how"]) > exemplar_weight.get(key, (float("-inf"), "")):
+        node = blame.nodes.setdefault(key, NodeBlame())
+        incident = Period(r["w"]) is Period.INCIDENT
+        weights = node.incident if incident else node.baseline
+        weights[r["how"]] = weights.get(r["how"], 0.0) + float(r["weight"])
+        if incident and (float(r["weight"]), r["how"]) > exemplar_weight.get(key, (float("-inf"), "")):
             exemplar_weight[key] = (float(r["weight"]), r["how"])
-            node["exemplar"] = r["exemplar"]
+            node.exemplar = r["exemplar"]
     for r in rows.self_time:
-        blame.self_time.setdefault((r["ns"], r["nop"], r["nk"]), {})[r["w"]] = {
+        blame.self_time.setdefault((r["ns"], r["nop"], r["nk"]), {})[Period(r["w"])] = {
             "spans": r["n"], "p90_self_ms": round(r["p90"] / 1e6, 3), "own_errors": r["own_errors"]}
     # The services each blamed node's requests really went through, from the symptom's entry down:
     # a causal chain drawn from these is a path traces took, not a walk on the aggregate graph.

@@ -15,7 +15,7 @@ from ..model_results import Evidence
 from ..store import evidence as store_evidence
 from ..store.base import Store
 from ..timeutil import format_time
-from ._attribution import BlameShares
+from ._attribution import BlameShares, Period
 from ._context import Context, evidence
 from ._gaps import gap_support, place_gap
 from ._rank import queue_lags
@@ -31,8 +31,8 @@ def error_origin(ctx: Context, shares: BlameShares) -> list[Evidence]:
         if weight < 0.02:
             continue
         st = ctx.blame.self_time.get((service, op, kind), {})
-        before = st.get("b", {}).get("own_errors", 0)
-        after = st.get("i", {}).get("own_errors", 0)
+        before = st.get(Period.BASELINE, {}).get("own_errors", 0)
+        after = st.get(Period.INCIDENT, {}).get("own_errors", 0)
         out.append(evidence(service, "error_origin",
                             f"{weight:.0%} of the symptom's failing requests start failing in "
                             f"{service} {op}", operation=op, before=before, after=after, weight=weight,
@@ -48,8 +48,8 @@ def self_time(ctx: Context, shares: BlameShares) -> list[Evidence]:
         if weight < 0.02:
             continue
         st = ctx.blame.self_time.get((service, op, kind), {})
-        b = st.get("b", {}).get("p90_self_ms")
-        a = st.get("i", {}).get("p90_self_ms")
+        b = st.get(Period.BASELINE, {}).get("p90_self_ms")
+        a = st.get(Period.INCIDENT, {}).get("p90_self_ms")
         what = f"p90 self-time {_ms(b)} → {_ms(a)}" if a is not None else "more work"
         out.append(evidence(service, "self_time", f"{service} {op}: {what} on the critical path; "
                             f"{weight:.0%} of the extra latency originates here", operation=op,

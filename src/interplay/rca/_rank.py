@@ -9,7 +9,7 @@ from typing import Any
 from scipy.stats import norm
 
 from ..model_results import Edge, EdgeStats
-from ._attribution import GAP, BlameShares, NodeShare
+from ._attribution import GAP, BlameShares, NodeShare, Period
 from ._context import Context
 from ._gaps import gap_support, place_gap
 
@@ -27,20 +27,20 @@ def blame_shares(ctx: Context) -> tuple[dict[str, dict[str, Any]], BlameShares]:
     Errors: the rise in the fraction of requests whose failure originates at the node. Latency: the
     node's share of the mean extra critical-path time, scaled by the rise in slow requests.
     """
-    u = ctx.blame.units
-    if "i" not in u or "b" not in u or not u["i"].get("sampled") or not u["b"].get("sampled"):
+    u_b, u_i = ctx.blame.units.get(Period.BASELINE, {}), ctx.blame.units.get(Period.INCIDENT, {})
+    if not u_i.get("sampled") or not u_b.get("sampled"):
         return {}, BlameShares()
-    n_i, n_b = u["i"]["sampled"], u["b"]["sampled"]
-    err_ex = max(u["i"]["error_units"] / n_i - u["b"]["error_units"] / n_b, 0.0)
-    lat_mean = {k: v["i"].get("latency", 0.0) / n_i - v["b"].get("latency", 0.0) / n_b
+    n_i, n_b = u_i["sampled"], u_b["sampled"]
+    err_ex = max(u_i["error_units"] / n_i - u_b["error_units"] / n_b, 0.0)
+    lat_mean = {k: v.incident.get("latency", 0.0) / n_i - v.baseline.get("latency", 0.0) / n_b
                 for k, v in ctx.blame.nodes.items()}
     lat_pos = sum(max(x, 0.0) for x in lat_mean.values()) or 1.0
     # Extra requests (that did not fail) slower than the baseline's p99, or than its p90: a thin
     # baseline makes its p99 noisy, and a moderate shift moves the bulk without the tail.
-    lat_ex = max(u["i"]["slow_units"] / n_i - u["b"]["slow_units"] / n_b,
-                 u["i"].get("slow90_units", 0) / n_i - u["b"].get("slow90_units", 0) / n_b, 0.0)
+    lat_ex = max(u_i["slow_units"] / n_i - u_b["slow_units"] / n_b,
+                 u_i.get("slow90_units", 0) / n_i - u_b.get("slow90_units", 0) / n_b, 0.0)
     total_ex = max(err_ex + lat_ex, 1e-9)
-    err_mean = {k: v["i"].get("error", 0.0) / n_i - v["b"].get("error", 0.0) / n_b
+    err_mean = {k: v.incident.get("error", 0.0) / n_i - v.baseline.get("error", 0.0) / n_b
                 for k, v in ctx.blame.nodes.items()}
     # The nodes' rises can only share the symptom's rise in failing requests: where failures moved
     # from one origin to another and the symptom failed no more often, there is nothing to share.
@@ -51,7 +51,7 @@ def blame_shares(ctx: Context) -> tuple[dict[str, dict[str, Any]], BlameShares]:
     for key, node in ctx.blame.nodes.items():
         share = nodes[key] = NodeShare(error=max(err_mean[key], 0.0) / err_pos * err_ex / total_ex,
                                        latency=max(lat_mean[key], 0.0) / lat_pos * lat_ex / total_ex,
-                                       exemplar=node.get("exemplar"))
+                                       exemplar=node.exemplar)
         for service, op, kind, part in _placed(key, support):
             s = by_service.setdefault(service, {"service": service, "error": 0.0, "latency": 0.0,
                                                 "kind": _node_kind(kind), "operations": []})
