@@ -38,10 +38,16 @@ def resource_kind(sql: EngineSQL, column: str = "attributes") -> str:
 
 
 def _retry(sql: EngineSQL, alias: str) -> str:
-    """A resent call: marked so by its client, or, where the export drops that mark, a repeat (see
-    `window_spans`)."""
+    """A resent call: marked so by its client, or, where the export drops that mark, started after
+    a sibling call (same parent, same operation) had failed or thrown (`failed_calls`, joined as f).
+    Timed-out calls resent unmarked would otherwise read as a caller sending twice the load."""
     resent = sql.attr(alias + ".attrs", "http.request.resend_count")
-    return f"({alias}.repeat OR coalesce({resent}, '0') NOT IN ('0', ''))"
+    return f"(coalesce(f.first_end <= {alias}.start_ns, false) OR coalesce({resent}, '0') NOT IN ('0', ''))"
+
+
+def _failed_calls_join(alias: str) -> str:
+    return (f"LEFT JOIN failed_calls f ON f.trace_id = {alias}.trace_id AND f.parent_span_id = {alias}.parent_span_id "
+            f"AND f.service = {alias}.service AND f.operation = {alias}.operation")
 
 
 def windows_case(windows: dict[str, TimeRange], column: str = "start_ns") -> tuple[str, str, list[Any]]:
@@ -83,22 +89,14 @@ def span_extent(store: Store, window: TimeRange) -> tuple[int | None, int | None
 def window_spans(store: Store, windows: dict[str, TimeRange], sample: float = 1.0) -> AbstractContextManager[str]:
     """A temporary table of the windows' spans (the `sample` share of traces) with what the graph
     needs and `w`, the window's name; dropped on exit. One read of the span table serves every
-    statistic of the graph (and the caller's own, such as trace completeness).
-
-    `repeat`: a CLIENT span started after a sibling call (same parent, same operation) had failed
-    or thrown: a retry even where the export dropped `http.request.resend_count`. Timed-out calls
-    resent unmarked would otherwise read as a caller sending twice the load."""
+    statistic of the graph (and the caller's own, such as trace completeness)."""
     case, cond, params = windows_case(windows)
-    failed = """(status_code = 'ERROR' OR position('"exception"' IN events) > 0)"""
     return scratch_table(store, f"""
         SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns,
                status_code = 'ERROR' AS err, {case} AS w,
                position('"exception"' IN events) > 0 AS exc,
                CASE WHEN kind IN ('CLIENT', 'PRODUCER') THEN attributes ELSE {store.sql.NO_ATTRS} END AS attrs,
-               CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links,
-               kind = 'CLIENT' AND coalesce(min(CASE WHEN {failed} THEN start_ns + duration_ns END) OVER (
-                   PARTITION BY trace_id, parent_span_id, service, operation ORDER BY start_ns, span_id
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= start_ns, false) AS repeat
+               CASE WHEN links NOT IN ('', '[]') THEN links ELSE '' END AS links
         FROM spans WHERE ({cond}) AND {sample_condition(store.sql, sample)}""", params, "_ip_graph")
 
 
@@ -106,11 +104,15 @@ def edge_rows(store: Store, s: str) -> list[dict[str, Any]]:
     """Per (window, caller, callee, mode) of the scratch table `s`: calls, errors, retries, p50, p95."""
     sql = store.sql
     return store.query(f"""
-    WITH pc AS (
+    WITH failed_calls AS (  -- few: the first end of a failed call, per parent and operation
+        SELECT trace_id, parent_span_id, service, operation, min(start_ns + duration_ns) AS first_end
+        FROM {s} WHERE kind = 'CLIENT' AND (err OR exc) GROUP BY trace_id, parent_span_id, service, operation),
+    pc AS (
         SELECT c.w AS w, p.service AS caller, c.service AS callee, 'service' AS callee_kind,
                CASE WHEN c.kind = 'CONSUMER' OR p.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
                c.duration_ns AS duration_ns, c.err AS err, {_retry(sql, 'p')} AS retry
         FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+        {_failed_calls_join('p')}
         WHERE c.service <> p.service),
     leaf AS (
         SELECT x.* FROM {s} x
@@ -121,7 +123,7 @@ def edge_rows(store: Store, s: str) -> list[dict[str, Any]]:
                {resource_kind(sql, 'l.attrs')} AS callee_kind,
                CASE WHEN l.kind = 'PRODUCER' THEN 'async' ELSE 'sync' END AS mode,
                l.duration_ns AS duration_ns, l.err AS err, {_retry(sql, 'l')} AS retry
-        FROM leaf l),
+        FROM leaf l {_failed_calls_join('l')}),
     lk AS (  -- one row per link, its trace and span id taken at the same index k
         SELECT x.*, x.link_spans[x.k] AS link_span, x.link_traces[x.k] AS link_trace
         FROM (SELECT service, duration_ns, err, w,
