@@ -117,7 +117,7 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
         by.setdefault((r["service"], r["operation"]), {})[r["w"]] = r
     out = []
     for (service, operation), w in by.items():
-        b, i = w.get("b"), w.get("i")
+        b, i = w.get("baseline"), w.get("incident")
         if not b or not i or i["n"] < 3:
             continue
         ez = proportion_z(b["e"], b["n"], i["e"], i["n"])
@@ -149,7 +149,7 @@ def peer_groups(store: Store, window: TimeRange, groups: list[Group] | None,
                                                        "sharp": bool(r["sharp"])})[r["w"]] = r
     out = []
     for (service, operation), w in sorted(by.items(), key=lambda kv: (-kv[1]["total"], kv[0])):
-        b, i = w.get("b"), w.get("i")
+        b, i = w.get("baseline"), w.get("incident")
         if not b or not i:
             continue
         out.append({"service": service, "operation": operation, "score": 1.0 if w["sharp"] else PEER_TAIL,

@@ -46,13 +46,13 @@ def onset_buckets(store: Store, lo: int, hi: int, width: int, buckets: int, grou
 
 def entry_stats(store: Store, baseline: TimeRange, incident: TimeRange, groups: Groups | None,
                 scope: Scope = "system") -> list[dict[str, Any]]:
-    """Per entry point and window `w` ('b' | 'i'): requests `n`, errors `e`, `p50`, `p90`, `p99` ns."""
+    """Per entry point and window `w` ('baseline' | 'incident'): requests `n`, errors `e`, `p50`, `p90`, `p99` ns."""
     bc, bp = window_where(baseline)
     ic, ip = window_where(incident)
     cond, gparams = _entry_condition(groups, scope)
     sql = store.sql
     return store.query(f"""
-        SELECT service, operation, CASE WHEN {bc} THEN 'b' ELSE 'i' END AS w, count(*) AS n,
+        SELECT service, operation, CASE WHEN {bc} THEN 'baseline' ELSE 'incident' END AS w, count(*) AS n,
                count(*) FILTER (WHERE status_code = 'ERROR') AS e,
                {sql.quantile('duration_ns', 0.5)} AS p50, {sql.quantile('duration_ns', 0.9)} AS p90,
                {sql.quantile('duration_ns', 0.99)} AS p99
@@ -62,8 +62,8 @@ def entry_stats(store: Store, baseline: TimeRange, incident: TimeRange, groups: 
 def peer_stats(store: Store, window: TimeRange, groups: Groups | None,
                scope: Scope = "system") -> list[dict[str, Any]]:
     """Per entry point with 10+ requests: its `total`, its `cut`, whether it has failing or
-    outlying requests (`sharp`), and per side `w` its stats as `entry_stats` gives them: 'i' the
-    failing or slower-than-cut requests, 'b' the rest.
+    outlying requests (`sharp`), and per side `w` its stats as `entry_stats` gives them: 'incident'
+    the failing or slower-than-cut requests, 'baseline' the rest.
 
     The cut is the far-out fence (Q3 + 3 IQR) where some request fails or lies past it: those are
     what stands out from the peers. Else it is the p90: the slowest tenth, which differs from the
@@ -88,7 +88,7 @@ def peer_stats(store: Store, window: TimeRange, groups: Groups | None,
         q AS (SELECT service, operation, total, sharp,
                      CASE WHEN sharp = 1 THEN greatest(p90, fence) ELSE p90 END AS cut FROM o)
         SELECT r.service AS service, r.operation AS operation, q.total AS total, q.cut AS cut, q.sharp AS sharp,
-               CASE WHEN r.err OR r.duration_ns > q.cut THEN 'i' ELSE 'b' END AS w, count(*) AS n,
+               CASE WHEN r.err OR r.duration_ns > q.cut THEN 'incident' ELSE 'baseline' END AS w, count(*) AS n,
                count(*) FILTER (WHERE r.err) AS e, {sql.quantile('r.duration_ns', 0.5)} AS p50,
                {sql.quantile('r.duration_ns', 0.9)} AS p90, {sql.quantile('r.duration_ns', 0.99)} AS p99
         FROM r JOIN q ON r.service = q.service AND r.operation = q.operation
