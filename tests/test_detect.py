@@ -23,3 +23,13 @@ def test_robust_statistics():
     assert proportion_z(1, 1000, 100, 1000) > 5
     assert proportion_z(10, 1000, 10, 1000) == 0
     assert ratio(10, 0) > 1e6 and ratio(None, 3) == 1.0
+
+
+def test_exact_proportion_z_does_not_call_a_handful_of_errors_certain():
+    from interplay.detect import exact_proportion_z
+    # three marks in 29 requests against 7 in 1,492: the normal approximation says 6.5 sigma
+    assert proportion_z(7, 1492, 3, 29) > 6
+    assert 2.5 < exact_proportion_z(7, 1492, 3, 29) < 4
+    # with plenty of requests the two agree
+    assert abs(exact_proportion_z(50, 1000, 120, 1000) - proportion_z(50, 1000, 120, 1000)) < 0.6
+    assert exact_proportion_z(10, 100, 10, 100) < 1 and exact_proportion_z(0, 0, 1, 1) == 0.0

@@ -573,11 +573,11 @@ def test_exceptions_of_a_caller_whose_calls_are_refused_point_at_what_refused_th
     assert surge and surge[0]["suspect"] == "agent" and surge[0]["strength"] < 1.5  # reported, not begun
 
 
-def cart_throws_from_the_start_beside_a_noisy_catalog(tb, t, bad, rng, share=0.5):
+def cart_throws_from_the_start_beside_a_noisy_catalog(tb, t, bad, rng, share=0.5, begins_s=10):
     """frontend calls catalog on every request and cart on some; catalog logs a caught exception
-    in almost half of its requests all day long; from 10 s into the data cart throws in half of
+    in almost half of its requests all day long; from `begins_s` into the data cart throws in half of
     its requests, and frontend records the failure it got back. No span status anywhere."""
-    thrown = t >= T0 + 10 * 10**9 and rng.random() < share
+    thrown = t >= T0 + begins_s * 10**9 and rng.random() < share
     root = tb.span("frontend", "GET /", duration_ms=jitter(rng, 20),
                    exception="UpstreamError" if thrown else None, caught=True)
     c = root.child("frontend", "call catalog", kind="CLIENT", offset_ms=1, duration_ms=6)
@@ -614,3 +614,136 @@ def test_blind_a_service_noisy_all_day_does_not_outweigh_a_change_later(tmp_path
     assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
     assert "peers" not in r["onset_source"] and abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
     assert not [c for c in r["root_causes"] if c["service"] == "catalog" and c["explains"]["exceptions"] > 0]
+
+
+def checkout_gives_up_on_payment(tb, t, bad, rng):
+    """frontend → checkout → payment. After the onset payment takes 2 s; checkout stops waiting at
+    500 ms and records a caught TimeoutError, while payment's span runs on. No status anywhere."""
+    root = tb.span("frontend", "POST /checkout", duration_ms=0)
+    co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=1, duration_ms=0)
+    server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.3, duration_ms=0)
+    c = server.child("checkout", "call cart", kind="CLIENT", offset_ms=1, duration_ms=5)
+    c.child("cart", "GET /cart", kind="SERVER", offset_ms=0.4, duration_ms=4)
+    work = jitter(rng, 2000) if bad else jitter(rng, 30)
+    waited = min(work + 1, 500)
+    pay = server.child("checkout", "call payment", kind="CLIENT", offset_ms=7, duration_ms=waited,
+                       exception="TimeoutError" if work + 1 > 500 else None, caught=True)
+    pay.child("payment", "POST /charge", kind="SERVER", offset_ms=0.5, duration_ms=work)
+    server.end_ns = pay.end_ns + int(1e6)
+    co.end_ns = server.end_ns + int(0.5e6)
+    root.end_ns = co.end_ns + int(1e6)
+
+
+@pytest.mark.parametrize("before_s", [30 * 60, 10])
+def test_a_timeout_a_caller_logs_while_its_callee_works_on_points_at_the_callee(tmp_path, before_s):
+    """checkout's TimeoutErrors begin with it (payment records none), but payment was still working
+    when checkout gave up: they report payment's slowness. With a long before, and with 10 s (too
+    little to compare in time: where failures begin is compared across services)."""
+    onset = T0 + before_s * 10**9
+
+    def build(tb, t, bad, rng):
+        checkout_gives_up_on_payment(tb, t, t >= onset, rng)
+    ip = load(tmp_path, requests(build, minutes=40 if before_s > 60 else 10, every_s=2.0))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(symptom="frontend", at_ns=onset))):
+        assert top(r)[0] == "payment", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        checkout = next((c for c in r["root_causes"] if c["service"] == "checkout"), None)
+        assert checkout is None or checkout["score"] < 0.5 * r["root_causes"][0]["score"]
+
+
+def orders_fanned_out(tb, t, bad, rng, stopped=lambda t: False, behind_s=lambda t: 0.0):
+    """checkout sends each order as a message that email and shipping both consume, each in a child
+    span that starts after the send ended (kinds guessed, as from bare exports: a CLIENT, no PRODUCER).
+    When `stopped(t)`, shipping takes no message at all; else it takes it `behind_s(t)` late.
+    Nothing else changes."""
+    root = tb.span("checkout", "POST /order", duration_ms=jitter(rng, 20))
+    send = root.child("checkout", "send orders", kind="CLIENT", offset_ms=5, duration_ms=1)
+    send.child("email", "process orders", kind="SERVER", offset_ms=3, duration_ms=jitter(rng, 4))
+    if not stopped(t):
+        send.child("shipping", "process orders", kind="SERVER", offset_ms=3 + behind_s(t) * 1000,
+                   duration_ms=jitter(rng, 6))
+
+
+@pytest.mark.parametrize("from_start", [False, True])
+def test_a_consumer_that_stops_taking_messages_is_found_by_what_it_left_waiting(tmp_path, from_start):
+    """A stopped consumer leaves no consumer span and so no queue wait: the messages it did not take
+    are the evidence, against before or, from the data's start, against the other consumer."""
+    begins = T0 + 20 * 10**9 if from_start else ONSET
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: orders_fanned_out(tb, t, bad, rng, lambda t: t >= begins),
+                                 minutes=10 if from_start else 40, every_s=5.0))
+    r = to_json(ip.investigate())
+    assert top(r)[0] == "shipping", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    lag = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "queue_lag"]
+    assert lag and lag[0]["producer"] == "checkout" and lag[0]["messages_waiting"] >= 20
+    assert lag[0]["lag_seconds"] > 60 and "not taken by shipping" in lag[0]["summary"]
+    if not from_start:
+        assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
+
+
+def test_two_calls_before_are_enough_for_a_gap_that_grew_on_every_call_after():
+    from interplay.rca._gaps import EdgeGap, rises
+    gap = EdgeGap("checkout", "shipping", "gap", before=[0.9e6, 1.1e6], after=[150e6 + i * 1e6 for i in range(30)])
+    gap.p_value = rises(gap.after, gap.before)
+    assert gap.comparable and gap.grew and gap.p_value < 0.005
+    noise = EdgeGap("checkout", "shipping", "gap", before=[0.9e6, 1.1e6], after=[1e6 + i * 1e4 for i in range(30)])
+    noise.p_value = rises(noise.after, noise.before)
+    assert not noise.grew
+
+
+def test_given_an_onset_with_too_little_before_to_show_a_change_peers_are_compared(tmp_path):
+    """Half a minute of light traffic before the onset given holds two or three cart requests: no
+    rise can be told from chance there. Where exceptions begin, across services, still points at
+    cart, with catalog's marks, there before the onset given, as background."""
+    def build(tb, t, bad, rng):
+        cart_throws_from_the_start_beside_a_noisy_catalog(tb, t, bad, rng, begins_s=30)
+    ip = load(tmp_path, requests(build, minutes=6, every_s=4.0))
+    guided = to_json(ip.investigate(symptom="frontend", at_ns=T0 + 30 * 10**9))
+    assert top(guided)[0] == "cart", [(c["service"], c["summary"]) for c in guided["root_causes"]]
+    assert guided["evidence_strength"]["rankable"] and "onset given" in guided["evidence_strength"]["note"]
+    assert not [c for c in guided["root_causes"] if c["service"] == "catalog" and c["explains"]["exceptions"] > 0]
+
+
+def cart_slower_beside_a_catalog_that_pauses(tb, t, bad, rng):
+    """frontend calls catalog and cart on each request. catalog pauses for 5 s in one request in 70
+    (a GC, a noisy host), all day long; the first pause falls just after the two minutes of data
+    before the onset. From the onset cart takes 60 ms more on every call."""
+    i = (t - T0) // int(2e9)
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    took = jitter(rng, 5) + (5000 if i % 70 == 69 else 0)
+    c = root.child("frontend", "call catalog", kind="CLIENT", offset_ms=1, duration_ms=took + 1)
+    c.child("catalog", "GET /products", kind="SERVER", offset_ms=0.5, duration_ms=took)
+    d = jitter(rng, 4) + (60 if bad else 0)
+    k = root.child("frontend", "call cart", kind="CLIENT", offset_ms=took + 3, duration_ms=d + 1)
+    k.child("cart", "GET /cart", kind="SERVER", offset_ms=0.5, duration_ms=d)
+    root.end_ns = k.end_ns + int(1e6)
+
+
+def test_a_rare_pause_a_short_baseline_missed_does_not_outweigh_a_slowdown_of_every_call(tmp_path):
+    """catalog's mean time rises more than cart's (the short before caught none of its pauses), but
+    only cart's calls are typically slower: a rank test tells the two apart."""
+    onset = T0 + 120 * 10**9
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: cart_slower_beside_a_catalog_that_pauses(
+        tb, t, t >= onset, rng), minutes=7))
+    r = to_json(ip.investigate(symptom="frontend", at_ns=onset))
+    assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
+
+
+def test_calls_cut_short_are_found_at_a_handful_of_requests_a_minute(tmp_path):
+    """Eight requests before the onset given and fifteen after: a share of requests ending right after
+    catalog that rises from none to most is clear at that count too."""
+    onset = T0 + 80 * 10**9
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: product_page_cut_short(tb, t, t >= onset, rng),
+                                 minutes=4, every_s=10.0))
+    r = to_json(ip.investigate(symptom="frontend", at_ns=onset))
+    assert top(r)[0] == "catalog", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    assert any(e["type"] == "path_shift" for e in r["root_causes"][0]["evidence"])
+
+
+def test_with_no_before_a_consumer_behind_the_other_consumers_of_the_same_messages_stands_out(tmp_path):
+    """From the data's first seconds shipping takes each order later than the last; email, reading
+    the same messages, takes each within milliseconds: its wait is the peer shipping's is compared with."""
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: orders_fanned_out(
+        tb, t, bad, rng, behind_s=lambda t: max(t - T0 - 5e9, 0) / 1e9 * 0.5), minutes=10, every_s=5.0))
+    r = to_json(ip.investigate(at_ns=T0 + 5 * 10**9))
+    assert top(r)[0] == "shipping", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    lag = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "queue_lag"]
+    assert lag and lag[0]["consumer"] == "shipping" and lag[0]["lag_seconds"] > 10

@@ -515,6 +515,8 @@ def test_question_modules_answer_alike_on_both_backends(tmp_path, shop_errors):
             out["mark_buckets"] = normal(evidence.error_mark_buckets(store, s, 17, lo, (hi - lo) // 10 + 1, 10))
             out["mark_origins"] = normal(evidence.error_mark_origins(store, s, 17))
             out["gaps"] = normal(evidence.edge_gap_samples(store, s, 10**6))
+            out["abandoned"] = normal(evidence.abandoned_calls(store, s, 17))
+            out["deliveries"] = normal(evidence.queue_deliveries(store, s, 10**6))
             out["complete"] = evidence.trace_completeness(store, s)
             with evidence.unit_paths(store, s) as units:
                 out["terminals"] = normal(evidence.path_terminals(store, units))
@@ -529,4 +531,4 @@ def test_question_modules_answer_alike_on_both_backends(tmp_path, shop_errors):
             ip.close()
     for key in duck:
         assert rounded(duck[key]) == rounded(ch[key]), key
-    assert duck["marks"] and duck["terminals"] and duck["onset"]
+    assert duck["marks"] and duck["terminals"] and duck["onset"] and duck["deliveries"]

@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from scipy.stats import mannwhitneyu, norm
+
 from ..model import TimeRange
 from ..store.base import Store
 from ..store.unit_blame import GAP, UnitBlameRows, unit_blame
 
 CAP = 1500
+SURE_Z = float(norm.isf(0.01))  # a node's latency blame counts fully when its shift is this sure
 __all__ = ["CAP", "GAP", "Blame", "BlameShares", "NodeBlame", "NodeShare", "Period", "attribute"]
 
 
@@ -58,6 +61,8 @@ class Blame:
     # node service -> [(services from the entry down to it, units it hurt, all units, entry operation)],
     # commonest first
     paths: dict[str, list[tuple[list[str], int, int, str]]] = field(default_factory=dict)
+    # per node: how surely its units' latency blame shifted, 0..1 (a rank test; see `_shift_confidence`)
+    latency_confidence: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +136,26 @@ def _aggregate(rows: UnitBlameRows, blame: Blame) -> None:
     for options in blame.paths.values():
         options.sort(key=lambda o: (-o[1], -o[2], len(o[0]), o[0]))
     blame.healthy_trace = rows.healthy_trace
+    blame.latency_confidence = _shift_confidence(rows)
+
+
+def _shift_confidence(rows: UnitBlameRows) -> dict[tuple[str, str, str], float]:
+    """Per node, how surely its latency blame per unit rose: a one-sided rank test of the units
+    through it, incident against baseline, as z / SURE_Z capped at 1 (1 where fewer than two
+    baseline units say nothing).
+
+    The blame is a mean excess, and a mean from a short baseline misses the rare pause (a GC, a
+    noisy host) that a longer incident catches: that mean rises with no unit typically slower.
+    A delay on every call shifts every unit and is sure at a few dozen calls."""
+    samples: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
+    for r in rows.unit_latency:
+        before, after = samples.setdefault((r["bs"], r["bop"], r["bk"]), ([], []))
+        (after if Period(r["w"]) is Period.INCIDENT else before).append(float(r["weight"]))
+    out = {}
+    for key, (before, after) in samples.items():
+        if len(before) < 2 or not after:
+            out[key] = 1.0
+            continue
+        p = float(mannwhitneyu(after, before, alternative="greater").pvalue)
+        out[key] = min(max(float(norm.isf(max(p, 1e-300))) / SURE_Z, 0.0), 1.0)
+    return out

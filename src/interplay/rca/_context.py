@@ -8,6 +8,7 @@ from ..model import TimeRange
 from ..model_results import Evidence, Graph
 from ..store.base import Store
 from ._attribution import Blame
+from ._backlog import QueueBacklog
 from ._errors import ErrorSurge
 from ._gaps import EdgeGap
 from ._paths import PathShift
@@ -26,6 +27,7 @@ class Context:
     paths: list[PathShift] = field(default_factory=list)  # services whose requests newly stop early
     errors: list[ErrorSurge] = field(default_factory=list)  # exceptions / error logs without span status
     gaps: dict[tuple[str, str, str], EdgeGap] = field(default_factory=dict)  # per (caller, callee, how)
+    backlogs: list[QueueBacklog] = field(default_factory=list)  # consumers newly leaving messages untaken
     resources: list[Any] = field(default_factory=list)  # _metrics.ResourceShift: CPU/memory that rose
     peer: bool = False  # no baseline in time: requests and edges compared with their peers instead
 

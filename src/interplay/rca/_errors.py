@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..detect import proportion_z
+from ..detect import exact_proportion_z, proportion_z
 from ..model_results import Edge, EdgeStats
 from ..store import evidence
 from ..store.base import Store
@@ -31,6 +31,7 @@ class ErrorSurge:
     after: tuple[int, int]
     z: float
     reported_by_callee: bool = False  # a callee surged too: this service is likely reporting its failure
+    gave_up_on: str | None = None  # the callee most of these marks are timeouts on, which worked on
     peer: bool = False  # no before: `before` is every other service's visits, `after` this one's
 
     def summary(self) -> str:
@@ -69,11 +70,24 @@ def error_surges(store: Store, spans_table: str, edges: list[Edge]) -> list[Erro
             bad_b = eb.errors + (eb.retries or 0)
             if bad_i >= 5 and bad_i / max(ei.calls, 1) - bad_b / max(eb.calls, 1) >= 5 * MIN_RISE:
                 failing_calls.add(e.caller)
+    gave_up = _gave_up_on(store, spans_table, {svc: i[0] for svc, (_, i, _) in surged.items()}) if surged else {}
     out = [ErrorSurge(svc, b, i, z, reported_by_callee=bool(callees.get(svc, set()) & (set(surged) - {svc}))
-                      or svc in failing_calls)
+                      or svc in failing_calls or svc in gave_up, gave_up_on=gave_up.get(svc))
            for svc, (b, i, z) in surged.items()]
     out.sort(key=lambda e: -e.z)
     return out
+
+
+def _gave_up_on(store: Store, spans_table: str, marked: dict[str, int]) -> dict[str, str]:
+    """Per service most of whose marked requests in the incident (`marked`: how many) stopped
+    waiting for one callee that worked on: that callee. The marks are its timeouts, which report
+    the callee's slowness."""
+    most: dict[str, tuple[int, str]] = {}
+    for r in evidence.abandoned_calls(store, spans_table, ERROR_SEVERITY):
+        n, caller = int(r["marked"]), r["caller"]
+        if r["w"] == "incident" and 2 * n > marked.get(caller, 0) and (n, r["callee"]) > most.get(caller, (0, "")):
+            most[caller] = (n, r["callee"])
+    return {caller: callee for caller, (_, callee) in most.items()}
 
 
 def peer_error_origins(store: Store, spans_table: str, background_until: int | None = None) -> list[ErrorSurge]:
@@ -81,7 +95,8 @@ def peer_error_origins(store: Store, spans_table: str, background_until: int | N
     the other services of the same data, strongest first.
 
     A mark begins in a service when none of the services it called in that trace was marked or
-    failed (else it reports that callee's failure). Services that log errors all day stand out
+    failed, or worked on after it stopped waiting (else it reports that callee's failure or
+    slowness). Services that log errors all day stand out
     too, so this is weaker evidence than a rise in time; where the few seconds before the onset
     already show a service's marks at half its later rate or more, they are its background and it is left out
     (`background_until`: the end of that before, where it is not the spans' own baseline window:
@@ -100,7 +115,7 @@ def peer_error_origins(store: Store, spans_table: str, background_until: int | N
         (kb, nb), (ki, ni) = origins[service].get("baseline", (0, 0)), origins[service].get("incident", (0, 0))
         if kb and ni and kb / nb >= 0.5 * ki / ni:  # marked before the onset at half the rate or more
             continue
-        z = proportion_z(rest[0], rest[1], k, n)
+        z = exact_proportion_z(rest[0], rest[1], k, n)  # a handful of marks in light traffic: exact
         if z >= MIN_Z:
             out.append(ErrorSurge(service, rest, (k, n), z, peer=True))
     out.sort(key=lambda e: (-e.z, e.service))

@@ -67,8 +67,11 @@ def path_shift(ctx: Context, shares: BlameShares) -> list[Evidence]:
 
 def exception_surge(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """Spans that newly carry exception events or error logs, where no span status says so."""
-    return [evidence(e.service, "exception_surge", e.summary(), before=e.before[0], after=e.after[0],
-                     weight=0.0, z=round(e.z, 2), reported_by_callee=e.reported_by_callee)
+    return [evidence(e.gave_up_on or e.service, "exception_surge",
+                     (f"{e.gave_up_on} worked on after {e.service} stopped waiting (timeouts): " if e.gave_up_on
+                      else "") + e.summary(),
+                     before=e.before[0], after=e.after[0], weight=0.0, z=round(e.z, 2),
+                     reported_by_callee=e.reported_by_callee)
             for e in ctx.errors]
 
 
@@ -78,6 +81,17 @@ def queue_lag(ctx: Context, shares: BlameShares) -> list[Evidence]:
     for lag in queue_lags(ctx):
         why = (f"{lag['producer']} sends more ({lag['rate_before']:.2f}/s → {lag['rate_after']:.2f}/s)"
                if lag["surge"] else f"{lag['consumer']} fell behind")
+        q = lag.get("backlog")
+        if q is not None:
+            (kb, nb), (ki, ni) = q.before, q.after
+            than = f"of the other consumers' {kb} of {nb}" if q.peer else f"{kb} of {nb} before"
+            out.append(evidence(lag["suspect"], "queue_lag",
+                                f"queue {q.sender} → {q.consumer}: {ki} of {ni} messages ({q.operation}) not taken "
+                                f"by {q.consumer} (against {than}); about {q.waiting} waiting, the oldest for "
+                                f"{_s(q.behind_s)} when the data ends; {why}",
+                                before=kb / nb, after=ki / ni, weight=0.0, producer=q.sender, consumer=q.consumer,
+                                lag_seconds=round(q.behind_s, 3), messages_waiting=q.waiting))
+            continue
         out.append(evidence(lag["suspect"], "queue_lag",
                             f"queue {lag['producer']} → {lag['consumer']}: messages wait {_s(lag['before_s'])} → "
                             f"{_s(lag['after_s'])} before they are consumed (median); {why}",

@@ -28,6 +28,7 @@ from ..store import entry_points, evidence
 from ..store.base import Store
 from ..timeutil import format_time
 from ._attribution import attribute
+from ._backlog import backlog_onset, queue_backlogs
 from ._context import Context
 from ._errors import ErrorSurge, error_surges, exception_onset, peer_error_origins
 from ._evidence import EXTRACTORS
@@ -76,7 +77,9 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
     mine = result.evidence_strength
     assert mine is not None  # from traces: always said
     strength = _strongest(mine)
-    if at_ns is None and strength < STRENGTH_CAP:
+    # Given the onset, the second reading is for when the first has nothing to rank: a short
+    # before (a minute of light traffic) can hold too few requests to show any change at all.
+    if (at_ns is None or not mine.rankable) and strength < STRENGTH_CAP:
         # Two readings of the data: something changed at the onset found, or the fault was already
         # running when the data begins (then that "onset" splits the fault in two, and the change
         # found there is noise). Compare requests and edges with their peers too, and keep the
@@ -91,14 +94,18 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         others = theirs.other_symptoms
         standing_out = max((o.strength for o in others), default=0.0)
         if peer.root_causes and others and (not mine.rankable or standing_out > strength):
-            if mine.rankable:
-                note = "; ".join(filter(None, [theirs.note, (
-                    f"a change at {result.onset} (strength {strength:.2f}) was weaker than what stands out "
-                    f"from the data's start (strength {standing_out:.2f}): read as a fault already running "
-                    "when the data begins")]))
+            if mine.rankable or at_ns is not None:
+                why = (f"at the onset given, {result.onset}, nothing changed clearly (strength {strength:.2f}); "
+                       f"what stands out from its peers over the whole data (strength {standing_out:.2f}) is "
+                       "ranked instead, with marks already there before that onset taken as background"
+                       if at_ns is not None else
+                       f"a change at {result.onset} (strength {strength:.2f}) was weaker than what stands out "
+                       f"from the data's start (strength {standing_out:.2f}): read as a fault already running "
+                       "when the data begins")
+                note = "; ".join(filter(None, [theirs.note, why]))
                 peer = replace(peer, evidence_strength=replace(theirs, note=note))
             result = peer
-        elif peer.root_causes and not mine.rankable and not mine.other_symptoms:
+        elif at_ns is None and peer.root_causes and not mine.rankable and not mine.other_symptoms:
             # Neither reading has evidence of its own. Data someone investigates usually holds a
             # fault, and with no change in it anywhere, it most likely holds the fault throughout:
             # the peers' order is the better guess, and still said to be one.
@@ -140,6 +147,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
             compare_with_peers(ctx.gaps, {(e.caller, e.callee): float(e.stats["incident"].p50_ms)
                                           for e in ctx.graph.edges
                                           if e.mode == "sync" and "incident" in e.stats})
+        ctx.backlogs = queue_backlogs(store, sampled, hi, peer=peer)
         ctx.errors = error_surges(store, sampled, ctx.graph.edges)
         if peer:  # too little before to trust a rise alone: where marks begin, against the peers, too
             ctx.errors = _stronger_per_service(ctx.errors, peer_error_origins(store, sampled, background_until))
@@ -228,7 +236,8 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
 
 def _redate(store: Store, units: str, spans: str, span_range: tuple[int, int], ctx: Context,
             groups: list[dict[str, Any]]) -> tuple[int, str] | None:
-    """A clearer onset than the entry points give: from call paths or queue waits, if strong enough."""
+    """A clearer onset than the entry points give: from call paths, queue waits, exception marks or
+    messages left waiting, if strong enough."""
     # Call paths and queue waits are indirect (a shift in them need not be a failure): they must be
     # twice as clear as the entry points. Exception events and error logs are the failures
     # themselves where no span status says so: clearer is enough.
@@ -243,6 +252,10 @@ def _redate(store: Store, units: str, spans: str, span_range: tuple[int, int], c
     marks = exception_onset(store, spans, *span_range)
     if marks and marks[1] >= EXCEPTION_SHIFT and marks[1] > symptom:
         candidates.append((marks[1], marks[0], f"exception events and error logs in {marks[2]}"))
+    # messages left untaken are the failure itself, as exceptions are: clearer is enough
+    backlog = backlog_onset(store, spans)
+    if backlog and backlog[1] >= EXCEPTION_SHIFT and backlog[1] > symptom:
+        candidates.append((backlog[1], backlog[0], "messages left waiting"))
     best = max(candidates, default=None)
     return (best[1], best[2]) if best else None
 

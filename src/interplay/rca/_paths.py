@@ -24,7 +24,7 @@ from ..store import evidence
 from ..store.base import Store
 
 SELF = evidence.PATH_SELF  # the terminal of a unit whose last step was its own (or none): the service itself
-MIN_Z = 5.0        # a terminal's share must rise this surely ...
+MIN_Z = 3.5        # a terminal's share must rise this surely ...
 MIN_RISE = 0.1     # ... and by at least this much of the service's units
 MIN_DROP = 0.1     # and the steps per unit fall by at least this fraction
 

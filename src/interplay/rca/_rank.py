@@ -35,6 +35,9 @@ def blame_shares(ctx: Context) -> tuple[dict[str, dict[str, Any]], BlameShares]:
     lat_mean = {k: v.incident.get("latency", 0.0) / n_i - v.baseline.get("latency", 0.0) / n_b
                 for k, v in ctx.blame.nodes.items()}
     lat_pos = sum(max(x, 0.0) for x in lat_mean.values()) or 1.0
+    # a node's excess counts as surely as its units shifted; the unsure rest stays unexplained
+    sure = ctx.blame.latency_confidence
+    lat_mean = {k: x * sure.get(k, 1.0) for k, x in lat_mean.items()}
     # Extra requests (that did not fail) slower than the baseline's p99, or than its p90: a thin
     # baseline makes its p99 noisy, and a moderate shift moves the bulk without the tail.
     lat_ex = max(u_i["slow_units"] / n_i - u_b["slow_units"] / n_b,
@@ -95,7 +98,9 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
     for lag in queue_lags(ctx):
         out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
     for e in ctx.errors:
-        out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported_by_callee else 1.0), e.service, "exceptions"))
+        # a caller's timeouts on a callee that worked on are that callee's slowness
+        out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported_by_callee else 1.0), e.gave_up_on or e.service,
+                    "exceptions"))
     for r in ctx.resources:  # a service's own CPU or memory that rose and stayed up ...
         # ... unless its callers sent a surge of calls: then the CPU is the load's effect, and the
         # caller that sent most of the extra calls is the suspect (as for load in the blame)
@@ -139,20 +144,29 @@ def _first_try_rate(stats: EdgeStats) -> float:
 
 
 def queue_lags(ctx: Context) -> list[dict[str, Any]]:
-    """Queues whose wait (producer end → consumer start) grew: the consumer fell behind, unless
-    the producer's messages surged."""
+    """Queues whose wait (producer end → consumer start) grew, or whose consumer newly leaves
+    messages untaken (`waiting`, the oldest `behind_s`): the consumer fell behind, unless the
+    producer's messages surged."""
     rates = {(e.caller, e.callee): e.stats for e in ctx.graph.edges if e.mode == "async"}
-    out = []
-    for g in ctx.gaps.values():
-        if g.how != "queue" or not g.grew:
-            continue
-        st = rates.get((g.caller, g.callee), {})
+
+    def lag(producer: str, consumer: str, z: float, **seen: Any) -> dict[str, Any]:
+        st = rates.get((producer, consumer), {})
         b, i = st.get("baseline"), st.get("incident")
         surge = bool(b and i and i.rate >= SURGE * max(b.rate, 1e-9))
-        out.append({"producer": g.caller, "consumer": g.callee, "suspect": g.caller if surge else g.callee,
-                    "surge": surge, "z": float(norm.isf(max(g.p_value, 1e-300))),
-                    "before_s": (g.before_ms or 0.0) / 1000, "after_s": (g.after_ms or 0.0) / 1000,
-                    "rate_before": b.rate if b else None, "rate_after": i.rate if i else None})
+        return {"producer": producer, "consumer": consumer, "suspect": producer if surge else consumer,
+                "surge": surge, "z": z, "rate_before": b.rate if b else None, "rate_after": i.rate if i else None,
+                **seen}
+
+    out = []
+    for g in ctx.gaps.values():
+        if g.how == "queue" and g.grew:
+            out.append(lag(g.caller, g.callee, float(norm.isf(max(g.p_value, 1e-300))),
+                           before_s=(g.before_ms or 0.0) / 1000, after_s=(g.after_ms or 0.0) / 1000))
+    waits = {(x["producer"], x["consumer"]) for x in out}
+    for q in ctx.backlogs:  # one reading per queue: a grown wait already says it fell behind
+        if (q.sender, q.consumer) not in waits:
+            waits.add((q.sender, q.consumer))
+            out.append(lag(q.sender, q.consumer, q.z, backlog=q))
     return out
 
 

@@ -16,6 +16,11 @@ PATH_SELF = ""      # the terminal of a unit whose last step was its own (or tha
 PATH_FAILED = "!"   # marks a terminal whose step failed
 
 
+# A child that is a message rather than a call: by kind, or (where kinds were lost) one that starts
+# after its parent ended (c: the child, p: the parent).
+_QUEUED = "(p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' OR c.start_ns >= p.start_ns + p.duration_ns)"
+
+
 def _unit_steps(sql: EngineSQL, s: str) -> str:
     """CTEs `units` (each entry span: trace_id, unit_id, service, op, w, t) and `per` (each unit's
     step count `n` and `terminal`, its last step's callee).
@@ -23,16 +28,23 @@ def _unit_steps(sql: EngineSQL, s: str) -> str:
     A step is a call into another service, or a leaf span of the service's own (a database query,
     a cache read, a call to something uninstrumented). It belongs to the entry span of its service,
     in its trace, that started last before it and had not ended (an ASOF join): a service that
-    serves a request and later consumes a message in the same trace has two units. A step that
-    failed (status or exception event) prefixes its callee with PATH_FAILED."""
+    serves a request and later consumes a message in the same trace has two units. Sending a
+    message is one step of the sender's own, however many consume it: a consumer that falls behind
+    does not cut the sender's path short. A step that failed (status or exception event) prefixes
+    its callee with PATH_FAILED."""
     return f"""
         units AS (SELECT trace_id, span_id AS unit_id, service, operation AS op, w, start_ns AS t,
                          start_ns + duration_ns AS t_end
                   FROM {s} WHERE kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL),
-        steps AS (SELECT c.span_id AS step_id, p.trace_id AS trace_id, p.service AS service, c.service AS callee,
-                         p.start_ns AS start_ns, (p.err OR p.exc OR c.err OR c.exc) AS bad
-                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-                  WHERE c.service <> p.service
+        steps AS (SELECT DISTINCT CASE WHEN q THEN p_id ELSE c_id END AS step_id, trace_id, service,
+                         CASE WHEN q THEN '{PATH_SELF}' ELSE callee END AS callee, start_ns,
+                         CASE WHEN q THEN p_bad ELSE p_bad OR c_bad END AS bad
+                  FROM (SELECT c.span_id AS c_id, p.span_id AS p_id, p.trace_id AS trace_id, p.service AS service,
+                               c.service AS callee, p.start_ns AS start_ns, (p.err OR p.exc) AS p_bad,
+                               (c.err OR c.exc) AS c_bad,
+                               {_QUEUED} AS q
+                        FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                        WHERE c.service <> p.service) x
                   UNION ALL
                   SELECT x.span_id AS step_id, x.trace_id AS trace_id, x.service AS service,
                          '{PATH_SELF}' AS callee, x.start_ns AS start_ns, (x.err OR x.exc) AS bad
@@ -93,10 +105,7 @@ def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[di
             FROM (SELECT p.w AS w, p.service AS caller, c.service AS callee, c.span_id AS sid,
                          c.start_ns AS c_start, p.start_ns + p.duration_ns AS p_end,
                          p.duration_ns AS p_dur, c.duration_ns AS c_dur,
-                         -- a message: by kind, or (where kinds were lost) a child that starts after
-                         -- its parent ended
-                         p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' OR c.start_ns >= p.start_ns + p.duration_ns
-                             AS queued
+                         {_QUEUED} AS queued
                   FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
                   WHERE c.service <> p.service AND p.w = c.w
                     AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')) x),
@@ -149,12 +158,19 @@ def _error_marks(store: Store, s: str, min_severity: int, group: str, params: li
         FROM visits GROUP BY ALL""", params)
 
 
+# A synchronous call whose callee worked longer than its caller waited: the caller gave up (a
+# timeout), so a mark it logs then reports the callee's slowness. Durations, not ends, so that clock
+# skew between the two hosts cannot fake it.
+_ABANDONED = f"c.duration_ns > p.duration_ns AND NOT {_QUEUED}"
+
+
 def error_mark_origins(store: Store, spans_table: str, min_severity: int,
                        split_ns: int | None = None) -> list[dict[str, Any]]:
     """Per service and window `w`, of its visits without error status (its spans in one trace): `n`;
     `k` marked as in `error_marks`; and `reported`, those marked while a service it called in that
-    trace was marked too or failed by status (the mark reports a callee's failure rather than
-    begins one). With `split_ns`, `w` is 'baseline' before it and 'incident' from it on instead."""
+    trace was marked too, failed by status or outlived the call (the mark reports a callee's
+    failure or slowness rather than begins one). With `split_ns`, `w` is 'baseline' before it and
+    'incident' from it on instead."""
     sql = store.sql
     s = spans_table
     w = f"CASE WHEN min(x.start_ns) < {int(split_ns)} THEN 'baseline' ELSE 'incident' END" \
@@ -168,12 +184,13 @@ def error_mark_origins(store: Store, spans_table: str, min_severity: int,
                           {sql.bool_or('x.err')} AS failed
                    FROM {s} x LEFT JOIN el ON el.trace_id = x.trace_id AND el.span_id = x.span_id
                    GROUP BY x.trace_id, x.service),
-        calls AS (SELECT DISTINCT c.trace_id AS trace_id, p.service AS caller, c.service AS callee
+        calls AS (SELECT c.trace_id AS trace_id, p.service AS caller, c.service AS callee,
+                         {sql.bool_or(_ABANDONED)} AS abandoned
                   FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-                  WHERE c.service <> p.service),
+                  WHERE c.service <> p.service GROUP BY c.trace_id, p.service, c.service),
         reported AS (SELECT DISTINCT k.trace_id AS trace_id, k.caller AS service
                      FROM calls k JOIN visits v ON v.trace_id = k.trace_id AND v.service = k.callee
-                     WHERE v.marked OR v.failed),
+                     WHERE v.marked OR v.failed OR k.abandoned),
         tally AS (SELECT v.service AS service, v.w AS w, 1 AS n, CASE WHEN v.marked THEN 1 ELSE 0 END AS k,
                          0 AS reported
                   FROM visits v WHERE NOT v.failed
@@ -182,6 +199,58 @@ def error_mark_origins(store: Store, spans_table: str, min_severity: int,
                   FROM visits v JOIN reported r ON r.trace_id = v.trace_id AND r.service = v.service
                   WHERE v.marked)
         SELECT service, w, sum(n) AS n, sum(k) AS k, sum(reported) AS reported FROM tally GROUP BY service, w""")
+
+
+def abandoned_calls(store: Store, spans_table: str, min_severity: int) -> list[dict[str, Any]]:
+    """Per window `w`, caller and callee: the caller's `marked` visits (as in `error_marks`) in
+    traces where it stopped waiting for that callee, which worked on (its timeout, logged)."""
+    sql, s = store.sql, spans_table
+    return store.query(f"""
+        WITH el AS ({_error_logs(s, min_severity)}),
+        marked AS (SELECT DISTINCT x.trace_id AS trace_id, x.service AS service
+                   FROM {s} x LEFT JOIN el ON el.trace_id = x.trace_id AND el.span_id = x.span_id
+                   WHERE NOT x.err AND (x.exc OR el.span_id IS NOT NULL)),
+        calls AS (SELECT c.trace_id AS trace_id, p.service AS caller, c.service AS callee,
+                         {sql.arg_min('p.w', 'p.start_ns')} AS w
+                  FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                  WHERE c.service <> p.service AND {_ABANDONED} GROUP BY c.trace_id, p.service, c.service)
+        SELECT k.w AS w, k.caller AS caller, k.callee AS callee, count(*) AS marked
+        FROM calls k JOIN marked m ON m.trace_id = k.trace_id AND m.service = k.caller GROUP BY ALL""")
+
+
+def _error_logs(spans_table: str, min_severity: int) -> str:
+    """The (trace_id, span_id) of logs at `min_severity` or above tied to a span of the table's traces."""
+    return f"""SELECT DISTINCT trace_id, span_id FROM logs
+               WHERE severity_number >= {int(min_severity)} AND span_id IS NOT NULL AND span_id <> ''
+                 AND trace_id IN (SELECT trace_id FROM {spans_table})"""
+
+
+def queue_deliveries(store: Store, spans_table: str, per_window: int) -> list[dict[str, Any]]:
+    """Per message a service sent that another service consumes (`sender`, `operation`, `consumer`):
+    when it was sent (`sent_ns`, the sending span's end), its window `w`, and whether that consumer
+    took it (`consumed`: a span of the consumer under it); up to `per_window` messages (by hash) per
+    window, sender, operation and consumer, with `total` the messages there. A message is a span
+    with a child in another service that is a CONSUMER, under a PRODUCER, or (where kinds were
+    lost) starts after its parent ended; every span of that sender's operation is a message."""
+    s, sql = spans_table, store.sql
+    return store.query(f"""
+        WITH kids AS (SELECT c.trace_id AS trace_id, c.parent_span_id AS parent_span_id, c.service AS service,
+                             p.service AS sender, p.operation AS operation,
+                             {_QUEUED} AS queued
+                      FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                      WHERE c.service <> p.service),
+        routes AS (SELECT DISTINCT sender, operation, service AS consumer FROM kids WHERE queued),
+        sent AS (SELECT m.w AS w, m.trace_id AS trace_id, m.span_id AS span_id, r.sender AS sender,
+                        r.operation AS operation, r.consumer AS consumer, m.start_ns + m.duration_ns AS sent_ns
+                 FROM {s} m JOIN routes r ON m.service = r.sender AND m.operation = r.operation),
+        took AS (SELECT DISTINCT trace_id, parent_span_id, service FROM kids),
+        marked AS (SELECT x.*, CASE WHEN t.service IS NOT NULL THEN 1 ELSE 0 END AS consumed,
+                          count(*) OVER (PARTITION BY x.w, x.sender, x.operation, x.consumer) AS total,
+                          row_number() OVER (PARTITION BY x.w, x.sender, x.operation, x.consumer
+                                             ORDER BY {sql.hash('x.span_id')}) AS k
+                   FROM sent x LEFT JOIN took t ON t.trace_id = x.trace_id AND t.parent_span_id = x.span_id
+                                               AND t.service = x.consumer)
+        SELECT w, sender, operation, consumer, sent_ns, consumed, total FROM marked WHERE k <= {int(per_window)}""")
 
 
 def trace_completeness(store: Store, spans_table: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import TimeRange
-from .base import EngineSQL, Stages, Store
+from .base import EngineSQL, Stages, Store, scratch_table
 from .interactions import resource_kind, resource_name
 from .predicates import entry, window_where
 
@@ -32,13 +32,15 @@ class UnitBlameRows:
     windows have units: `sampled` per w (n, err, slow, slow90 units); `blame` per w, node (bs, bop, bk)
     and how ('error' | 'latency'): weight, units, exemplar; `self_time` per w and node (ns, nop, nk):
     spans n, p90 self ns, own_errors; `paths` per blamed node: the services `via` which the incident's
-    units reached it, `bad` and all `units`; `healthy_trace`: a baseline unit's trace that went well."""
+    units reached it, `bad` and all `units`; `unit_latency` per w, node and sampled unit: its
+    latency blame `weight` (ns); `healthy_trace`: a baseline unit's trace that went well."""
 
     units: list[dict[str, Any]] = field(default_factory=list)
     sampled: list[dict[str, Any]] = field(default_factory=list)
     blame: list[dict[str, Any]] = field(default_factory=list)
     self_time: list[dict[str, Any]] = field(default_factory=list)
     paths: list[dict[str, Any]] = field(default_factory=list)
+    unit_latency: list[dict[str, Any]] = field(default_factory=list)
     healthy_trace: str | None = None
 
 
@@ -179,7 +181,7 @@ _UNIT_SPANS = """
 def _read(store: Store, table: str, out: UnitBlameRows) -> None:
     """The blame, sample counts, self times and paths of the sampled units' span trees in `table`."""
     sql = store.sql
-    out.blame = store.query(f"""
+    with scratch_table(store, f"""
         WITH origins AS (
             SELECT w, unit_id, trace_id,
                    kind IN ('CLIENT', 'PRODUCER') AND nchild > 0 AND child_end > end_ns AS timeout,
@@ -216,11 +218,17 @@ def _read(store: Store, table: str, out: UnitBlameRows) -> None:
         lat_blame AS (SELECT w, unit_id, trace_id, bs, bop, bk, sum(part) AS weight, 'latency' AS how
                       FROM parts GROUP BY ALL),
         allb AS (SELECT * FROM err_blame UNION ALL SELECT * FROM lat_blame)
-        SELECT w, bs, bop, bk, how,
-               CASE WHEN how = 'error' THEN sum(weight) / {_ERROR_SCALE}.0 ELSE CAST(sum(weight) AS DOUBLE) END
-                   AS weight,
-               count(DISTINCT unit_id) AS units, {sql.arg_max('trace_id', '(weight, trace_id)')} AS exemplar
-        FROM allb GROUP BY w, bs, bop, bk, how ORDER BY w, bs, bop, bk, how""")
+        SELECT * FROM allb""", prefix="_ip_rca_blame") as per_unit:
+        out.blame = store.query(f"""
+            SELECT w, bs, bop, bk, how,
+                   CASE WHEN how = 'error' THEN sum(weight) / {_ERROR_SCALE}.0 ELSE CAST(sum(weight) AS DOUBLE) END
+                       AS weight,
+                   count(DISTINCT unit_id) AS units, {sql.arg_max('trace_id', '(weight, trace_id)')} AS exemplar
+            FROM {per_unit} GROUP BY w, bs, bop, bk, how ORDER BY w, bs, bop, bk, how""")
+        # each unit's latency blame per node, for a rank test of the node's shift: a mean excess
+        # from a short baseline that missed a rare pause is no shift at all
+        out.unit_latency = store.query(f"""
+            SELECT w, bs, bop, bk, weight FROM {per_unit} WHERE how = 'latency'""")
     out.sampled = store.query(f"""
         WITH err_units AS (SELECT DISTINCT unit_id FROM {table}
                            WHERE anom AND err AND NOT child_err
