@@ -119,8 +119,7 @@ def run_one(backend: str, n: int, batch: int, work: Path, url: str | None) -> di
         spans = make_spans(start, min(batch, n - start), n, seed=i)
         gen_s += time.perf_counter() - g
         store.append(TelemetryBatch(spans=spans))
-    if hasattr(store, "checkpoint"):
-        store.checkpoint()
+    store.checkpoint()
     ingest_s = time.perf_counter() - began - gen_s
     out["ingest_s"] = round(ingest_s, 2)
     out["spans_per_s"] = round(n / ingest_s)

@@ -47,6 +47,11 @@ class Interplay:
     def close(self) -> None:
         self.store.close()
 
+    def checkpoint(self) -> None:
+        """Write everything committed into the store itself, so the next open need not replay a log
+        (DuckDB folds its write-ahead log into the file; ClickHouse has nothing to do)."""
+        self.store.checkpoint()
+
     # -- ingest --------------------------------------------------------------------------------
     def ingest_file(self, path: str | Path, *, skip_invalid: bool = False,
                     on_progress: Callable[[int], None] | None = None,

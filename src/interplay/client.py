@@ -24,6 +24,9 @@ class RemoteInterplay:
     def close(self) -> None:
         self._http.close()
 
+    def checkpoint(self) -> None:
+        """Nothing to ask: the server checkpoints the store it holds (as it shuts down)."""
+
     def _request(self, method: str, path: str, **kw: Any) -> Any:
         try:
             response = self._http.request(method, path, **kw)

@@ -77,7 +77,7 @@ def serve(db: str, *, host: str = "127.0.0.1", port: int = 4318, grpc_port: int 
             grpc_server.stop(grace=5).wait()
         writer.close()
         try:
-            interplay.store.checkpoint()  # type: ignore[attr-defined]
+            interplay.checkpoint()
         except Exception:
             log.exception("checkpoint on shutdown failed")
         interplay.close()

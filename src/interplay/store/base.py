@@ -109,6 +109,9 @@ class Store(Protocol):
         """How SQL names a table of Interplay's own (kept investigations): beside the telemetry on
         DuckDB, in Interplay's own database on ClickHouse."""
 
+    def checkpoint(self) -> None:
+        """Make what is committed durable without a log to replay (DuckDB: CHECKPOINT; ClickHouse: nothing)."""
+
     def close(self) -> None: ...
 
 
