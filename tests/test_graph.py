@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from interplay.api import Interplay
 from interplay.graph import impact, interaction_graph
 from interplay.model import TimeRange
+from interplay.model_results import EdgeStats, Graph, NodeStats, from_json, to_json
 from interplay.testing import TraceBuilder, traces_request
 
 T0 = 1_767_225_600 * 10**9
@@ -42,7 +45,7 @@ def _traces():
 
 def test_nodes_and_edges(tmp_path):
     g = interaction_graph(_store(tmp_path, _traces()).store)
-    nodes = {n["id"]: n["kind"] for n in g.nodes}
+    nodes = {n.id: n.kind for n in g.nodes}
     assert nodes["frontend"] == "service" and nodes["catalog"] == "service" and nodes["shipping"] == "service"
     assert nodes["postgres"] == "database" and nodes["redis"] == "cache"
     assert nodes["api.openai.com"] == "llm"
@@ -52,6 +55,28 @@ def test_nodes_and_edges(tmp_path):
     assert ("catalog", "postgres", "sync") in edges
     assert ("frontend", "shipping", "async") in edges
     assert ("frontend", "catalog", "async") not in edges
+
+
+def test_services_count_requests_and_resources_calls(tmp_path):
+    g = interaction_graph(_store(tmp_path, _traces()).store)
+    nodes = {n.id: n for n in g.nodes}
+    catalog, postgres = nodes["catalog"], nodes["postgres"]
+    # a service: requests at its entry operations (the orphan is a root, so an entry too), its slowest p95
+    seconds = g.windows["window"].seconds
+    assert catalog.stats["window"] == NodeStats(requests=20, errors=2, rate=pytest.approx(20 / seconds, abs=1e-3),
+                                                error_rate=0.1, p95_ms=28.0)
+    assert {(o.operation, o.kind, o.entry) for o in catalog.operations} >= {
+        ("GET /products", "SERVER", True), ("SELECT products", "CLIENT", False)}
+    # a resource: the calls into it from every caller, no operations of its own
+    assert postgres.stats["window"] == NodeStats(calls=10, errors=0, rate=round(10 / seconds, 4),
+                                                 error_rate=0.0)
+    assert postgres.operations == []
+    data = to_json(g)
+    shapes = {n["id"]: list(n["stats"]["window"]) for n in data["nodes"]}
+    assert shapes["catalog"] == ["requests", "errors", "rate", "error_rate", "p95_ms"]
+    assert shapes["postgres"] == ["calls", "errors", "rate", "error_rate"]
+    back = from_json(Graph, json.loads(json.dumps(data)))
+    assert back == g and type(back.nodes[0].operations[0].stats["window"]) is EdgeStats
 
 
 def test_two_windows_and_empty(tmp_path):

@@ -29,6 +29,8 @@ from interplay.model_results import (
     Hop,
     Investigation,
     LoadMove,
+    NodeStats,
+    Operation,
     OtherSymptom,
     RootCause,
     Signals,
@@ -121,12 +123,15 @@ def two_window_graph(tmp_path) -> Graph:
 
 def test_a_graph_round_trips_through_json(tmp_path):
     g = two_window_graph(tmp_path)
-    edge = g.edges[0]
-    assert {type(g), type(edge), type(edge.stats["incident"]), type(g.windows["incident"])} == set(GRAPH_RECORDS)
+    edge, node = g.edges[0], g.nodes[0]
+    assert {type(g), type(edge), type(edge.stats["incident"]), type(g.windows["incident"]), type(node),
+            type(node.operations[0]), type(node.stats["incident"])} == set(GRAPH_RECORDS)
     back = from_json(Graph, json.loads(json.dumps(to_json(g))))
     assert back == g
     # a window's stats come back as records, not as the dicts they were written as
     assert all(type(s) is EdgeStats for e in back.edges for s in e.stats.values())
+    assert all(type(s) is NodeStats for n in back.nodes for s in n.stats.values())
+    assert all(type(o) is Operation for n in back.nodes for o in n.operations)
     assert type(back.windows["incident"]) is GraphWindow
 
 
@@ -138,6 +143,11 @@ def test_graph_json_keys_are_the_apis(tmp_path):
     assert list(edge) == ["caller", "callee", "callee_kind", "mode", "stats"]
     assert edge["stats"]["incident"] == {"calls": 40, "errors": 40, "rate": 1.0, "error_rate": 1.0,
                                          "p50_ms": 280.0, "p95_ms": 280.0, "retries": 0}
+    node = next(n for n in data["nodes"] if n["id"] == "frontend")
+    assert list(node) == ["id", "kind", "operations", "stats"]
+    assert list(node["operations"][0]) == ["service", "operation", "kind", "entry", "stats"]
+    assert node["stats"]["incident"] == {"requests": 40, "errors": 40, "rate": 1.0, "error_rate": 1.0,
+                                         "p95_ms": 300.0}
     # an operation's stats have no retries: left out, not written as null
     [op] = [o for n in data["nodes"] for o in n["operations"] if o["operation"] == "SELECT"]
     assert "retries" not in op["stats"]["incident"] and op["stats"]["incident"]["calls"] == 40

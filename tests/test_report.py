@@ -1,5 +1,5 @@
 from interplay.metrics_csv import ingest_rcaeval_csv, split_column
-from interplay.model_results import Edge, EdgeStats, Graph, GraphWindow, Investigation, from_json, to_json
+from interplay.model_results import Edge, EdgeStats, Graph, GraphWindow, Investigation, Node, from_json, to_json
 from interplay.report import render, render_graph
 
 RESULT = from_json(Investigation, {
@@ -40,7 +40,7 @@ def test_html_escapes_telemetry():
 
 def test_graph_formats():
     g = Graph({"window": GraphWindow(None, None, 1.0)},
-              nodes=[{"id": 'a"b', "kind": "service"}, {"id": "pg", "kind": "database"}],
+              nodes=[Node('a"b', "service"), Node("pg", "database")],
               edges=[Edge('a"b', "pg", "database", "sync", {"window": EdgeStats(1, 0, 1.0, 0.1, 1, 2)})])
     assert '"a\\"b" -> "pg"' in render_graph(g, "dot")
     assert "graph LR" in render_graph(g, "mermaid")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import TimeRange
-from .model_results import Edge, EdgeStats, Graph, GraphWindow, to_json
+from .model_results import Edge, EdgeStats, Graph, GraphWindow, Node, NodeStats, Operation, to_json
 from .store.base import Store
 from .store.interactions import (
     edge_rows,
@@ -60,29 +60,18 @@ def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
     factor = 1.0 / sample
     edges = [{**_scale(r, factor), "rate": r["calls"] / seconds[r["w"]]} for r in edge_rows(store, spans_table)]
     operations = _operations(store, spans_table, seconds, factor)
-    services = sorted({o["service"] for o in operations})
+    services = sorted({o.service for o in operations})
     known = set(services)
     for r in edges:  # a "resource" named like a service we see is that service, its spans missing
         if r["callee_kind"] != "service" and r["callee"] in known:
             r["callee_kind"] = "service"
     merged = _merge_edges(edges)
-    nodes = [{"id": s, "kind": "service",
-              "operations": [o for o in operations if o["service"] == s],
-              "stats": _service_stats(operations, s, windows)} for s in services]
-    resources: dict[str, dict[str, Any]] = {}
-    for e in merged:
-        if e.callee_kind != "service":
-            node = resources.setdefault(e.callee, {"id": e.callee, "kind": e.callee_kind,
-                                                   "operations": [], "stats": {}})
-            for name, st in e.stats.items():
-                acc = node["stats"].setdefault(name, {"calls": 0, "errors": 0, "rate": 0.0})
-                acc["calls"] += st.calls
-                acc["errors"] += st.errors
-                acc["rate"] = round(acc["rate"] + st.rate, 4)
-                acc["error_rate"] = round(acc["errors"] / acc["calls"], 5) if acc["calls"] else 0.0
+    nodes = []
+    for s in services:
+        ops = [o for o in operations if o.service == s]
+        nodes.append(Node(s, "service", ops, _service_stats(ops, windows)))
     return Graph(windows={n: GraphWindow(w.since_ns, w.until_ns, seconds[n]) for n, w in windows.items()},
-                 sampled_share=sample, nodes=nodes + sorted(resources.values(), key=lambda r: r["id"]),
-                 edges=merged)
+                 sampled_share=sample, nodes=nodes + _resources(merged), edges=merged)
 
 
 def sample_share(store: Store, windows: dict[str, TimeRange], spans: int) -> float:
@@ -139,34 +128,53 @@ def _stat(r: dict[str, Any]) -> EdgeStats:
                      round((r["p50"] or 0) / 1e6, 3), round((r["p95"] or 0) / 1e6, 3), r.get("retries"))
 
 
-def _operations(store: Store, s: str, seconds: dict[str, float], factor: float = 1.0) -> list[dict[str, Any]]:
+def _operations(store: Store, s: str, seconds: dict[str, float], factor: float = 1.0) -> list[Operation]:
     rows = operation_rows(store, s)
-    ops: dict[tuple, dict[str, Any]] = {}
+    entry: dict[tuple[str, str, str], bool] = {}  # by (service, operation, kind)
+    stats: dict[tuple[str, str, str], dict[str, EdgeStats]] = {}
     for r in rows:
         _scale(r, factor)
         key = (r["service"], r["operation"], r["kind"])
-        o = ops.setdefault(key, {"service": r["service"], "operation": r["operation"], "kind": r["kind"],
-                                 "entry": False, "stats": {}})
-        o["entry"] = o["entry"] or bool(r["entry"])
+        entry[key] = entry.get(key, False) or bool(r["entry"])
         r["rate"] = r["calls"] / seconds[r["w"]]
-        prev = o["stats"].get(r["w"])
-        if prev is None or prev["calls"] < r["calls"]:  # roots and non-roots of one op: keep the larger
-            o["stats"][r["w"]] = to_json(_stat(r))  # nodes are still dicts (issue 16)
-    return sorted(ops.values(), key=lambda o: (o["service"], o["operation"], o["kind"]))
+        windows = stats.setdefault(key, {})
+        prev = windows.get(r["w"])
+        if prev is None or prev.calls < r["calls"]:  # roots and non-roots of one op: keep the larger
+            windows[r["w"]] = _stat(r)
+    return [Operation(service, op, kind, entry[(service, op, kind)], windows)
+            for (service, op, kind), windows in sorted(stats.items())]
 
 
-def _service_stats(operations: list[dict[str, Any]], service: str,
-                   windows: dict[str, TimeRange]) -> dict[str, Any]:
+def _service_stats(operations: list[Operation], windows: dict[str, TimeRange]) -> dict[str, NodeStats]:
+    """Per window, the requests at a service's entry operations (`operations`: the service's)."""
     out = {}
     for name in windows:
-        ops = [o["stats"][name] for o in operations
-               if o["service"] == service and o["entry"] and name in o["stats"]]
-        calls = sum(s["calls"] for s in ops)
-        errors = sum(s["errors"] for s in ops)
-        out[name] = {"requests": calls, "errors": errors, "rate": round(sum(s["rate"] for s in ops), 4),
-                     "error_rate": round(errors / calls, 5) if calls else 0.0,
-                     "p95_ms": max((s["p95_ms"] for s in ops), default=0.0)}
+        ops = [o.stats[name] for o in operations if o.entry and name in o.stats]
+        calls = sum(s.calls for s in ops)
+        errors = sum(s.errors for s in ops)
+        out[name] = NodeStats(requests=calls, errors=errors, rate=round(sum(s.rate for s in ops), 4),
+                              error_rate=round(errors / calls, 5) if calls else 0.0,
+                              p95_ms=max((s.p95_ms for s in ops), default=0.0))
     return out
+
+
+def _resources(edges: list[Edge]) -> list[Node]:
+    """The nodes that are not services, by name: per window, the calls into each over all its edges."""
+    nodes: dict[str, Node] = {}
+    for e in edges:
+        if e.callee_kind != "service":
+            node = nodes.setdefault(e.callee, Node(e.callee, e.callee_kind))
+            for name, st in e.stats.items():
+                node.stats[name] = _with_calls(node.stats.get(name), st)
+    return [nodes[name] for name in sorted(nodes)]
+
+
+def _with_calls(total: NodeStats | None, st: EdgeStats) -> NodeStats:
+    """A resource's window with one more edge's calls into it added."""
+    total = total or NodeStats(calls=0)
+    calls, errors = (total.calls or 0) + st.calls, total.errors + st.errors
+    return NodeStats(calls=calls, errors=errors, rate=round(total.rate + st.rate, 4),
+                     error_rate=round(errors / calls, 5) if calls else 0.0)
 
 
 def impact(store: Store, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:

@@ -59,7 +59,7 @@ class Tools:
             raise InvalidInput("depth: expected 1 or 2")
         graph = self.hub.graph(_window(since, until))
         window = next(iter(graph.windows), "window")
-        kinds = {n["id"]: n["kind"] for n in graph.nodes}
+        kinds = {n.id: n.kind for n in graph.nodes}
         if service not in kinds:
             raise NotFound(f"service {service!r} not in the graph of that window; list_services() names them")
         reach, frontier = {service}, {service}

@@ -218,6 +218,40 @@ class Edge:
 
 
 @dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation of a service (a span name of one kind), its calls per window name."""
+
+    service: str
+    operation: str
+    kind: str  # SERVER, CLIENT, PRODUCER, CONSUMER, INTERNAL
+    entry: bool  # requests enter the service here (a SERVER or CONSUMER span, or a root)
+    stats: dict[str, EdgeStats]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStats:
+    """One window of a node: a service's requests at its entry operations (`requests`, `p95_ms`: the
+    slowest entry operation's), or the calls into a resource (`calls`); the other shape's fields are None."""
+
+    requests: int | None = field(default=None, metadata=OMIT)  # a service's
+    calls: int | None = field(default=None, metadata=OMIT)  # a resource's
+    errors: int = 0
+    rate: float = 0.0  # per second
+    error_rate: float = 0.0
+    p95_ms: float | None = field(default=None, metadata=OMIT)  # a service's
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A service of the interaction graph, or a resource without spans of its own (named by its callers)."""
+
+    id: str
+    kind: str  # service, database, cache, queue, llm, external
+    operations: list[Operation] = field(default_factory=list)  # a service's; a resource has none
+    stats: dict[str, NodeStats] = field(default_factory=dict)  # per window name
+
+
+@dataclass(frozen=True, slots=True)
 class GraphWindow:
     since_ns: int | None
     until_ns: int | None
@@ -230,7 +264,7 @@ class Graph:
 
     windows: dict[str, GraphWindow] = field(default_factory=dict)
     sampled_share: float = 1.0  # below 1: counts estimated from that share of the traces
-    nodes: list[dict[str, Any]] = field(default_factory=list)  # id, kind, operations, stats
+    nodes: list[Node] = field(default_factory=list)  # the services (by name), then the resources (by name)
     edges: list[Edge] = field(default_factory=list)
 
 
@@ -322,4 +356,4 @@ def _hints(cls: type) -> dict[str, Any]:
 
 RECORDS = (Window, Windows, EntryPoint, Symptom, Evidence, Hop, Explains, RootCause, LoadMove, Signals,
            DataCompleteness, OtherSymptom, EvidenceStrength, Exemplars, Investigation)
-GRAPH_RECORDS = (EdgeStats, Edge, GraphWindow, Graph)
+GRAPH_RECORDS = (EdgeStats, Edge, Operation, NodeStats, Node, GraphWindow, Graph)

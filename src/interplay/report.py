@@ -158,8 +158,8 @@ def render_graph(g: Graph, fmt: str = "text") -> str:
     if fmt == "dot":
         lines = ["digraph interplay {", "  rankdir=LR;"]
         for n in g.nodes:
-            shape = "box" if n["kind"] == "service" else "cylinder"
-            lines.append(f"  {_q(n['id'])} [shape={shape}, label={_q(n['id'] + ' (' + n['kind'] + ')')}];")
+            shape = "box" if n.kind == "service" else "cylinder"
+            lines.append(f"  {_q(n.id)} [shape={shape}, label={_q(n.id + ' (' + n.kind + ')')}];")
         for ed in g.edges:
             st = ed.stats.get(w) or EdgeStats()
             label = f"{st.rate:.2f}/s err {st.error_rate:.1%} p95 {st.p95_ms:.0f}ms"
@@ -167,11 +167,11 @@ def render_graph(g: Graph, fmt: str = "text") -> str:
             lines.append(f"  {_q(ed.caller)} -> {_q(ed.callee)} [label={_q(label)}{style}];")
         return "\n".join(lines + ["}"]) + "\n"
     if fmt == "mermaid":
-        ids = {n["id"]: f"n{i}" for i, n in enumerate(g.nodes)}
+        ids = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
         lines = ["graph LR"]
         for n in g.nodes:
-            label = n["id"].replace('"', "'")
-            lines.append(f'  {ids[n["id"]]}["{label}"]' if n["kind"] == "service" else f'  {ids[n["id"]]}[("{label}")]')
+            label = n.id.replace('"', "'")
+            lines.append(f'  {ids[n.id]}["{label}"]' if n.kind == "service" else f'  {ids[n.id]}[("{label}")]')
         for ed in g.edges:
             st = ed.stats.get(w) or EdgeStats()
             arrow = "-.->" if ed.mode == "async" else "-->"

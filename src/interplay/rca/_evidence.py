@@ -146,12 +146,12 @@ def saturation(ctx: Context, shares: BlameShares) -> list[Evidence]:
     out = []
     for n in ctx.graph.nodes:
         ratios = []
-        for o in n.get("operations", []):
-            b, i = o["stats"].get("baseline"), o["stats"].get("incident")
-            if b and i and b["calls"] >= 5 and i["calls"] >= 5 and o["kind"] in ("SERVER", "CONSUMER", "INTERNAL"):
-                ratios.append(i["p50_ms"] / max(b["p50_ms"], 1e-3))
+        for o in n.operations:
+            b, i = o.stats.get("baseline"), o.stats.get("incident")
+            if b and i and b.calls >= 5 and i.calls >= 5 and o.kind in ("SERVER", "CONSUMER", "INTERNAL"):
+                ratios.append(i.p50_ms / max(b.p50_ms, 1e-3))
         if len(ratios) >= 2 and min(ratios) >= 1.5:
-            out.append(evidence(n["id"], "saturation", f"all {len(ratios)} operations of {n['id']} slowed "
+            out.append(evidence(n.id, "saturation", f"all {len(ratios)} operations of {n.id} slowed "
                                 f"together (p50 ×{min(ratios):.1f} to ×{max(ratios):.1f})",
                                 before=1.0, after=round(min(ratios), 2), weight=0.03))
     return out

@@ -159,7 +159,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
         # code fault cutting paths short) or a queue fell far behind: investigate again from then
         return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1])
-    ctx.services = {n["id"] for n in ctx.graph.nodes if n["kind"] == "service"}
+    ctx.services = {n.id for n in ctx.graph.nodes if n.kind == "service"}
     ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
