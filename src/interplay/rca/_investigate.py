@@ -336,13 +336,13 @@ def _rank(ctx: Context, shares: dict[str, dict[str, Any]], found: list[Evidence]
                               resources=round(s.get("resources", 0.0), 4)),
             chain=_chain(ctx, name, effect, symptom_services,
                          by_paths=s.get("path", 0.0) > s.get("error", 0.0) + s.get("latency", 0.0)),
-            evidence=sorted(ev, key=lambda e: (-e.weight, e.type, e.summary))[:12],  # ties: a fixed order
+            evidence=sorted(ev, key=_strongest_first)[:12],
             exemplar_trace=exemplar))
     return out
 
 
 def _effect(name: str, s: dict[str, Any], ev: list[Evidence]) -> str:
-    ev = sorted(ev, key=lambda e: (-e.weight, e.type, e.summary))  # max() keeps the first of equals
+    ev = sorted(ev, key=_strongest_first)  # max() keeps the first of equals
     for field, kind in (("path", "path_shift"), ("lag", "queue_lag"), ("exceptions", "exception_surge"),
                         ("resources", "resource_shift")):
         if s.get(field, 0.0) > max(s.get("error", 0.0), s.get("latency", 0.0), s.get("load", 0.0)):
@@ -358,6 +358,11 @@ def _effect(name: str, s: dict[str, Any], ev: list[Evidence]) -> str:
         return max(own, key=lambda e: e.weight).summary  # the operation that explains the most
     other = [e for e in ev if e.weight > 0]
     return max(other, key=lambda e: e.weight).summary if other else f"{name}: anomalous"
+
+
+def _strongest_first(e: Evidence) -> tuple[float, str, str]:
+    """Evidence by weight, heaviest first; ties in a fixed order (by type, then summary) on every engine."""
+    return -e.weight, e.type, e.summary
 
 
 def _chain(ctx: Context, name: str, effect: str, symptom_services: set[str],

@@ -145,9 +145,7 @@ def error_mark_buckets(store: Store, spans_table: str, min_severity: int, lo: in
 def _error_marks(store: Store, s: str, min_severity: int, group: str, params: list[Any]) -> list[dict[str, Any]]:
     sql = store.sql
     return store.query(f"""
-        WITH el AS (SELECT DISTINCT trace_id, span_id FROM logs
-                    WHERE severity_number >= {int(min_severity)} AND span_id IS NOT NULL AND span_id <> ''
-                      AND trace_id IN (SELECT trace_id FROM {s})),
+        WITH el AS ({_error_logs(s, min_severity)}),
         visits AS (SELECT x.trace_id AS trace_id, x.service AS service, min(x.start_ns) AS start_ns,
                           {sql.arg_min('x.w', 'x.start_ns')} AS w,
                           {sql.bool_or('x.exc OR el.span_id IS NOT NULL')} AS marked
@@ -176,9 +174,7 @@ def error_mark_origins(store: Store, spans_table: str, min_severity: int,
     w = f"CASE WHEN min(x.start_ns) < {int(split_ns)} THEN 'baseline' ELSE 'incident' END" \
         if split_ns is not None else sql.arg_min('x.w', 'x.start_ns')
     return store.query(f"""
-        WITH el AS (SELECT DISTINCT trace_id, span_id FROM logs
-                    WHERE severity_number >= {int(min_severity)} AND span_id IS NOT NULL AND span_id <> ''
-                      AND trace_id IN (SELECT trace_id FROM {s})),
+        WITH el AS ({_error_logs(s, min_severity)}),
         visits AS (SELECT x.trace_id AS trace_id, x.service AS service, {w} AS w,
                           {sql.bool_or('NOT x.err AND (x.exc OR el.span_id IS NOT NULL)')} AS marked,
                           {sql.bool_or('x.err')} AS failed
