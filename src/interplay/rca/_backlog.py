@@ -10,6 +10,7 @@ consumers of the same messages (every consumer group of a topic reads every mess
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from scipy.stats import norm
 
@@ -42,11 +43,18 @@ class QueueBacklog:
                 and ki / ni - kb / nb >= MIN_RISE)
 
 
-def queue_backlogs(store: Store, spans_table: str, end_ns: int, peer: bool = False) -> list[QueueBacklog]:
-    """Routes whose consumer newly leaves messages untaken, strongest first (`end_ns`: where the data ends)."""
+def deliveries(store: Store, spans_table: str) -> list[dict[str, Any]]:
+    """The messages of the windows' spans and whether each consumer took them, read once for
+    `queue_backlogs` and `backlog_onset`."""
+    return evidence.queue_deliveries(store, spans_table, PER_WINDOW)
+
+
+def queue_backlogs(rows: list[dict[str, Any]], end_ns: int, peer: bool = False) -> list[QueueBacklog]:
+    """Routes whose consumer newly leaves messages untaken, strongest first (`rows`: `deliveries`;
+    `end_ns`: where the data ends)."""
     by: dict[tuple[str, str, str], dict[str, list[tuple[int, bool]]]] = {}
     totals: dict[tuple[str, str, str, str], int] = {}
-    for r in evidence.queue_deliveries(store, spans_table, PER_WINDOW):
+    for r in rows:
         key = (r["sender"], r["operation"], r["consumer"])
         by.setdefault(key, {}).setdefault(r["w"], []).append((int(r["sent_ns"]), bool(r["consumed"])))
         totals[key + (r["w"],)] = int(r["total"])
@@ -72,12 +80,12 @@ def queue_backlogs(store: Store, spans_table: str, end_ns: int, peer: bool = Fal
     return out
 
 
-def backlog_onset(store: Store, spans_table: str) -> tuple[int, float] | None:
+def backlog_onset(rows: list[dict[str, Any]]) -> tuple[int, float] | None:
     """(time, strength) of the clearest turn from messages taken to messages left waiting on any
-    route, over the whole data (`spans_table` holding it all in one window); the strength is a
-    proportion z / 4, on the scale of the other onsets."""
+    route, over both windows (`rows`: `deliveries`); the strength is a proportion z / 4, on the
+    scale of the other onsets."""
     routes: dict[tuple[str, str, str], list[tuple[int, bool]]] = {}
-    for r in evidence.queue_deliveries(store, spans_table, 4 * PER_WINDOW):
+    for r in rows:
         routes.setdefault((r["sender"], r["operation"], r["consumer"]), []).append(
             (int(r["sent_ns"]), bool(r["consumed"])))
     best: tuple[int, float] | None = None

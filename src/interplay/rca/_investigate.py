@@ -28,7 +28,7 @@ from ..store import entry_points, evidence
 from ..store.base import Store
 from ..timeutil import format_time
 from ._attribution import attribute
-from ._backlog import backlog_onset, queue_backlogs
+from ._backlog import backlog_onset, deliveries, queue_backlogs
 from ._context import Context
 from ._errors import ErrorSurge, error_surges, exception_onset, peer_error_origins
 from ._evidence import EXTRACTORS
@@ -147,13 +147,14 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
             compare_with_peers(ctx.gaps, {(e.caller, e.callee): float(e.stats["incident"].p50_ms)
                                           for e in ctx.graph.edges
                                           if e.mode == "sync" and "incident" in e.stats})
-        ctx.backlogs = queue_backlogs(store, sampled, hi, peer=peer)
+        messages = deliveries(store, sampled)
+        ctx.backlogs = queue_backlogs(messages, hi, peer=peer)
         ctx.errors = error_surges(store, sampled, ctx.graph.edges)
         if peer:  # too little before to trust a rise alone: where marks begin, against the peers, too
             ctx.errors = _stronger_per_service(ctx.errors, peer_error_origins(store, sampled, background_until))
         with unit_paths(store, sampled) as units:
             ctx.paths = path_shifts(store, units)
-            redate = _redate(store, units, sampled, span_range, ctx, groups) \
+            redate = _redate(store, units, sampled, messages, span_range, ctx, groups) \
                 if at_ns is None and wanted is None and not dated_by and not peer else None
     if redate:
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
@@ -234,8 +235,8 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
     return onset, groups, "given"
 
 
-def _redate(store: Store, units: str, spans: str, span_range: tuple[int, int], ctx: Context,
-            groups: list[dict[str, Any]]) -> tuple[int, str] | None:
+def _redate(store: Store, units: str, spans: str, messages: list[dict[str, Any]], span_range: tuple[int, int],
+            ctx: Context, groups: list[dict[str, Any]]) -> tuple[int, str] | None:
     """A clearer onset than the entry points give: from call paths, queue waits, exception marks or
     messages left waiting, if strong enough."""
     # Call paths and queue waits are indirect (a shift in them need not be a failure): they must be
@@ -253,7 +254,7 @@ def _redate(store: Store, units: str, spans: str, span_range: tuple[int, int], c
     if marks and marks[1] >= EXCEPTION_SHIFT and marks[1] > symptom:
         candidates.append((marks[1], marks[0], f"exception events and error logs in {marks[2]}"))
     # messages left untaken are the failure itself, as exceptions are: clearer is enough
-    backlog = backlog_onset(store, spans)
+    backlog = backlog_onset(messages)
     if backlog and backlog[1] >= EXCEPTION_SHIFT and backlog[1] > symptom:
         candidates.append((backlog[1], backlog[0], "messages left waiting"))
     best = max(candidates, default=None)

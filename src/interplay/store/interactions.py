@@ -159,7 +159,7 @@ def operation_rows(store: Store, s: str) -> list[dict[str, Any]]:
 def entry_points_through(store: Store, service: str, operation: str | None,
                          window: TimeRange) -> list[dict[str, Any]]:
     """Per root (service, operation): requests, and those whose trace reaches the target (a service,
-    service:operation, or a resource by name), most reached first."""
+    service:operation, or a resource by name), most reached first (ties by name: the same order on every run)."""
     cond, params = window_where(window)
     match = "service = ?" + (" AND operation = ?" if operation else "")
     mparams = [service] + ([operation] if operation else [])
@@ -171,4 +171,4 @@ def entry_points_through(store: Store, service: str, operation: str | None,
         roots AS (SELECT trace_id, service, operation FROM spans WHERE {cond} AND parent_span_id IS NULL)
         SELECT r.service, r.operation, count(*) AS requests, count(h.trace_id) AS through
         FROM roots r LEFT JOIN hit h USING (trace_id) GROUP BY ALL HAVING count(h.trace_id) > 0
-        ORDER BY through DESC""", params + mparams + mparams + params)
+        ORDER BY through DESC, r.service, r.operation""", params + mparams + mparams + params)
