@@ -86,9 +86,12 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         # reading with the stronger evidence. Only peer evidence of its own counts (an edge or a
         # resource that stands out): the slow tenth of requests alone differs from the rest in
         # some service in any data. Past the cap nothing can be stronger: no second look.
-        # marks that were there before the onset found, as often, are background in either reading
-        peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True,
-                               background_until=result.windows.incident.since_ns)
+        # marks that were there before the onset found, as often, are background in either reading;
+        # a detected onset where nothing changed is noise: then only the data's first seconds are a before
+        before_ends = result.windows.incident.since_ns
+        if at_ns is None and not mine.rankable and before_ends is not None:
+            before_ends = min(before_ends, span_range[0] + PEER_BELOW_NS)
+        peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True, background_until=before_ends)
         theirs = peer.evidence_strength
         assert theirs is not None
         others = theirs.other_symptoms
