@@ -118,7 +118,12 @@ def exact_proportion_z(errors_a: int, total_a: int, errors_b: int, total_b: int)
         return 0.0
     table = [[errors_b, total_b - errors_b], [errors_a, total_a - errors_a]]
     p = float(fisher_exact(table, alternative="greater").pvalue)
-    return float(norm.isf(min(max(p, 1e-300), 1.0)))
+    return z_of(p)
+
+
+def z_of(p: float) -> float:
+    """The one-sided z a p-value stands for (a p of 0 counts as 1e-300, not as infinitely sure)."""
+    return float(norm.isf(min(max(float(p), 1e-300), 1.0)))
 
 
 def ratio(after: float | None, before: float | None, floor: float = 1e-9) -> float:

@@ -23,6 +23,7 @@ from typing import Any
 
 from scipy.stats import mannwhitneyu, norm
 
+from ..detect import z_of
 from ..model import TimeRange
 from ..store.base import Store
 from ..store.unit_blame import GAP, UnitBlameRows, unit_blame
@@ -157,5 +158,5 @@ def _shift_confidence(rows: UnitBlameRows) -> dict[tuple[str, str, str], float]:
             out[key] = 1.0
             continue
         p = float(mannwhitneyu(after, before, alternative="greater").pvalue)
-        out[key] = min(max(float(norm.isf(max(p, 1e-300))) / SURE_Z, 0.0), 1.0)
+        out[key] = min(max(z_of(p) / SURE_Z, 0.0), 1.0)
     return out

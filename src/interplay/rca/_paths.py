@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import mannwhitneyu, norm
+from scipy.stats import mannwhitneyu
 
-from ..detect import drop_point, proportion_z
+from ..detect import drop_point, proportion_z, z_of
 from ..store import evidence
 from ..store.base import Store
 
@@ -116,7 +116,7 @@ def path_onset(store: Store, units_table: str, per_service: int = 3000) -> tuple
         # a rank test: step counts are small integers, often constant on each side, where a t
         # statistic divides by a variance near zero and calls any clean split infinitely strong
         p = mannwhitneyu(before, after, alternative="greater", method="asymptotic").pvalue
-        z = float(norm.isf(max(float(p), 1e-300)))
+        z = z_of(p)
         if best is None or z / 4 > best[1]:
             best = (points[k][0], z / 4)
     return best

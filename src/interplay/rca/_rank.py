@@ -6,8 +6,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from scipy.stats import norm
-
+from ..detect import z_of
 from ..model_results import Edge, EdgeStats
 from ._attribution import GAP, BlameShares, NodeShare, Period
 from ._context import Context
@@ -110,7 +109,7 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
         for g in ctx.gaps.values():
             if g.how == "gap" and g.peer and g.grew:
                 parts = place_gap(g.caller, g.callee, support)
-                z = float(norm.isf(max(g.p_value, 1e-300)))
+                z = z_of(g.p_value)
                 out.append((min(z / 4, STRENGTH_CAP), max(parts, key=lambda k: (parts[k], k)), "latency"))
     return out
 
@@ -160,7 +159,7 @@ def queue_lags(ctx: Context) -> list[dict[str, Any]]:
     out = []
     for g in ctx.gaps.values():
         if g.how == "queue" and g.grew:
-            out.append(lag(g.caller, g.callee, float(norm.isf(max(g.p_value, 1e-300))),
+            out.append(lag(g.caller, g.callee, z_of(g.p_value),
                            before_s=(g.before_ms or 0.0) / 1000, after_s=(g.after_ms or 0.0) / 1000))
     waits = {(x["producer"], x["consumer"]) for x in out}
     for q in ctx.backlogs:  # one reading per queue: a grown wait already says it fell behind
