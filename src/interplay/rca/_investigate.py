@@ -108,6 +108,17 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
                 note = "; ".join(filter(None, [theirs.note, why]))
                 peer = replace(peer, evidence_strength=replace(theirs, note=note))
             result = peer
+        elif at_ns is None and peer.root_causes and mine.rankable and not mine.other_symptoms \
+                and theirs.symptom >= 1.0 and _entry_points_quiet(store, span_range, result):
+            # The change found moved no entry point: only some service's own requests inside did
+            # (a batch job, a noisy neighbour), with nothing else behind it. Meanwhile the entry
+            # points' requests lie far out of line with their peers over the whole data: what
+            # users meet was there before that change, so that is what to explain.
+            note = "; ".join(filter(None, [theirs.note, (
+                f"the change at {result.onset} (strength {strength:.2f}) moved no entry point, while the "
+                "entry points' requests stand far out of line over the whole data: read as a fault already "
+                "running when the data begins")]))
+            result = replace(peer, evidence_strength=replace(theirs, note=note))
         elif at_ns is None and peer.root_causes and not mine.rankable and not mine.other_symptoms:
             # Neither reading has evidence of its own. Data someone investigates usually holds a
             # fault, and with no change in it anywhere, it most likely holds the fault throughout:
@@ -124,7 +135,8 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
                     background_until: int | None = None) -> Investigation:
     lo, hi = span_range
     if peer:
-        onset, onset_source = lo, "the data's start (no clear change anywhere: requests compared with their peers)"
+        onset = lo
+        onset_source = "the data's start (read as a fault already running then: requests compared with their peers)"
         groups = peer_groups(store, TimeRange(lo, hi), [wanted] if wanted else None) \
             or peer_groups(store, TimeRange(lo, hi), None, scope=UNIT)
     elif dated_by:
@@ -184,6 +196,14 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         evidence_strength=_evidence_strength(ctx, trace_baseline),
         exemplars=Exemplars(causes[0].exemplar_trace if causes else None, ctx.blame.healthy_trace),
     )
+
+
+def _entry_points_quiet(store: Store, span_range: tuple[int, int], reading: Investigation) -> bool:
+    """Whether no entry point shifted clearly (strength 1) at the reading's onset."""
+    onset = reading.windows.incident.since_ns
+    assert onset is not None  # a reading from traces always has its onset
+    moved = anomalous_groups(store, TimeRange(span_range[0], onset), TimeRange(onset, span_range[1]), None)
+    return _strength(moved) < 1.0
 
 
 def _stronger_per_service(*readings: list[ErrorSurge]) -> list[ErrorSurge]:
