@@ -775,5 +775,8 @@ def test_blind_a_change_inside_that_moved_no_entry_point_does_not_hide_a_fault_r
     r = to_json(ip.investigate())
     assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
     assert "peers" in r["onset_source"] and "moved no entry point" in r["evidence_strength"]["note"]
-    later = to_json(ip.investigate(at_ns=T0 + 3 * MIN))  # told when: the change inside is what is asked about
-    assert top(later)[0] == "catalog", top(later)
+    given = to_json(ip.investigate(at_ns=T0 + 3 * MIN))  # told that time, the same holds
+    assert top(given)[0] == "cart", top(given)
+    assert "at the onset given" in given["evidence_strength"]["note"]
+    asked = to_json(ip.investigate(symptom="frontend", at_ns=T0 + 3 * MIN))  # an entry point named: its own reading
+    assert "peers" not in asked["onset_source"], asked["onset_source"]

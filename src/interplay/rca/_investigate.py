@@ -79,7 +79,11 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
     strength = _strongest(mine)
     # Given the onset, the second reading is for when the first has nothing to rank: a short
     # before (a minute of light traffic) can hold too few requests to show any change at all.
-    if (at_ns is None or not mine.rankable) and strength < STRENGTH_CAP:
+    # A reading whose only change is inside (no entry point moved, nothing else behind it) explains
+    # something users did not meet: worth a second look even at an onset given.
+    inside_only = (wanted is None and mine.rankable and not mine.other_symptoms and strength < STRENGTH_CAP
+                   and _entry_points_quiet(store, span_range, result))
+    if (at_ns is None or not mine.rankable or inside_only) and strength < STRENGTH_CAP:
         # Two readings of the data: something changed at the onset found, or the fault was already
         # running when the data begins (then that "onset" splits the fault in two, and the change
         # found there is noise). Compare requests and edges with their peers too, and keep the
@@ -108,16 +112,16 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
                 note = "; ".join(filter(None, [theirs.note, why]))
                 peer = replace(peer, evidence_strength=replace(theirs, note=note))
             result = peer
-        elif at_ns is None and peer.root_causes and mine.rankable and not mine.other_symptoms \
-                and theirs.symptom >= 1.0 and _entry_points_quiet(store, span_range, result):
-            # The change found moved no entry point: only some service's own requests inside did
-            # (a batch job, a noisy neighbour), with nothing else behind it. Meanwhile the entry
-            # points' requests lie far out of line with their peers over the whole data: what
-            # users meet was there before that change, so that is what to explain.
+        elif inside_only and peer.root_causes and theirs.symptom >= 1.0:
+            # The change moved no entry point: only some service's own requests inside did (a batch
+            # job, a noisy neighbour), with nothing else behind it. Meanwhile the entry points'
+            # requests lie far out of line with their peers over the whole data: what users meet
+            # was there before that change, so that is what to explain.
+            where = f"at the onset given ({result.onset})" if at_ns is not None else f"at {result.onset}"
             note = "; ".join(filter(None, [theirs.note, (
-                f"the change at {result.onset} (strength {strength:.2f}) moved no entry point, while the "
-                "entry points' requests stand far out of line over the whole data: read as a fault already "
-                "running when the data begins")]))
+                f"the change {where} (strength {strength:.2f}) moved no entry point, while the entry points' "
+                "requests stand far out of line over the whole data: read as a fault already running when "
+                "the data begins")]))
             result = replace(peer, evidence_strength=replace(theirs, note=note))
         elif at_ns is None and peer.root_causes and not mine.rankable and not mine.other_symptoms:
             # Neither reading has evidence of its own. Data someone investigates usually holds a
