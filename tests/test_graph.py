@@ -88,6 +88,25 @@ def test_two_windows_and_empty(tmp_path):
     assert interaction_graph(ip.store, TimeRange(0, 1)).edges == []
 
 
+@pytest.mark.parametrize("order", [("baseline", "incident"), ("incident", "baseline")])
+def test_window_stats_follow_the_order_windows_were_given(tmp_path, order):
+    """Every stats dict (edges, operations, services, resources) names its windows in the order they were
+    given, whatever order SQL returned their rows in: given either way round, the JSON follows."""
+    spans = _traces()
+    t = TraceBuilder(T0 + 7 * 10**9, seed=50)  # postgres called by frontend only in the incident window
+    t.span("frontend", "GET /report", duration_ms=5).child(
+        "frontend", "SELECT report", kind="CLIENT", offset_ms=1, duration_ms=2,
+        attributes={"db.system": "postgresql", "server.address": "postgres"})
+    ip = _store(tmp_path, spans + [t])
+    bounds = {"baseline": TimeRange(T0, T0 + 5 * 10**9), "incident": TimeRange(T0 + 5 * 10**9, T0 + 10**10)}
+    g = interaction_graph(ip.store, windows={name: bounds[name] for name in order})
+    seen = [list(e.stats) for e in g.edges] + [list(n.stats) for n in g.nodes] + [
+        list(o.stats) for n in g.nodes for o in n.operations]
+    assert seen == [[w for w in order if w in s] for s in seen]
+    assert ["incident"] in seen  # frontend → postgres: no baseline calls, no baseline key
+    assert list(to_json(g)["edges"][0]["stats"]) == list(order)
+
+
 def test_impact(tmp_path):
     ip = _store(tmp_path, _traces())
     r = impact(ip.store, "postgres")

@@ -13,7 +13,8 @@ edge and per operation.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from .model import TimeRange
 from .model_results import Edge, EdgeStats, Graph, GraphWindow, Node, NodeStats, Operation, to_json
@@ -65,13 +66,13 @@ def interaction_graph(store: Store, window: TimeRange = TimeRange(), *,
     for r in edges:  # a "resource" named like a service we see is that service, its spans missing
         if r["callee_kind"] != "service" and r["callee"] in known:
             r["callee_kind"] = "service"
-    merged = _merge_edges(edges)
+    merged = _merge_edges(edges, windows)
     nodes = []
     for s in services:
         ops = [o for o in operations if o.service == s]
         nodes.append(Node(s, "service", ops, _service_stats(ops, windows)))
     return Graph(windows={n: GraphWindow(w.since_ns, w.until_ns, seconds[n]) for n, w in windows.items()},
-                 sampled_share=sample, nodes=nodes + _resources(merged), edges=merged)
+                 sampled_share=sample, nodes=nodes + _resources(merged, windows), edges=merged)
 
 
 def sample_share(store: Store, windows: dict[str, TimeRange], spans: int) -> float:
@@ -99,7 +100,7 @@ def _seconds(store: Store, w: TimeRange) -> float:
     return max((hi - lo) / 1e9, 1.0)
 
 
-def _merge_edges(rows: list[dict[str, Any]]) -> list[Edge]:
+def _merge_edges(rows: list[dict[str, Any]], windows: dict[str, TimeRange]) -> list[Edge]:
     """One edge per (caller, callee, mode), its stats per window. Two rows of one window meet where
     a callee answered some calls (parent/child spans) and never reported others (a CLIENT span
     with no SERVER span behind it, typically a timeout, named by its address): both are calls to
@@ -111,7 +112,17 @@ def _merge_edges(rows: list[dict[str, Any]]) -> list[Edge]:
         e = edges.setdefault(key, Edge(r["caller"], r["callee"], r["callee_kind"], r["mode"], {}))
         before = e.stats.get(r["w"])
         e.stats[r["w"]] = _stat(r) if before is None else _combined(before, _stat(r))
-    return sorted(edges.values(), key=lambda e: (e.caller, e.callee, e.mode))
+    return [replace(e, stats=_in_order(e.stats, windows))
+            for e in sorted(edges.values(), key=lambda e: (e.caller, e.callee, e.mode))]
+
+
+S = TypeVar("S")
+
+
+def _in_order(stats: dict[str, S], windows: dict[str, Any]) -> dict[str, S]:
+    """Per-window stats in the order the windows were given: SQL hands a group's windows back in
+    any order (a hash aggregate), and the JSON should not change from run to run."""
+    return {name: stats[name] for name in windows if name in stats}
 
 
 def _combined(a: EdgeStats, b: EdgeStats) -> EdgeStats:
@@ -141,8 +152,8 @@ def _operations(store: Store, s: str, seconds: dict[str, float], factor: float =
         prev = windows.get(r["w"])
         if prev is None or prev.calls < r["calls"]:  # roots and non-roots of one op: keep the larger
             windows[r["w"]] = _stat(r)
-    return [Operation(service, op, kind, entry[(service, op, kind)], windows)
-            for (service, op, kind), windows in sorted(stats.items())]
+    return [Operation(service, op, kind, entry[(service, op, kind)], _in_order(per_window, seconds))
+            for (service, op, kind), per_window in sorted(stats.items())]
 
 
 def _service_stats(operations: list[Operation], windows: dict[str, TimeRange]) -> dict[str, NodeStats]:
@@ -158,7 +169,7 @@ def _service_stats(operations: list[Operation], windows: dict[str, TimeRange]) -
     return out
 
 
-def _resources(edges: list[Edge]) -> list[Node]:
+def _resources(edges: list[Edge], windows: dict[str, TimeRange]) -> list[Node]:
     """The nodes that are not services, by name: per window, the calls into each over all its edges."""
     nodes: dict[str, Node] = {}
     for e in edges:
@@ -166,7 +177,7 @@ def _resources(edges: list[Edge]) -> list[Node]:
             node = nodes.setdefault(e.callee, Node(e.callee, e.callee_kind))
             for name, st in e.stats.items():
                 node.stats[name] = _with_calls(node.stats.get(name), st)
-    return [nodes[name] for name in sorted(nodes)]
+    return [replace(nodes[name], stats=_in_order(nodes[name].stats, windows)) for name in sorted(nodes)]
 
 
 def _with_calls(total: NodeStats | None, st: EdgeStats) -> NodeStats:
