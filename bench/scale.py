@@ -7,10 +7,13 @@
 Spans are generated as arrow batches directly (binary-tree traces of 8 spans over 12 services,
 2% errors, one hour of traffic), so generation is not what is measured. In the last 10 minutes
 `payments` fails a third of its requests and is 200 ms slower, and both reach every caller above
-it: the investigations must name it. Each backend ingests in its own process (chDB serves one path
-per process), batch by batch, each batch one store transaction, as `interplay serve` does; then a
-fresh process opens the store and times the queries and investigations, so its peak RSS is what
-reading costs (no full-table pulls into Python), apart from what ingest cost.
+it. Payments only appears in the traces whose spans carry `db.system: postgresql`, so its CLIENT
+spans that no server span answers read as calls into a `postgresql` database, failing and slow with
+it: the investigations name `postgresql` (both backends, 300k and 1M spans, 2026-11-27; `top cause`
+prints what they name). Each backend ingests in its own process (chDB serves one path per
+process), batch by batch, each batch one store transaction, as `interplay serve` does; then a fresh
+process opens the store and times the queries and investigations, so its peak RSS is what reading
+costs (no full-table pulls into Python), apart from what ingest cost.
 
 Measured on 2026-11-25 (2 cores, a quiet machine), 10M spans:
 
@@ -21,7 +24,7 @@ Measured on 2026-11-25 (2 cores, a quiet machine), 10M spans:
     traces (all, newest 20) ms         95       207
     graph (all) ms                    821     1,529   (sampled: 10% of traces)
     impact (payments) ms            2,035     1,876
-    investigate (no symptom) ms     1,553     3,392   top cause: payments on both
+    investigate (no symptom) ms     1,553     3,392   top cause: payments on both (then)
     investigate (frontend) ms       1,477     3,163
 
 Before this session's changes the same run took 8.4 s / 11.1 s to investigate on chDB, listing
