@@ -13,6 +13,7 @@ from interplay.backend import Backend
 from interplay.client import RemoteInterplay
 from interplay.model import TimeRange
 from interplay.model_results import to_json
+from interplay.model_telemetry import TraceSummary
 from interplay.report_charts import charts_html
 from interplay.server.app import ServerState, create_app
 from interplay.server.writer import Writer
@@ -57,6 +58,33 @@ def test_a_server_answers_as_the_file_it_holds(hubs):
     assert remote.symptom_series(entry, window, 6) == json.loads(json.dumps(local.symptom_series(entry, window, 6)))
     assert remote.agent_load(window) == local.agent_load(window)
     assert remote.agent_runs_touching("frontend", window) == local.agent_runs_touching("frontend", window)
+
+
+def test_a_server_answers_traces_trees_and_logs_as_the_records_of_the_file_it_holds(hubs, tmp_path):
+    """RemoteInterplay rebuilds the telemetry records from the server's JSON: equal to the local ones."""
+    local, remote = hubs
+    found = local.traces(limit=200)
+    assert remote.traces(limit=200) == found and len(found) == 120 and isinstance(found[0], TraceSummary)
+    failing = local.traces(errors_only=True, limit=5)
+    assert remote.traces(errors_only=True, limit=5) == failing and all(t.errors == 2 for t in failing)
+    tree = remote.trace(failing[0].trace_id)
+    assert tree == local.trace(failing[0].trace_id)
+    (call,) = tree.roots[0].children
+    assert (call.service, call.status_code, tree.roots[0].orphan) == ("catalog", "ERROR", False)
+    logs = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "catalog"}}]},
+                              "scopeLogs": [{"logRecords": [
+                                  {"timeUnixNano": str(call.start_ns + 1000), "severityNumber": 17,
+                                   "body": {"stringValue": "query timed out"}, "traceId": tree.trace_id,
+                                   "spanId": call.span_id},
+                                  {"timeUnixNano": str(call.start_ns), "severityText": "debug",
+                                   "body": {"stringValue": "query sent"}}]}]}]}
+    path = tmp_path / "logs.json"
+    path.write_text(json.dumps(logs))
+    assert local.ingest_file(path).logs == 2
+    got = remote.logs()
+    assert got == local.logs() and [(r.body, r.severity, r.span_id) for r in got] == [
+        ("query timed out", "ERROR", call.span_id), ("query sent", "debug", None)]
+    assert remote.series("catalog", buckets=4) == local.series("catalog", buckets=4)
 
 
 def test_investigations_are_kept_in_one_place_and_chart_through_a_server(hubs):

@@ -169,14 +169,14 @@ def test_read_only_over_each_generation(tmp_path, generation):
         assert by["payments"]["requests"] == 360 and by["payments"]["errors"] == by["frontend"]["errors"] > 10
         assert by["cart"]["errors"] == 0
         newest = queries.traces(store, errors_only=True, limit=5)
-        assert len(newest) == 5 and all(t["root_service"] == "frontend" for t in newest)
-        tree = queries.trace(store, newest[0]["trace_id"])
-        (root,) = tree["roots"]
-        assert root["service_version"] == "3.1.4" and root["kind"] == "SERVER" and root["status_code"] == "ERROR"
-        assert json.loads(root["resource_attributes"])["k8s.pod.name"] == "frontend-0"  # flat keys, both generations
-        assert str(json.loads(root["attributes"])["http.response.status_code"]) == "500"
-        pay = next(c for c in root["children"] if c["operation"] == "POST /charge")["children"][0]
-        (event,) = json.loads(pay["events"])
+        assert len(newest) == 5 and all(t.root_service == "frontend" for t in newest)
+        tree = queries.trace(store, newest[0].trace_id)
+        (root,) = tree.roots
+        assert root.service_version == "3.1.4" and root.kind == "SERVER" and root.status_code == "ERROR"
+        assert json.loads(root.resource_attributes)["k8s.pod.name"] == "frontend-0"  # flat keys, both generations
+        assert str(json.loads(root.attributes)["http.response.status_code"]) == "500"
+        pay = next(c for c in root.children if c.operation == "POST /charge").children[0]
+        (event,) = json.loads(pay.events)
         assert event["name"] == "exception" and event["attributes"] == {"exception.type": "CardError"}
         logs = store.query("SELECT service, body, trace_id, attributes FROM logs WHERE severity_number >= 17")
         assert logs and all(r["service"] == "payments" and r["trace_id"] for r in logs)
@@ -343,9 +343,9 @@ def test_writing_into_json_typed_tables(tmp_path):
     store = ClickHouseStore.chdb(str(path))
     try:
         store.append(b.build())
-        (root,) = queries.trace(store, t.trace_id)["roots"]
-        assert json.loads(root["attributes"]) == {"http.route": "/q", "retries": "2"}
-        assert json.loads(root["resource_attributes"])["service.name"] == "search"
+        (root,) = queries.trace(store, t.trace_id).roots
+        assert json.loads(root.attributes) == {"http.route": "/q", "retries": "2"}
+        assert json.loads(root.resource_attributes)["service.name"] == "search"
         kinds = store.transport.query_arrow(
             "SELECT toTypeName(SpanAttributes) AS t FROM otel_traces WHERE ServiceName = 'search'").to_pylist()
         assert kinds == [{"t": "JSON"}]

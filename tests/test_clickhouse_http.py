@@ -73,7 +73,7 @@ def test_queries_and_investigation_equal_to_chdb(tmp_path, clickhouse_http, simu
         assert http.changes() == local.changes() and http.changes()
         for kw in ({}, {"errors_only": True}, {"service": "payment"}):
             assert http.traces(limit=50, **kw) == local.traces(limit=50, **kw)
-        tid = http.traces(limit=1, errors_only=True)[0]["trace_id"]
+        tid = http.traces(limit=1, errors_only=True)[0].trace_id
         assert http.trace(tid) == local.trace(tid)
         got, want = to_json(http.investigate()), to_json(local.investigate())
         assert got["root_causes"] == want["root_causes"] and got["root_causes"][0]["service"] == "payment"

@@ -62,20 +62,20 @@ def test_services_over_exporter_rows(exporter_db):
 
 def test_trace_tree_over_exporter_rows(exporter_db):
     tree = queries.trace(exporter_db, "0a000000000000000000000000000001")
-    (root,) = tree["roots"]
-    assert (root["service"], root["operation"], root["kind"], root["status_code"]) == \
+    (root,) = tree.roots
+    assert (root.service, root.operation, root.kind, root.status_code) == \
         ("frontend", "GET /checkout", "SERVER", "ERROR")
-    assert root["service_version"] == "1.4.0"
-    assert json.loads(root["attributes"]) == {"http.request.method": "GET", "http.response.status_code": "500"}
-    payments = root["children"][0]["children"][0]
-    assert payments["service"] == "payments" and payments["status_message"] == "card processor timeout"
-    (event,) = json.loads(payments["events"])
+    assert root.service_version == "1.4.0"
+    assert json.loads(root.attributes) == {"http.request.method": "GET", "http.response.status_code": "500"}
+    payments = root.children[0].children[0]
+    assert payments.service == "payments" and payments.status_message == "card processor timeout"
+    (event,) = json.loads(payments.events)
     assert event == {"time_ns": T0 + 210_000_000, "name": "exception",
                      "attributes": {"exception.type": "TimeoutError", "exception.message": "card processor timeout"}}
-    assert payments["self_ns"] == 195_000_000
+    assert payments.self_ns == 195_000_000
     newer = queries.trace(exporter_db, "0b000000000000000000000000000002")
-    assert [r["span_id"] for r in newer["roots"]] == ["b000000000000001", "b000000000000007"]
-    assert newer["roots"][1]["orphan"] is True
+    assert [r.span_id for r in newer.roots] == ["b000000000000001", "b000000000000007"]
+    assert newer.roots[1].orphan is True
     links = exporter_db.query("SELECT links FROM spans WHERE span_id = ?", ["b000000000000003"])[0]["links"]
     assert json.loads(links) == [{"trace_id": "0a000000000000000000000000000001", "span_id": "a000000000000001",
                                   "attributes": {"link.kind": "follows"}}]
@@ -131,12 +131,12 @@ def test_span_attributes_are_read_from_the_exporter_map_by_key(exporter_db):
         FROM spans WHERE service = 'odd'""")[0]
     assert row == {"route": '/a"b\\c', "w": "q", "note": "FROM spans -- {}", "j": '{"x": [1]}', "gone": None,
                    "pod": "p'1"}
-    (root,) = queries.trace(store, "0c000000000000000000000000000003")["roots"]
-    assert json.loads(root["attributes"]) == {"http.route": '/a"b\\c', 'we"ird': "q", "note": "FROM spans -- {}",
+    (root,) = queries.trace(store, "0c000000000000000000000000000003").roots
+    assert json.loads(root.attributes) == {"http.route": '/a"b\\c', 'we"ird': "q", "note": "FROM spans -- {}",
                                               "json.like": '{"x": [1]}'}
-    assert json.loads(root["resource_attributes"])["k8s.pod.name"] == "p'1"
+    assert json.loads(root.resource_attributes)["k8s.pod.name"] == "p'1"
     found = queries.traces(store, attributes={"http.route": '/a"b\\c', "k8s.pod.name": "p'1"})
-    assert [t["trace_id"] for t in found] == ["0c000000000000000000000000000003"]
+    assert [t.trace_id for t in found] == ["0c000000000000000000000000000003"]
 
 
 def test_interplay_writes_what_the_exporter_would(tmp_path):
@@ -188,7 +188,7 @@ def test_clickhouse_server_transport(clickhouse_server_url):
         store.transport.command(FIXTURE.read_text())
         assert store.counts()["spans"] == 11
         assert {s["service"] for s in queries.services(store)} == {"frontend", "payments", "recs", "audit"}
-        assert queries.trace(store, "0a000000000000000000000000000001")["spans"] == 4
+        assert queries.trace(store, "0a000000000000000000000000000001").spans == 4
         assert store.delete_before(T0 + 60 * 10**9)["spans"] == 4
     finally:
         store.transport.command(f"DROP DATABASE IF EXISTS `{db}`")

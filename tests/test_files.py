@@ -69,7 +69,7 @@ def test_gzip_and_pretty_single_message_and_protobuf(ip, tmp_path):
     for f in (gz, pretty, pb, pbgz):
         assert ip.ingest_file(f).spans == 4, f
     assert ip.counts()["spans"] == 16
-    ids = {r["trace_id"] for r in ip.traces(limit=100)}
+    ids = {r.trace_id for r in ip.traces(limit=100)}
     assert len(ids) == 6  # c.bin and d.pb.gz hold the same two traces
 
 

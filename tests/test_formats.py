@@ -31,7 +31,8 @@ def _zipkin_json(spans) -> bytes:
 
 def _depth(nodes) -> int:
     """Levels of a span tree (a root alone is 1)."""
-    return 1 + max((_depth(n["children"]) for n in nodes), default=-1) if nodes else 0
+    return 1 + max((_depth(n["children"] if isinstance(n, dict) else n.children) for n in nodes),
+                   default=-1) if nodes else 0
 
 
 def test_zipkin_v2_file_from_the_sdk_encoder(tmp_path):
@@ -47,18 +48,18 @@ def test_zipkin_v2_file_from_the_sdk_encoder(tmp_path):
         assert set(by) == {"frontend", "payments"}
         assert by["payments"]["errors"] == 1 and by["frontend"]["errors"] == 1
         tree = ip.trace(trace_id)
-        (root,) = tree["roots"]
-        assert (root["service"], root["operation"], root["kind"], root["status_code"]) == \
+        (root,) = tree.roots
+        assert (root.service, root.operation, root.kind, root.status_code) == \
             ("frontend", "GET /checkout", "SERVER", "ERROR")
-        assert _depth(tree["roots"]) == 4
-        pay = root["children"][0]["children"][0]
-        assert (pay["service"], pay["kind"], pay["status_code"], pay["status_message"]) == \
+        assert _depth(tree.roots) == 4
+        pay = root.children[0].children[0]
+        assert (pay.service, pay.kind, pay.status_code, pay.status_message) == \
             ("payments", "SERVER", "ERROR", "card declined")
-        assert pay["service_version"] == "1.2.3"
-        (event,) = json.loads(pay["events"])
+        assert pay.service_version == "1.2.3"
+        (event,) = json.loads(pay.events)
         assert event["name"] == "retry" and event["attributes"] == {"attempt": 2}
-        db = pay["children"][0]
-        assert json.loads(db["attributes"])["db.system"] == "postgresql" and db["kind"] == "CLIENT"
+        db = pay.children[0]
+        assert json.loads(db.attributes)["db.system"] == "postgresql" and db.kind == "CLIENT"
         # the graph sees frontend call payments (a CLIENT span whose child is another service's SERVER span)
         edges = {(e.caller, e.callee) for e in ip.graph().edges}
         assert {("frontend", "payments"), ("payments", "postgresql")} <= edges
@@ -89,19 +90,19 @@ def test_zipkin_brave_conventions(tmp_path):
     try:
         assert ip.ingest_file(path).spans == 2
         tree = ip.trace("0000000000000000463ac35c9f6413ad")
-        (root,) = tree["roots"]
-        assert root["parent_span_id"] is None and not root.get("orphan")
-        client = root["children"][0]
-        assert (client["status_code"], client["status_message"]) == ("ERROR", "Connection refused")
-        attrs = json.loads(client["attributes"])
+        (root,) = tree.roots
+        assert root.parent_span_id is None and not root.orphan
+        client = root.children[0]
+        assert (client.status_code, client.status_message) == ("ERROR", "Connection refused")
+        attrs = json.loads(client.attributes)
         assert attrs["peer.service"] == "backend" and attrs["server.address"] == "backend"
         assert attrs["network.peer.address"] == "10.0.0.2" and attrs["network.peer.port"] == 9000
         assert "error" not in attrs and "service.name" not in attrs and "otlp.link.0" not in attrs
-        assert json.loads(client["links"]) == [{"trace_id": "0af7651916cd43dd8448eb211c80319c",
+        assert json.loads(client.links) == [{"trace_id": "0af7651916cd43dd8448eb211c80319c",
                                                  "span_id": "b7ad6b7169203331", "trace_state": "k=v",
                                                  "attributes": {"link.reason": "retry"}}]
-        assert json.loads(client["resource_attributes"]) == {"service.name": "frontend"}
-        assert [e["name"] for e in json.loads(root["events"])] == ["wr"]
+        assert json.loads(client.resource_attributes) == {"service.name": "frontend"}
+        assert [e["name"] for e in json.loads(root.events)] == ["wr"]
     finally:
         ip.close()
 
@@ -153,25 +154,25 @@ def test_jaeger_ui_download(tmp_path):
         assert set(by) == {"frontend", "customer"}
         assert by["customer"]["errors"] == 1
         tree = ip.trace("00000000000000003a1f5c2e9b7d4e61")
-        assert tree["spans"] == 4
-        (root,) = tree["roots"]
-        assert (root["operation"], root["kind"], root["status_code"]) == ("HTTP GET /dispatch", "SERVER", "UNSET")
-        assert _depth(tree["roots"]) == 3
-        client = next(c for c in root["children"] if c["kind"] == "CLIENT")
-        assert (client["status_code"], client["status_message"]) == ("ERROR", "Internal Server Error")
-        server = client["children"][0]
-        assert (server["service"], server["status_code"]) == ("customer", "ERROR")
-        (event,) = json.loads(server["events"])
+        assert tree.spans == 4
+        (root,) = tree.roots
+        assert (root.operation, root.kind, root.status_code) == ("HTTP GET /dispatch", "SERVER", "UNSET")
+        assert _depth(tree.roots) == 3
+        client = next(c for c in root.children if c.kind == "CLIENT")
+        assert (client.status_code, client.status_message) == ("ERROR", "Internal Server Error")
+        server = client.children[0]
+        assert (server.service, server.status_code) == ("customer", "ERROR")
+        (event,) = json.loads(server.events)
         assert event == {"time_ns": 1767225600250000000, "name": "error",
                          "attributes": {"message": "customer db timeout"}}
         # a span whose only reference is FOLLOWS_FROM hangs under it (Jaeger's rule) and links to it
-        producer = next(c for c in root["children"] if c["operation"] == "send notification")
-        assert producer["parent_span_id"] == "3a1f5c2e9b7d4e61" and producer["kind"] == "PRODUCER"
-        (link,) = json.loads(producer["links"])
+        producer = next(c for c in root.children if c.operation == "send notification")
+        assert producer.parent_span_id == "3a1f5c2e9b7d4e61" and producer.kind == "PRODUCER"
+        (link,) = json.loads(producer.links)
         assert link["span_id"] == "3a1f5c2e9b7d4e61" and link["attributes"] == {"opentracing.ref_type": "follows_from"}
-        res = json.loads(root["resource_attributes"])
+        res = json.loads(root.resource_attributes)
         assert res["host.name"] == "web-1" and res["service.name"] == "frontend"
-        assert root["scope_name"] == "net/http"
+        assert root.scope_name == "net/http"
     finally:
         ip.close()
 
@@ -203,13 +204,13 @@ def test_jaeger_trace_alone_or_listed(tmp_path, shape):
     try:
         assert ip.ingest_file(path).spans == 3
         tree = ip.trace("000000000000000000000000000000a1")
-        (root,) = tree["roots"]
-        assert (root["span_id"], root["service"], root["status_code"]) == ("0000000000000002", "service-x", "ERROR")
-        assert json.loads(root["attributes"]) == {"blob": "AAAwOQ=="}
-        assert _depth(tree["roots"]) == 3
-        (route,) = root["children"]
+        (root,) = tree.roots
+        assert (root.span_id, root.service, root.status_code) == ("0000000000000002", "service-x", "ERROR")
+        assert json.loads(root.attributes) == {"blob": "AAAwOQ=="}
+        assert _depth(tree.roots) == 3
+        (route,) = root.children
         assert [(link["trace_id"][-2:], link["span_id"][-2:], link["attributes"]["opentracing.ref_type"])
-                for link in json.loads(route["links"])] == [("ff", "ff", "child_of"), ("a1", "02", "follows_from")]
+                for link in json.loads(route.links)] == [("ff", "ff", "child_of"), ("a1", "02", "follows_from")]
     finally:
         ip.close()
 
@@ -226,8 +227,8 @@ def test_jaeger_api_v3_otlp_json(tmp_path):
     ip = Interplay.open(tmp_path / "v3.duckdb")
     try:
         assert ip.ingest_file(path).spans == 3
-        (root,) = ip.trace(t.trace_id)["roots"]
-        assert root["children"][0]["status_code"] == "ERROR" and ip.trace(u.trace_id)["spans"] == 1
+        (root,) = ip.trace(t.trace_id).roots
+        assert root.children[0].status_code == "ERROR" and ip.trace(u.trace_id).spans == 1
     finally:
         ip.close()
 
@@ -375,14 +376,14 @@ def test_zipkin_shared_server_spans(tmp_path):
     try:
         assert ip.ingest_file(path).spans == 4
         tree = ip.trace("000000000000000086154a4ba6e91385")
-        assert tree["spans"] == 4
-        (root,) = tree["roots"]
-        client = root["children"][0]
-        (server,) = client["children"]
-        assert (client["service"], server["service"], server["kind"]) == ("frontend", "backend", "SERVER")
-        assert server["span_id"] != client["span_id"] and server["parent_span_id"] == "4d1e00c0db9010db"
-        assert [c["operation"] for c in server["children"]] == ["select"]
-        assert _depth(tree["roots"]) == 4
+        assert tree.spans == 4
+        (root,) = tree.roots
+        client = root.children[0]
+        (server,) = client.children
+        assert (client.service, server.service, server.kind) == ("frontend", "backend", "SERVER")
+        assert server.span_id != client.span_id and server.parent_span_id == "4d1e00c0db9010db"
+        assert [c.operation for c in server.children] == ["select"]
+        assert _depth(tree.roots) == 4
         by = {s["service"]: s for s in ip.services()}
         assert by["backend"]["requests"] == 1 and by["backend"]["errors"] == 1
         edges = {(e.caller, e.callee) for e in ip.graph().edges}

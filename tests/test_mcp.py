@@ -18,6 +18,7 @@ from conftest import INTERPLAY, free_port, start_server
 from interplay.api import Interplay
 from interplay.mcp_tools import LIMIT, TOOL_NAMES, Tools, fit, summarize_trace
 from interplay.model import NotFound
+from interplay.model_telemetry import Trace, TraceSpan
 from interplay.server.app import ServerState, create_app
 from interplay.server.writer import Writer
 from interplay.testbed import simulate
@@ -215,14 +216,14 @@ def test_fit_keeps_valid_json_when_nothing_fits():
 
 def test_trace_summary_critical_path_skips_concurrent_siblings():
     def span(sid, parent, svc, start, end, children=(), status="UNSET"):
-        return {"span_id": sid, "parent_span_id": parent, "service": svc, "operation": "op", "start_ns": start,
-                "end_ns": end, "duration_ns": end - start, "self_ns": 0, "status_code": status,
-                "status_message": "boom" if status == "ERROR" else "", "children": list(children)}
+        return TraceSpan(sid, parent, svc, "op", "SERVER", start, end, end - start, status,
+                         "boom" if status == "ERROR" else "", None, None, None, None, "{}", "{}", None, None,
+                         children=list(children))
     fast = span("b", "a", "fast", 10, 20)
     slow = span("c", "a", "slow", 10, 80, status="ERROR")
     tail = span("d", "a", "tail", 85, 95)
     root = span("a", None, "front", 0, 100, [fast, slow, tail], status="ERROR")
-    summary = summarize_trace({"trace_id": "t", "spans": 4, "roots": [root]})
+    summary = summarize_trace(Trace("t", 4, [root]))
     assert [s["service"] for s in summary["critical_path"]] == ["front", "slow", "tail"]
     assert summary["error_origins"] == [{"service": "slow", "operation": "op", "message": "boom"}]
     assert summary["errors"] == 2

@@ -89,14 +89,14 @@ def _check(ip: Interplay, sent: dict) -> None:
     assert log["span_id"] == sent["span_id"]
 
     tree = ip.trace("4bf92f3577b34da6a3ce929d0e0e4736")
-    (root,) = tree["roots"]
-    assert root["orphan"] is True  # its parent lives upstream
-    assert (root["trace_state"], root["scope_name"], root["scope_version"]) == ("vendor=abc", "shop.checkout", "1.7.0")
-    assert json.loads(root["resource_attributes"])["service.version"] == "4.2.0"
-    (link,) = json.loads(root["links"])  # the Python SDK's encoder leaves a link's trace state out
+    (root,) = tree.roots
+    assert root.orphan is True  # its parent lives upstream
+    assert (root.trace_state, root.scope_name, root.scope_version) == ("vendor=abc", "shop.checkout", "1.7.0")
+    assert json.loads(root.resource_attributes)["service.version"] == "4.2.0"
+    (link,) = json.loads(root.links)  # the Python SDK's encoder leaves a link's trace state out
     assert (link["trace_id"], link["span_id"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
     assert link["attributes"] == {"link.reason": "batch"}
-    (event,) = json.loads(root["events"])  # ClickHouse's attribute maps hold strings, as the exporter writes them
+    (event,) = json.loads(root.events)  # ClickHouse's attribute maps hold strings, as the exporter writes them
     assert (event["name"], str(event["attributes"]["amount"])) == ("payment.authorized", "42.5")
 
 
@@ -154,10 +154,10 @@ def test_link_trace_state_and_log_flags_from_otlp_json(tmp_path, store):
         ip.ingest_file(path)
         assert migrate(ip.store, other.store)["spans"] == 1  # and into the other store
         for each in (ip, other):
-            (root,) = each.trace(trace_id)["roots"]
-            (link,) = json.loads(root["links"])
+            (root,) = each.trace(trace_id).roots
+            (link,) = json.loads(root.links)
             assert link["trace_state"] == "other=x1" and str(link["attributes"]["n"]) == "3"
-            assert (root["trace_state"], root["scope_version"]) == ("k=v", "9")
+            assert (root.trace_state, root.scope_version) == ("k=v", "9")
     finally:
         other.close()
         ip.close()

@@ -67,12 +67,12 @@ def test_traces_newest_first_equals_full_grouping(tmp_path, backend):
             (4, {"errors_only": True}, {"status_code": "ERROR"}),
             (10_000, {}, {}),                              # more than there are: everything
         ]:
-            got = [t["trace_id"] for t in queries.traces(ip.store, limit=limit, **filters)]
+            got = [t.trace_id for t in queries.traces(ip.store, limit=limit, **filters)]
             assert got == _brute(rows, limit, **match), (limit, filters)
         # the long trace began at T0+30min: it sorts there, not among the newest
         newest = queries.traces(ip.store, limit=12)
-        assert all(t["root_service"] != "batch" for t in newest)
-        assert any(t["root_service"] == "batch"
+        assert all(t.root_service != "batch" for t in newest)
+        assert any(t.root_service == "batch"
                    for t in queries.traces(ip.store, service="payments", limit=10_000))
         assert queries.traces(ip.store, service="nobody") == []
     finally:

@@ -183,7 +183,7 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
         tid = duck.store.query("SELECT trace_id FROM spans WHERE status_code = 'ERROR' LIMIT 1")[0]["trace_id"]
         assert _normal(duck.trace(tid)) == _normal(ch.trace(tid))
         for kw in ({}, {"severity": "warn"}, {"text": "TIMED"}, {"service": "catalog", "limit": 5},
-                   {"trace_id": tid}, {"similar_to": duck.logs(limit=1)[0]["body"]}):
+                   {"trace_id": tid}, {"similar_to": duck.logs(limit=1)[0].body}):
             assert duck.logs(**kw) == ch.logs(**kw), kw
         for op in (None, "GET /products"):
             assert queries.series(duck.store, "catalog", op, TimeRange(), 7) == \
@@ -211,13 +211,15 @@ def test_traces_query_on_clickhouse(tmp_path):
     try:
         s.append(_batch(3))
         rows = queries.traces(s, errors_only=True)
-        assert [r["errors"] for r in rows] == [1, 1]
+        assert [r.errors for r in rows] == [1, 1]
     finally:
         s.close()
 
 
-def _normal(tree):
-    """A trace tree with attribute JSON parsed and values as strings (the exporter keeps strings)."""
+def _normal(trace):
+    """A trace as JSON, with attribute JSON parsed and values as strings (the exporter keeps strings)."""
+    tree = to_json(trace)
+
     def node(n):
         out = {k: v for k, v in n.items() if k not in ("children", "attributes", "events")}
         out["attributes"] = _strings(json.loads(n["attributes"]))
@@ -257,7 +259,7 @@ def test_odd_attributes_answer_alike(tmp_path):
                           " AS svc FROM spans WHERE kind = 'CLIENT'")[0]
             tid = s.query("SELECT trace_id FROM spans LIMIT 1")[0]["trace_id"]
             tree = queries.trace(s, tid)
-            found = {k: [r["trace_id"] for r in queries.traces(s, attributes={k: str(v)})]
+            found = {k: [r.trace_id for r in queries.traces(s, attributes={k: str(v)})]
                      for k, v in _ODD.items() if k != "empty"}
             answers[backend] = (row, _normal(tree), found)
         finally:

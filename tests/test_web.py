@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from interplay.api import Interplay
+from interplay.model_results import to_json
 from interplay.server.app import ServerState, create_app
 from interplay.server.web import STATIC
 from interplay.server.writer import Writer
@@ -103,9 +104,9 @@ def test_series_buckets_errors_and_latency(client, tmp_path):
     assert got["points"][0]["p95_ms"] == pytest.approx(10, rel=0.01)
     assert got["points"][3]["p95_ms"] == pytest.approx(300, rel=0.01)
     empty_bucket = series(client.hub.store, "web", "GET /", _window(T0, T0 + 40 * 10**9), buckets=4)
-    assert empty_bucket["points"][3] == {"t_ns": T0 + 30 * 10**9, "requests": 0, "rate": 0.0, "errors": 0,
-                                         "error_rate": None, "p50_ms": None, "p95_ms": None, "p99_ms": None}
-    assert empty_bucket["points"][0]["rate"] == 1.0  # 10 requests in a 10 s bucket
+    assert to_json(empty_bucket.points[3]) == {"t_ns": T0 + 30 * 10**9, "requests": 0, "rate": 0.0, "errors": 0,
+                                               "error_rate": None, "p50_ms": None, "p95_ms": None, "p99_ms": None}
+    assert empty_bucket.points[0].rate == 1.0  # 10 requests in a 10 s bucket
 
 
 def test_series_rejects_bad_input_with_json_errors(client):

@@ -19,6 +19,7 @@ from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Evidence, Graph, Investigation, to_json
+from .model_telemetry import LogRecord, Series, Trace, TraceSummary
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
 from .store import telemetry
@@ -110,21 +111,24 @@ class Interplay:
     def services(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
         return telemetry.services(self.store, window)
 
-    def traces(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
+    def traces(self, window: TimeRange = TimeRange(), **filters: Any) -> list[TraceSummary]:
+        """Traces matching the filters, newest first (service, operation, errors_only, min_duration_ns,
+        attributes, limit)."""
         return telemetry.traces(self.store, window, **filters)
 
-    def trace(self, trace_id: str) -> dict[str, Any]:
+    def trace(self, trace_id: str) -> Trace:
+        """One trace as a tree of spans (NotFound when no span of it is stored)."""
         return telemetry.trace(self.store, trace_id)
 
     def changes(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
         return telemetry.changes(self.store, window, **filters)
 
-    def logs(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
+    def logs(self, window: TimeRange = TimeRange(), **filters: Any) -> list[LogRecord]:
         """Log records, newest first (filters: service, severity, text, trace_id, span_id, similar_to, limit)."""
         return telemetry.logs(self.store, window, **filters)
 
     def series(self, service: str, operation: str | None = None, window: TimeRange = TimeRange(),
-               buckets: int = 60) -> dict[str, Any]:
+               buckets: int = 60) -> Series:
         """Requests, rate, errors and p50/p95/p99 of a service's (or operation's) entry spans per time bucket."""
         return telemetry.series(self.store, service, operation, window, buckets)
 

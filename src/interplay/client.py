@@ -10,6 +10,7 @@ import httpx
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Graph, Investigation, from_json
+from .model_telemetry import LogRecord, Series, Trace, TraceSummary
 from .timeutil import format_time
 
 
@@ -53,26 +54,28 @@ class RemoteInterplay:
         return self._get("/api/services", window)
 
     def traces(self, window: TimeRange = TimeRange(), *, service=None, operation=None,
-               errors_only=False, min_duration_ns=None, attributes=None, limit=20) -> list[dict[str, Any]]:
-        return self._get("/api/traces", window, service=service, operation=operation,
-                         errors="true" if errors_only else None,
-                         min_duration=f"{min_duration_ns}ns" if min_duration_ns else None, limit=limit,
-                         attr=[f"{k}={v}" for k, v in (attributes or {}).items()] or None)
+               errors_only=False, min_duration_ns=None, attributes=None, limit=20) -> list[TraceSummary]:
+        return [from_json(TraceSummary, r) for r in self._get(
+            "/api/traces", window, service=service, operation=operation, errors="true" if errors_only else None,
+            min_duration=f"{min_duration_ns}ns" if min_duration_ns else None, limit=limit,
+            attr=[f"{k}={v}" for k, v in (attributes or {}).items()] or None)]
 
-    def trace(self, trace_id: str) -> dict[str, Any]:
-        return self._request("GET", f"/api/traces/{trace_id}")
+    def trace(self, trace_id: str) -> Trace:
+        return from_json(Trace, self._request("GET", f"/api/traces/{trace_id}"))
 
     def changes(self, window: TimeRange = TimeRange(), *, service=None, limit=200) -> list[dict[str, Any]]:
         return self._get("/api/changes", window, service=service, limit=limit)
 
     def logs(self, window: TimeRange = TimeRange(), *, service=None, severity=None, text=None, trace_id=None,
-             span_id=None, similar_to=None, limit=100) -> list[dict[str, Any]]:
-        return self._get("/api/logs", window, service=service, severity=severity, text=text, trace_id=trace_id,
-                         span_id=span_id, similar_to=similar_to, limit=limit)
+             span_id=None, similar_to=None, limit=100) -> list[LogRecord]:
+        return [from_json(LogRecord, r) for r in self._get(
+            "/api/logs", window, service=service, severity=severity, text=text, trace_id=trace_id,
+            span_id=span_id, similar_to=similar_to, limit=limit)]
 
     def series(self, service: str, operation: str | None = None, window: TimeRange = TimeRange(),
-               buckets: int = 60) -> dict[str, Any]:
-        return self._get("/api/series", window, service=service, operation=operation, buckets=buckets)
+               buckets: int = 60) -> Series:
+        return from_json(Series, self._get("/api/series", window, service=service, operation=operation,
+                                           buckets=buckets))
 
     def operations(self, service: str, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
         return self._get("/api/operations", window, service=service)

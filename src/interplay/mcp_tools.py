@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -22,6 +22,7 @@ from .logtemplates import mask
 from .model import InvalidInput, NotFound, TimeRange
 from .model_agents import AgentRun, Step
 from .model_results import Hop, Investigation, RootCause, from_json, to_json
+from .model_telemetry import Trace, TraceSpan
 from .timeutil import format_time, parse_time_ns
 
 LIMIT = 8192        # bytes of UTF-8 JSON per answer
@@ -152,10 +153,10 @@ class Tools:
         rows = self.hub.logs(_window(since, until), service=service or None, severity=severity or None,
                              text=text or None, trace_id=trace_id or None, similar_to=like or None,
                              limit=max(1, min(limit, 500)))
-        templates = Counter((r["service"], mask(r["body"] or "")) for r in rows)
-        items = [{"time": r["time"], "service": r["service"], "severity": r["severity"], "body": _clip(r["body"]),
-                  **({"trace_id": r["trace_id"]} if r.get("trace_id") else {}),
-                  **({"span_id": r["span_id"]} if r.get("span_id") else {})} for r in rows]
+        templates = Counter((r.service, mask(r.body or "")) for r in rows)
+        items = [{"time": r.time, "service": r.service, "severity": r.severity, "body": _clip(r.body),
+                  **({"trace_id": r.trace_id} if r.trace_id else {}),
+                  **({"span_id": r.span_id} if r.span_id else {})} for r in rows]
         doc: dict[str, Any] = {
             "templates": [{"service": svc, "template": _clip(t, 160), "records": n}
                           for (svc, t), n in templates.most_common(10)],
@@ -276,55 +277,54 @@ def compact_result(inv_id: str, r: Investigation, causes: int = 5) -> dict[str, 
     return doc
 
 
-def summarize_trace(t: dict[str, Any], errors: int = 10) -> dict[str, Any]:
+def summarize_trace(t: Trace, errors: int = 10) -> dict[str, Any]:
     """Duration, services, errors and the critical path of a trace tree from `Interplay.trace`."""
-    roots = t.get("roots") or []
+    roots = t.roots
     nodes = [n for r in roots for n in _walk(r)]
-    main = max(roots, key=lambda r: r["duration_ns"]) if roots else None
-    failing = [n for n in nodes if n.get("status_code") == "ERROR"]
-    own = [n for n in failing if not any(c.get("status_code") == "ERROR" for c in n["children"])]
+    main = max(roots, key=lambda r: r.duration_ns) if roots else None
+    failing = [n for n in nodes if n.status_code == "ERROR"]
+    own = [n for n in failing if not any(c.status_code == "ERROR" for c in n.children)]
     path = _critical_path(main) if main else []
-    start = min((n["start_ns"] for n in nodes), default=0)
+    start = min((n.start_ns for n in nodes), default=0)
     return {
-        "trace_id": t.get("trace_id"), "spans": t.get("spans", len(nodes)),
-        "duration_ms": round((max((n["end_ns"] for n in nodes), default=0) - start) / 1e6, 3),
-        "root": f"{main['service']} {main['operation']}" if main else None,
-        "roots": len(roots), "orphans": sum(1 for r in roots if r.get("orphan")),
-        "services": sorted({n["service"] for n in nodes}),
+        "trace_id": t.trace_id, "spans": t.spans,
+        "duration_ms": round((max((n.end_ns for n in nodes), default=0) - start) / 1e6, 3),
+        "root": f"{main.service} {main.operation}" if main else None,
+        "roots": len(roots), "orphans": sum(1 for r in roots if r.orphan),
+        "services": sorted({n.service for n in nodes}),
         "errors": len(failing),
-        "error_origins": [{"service": n["service"], "operation": n["operation"],
-                           "message": _clip(n.get("status_message") or None, 160)} for n in own[:errors]],
-        "slowest_self_time": [{"service": n["service"], "operation": n["operation"],
-                               "self_ms": round(n["self_ns"] / 1e6, 3)}
-                              for n in sorted(path, key=lambda n: -n["self_ns"])[:5]],
-        "critical_path": [{"service": n["service"], "operation": n["operation"],
-                           "at_ms": round((n["start_ns"] - start) / 1e6, 3),
-                           "duration_ms": round(n["duration_ns"] / 1e6, 3),
-                           "self_ms": round(n["self_ns"] / 1e6, 3),
-                           **({"error": True} if n.get("status_code") == "ERROR" else {})} for n in path],
+        "error_origins": [{"service": n.service, "operation": n.operation,
+                           "message": _clip(n.status_message or None, 160)} for n in own[:errors]],
+        "slowest_self_time": [{"service": n.service, "operation": n.operation, "self_ms": round(n.self_ns / 1e6, 3)}
+                              for n in sorted(path, key=lambda n: -n.self_ns)[:5]],
+        "critical_path": [{"service": n.service, "operation": n.operation,
+                           "at_ms": round((n.start_ns - start) / 1e6, 3),
+                           "duration_ms": round(n.duration_ns / 1e6, 3),
+                           "self_ms": round(n.self_ns / 1e6, 3),
+                           **({"error": True} if n.status_code == "ERROR" else {})} for n in path],
     }
 
 
-def _critical_path(node: dict[str, Any]) -> list[dict[str, Any]]:
+def _critical_path(node: TraceSpan) -> list[TraceSpan]:
     """Spans that bound the trace's end-to-end time, in start order.
 
     From the last child to finish, step back to the latest child that finished before it started
     (concurrent siblings that finished earlier are not on the path), and recurse into each.
     """
-    chosen, cursor = [], node["end_ns"]
-    for child in sorted(node["children"], key=lambda c: -c["end_ns"]):
-        if child["end_ns"] <= cursor:
+    chosen, cursor = [], node.end_ns
+    for child in sorted(node.children, key=lambda c: -c.end_ns):
+        if child.end_ns <= cursor:
             chosen.append(child)
-            cursor = child["start_ns"]
+            cursor = child.start_ns
     out = [node]
-    for child in sorted(chosen, key=lambda c: c["start_ns"]):
+    for child in sorted(chosen, key=lambda c: c.start_ns):
         out += _critical_path(child)
     return out
 
 
-def _walk(node: dict[str, Any]):
+def _walk(node: TraceSpan) -> Iterator[TraceSpan]:
     yield node
-    for child in node["children"]:
+    for child in node.children:
         yield from _walk(child)
 
 

@@ -12,6 +12,7 @@ from .. import output
 from ..api import Interplay
 from ..client import RemoteInterplay
 from ..model import InvalidInput, TimeRange
+from ..model_results import to_json
 from ..store.telemetry import parse_attributes, severity_name
 from ..timeutil import parse_duration_ns, parse_time_ns
 from . import (
@@ -276,7 +277,7 @@ def traces(db, url, token, since, until, service, operation, errors, min_duratio
     if fmt == "json":
         output.print_json(out, rows)
         return
-    output.table(out, rows, [("trace_id", "trace id"), ("start", "start"), ("root_service", "root service"),
+    output.table(out, to_json(rows), [("trace_id", "trace id"), ("start", "start"), ("root_service", "root service"),
                              ("root_operation", "root operation"), ("duration_ms", "ms"),
                              ("spans", "spans"), ("errors", "errors"), ("services", "services")],
                  empty="no traces match",
@@ -313,10 +314,10 @@ def logs(db, url, token, since, until, service, severity, text, trace_id, span_i
         return
     styles = {"WARN": "yellow", "ERROR": "red", "FATAL": "bold red"}
     for r in reversed(rows):
-        level = severity_name(r["severity_number"], None)
-        line = f"{r['time']}  {r['service']:<16} {r['severity']:<5} {r['body']}"
-        if r.get("trace_id"):
-            line += f"  [trace {r['trace_id']}]"
+        level = severity_name(r.severity_number, None)
+        line = f"{r.time}  {r.service:<16} {r.severity:<5} {r.body}"
+        if r.trace_id:
+            line += f"  [trace {r.trace_id}]"
         out.print(output.safe(line), style=styles.get(level), soft_wrap=True)
 
 

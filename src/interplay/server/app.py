@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 
 from ..api import Interplay, changes_batch
 from ..model import InterplayError, Overloaded
+from ..model_results import to_json
 from ..otlp.sanitize import load_json
 from ..store.telemetry import parse_attributes
 from ..timeutil import parse_duration_ns
@@ -109,25 +110,25 @@ async def _services(request: Request) -> Response:
 async def _traces(request: Request) -> Response:
     def run(ip: Interplay, q) -> Any:
         min_ms = q.get("min_duration")
-        return ip.traces(window_of(q), service=q.get("service") or None,
-                         operation=q.get("operation") or None,
-                         errors_only=q.get("errors", "").lower() in ("1", "true", "yes"),
-                         min_duration_ns=parse_duration_ns(min_ms) if min_ms else None,
-                         attributes=parse_attributes(q.getlist("attr"), "attr"),
-                         limit=int_param(q.get("limit"), 20, "limit"))
+        return to_json(ip.traces(window_of(q), service=q.get("service") or None,
+                                 operation=q.get("operation") or None,
+                                 errors_only=q.get("errors", "").lower() in ("1", "true", "yes"),
+                                 min_duration_ns=parse_duration_ns(min_ms) if min_ms else None,
+                                 attributes=parse_attributes(q.getlist("attr"), "attr"),
+                                 limit=int_param(q.get("limit"), 20, "limit")))
     return await answer(request, run)
 
 
 async def _trace(request: Request) -> Response:
     trace_id = request.path_params["trace_id"]
-    return await answer(request, lambda ip, q: ip.trace(trace_id))
+    return await answer(request, lambda ip, q: to_json(ip.trace(trace_id)))
 
 
 async def _logs(request: Request) -> Response:
-    return await answer(request, lambda ip, q: ip.logs(
+    return await answer(request, lambda ip, q: to_json(ip.logs(
         window_of(q), service=q.get("service") or None, severity=q.get("severity") or None,
         text=q.get("text") or None, trace_id=q.get("trace_id") or None, span_id=q.get("span_id") or None,
-        similar_to=q.get("similar_to") or None, limit=int_param(q.get("limit"), 100, "limit")))
+        similar_to=q.get("similar_to") or None, limit=int_param(q.get("limit"), 100, "limit"))))
 
 
 async def _changes_get(request: Request) -> Response:

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..api import Interplay
+from ..model_results import to_json
 from .openapi import OBJ, WINDOW, api_route, document, ok, op, param
 from .params import answer, int_param, required, window_of
 
@@ -41,7 +42,7 @@ async def _series(request: Request) -> Response:
     def run(hub: Interplay, q: QueryParams) -> Any:
         service = required(q, "service")
         buckets = int_param(q.get("buckets"), 60, "buckets", hi=MAX_BUCKETS)
-        return hub.series(service, q.get("operation") or None, window_of(q), buckets)
+        return to_json(hub.series(service, q.get("operation") or None, window_of(q), buckets))
     return await answer(request, run)
 
 

@@ -1,6 +1,6 @@
 """Questions about the telemetry itself, answered in SQL: services, traces, one trace, changes, logs,
 a service's series and operations, callers of an operation, metric units. Aggregation runs in the database;
-callers get rows as dicts (or small structures built from them)."""
+traces, a trace, logs and series come back as records (`model_telemetry`), the rest as rows (dicts)."""
 from __future__ import annotations
 
 import re
@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import model
 from ..model import InvalidInput, NotFound
+from ..model_telemetry import LogRecord, Series, SeriesPoint, Trace, TraceSpan, TraceSummary
 from ..timeutil import format_time
 from .base import Store
 from .log_templates import mask
@@ -57,7 +58,7 @@ def services(store: Store, window: model.TimeRange = model.TimeRange()) -> list[
 
 def traces(store: Store, window: model.TimeRange = model.TimeRange(), *, service: str | None = None,
            operation: str | None = None, errors_only: bool = False, min_duration_ns: int | None = None,
-           attributes: dict[str, str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+           attributes: dict[str, str] | None = None, limit: int = 20) -> list[TraceSummary]:
     """Traces matching the filters, newest first, with their root service and operation.
 
     attributes: key → value that one span of the trace carries (its own attributes or its resource's),
@@ -102,13 +103,11 @@ def traces(store: Store, window: model.TimeRange = model.TimeRange(), *, service
         if len(rows) >= limit:
             break
         lookback *= 8
-    return [{
-        "trace_id": r["trace_id"], "root_service": r["root_service"],
-        "root_operation": r["root_operation"], "start": format_time(r["first_ns"]),
-        "start_ns": r["first_ns"], "duration_ms": round(r["span_ns"] / 1e6, 3),
-        "spans": r["spans"], "errors": r["errors"], "services": r["services"],
-        "complete": r["roots"] == 1,
-    } for r in rows]
+    return [TraceSummary(
+        trace_id=r["trace_id"], root_service=r["root_service"], root_operation=r["root_operation"],
+        start=format_time(r["first_ns"]), start_ns=r["first_ns"], duration_ms=round(r["span_ns"] / 1e6, 3),
+        spans=r["spans"], errors=r["errors"], services=r["services"], complete=r["roots"] == 1,
+    ) for r in rows]
 
 
 def _trace_rows(store: Store, match: list[str], params: list[Any], having: list[str], hparams: list[Any],
@@ -131,7 +130,7 @@ def _trace_rows(store: Store, match: list[str], params: list[Any], having: list[
         ORDER BY first_ns DESC, trace_id LIMIT {int(limit)}""", params + hparams)
 
 
-def trace(store: Store, trace_id: str) -> dict[str, Any]:
+def trace(store: Store, trace_id: str) -> Trace:
     """One trace as a tree: each span with its children; orphans (parent never arrived) as roots.
 
     Each span carries its attributes, events, links and resource attributes as JSON text, and its scope."""
@@ -146,23 +145,38 @@ def trace(store: Store, trace_id: str) -> dict[str, Any]:
         FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id""", [trace_id])
     if not rows:
         raise NotFound(f"trace {trace_id} not found")
-    return {"trace_id": trace_id, "spans": len(rows), "roots": build_tree(rows)}
+    return Trace(trace_id, len(rows), build_tree(rows))
 
 
-def build_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Nest span rows by parent; compute self time (duration not covered by children)."""
-    nodes = {r["span_id"]: {**r, "children": []} for r in rows}
+def build_tree(rows: list[dict[str, Any]]) -> list[TraceSpan]:
+    """Nest span rows by parent (in row order); a span whose parent is not among them is a root.
+
+    Each span's self time is its duration not covered by its children. Built children first, without
+    recursion, so a trace nested thousands deep builds too."""
+    by_id = {r["span_id"]: r for r in rows}
+    children: dict[str, list[str]] = {span_id: [] for span_id in by_id}
     roots = []
-    for node in nodes.values():
-        parent = nodes.get(node["parent_span_id"] or "")
-        if parent is not None and parent is not node:
-            parent["children"].append(node)
+    for span_id, r in by_id.items():
+        parent = r["parent_span_id"] or ""
+        if parent in by_id and parent != span_id:
+            children[parent].append(span_id)
         else:
-            node["orphan"] = node["parent_span_id"] is not None
-            roots.append(node)
-    for node in nodes.values():
-        node["self_ns"] = node["duration_ns"] - _covered(node["start_ns"], node["end_ns"], node["children"])
-    return roots
+            roots.append(span_id)
+    order, stack = [], list(roots)
+    while stack:  # parents before their children
+        span_id = stack.pop()
+        order.append(span_id)
+        stack.extend(children[span_id])
+    built: dict[str, TraceSpan] = {}
+    root_ids = set(roots)
+    for span_id in reversed(order):
+        r = by_id[span_id]
+        kids = children[span_id]
+        built[span_id] = TraceSpan(
+            **r, children=[built[k] for k in kids],
+            orphan=r["parent_span_id"] is not None if span_id in root_ids else None,
+            self_ns=r["duration_ns"] - _covered(r["start_ns"], r["end_ns"], [by_id[k] for k in kids]))
+    return [built[span_id] for span_id in roots]
 
 
 def _covered(start: int, end: int, children: list[dict[str, Any]]) -> int:
@@ -195,7 +209,7 @@ SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL
 
 def logs(store: Store, window: model.TimeRange = model.TimeRange(), *, service: str | None = None,
          severity: str | None = None, text: str | None = None, trace_id: str | None = None,
-         span_id: str | None = None, similar_to: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+         span_id: str | None = None, similar_to: str | None = None, limit: int = 100) -> list[LogRecord]:
     """Log records matching the filters, newest first.
 
     severity is a minimum (WARN: WARN, ERROR and FATAL); text matches anywhere in the body, any case;
@@ -230,10 +244,9 @@ def logs(store: Store, window: model.TimeRange = model.TimeRange(), *, service: 
         SELECT time_ns, service, severity_number, severity_text, body, trace_id, span_id, attributes
         FROM logs WHERE {' AND '.join(clauses)}
         ORDER BY time_ns DESC, service, body LIMIT {int(limit)}""", params)
-    for r in rows:
-        r["time"] = format_time(r["time_ns"])
-        r["severity"] = severity_name(r["severity_number"], r["severity_text"])
-    return rows
+    return [LogRecord(**r, time=format_time(r["time_ns"]), severity=severity_name(r["severity_number"],
+                                                                                r["severity_text"]))
+            for r in rows]
 
 
 def severity_name(number: int | None, text: str | None) -> str:
@@ -254,7 +267,7 @@ def _hex_id(value: str, length: int, what: str) -> str:
 
 
 def series(store: Store, service: str, operation: str | None, window: model.TimeRange,
-           buckets: int = 60) -> dict[str, Any]:
+           buckets: int = 60) -> Series:
     """Requests, rate, errors and p50/p95/p99 latency of a service's (or operation's) entry spans per bucket.
 
     Entry spans are where work enters the service (SERVER/CONSUMER spans, or roots), as in `services`.
@@ -269,7 +282,7 @@ def series(store: Store, service: str, operation: str | None, window: model.Time
                       f"FROM spans WHERE {cond} AND {match}", params + mparams)[0]
     if lo is None or hi is None:
         if row["lo"] is None:
-            return {"service": service, "operation": operation, "step_ns": 0, "points": []}
+            return Series(service, operation, 0, [])
         lo = lo if lo is not None else row["lo"]
         hi = hi if hi is not None else row["hi"] + 1
     entry = _ENTRY if row["entries"] else "TRUE"
@@ -285,15 +298,15 @@ def series(store: Store, service: str, operation: str | None, window: model.Time
     by_bucket = {int(r["b"]): r for r in rows}
     points = []
     for b in range((hi - lo + step - 1) // step):
-        r = by_bucket.get(b) or {"requests": 0, "errors": 0}
+        r = by_bucket.get(b)
+        if r is None:  # no requests: no latency or error rate (None, not 0)
+            points.append(SeriesPoint(lo + b * step, 0, 0.0, 0))
+            continue
         n = r["requests"]
-        points.append({"t_ns": lo + b * step, "requests": n, "rate": round(n / (step / 1e9), 4),
-                       "errors": r["errors"],
-                       "error_rate": round(r["errors"] / n, 5) if n else None,
-                       "p50_ms": round(r["p50"] / 1e6, 3) if n else None,
-                       "p95_ms": round(r["p95"] / 1e6, 3) if n else None,
-                       "p99_ms": round(r["p99"] / 1e6, 3) if n else None})
-    return {"service": service, "operation": operation, "step_ns": step, "points": points}
+        points.append(SeriesPoint(lo + b * step, n, round(n / (step / 1e9), 4), r["errors"],
+                                  round(r["errors"] / n, 5), round(r["p50"] / 1e6, 3), round(r["p95"] / 1e6, 3),
+                                  round(r["p99"] / 1e6, 3)))
+    return Series(service, operation, step, points)
 
 
 def operations(store: Store, service: str, window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:

@@ -1,0 +1,116 @@
+"""The records questions about the telemetry itself answer with: traces found, one trace as a tree of
+spans, log records, a service's series.
+
+Frozen like `model_results`, and written to JSON and back by its `to_json` / `from_json`, with the keys
+the API has always emitted, in the same order. Attribute, event and link fields hold the JSON text the
+store keeps (an object or an array), as the API has always sent them.
+
+    >>> from interplay.model_results import from_json, to_json
+    >>> point = SeriesPoint(1767225600000000000, 0, 0.0, 0)
+    >>> to_json(point)["error_rate"], list(to_json(point))[-1]
+    (None, 'p99_ms')
+    >>> from_json(Series, to_json(Series("web", None, 10, [point]))).points == [point]
+    True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model_results import OMIT
+
+__all__ = ["LogRecord", "Series", "SeriesPoint", "Trace", "TraceSpan", "TraceSummary", "TELEMETRY_RECORDS"]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """A trace found by a search: its root, when it started, how long it ran, what it holds."""
+
+    trace_id: str
+    root_service: str
+    root_operation: str
+    start: str  # RFC 3339
+    start_ns: int
+    duration_ms: float  # from the first span's start to the last span's end
+    spans: int
+    errors: int  # spans with error status
+    services: int
+    complete: bool  # exactly one span without a parent
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSpan:
+    """A span of a trace tree, with its children; `self_ns` is its duration not covered by them."""
+
+    span_id: str
+    parent_span_id: str | None
+    service: str
+    operation: str
+    kind: str  # SERVER, CLIENT, PRODUCER, CONSUMER, INTERNAL
+    start_ns: int
+    end_ns: int
+    duration_ns: int
+    status_code: str  # UNSET, OK, ERROR
+    status_message: str | None
+    service_version: str | None
+    scope_name: str | None
+    scope_version: str | None
+    trace_state: str | None
+    resource_attributes: str  # JSON object text
+    attributes: str  # JSON object text
+    events: str | None  # JSON array text
+    links: str | None  # JSON array text
+    children: list[TraceSpan] = field(default_factory=list)  # by start
+    orphan: bool | None = field(default=None, metadata=OMIT)  # a root's: its parent never arrived
+    self_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """One trace as a tree: its root spans (orphans among them), each with its children."""
+
+    trace_id: str
+    spans: int
+    roots: list[TraceSpan]
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """A log record as stored, with its time in RFC 3339 and its severity's name."""
+
+    time_ns: int
+    service: str
+    severity_number: int | None
+    severity_text: str | None
+    body: str
+    trace_id: str | None
+    span_id: str | None
+    attributes: str  # JSON object text
+    time: str
+    severity: str  # the text sent, else the name of the number's range, else UNSPECIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One time bucket of a series; latency and error rate are None (null) when it had no requests."""
+
+    t_ns: int  # the bucket's start
+    requests: int
+    rate: float  # requests per second
+    errors: int
+    error_rate: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A service's (or one operation's) entry spans per time bucket."""
+
+    service: str
+    operation: str | None
+    step_ns: int  # the buckets' width (0: no spans, no buckets)
+    points: list[SeriesPoint]
+
+
+TELEMETRY_RECORDS = (TraceSummary, TraceSpan, Trace, LogRecord, SeriesPoint, Series)
