@@ -154,3 +154,63 @@ def test_anomalies_flag_a_shift_by_the_investigations_statistics(client, tmp_pat
     assert got["services"]["web"]["reason"].startswith("errors 0% → ")  # the late fifth fails a third
     assert got["services"]["api"]["kind"] == "latency" and "p95" in got["services"]["api"]["reason"]
     assert "two-proportion" in got["method"]
+
+
+def _closed_json_schema(doc: dict, schema: dict) -> dict:
+    """An OpenAPI 3.0 schema of `doc` as JSON Schema (nullable: null allowed too), each object with named
+    properties closed to any other key: an answer validates only if the document names exactly its keys."""
+    def convert(s: dict) -> dict:
+        if "$ref" in s:
+            return {"$ref": s["$ref"].replace("#/components/schemas/", "#/$defs/")}
+        s = dict(s)
+        nullable = s.pop("nullable", False)
+        for key in ("items", "additionalProperties"):
+            if isinstance(s.get(key), dict):
+                s[key] = convert(s[key])
+        if "allOf" in s:
+            s["allOf"] = [convert(x) for x in s["allOf"]]
+        if "properties" in s:
+            s["properties"] = {k: convert(v) for k, v in s["properties"].items()}
+            s.setdefault("additionalProperties", False)
+        return {"anyOf": [s, {"type": "null"}]} if nullable else s
+    return {**convert(schema), "$defs": {name: convert(s) for name, s in doc["components"]["schemas"].items()}}
+
+
+def test_graph_and_telemetry_answers_are_what_the_openapi_document_describes(client, tmp_path):
+    """The schemas of the graph (nodes of both shapes, operations, stats per window) and of traces, a trace,
+    logs and series are read off the records: each answer has exactly the keys and types they name."""
+    import jsonschema
+    traces = []
+    for i in range(6):
+        t = TraceBuilder(T0 + i * 10**9, seed=i)
+        root = t.span("web", "GET /", duration_ms=40, error=i == 0)
+        call = root.child("web", "GET /cart", kind="CLIENT", offset_ms=1, duration_ms=20)
+        call.child("cart", "GET /cart", kind="SERVER", offset_ms=1, duration_ms=18).child(
+            "cart", "SELECT", kind="CLIENT", offset_ms=1, duration_ms=5,
+            attributes={"db.system": "postgresql", "server.address": "db"})
+        traces.append(t)
+    _load(client.hub, tmp_path, traces)
+    log = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "web"}}]},
+                             "scopeLogs": [{"logRecords": [{"timeUnixNano": str(T0), "severityNumber": 17,
+                                                            "body": {"stringValue": "boom"},
+                                                            "traceId": traces[0].trace_id}]}]}]}
+    (tmp_path / "l.json").write_text(json.dumps(log))
+    client.hub.ingest_file(tmp_path / "l.json")
+    doc = client.get("/api/openapi.json").json()
+    graph = client.get("/api/graph").json()
+    assert {n["id"] for n in graph["nodes"]} == {"web", "cart", "db"}  # services and a resource
+    answers = {"/api/graph": graph, "/api/traces": client.get("/api/traces").json(),
+               "/api/traces/{trace_id}": client.get(f"/api/traces/{traces[0].trace_id}").json(),
+               "/api/logs": client.get("/api/logs").json(),
+               "/api/series": client.get("/api/series", params={"service": "web", "buckets": "3"}).json()}
+    assert answers["/api/logs"] and answers["/api/traces"] and answers["/api/series"]["points"]
+    for path, answer in answers.items():
+        schema = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema.validate(answer, _closed_json_schema(doc, schema))
+    node = doc["components"]["schemas"]["Node"]["properties"]
+    assert node["stats"]["additionalProperties"] == {"$ref": "#/components/schemas/NodeStats"}
+    assert doc["components"]["schemas"]["Edge"]["properties"]["mode"]["enum"] == ["sync", "async"]
+    # a key the records do not write fails: the schemas are closed, not loose objects
+    graph["nodes"][0]["stats"]["window"]["extra"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(graph, _closed_json_schema(doc, {"$ref": "#/components/schemas/Graph"}))

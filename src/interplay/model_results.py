@@ -2,7 +2,8 @@
 
 Plain immutable data like `model` (frozen, slots), importing nothing of ours. `to_json` gives exactly
 the dicts the API, the CLI and MCP emit (same keys, same order); `from_json(Type, data)` rebuilds a
-record from them, so a remote hub answers with the same types as a local one.
+record from them, so a remote hub answers with the same types as a local one; `json_fields(Type)` says
+how each field is written (the API's OpenAPI schemas are read off it).
 
     >>> hop = Hop("checkout", None, "calls to db (sync)", traces=12)
     >>> to_json(hop)
@@ -22,7 +23,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 OMIT = {"omit_none": True}  # left out of the JSON when None (not written as null)
 FLAT = {"flatten": True}    # a dict written as fields of the record itself
@@ -213,7 +214,7 @@ class Edge:
     caller: str
     callee: str
     callee_kind: str  # service, database, cache, queue, llm, external
-    mode: str  # sync | async
+    mode: Literal["sync", "async"]
     stats: dict[str, EdgeStats]
 
 
@@ -233,12 +234,12 @@ class NodeStats:
     """One window of a node: a service's requests at its entry operations (`requests`, `p95_ms`: the
     slowest entry operation's), or the calls into a resource (`calls`); the other shape's fields are None."""
 
-    requests: int | None = field(default=None, metadata=OMIT)  # a service's
-    calls: int | None = field(default=None, metadata=OMIT)  # a resource's
+    requests: int | None = field(default=None, metadata=OMIT)  # a service's (absent for a resource)
+    calls: int | None = field(default=None, metadata=OMIT)  # a resource's (absent for a service)
     errors: int = 0
     rate: float = 0.0  # per second
     error_rate: float = 0.0
-    p95_ms: float | None = field(default=None, metadata=OMIT)  # a service's
+    p95_ms: float | None = field(default=None, metadata=OMIT)  # a service's slowest entry operation's
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +319,24 @@ def from_json(cls: type[T], data: dict[str, Any]) -> T:
     if flat is not None:
         kwargs[flat.name] = {k: v for k, v in data.items() if k not in known}
     return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class JsonField:
+    """How `to_json` writes one field of a record: so a schema of the JSON is read off the records."""
+
+    name: str  # the attribute
+    key: str  # the JSON key
+    type: Any  # the field's type (resolved hint)
+    optional: bool  # left out when None (`OMIT`)
+    flat: bool  # written as fields of the record itself (`FLAT`): a record's fields, or any keys of a dict
+
+
+def json_fields(cls: type) -> list[JsonField]:
+    """The fields of record type `cls` in the order `to_json` writes them."""
+    hints = _hints(cls)
+    return [JsonField(f.name, f.metadata.get("json", f.name), hints[f.name], bool(f.metadata.get("omit_none")),
+                      bool(f.metadata.get("flatten"))) for f in _fields(cls)]
 
 
 def _build(tp: Any, value: Any) -> Any:

@@ -9,10 +9,19 @@ handler (`api_route`), and `document(routes)` gathers them under the shared head
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import re
+import types
+import typing
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
+
+from ..model_results import GRAPH_RECORDS, json_fields
+from ..model_telemetry import TELEMETRY_RECORDS
 
 Operation = dict[str, Any]
 
@@ -97,6 +106,93 @@ HEADER: dict[str, Any] = {
              {"name": "ingest"}, {"name": "meta"}],
 }
 
+def record_schemas(*records: type) -> dict[str, Any]:
+    """The schemas of result records (interplay.model_*), each named by its class, read off the records
+    themselves: the keys `to_json` writes, in its order, their types, which are always there, and the
+    class docstring and field comments (`name: type  # what it is`) as descriptions."""
+    return {cls.__name__: _record_schema(cls) for cls in records}
+
+
+def _record_schema(cls: type) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object"}
+    doc = (cls.__doc__ or "").strip()
+    if doc and not doc.startswith(f"{cls.__name__}("):  # dataclass writes its signature where none was given
+        schema["description"] = " ".join(doc.split("\n\n")[0].split())
+    properties: dict[str, Any] = {}
+    required = []
+    for f in json_fields(cls):
+        if f.flat:
+            inner = _record_type(f.type)
+            if inner is None:  # a dict whose keys are written beside the fields
+                schema["additionalProperties"] = True
+            else:  # a record's fields, there or not as a whole
+                notes = _field_notes(inner)
+                properties.update((g.key, _described(_type_schema(g.type), notes.get(g.name)))
+                                  for g in json_fields(inner))
+            continue
+        # a field left out when None is absent, never null: its schema is the type it holds when there
+        tp = _non_null(f.type) if f.optional else f.type
+        properties[f.key] = _described(_type_schema(tp), _field_notes(cls).get(f.name))
+        if not f.optional:
+            required.append(f.key)
+    schema["properties"] = properties
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _described(schema: dict[str, Any], note: str | None) -> dict[str, Any]:
+    if not note:
+        return schema
+    if "$ref" in schema:  # OpenAPI 3.0 ignores anything beside a $ref
+        return {"allOf": [schema], "description": note}
+    return {**schema, "description": note}
+
+
+@cache
+def _field_notes(cls: type) -> dict[str, str]:
+    """The comment after each field of a record's class (none when its source is not at hand)."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    return {m[1]: m[2].strip() for m in re.finditer(r"^    (\w+): [^#\n]*#\s*(.+)$", source, re.M)}
+
+
+def _type_schema(tp: Any) -> dict[str, Any]:
+    """A field type as a schema: scalars, lists, dicts by key, records by reference, None as nullable."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return {"type": "string", "enum": list(typing.get_args(tp))}
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        inner = _type_schema(args[0]) if len(args) == 1 else {}
+        if "$ref" in inner:  # OpenAPI 3.0 ignores anything beside a $ref
+            return {"allOf": [inner], "nullable": True}
+        return {**inner, "nullable": True}
+    if origin is list:
+        return {"type": "array", "items": _type_schema(typing.get_args(tp)[0])}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": _type_schema(typing.get_args(tp)[1])}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return {"$ref": f"#/components/schemas/{tp.__name__}"}
+    return dict(_SCALARS.get(tp, {}))  # Any: any value
+
+
+_SCALARS: dict[Any, dict[str, str]] = {str: {"type": "string"}, int: {"type": "integer"},
+                                      float: {"type": "number"}, bool: {"type": "boolean"}}
+
+
+def _non_null(tp: Any) -> Any:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    return args[0] if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1 else tp
+
+
+def _record_type(tp: Any) -> type | None:
+    args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+    return args[0] if len(args) == 1 and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]) else None
+
+
 # The schemas the operations refer to ($ref), one source for every route module.
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -111,41 +207,6 @@ COMPONENTS: dict[str, Any] = {
             "request_rate": {"type": "number"}, "errors": {"type": "integer"},
             "error_rate": {"type": "number"}, "p50_ms": {"type": "number"}, "p99_ms": {"type": "number"},
             "first_seen": {"type": "string"}, "last_seen": {"type": "string"}}},
-        "TraceSummary": {"type": "object", "properties": {
-            "trace_id": {"type": "string"}, "root_service": {"type": "string"},
-            "root_operation": {"type": "string"}, "start": {"type": "string"},
-            "start_ns": {"type": "integer"}, "duration_ms": {"type": "number"}, "spans": {"type": "integer"},
-            "errors": {"type": "integer"}, "services": {"type": "integer"}, "complete": {"type": "boolean"}}},
-        "Span": {"type": "object", "properties": {
-            "span_id": {"type": "string"}, "parent_span_id": {"type": "string", "nullable": True},
-            "service": {"type": "string"}, "operation": {"type": "string"}, "kind": {"type": "string"},
-            "start_ns": {"type": "integer"}, "end_ns": {"type": "integer"},
-            "duration_ns": {"type": "integer"}, "self_ns": {"type": "integer"},
-            "status_code": {"type": "string"}, "status_message": {"type": "string", "nullable": True},
-            "service_version": {"type": "string", "nullable": True},
-            "attributes": {"type": "string", "description": "JSON object text"},
-            "events": {"type": "string", "nullable": True, "description": "JSON array text"},
-            "orphan": {"type": "boolean", "description": "a root whose parent never arrived"},
-            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}}}},
-        "Trace": {"type": "object", "properties": {
-            "trace_id": {"type": "string"}, "spans": {"type": "integer"},
-            "roots": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}}}},
-        "Series": {"type": "object", "properties": {
-            "service": {"type": "string"}, "operation": {"type": "string", "nullable": True},
-            "step_ns": {"type": "integer"}, "points": {"type": "array", "items": {
-                "type": "object", "properties": {
-                    "t_ns": {"type": "integer"}, "requests": {"type": "integer"},
-                    "errors": {"type": "integer"}, "error_rate": {"type": "number", "nullable": True},
-                    "p50_ms": {"type": "number", "nullable": True},
-                    "p95_ms": {"type": "number", "nullable": True},
-                    "p99_ms": {"type": "number", "nullable": True},
-                    "rate": {"type": "number", "description": "requests per second"}}}}}},
-        "LogRecord": {"type": "object", "properties": {
-            "time": {"type": "string"}, "time_ns": {"type": "integer"}, "service": {"type": "string"},
-            "severity": {"type": "string"}, "severity_number": {"type": "integer", "nullable": True},
-            "severity_text": {"type": "string", "nullable": True}, "body": {"type": "string"},
-            "trace_id": {"type": "string", "nullable": True}, "span_id": {"type": "string", "nullable": True},
-            "attributes": {"type": "string", "description": "JSON object text"}}},
         "Change": {"type": "object", "properties": {
             "time": {"type": "string"}, "time_ns": {"type": "integer"}, "service": {"type": "string"},
             "kind": {"type": "string"}, "description": {"type": "string"}, "version": {"type": "string"},
@@ -159,17 +220,6 @@ COMPONENTS: dict[str, Any] = {
             "spans": {"type": "integer"}, "logs": {"type": "integer"}, "metric_points": {"type": "integer"},
             "changes": {"type": "integer"}, "rejected": {"type": "array", "items": {
                 "type": "object", "properties": {"count": {"type": "integer"}, "reason": {"type": "string"}}}}}},
-        "Graph": {"type": "object", "properties": {
-            "windows": OBJ,
-            "nodes": {"type": "array", "items": {"type": "object", "properties": {
-                "id": {"type": "string"},
-                "kind": {"type": "string", "description": "service, database, cache, queue, llm, external"},
-                "operations": LIST, "stats": {"type": "object", "description": "per window name"}}}},
-            "edges": {"type": "array", "items": {"type": "object", "properties": {
-                "caller": {"type": "string"}, "callee": {"type": "string"}, "callee_kind": {"type": "string"},
-                "mode": {"type": "string", "enum": ["sync", "async"]},
-                "stats": {"type": "object", "description": "per window: calls, errors, rate, "
-                                                           "error_rate, p50_ms, p95_ms, retries"}}}}}},
         "AlertAnswer": {"type": "object", "properties": {"investigations": {"type": "array", "items": {
             "type": "object", "properties": {
                 "id": {"type": "string", "nullable": True}, "group_key": {"type": "string"},
@@ -204,5 +254,6 @@ COMPONENTS: dict[str, Any] = {
             "errors": {"type": "integer"}, "error": {"type": "string", "nullable": True},
             "path": {"type": "array", "items": {"type": "string"}}, "failure_modes": LIST,
             "steps_detail": LIST}},
+        **record_schemas(*GRAPH_RECORDS, *TELEMETRY_RECORDS),
     },
 }
