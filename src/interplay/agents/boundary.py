@@ -18,6 +18,12 @@ def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), l
     return agent_runs.runs_touching(store, service, window, limit)
 
 
+def runs_touching_each(store: Store, services: list[str], window: TimeRange = TimeRange(),
+                       limit: int = 1000) -> dict[str, list[str]]:
+    """`runs_touching` for several services at once (one pass over the window)."""
+    return agent_runs.runs_touching_each(store, services, window, limit)
+
+
 def agent_load_by_backend(store: Store, window: TimeRange = TimeRange()) -> list[BackendLoad]:
     """Per (agent, backend): calls its runs made in the window, errors, runs, and share of the backend's load.
 

@@ -226,12 +226,10 @@ def _name_agent_runs(store: Store, causes: list[RootCause], incident: TimeRange,
     An agent whose loop is the cause, or agent runs failed by a backend that is, are what a reader
     needs to open next; `agent_runs` lists their ids (run id = trace_id:agent span id).
     """
-    from ..agents.boundary import runs_touching
-    out = []
-    for i, cause in enumerate(causes):
-        runs = runs_touching(store, cause.service, incident, limit=limit) if i < top else None
-        out.append(replace(cause, agent_runs=runs) if runs else cause)
-    return out
+    from ..agents.boundary import runs_touching_each
+    touching = runs_touching_each(store, list(dict.fromkeys(c.service for c in causes[:top])), incident, limit=limit)
+    return [replace(cause, agent_runs=touching[cause.service])
+            if i < top and touching.get(cause.service) else cause for i, cause in enumerate(causes)]
 
 
 def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,

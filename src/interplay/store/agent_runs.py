@@ -534,18 +534,35 @@ def baseline_rows(store: Store, agents: list[str], traces: list[str] | None,
 
 def runs_touching(store: Store, service: str, window: TimeRange = TimeRange(), limit: int = 1000) -> list[str]:
     """Ids of agent runs with a span in `service` that started in the window, earliest first."""
+    return runs_touching_each(store, [service], window, limit)[service]
+
+
+def runs_touching_each(store: Store, services: list[str], window: TimeRange = TimeRange(),
+                       limit: int = 1000) -> dict[str, list[str]]:
+    """Per service: ids of agent runs with a span in it that started in the window, earliest first.
+
+    One pass for all of them: finding the traces that hold GenAI spans reads every span of the window."""
+    if not services:
+        return {}
     cond, params = window_where(window)
+    wanted = f"service IN (SELECT unnest({store.sql.TEXT_LIST_PARAM}))"
     # Only traces that hold GenAI spans can hold runs: a backend shared with users has many others.
-    scope = (f"SELECT DISTINCT trace_id FROM spans WHERE service = ? AND {cond} "
+    scope = (f"SELECT DISTINCT trace_id FROM spans WHERE {wanted} AND {cond} "
              f"INTERSECT {window_scope(store.sql, cond)}")
-    with run_tables(store, scope, [service, *params, *params]) as t:
+    with run_tables(store, scope, [list(services), *params, *params]) as t:
         rows = t.query(f"""
-            SELECT r.trace_id || ':' || r.span_id AS run_id, t.first_ns AS first_ns
-            FROM (SELECT root_id, min(start_ns) AS first_ns FROM {t['x']} WHERE service = ? AND {cond}
-                  GROUP BY root_id) t
-            JOIN {t['s']} r ON r.id = t.root_id
-            ORDER BY first_ns, run_id LIMIT {int(limit)}""", [service, *params])
-    return [r["run_id"] for r in rows]
+            SELECT service, run_id FROM (
+                SELECT t.service AS service, r.trace_id || ':' || r.span_id AS run_id,
+                       row_number() OVER (PARTITION BY t.service ORDER BY t.first_ns, r.trace_id || ':' || r.span_id)
+                           AS k
+                FROM (SELECT service, root_id, min(start_ns) AS first_ns FROM {t['x']} WHERE {wanted} AND {cond}
+                      GROUP BY service, root_id) t
+                JOIN {t['s']} r ON r.id = t.root_id) x
+            WHERE k <= {int(limit)} ORDER BY service, k""", [list(services), *params])
+    out: dict[str, list[str]] = {s: [] for s in services}
+    for r in rows:
+        out[r["service"]].append(r["run_id"])
+    return out
 
 
 def load_rows(store: Store, window: TimeRange) -> list[dict[str, Any]]:
