@@ -55,6 +55,9 @@ MIN_BASELINE_S = 60  # a shorter baseline is said to be short
 # of requests before the onset is no before at all (5 s and 15 s did alike on real cuts; 15 s a little
 # better on the simulated late-start corpus).
 PEER_BELOW_NS = 15 * 10**9
+# A change inside that moved no entry point, found after less before than this, may be a batch job or
+# a neighbour beside a fault already running when the data begins (tried on befores of 30 s to 2 min).
+INSIDE_ONLY_BEFORE_NS = 5 * 60 * 10**9
 PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset when the entry points are quieter
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 EXCEPTION_SHIFT = 1.0  # ... and so does a rise in a service's exception events or error logs
@@ -81,7 +84,9 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
     # before (a minute of light traffic) can hold too few requests to show any change at all.
     # A reading whose only change is inside (no entry point moved, nothing else behind it) explains
     # something users did not meet: worth a second look even at an onset given.
+    # Only after a short before: minutes of it, with the entry points as they are after, are a before.
     inside_only = (wanted is None and mine.rankable and not mine.other_symptoms and strength < STRENGTH_CAP
+                   and mine.baseline_seconds * 1e9 < INSIDE_ONLY_BEFORE_NS
                    and _entry_points_quiet(store, span_range, result))
     if (at_ns is None or not mine.rankable or inside_only) and strength < STRENGTH_CAP:
         # Two readings of the data: something changed at the onset found, or the fault was already
