@@ -12,8 +12,8 @@ from interplay.api import Interplay
 from interplay.backend import Backend
 from interplay.client import RemoteInterplay
 from interplay.model import TimeRange
-from interplay.model_results import to_json
-from interplay.model_telemetry import TraceSummary
+from interplay.model_results import Impact, to_json
+from interplay.model_telemetry import Change, Service, ServiceOperation, TraceSummary
 from interplay.report_charts import charts_html
 from interplay.server.app import ServerState, create_app
 from interplay.server.writer import Writer
@@ -58,6 +58,34 @@ def test_a_server_answers_as_the_file_it_holds(hubs):
     assert remote.symptom_series(entry, window, 6) == json.loads(json.dumps(local.symptom_series(entry, window, 6)))
     assert remote.agent_load(window) == local.agent_load(window)
     assert remote.agent_runs_touching("frontend", window) == local.agent_runs_touching("frontend", window)
+
+
+def test_a_server_answers_services_changes_operations_and_impact_as_the_records_of_the_file_it_holds(hubs):
+    """RemoteInterplay rebuilds services, changes, operations and impact from the server's JSON: equal to the
+    local records, with the keys the API has always written."""
+    local, remote = hubs
+    local.add_changes([{"service": "catalog", "kind": "deploy", "description": "v2", "version": "2.0",
+                        "time": str(T0 // SEC + 79), "attributes": {"ticket": "OPS-1"}},
+                       {"service": "frontend", "kind": "flag", "description": "on", "time": str(T0 // SEC + 1)}])
+    services = local.services()
+    assert [s.service for s in services] == ["catalog", "frontend"] and isinstance(services[0], Service)
+    assert remote.services() == services and services[1].requests == 120
+    changes = local.changes()
+    assert remote.changes() == changes and [c.description for c in changes] == ["v2", "on"]
+    assert isinstance(changes[0], Change) and json.loads(changes[0].attributes) == {"ticket": "OPS-1"}
+    assert list(to_json(changes[0])) == ["time_ns", "service", "kind", "description", "version", "attributes", "time"]
+    assert remote.changes(service="frontend") == local.changes(service="frontend") == changes[1:]
+    ops = local.operations("catalog")
+    assert remote.operations("catalog") == ops and isinstance(ops[0], ServiceOperation)
+    assert (ops[0].operation, ops[0].calls, ops[0].errors, ops[0].entry) == ("SELECT", 120, 40, False)
+    for target in ("catalog", "frontend", "catalog:SELECT"):
+        assert remote.impact(target) == local.impact(target), target
+    impact = local.impact("catalog:SELECT")
+    assert isinstance(impact, Impact) and (impact.target.service, impact.target.operation) == ("catalog", "SELECT")
+    (caller,) = impact.direct_callers
+    assert (caller.service, caller.mode, caller.calls, caller.errors) == ("frontend", "sync", 120, 40)
+    assert "retries" not in to_json(caller)  # left out when None, as the API always wrote it
+    assert [(e.service, e.through, e.share, e.mode) for e in impact.entry_points] == [("frontend", 120, 1.0, "sync")]
 
 
 def test_a_server_answers_traces_trees_and_logs_as_the_records_of_the_file_it_holds(hubs, tmp_path):

@@ -164,10 +164,10 @@ def test_read_only_over_each_generation(tmp_path, generation):
     try:
         before = store.transport.query_arrow(_SNAPSHOT).to_pylist()
         databases = store.transport.query_arrow("SELECT name FROM system.databases ORDER BY name").to_pylist()
-        by = {s["service"]: s for s in queries.services(store)}
+        by = {s.service: s for s in queries.services(store)}
         assert set(by) == {"frontend", "cart", "payments"}
-        assert by["payments"]["requests"] == 360 and by["payments"]["errors"] == by["frontend"]["errors"] > 10
-        assert by["cart"]["errors"] == 0
+        assert by["payments"].requests == 360 and by["payments"].errors == by["frontend"].errors > 10
+        assert by["cart"].errors == 0
         newest = queries.traces(store, errors_only=True, limit=5)
         assert len(newest) == 5 and all(t.root_service == "frontend" for t in newest)
         tree = queries.trace(store, newest[0].trace_id)
@@ -284,7 +284,7 @@ def test_writing_creates_current_exporter_tables_and_keeps_its_own_apart(tmp_pat
             "SELECT TraceId, min(Start) AS s FROM otel_traces_trace_id_ts GROUP BY TraceId").to_pylist()
         assert [r["TraceId"] for r in lookup] == [t.trace_id]
         assert store.counts() == {"spans": 2, "logs": 0, "metrics": 0, "changes": 1}
-        assert queries.changes(store)[0]["description"] == "v2"
+        assert queries.changes(store)[0].description == "v2"
     finally:
         store.close()
 
@@ -302,7 +302,7 @@ def test_writing_into_old_tables_fits_their_columns(tmp_path):
     store = ClickHouseStore.chdb(str(path))
     try:
         store.append(b.build())
-        assert {s["service"] for s in queries.services(store)} == {"frontend", "cart", "payments", "search"}
+        assert {s.service for s in queries.services(store)} == {"frontend", "cart", "payments", "search"}
         cols = {r["name"] for r in store.transport.query_arrow(
             "SELECT name FROM system.columns WHERE database = 'default' AND table = 'otel_traces'").to_pylist()}
         assert "ScopeName" not in cols  # Interplay did not alter the user's table

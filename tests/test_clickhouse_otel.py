@@ -51,13 +51,13 @@ def test_spans_view_normalises_both_spellings(exporter_db):
 
 
 def test_services_over_exporter_rows(exporter_db):
-    by = {s["service"]: s for s in queries.services(exporter_db)}
+    by = {s.service: s for s in queries.services(exporter_db)}
     assert set(by) == {"frontend", "payments", "recs", "audit"}
-    assert by["frontend"]["requests"] == 2 and by["frontend"]["errors"] == 1
-    assert by["payments"]["requests"] == 1 and by["payments"]["error_rate"] == 1.0
-    assert by["recs"]["errors"] == 1
-    assert by["audit"]["requests"] == 1  # the CONSUMER span (the orphan's parent never arrived: not a root)
-    assert by["frontend"]["p50_ms"] == 210.0  # entry spans 300 ms and 120 ms
+    assert by["frontend"].requests == 2 and by["frontend"].errors == 1
+    assert by["payments"].requests == 1 and by["payments"].error_rate == 1.0
+    assert by["recs"].errors == 1
+    assert by["audit"].requests == 1  # the CONSUMER span (the orphan's parent never arrived: not a root)
+    assert by["frontend"].p50_ms == 210.0  # entry spans 300 ms and 120 ms
 
 
 def test_trace_tree_over_exporter_rows(exporter_db):
@@ -187,7 +187,7 @@ def test_clickhouse_server_transport(clickhouse_server_url):
     try:
         store.transport.command(FIXTURE.read_text())
         assert store.counts()["spans"] == 11
-        assert {s["service"] for s in queries.services(store)} == {"frontend", "payments", "recs", "audit"}
+        assert {s.service for s in queries.services(store)} == {"frontend", "payments", "recs", "audit"}
         assert queries.trace(store, "0a000000000000000000000000000001").spans == 4
         assert store.delete_before(T0 + 60 * 10**9)["spans"] == 4
     finally:

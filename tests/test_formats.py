@@ -44,9 +44,9 @@ def test_zipkin_v2_file_from_the_sdk_encoder(tmp_path):
     try:
         result = ip.ingest_file(path)
         assert result.spans == 4 and not result.rejected
-        by = {s["service"]: s for s in ip.services()}
+        by = {s.service: s for s in ip.services()}
         assert set(by) == {"frontend", "payments"}
-        assert by["payments"]["errors"] == 1 and by["frontend"]["errors"] == 1
+        assert by["payments"].errors == 1 and by["frontend"].errors == 1
         tree = ip.trace(trace_id)
         (root,) = tree.roots
         assert (root.service, root.operation, root.kind, root.status_code) == \
@@ -150,9 +150,9 @@ def test_jaeger_ui_download(tmp_path):
     ip = Interplay.open(tmp_path / "j.duckdb")
     try:
         assert ip.ingest_file(path).spans == 4
-        by = {s["service"]: s for s in ip.services()}
+        by = {s.service: s for s in ip.services()}
         assert set(by) == {"frontend", "customer"}
-        assert by["customer"]["errors"] == 1
+        assert by["customer"].errors == 1
         tree = ip.trace("00000000000000003a1f5c2e9b7d4e61")
         assert tree.spans == 4
         (root,) = tree.roots
@@ -384,8 +384,8 @@ def test_zipkin_shared_server_spans(tmp_path):
         assert server.span_id != client.span_id and server.parent_span_id == "4d1e00c0db9010db"
         assert [c.operation for c in server.children] == ["select"]
         assert _depth(tree.roots) == 4
-        by = {s["service"]: s for s in ip.services()}
-        assert by["backend"]["requests"] == 1 and by["backend"]["errors"] == 1
+        by = {s.service: s for s in ip.services()}
+        assert by["backend"].requests == 1 and by["backend"].errors == 1
         edges = {(e.caller, e.callee) for e in ip.graph().edges}
         assert {("frontend", "backend"), ("backend", "mysql")} <= edges
     finally:

@@ -8,7 +8,7 @@ import pytest
 from interplay.api import Interplay
 from interplay.graph import impact, interaction_graph
 from interplay.model import TimeRange
-from interplay.model_results import EdgeStats, Graph, NodeStats, from_json, to_json
+from interplay.model_results import EdgeStats, Graph, NodeStats, Upstream, from_json, to_json
 from interplay.testing import TraceBuilder, traces_request
 
 T0 = 1_767_225_600 * 10**9
@@ -110,12 +110,12 @@ def test_window_stats_follow_the_order_windows_were_given(tmp_path, order):
 def test_impact(tmp_path):
     ip = _store(tmp_path, _traces())
     r = impact(ip.store, "postgres")
-    assert r["direct_callers"][0]["service"] == "catalog"
-    assert {u["service"] for u in r["upstream"]} == {"catalog", "frontend"}
-    entry = r["entry_points"][0]
-    assert (entry["service"], entry["share"], entry["mode"]) == ("frontend", 1.0, "sync")
+    assert r.direct_callers[0].service == "catalog"
+    assert {u.service for u in r.upstream} == {"catalog", "frontend"}
+    entry = r.entry_points[0]
+    assert (entry.service, entry.share, entry.mode) == ("frontend", 1.0, "sync")
     r = impact(ip.store, "shipping")
-    assert r["upstream"] == [{"service": "frontend", "mode": "async"}]
+    assert r.upstream == [Upstream("frontend", "async")]
 
 
 def test_batch_consumer_links_on_both_backends(tmp_path):

@@ -293,7 +293,7 @@ def test_future_dated_data_is_bounded_by_retention(tmp_path):
     f.write_text(json.dumps(traces_request([far])) + "\n" + json.dumps(traces_request([near])) + "\n")
     ip.ingest_file(f)
     deleted = ip.apply_retention(7 * day, now_ns=now)
-    assert deleted["spans"] == 1 and [r["service"] for r in ip.services()] == ["present"]
+    assert deleted["spans"] == 1 and [r.service for r in ip.services()] == ["present"]
     ip.close()
 
 

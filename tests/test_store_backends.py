@@ -179,7 +179,7 @@ def test_queries_equal_on_both_backends(tmp_path, simulated):
                                    + 20 * 10**9)
         assert duck.services(window) == ch.services(window)
         assert duck.changes() == ch.changes() and duck.changes()
-        assert duck.changes(service=duck.changes()[0]["service"]) == ch.changes(service=ch.changes()[0]["service"])
+        assert duck.changes(service=duck.changes()[0].service) == ch.changes(service=ch.changes()[0].service)
         tid = duck.store.query("SELECT trace_id FROM spans WHERE status_code = 'ERROR' LIMIT 1")[0]["trace_id"]
         assert _normal(duck.trace(tid)) == _normal(ch.trace(tid))
         for kw in ({}, {"severity": "warn"}, {"text": "TIMED"}, {"service": "catalog", "limit": 5},

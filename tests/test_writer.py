@@ -37,7 +37,7 @@ def test_full_queue_is_refused_and_http_says_retry_after(tmp_path):
         ip.store._write_lock.release()
     assert first.result(10).changes == 1 and second.result(10).changes == 1
     writer.close()
-    assert sorted(r["service"] for r in ip.changes()) == ["a", "b"]
+    assert sorted(r.service for r in ip.changes()) == ["a", "b"]
 
 
 def test_close_commits_everything_queued(tmp_path):

@@ -18,8 +18,8 @@ from .changes import add_change_event
 from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
-from .model_results import Evidence, Graph, Investigation, to_json
-from .model_telemetry import LogRecord, Series, Trace, TraceSummary
+from .model_results import Evidence, Graph, Impact, Investigation, to_json
+from .model_telemetry import Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
 from .store import telemetry
@@ -108,7 +108,8 @@ class Interplay:
         return self.store.delete_before(reference - keep_ns, after_ns=now_ns + keep_ns)
 
     # -- queries -------------------------------------------------------------------------------
-    def services(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+    def services(self, window: TimeRange = TimeRange()) -> list[Service]:
+        """Every service seen in the window, by name, with its requests, errors and latency."""
         return telemetry.services(self.store, window)
 
     def traces(self, window: TimeRange = TimeRange(), **filters: Any) -> list[TraceSummary]:
@@ -120,7 +121,8 @@ class Interplay:
         """One trace as a tree of spans (NotFound when no span of it is stored)."""
         return telemetry.trace(self.store, trace_id)
 
-    def changes(self, window: TimeRange = TimeRange(), **filters: Any) -> list[dict[str, Any]]:
+    def changes(self, window: TimeRange = TimeRange(), **filters: Any) -> list[Change]:
+        """Change events, newest first (filters: service, limit)."""
         return telemetry.changes(self.store, window, **filters)
 
     def logs(self, window: TimeRange = TimeRange(), **filters: Any) -> list[LogRecord]:
@@ -132,7 +134,7 @@ class Interplay:
         """Requests, rate, errors and p50/p95/p99 of a service's (or operation's) entry spans per time bucket."""
         return telemetry.series(self.store, service, operation, window, buckets)
 
-    def operations(self, service: str, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
+    def operations(self, service: str, window: TimeRange = TimeRange()) -> list[ServiceOperation]:
         """A service's operations with calls, errors and latency percentiles."""
         return telemetry.operations(self.store, service, window)
 
@@ -185,7 +187,7 @@ class Interplay:
         from .graph import interaction_graph
         return interaction_graph(self.store, window)
 
-    def impact(self, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
+    def impact(self, target: str, window: TimeRange = TimeRange()) -> Impact:
         """Blast radius of 'service[:operation]': who depends on it, and how much of their traffic.
 
         An unknown service or operation is NotFound; with an operation, the direct callers are
@@ -194,18 +196,19 @@ class Interplay:
         from .graph import impact
         from .model import NotFound
         result = impact(self.store, target, window)
-        service, operation = result["target"]["service"], result["target"]["operation"]
-        nothing = not (result["direct_callers"] or result["entry_points"] or result["upstream"])
+        service, operation = result.target.service, result.target.operation
+        nothing = not (result.direct_callers or result.entry_points or result.upstream)
         if nothing and not telemetry.known_target(self.store, service, None):
-            names = ", ".join(s["service"] for s in telemetry.services(self.store)[:20])
+            names = ", ".join(s.service for s in telemetry.services(self.store)[:20])
             raise NotFound(f"impact {target}: no service or resource {service!r} seen (services: {names or 'none'})")
         if operation:
-            if not telemetry.known_target(self.store, service, operation) and not result["entry_points"]:
-                ops = sorted({o["operation"] for o in telemetry.operations(self.store, service)})[:20] \
+            if not telemetry.known_target(self.store, service, operation) and not result.entry_points:
+                ops = sorted({o.operation for o in telemetry.operations(self.store, service)})[:20] \
                     if telemetry.known_target(self.store, service, None) else []
                 raise NotFound(f"impact {target}: {service} has no operation {operation!r}"
                                + (f" (its operations: {', '.join(ops)})" if ops else ""))
-            result["direct_callers"] = telemetry.operation_callers(self.store, service, operation, window)
+            result = replace(result, direct_callers=telemetry.operation_callers(self.store, service, operation,
+                                                                                window))
         return result
 
     # -- agents --------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import httpx
 
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
-from .model_results import Graph, Investigation, from_json
-from .model_telemetry import LogRecord, Series, Trace, TraceSummary
+from .model_results import Graph, Impact, Investigation, from_json
+from .model_telemetry import Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
 from .timeutil import format_time
 
 
@@ -50,8 +50,8 @@ class RemoteInterplay:
             q["until"] = str(window.until_ns)
         return self._request("GET", path, params=q)
 
-    def services(self, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
-        return self._get("/api/services", window)
+    def services(self, window: TimeRange = TimeRange()) -> list[Service]:
+        return [from_json(Service, r) for r in self._get("/api/services", window)]
 
     def traces(self, window: TimeRange = TimeRange(), *, service=None, operation=None,
                errors_only=False, min_duration_ns=None, attributes=None, limit=20) -> list[TraceSummary]:
@@ -63,8 +63,8 @@ class RemoteInterplay:
     def trace(self, trace_id: str) -> Trace:
         return from_json(Trace, self._request("GET", f"/api/traces/{trace_id}"))
 
-    def changes(self, window: TimeRange = TimeRange(), *, service=None, limit=200) -> list[dict[str, Any]]:
-        return self._get("/api/changes", window, service=service, limit=limit)
+    def changes(self, window: TimeRange = TimeRange(), *, service=None, limit=200) -> list[Change]:
+        return [from_json(Change, r) for r in self._get("/api/changes", window, service=service, limit=limit)]
 
     def logs(self, window: TimeRange = TimeRange(), *, service=None, severity=None, text=None, trace_id=None,
              span_id=None, similar_to=None, limit=100) -> list[LogRecord]:
@@ -77,8 +77,8 @@ class RemoteInterplay:
         return from_json(Series, self._get("/api/series", window, service=service, operation=operation,
                                            buckets=buckets))
 
-    def operations(self, service: str, window: TimeRange = TimeRange()) -> list[dict[str, Any]]:
-        return self._get("/api/operations", window, service=service)
+    def operations(self, service: str, window: TimeRange = TimeRange()) -> list[ServiceOperation]:
+        return [from_json(ServiceOperation, r) for r in self._get("/api/operations", window, service=service)]
 
     def anomalies(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
         return self._get("/api/anomalies", window)
@@ -113,8 +113,8 @@ class RemoteInterplay:
     def graph(self, window: TimeRange = TimeRange()) -> Graph:
         return from_json(Graph, self._get("/api/graph", window))
 
-    def impact(self, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
-        return self._get("/api/impact", window, target=target)
+    def impact(self, target: str, window: TimeRange = TimeRange()) -> Impact:
+        return from_json(Impact, self._get("/api/impact", window, target=target))
 
     def agent_runs(self, agent: str | None = None, failed: bool = False, window: TimeRange = TimeRange(),
                    limit: int = 100) -> list[AgentRun]:

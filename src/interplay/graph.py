@@ -14,10 +14,23 @@ edge and per operation.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .model import TimeRange
-from .model_results import Edge, EdgeStats, Graph, GraphWindow, Node, NodeStats, Operation, to_json
+from .model_results import (
+    Caller,
+    Edge,
+    EdgeStats,
+    EntryReach,
+    Graph,
+    GraphWindow,
+    Impact,
+    ImpactTarget,
+    Node,
+    NodeStats,
+    Operation,
+    Upstream,
+)
 from .store.base import Store
 from .store.interactions import (
     edge_rows,
@@ -188,7 +201,7 @@ def _with_calls(total: NodeStats | None, st: EdgeStats) -> NodeStats:
                      error_rate=round(errors / calls, 5) if calls else 0.0)
 
 
-def impact(store: Store, target: str, window: TimeRange = TimeRange()) -> dict[str, Any]:
+def impact(store: Store, target: str, window: TimeRange = TimeRange()) -> Impact:
     """Blast radius of 'service[:operation]' (or a resource): its direct and transitive callers,
     and for each entry point the share of its requests whose trace passes through the target,
     synchronously or only via a queue."""
@@ -197,24 +210,24 @@ def impact(store: Store, target: str, window: TimeRange = TimeRange()) -> dict[s
     callers: dict[str, list[Edge]] = {}
     for e in graph.edges:
         callers.setdefault(e.callee, []).append(e)
-    direct = [{"service": e.caller, "mode": e.mode, **to_json(e.stats["window"])}
-              for e in callers.get(service, [])]
-    upstream: dict[str, str] = {}  # caller → "sync" | "async"
-    frontier, modes = [(service, "sync")], {}
+    direct = [_caller(e.caller, e.mode, e.stats["window"]) for e in callers.get(service, [])]
+    upstream: dict[str, Literal["sync", "async"]] = {}
+    frontier: list[tuple[str, Literal["sync", "async"]]] = [(service, "sync")]
     while frontier:
         node, mode = frontier.pop()
         for e in callers.get(node, []):
-            m = "async" if "async" in (mode, e.mode) else "sync"
+            m: Literal["sync", "async"] = "async" if "async" in (mode, e.mode) else "sync"
             if e.caller not in upstream or (m == "sync" and upstream[e.caller] == "async"):
                 upstream[e.caller] = m
                 frontier.append((e.caller, m))
-    modes = upstream
     rows = entry_points_through(store, service, operation or None, window)
-    entries = [{"service": r["service"], "operation": r["operation"], "requests": r["requests"],
-                "through": r["through"], "share": round(r["through"] / r["requests"], 4),
-                "mode": "self" if r["service"] == service else modes.get(r["service"], "async")}
+    entries = [EntryReach(r["service"], r["operation"], r["requests"], r["through"],
+                          round(r["through"] / r["requests"], 4),
+                          "self" if r["service"] == service else upstream.get(r["service"], "async"))
                for r in rows]
-    return {"target": {"service": service, "operation": operation or None},
-            "direct_callers": direct,
-            "upstream": [{"service": s, "mode": m} for s, m in sorted(modes.items())],
-            "entry_points": entries}
+    return Impact(ImpactTarget(service, operation or None), direct,
+                  [Upstream(s, m) for s, m in sorted(upstream.items())], entries)
+
+
+def _caller(service: str, mode: Literal["sync", "async"], st: EdgeStats) -> Caller:
+    return Caller(service, mode, st.calls, st.errors, st.rate, st.error_rate, st.p50_ms, st.p95_ms, st.retries)

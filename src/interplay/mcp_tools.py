@@ -41,11 +41,10 @@ class Tools:
     # -- coarse ----------------------------------------------------------------------------------
     def list_services(self, since: str | None = None, until: str | None = None, offset: int = 0) -> str:
         """Every service's health in the window: request rate, error rate, p50/p99 latency; worst first."""
-        rows = self.hub.services(_window(since, until))
-        rows.sort(key=lambda r: (-r["error_rate"], -r["p99_ms"], r["service"]))
-        items = [{"service": r["service"], "rate_per_s": r["request_rate"], "requests": r["requests"],
-                  "error_rate": r["error_rate"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
-                  "last_seen": r["last_seen"]} for r in rows]
+        rows = sorted(self.hub.services(_window(since, until)), key=lambda r: (-r.error_rate, -r.p99_ms, r.service))
+        items = [{"service": r.service, "rate_per_s": r.request_rate, "requests": r.requests,
+                  "error_rate": r.error_rate, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+                  "last_seen": r.last_seen} for r in rows]
         doc: dict[str, Any] = {"services": items[offset:], "total": len(items)}
         if offset:
             doc["offset"] = offset
@@ -118,12 +117,13 @@ class Tools:
     def impact(self, target: str, since: str | None = None, until: str | None = None) -> str:
         """Blast radius of a change to 'service[:operation]': who calls it, which entry points go through it."""
         r = self.hub.impact(target, _window(since, until))
-        doc: dict[str, Any] = {"target": r.get("target"),
-               "direct_callers": [{k: c.get(k) for k in ("service", "mode", "rate", "error_rate", "p95_ms")}
-                                  for c in r.get("direct_callers") or []],
-               "entry_points": [{k: e.get(k) for k in ("service", "operation", "requests", "share", "mode")}
-                                for e in sorted(r.get("entry_points") or [], key=lambda e: -(e.get("requests") or 0))],
-               "upstream": sorted({u["service"] for u in r.get("upstream") or []})}
+        doc: dict[str, Any] = {"target": to_json(r.target),
+               "direct_callers": [{"service": c.service, "mode": c.mode, "rate": c.rate, "error_rate": c.error_rate,
+                                   "p95_ms": c.p95_ms} for c in r.direct_callers],
+               "entry_points": [{"service": e.service, "operation": e.operation, "requests": e.requests,
+                                 "share": e.share, "mode": e.mode}
+                                for e in sorted(r.entry_points, key=lambda e: -(e.requests or 0))],
+               "upstream": sorted({u.service for u in r.upstream})}
         doc["total_entry_points"] = len(doc["entry_points"])
         return self._fit(doc, "entry_points", lambda n: "impact with a narrower target (service:operation)")
 
@@ -137,9 +137,8 @@ class Tools:
                        limit: int = 20) -> str:
         """Change events (deploys, config, flags, infra), newest first."""
         rows = self.hub.changes(_window(since, until), service=service or None, limit=max(1, min(limit, 200)))
-        items = [{"time": r.get("time") or format_time(r.get("time_ns")), "service": r["service"],
-                  "kind": r["kind"], "version": r.get("version") or None,
-                  "description": _clip(r.get("description"))} for r in rows]
+        items = [{"time": r.time or format_time(r.time_ns), "service": r.service, "kind": r.kind,
+                  "version": r.version or None, "description": _clip(r.description)} for r in rows]
         doc = {"changes": items, "shown": len(items)}
         if not items:
             doc["next"] = "no change events recorded; investigate() also notices service.version switches"

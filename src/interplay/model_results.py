@@ -269,6 +269,57 @@ class Graph:
     edges: list[Edge] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ImpactTarget:
+    service: str  # a service, or a resource by name
+    operation: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A direct caller of the target: its calls into it (into that operation, when one was named)."""
+
+    service: str
+    mode: Literal["sync", "async"]  # async: through a queue
+    calls: int
+    errors: int
+    rate: float  # calls per second
+    error_rate: float
+    p50_ms: float
+    p95_ms: float
+    retries: int | None = field(default=None, metadata=OMIT)  # calls that repeat a failed one
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A service that reaches the target through one or more calls."""
+
+    service: str
+    mode: Literal["sync", "async"]  # sync: some path waits on the target all the way
+
+
+@dataclass(frozen=True, slots=True)
+class EntryReach:
+    """An entry point (a trace root) and how many of its requests reach the target."""
+
+    service: str
+    operation: str
+    requests: int
+    through: int  # requests whose trace reaches the target
+    share: float  # through / requests
+    mode: Literal["sync", "async", "self"]  # self: the target is the entry point
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """The blast radius of a service, operation or resource: who depends on it, and how much."""
+
+    target: ImpactTarget
+    direct_callers: list[Caller]
+    upstream: list[Upstream]  # by name
+    entry_points: list[EntryReach]  # most reached first
+
+
 def to_json(obj: Any) -> Any:
     """A record (or a list or dict of them) as JSON-ready data: the dicts the API emits."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -376,3 +427,4 @@ def _hints(cls: type) -> dict[str, Any]:
 RECORDS = (Window, Windows, EntryPoint, Symptom, Evidence, Hop, Explains, RootCause, LoadMove, Signals,
            DataCompleteness, OtherSymptom, EvidenceStrength, Exemplars, Investigation)
 GRAPH_RECORDS = (EdgeStats, Edge, Operation, NodeStats, Node, GraphWindow, Graph)
+IMPACT_RECORDS = (ImpactTarget, Caller, Upstream, EntryReach, Impact)

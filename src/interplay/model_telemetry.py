@@ -18,7 +18,53 @@ from dataclasses import dataclass, field
 
 from .model_results import OMIT
 
-__all__ = ["LogRecord", "Series", "SeriesPoint", "Trace", "TraceSpan", "TraceSummary", "TELEMETRY_RECORDS"]
+__all__ = ["Change", "LogRecord", "Series", "SeriesPoint", "Service", "ServiceOperation", "Trace", "TraceSpan",
+           "TraceSummary", "TELEMETRY_RECORDS"]
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A service seen in the window: its requests (its SERVER and CONSUMER spans, or all its spans when it
+    has none), their rate between its first and last span, errors and latency."""
+
+    service: str
+    spans: int
+    requests: int
+    request_rate: float  # requests per second
+    errors: int
+    error_rate: float
+    p50_ms: float
+    p99_ms: float
+    first_seen: str  # RFC 3339
+    last_seen: str  # RFC 3339
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOperation:
+    """One operation of a service (a span name of one kind): calls, errors, latency, entry point or not."""
+
+    operation: str
+    kind: str  # SERVER, CLIENT, PRODUCER, CONSUMER, INTERNAL
+    calls: int
+    errors: int
+    error_rate: float
+    entry: bool  # requests enter the service here
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change event: a deploy, config or flag change, infrastructure work or a commit."""
+
+    time_ns: int
+    service: str
+    kind: str  # deploy, config, flag, infra, commit
+    description: str
+    version: str | None
+    attributes: str | None  # JSON object text
+    time: str  # RFC 3339
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,4 +159,4 @@ class Series:
     points: list[SeriesPoint]
 
 
-TELEMETRY_RECORDS = (TraceSummary, TraceSpan, Trace, LogRecord, SeriesPoint, Series)
+TELEMETRY_RECORDS = (Service, ServiceOperation, Change, TraceSummary, TraceSpan, Trace, LogRecord, SeriesPoint, Series)

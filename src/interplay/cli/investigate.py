@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from .. import output
+from ..model_results import to_json
 from ..timeutil import parse_time_ns
 from . import _backend, _window, backend_options, err, main, out, since_option, until_option
 
@@ -70,14 +71,13 @@ def impact(target, since, until, db, url, token, fmt) -> None:
     if fmt == "json":
         output.print_json(out, result)
         return
-    for r in result["direct_callers"]:
-        r["error_pct"], r["rate_s"] = output.pct(r.get("error_rate")), f"{r.get('rate') or 0:.2f}"
-    for r in result["entry_points"]:
-        r["share_pct"] = output.pct(r.get("share"))
-    output.table(out, result["direct_callers"], [("service", "direct caller"), ("mode", "mode"),
+    callers = [{**to_json(c), "error_pct": output.pct(c.error_rate), "rate_s": f"{c.rate or 0:.2f}"}
+               for c in result.direct_callers]
+    entries = [{**to_json(e), "share_pct": output.pct(e.share)} for e in result.entry_points]
+    output.table(out, callers, [("service", "direct caller"), ("mode", "mode"),
                                                   ("rate_s", "calls/s"), ("error_pct", "errors")],
                  empty=f"no callers of {target} seen")
-    output.table(out, result["entry_points"], [("service", "entry service"), ("operation", "operation"),
+    output.table(out, entries, [("service", "entry service"), ("operation", "operation"),
                                                 ("requests", "requests"), ("through", f"via {target}"),
                                                 ("share_pct", "share"), ("mode", "mode")],
                  empty="no entry point reaches it",

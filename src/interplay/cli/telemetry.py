@@ -223,7 +223,7 @@ def changes(db, url, token, since, until, service, limit, fmt) -> None:
     if fmt == "json":
         output.print_json(out, rows)
         return
-    output.table(out, rows, [("time", "time"), ("service", "service"), ("kind", "kind"),
+    output.table(out, to_json(rows), [("time", "time"), ("service", "service"), ("kind", "kind"),
                              ("version", "version"), ("description", "description")],
                  empty="no change events recorded")
 
@@ -241,9 +241,8 @@ def services(db, url, token, since, until, fmt) -> None:
     if fmt == "json":
         output.print_json(out, rows)
         return
-    for r in rows:
-        r["error_pct"], r["rate_s"] = output.pct(r["error_rate"]), f"{r['request_rate']:.2f}"
-    output.table(out, rows, [("service", "service"), ("spans", "spans"), ("rate_s", "req/s"),
+    table = [{**to_json(r), "error_pct": output.pct(r.error_rate), "rate_s": f"{r.request_rate:.2f}"} for r in rows]
+    output.table(out, table, [("service", "service"), ("spans", "spans"), ("rate_s", "req/s"),
                              ("error_pct", "errors"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
                              ("first_seen", "first seen"), ("last_seen", "last seen")],
                  empty="no telemetry yet: point OTLP at http://127.0.0.1:4318 (interplay serve) "
@@ -325,7 +324,7 @@ def _check_service(backend, service: str) -> None:
     """Nothing matched a --service filter: say so plainly when no such service was ever seen (a typo),
     naming the services there are; an existing service with nothing in the window is no error."""
     from ..model import NotFound
-    names = sorted(r["service"] for r in backend.services(TimeRange()))
+    names = sorted(r.service for r in backend.services(TimeRange()))
     if service not in names:
         shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
         raise NotFound(f"no service {service!r} seen (services: {shown or 'none yet'})")
@@ -378,9 +377,8 @@ def demo(scenario, baseline, incident, workdir, fmt) -> None:
     truth = result["truth"]
     out.print(output.safe(f"Scenario {result['scenario']}: injected {truth['fault']} into "
                           f"{truth['service']} at {truth['injected_at']}"), style="bold")
-    for r in result["services"]:
-        r["error_pct"] = output.pct(r["error_rate"])
-    output.table(out, result["services"], [("service", "service"), ("spans", "spans"),
+    services = [{**to_json(r), "error_pct": output.pct(r.error_rate)} for r in result["services"]]
+    output.table(out, services, [("service", "service"), ("spans", "spans"),
                                            ("error_pct", "errors"), ("p50_ms", "p50 ms"),
                                            ("p99_ms", "p99 ms")], title="What was ingested")
     if result["investigation"] is not None:

@@ -104,7 +104,7 @@ async def _health(request: Request) -> Response:
 
 
 async def _services(request: Request) -> Response:
-    return await answer(request, lambda ip, q: ip.services(window_of(q)))
+    return await answer(request, lambda ip, q: to_json(ip.services(window_of(q))))
 
 
 async def _traces(request: Request) -> Response:
@@ -132,8 +132,8 @@ async def _logs(request: Request) -> Response:
 
 
 async def _changes_get(request: Request) -> Response:
-    return await answer(request, lambda ip, q: ip.changes(
-        window_of(q), service=q.get("service") or None, limit=int_param(q.get("limit"), 200, "limit")))
+    return await answer(request, lambda ip, q: to_json(ip.changes(
+        window_of(q), service=q.get("service") or None, limit=int_param(q.get("limit"), 200, "limit"))))
 
 
 async def _ingest_file(request: Request) -> Response:

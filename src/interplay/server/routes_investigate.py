@@ -64,7 +64,7 @@ async def _impact(request: Request) -> Response:
     def run(hub: Interplay, q: QueryParams) -> Any:
         if not q.get("target"):
             raise InvalidInput("target: expected service or service:operation")
-        return hub.impact(q["target"], window_of(q))
+        return to_json(hub.impact(q["target"], window_of(q)))
     return await answer(request, run)
 
 

@@ -51,7 +51,7 @@ async def _anomalies(request: Request) -> Response:
 
 
 async def _operations(request: Request) -> Response:
-    return await answer(request, lambda hub, q: hub.operations(required(q, "service"), window_of(q)))
+    return await answer(request, lambda hub, q: to_json(hub.operations(required(q, "service"), window_of(q))))
 
 
 class _Static(StaticFiles):

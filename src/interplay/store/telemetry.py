@@ -8,7 +8,18 @@ from typing import Any
 
 from .. import model
 from ..model import InvalidInput, NotFound
-from ..model_telemetry import LogRecord, Series, SeriesPoint, Trace, TraceSpan, TraceSummary
+from ..model_results import Caller
+from ..model_telemetry import (
+    Change,
+    LogRecord,
+    Series,
+    SeriesPoint,
+    Service,
+    ServiceOperation,
+    Trace,
+    TraceSpan,
+    TraceSummary,
+)
 from ..timeutil import format_time
 from .base import Store
 from .log_templates import mask
@@ -17,7 +28,7 @@ from .predicates import ENTRY, window_where
 _ENTRY = ENTRY
 
 
-def services(store: Store, window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:
+def services(store: Store, window: model.TimeRange = model.TimeRange()) -> list[Service]:
     """Per service: spans, requests and their rate, error rate, p50/p99 latency, first/last seen."""
     sql = store.sql
     cond, params = window_where(window)
@@ -46,13 +57,12 @@ def services(store: Store, window: model.TimeRange = model.TimeRange()) -> list[
         span_s = max((r["last_ns"] - r["first_ns"]) / 1e9, 1.0)
         p50 = r["p50_entry"] if has_entry else r["p50_all"]
         p99 = r["p99_entry"] if has_entry else r["p99_all"]
-        out.append({
-            "service": r["service"], "spans": r["spans"], "requests": requests,
-            "request_rate": round(requests / span_s, 3),
-            "errors": errors, "error_rate": round(errors / requests, 5) if requests else 0.0,
-            "p50_ms": round(p50 / 1e6, 3), "p99_ms": round(p99 / 1e6, 3),
-            "first_seen": format_time(r["first_ns"]), "last_seen": format_time(r["last_ns"]),
-        })
+        out.append(Service(
+            service=r["service"], spans=r["spans"], requests=requests,
+            request_rate=round(requests / span_s, 3),
+            errors=errors, error_rate=round(errors / requests, 5) if requests else 0.0,
+            p50_ms=round(p50 / 1e6, 3), p99_ms=round(p99 / 1e6, 3),
+            first_seen=format_time(r["first_ns"]), last_seen=format_time(r["last_ns"])))
     return out
 
 
@@ -191,16 +201,16 @@ def _covered(start: int, end: int, children: list[dict[str, Any]]) -> int:
 
 
 def changes(store: Store, window: model.TimeRange = model.TimeRange(), *, service: str | None = None,
-            limit: int = 200) -> list[dict[str, Any]]:
+            limit: int = 200) -> list[Change]:
+    """Change events, newest first."""
     cond, params = window_where(window, "time_ns")
     if service:
         cond += " AND service = ?"
         params.append(service)
     rows = store.query(f"""SELECT time_ns, service, kind, description, version, attributes
                            FROM changes WHERE {cond} ORDER BY time_ns DESC LIMIT {int(limit)}""", params)
-    for r in rows:
-        r["time"] = format_time(r["time_ns"])
-    return rows
+    return [Change(r["time_ns"], r["service"], r["kind"], r["description"], r["version"], r["attributes"],
+                   format_time(r["time_ns"])) for r in rows]
 
 
 # OpenTelemetry severity numbers: each name is the lowest number of its range (TRACE 1-4, DEBUG 5-8, ...).
@@ -309,7 +319,7 @@ def series(store: Store, service: str, operation: str | None, window: model.Time
     return Series(service, operation, step, points)
 
 
-def operations(store: Store, service: str, window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:
+def operations(store: Store, service: str, window: model.TimeRange = model.TimeRange()) -> list[ServiceOperation]:
     """A service's operations (span names by kind): calls, error rate, p50/p95/p99, entry point or not."""
     sql = store.sql
     cond, params = window_where(window)
@@ -321,14 +331,13 @@ def operations(store: Store, service: str, window: model.TimeRange = model.TimeR
         GROUP BY operation, kind ORDER BY calls DESC, operation, kind""", params + [service])
     if not rows and not store.query("SELECT 1 AS x FROM spans WHERE service = ? LIMIT 1", [service]):
         raise NotFound(f"service {service!r} not found")
-    return [{"operation": r["operation"], "kind": r["kind"], "calls": r["calls"], "errors": r["errors"],
-             "error_rate": round(r["errors"] / r["calls"], 5), "entry": r["entries"] > 0,
-             "p50_ms": round(r["p50"] / 1e6, 3), "p95_ms": round(r["p95"] / 1e6, 3),
-             "p99_ms": round(r["p99"] / 1e6, 3)} for r in rows]
+    return [ServiceOperation(r["operation"], r["kind"], r["calls"], r["errors"], round(r["errors"] / r["calls"], 5),
+                             r["entries"] > 0, round(r["p50"] / 1e6, 3), round(r["p95"] / 1e6, 3),
+                             round(r["p99"] / 1e6, 3)) for r in rows]
 
 
 def operation_callers(store: Store, service: str, operation: str,
-                      window: model.TimeRange = model.TimeRange()) -> list[dict[str, Any]]:
+                      window: model.TimeRange = model.TimeRange()) -> list[Caller]:
     """Who calls one operation of a service: per calling service, calls, rate, errors and latency.
 
     The calls are the operation's spans whose parent span belongs to another service (mode async when
@@ -347,10 +356,9 @@ def operation_callers(store: Store, service: str, operation: str,
     lo = window.since_ns if window.since_ns is not None else min((r["lo"] for r in rows), default=0)
     hi = window.until_ns if window.until_ns is not None else max((r["hi"] for r in rows), default=0)
     seconds = max((hi - lo) / 1e9, 1.0)
-    return [{"service": r["caller"], "mode": "async" if r["queued"] else "sync", "calls": r["calls"],
-             "errors": r["errors"], "rate": round(r["calls"] / seconds, 4),
-             "error_rate": round(r["errors"] / r["calls"], 5),
-             "p50_ms": round(r["p50"] / 1e6, 3), "p95_ms": round(r["p95"] / 1e6, 3)} for r in rows]
+    return [Caller(r["caller"], "async" if r["queued"] else "sync", r["calls"], r["errors"],
+                   round(r["calls"] / seconds, 4), round(r["errors"] / r["calls"], 5),
+                   round(r["p50"] / 1e6, 3), round(r["p95"] / 1e6, 3)) for r in rows]
 
 
 def known_target(store: Store, service: str, operation: str | None) -> bool:
