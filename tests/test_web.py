@@ -214,3 +214,91 @@ def test_graph_and_telemetry_answers_are_what_the_openapi_document_describes(cli
     graph["nodes"][0]["stats"]["window"]["extra"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(graph, _closed_json_schema(doc, {"$ref": "#/components/schemas/Graph"}))
+
+
+def _agent_run(i: int) -> TraceBuilder:
+    """An agent run: a chat, then a tool whose call reaches the `orders` service; every third fails."""
+    t = TraceBuilder(T0 + i * 10**9, seed=100 + i)
+    root = t.span("agent-svc", "invoke_agent support", kind="INTERNAL", duration_ms=500, error=i % 3 == 0,
+                  message="ValueError: bad order" if i % 3 == 0 else "",
+                  attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support",
+                              "gen_ai.conversation.id": f"c{i % 2}"})
+    root.child("agent-svc", "chat gpt-4o", kind="CLIENT", offset_ms=1, duration_ms=50,
+               attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                           "gen_ai.provider.name": "openai", "gen_ai.usage.input_tokens": 100,
+                           "gen_ai.usage.output_tokens": 20, "gen_ai.response.finish_reasons": ["tool_calls"]})
+    tool = root.child("agent-svc", "execute_tool get_order", offset_ms=60, duration_ms=30,
+                      attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_order",
+                                  "gen_ai.tool.call.arguments": '{"id": 7}'})
+    tool.child("agent-svc", "call orders", kind="CLIENT", offset_ms=1, duration_ms=20,
+               attributes={"server.address": "orders"}).child("orders", "GET /orders/{id}", kind="SERVER",
+                                                              offset_ms=1, duration_ms=15)
+    return t
+
+
+def test_query_investigation_and_agent_answers_are_what_the_openapi_document_describes(client, tmp_path):
+    """Services, operations, changes, impact, an investigation (as run and as kept) and agent runs, sessions,
+    spend and load: each answer has exactly the keys and types the records' schemas name."""
+    import jsonschema
+    traces = []
+    for i in range(60):  # web → cart → db; from 30 s on cart's query is slow and a third of requests fail
+        t = TraceBuilder(T0 + i * 10**9, seed=i)
+        late = i >= 30
+        root = t.span("web", "GET /", duration_ms=300 if late else 40, error=late and i % 3 == 0)
+        call = root.child("web", "GET /cart", kind="CLIENT", offset_ms=1, duration_ms=280 if late else 20)
+        call.child("cart", "GET /cart", kind="SERVER", offset_ms=1, duration_ms=270 if late else 18).child(
+            "cart", "SELECT", kind="CLIENT", offset_ms=1, duration_ms=260 if late else 5,
+            attributes={"db.system": "postgresql", "server.address": "db"})
+        traces.append(t)
+    _load(client.hub, tmp_path, traces + [_agent_run(i) for i in range(6)])
+    change = {"service": "cart", "kind": "deploy", "description": "cart v2", "version": "2.0",
+              "time": str((T0 + 29 * 10**9) // 10**9), "attributes": {"ticket": "OPS-1"}}
+    posted = client.post("/v1/changes", json=[change, {"service": "web", "kind": "flag", "description": "flag on",
+                                                       "time": str((T0 + 31 * 10**9) // 10**9)}],
+                         headers={"X-Interplay-Client": "cli"})
+    assert posted.status_code == 200, posted.text
+    doc = client.get("/api/openapi.json").json()
+    created = client.post("/api/investigations", json={"symptom": "web", "at": str(T0 + 30 * 10**9)},
+                          headers={"X-Interplay-Client": "cli"})
+    assert created.status_code == 201, created.text
+    run_id = client.get("/api/agents/runs").json()["runs"][0]["run_id"]
+    answers = {
+        ("/api/services", "get", "200"): client.get("/api/services").json(),
+        ("/api/operations", "get", "200"): client.get("/api/operations", params={"service": "cart"}).json(),
+        ("/api/changes", "get", "200"): client.get("/api/changes").json(),
+        ("/api/impact", "get", "200"): client.get("/api/impact", params={"target": "db"}).json(),
+        ("/api/investigations", "post", "201"): created.json(),
+        ("/api/investigations/{id}", "get", "200"): client.get(f"/api/investigations/{created.json()['id']}").json(),
+        ("/api/agents/runs", "get", "200"): client.get("/api/agents/runs").json(),
+        ("/api/agents/runs/{run_id}", "get", "200"): client.get(f"/api/agents/runs/{run_id}",
+                                                                params={"full": "true"}).json(),
+        ("/api/agents/sessions", "get", "200"): client.get("/api/agents/sessions").json(),
+        ("/api/agents/sessions/{session_id}", "get", "200"): client.get("/api/agents/sessions/c0").json(),
+        ("/api/agents/spend", "get", "200"): client.get("/api/agents/spend").json(),
+        ("/api/agents/load", "get", "200"): client.get("/api/agents/load").json(),
+        ("/api/agents/touching", "get", "200"): client.get("/api/agents/touching",
+                                                           params={"service": "orders"}).json(),
+    }
+    operation_impact = client.get("/api/impact", params={"target": "cart:GET /cart"}).json()
+    assert [c["service"] for c in operation_impact["direct_callers"]] == ["web"]
+    jsonschema.validate(operation_impact, _closed_json_schema(doc, {"$ref": "#/components/schemas/Impact"}))
+    # each answer holds what its schema describes (not an empty list that validates trivially)
+    assert {s["service"] for s in answers["/api/services", "get", "200"]} == {"web", "cart", "agent-svc", "orders"}
+    assert [c["description"] for c in answers["/api/changes", "get", "200"]] == ["flag on", "cart v2"]
+    assert answers["/api/impact", "get", "200"]["direct_callers"][0]["service"] == "cart"
+    assert answers["/api/investigations", "post", "201"]["root_causes"]
+    assert answers["/api/agents/runs/{run_id}", "get", "200"]["steps_detail"]
+    assert answers["/api/agents/sessions/{session_id}", "get", "200"]["runs"]
+    assert answers["/api/agents/spend", "get", "200"]["spend"] and answers["/api/agents/load", "get", "200"]["load"]
+    for (path, method, code), answer in answers.items():
+        schema = doc["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
+        jsonschema.validate(answer, _closed_json_schema(doc, schema))
+    schemas = doc["components"]["schemas"]
+    assert schemas["Caller"]["properties"]["mode"]["enum"] == ["sync", "async"]
+    assert "retries" not in schemas["Caller"]["required"]  # left out when None, never null
+    # a key the records do not write fails
+    cause = answers["/api/investigations", "post", "201"]["root_causes"][0]
+    cause["chain"][0]["extra"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(answers["/api/investigations", "post", "201"],
+                            _closed_json_schema(doc, {"$ref": "#/components/schemas/Investigation"}))

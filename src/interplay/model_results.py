@@ -179,7 +179,7 @@ class Investigation:
 
     symptom: Symptom
     onset: str
-    onset_source: str
+    onset_source: str  # "given", or how it was found (detected from what, or the data's start)
     windows: Windows
     method: str
     root_causes: list[RootCause]

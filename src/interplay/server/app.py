@@ -21,7 +21,7 @@ from . import otlp_http, routes_agents, routes_alerts, routes_investigate, web, 
 from .admission import CLIENT_HEADER, AdmissionMiddleware
 from .bodies import BodyGuard, InflatedSize
 from .mcp import mcp_endpoint
-from .openapi import BINARY, CHANGE_BODY, LIST, OBJ, OTLP_BODY, WINDOW, api_route, limit_param, ok, op, param
+from .openapi import BINARY, CHANGE_BODY, LIST, OBJ, OTLP_BODY, WINDOW, api_route, limit_param, ok, op, param, records
 from .params import answer, error_response, int_param, window_of
 from .state import ServerState, state_of
 
@@ -195,7 +195,7 @@ ROUTES: list[BaseRoute] = [
         "security": []}}),
     api_route("/api/services", _services, {"get": op(
         "Services seen in the window, with request rate, error rate and latency", WINDOW,
-        ok("Services", {"type": "array", "items": {"$ref": "#/components/schemas/Service"}}),
+        ok("Services", records("Service")),
         tag="telemetry")}),
     api_route("/api/traces", _traces, {"get": op(
         "Traces matching the filters, newest first",
@@ -208,7 +208,7 @@ ROUTES: list[BaseRoute] = [
                                    "repeat for several, all on one span.",
                            schema={"type": "array", "items": {"type": "string"}}),
                    "style": "form", "explode": True}, limit_param(20)],
-        ok("Traces", {"type": "array", "items": {"$ref": "#/components/schemas/TraceSummary"}}),
+        ok("Traces", records("TraceSummary")),
         tag="telemetry")}),
     api_route("/api/traces/{trace_id}", _trace, {"get": op(
         "One trace as a span tree with self time; orphans (parent never arrived) are roots",
@@ -223,11 +223,11 @@ ROUTES: list[BaseRoute] = [
                   param("span_id", "Only the records of this span (16 hex characters)."),
                   param("similar_to", "A log line: only records with its template (numbers, ids and "
                                       "quoted strings masked)."), limit_param(100)],
-        ok("Log records", {"type": "array", "items": {"$ref": "#/components/schemas/LogRecord"}}),
+        ok("Log records", records("LogRecord")),
         tag="telemetry")}),
     api_route("/api/changes", _changes_get, {"get": op(
         "Change events, newest first", WINDOW + [param("service", "Only this service."), limit_param(200)],
-        ok("Change events", {"type": "array", "items": {"$ref": "#/components/schemas/Change"}}),
+        ok("Change events", records("Change")),
         tag="telemetry")}),
     api_route("/api/changes", _changes_post, {"post": op(
         "Record change events (deploy, config, flag, infra, commit)", [],

@@ -20,7 +20,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from ..model_results import GRAPH_RECORDS, json_fields
+from ..model_agents import AGENT_RECORDS
+from ..model_results import GRAPH_RECORDS, IMPACT_RECORDS, RECORDS, json_fields
 from ..model_telemetry import TELEMETRY_RECORDS
 
 Operation = dict[str, Any]
@@ -82,6 +83,16 @@ _ERROR_NAMES = {"400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "
                 "415": "UnsupportedMedia", "503": "Overloaded"}
 OBJ = {"type": "object", "additionalProperties": True}
 LIST = {"type": "array", "items": OBJ}
+
+
+def records(name: str) -> dict[str, Any]:
+    """An array of the records named `name` (see record_schemas)."""
+    return {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}}
+
+
+def wrapped(key: str, name: str) -> dict[str, Any]:
+    """An object whose one key `key` holds an array of the records named `name`."""
+    return {"type": "object", "required": [key], "properties": {key: records(name)}}
 WINDOW = [param("since", "Start of the window: RFC3339, unix seconds or nanoseconds, or relative (-15m)."),
           param("until", "End of the window (exclusive), same forms as since.")]
 WAIT = param("wait", "true: answer once the investigations have run.", schema={"type": "boolean"})
@@ -110,6 +121,9 @@ def record_schemas(*records: type) -> dict[str, Any]:
     """The schemas of result records (interplay.model_*), each named by its class, read off the records
     themselves: the keys `to_json` writes, in its order, their types, which are always there, and the
     class docstring and field comments (`name: type  # what it is`) as descriptions."""
+    names = [cls.__name__ for cls in records]
+    if len(set(names)) != len(names):  # a $ref must name one record
+        raise TypeError(f"records share a name: {sorted(n for n in names if names.count(n) > 1)}")
     return {cls.__name__: _record_schema(cls) for cls in records}
 
 
@@ -202,15 +216,6 @@ COMPONENTS: dict[str, Any] = {
     "schemas": {
         "Error": {"type": "object", "required": ["error"], "properties": {
             "error": {"type": "string"}, "type": {"type": "string"}}},
-        "Service": {"type": "object", "properties": {
-            "service": {"type": "string"}, "spans": {"type": "integer"}, "requests": {"type": "integer"},
-            "request_rate": {"type": "number"}, "errors": {"type": "integer"},
-            "error_rate": {"type": "number"}, "p50_ms": {"type": "number"}, "p99_ms": {"type": "number"},
-            "first_seen": {"type": "string"}, "last_seen": {"type": "string"}}},
-        "Change": {"type": "object", "properties": {
-            "time": {"type": "string"}, "time_ns": {"type": "integer"}, "service": {"type": "string"},
-            "kind": {"type": "string"}, "description": {"type": "string"}, "version": {"type": "string"},
-            "attributes": {"type": "string", "description": "JSON object text"}}},
         "ChangeEventIn": {"type": "object", "required": ["service", "description"], "properties": {
             "time": {"type": "string"}, "service": {"type": "string"},
             "kind": {"type": "string", "enum": ["deploy", "config", "flag", "infra", "commit"]},
@@ -228,32 +233,6 @@ COMPONENTS: dict[str, Any] = {
         "GenericAlert": {"type": "object", "required": ["service"], "properties": {
             "service": {"type": "string"}, "started_at": {"type": "string"}, "summary": {"type": "string"},
             "status": {"type": "string", "enum": ["firing", "resolved"]}, "key": {"type": "string"}}},
-        "Impact": {"type": "object", "properties": {
-            "target": OBJ, "direct_callers": LIST, "upstream": LIST, "entry_points": LIST}},
-        "Investigation": {"type": "object", "properties": {
-            "id": {"type": "string"}, "symptom": OBJ, "onset": {"type": "string"},
-            "onset_source": {"type": "string", "enum": ["given", "detected"]}, "windows": OBJ,
-            "method": {"type": "string"},
-            "root_causes": {"type": "array", "items": {"type": "object", "properties": {
-                "rank": {"type": "integer"}, "service": {"type": "string"},
-                "operation": {"type": "string", "nullable": True}, "kind": {"type": "string"},
-                "score": {"type": "number"}, "summary": {"type": "string"}, "explains": OBJ,
-                "chain": {"type": "array", "items": {"type": "object", "properties": {
-                    "service": {"type": "string"}, "operation": {"type": "string", "nullable": True},
-                    "effect": {"type": "string"}}}},
-                "evidence": LIST, "exemplar_trace": {"type": "string", "nullable": True}}}},
-            "load_moves": LIST, "data_completeness": OBJ, "exemplars": OBJ,
-            "seconds": {"type": "number"}}},
-        "AgentRun": {"type": "object", "additionalProperties": True, "properties": {
-            "run_id": {"type": "string"}, "trace_id": {"type": "string"}, "agent": {"type": "string"},
-            "status": {"type": "string"}, "started": {"type": "string"}, "duration_ms": {"type": "number"},
-            "steps": {"type": "integer"}, "model_calls": {"type": "integer"},
-            "tool_calls": {"type": "integer"}, "tools": {"type": "array", "items": {"type": "string"}},
-            "tokens": OBJ, "cost": {"type": "object", "nullable": True},
-            "conversation_id": {"type": "string", "nullable": True},
-            "errors": {"type": "integer"}, "error": {"type": "string", "nullable": True},
-            "path": {"type": "array", "items": {"type": "string"}}, "failure_modes": LIST,
-            "steps_detail": LIST}},
-        **record_schemas(*GRAPH_RECORDS, *TELEMETRY_RECORDS),
+        **record_schemas(*RECORDS, *GRAPH_RECORDS, *IMPACT_RECORDS, *TELEMETRY_RECORDS, *AGENT_RECORDS),
     },
 }

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from ..model_results import to_json
-from .openapi import LIST, WINDOW, api_route, limit_param, ok, op, param
+from .openapi import WINDOW, api_route, limit_param, ok, op, param, wrapped
 from .params import answer, flag, int_param, required, window_of
 
 
@@ -56,8 +56,7 @@ ROUTES: list[BaseRoute] = [
         "Agent runs, newest first, with steps, tokens and failure modes",
         WINDOW + [param("agent", "Only this agent."),
                    param("failed", "true: only failed runs.", schema={"type": "boolean"}), limit_param(100)],
-        ok("Runs", {"type": "object", "properties": {
-            "runs": {"type": "array", "items": {"$ref": "#/components/schemas/AgentRun"}}}}),
+        ok("Runs", wrapped("runs", "AgentRun")),
         tag="agents")}),
     api_route("/api/agents/runs/{run_id}", _run, {"get": op(
         "One agent run with its ordered steps (steps_detail: input, output, cost, errors)",
@@ -68,22 +67,22 @@ ROUTES: list[BaseRoute] = [
     api_route("/api/agents/sessions", _sessions, {"get": op(
         "Agent runs grouped by conversation / session id, most recently active first",
         WINDOW + [limit_param(50)],
-        ok("Sessions", {"type": "object", "properties": {"sessions": LIST}}), tag="agents")}),
+        ok("Sessions", wrapped("sessions", "Session")), tag="agents")}),
     api_route("/api/agents/sessions/{session_id}", _session, {"get": op(
         "One session: its runs in start order, with divergence from the session's successful runs",
         [param("session_id", "gen_ai.conversation.id or session.id.", where="path")],
-        ok("The session", {"type": "object", "properties": {"session_id": {"type": "string"},
-                                                              "runs": LIST}}),
+        ok("The session", "Session"),
         tag="agents", errors=("400", "404"))}),
     api_route("/api/agents/spend", _spend, {"get": op(
         "Model calls, tokens and cost (USD) per agent and model in the window", WINDOW,
-        ok("Spend", {"type": "object", "properties": {"spend": LIST}}), tag="agents")}),
+        ok("Spend", wrapped("spend", "AgentSpend")), tag="agents")}),
     api_route("/api/agents/load", _load, {"get": op(
         "Agent load per backend (LLM providers, tools, services) in the window", WINDOW,
-        ok("Load", {"type": "object", "properties": {"load": LIST}}), tag="agents")}),
+        ok("Load", wrapped("load", "BackendLoad")), tag="agents")}),
     api_route("/api/agents/touching", _touching, {"get": op(
         "Agent runs whose steps reached a service",
         WINDOW + [param("service", "The service.", required=True), limit_param(1000)],
-        ok("Runs", {"type": "object", "properties": {"service": {"type": "string"}, "runs": LIST}}),
+        ok("Runs", {"type": "object", "required": ["service", "runs"], "properties": {
+            "service": {"type": "string"}, "runs": {"type": "array", "items": {"type": "string"}}}}),
         tag="agents")}),
 ]

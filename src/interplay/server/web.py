@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..api import Interplay
 from ..model_results import to_json
-from .openapi import OBJ, WINDOW, api_route, document, ok, op, param
+from .openapi import OBJ, WINDOW, api_route, document, ok, op, param, records
 from .params import answer, int_param, required, window_of
 
 STATIC = Path(__file__).with_name("static")
@@ -77,7 +77,7 @@ ROUTES: list[BaseRoute] = [
     api_route("/api/operations", _operations, {"get": op(
         "A service's operations (span name and kind): calls, errors, error rate, p50/p95/p99 latency",
         WINDOW + [param("service", "The service.", required=True)],
-        ok("Operations", {"type": "array", "items": OBJ}), tag="telemetry", errors=("400", "404"))}),
+        ok("Operations", records("ServiceOperation")), tag="telemetry", errors=("400", "404"))}),
     api_route("/api/anomalies", _anomalies, {"get": op(
         "Services whose latest quarter of the window shifted from its first half (error rate by a "
         "two-proportion z test, p95 by a robust z, as investigations judge shifts), each with its reason",
