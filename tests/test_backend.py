@@ -61,7 +61,7 @@ def test_a_server_answers_as_the_file_it_holds(hubs):
 
 
 def test_a_server_answers_services_changes_operations_and_impact_as_the_records_of_the_file_it_holds(hubs):
-    """RemoteInterplay rebuilds services, changes, operations and impact from the server's JSON: equal to the
+    """RemoteInterplay rebuilds services, changes, operations, impact and anomalies from the server's JSON: equal to the
     local records, with the keys the API has always written."""
     local, remote = hubs
     local.add_changes([{"service": "catalog", "kind": "deploy", "description": "v2", "version": "2.0",
@@ -85,6 +85,9 @@ def test_a_server_answers_services_changes_operations_and_impact_as_the_records_
     (caller,) = impact.direct_callers
     assert (caller.service, caller.mode, caller.calls, caller.errors) == ("frontend", "sync", 120, 40)
     assert "retries" not in to_json(caller)  # left out when None, as the API always wrote it
+    anomalies = local.anomalies()
+    assert remote.anomalies() == anomalies and (anomalies.services["frontend"].kind, anomalies.services["frontend"].after) \
+        == ("errors", 1.0)
     assert [(e.service, e.through, e.share, e.mode) for e in impact.entry_points] == [("frontend", 120, 1.0, "sync")]
 
 

@@ -241,9 +241,9 @@ def test_query_investigation_and_agent_answers_are_what_the_openapi_document_des
     spend and load: each answer has exactly the keys and types the records' schemas name."""
     import jsonschema
     traces = []
-    for i in range(60):  # web → cart → db; from 30 s on cart's query is slow and a third of requests fail
+    for i in range(100):  # web → cart → db; from 60 s on cart's query is slow and a third of requests fail
         t = TraceBuilder(T0 + i * 10**9, seed=i)
-        late = i >= 30
+        late = i >= 60
         root = t.span("web", "GET /", duration_ms=300 if late else 40, error=late and i % 3 == 0)
         call = root.child("web", "GET /cart", kind="CLIENT", offset_ms=1, duration_ms=280 if late else 20)
         call.child("cart", "GET /cart", kind="SERVER", offset_ms=1, duration_ms=270 if late else 18).child(
@@ -252,13 +252,13 @@ def test_query_investigation_and_agent_answers_are_what_the_openapi_document_des
         traces.append(t)
     _load(client.hub, tmp_path, traces + [_agent_run(i) for i in range(6)])
     change = {"service": "cart", "kind": "deploy", "description": "cart v2", "version": "2.0",
-              "time": str((T0 + 29 * 10**9) // 10**9), "attributes": {"ticket": "OPS-1"}}
+              "time": str((T0 + 59 * 10**9) // 10**9), "attributes": {"ticket": "OPS-1"}}
     posted = client.post("/v1/changes", json=[change, {"service": "web", "kind": "flag", "description": "flag on",
-                                                       "time": str((T0 + 31 * 10**9) // 10**9)}],
+                                                       "time": str((T0 + 61 * 10**9) // 10**9)}],
                          headers={"X-Interplay-Client": "cli"})
     assert posted.status_code == 200, posted.text
     doc = client.get("/api/openapi.json").json()
-    created = client.post("/api/investigations", json={"symptom": "web", "at": str(T0 + 30 * 10**9)},
+    created = client.post("/api/investigations", json={"symptom": "web", "at": str(T0 + 60 * 10**9)},
                           headers={"X-Interplay-Client": "cli"})
     assert created.status_code == 201, created.text
     run_id = client.get("/api/agents/runs").json()["runs"][0]["run_id"]
@@ -266,6 +266,7 @@ def test_query_investigation_and_agent_answers_are_what_the_openapi_document_des
         ("/api/services", "get", "200"): client.get("/api/services").json(),
         ("/api/operations", "get", "200"): client.get("/api/operations", params={"service": "cart"}).json(),
         ("/api/changes", "get", "200"): client.get("/api/changes").json(),
+        ("/api/anomalies", "get", "200"): client.get("/api/anomalies").json(),
         ("/api/impact", "get", "200"): client.get("/api/impact", params={"target": "db"}).json(),
         ("/api/investigations", "post", "201"): created.json(),
         ("/api/investigations/{id}", "get", "200"): client.get(f"/api/investigations/{created.json()['id']}").json(),
@@ -286,6 +287,7 @@ def test_query_investigation_and_agent_answers_are_what_the_openapi_document_des
     assert {s["service"] for s in answers["/api/services", "get", "200"]} == {"web", "cart", "agent-svc", "orders"}
     assert [c["description"] for c in answers["/api/changes", "get", "200"]] == ["flag on", "cart v2"]
     assert answers["/api/impact", "get", "200"]["direct_callers"][0]["service"] == "cart"
+    assert answers["/api/anomalies", "get", "200"]["services"]["web"]["kind"] == "errors"
     assert answers["/api/investigations", "post", "201"]["root_causes"]
     assert answers["/api/agents/runs/{run_id}", "get", "200"]["steps_detail"]
     assert answers["/api/agents/sessions/{session_id}", "get", "200"]["runs"]

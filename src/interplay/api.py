@@ -19,7 +19,7 @@ from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Evidence, Graph, Impact, Investigation, to_json
-from .model_telemetry import Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
+from .model_telemetry import Anomalies, Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
 from .store import telemetry
@@ -138,7 +138,7 @@ class Interplay:
         """A service's operations with calls, errors and latency percentiles."""
         return telemetry.operations(self.store, service, window)
 
-    def anomalies(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
+    def anomalies(self, window: TimeRange = TimeRange()) -> Anomalies:
         """Services whose latest quarter of the window shifted from its first half (see interplay.health)."""
         from .health import anomalies
         return anomalies(self.store, window)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from .model import IngestResult, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Graph, Impact, Investigation
-from .model_telemetry import Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
+from .model_telemetry import Anomalies, Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
 
 
 class Backend(Protocol):
@@ -33,7 +33,7 @@ class Backend(Protocol):
     def series(self, service: str, operation: str | None = None, window: TimeRange = ...,
                buckets: int = 60) -> Series: ...
     def operations(self, service: str, window: TimeRange = ...) -> list[ServiceOperation]: ...
-    def anomalies(self, window: TimeRange = ...) -> dict[str, Any]: ...
+    def anomalies(self, window: TimeRange = ...) -> Anomalies: ...
 
     # -- investigations -------------------------------------------------------------------------
     def investigate(self, symptom: str | None = None, at_ns: int | None = None,

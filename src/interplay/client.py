@@ -10,7 +10,7 @@ import httpx
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Graph, Impact, Investigation, from_json
-from .model_telemetry import Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
+from .model_telemetry import Anomalies, Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
 from .timeutil import format_time
 
 
@@ -80,8 +80,8 @@ class RemoteInterplay:
     def operations(self, service: str, window: TimeRange = TimeRange()) -> list[ServiceOperation]:
         return [from_json(ServiceOperation, r) for r in self._get("/api/operations", window, service=service)]
 
-    def anomalies(self, window: TimeRange = TimeRange()) -> dict[str, Any]:
-        return self._get("/api/anomalies", window)
+    def anomalies(self, window: TimeRange = TimeRange()) -> Anomalies:
+        return from_json(Anomalies, self._get("/api/anomalies", window))
 
     def investigate(self, symptom: str | None = None, at_ns: int | None = None,
                     window: TimeRange = TimeRange()) -> Investigation:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .detect import median, proportion_z, robust_z
 from .model import TimeRange
+from .model_telemetry import Anomalies, Anomaly
 from .store.base import Store
 from .store.telemetry import service_buckets
 
@@ -18,11 +19,11 @@ MIN_REQUESTS = 20  # fewer requests in either part: too little to judge
 MIN_RATIO = 1.5    # a latency shift must also be this large to matter
 
 
-def anomalies(store: Store, window: TimeRange = TimeRange(), buckets: int = 24) -> dict[str, Any]:
-    """{"services": {name: {kind, before, after, z, reason}}, "method": ...} for the services that shifted."""
+def anomalies(store: Store, window: TimeRange = TimeRange(), buckets: int = 24) -> Anomalies:
+    """The services that shifted (by name, as the SQL returned them), and how they were judged."""
     data = service_buckets(store, window, buckets)
     n = data.get("buckets", 0)
-    out: dict[str, Any] = {}
+    out: dict[str, Anomaly] = {}
     if n >= 8:
         per: dict[str, list[dict[str, Any]]] = {}
         for r in data["rows"]:
@@ -30,10 +31,10 @@ def anomalies(store: Store, window: TimeRange = TimeRange(), buckets: int = 24) 
         for service, rows in per.items():
             found = _judge([r for r in rows if r["b"] < n // 2], [r for r in rows if r["b"] >= n - n // 4])
             if found:
-                out[service] = {**found, "reason": explain(found)}
-    return {"services": out, "method": "the latest quarter of the window against its first half: error rate by "
+                out[service] = Anomaly(found["kind"], found["before"], found["after"], found["z"], explain(found))
+    return Anomalies(out, "the latest quarter of the window against its first half: error rate by "
                                        "a two-proportion z test, p95 latency by a robust z over the first half's "
-                                       f"buckets; flagged at z ≥ {Z:g}"}
+                                       f"buckets; flagged at z ≥ {Z:g}")
 
 
 def _judge(before: list[dict[str, Any]], recent: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -15,11 +15,12 @@ store keeps (an object or an array), as the API has always sent them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .model_results import OMIT
 
-__all__ = ["Change", "LogRecord", "Series", "SeriesPoint", "Service", "ServiceOperation", "Trace", "TraceSpan",
-           "TraceSummary", "TELEMETRY_RECORDS"]
+__all__ = ["Anomalies", "Anomaly", "Change", "LogRecord", "Series", "SeriesPoint", "Service", "ServiceOperation",
+           "Trace", "TraceSpan", "TraceSummary", "TELEMETRY_RECORDS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,4 +160,24 @@ class Series:
     points: list[SeriesPoint]
 
 
-TELEMETRY_RECORDS = (Service, ServiceOperation, Change, TraceSummary, TraceSpan, Trace, LogRecord, SeriesPoint, Series)
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """A service whose latest quarter of the window shifted from its first half."""
+
+    kind: Literal["errors", "latency"]
+    before: float  # the first half's error rate, or median p95 (ms)
+    after: float  # the latest quarter's
+    z: float  # two-proportion z (errors) or robust z (latency)
+    reason: str  # one line a person reads on hover
+
+
+@dataclass(frozen=True, slots=True)
+class Anomalies:
+    """The services that shifted in a window, by name, and how they were judged."""
+
+    services: dict[str, Anomaly]
+    method: str
+
+
+TELEMETRY_RECORDS = (Anomaly, Anomalies, Service, ServiceOperation, Change, TraceSummary, TraceSpan, Trace, LogRecord,
+                     SeriesPoint, Series)

@@ -47,7 +47,7 @@ async def _series(request: Request) -> Response:
 
 
 async def _anomalies(request: Request) -> Response:
-    return await answer(request, lambda hub, q: hub.anomalies(window_of(q)))
+    return await answer(request, lambda hub, q: to_json(hub.anomalies(window_of(q))))
 
 
 async def _operations(request: Request) -> Response:
@@ -81,8 +81,7 @@ ROUTES: list[BaseRoute] = [
     api_route("/api/anomalies", _anomalies, {"get": op(
         "Services whose latest quarter of the window shifted from its first half (error rate by a "
         "two-proportion z test, p95 by a robust z, as investigations judge shifts), each with its reason",
-        WINDOW, ok("Anomalous services", {"type": "object", "properties": {
-            "services": {"type": "object", "additionalProperties": OBJ}, "method": {"type": "string"}}}),
+        WINDOW, ok("Anomalous services", "Anomalies"),
         tag="investigation")}),
     Mount("/static", app=_Static(directory=STATIC), name="static"),
 ]
