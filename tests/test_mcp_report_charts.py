@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from interplay.api import Interplay
+from interplay.model_telemetry import ChangeMark, SymptomBucket
 from interplay.report_charts import charts_html, render_svg, symptom_series
 from test_mcp import case_db  # noqa: F401  (fixture)
 
@@ -13,9 +14,9 @@ def test_charts_of_an_investigation_are_self_contained(case_db):  # noqa: F811
     result = ip.investigate()
     series = symptom_series(ip, result)
     assert len(series["buckets"]) >= 50
-    before = [b for b in series["buckets"] if b["t_ns"] < series["onset_ns"]]
-    after = [b for b in series["buckets"] if b["t_ns"] >= series["onset_ns"]]
-    rate = lambda bs: sum(b["errors"] for b in bs) / sum(b["requests"] for b in bs)  # noqa: E731
+    before = [b for b in series["buckets"] if b.t_ns < series["onset_ns"]]
+    after = [b for b in series["buckets"] if b.t_ns >= series["onset_ns"]]
+    rate = lambda bs: sum(b.errors for b in bs) / sum(b.requests for b in bs)  # noqa: E731
     assert rate(after) > 5 * rate(before)
     html = charts_html(ip, result)
     assert html.count("<svg") == 2 and "onset" in html
@@ -23,11 +24,9 @@ def test_charts_of_an_investigation_are_self_contained(case_db):  # noqa: F811
 
 
 def test_change_markers_and_escaping():
-    series = {"buckets": [{"t_ns": 0, "requests": 4, "errors": 0, "p90_ms": 3.0},
-                          {"t_ns": 60 * 10**9, "requests": 4, "errors": 2, "p90_ms": 30.0}],
+    series = {"buckets": [SymptomBucket(0, 4, 0, 3.0), SymptomBucket(60 * 10**9, 4, 2, 30.0)],
               "onset_ns": 50 * 10**9, "label": "<b>x</b>",
-              "changes": [{"time_ns": 40 * 10**9, "service": "pay<ment>", "kind": "deploy", "version": "2",
-                           "description": "rollout & more"}]}
+              "changes": [ChangeMark(40 * 10**9, "pay<ment>", "deploy", "rollout & more", "2")]}
     svg = render_svg(series)
     assert "<title>deploy pay&lt;ment&gt; 2: rollout &amp; more</title>" in svg
     assert "<b>" not in svg and "&lt;b&gt;x" in svg

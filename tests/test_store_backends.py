@@ -509,7 +509,8 @@ def test_question_modules_answer_alike_on_both_backends(tmp_path, shop_errors):
                "templates": normal(log_templates.template_counts(store, base, inc)),
                "buckets": telemetry.service_buckets(store),
                "series": telemetry.series(store, "payment", None, TimeRange()),
-               "entry_series": telemetry.entry_series(store, [{"service": "frontend"}], TimeRange(lo, hi + 1)),
+               # as JSON: rounded reaches into dicts and lists, not records
+               "entry_series": to_json(telemetry.entry_series(store, [{"service": "frontend"}], TimeRange(lo, hi + 1))),
                "metrics": normal(evidence.metric_values(store, base, inc)),
                "points": normal(evidence.metric_points(store, TimeRange()))}
         with window_spans(store, {"baseline": base, "incident": inc}) as s:

@@ -237,8 +237,9 @@ def _agent_run(i: int) -> TraceBuilder:
 
 
 def test_query_investigation_and_agent_answers_are_what_the_openapi_document_describes(client, tmp_path):
-    """Services, operations, changes, impact, an investigation (as run and as kept) and agent runs, sessions,
-    spend and load: each answer has exactly the keys and types the records' schemas name."""
+    """Services, operations, changes, anomalies, a symptom's series, impact, an investigation (as run and as
+    kept) and agent runs, sessions, spend and load: each answer has exactly the keys and types the records'
+    schemas name."""
     import jsonschema
     traces = []
     for i in range(100):  # web → cart → db; from 60 s on cart's query is slow and a third of requests fail
@@ -267,6 +268,8 @@ def test_query_investigation_and_agent_answers_are_what_the_openapi_document_des
         ("/api/operations", "get", "200"): client.get("/api/operations", params={"service": "cart"}).json(),
         ("/api/changes", "get", "200"): client.get("/api/changes").json(),
         ("/api/anomalies", "get", "200"): client.get("/api/anomalies").json(),
+        ("/api/symptom-series", "get", "200"): client.get("/api/symptom-series", params={
+            "entry": "web:GET /", "since": str(T0), "until": str(T0 + 100 * 10**9), "buckets": "5"}).json(),
         ("/api/impact", "get", "200"): client.get("/api/impact", params={"target": "db"}).json(),
         ("/api/investigations", "post", "201"): created.json(),
         ("/api/investigations/{id}", "get", "200"): client.get(f"/api/investigations/{created.json()['id']}").json(),
@@ -288,6 +291,8 @@ def test_query_investigation_and_agent_answers_are_what_the_openapi_document_des
     assert [c["description"] for c in answers["/api/changes", "get", "200"]] == ["flag on", "cart v2"]
     assert answers["/api/impact", "get", "200"]["direct_callers"][0]["service"] == "cart"
     assert answers["/api/anomalies", "get", "200"]["services"]["web"]["kind"] == "errors"
+    charts = answers["/api/symptom-series", "get", "200"]
+    assert [b["requests"] for b in charts["buckets"]] == [20] * 5 and len(charts["changes"]) == 2
     assert answers["/api/investigations", "post", "201"]["root_causes"]
     assert answers["/api/agents/runs/{run_id}", "get", "200"]["steps_detail"]
     assert answers["/api/agents/sessions/{session_id}", "get", "200"]["runs"]

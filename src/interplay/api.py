@@ -19,7 +19,17 @@ from .investigations import compact, summary_of
 from .model import IngestResult, InvalidInput, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Evidence, Graph, Impact, Investigation, to_json
-from .model_telemetry import Anomalies, Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
+from .model_telemetry import (
+    Anomalies,
+    Change,
+    LogRecord,
+    Series,
+    Service,
+    ServiceOperation,
+    SymptomSeries,
+    Trace,
+    TraceSummary,
+)
 from .otlp.columns import ColumnBuilder
 from .otlp.files import read_file
 from .store import telemetry
@@ -154,7 +164,7 @@ class Interplay:
         return with_units(self.store, investigate(self.store, symptom, at_ns, window))
 
     def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
-                       buckets: int = 60) -> dict[str, Any]:
+                       buckets: int = 60) -> SymptomSeries:
         """The symptom's entry points per time bucket (requests, errors, p90) and the changes in the window."""
         return telemetry.entry_series(self.store, entry_points, window, buckets)
 

@@ -12,7 +12,17 @@ from typing import Any, Protocol
 from .model import IngestResult, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Graph, Impact, Investigation
-from .model_telemetry import Anomalies, Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
+from .model_telemetry import (
+    Anomalies,
+    Change,
+    LogRecord,
+    Series,
+    Service,
+    ServiceOperation,
+    SymptomSeries,
+    Trace,
+    TraceSummary,
+)
 
 
 class Backend(Protocol):
@@ -39,7 +49,7 @@ class Backend(Protocol):
     def investigate(self, symptom: str | None = None, at_ns: int | None = None,
                     window: TimeRange = ...) -> Investigation: ...
     def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
-                       buckets: int = 60) -> dict[str, Any]: ...
+                       buckets: int = 60) -> SymptomSeries: ...
     def keep_investigation(self, result: Investigation, *, source: str, symptom: str | None = None,
                            at_ns: int | None = None) -> str: ...
     def kept_investigation(self, investigation_id: str) -> dict[str, Any]: ...

@@ -10,7 +10,17 @@ import httpx
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
 from .model_results import Graph, Impact, Investigation, from_json
-from .model_telemetry import Anomalies, Change, LogRecord, Series, Service, ServiceOperation, Trace, TraceSummary
+from .model_telemetry import (
+    Anomalies,
+    Change,
+    LogRecord,
+    Series,
+    Service,
+    ServiceOperation,
+    SymptomSeries,
+    Trace,
+    TraceSummary,
+)
 from .timeutil import format_time
 
 
@@ -90,9 +100,10 @@ class RemoteInterplay:
             "symptom": symptom, "at": at_ns, "since": window.since_ns, "until": window.until_ns}))
 
     def symptom_series(self, entry_points: list[dict[str, Any]], window: TimeRange,
-                       buckets: int = 60) -> dict[str, Any]:
+                       buckets: int = 60) -> SymptomSeries:
         entry = [e["service"] + (f":{e['operation']}" if e.get("operation") else "") for e in entry_points]
-        return self._get("/api/symptom-series", window, entry=entry or None, buckets=buckets)
+        return from_json(SymptomSeries, self._get("/api/symptom-series", window, entry=entry or None,
+                                                  buckets=buckets))
 
     def keep_investigation(self, result: Investigation, *, source: str, symptom: str | None = None,
                            at_ns: int | None = None) -> str:

@@ -19,8 +19,9 @@ from typing import Literal
 
 from .model_results import OMIT
 
-__all__ = ["Anomalies", "Anomaly", "Change", "LogRecord", "Series", "SeriesPoint", "Service", "ServiceOperation",
-           "Trace", "TraceSpan", "TraceSummary", "TELEMETRY_RECORDS"]
+__all__ = ["Anomalies", "Anomaly", "Change", "ChangeMark", "LogRecord", "Series", "SeriesPoint", "Service",
+           "ServiceOperation", "SymptomBucket", "SymptomSeries", "Trace", "TraceSpan", "TraceSummary",
+           "TELEMETRY_RECORDS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,5 +180,34 @@ class Anomalies:
     method: str
 
 
+@dataclass(frozen=True, slots=True)
+class SymptomBucket:
+    """One time bucket of a symptom's entry points."""
+
+    t_ns: int  # the bucket's start
+    requests: int
+    errors: int
+    p90_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeMark:
+    """A change event as a chart marks it."""
+
+    time_ns: int
+    service: str
+    kind: str  # deploy, config, flag, infra, commit
+    description: str
+    version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SymptomSeries:
+    """A symptom's entry points per time bucket over a closed window, and the changes in it (oldest first)."""
+
+    buckets: list[SymptomBucket]
+    changes: list[ChangeMark]
+
+
 TELEMETRY_RECORDS = (Anomaly, Anomalies, Service, ServiceOperation, Change, TraceSummary, TraceSpan, Trace, LogRecord,
-                     SeriesPoint, Series)
+                     SeriesPoint, Series, SymptomBucket, ChangeMark, SymptomSeries)

@@ -1,8 +1,8 @@
 """Inline SVG charts for the HTML incident report: the symptom's error rate and p90 latency over time,
 with the onset and change events marked. No scripts, no external URLs: the file stands alone.
 
-    >>> svg = render_svg({"buckets": [{"t_ns": 0, "requests": 10, "errors": 1, "p90_ms": 5.0},
-    ...                               {"t_ns": 10**9, "requests": 10, "errors": 5, "p90_ms": 9.0}],
+    >>> from interplay.model_telemetry import SymptomBucket
+    >>> svg = render_svg({"buckets": [SymptomBucket(0, 10, 1, 5.0), SymptomBucket(10**9, 10, 5, 9.0)],
     ...                   "onset_ns": 10**9, "changes": [], "label": "frontend GET /"})
     >>> svg.count("<svg"), "http" in svg
     (2, False)
@@ -31,7 +31,8 @@ def charts_html(hub: Backend, result: Investigation, buckets: int = 60) -> str:
 
 
 def symptom_series(hub: Backend, result: Investigation, buckets: int = 60) -> dict[str, Any]:
-    """Per time bucket over baseline+incident: requests, errors, p90 of the symptom's entry points."""
+    """Per time bucket over baseline+incident: requests, errors, p90 of the symptom's entry points
+    (`SymptomBucket`s), the changes in it (`ChangeMark`s), the onset and a label: what `render_svg` draws."""
     lo, hi = result.windows.baseline.since_ns, result.windows.incident.until_ns
     entry = [{"service": e.service, "operation": e.operation} for e in result.symptom.entry_points]
     onset = result.windows.incident.since_ns
@@ -39,7 +40,8 @@ def symptom_series(hub: Backend, result: Investigation, buckets: int = 60) -> di
     if lo is None or hi is None or hi <= lo:
         return {"buckets": [], "onset_ns": onset, "changes": [], "label": label}
     data = hub.symptom_series(entry, TimeRange(lo, hi), buckets)
-    return {**data, "onset_ns": onset, "label": label, "since_ns": lo, "until_ns": hi}
+    return {"buckets": data.buckets, "changes": data.changes, "onset_ns": onset, "label": label, "since_ns": lo,
+            "until_ns": hi}
 
 
 def render_svg(series: dict[str, Any]) -> str:
@@ -47,10 +49,10 @@ def render_svg(series: dict[str, Any]) -> str:
     pts = series["buckets"]
     if not pts:
         return ""
-    lo = series.get("since_ns", pts[0]["t_ns"])
-    hi = series.get("until_ns", pts[-1]["t_ns"]) or pts[-1]["t_ns"]
-    error = [(p["t_ns"], p["errors"] / p["requests"] if p["requests"] else 0.0) for p in pts]
-    latency = [(p["t_ns"], p["p90_ms"]) for p in pts]
+    lo = series.get("since_ns", pts[0].t_ns)
+    hi = series.get("until_ns", pts[-1].t_ns) or pts[-1].t_ns
+    error = [(p.t_ns, p.errors / p.requests if p.requests else 0.0) for p in pts]
+    latency = [(p.t_ns, p.p90_ms) for p in pts]
     label = series.get("label", "")
     return "\n".join([
         _chart(f"Error rate — {label}", error, lo, hi, series, lambda v: f"{v:.0%}"),
@@ -74,8 +76,8 @@ def _chart(title: str, points: list[tuple[int, float]], lo: int, hi: int, series
              f'<text x="{PAD_L}" y="{H - 6}">{e(_clock(lo))}</text>',
              f'<text x="{W - PAD_R}" y="{H - 6}" text-anchor="end">{e(_clock(hi))}</text>']
     for c in series.get("changes") or []:
-        cx = x(c["time_ns"])
-        what = f"{c['kind']} {c['service']} {c.get('version') or ''}: {c.get('description') or ''}".strip()
+        cx = x(c.time_ns)
+        what = f"{c.kind} {c.service} {c.version or ''}: {c.description or ''}".strip()
         parts.append(f'<line x1="{cx:.1f}" y1="{PAD_T}" x2="{cx:.1f}" y2="{H - PAD_B}" stroke="#6a5acd" '
                      f'stroke-width="1.5"><title>{e(what)}</title></line>')
     if series.get("onset_ns") is not None:

@@ -15,7 +15,7 @@ from ..model import InterplayError, InvalidInput, TimeRange
 from ..model_results import to_json
 from ..otlp.sanitize import load_json
 from ..timeutil import parse_time_ns
-from .openapi import OBJ, WINDOW, api_route, ok, op, param
+from .openapi import WINDOW, api_route, ok, op, param
 from .params import answer, error_response, int_param, window_of
 from .state import state_of
 
@@ -52,7 +52,7 @@ async def _symptom_series(request: Request) -> Response:
     """The charts' data for an investigation's symptom (report_charts): entry=SERVICE[:OPERATION], repeated."""
     def run(hub: Interplay, q: QueryParams) -> Any:
         entry = [dict(zip(("service", "operation"), e.split(":", 1))) for e in q.getlist("entry") if e]
-        return hub.symptom_series(entry, window_of(q), int_param(q.get("buckets"), 60, "buckets", hi=500))
+        return to_json(hub.symptom_series(entry, window_of(q), int_param(q.get("buckets"), 60, "buckets", hi=500)))
     return await answer(request, run)
 
 
@@ -97,7 +97,7 @@ ROUTES: list[BaseRoute] = [
                              schema={"type": "array", "items": {"type": "string"}}),
                     "style": "form", "explode": True},
                    param("buckets", "Number of buckets (1-500, default 60).", schema={"type": "integer"})],
-        ok("Series", OBJ), tag="investigation")}),
+        ok("Series", "SymptomSeries"), tag="investigation")}),
     api_route("/api/graph", _graph, {"get": op(
         "The interaction graph: services and resources, caller→callee edges with rate, errors, latency",
         WINDOW, ok("Graph", "Graph"), tag="investigation")}),

@@ -11,11 +11,14 @@ from ..model import InvalidInput, NotFound
 from ..model_results import Caller
 from ..model_telemetry import (
     Change,
+    ChangeMark,
     LogRecord,
     Series,
     SeriesPoint,
     Service,
     ServiceOperation,
+    SymptomBucket,
+    SymptomSeries,
     Trace,
     TraceSpan,
     TraceSummary,
@@ -441,11 +444,11 @@ def newest_span_ns(store: Store) -> int | None:
 
 
 def entry_series(store: Store, entry: list[dict[str, Any]], window: model.TimeRange,
-                 buckets: int = 60) -> dict[str, Any]:
-    """{"buckets": [{t_ns, requests, errors, p90_ms}], "changes": [...]} of the entry points over a closed window."""
+                 buckets: int = 60) -> SymptomSeries:
+    """The entry points' requests, errors and p90 per bucket over a closed window, and the changes in it."""
     lo, hi = window.since_ns, window.until_ns
     if lo is None or hi is None or hi <= lo:
-        return {"buckets": [], "changes": []}
+        return SymptomSeries([], [])
     width = max((hi - lo) // buckets, 1)
     match, params = _entry_match(entry)
     cond, wparams = window_where(window)
@@ -458,9 +461,10 @@ def entry_series(store: Store, entry: list[dict[str, Any]], window: model.TimeRa
         GROUP BY b ORDER BY b""", [lo, width, *wparams, *params])
     changes = store.query("SELECT time_ns, service, kind, description, version FROM changes "
                           "WHERE time_ns >= ? AND time_ns < ? ORDER BY time_ns", [lo, hi])
-    return {"buckets": [{"t_ns": lo + int(r["b"]) * width, "requests": r["requests"], "errors": r["errors"],
-                         "p90_ms": float(r["p90_ms"] or 0.0)} for r in rows],
-            "changes": changes}
+    return SymptomSeries([SymptomBucket(lo + int(r["b"]) * width, r["requests"], r["errors"],
+                                        float(r["p90_ms"] or 0.0)) for r in rows],
+                         [ChangeMark(c["time_ns"], c["service"], c["kind"], c["description"], c["version"])
+                          for c in changes])
 
 
 def _entry_match(entry: list[dict[str, Any]]) -> tuple[str, list[Any]]:
