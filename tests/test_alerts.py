@@ -138,7 +138,7 @@ def test_records_dedup_by_group_and_close():
     assert record(kept, closed)[1] == "resolved"
     assert record(kept, closed)[1] == "ignored"
     assert record(kept, g)[1] == "reopened"
-    assert [r["id"] for r in kept.list()] == [rec["id"]]
+    assert rec is not None and [(r.id, r.status, r.top_cause) for r in kept.list()] == [(rec.id, "open", None)]
 
 
 # -- through a running server ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from interplay.api import Interplay
 from interplay.backend import Backend
 from interplay.client import RemoteInterplay
 from interplay.model import TimeRange
-from interplay.model_results import Impact, to_json
+from interplay.model_results import Impact, Investigation, TopCause, to_json
 from interplay.model_telemetry import Change, Service, ServiceOperation, TraceSummary
 from interplay.report_charts import charts_html
 from interplay.server.app import ServerState, create_app
@@ -126,7 +126,12 @@ def test_investigations_are_kept_in_one_place_and_chart_through_a_server(hubs):
     # kept by the server in the hub's table: the local hub and the server see the same record
     for hub in (local, remote):
         record = hub.kept_investigation(result.id)
-        assert record["source"] == "api" and record["result"]["root_causes"] == to_json(result.root_causes)
-        assert [r["id"] for r in hub.investigations()] == [result.id]
+        assert isinstance(record.result, Investigation)
+        assert record.source == "api" and record.result.root_causes == result.root_causes
+        assert [(r.id, r.top_cause) for r in hub.investigations()] == [
+            (result.id, TopCause(result.root_causes[0].service, result.root_causes[0].summary))]
+    # the server's answers rebuilt as records write the same JSON as the local hub's
+    assert to_json(remote.kept_investigation(result.id)) == to_json(local.kept_investigation(result.id))
+    assert to_json(remote.investigations()) == to_json(local.investigations())
     html = charts_html(remote, result)
     assert "<svg" in html and html == charts_html(local, result)

@@ -414,14 +414,16 @@ def test_graph_runs_on_clickhouse(tmp_path, simulated):
 
 def test_kept_investigations(store):
     """investigations.py writes through tx.cursor, its CREATE and UPDATE spelled by store.sql."""
+    from interplay.model_results import FailedInvestigation
     from interplay.store.investigations import Investigations
     inv = Investigations(store)
-    rec = inv.create(source="cli", service="catalog", started_ns=None, summary="db slow", result={"top": "db"})
-    inv.update(rec["id"], status="resolved")
-    got = inv.get(rec["id"])
-    assert (got["status"], got["service"], got["started_ns"], got["result"]) == ("resolved", "catalog", None,
-                                                                                 {"top": "db"})
-    assert [r["id"] for r in inv.list(status="resolved")] == [rec["id"]]
+    rec = inv.create(source="cli", service="catalog", started_ns=None, summary="db slow", result=None)
+    inv.update(rec.id, status="resolved", result=FailedInvestigation("no spans"))
+    got = inv.get(rec.id)
+    assert (got.status, got.service, got.started_ns, got.result) == ("resolved", "catalog", None,
+                                                                     FailedInvestigation("no spans"))
+    assert got.updated_ns >= got.created_ns and got.created and got.started is None
+    assert [(r.id, r.error) for r in inv.list(status="resolved")] == [(rec.id, "no spans")]
     if store.sql.ENGINE == "clickhouse":  # named in Interplay's own database by the store, not found by a regex
         where = "SELECT count() AS n FROM system.tables WHERE name = 'investigations' AND database = ?"
         assert [store.query(where, [db])[0]["n"] for db in (store.own, store.database)] == [1, 0]

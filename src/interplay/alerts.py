@@ -17,10 +17,10 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .investigations import compact, summary_of
+from .investigations import summary_of
 from .model import InterplayError, InvalidInput, TimeRange
-from .model_results import to_json
-from .store.investigations import Investigations
+from .model_results import FailedInvestigation, Investigation, KeptInvestigation, to_json
+from .store.investigations import Investigations, summarise
 from .store.telemetry import first_span_ns
 from .timeutil import parse_time_ns
 
@@ -129,7 +129,7 @@ def _alert_summary(doc: dict[str, Any], common: dict[str, str], group: dict[str,
 
 
 # -- handling (the server runs `record` on its writer thread, `investigate` in a worker thread) ----
-def record(kept: Investigations, group: AlertGroup) -> tuple[dict[str, Any] | None, str]:
+def record(kept: Investigations, group: AlertGroup) -> tuple[KeptInvestigation | None, str]:
     """Open, update or close the group's investigation → (record, action).
 
     action: opened | reopened | restarted (earlier start) | updated | resolved | ignored. The first
@@ -139,42 +139,42 @@ def record(kept: Investigations, group: AlertGroup) -> tuple[dict[str, Any] | No
     if group.status == "resolved":
         if rec is None:
             return None, "ignored"
-        if rec["status"] == "resolved":
+        if rec.status == "resolved":
             return rec, "ignored"
-        return kept.update(rec["id"], status="resolved"), "resolved"
+        return kept.update(rec.id, status="resolved"), "resolved"
     if rec is None:
         rec = kept.create(source=group.source, service=group.service, started_ns=group.started_ns,
                           summary=f"{group.summary}: investigating", result=None, group_key=group.group_key)
         return rec, "opened"
-    if rec["status"] == "resolved":
-        return kept.update(rec["id"], status="open", started_ns=group.started_ns,
+    if rec.status == "resolved":
+        return kept.update(rec.id, status="open", started_ns=group.started_ns,
                            summary=f"{group.summary}: investigating"), "reopened"
-    if group.started_ns is not None and (rec["started_ns"] is None or group.started_ns < rec["started_ns"]):
-        return kept.update(rec["id"], started_ns=group.started_ns), "restarted"
-    return kept.update(rec["id"], service=rec["service"] or group.service), "updated"
+    if group.started_ns is not None and (rec.started_ns is None or group.started_ns < rec.started_ns):
+        return kept.update(rec.id, started_ns=group.started_ns), "restarted"
+    return kept.update(rec.id, service=rec.service or group.service), "updated"
 
 
 NEEDS_RUN = ("opened", "reopened", "restarted")
 
 
-def investigate(hub: Interplay, group: AlertGroup) -> dict[str, Any]:
+def investigate(hub: Interplay, group: AlertGroup) -> Investigation | FailedInvestigation:
     """Investigate the group's service around its start; without the symptom if that fails; never raise.
 
-    The answer is the JSON kept on the alert's record (an error instead of causes when both attempts failed)."""
+    The answer is kept on the alert's record (an error instead of causes when both attempts failed)."""
     at = group.started_ns
     window = _lookback(hub, at)
     try:
-        return to_json(hub.investigate(symptom=group.service, at_ns=at, window=window))
+        return hub.investigate(symptom=group.service, at_ns=at, window=window)
     except InterplayError as exc:
         first = str(exc)
     if group.service:
         try:
             result = hub.investigate(symptom=None, at_ns=at, window=window)
             note = f"symptom {group.service}: {first}; investigated whatever changed instead"
-            return to_json(replace(result, note=note))
+            return replace(result, note=note)
         except InterplayError as exc:
             first = f"{first}; without a symptom: {exc}"
-    return {"error": first, "root_causes": []}
+    return FailedInvestigation(first)
 
 
 def _lookback(hub: Interplay, at: int | None) -> TimeRange:
@@ -190,20 +190,20 @@ def _lookback(hub: Interplay, at: int | None) -> TimeRange:
     return TimeRange(max(since, first or since), None)
 
 
-def finish(kept: Investigations, inv_id: str, group: AlertGroup, result: dict[str, Any]) -> dict[str, Any]:
+def finish(kept: Investigations, inv_id: str, group: AlertGroup,
+           result: Investigation | FailedInvestigation) -> KeptInvestigation:
     """Store the result on the record (writer thread)."""
     return kept.update(inv_id, result=result, summary=summary_of(result, group.summary))
 
 
-def notification(event: str, rec: dict[str, Any]) -> dict[str, Any]:
+def notification(event: str, rec: KeptInvestigation) -> dict[str, Any]:
     """The JSON forwarded to --notify-url: the record and its top causes with their chains."""
-    result = rec.get("result") or {}
-    causes = [{"rank": c.get("rank"), "service": c.get("service"), "operation": c.get("operation"),
-               "summary": c.get("summary"),
-               "chain": [f"{h.get('service')}: {h.get('effect')}" for h in c.get("chain") or []]}
-              for c in (result.get("root_causes") or [])[:3]]
-    return {"event": f"investigation.{event}", "investigation": compact(rec), "root_causes": causes,
-            "onset": result.get("onset")}
+    result = rec.result
+    causes = [{"rank": c.rank, "service": c.service, "operation": c.operation, "summary": c.summary,
+               "chain": [f"{h.service}: {h.effect}" for h in c.chain]}
+              for c in (result.root_causes if result is not None else [])[:3]]
+    return {"event": f"investigation.{event}", "investigation": to_json(summarise(rec)), "root_causes": causes,
+            "onset": result.onset if isinstance(result, Investigation) else None}
 
 
 # -- forwarding --------------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from typing import Any
 
 from .batch import TelemetryBatch
 from .changes import add_change_event
-from .investigations import compact, summary_of
+from .investigations import summary_of
 from .model import IngestResult, InvalidInput, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
-from .model_results import Evidence, Graph, Impact, Investigation, to_json
+from .model_results import Evidence, Graph, Impact, Investigation, InvestigationSummary, KeptInvestigation
 from .model_telemetry import (
     Anomalies,
     Change,
@@ -177,20 +177,18 @@ class Interplay:
                            at_ns: int | None = None) -> str:
         """Keep a result this hub produced; its id (16 hex characters) finds it again."""
         service = symptom.split(":")[0] if symptom else None
-        data = to_json(result)
         rec = self.kept.create(source=source, service=service, started_ns=at_ns,
-                               summary=summary_of(data, symptom or ""), result=data)
-        return str(rec["id"])
+                               summary=summary_of(result, symptom or ""), result=result)
+        return rec.id
 
-    def kept_investigation(self, investigation_id: str) -> dict[str, Any]:
+    def kept_investigation(self, investigation_id: str) -> KeptInvestigation:
         """A kept investigation's record, with its full result (NotFound otherwise)."""
         return self.kept.get(investigation_id)
 
     def investigations(self, status: str | None = None, source: str | None = None, service: str | None = None,
-                       limit: int = 50) -> list[dict[str, Any]]:
+                       limit: int = 50) -> list[InvestigationSummary]:
         """Kept investigations, newest first, each with its top cause instead of the full result."""
-        rows = self.kept.list(status=status, source=source, service=service, limit=limit, with_result=True)
-        return [compact(r) for r in rows]
+        return self.kept.list(status=status, source=source, service=service, limit=limit)
 
     def graph(self, window: TimeRange = TimeRange()) -> Graph:
         """The interaction graph of the window: services, resources, caller→callee edges."""

@@ -9,7 +9,7 @@ import httpx
 
 from .model import IngestResult, InterplayError, InvalidInput, NotFound, Rejection, StoreUnavailable, TimeRange
 from .model_agents import AgentRun, AgentSpend, BackendLoad, Session
-from .model_results import Graph, Impact, Investigation, from_json
+from .model_results import Graph, Impact, Investigation, InvestigationSummary, KeptInvestigation, from_json
 from .model_telemetry import (
     Anomalies,
     Change,
@@ -112,14 +112,16 @@ class RemoteInterplay:
             raise InvalidInput("a server keeps only the investigations it ran: this result has no id")
         return result.id
 
-    def kept_investigation(self, investigation_id: str) -> dict[str, Any]:
+    def kept_investigation(self, investigation_id: str) -> KeptInvestigation:
         """A kept investigation's record (from the CLI, the API, MCP or an alert), with its full result."""
-        return self._request("GET", "/api/investigations", params={"id": investigation_id})
+        return from_json(KeptInvestigation, self._request("GET", "/api/investigations",
+                                                          params={"id": investigation_id}))
 
     def investigations(self, status: str | None = None, source: str | None = None, service: str | None = None,
-                       limit: int = 50) -> list[dict[str, Any]]:
-        return self._get("/api/investigations", status=status, source=source, service=service,
+                       limit: int = 50) -> list[InvestigationSummary]:
+        rows = self._get("/api/investigations", status=status, source=source, service=service,
                          limit=limit)["investigations"]
+        return [from_json(InvestigationSummary, r) for r in rows]
 
     def graph(self, window: TimeRange = TimeRange()) -> Graph:
         return from_json(Graph, self._get("/api/graph", window))

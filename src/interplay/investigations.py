@@ -1,36 +1,24 @@
-"""Kept investigations summarised: a record for lists, and a result in one line.
+"""Kept investigations summarised: a result in one line.
 
 The records themselves live in the store (`store.investigations`), reached through the hub (`Interplay.kept`).
 
-    >>> summary_of({"root_causes": [{"service": "db", "summary": "slow"}]}, "checkout")
-    'checkout: most likely db: slow'
+    >>> from interplay.model_results import FailedInvestigation
+    >>> summary_of(FailedInvestigation("no spans"), "checkout")
+    'checkout: investigation failed: no spans'
 """
 from __future__ import annotations
 
-from typing import Any
+from .model_results import FailedInvestigation, Investigation
 
 
-def compact(rec: dict[str, Any]) -> dict[str, Any]:
-    """A record for lists: no full result, just the top cause."""
-    out = {k: rec.get(k) for k in ("id", "status", "source", "service", "started", "created", "updated",
-                                    "summary", "group_key")}
-    result = rec.get("result") or {}
-    causes = result.get("root_causes") or []
-    if causes:
-        out["top_cause"] = {"service": causes[0].get("service"), "summary": causes[0].get("summary")}
-    if result.get("error"):
-        out["error"] = result["error"]
-    return out
-
-
-def summary_of(result: dict[str, Any] | None, fallback: str = "") -> str:
+def summary_of(result: Investigation | FailedInvestigation | None, fallback: str = "") -> str:
     """One line: the top cause of a result, or why there is none."""
-    if not result:
+    if result is None:
         return fallback or "investigating"
-    if result.get("error"):
-        return f"{fallback + ': ' if fallback else ''}investigation failed: {result['error']}"
-    causes = result.get("root_causes") or []
-    if not causes:
-        return f"{fallback + ': ' if fallback else ''}no root cause found"
-    top = causes[0]
-    return f"{fallback + ': ' if fallback else ''}most likely {top.get('service')}: {top.get('summary')}"
+    lead = f"{fallback}: " if fallback else ""
+    if isinstance(result, FailedInvestigation):
+        return f"{lead}investigation failed: {result.error}"
+    if not result.root_causes:
+        return f"{lead}no root cause found"
+    top = result.root_causes[0]
+    return f"{lead}most likely {top.service}: {top.summary}"

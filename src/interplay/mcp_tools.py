@@ -21,7 +21,7 @@ from .backend import Backend
 from .logtemplates import mask
 from .model import InvalidInput, NotFound, TimeRange
 from .model_agents import AgentRun, Step
-from .model_results import Hop, Investigation, RootCause, from_json, to_json
+from .model_results import Hop, Investigation, RootCause, to_json
 from .model_telemetry import Trace, TraceSpan
 from .timeutil import format_time, parse_time_ns
 
@@ -220,8 +220,8 @@ class Tools:
 
     def _kept(self, inv_id: str) -> list[RootCause]:
         """The ranked causes of a kept investigation (none when it failed: an alert keeps its error)."""
-        result = self.hub.kept_investigation(inv_id).get("result") or {}
-        return [from_json(RootCause, c) for c in result.get("root_causes") or []]
+        result = self.hub.kept_investigation(inv_id).result
+        return list(result.root_causes) if result is not None else []
 
     def _fit(self, doc: dict[str, Any], key: str, more: Callable[[int], str]) -> str:
         return fit(doc, key, more, self.limit)

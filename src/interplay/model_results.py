@@ -193,6 +193,56 @@ class Investigation:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedInvestigation:
+    """What is kept when an investigation could not run (an alert's, both attempts failed)."""
+
+    error: str
+    root_causes: list[RootCause] = field(default_factory=list)  # always empty: read like a result
+
+
+@dataclass(frozen=True, slots=True)
+class KeptInvestigation:
+    """An investigation the hub keeps (from the CLI, the API, MCP or an alert), with its result."""
+
+    id: str
+    created_ns: int
+    updated_ns: int
+    status: str  # open or resolved
+    source: str  # cli, api, mcp, alertmanager or generic
+    group_key: str | None  # the alert group it was started for
+    service: str | None
+    started_ns: int | None
+    summary: str
+    result: Investigation | FailedInvestigation | None  # None while an alert's is still running
+    created: str
+    updated: str
+    started: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopCause:
+    service: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvestigationSummary:
+    """A kept investigation in a list: its top cause instead of the full result."""
+
+    id: str
+    status: str
+    source: str
+    service: str | None
+    started: str | None
+    created: str
+    updated: str
+    summary: str
+    group_key: str | None
+    top_cause: TopCause | None = field(default=None, metadata=OMIT)  # None: no cause (yet)
+    error: str | None = field(default=None, metadata=OMIT)  # why the investigation could not run
+
+
+@dataclass(frozen=True, slots=True)
 class EdgeStats:
     """One window's calls over a graph edge (or into an operation): counts, rates, latency.
 
@@ -396,7 +446,9 @@ def _build(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _build(args[0], value) if len(args) == 1 else value
+        if len(args) == 1:
+            return _build(args[0], value)
+        return _build(_record_among(args, value), value)
     if origin is list:
         return [_build(typing.get_args(tp)[0], v) for v in value]
     if origin is dict:
@@ -404,6 +456,16 @@ def _build(tp: Any, value: Any) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_json(tp, value)
     return value
+
+
+def _record_among(types_: list[Any], value: Any) -> Any:
+    """Of a union of records, the first whose always-written keys are all in `value` (else no record)."""
+    for tp in types_:
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict) and all(
+                f.metadata.get("json", f.name) in value for f in _fields(tp)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING):
+            return tp
+    return Any
 
 
 def _record_of(tp: Any) -> type | None:
@@ -428,3 +490,4 @@ RECORDS = (Window, Windows, EntryPoint, Symptom, Evidence, Hop, Explains, RootCa
            DataCompleteness, OtherSymptom, EvidenceStrength, Exemplars, Investigation)
 GRAPH_RECORDS = (EdgeStats, Edge, Operation, NodeStats, Node, GraphWindow, Graph)
 IMPACT_RECORDS = (ImpactTarget, Caller, Upstream, EntryReach, Impact)
+KEPT_RECORDS = (FailedInvestigation, KeptInvestigation, TopCause, InvestigationSummary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from .. import output
+from ..model_results import to_json
 from . import _backend, backend_options, main, out
 
 
@@ -40,6 +41,6 @@ def investigations(status, source, limit, db, url, token, fmt) -> None:
     if fmt == "json":
         output.print_json(out, rows)
         return
-    output.table(out, rows, [("id", "id"), ("status", "status"), ("source", "source"), ("service", "service"),
+    output.table(out, to_json(rows), [("id", "id"), ("status", "status"), ("source", "source"), ("service", "service"),
                              ("started", "started"), ("updated", "updated"), ("summary", "summary")],
                  empty="no investigations kept yet")

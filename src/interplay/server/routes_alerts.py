@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 from .. import alerts
 from ..api import Interplay
 from ..model import InterplayError, Overloaded
+from ..model_results import FailedInvestigation, Investigation, KeptInvestigation, to_json
 from ..otlp.sanitize import load_json
 from . import otlp_http
 from .openapi import LIST, OBJ, WAIT, api_route, limit_param, ok, op, param
@@ -53,14 +54,14 @@ async def _receive(request: Request, parse) -> Response:
         return error_response(exc, retry_after=2)
     except InterplayError as exc:
         return error_response(exc)
-    answer = {"investigations": [{"id": rec["id"] if rec else None, "group_key": g.group_key,
+    answer = {"investigations": [{"id": rec.id if rec else None, "group_key": g.group_key,
                                   "service": g.service, "action": action,
-                                  "status": rec["status"] if rec else None} for g, rec, action in recorded]}
+                                  "status": rec.status if rec else None} for g, rec, action in recorded]}
     if request.query_params.get("wait", "").lower() in ("1", "true", "yes"):
         done = await _follow_up(state, recorded)
         for item, rec in zip(answer["investigations"], done):
             if rec:
-                item.update(status=rec["status"], summary=rec["summary"])
+                item.update(status=rec.status, summary=rec.summary)
         return JSONResponse(answer)
     return JSONResponse(answer, status_code=202, background=BackgroundTask(_follow_up, state, recorded))
 
@@ -68,7 +69,7 @@ async def _receive(request: Request, parse) -> Response:
 _EVENTS = {"opened": "opened", "reopened": "opened", "restarted": "updated", "resolved": "resolved"}
 
 
-async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] | None]:
+async def _follow_up(state: ServerState, recorded: list) -> list[KeptInvestigation | None]:
     """Run the investigations the alerts need, store their results, forward notifications."""
     url = state.notify_url
     out = []
@@ -76,7 +77,7 @@ async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] 
         try:
             if action in alerts.NEEDS_RUN:
                 result = await run_in_threadpool(alerts.investigate, state.interplay, group)
-                rec = await state.write(functools.partial(_finish, inv_id=rec["id"], group=group, result=result))
+                rec = await state.write(functools.partial(_finish, inv_id=rec.id, group=group, result=result))
             event = _EVENTS.get(action)  # a repeated notification of the same group changes nothing
             if url and event:
                 alerts.notifier(url).send(alerts.notification(event, rec))
@@ -86,21 +87,22 @@ async def _follow_up(state: ServerState, recorded: list) -> list[dict[str, Any] 
     return out
 
 
-def _record(hub: Interplay, group: alerts.AlertGroup) -> tuple[dict[str, Any] | None, str]:
+def _record(hub: Interplay, group: alerts.AlertGroup) -> tuple[KeptInvestigation | None, str]:
     return alerts.record(hub.kept, group)
 
 
-def _finish(hub: Interplay, inv_id: str, group: alerts.AlertGroup, result: dict[str, Any]) -> dict[str, Any]:
+def _finish(hub: Interplay, inv_id: str, group: alerts.AlertGroup,
+            result: Investigation | FailedInvestigation) -> KeptInvestigation:
     return alerts.finish(hub.kept, inv_id, group, result)
 
 
 async def _list(request: Request) -> Response:
     def run(hub: Interplay, q: QueryParams) -> Any:
         if q.get("id"):
-            return hub.kept_investigation(q["id"])
-        return {"investigations": hub.investigations(
+            return to_json(hub.kept_investigation(q["id"]))
+        return {"investigations": to_json(hub.investigations(
             status=q.get("status") or None, source=q.get("source") or None, service=q.get("service") or None,
-            limit=int_param(q.get("limit"), 50))}
+            limit=int_param(q.get("limit"), 50)))}
     return await answer(request, run)
 
 

@@ -44,7 +44,8 @@ async def _get(request: Request) -> Response:
     investigation_id = request.path_params["id"]
 
     def run(hub: Interplay, q: QueryParams) -> Any:
-        return {"id": investigation_id, **(hub.kept_investigation(investigation_id).get("result") or {})}
+        result = hub.kept_investigation(investigation_id).result
+        return {"id": investigation_id, **(to_json(result) if result is not None else {})}
     return await answer(request, run)
 
 

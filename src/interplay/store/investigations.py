@@ -1,5 +1,7 @@
 """Kept investigations, stored: one row per investigation (from the CLI, the API, MCP or an alert), with its
-result. The hub (`Interplay.kept`) is the one way in; `interplay.investigations` summarises records.
+result. The hub (`Interplay.kept`) is the one way in. Records come back as `KeptInvestigation`s (their
+result an `Investigation`, or a `FailedInvestigation` when it could not run), a list's entries as
+`InvestigationSummary`s (`summarise`).
 
 The table lives in the same DuckDB file as the telemetry; this module creates it on first write. A
 store opened read-only (a stdio MCP server beside a file nobody serves) keeps new investigations in
@@ -7,9 +9,12 @@ memory instead, so ids handed out still resolve for the life of the process.
 
     >>> from interplay.api import Interplay
     >>> kept = Interplay.open(":memory:").kept
-    >>> rec = kept.create(source="cli", service="shop", started_ns=0, summary="s", result={"root_causes": []})
-    >>> kept.get(rec["id"])["status"]
-    'open'
+    >>> rec = kept.create(source="cli", service="shop", started_ns=0, summary="s",
+    ...                   result=FailedInvestigation("no spans"))
+    >>> kept.get(rec.id).status, kept.get(rec.id).result
+    ('open', FailedInvestigation(error='no spans', root_causes=[]))
+    >>> summarise(kept.get(rec.id)).error
+    'no spans'
 """
 from __future__ import annotations
 
@@ -21,7 +26,18 @@ import uuid
 from typing import Any
 
 from ..model import InvalidInput, NotFound
+from ..model_results import (
+    FailedInvestigation,
+    Investigation,
+    InvestigationSummary,
+    KeptInvestigation,
+    TopCause,
+    from_json,
+    to_json,
+)
 from .base import Store
+
+Result = Investigation | FailedInvestigation
 
 SOURCES = ("cli", "api", "mcp", "alertmanager", "generic")
 STATUSES = ("open", "resolved")
@@ -45,47 +61,46 @@ class Investigations:
 
     # -- writing -------------------------------------------------------------------------------
     def create(self, *, source: str, service: str | None, started_ns: int | None, summary: str,
-               result: dict[str, Any] | None, group_key: str | None = None, status: str = "open") -> dict[str, Any]:
+               result: Result | None, group_key: str | None = None, status: str = "open") -> KeptInvestigation:
         """A new investigation record (id: 16 hex characters)."""
         if source not in SOURCES:
             raise InvalidInput(f"source {source!r}: expected one of {', '.join(SOURCES)}")
         now = time.time_ns()
         rec = {"id": uuid.uuid4().hex[:16], "created_ns": now, "updated_ns": now, "status": _status(status),
                "source": source, "group_key": group_key, "service": service, "started_ns": started_ns,
-               "summary": summary, "result": result}
+               "summary": summary, "result": _json(result)}
         self._write(f"INSERT INTO {self.table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(rec), rec)
-        return rec
+        return _record(rec)
 
-    def update(self, inv_id: str, **fields: Any) -> dict[str, Any]:
+    def update(self, inv_id: str, **fields: Any) -> KeptInvestigation:
         """Change some fields (status, summary, result, service, started_ns) of a record; bump updated_ns."""
-        rec = self.get(inv_id)
+        rec = self._row_of(inv_id)
         unknown = set(fields) - {"status", "summary", "result", "service", "started_ns"}
         if unknown:
             raise InvalidInput(f"cannot update {', '.join(sorted(unknown))} of an investigation")
         if "status" in fields:
             fields["status"] = _status(fields["status"])
+        if "result" in fields:
+            fields["result"] = _json(fields["result"])
         rec.update(fields, updated_ns=time.time_ns())
         sets = ", ".join(f"{k} = ?" for k in [*fields, "updated_ns"])
         values = [json.dumps(v, default=str) if k == "result" and v is not None else v
                   for k, v in [*fields.items(), ("updated_ns", rec["updated_ns"])]]
         self._write(self.store.sql.update(self.table, sets, "id = ?"), [*values, inv_id], rec)
-        return rec
+        return _record(rec)
 
-    def by_group(self, group_key: str) -> dict[str, Any] | None:
+    def by_group(self, group_key: str) -> KeptInvestigation | None:
         """The investigation started for an alert group (newest, if several), or None."""
-        rows = self._select("group_key = ?", [group_key], limit=1, with_result=True)
-        return rows[0] if rows else None
+        rows = self._select("group_key = ?", [group_key], limit=1)
+        return _record(rows[0]) if rows else None
 
     # -- reading -------------------------------------------------------------------------------
-    def get(self, inv_id: str) -> dict[str, Any]:
-        rows = self._select("id = ?", [inv_id], limit=1, with_result=True)
-        if not rows:
-            raise NotFound(f"investigation {inv_id} not found")
-        return rows[0]
+    def get(self, inv_id: str) -> KeptInvestigation:
+        return _record(self._row_of(inv_id))
 
     def list(self, status: str | None = None, source: str | None = None, service: str | None = None,
-             limit: int = 50, with_result: bool = False) -> builtins.list[dict[str, Any]]:
-        """Records newest first, without their full result unless asked (see `compact`)."""
+             limit: int = 50) -> builtins.list[InvestigationSummary]:
+        """Records newest first, each summarised (its top cause instead of the full result)."""
         if limit < 1 or limit > 10_000:
             raise InvalidInput(f"limit {limit}: must be between 1 and 10000")
         clauses, params = [], []
@@ -93,7 +108,14 @@ class Investigations:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        return self._select(" AND ".join(clauses) or "TRUE", params, limit=limit, with_result=with_result)
+        rows = self._select(" AND ".join(clauses) or "TRUE", params, limit=limit)
+        return [summarise(_record(r)) for r in rows]
+
+    def _row_of(self, inv_id: str) -> dict[str, Any]:
+        rows = self._select("id = ?", [inv_id], limit=1)
+        if not rows:
+            raise NotFound(f"investigation {inv_id} not found")
+        return rows[0]
 
     # -- storage -------------------------------------------------------------------------------
     def _write(self, sql: str, params: builtins.list[Any], rec: dict[str, Any]) -> None:
@@ -108,24 +130,17 @@ class Investigations:
                 self._ready = True
             tx.cursor.execute(sql, params)
 
-    def _select(self, where: str, params: builtins.list[Any], *, limit: int,
-                with_result: bool) -> builtins.list[dict[str, Any]]:
+    def _select(self, where: str, params: builtins.list[Any], *, limit: int) -> builtins.list[dict[str, Any]]:
         rows: builtins.list[dict[str, Any]] = []
         if self._table_exists():
-            cols = ", ".join(_COLUMNS if with_result else _COLUMNS[:-1])
-            rows = self.store.query(f"SELECT {cols} FROM {self.table} WHERE {where} "
+            rows = self.store.query(f"SELECT {', '.join(_COLUMNS)} FROM {self.table} WHERE {where} "
                                     f"ORDER BY created_ns DESC LIMIT {int(limit)}", params)
             for r in rows:
-                if with_result:
-                    r["result"] = json.loads(r["result"]) if r["result"] else None
+                r["result"] = json.loads(r["result"]) if r["result"] else None
         if not self.persistent:
-            rows += [_public(r, with_result) for r in _memory_matches(id(self.store), where, params)]
+            rows += [dict(r) for r in _memory_matches(id(self.store), where, params)]
             rows.sort(key=lambda r: -r["created_ns"])
             rows = rows[:limit]
-        for r in rows:
-            r["created"] = _fmt(r["created_ns"])
-            r["updated"] = _fmt(r["updated_ns"])
-            r["started"] = _fmt(r["started_ns"])
         return rows
 
     def _table_exists(self) -> bool:
@@ -137,6 +152,27 @@ class Investigations:
         return rows[0]["n"] > 0
 
 
+def summarise(rec: KeptInvestigation) -> InvestigationSummary:
+    """A record for lists: no full result, just the top cause (or why there is none)."""
+    result = rec.result
+    causes = result.root_causes if result is not None else []
+    return InvestigationSummary(
+        rec.id, rec.status, rec.source, rec.service, rec.started, rec.created, rec.updated, rec.summary,
+        rec.group_key, top_cause=TopCause(causes[0].service, causes[0].summary) if causes else None,
+        error=result.error if isinstance(result, FailedInvestigation) else None)
+
+
+def _record(row: dict[str, Any]) -> KeptInvestigation:
+    """The record of a row, its times formatted from the row's own (so an update's are current)."""
+    return from_json(KeptInvestigation, {**row, "created": _fmt(row["created_ns"]),
+                                         "updated": _fmt(row["updated_ns"]), "started": _fmt(row["started_ns"])})
+
+
+def _json(result: Result | None) -> dict[str, Any] | None:
+    """A result as the table keeps it: its JSON."""
+    return None if result is None else to_json(result)
+
+
 def _status(value: str) -> str:
     if value not in STATUSES:
         raise InvalidInput(f"status {value!r}: expected open or resolved")
@@ -146,13 +182,6 @@ def _status(value: str) -> str:
 def _row(rec: dict[str, Any]) -> list[Any]:
     return [json.dumps(rec[c], default=str) if c == "result" and rec[c] is not None else rec[c]
             for c in _COLUMNS]
-
-
-def _public(rec: dict[str, Any], with_result: bool) -> dict[str, Any]:
-    out = dict(rec)
-    if not with_result:
-        out.pop("result", None)
-    return out
 
 
 def _memory_matches(key: int, where: str, params: list[Any]) -> list[dict[str, Any]]:
