@@ -167,8 +167,9 @@ def _closed_json_schema(doc: dict, schema: dict) -> dict:
         for key in ("items", "additionalProperties"):
             if isinstance(s.get(key), dict):
                 s[key] = convert(s[key])
-        if "allOf" in s:
-            s["allOf"] = [convert(x) for x in s["allOf"]]
+        for key in ("allOf", "oneOf"):
+            if key in s:
+                s[key] = [convert(x) for x in s[key]]
         if "properties" in s:
             s["properties"] = {k: convert(v) for k, v in s["properties"].items()}
             s.setdefault("additionalProperties", False)
@@ -262,6 +263,11 @@ def test_query_investigation_and_agent_answers_are_what_the_openapi_document_des
     created = client.post("/api/investigations", json={"symptom": "web", "at": str(T0 + 60 * 10**9)},
                           headers={"X-Interplay-Client": "cli"})
     assert created.status_code == 201, created.text
+    # an alert long before the data: both attempts fail, so its record keeps an error instead of a result
+    alerted = client.post("/api/alerts?wait=true", json={"service": "web", "started_at": "1990-01-01T00:00:00Z",
+                                                         "summary": "old", "key": "k1"})
+    assert alerted.status_code == 200, alerted.text
+    failed_id = alerted.json()["investigations"][0]["id"]
     run_id = client.get("/api/agents/runs").json()["runs"][0]["run_id"]
     answers = {
         ("/api/services", "get", "200"): client.get("/api/services").json(),
@@ -297,9 +303,25 @@ def test_query_investigation_and_agent_answers_are_what_the_openapi_document_des
     assert answers["/api/agents/runs/{run_id}", "get", "200"]["steps_detail"]
     assert answers["/api/agents/sessions/{session_id}", "get", "200"]["runs"]
     assert answers["/api/agents/spend", "get", "200"]["spend"] and answers["/api/agents/load", "get", "200"]["load"]
-    for (path, method, code), answer in answers.items():
+    # kept investigations: the list (one entry with a top cause, one with an error) and each record by id
+    kept = [client.get("/api/investigations").json(),
+            client.get("/api/investigations", params={"id": created.json()["id"]}).json(),
+            client.get("/api/investigations", params={"id": failed_id}).json()]
+    assert [("top_cause" in r, r.get("error", "")[:6]) for r in kept[0]["investigations"]] == [
+        (False, "--at 1"), (True, "")]
+    assert kept[1]["result"]["root_causes"] and kept[2]["result"]["error"].startswith("--at 1")
+    for (path, method, code), answer in [*answers.items(), *((("/api/investigations", "get", "200"), k)
+                                                             for k in kept)]:
         schema = doc["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
         jsonschema.validate(answer, _closed_json_schema(doc, schema))
+    listed = _closed_json_schema(doc, doc["paths"]["/api/investigations"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"])
+    kept[0]["investigations"][1]["top_cause"]["extra"] = 1  # the list's entries are closed too
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(kept[0], listed)
+    kept[2]["result"]["extra"] = 1  # and so is a kept error
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(kept[2], listed)
     schemas = doc["components"]["schemas"]
     assert schemas["Caller"]["properties"]["mode"]["enum"] == ["sync", "async"]
     assert "retries" not in schemas["Caller"]["required"]  # left out when None, never null

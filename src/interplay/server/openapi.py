@@ -21,7 +21,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from ..model_agents import AGENT_RECORDS
-from ..model_results import GRAPH_RECORDS, IMPACT_RECORDS, RECORDS, json_fields
+from ..model_results import GRAPH_RECORDS, IMPACT_RECORDS, KEPT_RECORDS, RECORDS, json_fields
 from ..model_telemetry import TELEMETRY_RECORDS
 
 Operation = dict[str, Any]
@@ -180,6 +180,8 @@ def _type_schema(tp: Any) -> dict[str, Any]:
         return {"type": "string", "enum": list(typing.get_args(tp))}
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) > 1 and all(_record_type(a) for a in args):  # one of several records
+            return {"oneOf": [_type_schema(a) for a in args], "nullable": True}
         inner = _type_schema(args[0]) if len(args) == 1 else {}
         if "$ref" in inner:  # OpenAPI 3.0 ignores anything beside a $ref
             return {"allOf": [inner], "nullable": True}
@@ -233,6 +235,7 @@ COMPONENTS: dict[str, Any] = {
         "GenericAlert": {"type": "object", "required": ["service"], "properties": {
             "service": {"type": "string"}, "started_at": {"type": "string"}, "summary": {"type": "string"},
             "status": {"type": "string", "enum": ["firing", "resolved"]}, "key": {"type": "string"}}},
-        **record_schemas(*RECORDS, *GRAPH_RECORDS, *IMPACT_RECORDS, *TELEMETRY_RECORDS, *AGENT_RECORDS),
+        **record_schemas(*RECORDS, *GRAPH_RECORDS, *IMPACT_RECORDS, *KEPT_RECORDS, *TELEMETRY_RECORDS,
+                         *AGENT_RECORDS),
     },
 }

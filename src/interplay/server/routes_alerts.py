@@ -24,7 +24,7 @@ from ..model import InterplayError, Overloaded
 from ..model_results import FailedInvestigation, Investigation, KeptInvestigation, to_json
 from ..otlp.sanitize import load_json
 from . import otlp_http
-from .openapi import LIST, OBJ, WAIT, api_route, limit_param, ok, op, param
+from .openapi import OBJ, WAIT, api_route, limit_param, ok, op, param, wrapped
 from .params import answer, error_response, int_param
 from .state import ServerState, state_of
 
@@ -124,6 +124,7 @@ ROUTES: list[BaseRoute] = [
         [param("id", "One record, with its full result."), param("status", "Only this status."),
          param("source", "Only this source (alertmanager, generic, ...)."),
          param("service", "Only this service."), limit_param(50)],
-        ok("Records", {"oneOf": [{"type": "object", "properties": {"investigations": LIST}}, OBJ]}),
+        ok("Records", {"oneOf": [wrapped("investigations", "InvestigationSummary"),
+                                 {"$ref": "#/components/schemas/KeptInvestigation"}]}),
         tag="investigation")}),
 ]
