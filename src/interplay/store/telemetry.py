@@ -1,6 +1,7 @@
 """Questions about the telemetry itself, answered in SQL: services, traces, one trace, changes, logs,
 a service's series and operations, callers of an operation, metric units. Aggregation runs in the database;
-traces, a trace, logs and series come back as records (`model_telemetry`), the rest as rows (dicts)."""
+what a hub answers (services, traces, a trace, changes, logs, series, operations, a symptom's series) comes
+back as records (`model_telemetry`); internal helpers (per-service buckets, metric units) as plain rows."""
 from __future__ import annotations
 
 import re
