@@ -48,6 +48,43 @@ def test_network_delay_between_spans_is_blamed_on_the_service_every_caller_waits
         assert front is None or front["score"] < 0.3 * r["root_causes"][0]["score"]
 
 
+def two_callers_of_a_lossy_currency(tb, t, bad, rng):
+    """As two_callers_of_currency, but after the onset only about one exchange in six with currency
+    waits, for a TCP retransmit (200 ms or more): the median gap does not move, its tail does."""
+    def wait():
+        if bad and rng.random() < 0.17:
+            return 200 * rng.uniform(1.0, 1.15) + (400 if rng.random() < 0.17 else 0)
+        return jitter(rng, 0.6)
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    for callee, ms in (("catalog", 6), ("currency", 2), ("cart", 4)):
+        w = wait() if callee == "currency" else jitter(rng, 0.6)
+        d = jitter(rng, ms)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + w + 0.4)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=w / 2 + 0.2, duration_ms=d)
+        end += d + w + 1
+    co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=end, duration_ms=0)
+    server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.2, duration_ms=0)
+    w = wait()
+    c = server.child("checkout", "call currency", kind="CLIENT", offset_ms=1, duration_ms=2 + w)
+    c.child("currency", "serve currency", kind="SERVER", offset_ms=w / 2, duration_ms=2)
+    server.end_ns = c.end_ns + int(1e6)
+    co.end_ns = server.end_ns + int(0.5e6)
+    root.end_ns = co.end_ns + int(1e6)
+
+
+def test_packet_loss_between_spans_is_blamed_on_the_service_every_caller_waits_for(tmp_path):
+    ip = load(tmp_path, requests(two_callers_of_a_lossy_currency))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(symptom="frontend", at_ns=ONSET))):
+        assert top(r)[0] == "currency", top(r)
+        gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
+        assert {e["caller"] for e in gaps} == {"frontend", "checkout"}
+        # the median did not move: the evidence says how many exchanges turned slow instead
+        assert all(e["after"] < e["before"] + 1 and "exchanges over" in e["summary"] for e in gaps), gaps
+        front = next((c for c in r["root_causes"] if c["service"] == "frontend"), None)
+        assert front is None or front["score"] < 0.5 * r["root_causes"][0]["score"]
+
+
 def product_page_cut_short(tb, t, bad, rng):
     """frontend calls catalog, then currency, cart and ads; after the onset catalog's answer (no
     error, no latency change) makes frontend skip the rest for most requests."""

@@ -155,6 +155,26 @@ def test_network_delay_lives_between_client_and_server(network_delay):
             assert after < before + 5, (other, before, after)
 
 
+def test_network_loss_makes_a_few_exchanges_wait_for_a_retransmit(tmp_path_factory):
+    case = _case(tmp_path_factory, "shop", "network_loss", 0)
+    target = case.truth["service"]
+    gaps = defaultdict(list)  # after the onset or not -> gap ms of calls answered by the target
+    for client, server in case.calls_to(target):
+        if server is not None:
+            gaps[case.after(client)].append(_ms(client) - _ms(server))
+    before, after = gaps[False], gaps[True]
+    # the bulk of the exchanges is untouched: the median gap stays where it was ...
+    assert _median(after) < _median(before) + 2, (_median(before), _median(after))
+    # ... while a share of them waits at least one retransmission timeout (200 ms), none before
+    slow = [g for g in after if g >= 200]
+    assert 0.04 <= len(slow) / len(after) <= 0.5 and not [g for g in before if g >= 200], len(slow) / len(after)
+    # the target's own server spans are not slower where it calls no other service
+    leaf = [s for s in case.servers(target)
+            if not any(k["kind"] == CLIENT and "url.full" in k["attrs"] for k in case.children[s["spanId"]])]
+    b, a = _split(case, leaf, _ms)
+    assert a < 1.3 * b + 1, (b, a)
+
+
 def test_consumer_lag_grows_only_the_queue_wait(tmp_path_factory):
     seen = set()
     for seed in (0, 1):  # one consumer is a child of the producer, the other only linked to it

@@ -17,7 +17,7 @@ from ..store.base import Store
 from ..timeutil import format_time
 from ._attribution import BlameShares, Period
 from ._context import Context, evidence
-from ._gaps import gap_support, place_gap
+from ._gaps import MIN_GROWTH_NS, gap_support, place_gap
 from ._rank import queue_lags
 
 MIN = 60 * 10**9
@@ -112,8 +112,14 @@ def network_gap(ctx: Context, shares: BlameShares) -> list[Evidence]:
         for service, part in parts.items():
             if part < 0.2:
                 continue
-            seen = (f"median {_ms(g.after_ms)} over {len(g.after)} calls, other edges {_ms(g.before_ms)}"
-                    if g.peer else f"median {_ms(g.before_ms)} → {_ms(g.after_ms)} over {len(g.after)} calls")
+            if g.peer:
+                seen = f"median {_ms(g.after_ms)} over {len(g.after)} calls, other edges {_ms(g.before_ms)}"
+            elif g.tail_grew and g.growth_ns < MIN_GROWTH_NS:  # a few exchanges wait long (packet loss)
+                slow_b, slow_a = g.slow_shares()
+                seen = (f"exchanges over {_ms(g.slow_ns / 1e6)} {slow_b:.0%} → {slow_a:.0%} of {len(g.after)} "
+                        f"calls (median {_ms(g.before_ms)} → {_ms(g.after_ms)})")
+            else:
+                seen = f"median {_ms(g.before_ms)} → {_ms(g.after_ms)} over {len(g.after)} calls"
             peer: dict[str, Any] = {"peer": True} if g.peer else {}
             out.append(evidence(service, "network_gap", f"{g.caller} → {g.callee}: {what} {seen}",
                                 before=_r(g.before_ms), after=_r(g.after_ms), **peer,

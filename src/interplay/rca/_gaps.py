@@ -7,13 +7,17 @@ its CONSUMER's start. Both are properties of the edge, compared here between the
 rank test (light traffic leaves a handful of calls per edge), then placed on a service by the
 pattern across peers: if the callers of X all see the gap grow, X's network is the suspect; if one
 caller sees it toward all of its callees, that caller's is.
+
+A gap grows in its bulk (a delay: every exchange waits) or in its tail (packet loss: most exchanges
+pass untouched while a few wait for a TCP retransmit, hundreds of milliseconds each), so both the
+median and the share of slow exchanges are compared.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-from scipy.stats import mannwhitneyu
+from scipy.stats import fisher_exact, mannwhitneyu
 
 from ..detect import change_point, median, robust_z
 from ..store import evidence
@@ -26,6 +30,9 @@ CALLEE_TIE = 0.1   # with equal support, the callee is the likelier culprit (a f
 PEER_RATIO = 3.0   # with no baseline, an edge's gap stands out at this many times its peers' median ...
 PEER_MIN_NS = 5_000_000  # ... and at least this much above it ...
 PEER_CALL_SHARE = 1 / 3  # ... and this much of the call it delays
+# A slow exchange waits past its baseline's 90th percentile by at least this much (and twice it):
+# far beyond the jitter of a healthy network, well under a retransmission timeout (200 ms).
+SLOW_EXCHANGE_NS = 20_000_000
 
 
 @dataclass
@@ -38,6 +45,9 @@ class EdgeGap:
     series: list[tuple[int, float]] = field(default_factory=list)  # (consumer/server start ns, gap ns)
     p_value: float = 1.0
     peer: bool = False  # `before` holds the other edges' gaps (no baseline in time), not this edge's past
+    # one-sided Fisher test that slow exchanges became more common (see slow_ns); not against peers:
+    # edges differ in their tails by nature (a far callee, a busy proxy), one edge from its past does not
+    tail_p: float = 1.0
 
     @property
     def before_ms(self) -> float | None:
@@ -64,8 +74,46 @@ class EdgeGap:
         if self.peer:
             return (self.comparable and self.p_value < ALPHA and self.growth_ns >= PEER_MIN_NS
                     and median(self.after) >= PEER_RATIO * max(median(self.before), 0.0))
-        return (self.comparable and self.p_value < ALPHA and self.growth_ns >= MIN_GROWTH_NS
-                and self.growth_ns >= 0.5 * max(median(self.before), 0.0))
+        return self.comparable and (
+            (self.p_value < ALPHA and self.growth_ns >= MIN_GROWTH_NS
+             and self.growth_ns >= 0.5 * max(median(self.before), 0.0))
+            or self.tail_grew)
+
+    @property
+    def tail_grew(self) -> bool:
+        """Slow exchanges became more common, and the average call lost a material time to them."""
+        return (not self.peer and self.comparable and self.tail_p < ALPHA and self.mean_growth_ns >= MIN_GROWTH_NS
+                and self.mean_growth_ns >= 0.5 * max(_mean(self.before), 0.0))
+
+    @property
+    def mean_growth_ns(self) -> float:
+        """What the average call lost: where only a few exchanges wait, long, the median stays put."""
+        return _mean(self.after) - _mean(self.before) if self.before and self.after else 0.0
+
+    @property
+    def slow_ns(self) -> float:
+        """The gap past which an exchange counts as slow: well beyond the baseline's 90th percentile."""
+        q90 = sorted(self.before)[int(0.9 * (len(self.before) - 1))] if self.before else 0.0
+        return max(2 * q90, q90 + SLOW_EXCHANGE_NS)
+
+    def slow_shares(self) -> tuple[float, float]:
+        """The share of exchanges past `slow_ns` before and after."""
+        cut = self.slow_ns
+        return (sum(v > cut for v in self.before) / max(len(self.before), 1),
+                sum(v > cut for v in self.after) / max(len(self.after), 1))
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def tail_rises(after: list[float], before: list[float], cut: float) -> float:
+    """One-sided Fisher exact p-value that more of `after` than of `before` lies past `cut`."""
+    k_a, k_b = sum(v > cut for v in after), sum(v > cut for v in before)
+    if k_a == 0:
+        return 1.0
+    table = [[k_a, len(after) - k_a], [k_b, len(before) - k_b]]
+    return float(fisher_exact(table, alternative="greater").pvalue)
 
 
 def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], EdgeGap]:
@@ -82,6 +130,7 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
     for g in gaps.values():
         if g.comparable:
             g.p_value = rises(g.after, g.before)
+            g.tail_p = tail_rises(g.after, g.before, g.slow_ns)
     return gaps
 
 
@@ -105,7 +154,7 @@ def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap],
     edges = [g for g in gaps.values() if g.how == "gap" and g.after]
     for g in edges:
         others = [x for o in edges if o is not g for x in o.after[::max(len(o.after) // 100, 1)]]
-        g.before, g.peer, g.p_value = others, True, 1.0
+        g.before, g.peer, g.p_value, g.tail_p = others, True, 1.0, 1.0
         call = (call_ms or {}).get((g.caller, g.callee))
         if call and median(g.after) / 1e6 < PEER_CALL_SHARE * call:
             continue

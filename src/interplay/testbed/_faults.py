@@ -23,6 +23,7 @@ DESCRIPTIONS = {
     "llm_rate_limit": "the LLM provider answers 429 Too Many Requests",
     "llm_slow": "the LLM provider answers slowly",
     "network_delay": "delay on one service's network: its callers' client spans grow, its server spans do not",
+    "network_loss": "packet loss on one service's network: some exchanges wait for TCP retransmits, a few time out",
     "consumer_lag": "a consumer falls behind (fewer instances): only the queue wait grows, no span gets slower",
     "timeout_amplification": "a callee gets slow; its callers time out first, retry once, and only they err",
     "pool_cascade": "a callee gets slow; its caller's worker pool fills, so all the caller's requests wait",
@@ -49,8 +50,9 @@ class FaultPlan:
     workers: int = 0  # pool_cascade: the victim's worker pool size
     rho: float = 0.0  # pool_cascade: the victim pool's utilisation aimed at during the incident
     delay_ms: float = 0.0  # network_delay: median added delay per exchange
+    loss: float = 0.0  # network_loss: the share of exchanges that lose a packet (each retransmit may too)
     variant: str = ""  # code_exception: "event+log" | "event" | "log" (what the exception leaves behind);
-    # network_delay: "inbound" | "both" (its own requests wait too); pool_cascade: "span" | "self"
+    # network_delay, network_loss: "inbound" | "both" (its own requests wait too); pool_cascade: "span" | "self"
 
     def on(self, target: str, t_ns: int) -> bool:
         return t_ns >= self.start_ns and target == self.target
@@ -145,7 +147,7 @@ def make_plan(topology: Topology, fault: str | None, seed: int, start_ns: int, e
         agent = topology.agents[seed % len(topology.agents)]
         plan.agent = agent.name
         plan.tool = next((t for t in agent.tools if topology.tools[t].call.kind == "http"), agent.tools[0])
-    if fault in ("network_delay", "pool_cascade", "code_exception"):
+    if fault in ("network_delay", "network_loss", "pool_cascade", "code_exception"):
         _plan_interaction(topology, plan, random.Random(f"plan2-{topology.name}-{fault}-{seed}"))
     plan.changes = _changes(topology, plan, rng, onset_ns)
     return plan
@@ -155,6 +157,9 @@ def _plan_interaction(topology: Topology, plan: FaultPlan, rng: random.Random) -
     """Knobs of the faults that live between spans or leave no status (own rng: older plans stay as they were)."""
     if plan.fault == "network_delay":
         plan.delay_ms = rng.uniform(180, 600)
+        plan.variant = rng.choice(("inbound", "inbound", "both"))
+    elif plan.fault == "network_loss":
+        plan.loss = rng.uniform(0.08, 0.25)
         plan.variant = rng.choice(("inbound", "inbound", "both"))
     elif plan.fault == "pool_cascade":
         plan.victim = topology.pool_victims[plan.target]

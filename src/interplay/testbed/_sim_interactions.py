@@ -53,11 +53,22 @@ class Interactions:
         Database and cache connections bypass it.
         """
         plan = self.plan
-        if plan.fault != "network_delay" or t < plan.start_ns:
+        if plan.fault not in ("network_delay", "network_loss") or t < plan.start_ns:
             return 0
         if callee != plan.target and not (caller == plan.target and plan.variant == "both"):
             return 0
+        if plan.fault == "network_loss":
+            return self._retransmits(sim)
         return int(sim._lognormal(plan.delay_ms * plan.magnitude, 0.25) * MS)
+
+    def _retransmits(self, sim) -> int:
+        """A lost segment waits for TCP's retransmission timeout (200 ms at least), doubling each time
+        the retransmit is lost too: most exchanges pass untouched, a few wait hundreds of ms or seconds."""
+        extra, rto = 0.0, 200.0
+        while rto <= 3200 and sim.rng.random() < min(0.5, self.plan.loss * self.plan.magnitude):
+            extra += rto * sim.rng.uniform(1.0, 1.15)
+            rto *= 2
+        return int(extra * MS)
 
     # -- timeouts ----------------------------------------------------------------------------------
 

@@ -176,6 +176,7 @@ def _shop() -> Topology:
         "retry_storm": ("currency", "catalog", "cart"),
         "queue_lag": ("shipping", "email"),
         "network_delay": ("payment", "currency", "cart", "shipping", "catalog"),
+        "network_loss": ("currency", "cart", "shipping", "catalog", "payment"),
         "consumer_lag": ("shipping", "email"),
         "timeout_amplification": ("payment", "shipping", "catalog", "cart"),
         "pool_cascade": ("catalog", "currency", "payment"),
@@ -259,6 +260,7 @@ def _agentic() -> Topology:
         "llm_rate_limit": ("llm-provider",),
         "llm_slow": ("llm-provider",),
         "network_delay": ("pricing", "inventory", "auth", "search"),
+        "network_loss": ("inventory", "search", "pricing", "auth"),
         "timeout_amplification": ("search", "inventory", "pricing", "orders"),
         "pool_cascade": ("search", "inventory", "pricing"),
         "code_exception": ("inventory", "pricing", "search", "orders", "auth"),
@@ -276,7 +278,7 @@ TOPOLOGIES: dict[str, Topology] = {"shop": _shop(), "agentic": _agentic()}
 # that live between spans or leave no span status (issue 17), generated on request.
 CLASSIC_FAULTS: tuple[str, ...] = ("latency", "errors", "cpu", "pool_exhaustion", "bad_deploy", "retry_storm",
                                    "queue_lag", "agent_tool_loop", "llm_rate_limit", "llm_slow")
-NEW_FAULTS: tuple[str, ...] = ("network_delay", "consumer_lag", "timeout_amplification", "pool_cascade",
+NEW_FAULTS: tuple[str, ...] = ("network_delay", "network_loss", "consumer_lag", "timeout_amplification", "pool_cascade",
                                "code_exception", "code_return")
 FAULTS: tuple[str, ...] = CLASSIC_FAULTS + NEW_FAULTS
 
