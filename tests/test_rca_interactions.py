@@ -15,25 +15,39 @@ def top(result):
     return [c["service"] for c in result["root_causes"]]
 
 
-def two_callers_of_currency(tb, t, bad, rng):
-    """frontend and checkout both call currency; after the onset every call to currency waits
-    ~400 ms on the network, while currency's own SERVER spans stay as fast as before. No status."""
-    root = tb.span("frontend", "GET /", duration_ms=0)
-    end = 1.0
-    for callee, ms in (("catalog", 6), ("currency", 2), ("cart", 4)):
-        wait = jitter(rng, 400) if bad and callee == "currency" else jitter(rng, 0.6)
-        d = jitter(rng, ms)
-        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + wait + 0.4)
-        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=wait / 2 + 0.2, duration_ms=d)
-        end += d + wait + 1
-    co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=end, duration_ms=0)
-    server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.2, duration_ms=0)
-    wait = jitter(rng, 400) if bad else jitter(rng, 0.6)
-    c = server.child("checkout", "call currency", kind="CLIENT", offset_ms=1, duration_ms=2 + wait)
-    c.child("currency", "serve currency", kind="SERVER", offset_ms=wait / 2, duration_ms=2)
-    server.end_ns = c.end_ns + int(1e6)
-    co.end_ns = server.end_ns + int(0.5e6)
-    root.end_ns = co.end_ns + int(1e6)
+def callers_of_currency(wait):
+    """frontend and checkout both call currency; each exchange with currency spends `wait(bad, rng)`
+    ms on the network, while currency's own SERVER spans stay as fast as before. No status."""
+    def requests_(tb, t, bad, rng):
+        root = tb.span("frontend", "GET /", duration_ms=0)
+        end = 1.0
+        for callee, ms in (("catalog", 6), ("currency", 2), ("cart", 4)):
+            w = wait(bad, rng) if callee == "currency" else jitter(rng, 0.6)
+            d = jitter(rng, ms)
+            c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + w + 0.4)
+            c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=w / 2 + 0.2, duration_ms=d)
+            end += d + w + 1
+        co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=end, duration_ms=0)
+        server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.2, duration_ms=0)
+        w = wait(bad, rng)
+        c = server.child("checkout", "call currency", kind="CLIENT", offset_ms=1, duration_ms=2 + w)
+        c.child("currency", "serve currency", kind="SERVER", offset_ms=w / 2, duration_ms=2)
+        server.end_ns = c.end_ns + int(1e6)
+        co.end_ns = server.end_ns + int(0.5e6)
+        root.end_ns = co.end_ns + int(1e6)
+    return requests_
+
+
+# after the onset every call to currency waits ~400 ms on the network
+two_callers_of_currency = callers_of_currency(lambda bad, rng: jitter(rng, 400) if bad else jitter(rng, 0.6))
+
+
+def _retransmit(bad, rng):
+    """After the onset about one exchange in six waits for a TCP retransmit (200 ms or more): the
+    median gap does not move, its tail does."""
+    if bad and rng.random() < 0.17:
+        return 200 * rng.uniform(1.0, 1.15) + (400 if rng.random() < 0.17 else 0)
+    return jitter(rng, 0.6)
 
 
 def test_network_delay_between_spans_is_blamed_on_the_service_every_caller_waits_for(tmp_path):
@@ -48,33 +62,8 @@ def test_network_delay_between_spans_is_blamed_on_the_service_every_caller_waits
         assert front is None or front["score"] < 0.3 * r["root_causes"][0]["score"]
 
 
-def two_callers_of_a_lossy_currency(tb, t, bad, rng):
-    """As two_callers_of_currency, but after the onset only about one exchange in six with currency
-    waits, for a TCP retransmit (200 ms or more): the median gap does not move, its tail does."""
-    def wait():
-        if bad and rng.random() < 0.17:
-            return 200 * rng.uniform(1.0, 1.15) + (400 if rng.random() < 0.17 else 0)
-        return jitter(rng, 0.6)
-    root = tb.span("frontend", "GET /", duration_ms=0)
-    end = 1.0
-    for callee, ms in (("catalog", 6), ("currency", 2), ("cart", 4)):
-        w = wait() if callee == "currency" else jitter(rng, 0.6)
-        d = jitter(rng, ms)
-        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + w + 0.4)
-        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=w / 2 + 0.2, duration_ms=d)
-        end += d + w + 1
-    co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=end, duration_ms=0)
-    server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.2, duration_ms=0)
-    w = wait()
-    c = server.child("checkout", "call currency", kind="CLIENT", offset_ms=1, duration_ms=2 + w)
-    c.child("currency", "serve currency", kind="SERVER", offset_ms=w / 2, duration_ms=2)
-    server.end_ns = c.end_ns + int(1e6)
-    co.end_ns = server.end_ns + int(0.5e6)
-    root.end_ns = co.end_ns + int(1e6)
-
-
 def test_packet_loss_between_spans_is_blamed_on_the_service_every_caller_waits_for(tmp_path):
-    ip = load(tmp_path, requests(two_callers_of_a_lossy_currency))
+    ip = load(tmp_path, requests(callers_of_currency(_retransmit)))
     for r in (to_json(ip.investigate()), to_json(ip.investigate(symptom="frontend", at_ns=ONSET))):
         assert top(r)[0] == "currency", top(r)
         gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
