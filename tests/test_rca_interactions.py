@@ -3,11 +3,15 @@ service's network, calls cut short by a changed answer, a queue falling behind, 
 slow callee, exceptions with no span status; and --at / symptoms that do not match the data."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from interplay.model import InvalidInput, NotFound
+from interplay.api import Interplay
+from interplay.model import InvalidInput, NotFound, TimeRange
 from interplay.model_results import to_json
-from interplay.timeutil import format_time
+from interplay.testbed import simulate
+from interplay.timeutil import format_time, parse_time_ns
 from test_rca_helpers import MIN, ONSET, T0, jitter, load, requests
 
 
@@ -806,3 +810,63 @@ def test_blind_a_change_inside_that_moved_no_entry_point_does_not_hide_a_fault_r
     assert "at the onset given" in given["evidence_strength"]["note"]
     asked = to_json(ip.investigate(symptom="frontend", at_ns=T0 + 3 * MIN))  # an entry point named: its own reading
     assert "peers" not in asked["onset_source"], asked["onset_source"]
+
+
+def test_with_no_trace_baseline_the_request_metrics_say_who_sends_a_surge(tmp_path):
+    """An agent loops on a tool from before the traces begin (they start 2 s before the onset); the
+    backend it swamps is the slowest part of every request, and only its request metrics, which
+    reach back further than the traces, show it is called ten times as often as before."""
+    out = tmp_path / "loop.jsonl"
+    truth = simulate("agentic", "agent_tool_loop", 3, out, duration_s=900, rate_per_s=1.5, trace_lead_s=2)
+    at = parse_time_ns(truth["injected_at"], where="truth")
+    lines = out.read_text().splitlines()
+    traces_only = tmp_path / "traces-only.jsonl"
+    traces_only.write_text("\n".join(line for line in lines if '"resourceMetrics"' not in line) + "\n")
+    seen = {}
+    for name, path in (("all", out), ("traces only", traces_only)):
+        ip = Interplay.open(":memory:")
+        ip.ingest_file(path)
+        seen[name] = to_json(ip.investigate(symptom=truth["symptom"], at_ns=at))
+        ip.close()
+    r = seen["all"]
+    assert top(r)[0] == truth["service"] == "agent", top(r)
+    assert any(m["to"] == "agent" for m in r["load_moves"]), r["load_moves"]
+    # without the metrics nothing says the calls surged: no load is handed back
+    assert not any(m["to"] == "agent" for m in seen["traces only"]["load_moves"])
+
+
+@pytest.mark.parametrize("temporality", [1, 2])  # delta, cumulative
+def test_request_rates_from_server_histograms_either_temporality(tmp_path, temporality):
+    """orders serves 10 requests a minute for ten minutes, then 100 (two routes, summed); auth 50
+    throughout. Delta points carry each minute's count, cumulative ones the running total."""
+    from interplay.rca._surge import rate_surges
+    from interplay.testing import kv_list
+
+    def points(route, per_minute):
+        total, out = 0, []
+        for m in range(20):
+            n = per_minute(m)
+            total += n
+            start = T0 + (m if temporality == 1 else 0) * MIN
+            out.append({"startTimeUnixNano": str(start), "timeUnixNano": str(T0 + (m + 1) * MIN),
+                        "count": str(n if temporality == 1 else total), "sum": float(n),
+                        "attributes": kv_list({"http.route": route})})
+        return out
+
+    def service(name, pts):
+        return {"resource": {"attributes": kv_list({"service.name": name})}, "scopeMetrics": [{"metrics": [
+            {"name": "http.server.request.duration", "unit": "s",
+             "histogram": {"aggregationTemporality": temporality, "dataPoints": pts}}]}]}
+
+    body = {"resourceMetrics": [
+        service("orders", points("/a", lambda m: 5 if m < 10 else 50) + points("/b", lambda m: 5 if m < 10 else 50)),
+        service("auth", points("/s", lambda m: 50))]}
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(body))
+    ip = Interplay.open(":memory:")
+    ip.ingest_file(path)
+    onset = T0 + 10 * MIN
+    surges = rate_surges(ip.store, TimeRange(T0, onset), TimeRange(onset, T0 + 21 * MIN))
+    assert set(surges) == {"orders"}, surges
+    assert surges["orders"].before == pytest.approx(10 / 60) and surges["orders"].after == pytest.approx(100 / 60)
+    assert surges["orders"].extra_share == pytest.approx(0.9)

@@ -44,6 +44,7 @@ from ._rank import (
     hand_back_waiting,
     other_symptoms,
 )
+from ._surge import rate_surges
 from ._windows import UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom, peer_groups
 
 MAX_CAUSES = 8
@@ -186,6 +187,8 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1])
     ctx.services = {n.id for n in ctx.graph.nodes if n.kind == "service"}
     ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
+    if peer:  # the traces hold no before: how often each service was called before comes from metrics
+        ctx.surges = rate_surges(store, baseline, incident)
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
     shares, node_shares = blame_shares(ctx)

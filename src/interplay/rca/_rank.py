@@ -11,6 +11,7 @@ from ..model_results import Edge, EdgeStats
 from ._attribution import GAP, BlameShares, NodeShare, Period
 from ._context import Context
 from ._gaps import gap_support, place_gap
+from ._surge import SURGE_RATIO
 
 STRENGTH_CAP = 4.0  # strengths past this are all "certain"
 SURGE = 1.5  # first-try calls into a node must rise this much before its trouble counts as load
@@ -116,8 +117,9 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
 
 def _load_sender(ctx: Context, service: str) -> str | None:
     """The caller that sent most of a surge of calls into `service` (calls rose SURGE-fold), if any."""
-    if ctx.peer:  # no baseline in time: no rates to compare
-        return None
+    if ctx.peer:  # no baseline in time: the rates before come from metrics, if any
+        sent = _metric_surge_sender(ctx, service)
+        return sent[0] if sent else None
     before = after = 0.0
     calls_before = 0
     extra: dict[str, float] = {}
@@ -135,6 +137,40 @@ def _load_sender(ctx: Context, service: str) -> str | None:
     if not extra or calls_before < MIN_SURGE_CALLS or after < SURGE * before:
         return None
     return max(extra, key=lambda c: (extra[c], c))
+
+
+def _metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[str, float] | None:
+    """With no trace baseline: (the caller sending the surge, the share of `service`'s calls it
+    added) when the metrics say `service`'s requests surged and one caller sends enough of its calls
+    now to have added them all; followed upward while that caller's requests surged too. A node with
+    no request metrics of its own (a database, a cache) carries the load of the caller sending most
+    of its calls, if that caller's requests surged. None when nobody did, or several callers share
+    the calls (no way to tell whose)."""
+    calls: dict[str, float] = {}
+    every = 0.0  # retries included: the metrics count them too
+    for e in ctx.graph.edges:
+        if e.callee == service and e.caller != service:
+            i = e.stats.get("incident") or EdgeStats()
+            calls[e.caller] = calls.get(e.caller, 0.0) + i.calls - (i.retries or 0)
+            every += i.calls
+    total = sum(calls.values())
+    if total < MIN_SURGE_CALLS or depth > 6:
+        return None
+    top = max(calls, key=lambda c: (calls[c], c))
+    share = calls[top] / total
+    surge = ctx.surges.get(service)
+    if surge is None:
+        up = _metric_surge_sender(ctx, top, depth + 1) if top in ctx.surges else None
+        return (up[0], up[1] * share) if up else None
+    # retries follow a failure rather than cause the load: only a surge of first tries counts
+    first_tries = surge.after * total / every
+    if first_tries < SURGE_RATIO * surge.before:
+        return None
+    added = 1.0 - surge.before / first_tries
+    if share < added:
+        return None
+    further = _metric_surge_sender(ctx, top, depth + 1) if top in ctx.surges else None
+    return (further[0], min(further[1], added)) if further else (top, added)
 
 
 def _first_try_rate(stats: EdgeStats) -> float:
@@ -235,6 +271,8 @@ def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict
     that caller (a loop, a runaway job, an agent); retries are excluded, since they follow the
     failure rather than cause it. Follows the surge upward while the caller was itself surged.
     """
+    if ctx.peer:
+        return _hand_back_metric_load(ctx, shares)
     incoming = _incoming_rates(ctx)
     spans = (max(ctx.graph.windows["baseline"].seconds, 1), max(ctx.graph.windows["incident"].seconds, 1))
     moves = []
@@ -250,6 +288,24 @@ def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict
             shares[caller]["load"] = shares[caller]["load"] + amount
             s["score"] -= amount
             moves.append({"from": name, "to": caller, "share": round(amount, 4)})
+    return moves
+
+
+def _hand_back_metric_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """hand_back_load with no trace baseline: the surge is read off the callee's request metrics,
+    and the share of its blame the surge added goes to the caller that sends it."""
+    moves = []
+    for name in sorted(shares, key=lambda n: (-shares[n]["score"], n)):
+        s, sent = shares[name], _metric_surge_sender(ctx, name)
+        if s["score"] <= 0 or sent is None:
+            continue
+        caller, amount = sent[0], s["score"] * sent[1]
+        to = shares.setdefault(caller, {"service": caller, "error": 0.0, "latency": 0.0, "kind": "service",
+                                        "operations": [], "score": 0.0})
+        to["score"] += amount
+        to["load"] = to.get("load", 0.0) + amount
+        s["score"] -= amount
+        moves.append({"from": name, "to": caller, "share": round(amount, 4)})
     return moves
 
 

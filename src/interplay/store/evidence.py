@@ -294,6 +294,21 @@ def metric_points(store: Store, window: TimeRange) -> list[dict[str, Any]]:
         WHERE {cond} AND value IS NOT NULL AND {store.sql.isfinite('value')} GROUP BY ALL ORDER BY time_ns""", params)
 
 
+# Metrics that count the requests a service served: OTLP server-duration histograms (each point's
+# count) and the RCAEval layout's per-service `workload` column.
+SERVED_METRICS = ("http.server.request.duration", "http.server.duration", "rpc.server.duration", "workload")
+
+
+def served_points(store: Store, window: TimeRange) -> list[dict[str, Any]]:
+    """Points of the metrics that count each service's requests (SERVED_METRICS) in the window, in
+    time order: a histogram's `count` with its `temporality` and series `attributes`, a gauge's `value`."""
+    cond, params = window_where(window, "time_ns")
+    names = ", ".join("?" * len(SERVED_METRICS))
+    return store.query(f"""
+        SELECT service, name, type, temporality, attributes, start_time_ns AS start_ns, time_ns, count, value
+        FROM metrics WHERE {cond} AND name IN ({names}) ORDER BY time_ns""", params + list(SERVED_METRICS))
+
+
 def changes_between(store: Store, lo: int, hi: int) -> list[dict[str, Any]]:
     """Change events in [lo, hi), earliest first."""
     return store.query("SELECT time_ns, service, kind, description, version FROM changes "
