@@ -870,3 +870,17 @@ def test_request_rates_from_server_histograms_either_temporality(tmp_path, tempo
     assert set(surges) == {"orders"}, surges
     assert surges["orders"].before == pytest.approx(10 / 60) and surges["orders"].after == pytest.approx(100 / 60)
     assert surges["orders"].extra_share == pytest.approx(0.9)
+
+
+def test_blind_after_a_short_trace_baseline_the_request_metrics_say_who_sends_a_surge(tmp_path):
+    """The same loop, the traces starting a few seconds before it: blind, the onset found lies half
+    a minute into the loop, so the traces' own before already holds it and shows no rise; the
+    request metrics, from minutes before, do."""
+    out = tmp_path / "loop.jsonl"
+    truth = simulate("agentic", "agent_tool_loop", 0, out, duration_s=900, rate_per_s=1.5, late=True)
+    ip = Interplay.open(":memory:")
+    ip.ingest_file(out)
+    r = to_json(ip.investigate())
+    assert parse_time_ns(r["onset"], where="onset") > parse_time_ns(truth["injected_at"], where="truth")
+    assert top(r)[0] == truth["service"] == "agent", top(r)
+    assert any(m["to"] == "agent" and "why" not in m for m in r["load_moves"]), r["load_moves"]

@@ -59,6 +59,10 @@ PEER_BELOW_NS = 15 * 10**9
 # A change inside that moved no entry point, found after less before than this, may be a batch job or
 # a neighbour beside a fault already running when the data begins (tried on befores of 30 s to 2 min).
 INSIDE_ONLY_BEFORE_NS = 5 * 60 * 10**9
+# With less trace baseline than this, how often each service was called before the onset is read off
+# its request metrics too, where the traces' own rates found no surge (a few minutes of light traffic
+# hold too few calls to call a rise sure).
+METRIC_RATES_BELOW_NS = 5 * 60 * 10**9
 PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset when the entry points are quieter
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 EXCEPTION_SHIFT = 1.0  # ... and so does a rise in a service's exception events or error logs
@@ -187,8 +191,8 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1])
     ctx.services = {n.id for n in ctx.graph.nodes if n.kind == "service"}
     ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
-    if peer:  # the traces hold no before: how often each service was called before comes from metrics
-        ctx.surges = rate_surges(store, baseline, incident)
+    if onset - lo < METRIC_RATES_BELOW_NS:
+        ctx.surges = rate_surges(store, TimeRange(onset - max(hi - lo, MIN_BEFORE_NS), onset), incident)
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
     shares, node_shares = blame_shares(ctx)

@@ -118,8 +118,7 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
 def _load_sender(ctx: Context, service: str) -> str | None:
     """The caller that sent most of a surge of calls into `service` (calls rose SURGE-fold), if any."""
     if ctx.peer:  # no baseline in time: the rates before come from metrics, if any
-        sent = _metric_surge_sender(ctx, service)
-        return sent[0] if sent else None
+        return _metric_sender_name(ctx, service)
     before = after = 0.0
     calls_before = 0
     extra: dict[str, float] = {}
@@ -135,8 +134,13 @@ def _load_sender(ctx: Context, service: str) -> str | None:
         extra[e.caller] = extra.get(e.caller, 0.0) + rate_i - rate_b
     # a rate from a handful of calls before is noise: there must be a before to call it a surge
     if not extra or calls_before < MIN_SURGE_CALLS or after < SURGE * before:
-        return None
+        return _metric_sender_name(ctx, service)
     return max(extra, key=lambda c: (extra[c], c))
+
+
+def _metric_sender_name(ctx: Context, service: str) -> str | None:
+    sent = _metric_surge_sender(ctx, service) if ctx.surges else None
+    return sent[0] if sent else None
 
 
 def _metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[str, float] | None:
@@ -271,41 +275,24 @@ def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict
     that caller (a loop, a runaway job, an agent); retries are excluded, since they follow the
     failure rather than cause it. Follows the surge upward while the caller was itself surged.
     """
-    if ctx.peer:
-        return _hand_back_metric_load(ctx, shares)
-    incoming = _incoming_rates(ctx)
+    incoming = {} if ctx.peer else _incoming_rates(ctx)  # with no trace baseline, only metrics tell
     spans = (max(ctx.graph.windows["baseline"].seconds, 1), max(ctx.graph.windows["incident"].seconds, 1))
     moves = []
     for name in sorted(shares, key=lambda n: (-shares[n]["score"], n)):
         s = shares[name]
         if s["score"] <= 0:
             continue
-        for caller, amount in _surge_sources(name, s["score"], incoming, spans, depth=0):
+        sources = _surge_sources(name, s["score"], incoming, spans, depth=0)
+        if not sources and ctx.surges:  # a short trace baseline: the request metrics reach further back
+            sent = _metric_surge_sender(ctx, name)
+            sources = [(sent[0], s["score"] * sent[1])] if sent else []
+        for caller, amount in sources:
             shares.setdefault(caller, {"service": caller, "error": 0.0, "latency": 0.0, "kind": "service",
                                        "operations": [], "score": 0.0})
             shares[caller]["score"] += amount
-            shares[caller].setdefault("load", 0.0)
-            shares[caller]["load"] = shares[caller]["load"] + amount
+            shares[caller]["load"] = shares[caller].get("load", 0.0) + amount
             s["score"] -= amount
             moves.append({"from": name, "to": caller, "share": round(amount, 4)})
-    return moves
-
-
-def _hand_back_metric_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """hand_back_load with no trace baseline: the surge is read off the callee's request metrics,
-    and the share of its blame the surge added goes to the caller that sends it."""
-    moves = []
-    for name in sorted(shares, key=lambda n: (-shares[n]["score"], n)):
-        s, sent = shares[name], _metric_surge_sender(ctx, name)
-        if s["score"] <= 0 or sent is None:
-            continue
-        caller, amount = sent[0], s["score"] * sent[1]
-        to = shares.setdefault(caller, {"service": caller, "error": 0.0, "latency": 0.0, "kind": "service",
-                                        "operations": [], "score": 0.0})
-        to["score"] += amount
-        to["load"] = to.get("load", 0.0) + amount
-        s["score"] -= amount
-        moves.append({"from": name, "to": caller, "share": round(amount, 4)})
     return moves
 
 
