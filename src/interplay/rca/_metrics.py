@@ -1,12 +1,24 @@
 """Investigation from metrics alone (no traces): BARO-like robust z-scores per service metric.
 
-Each (service, metric) series is scored by how far its incident values sit from its baseline
-median in units of the baseline's MAD; a service's score is its strongest metric. The onset,
-when not given, is the change point of the per-bucket strongest deviation across all series.
+Each (service, metric) series is centred and scaled by its baseline, as BARO's RobustScaler does
+(median, robust spread), and scored by the level it held after the onset; a service's score is its
+strongest metric. What keeps this sound on short, thin series (a handful of one-minute points):
+
+- the spread is shrunk toward the metric's family (the same metric name across services): three
+  baseline points can sit almost still by chance, and a series that sat still, or one near zero
+  among larger peers (a CPU of 0.04 cores beside services at 5), would turn noise into a huge z;
+- the after-level is one the series held for `SUSTAIN` consecutive points, not its single largest
+  point: one spike is what noise does, a fault holds;
+- node- or host-wide series (every pod on the machine shares them) and the SLI pseudo-services
+  (the front door's `entry_*` columns) are no candidates: they move with whatever went wrong.
+  The SLIs date the onset when it is not given: they are the symptom;
+- a detected onset leaves `MIN_BASELINE` points before it, so there is always a baseline to score.
 """
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..detect import change_point, median, robust_z
@@ -27,31 +39,31 @@ from ..store.base import Store
 from ..timeutil import format_time
 from ._windows import parse_symptom
 
+Series = dict[tuple[str, str], list[tuple[int, float]]]
+
+SLI_SERVICES = frozenset({"entry"})  # metrics_csv's pseudo-service for the front door's SLIs
+MIN_BASELINE = 3    # points before the onset a series needs to be scored (and a detected onset leaves)
+SUSTAIN = 2         # the after-level is one the series held for this many consecutive points
+RESOLUTION = 0.01   # of the family's level: the smallest move a series is measured in
+PRIOR_POINTS = 4    # how many baseline points the family's spread counts as
+Z_CAP = 1e6
+
 
 def investigate_metrics(store: Store, symptom: str | None, at_ns: int | None,
                         window: TimeRange) -> Investigation:
     rows = evidence.metric_points(store, window)
     if not rows:
         raise NotFound("no spans or metrics in that time range: nothing to investigate")
-    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    series: Series = {}
     for r in rows:
-        series.setdefault((r["service"], r["name"]), []).append((r["time_ns"], r["v"]))
-    times = sorted({r["time_ns"] for r in rows})
+        series.setdefault((r["service"], r["name"]), []).append((int(r["time_ns"]), float(r["v"])))
+    times = sorted({t for points in series.values() for t, _ in points})
     onset = at_ns if at_ns is not None else _onset(series, times)
-    scores: dict[str, list[tuple[float, str, float, float]]] = {}
-    for (service, name), points in series.items():
-        before = [v for t, v in points if t < onset]
-        after = [v for t, v in points if t >= onset]
-        if len(before) < 3 or not after:
-            continue
-        spread = max(abs(median(before)) * 0.01, 1e-9)
-        z = max(abs(robust_z(before, v, floor=spread)) for v in after)
-        scores.setdefault(service, []).append((min(z, 1e6), name, median(before), max(after)))
+    scores = _scores({k: v for k, v in series.items() if _candidate(*k)}, onset)
     wanted = parse_symptom(symptom)
     causes = []
-    ranked = sorted(scores.items(), key=lambda kv: -max(s[0] for s in kv[1]))
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0][0], kv[0]))
     for rank, (service, metric_scores) in enumerate(ranked[:8], 1):
-        metric_scores.sort(key=lambda s: -s[0])
         z, name, b, a = metric_scores[0]
         summary = f"{service} {name}: {b:.3g} → {a:.3g} (robust z {z:.1f})"
         causes.append(RootCause(
@@ -74,19 +86,110 @@ def investigate_metrics(store: Store, symptom: str | None, at_ns: int | None,
                                            signals=Signals(traces=False, logs=False, metrics=True, changes=False)))
 
 
-def _onset(series: dict[tuple[str, str], list[tuple[int, float]]], times: list[int]) -> int:
-    """Change point of the per-timestamp strongest deviation, each series scaled by its first third."""
-    index = {t: i for i, t in enumerate(times)}
-    worst = [0.0] * len(times)
-    for points in series.values():
-        ref = [v for _, v in points[: max(len(points) // 3, 3)]]
-        if len(ref) < 3:
-            continue
-        spread = max(abs(median(ref)) * 0.01, 1e-9)
-        for t, v in points:
-            worst[index[t]] = max(worst[index[t]], min(abs(robust_z(ref, v, floor=spread)), 50.0))
+def _candidate(service: str, name: str) -> bool:
+    """A service's own series: not an SLI pseudo-service, not a node- or host-wide series."""
+    return service not in SLI_SERVICES and not SHARED_METRIC.search(name)
+
+
+def _scores(series: Series, onset: int) -> dict[str, list[tuple[float, str, float, float]]]:
+    """Per service, its metrics' (|z|, name, baseline median, held level after), strongest first."""
+    split = {k: ([v for t, v in pts if t < onset], [v for t, v in pts if t >= onset]) for k, pts in series.items()}
+    split = {k: (b, a) for k, (b, a) in split.items() if len(b) >= MIN_BASELINE and a}
+    families = _families((name, b) for (_, name), (b, _) in split.items())
+    scores: dict[str, list[tuple[float, str, float, float]]] = {}
+    for (service, name), (before, after) in split.items():
+        center, spread = _scale(before, families.get(name))
+        level = _held_level(after, center)
+        z = min(abs(level - center) / spread, Z_CAP)
+        scores.setdefault(service, []).append((z, name, center, level))
+    for metric_scores in scores.values():
+        metric_scores.sort(key=lambda s: (-s[0], s[1]))
+    return scores
+
+
+@dataclass(frozen=True)
+class Family:
+    """One metric name pooled over its services' baselines."""
+    relative_spread: float  # median of robust spread / |median|
+    level: float            # median of |median|
+
+
+def _families(baselines: Iterable[tuple[str, list[float]]]) -> dict[str, Family]:
+    """Each metric name's Family from (name, baseline) pairs, one per service."""
+    rel: dict[str, list[float]] = {}
+    level: dict[str, list[float]] = {}
+    for name, before in baselines:
+        center = median(before)
+        level.setdefault(name, []).append(abs(center))
+        spread = _spread(before, center)
+        if center and spread:  # a series that sat still tells nothing of its family's noise
+            rel.setdefault(name, []).append(spread / abs(center))
+    return {name: Family(median(rel.get(name, [])), median(levels)) for name, levels in level.items()}
+
+
+def _scale(before: list[float], family: Family | None) -> tuple[float, float]:
+    """The baseline's median and its spread, shrunk toward the family's.
+
+    The series' own spread (1.4826 MAD) counts as many observations as it has points and the family's
+    relative spread at this series' level as PRIOR_POINTS more (a scaled-inverse-chi-squared prior on
+    the variance): a short baseline leans on its peers, a long one on itself. Below RESOLUTION of the
+    family's level a move is not told apart from zero: a near-zero series among larger peers is noise."""
+    center = median(before)
+    own = _spread(before, center)
+    if family is None:
+        return center, max(own, abs(center) * RESOLUTION, 1e-9)
+    prior = family.relative_spread * abs(center)
+    n = len(before)
+    spread = math.sqrt((n * own * own + PRIOR_POINTS * prior * prior) / (n + PRIOR_POINTS))
+    return center, max(spread, RESOLUTION * family.level, 1e-9)
+
+
+def _spread(values: list[float], center: float) -> float:
+    return median([abs(x - center) for x in values]) * 1.4826
+
+
+def _held_level(after: list[float], center: float) -> float:
+    """The farthest from `center` the series stayed for SUSTAIN consecutive points after the onset
+    (each run counts for its point nearest `center`): one spike is what noise does, a fault holds."""
+    if len(after) < SUSTAIN:
+        return median(after)
+    runs = [min(after[i:i + SUSTAIN], key=lambda v: abs(v - center)) for i in range(len(after) - SUSTAIN + 1)]
+    return max(runs, key=lambda v: abs(v - center))
+
+
+def _onset(series: Series, times: list[int]) -> int:
+    """Change point of the SLIs' deviation (the symptom) where there are SLIs, else of the per-timestamp
+    strongest deviation over every series; each series scaled by its first third. Leaves MIN_BASELINE
+    timestamps before it."""
+    if len(times) <= MIN_BASELINE:
+        return times[-1]
+    slis = {k: v for k, v in series.items() if k[0] in SLI_SERVICES}
+    own = {k: v for k, v in series.items() if not SHARED_METRIC.search(k[1])} or series
+    worst = _deviation(slis, times) if slis else []
+    if not any(worst):  # no SLIs, or SLIs that never moved: the strongest move of any service's own series
+        worst = _deviation(own, times)
     k = change_point(worst)
-    return times[k] if k is not None else times[len(times) // 2]
+    k = len(times) // 2 if k is None else k
+    return times[min(max(k, MIN_BASELINE), len(times) - 1)]
+
+
+def _deviation(series: Series, times: list[int]) -> list[float]:
+    """Per timestamp, the largest deviation (in scaled units, capped at 50) that any series held into
+    its next point, each series scaled by its first third: a spike dates nothing."""
+    index = {t: i for i, t in enumerate(times)}
+    ref_len = max(len(times) // 3, MIN_BASELINE)
+    refs = {k: [v for t, v in pts if index[t] < ref_len] for k, pts in series.items()}
+    families = _families((name, ref) for (_, name), ref in refs.items() if len(ref) >= MIN_BASELINE)
+    worst = [0.0] * len(times)
+    for key, points in series.items():
+        ref = refs[key]
+        if len(ref) < MIN_BASELINE:
+            continue
+        center, spread = _scale(ref, families.get(key[1]))
+        devs = [(index[t], min(abs(v - center) / spread, 50.0)) for t, v in points]
+        for (i, dev), (_, following) in zip(devs, devs[1:] + devs[-1:]):
+            worst[i] = max(worst[i], min(dev, following))
+    return worst
 
 
 # A service's own CPU, memory, disk I/O and restarts: what a resource fault moves (stress on a
