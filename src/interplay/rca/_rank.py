@@ -144,8 +144,8 @@ def _metric_sender_name(ctx: Context, service: str) -> str | None:
 
 
 def _metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[str, float] | None:
-    """With no trace baseline: (the caller sending the surge, the share of `service`'s calls it
-    added) when the metrics say `service`'s requests surged and one caller sends enough of its calls
+    """Where the traces hold little or no before: (the caller sending the surge, the share of
+    `service`'s calls it added) when the metrics say `service`'s requests surged and one caller sends enough of its calls
     now to have added them all; followed upward while that caller's requests surged too. A node with
     no request metrics of its own (a database, a cache) carries the load of the caller sending most
     of its calls, if that caller's requests surged. None when nobody did, or several callers share
