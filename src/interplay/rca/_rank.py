@@ -147,9 +147,9 @@ def _metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[st
     """Where the traces hold little or no before: (the caller sending the surge, the share of
     `service`'s calls it added) when the metrics say `service`'s requests surged and one caller
     sends enough of its calls now to have added them all; followed upward while that caller's
-    requests surged too. A node with no request metrics of its own (a database, a cache) carries the load of the caller sending most
-    of its calls, if that caller's requests surged. None when nobody did, or several callers share
-    the calls (no way to tell whose)."""
+    requests surged too. A node with no request metrics of its own (a database, a cache) carries
+    the load of the caller sending most of its calls, if that caller's requests surged. None when
+    nobody did, or several callers share the calls (no way to tell whose)."""
     calls: dict[str, float] = {}
     every = 0.0  # retries included: the metrics count them too
     for e in ctx.graph.edges:
