@@ -500,7 +500,7 @@ def slightly_slower_cart(tb, t, bad, rng):
     _frontend_calls(tb, rng, (("catalog", 8, 1), ("cart", 5 * (1.15 if bad else 1), 1)))
 
 
-@pytest.mark.parametrize("column", ["cpu", "diskio"])
+@pytest.mark.parametrize("column", ["cpu", "diskio", "mem", "socket"])
 def test_a_service_whose_own_cpu_rose_and_stayed_up_is_a_suspect(tmp_path, column):
     from interplay.metrics_csv import ingest_rcaeval_csv
     ip = load(tmp_path, requests(slightly_slower_cart))

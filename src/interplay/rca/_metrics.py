@@ -192,10 +192,12 @@ def _deviation(series: Series, times: list[int]) -> list[float]:
     return worst
 
 
-# A service's own CPU, memory, disk I/O and restarts: what a resource fault moves (stress on a
-# pod's CPU, memory or disk multiplies its own series). Host- and node-wide series (shared by every
-# pod on the machine) and traffic counters (they follow load) are left out.
-RESOURCE_METRIC = re.compile(r"(^|[._-])(cpu|mem|memory|disk|diskio|blkio|fs)([._-]|$)|restart", re.IGNORECASE)
+# A service's own CPU, memory, disk I/O, open sockets and file descriptors, and restarts: what a
+# resource fault moves (stress on a pod's CPU, memory or disk, a socket or descriptor leak multiplies
+# its own series). Host- and node-wide series (shared by every pod on the machine) and traffic
+# counters (they follow load) are left out.
+RESOURCE_METRIC = re.compile(r"(^|[._-])(cpu|mem|memory|disk|diskio|blkio|fs|sockets?|fds?|file_descriptors?)"
+                             r"([._-]|$)|restart", re.IGNORECASE)
 SHARED_METRIC = re.compile(r"(^|[._-])(node|system|host)([._-]|$)", re.IGNORECASE)
 RESOURCE_Z = 3.0       # a sustained rise this many robust spreads above the baseline counts ...
 RESOURCE_RATIO = 2.0   # ... when it at least doubled: a busier hour moves CPU by a fraction, a fault by multiples
