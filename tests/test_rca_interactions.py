@@ -831,6 +831,9 @@ def test_with_no_trace_baseline_the_request_metrics_say_who_sends_a_surge(tmp_pa
     r = seen["all"]
     assert top(r)[0] == truth["service"] == "agent", top(r)
     assert any(m["to"] == "agent" for m in r["load_moves"]), r["load_moves"]
+    # the evidence says where the surge was seen: the backend's request metrics, sent by the agent
+    sent = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "rate_shift" and e.get("source") == "metrics"]
+    assert sent and sent[0]["after"] > 3 * sent[0]["before"] and sent[0]["callee"] in r["root_causes"][0]["summary"]
     # without the metrics nothing says the calls surged: no load is handed back
     assert not any(m["to"] == "agent" for m in seen["traces only"]["load_moves"])
 

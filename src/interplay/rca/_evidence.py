@@ -18,7 +18,7 @@ from ..timeutil import format_time
 from ._attribution import BlameShares, Period
 from ._context import Context, evidence
 from ._gaps import MIN_GROWTH_NS, gap_support, place_gap
-from ._rank import queue_lags
+from ._rank import metric_surge_sender, queue_lags
 
 MIN = 60 * 10**9
 
@@ -147,6 +147,22 @@ def rate_shift(ctx: Context, shares: BlameShares) -> list[Evidence]:
     return out
 
 
+def request_surge(ctx: Context, shares: BlameShares) -> list[Evidence]:
+    """Services whose request metrics surged where the traces hold too little before to show it,
+    and the caller sending the calls that surged."""
+    out = []
+    for name, surge in sorted(ctx.surges.items()):
+        seen = f"requests to {name} rose {surge.before:.2f}/s → {surge.after:.2f}/s by its metrics ({surge.metric})"
+        common = {"before": round(surge.before, 4), "after": round(surge.after, 4), "metric": surge.metric,
+                  "source": "metrics"}
+        out.append(evidence(name, "rate_shift", seen, **common, what="requests"))
+        sent = metric_surge_sender(ctx, name)
+        if sent:
+            out.append(evidence(sent[0], "rate_shift", f"{sent[0]} sends the calls that surged: {seen}",
+                                **common, callee=name, what="calls"))
+    return out
+
+
 def saturation(ctx: Context, shares: BlameShares) -> list[Evidence]:
     """All operations of a service slower together: the service itself is short of CPU or workers."""
     out = []
@@ -252,7 +268,7 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
-EXTRACTORS = [error_origin, self_time, path_shift, queue_lag, exception_surge, network_gap, rate_shift, saturation,
-              log_templates, resource_shift, metric_shift, changes]
+EXTRACTORS = [error_origin, self_time, path_shift, queue_lag, exception_surge, network_gap, rate_shift, request_surge,
+              saturation, log_templates, resource_shift, metric_shift, changes]
 
 __all__ = ["EXTRACTORS", "metric_shifts", "proportion_z"]

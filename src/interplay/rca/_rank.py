@@ -139,11 +139,11 @@ def _load_sender(ctx: Context, service: str) -> str | None:
 
 
 def _metric_sender_name(ctx: Context, service: str) -> str | None:
-    sent = _metric_surge_sender(ctx, service) if ctx.surges else None
+    sent = metric_surge_sender(ctx, service) if ctx.surges else None
     return sent[0] if sent else None
 
 
-def _metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[str, float] | None:
+def metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[str, float] | None:
     """Where the traces hold little or no before: (the caller sending the surge, the share of
     `service`'s calls it added) when the metrics say `service`'s requests surged and one caller
     sends enough of its calls now to have added them all; followed upward while that caller's
@@ -164,7 +164,7 @@ def _metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[st
     share = calls[top] / total
     surge = ctx.surges.get(service)
     if surge is None:
-        up = _metric_surge_sender(ctx, top, depth + 1) if top in ctx.surges else None
+        up = metric_surge_sender(ctx, top, depth + 1) if top in ctx.surges else None
         return (up[0], up[1] * share) if up else None
     # retries follow a failure rather than cause the load: only a surge of first tries counts
     first_tries = surge.after * total / every
@@ -173,7 +173,7 @@ def _metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[st
     added = 1.0 - surge.before / first_tries
     if share < added:
         return None
-    further = _metric_surge_sender(ctx, top, depth + 1) if top in ctx.surges else None
+    further = metric_surge_sender(ctx, top, depth + 1) if top in ctx.surges else None
     return (further[0], min(further[1], added)) if further else (top, added)
 
 
@@ -284,7 +284,7 @@ def hand_back_load(ctx: Context, shares: dict[str, dict[str, Any]]) -> list[dict
             continue
         sources = _surge_sources(name, s["score"], incoming, spans, depth=0)
         if not sources and ctx.surges:  # a short trace baseline: the request metrics reach further back
-            sent = _metric_surge_sender(ctx, name)
+            sent = metric_surge_sender(ctx, name)
             sources = [(sent[0], s["score"] * sent[1])] if sent else []
         for caller, amount in sources:
             shares.setdefault(caller, {"service": caller, "error": 0.0, "latency": 0.0, "kind": "service",
