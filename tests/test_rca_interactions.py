@@ -887,3 +887,28 @@ def test_blind_after_a_short_trace_baseline_the_request_metrics_say_who_sends_a_
     assert parse_time_ns(r["onset"], where="onset") > parse_time_ns(truth["injected_at"], where="truth")
     assert top(r)[0] == truth["service"] == "agent", top(r)
     assert any(m["to"] == "agent" and "why" not in m for m in r["load_moves"]), r["load_moves"]
+
+
+def test_a_few_messages_waiting_longer_is_no_consumer_falling_behind(tmp_path):
+    """After the onset one message in six waits 300 ms (the consumer was busy for a moment) while the
+    typical wait stays at 3 ms: a tail in a queue's wait is not lag (the tail test is for calls,
+    where a lost segment waits for a retransmit)."""
+    import random
+
+    from interplay.testing import TraceBuilder
+    rng = random.Random(5)
+    traces, t = [], T0
+    while t < T0 + 40 * MIN:
+        tb = TraceBuilder(t, seed=rng.getrandbits(32))
+        root = tb.span("checkout", "POST /order", duration_ms=jitter(rng, 20))
+        prod = root.child("checkout", "send orders", kind="PRODUCER", offset_ms=5, duration_ms=1,
+                          attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+        wait_s = 0.3 if t >= ONSET and rng.random() < 0.17 else 0.003
+        consumer = TraceBuilder(t + int(wait_s * 1e9), seed=rng.getrandbits(32))
+        consumer.span("email", "process orders", kind="CONSUMER", duration_ms=jitter(rng, 3), links=[prod],
+                      attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+        traces += [tb, consumer]
+        t += int(3e9)
+    ip = load(tmp_path, traces)
+    r = to_json(ip.investigate(at_ns=ONSET))
+    assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "queue_lag"], top(r)

@@ -82,7 +82,8 @@ class EdgeGap:
     @property
     def tail_grew(self) -> bool:
         """Slow exchanges became more common, and the average call lost a material time to them."""
-        return (not self.peer and self.comparable and self.tail_p < ALPHA and self.mean_growth_ns >= MIN_GROWTH_NS
+        return (self.how == "gap" and not self.peer and self.comparable and self.tail_p < ALPHA
+                and self.mean_growth_ns >= MIN_GROWTH_NS
                 and self.mean_growth_ns >= 0.5 * max(_mean(self.before), 0.0))
 
     @property
@@ -130,7 +131,8 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
     for g in gaps.values():
         if g.comparable:
             g.p_value = rises(g.after, g.before)
-            g.tail_p = tail_rises(g.after, g.before, g.slow_ns)
+            if g.how == "gap":  # a lost segment delays a call; a queue's wait is read by its backlog
+                g.tail_p = tail_rises(g.after, g.before, g.slow_ns)
     return gaps
 
 
