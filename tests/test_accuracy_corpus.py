@@ -13,7 +13,7 @@ import pytest
 
 from interplay.api import Interplay
 from interplay.model_results import to_json
-from interplay.testbed import CLASSIC_FAULTS, TOPOLOGIES, simulate_corpus
+from interplay.testbed import CLASSIC_FAULTS, DEFAULT_TOPOLOGIES, simulate_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # a corpus and 32 investigations
 SEED = 11  # the benchmark corpus uses seeds 0-2
@@ -47,7 +47,7 @@ def ranks(corpus) -> dict[str, dict[str, int | None]]:
 
 def test_corpus_covers_every_topology_and_fault(corpus):
     _, cases = corpus
-    assert {c["topology"] for c in cases} == set(TOPOLOGIES)
+    assert {c["topology"] for c in cases} == set(DEFAULT_TOPOLOGIES)
     assert {c["fault"] for c in cases} == set(CLASSIC_FAULTS)
 
 

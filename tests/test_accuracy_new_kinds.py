@@ -16,7 +16,7 @@ import pytest
 
 from interplay.api import Interplay
 from interplay.model_results import to_json
-from interplay.testbed import FAULTS, TOPOLOGIES, simulate_corpus
+from interplay.testbed import DEFAULT_TOPOLOGIES, FAULTS, simulate_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]  # 54 cases, 108 investigations
 SEED = 13  # the benchmark corpus uses seeds 0-2; tests/test_accuracy_corpus.py uses 11
@@ -48,7 +48,7 @@ def ranks(tmp_path_factory) -> dict[str, dict]:
 def test_covers_every_kind_in_both_export_modes(ranks):
     covered = {(r["fault"], r["bare"]) for r in ranks.values()}
     assert covered == {(f, bare) for f in FAULTS for bare in (False, True)}
-    assert {name.split("-")[0] for name in ranks} == set(TOPOLOGIES)
+    assert {name.split("-")[0] for name in ranks} == set(DEFAULT_TOPOLOGIES)
 
 
 @pytest.mark.parametrize("mode", ["blind", "guided"])

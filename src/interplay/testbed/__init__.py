@@ -8,7 +8,7 @@ from ._corpus import simulate_corpus
 from ._faults import EXPORTS
 from ._live import DEFAULT_SCENARIO, list_scenarios, run_scenario
 from ._simulate import simulate
-from ._topology import CLASSIC_FAULTS, FAULTS, NEW_FAULTS, TOPOLOGIES
+from ._topology import CLASSIC_FAULTS, DEFAULT_TOPOLOGIES, FAULTS, NEW_FAULTS, TOPOLOGIES
 
-__all__ = ["CLASSIC_FAULTS", "DEFAULT_SCENARIO", "EXPORTS", "FAULTS", "NEW_FAULTS", "TOPOLOGIES", "list_scenarios",
-           "run_scenario", "simulate", "simulate_corpus"]
+__all__ = ["CLASSIC_FAULTS", "DEFAULT_SCENARIO", "DEFAULT_TOPOLOGIES", "EXPORTS", "FAULTS", "NEW_FAULTS", "TOPOLOGIES",
+           "list_scenarios", "run_scenario", "simulate", "simulate_corpus"]

@@ -8,7 +8,9 @@ The shop's backends speak gRPC in this export, as OnlineBoutique's do: their ser
 spans calling them follow the RPC conventions instrumentations emit by default (semconv <= 1.37:
 `rpc.system`, `rpc.service`, `rpc.method`, numeric `rpc.grpc.status_code`, span name
 `package.Service/Method`), with the HTTP answer mapped to the gRPC code a server would return. The
-agentic topology keeps HTTP but for two small internal services, so both families appear everywhere.
+agentic topology keeps HTTP but for two small internal services, so both families appear everywhere. The
+travel holdout is REST throughout, as ticket-booking systems of its shape often are: its codes export reads
+HTTP status codes only.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ._bare import _service
 GRPC_SERVICES = {
     "shop": ("catalog", "cart", "checkout", "payment", "shipping", "currency", "recommendation", "email"),
     "agentic": ("auth", "pricing"),
+    "travel": (),
 }
 _METHODS = {
     "GET /products": "ListProducts", "GET /products/{id}": "GetProduct", "GET /cart": "GetCart",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ._faults import export_mode, scenario_name
 from ._simulate import simulate
-from ._topology import CLASSIC_FAULTS, TOPOLOGIES, check_fault, get_topology
+from ._topology import CLASSIC_FAULTS, DEFAULT_TOPOLOGIES, check_fault, get_topology
 
 DEFAULT_SEEDS = (0, 1, 2)
 
@@ -22,6 +22,7 @@ def simulate_corpus(out_dir: Path | str, seeds=DEFAULT_SEEDS, topologies=None, f
     """Simulate every (topology, applicable fault, export mode, late or not, seed) case into `out_dir`;
     return their truths.
 
+    `topologies` defaults to DEFAULT_TOPOLOGIES (shop and agentic; name "travel" for the holdout).
     `faults` defaults to CLASSIC_FAULTS (the 48-case benchmark corpus); pass NEW_FAULTS or FAULTS for
     more. `exports` lists the export modes ("normal", "bare", "codes"; see `simulate`); without it,
     `bare` does: (False,) normal, (True,) bare, (False, True) both. Bare cases run `bare_duration_s`
@@ -38,7 +39,7 @@ def simulate_corpus(out_dir: Path | str, seeds=DEFAULT_SEEDS, topologies=None, f
     modes = tuple(export_mode(e) for e in exports) or tuple(export_mode(None, b) for b in bare)
     late = (late,) if isinstance(late, bool) else tuple(late)
     jobs = []
-    for name in topologies or TOPOLOGIES:
+    for name in topologies or DEFAULT_TOPOLOGIES:
         topo = get_topology(name)
         for fault in faults or [f for f in topo.faults if f in CLASSIC_FAULTS]:
             if faults and fault not in topo.targets:

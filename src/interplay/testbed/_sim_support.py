@@ -131,6 +131,7 @@ class Metrics:
         self.busy: dict[tuple[str, str, int], float] = defaultdict(float)
         self.lag: dict[tuple[str, str, int], float] = {}
         self.cpu_pin: dict[tuple[str, str, int], float] = {}
+        self.topics: dict[str, str] = {}  # consumer -> the topic it lags on
 
     def minute(self, t: int) -> int:
         return (t - self.start) // (60 * NS)
@@ -151,7 +152,8 @@ class Metrics:
         h[5] += error
         self.busy[key] += busy_s
 
-    def consumer_lag(self, service: str, version: str, t: int, lag_s: float) -> None:
+    def consumer_lag(self, service: str, version: str, t: int, lag_s: float, topic: str = "orders") -> None:
+        self.topics[service] = topic
         key = (service, version, self.minute(t))
         self.lag[key] = max(self.lag.get(key, 0.0), lag_s)
 
@@ -174,8 +176,8 @@ class Metrics:
         for (svc, ver, m), lag in sorted(self.lag.items()):
             if m < last:
                 t0, t1 = self.start + m * 60 * NS, self.start + (m + 1) * 60 * NS
-                per_res[(svc, ver)][2].append(NumberDataPoint({"messaging.destination.name": "orders"}, t0, t1,
-                                                              round(lag, 3)))
+                per_res[(svc, ver)][2].append(NumberDataPoint({"messaging.destination.name": self.topics[svc]}, t0,
+                                                              t1, round(lag, 3)))
         out = []
         for key, (hist, cpu, lag) in per_res.items():
             metrics = [Metric("http.server.request.duration", "Duration of HTTP server requests.", "s",

@@ -385,16 +385,16 @@ class _Sim:
             if wait > 200 and self.rng.random() < 0.2:
                 self._log(svc, t, parent, "WARN", f"waited {int(wait)} ms for a database connection")
             t += int(wait * MS)
-        stmt = call.op
+        stmt, db = call.op, call.target
         op = stmt.split()[0]
-        table = stmt.split(" FROM " if " FROM " in stmt else " INTO ")[1].split()[0]
-        res = self.topo.resources["postgres"]
+        table = _table(stmt)
+        res = self.topo.resources[db]
         span = self._start(svc, f"{op} {table}", SpanKind.CLIENT, t, parent, {
             "db.system": res["db.system"], "db.system.name": res["db.system"], "db.namespace": self.topo.name,
             "db.statement": stmt, "db.query.text": stmt, "db.operation.name": op, "db.collection.name": table,
-            "server.address": "postgres", "server.port": res["server.port"]})
-        dur = self._lognormal(2.5 if op == "SELECT" else 4.0, 0.5) * self.load.hit("postgres", t) * MS
-        if plan.fault == "latency" and plan.on("postgres", t):
+            "server.address": db, "server.port": res["server.port"]})
+        dur = self._lognormal(2.5 if op == "SELECT" else 4.0, 0.5) * self.load.hit(db, t) * MS
+        if plan.fault == "latency" and plan.on(db, t):
             dur += self._lognormal(420 * plan.magnitude, 0.5) * MS
         end = t + int(dur)
         if self.rng.random() < 0.0005:
@@ -436,8 +436,9 @@ class _Sim:
         if plan.on(svc.name, begin) and plan.fault in ("queue_lag", "cpu", "latency"):
             proc *= {"queue_lag": 40.0, "cpu": 9.0, "latency": 15.0}[plan.fault] * plan.magnitude
         lag = (begin - published) / NS
-        attrs = {"messaging.system": "kafka", "messaging.destination.name": producer_span.attributes[
-            "messaging.destination.name"], "messaging.operation.type": "process", "messaging.operation.name":
+        topic = producer_span.attributes["messaging.destination.name"]
+        attrs = {"messaging.system": "kafka", "messaging.destination.name": topic,
+                 "messaging.operation.type": "process", "messaging.operation.name":
             "process", "messaging.consumer.group.name": svc.name, "server.address": "kafka", "server.port": 9092}
         link_only = svc.consume_linked
         links = [Link(producer_span.get_span_context())] if link_only else None
@@ -450,11 +451,11 @@ class _Sim:
         span.end(end_time=end)
         self.consumer_free[svc.name] = end + self.ix.idle_after(self, svc.name, published, begin)
         version = self._version(svc.name, begin)
-        self.metrics.consumer_lag(svc.name, version, begin, lag)
+        self.metrics.consumer_lag(svc.name, version, begin, lag, topic)
         self.metrics.request(svc.name, version, begin, (end - begin) / NS, False, proc / 1000)
         if lag > 5 and begin - self.last_lag_log.get(svc.name, 0) > 30 * NS:
             self.last_lag_log[svc.name] = begin
-            self._log(svc.name, begin, span, "WARN", f"consumer group {svc.name} is lagging on topic orders: "
+            self._log(svc.name, begin, span, "WARN", f"consumer group {svc.name} is lagging on topic {topic}: "
                                                      f"{lag:.1f} s behind")
 
     # -- background --------------------------------------------------------------------------------
@@ -464,8 +465,8 @@ class _Sim:
         root = self._start(svc, job, SpanKind.INTERNAL, t, None, {"job.name": job, "job.trigger": "cron"})
         cur = t + 2 * MS
         for _ in range(self.rng.randint(30, 60)):
-            cur, _f = self._db(svc, Call("db", "postgres", op=stmt), cur, root)
-            self.load.hit("postgres", cur, 3)
+            cur, _f = self._db(svc, Call("db", self.topo.database, op=stmt), cur, root)
+            self.load.hit(self.topo.database, cur, 3)
             cur += int(self.rng.uniform(1, 4) * MS)
         self._log(svc, cur, root, "INFO", f"batch job {job} finished in {(cur - t) // MS} ms")
         root.end(end_time=cur)
@@ -484,6 +485,13 @@ class _Sim:
         from ._sim_agents import agent_run
 
         agent_run(self, t)
+
+
+def _table(stmt: str) -> str:
+    """The table a SQL statement reads or writes."""
+    if stmt.startswith("UPDATE "):
+        return stmt.split()[1]
+    return stmt.split(" FROM " if " FROM " in stmt else " INTO ")[1].split()[0]
 
 
 def _parse_ns(text: str) -> int:

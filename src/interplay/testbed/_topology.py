@@ -83,6 +83,7 @@ class Topology:
     agent_service: str = ""
     llm_service: str = ""
     pool_victims: dict[str, str] = field(default_factory=dict)  # pool_cascade: slow callee -> pooled caller
+    database: str = "postgres"  # the resource the batch job queries
 
     @property
     def faults(self) -> tuple[str, ...]:
@@ -106,6 +107,10 @@ def _db(op: str, **kw) -> Call:
 
 def _cache(op: str, **kw) -> Call:
     return Call("cache", "redis", op=op, **kw)
+
+
+def _mysql(op: str, **kw) -> Call:
+    return Call("db", "mysql", op=op, **kw)
 
 
 def _shop() -> Topology:
@@ -273,7 +278,153 @@ def _agentic() -> Topology:
                     pool_victims={"search": "web", "inventory": "web", "pricing": "inventory"})
 
 
-TOPOLOGIES: dict[str, Topology] = {"shop": _shop(), "agentic": _agentic()}
+def _travel() -> Topology:
+    """A holdout: a ticket-booking system with deep chains (gateway -> booking -> travel-search -> seat -> order
+    -> mysql) and services shared by many callers (order by five, auth by every gateway route)."""
+    auth = _http("auth", "GET", "/verify", timeout_ms=300)
+    s = {
+        "gateway": Service("gateway", (
+            Endpoint("GET", "/api/v1/trips", 3.0, (auth, _http("travel-search", "GET", "/trips", timeout_ms=2500))),
+            Endpoint("GET", "/api/v1/orders/{id}", 2.0, (auth, _http("order", "GET", "/orders/{id}", timeout_ms=800))),
+            Endpoint("POST", "/api/v1/bookings", 4.0, (auth, _http("booking", "POST", "/bookings", timeout_ms=6000))),
+            Endpoint("POST", "/api/v1/payments", 3.0, (auth, _http("payment", "POST", "/pay", timeout_ms=3000))),
+            Endpoint("POST", "/api/v1/cancellations", 3.0, (auth, _http("cancel", "POST", "/cancel",
+                                                                          timeout_ms=4000))),
+        ), version="3.2.0"),
+        "auth": Service("auth", (Endpoint("GET", "/verify", 1.5, (_cache("GET"),)),), version="1.8.3"),
+        "travel-search": Service("travel-search", (
+            Endpoint("GET", "/trips", 6.0, (  # a parallel fan-out
+                _http("route", "GET", "/routes/{id}", timeout_ms=600),
+                _http("station", "GET", "/stations", timeout_ms=400),
+                _http("pricing", "GET", "/price", timeout_ms=500),
+                _http("seat", "GET", "/seats/left", timeout_ms=1200),
+            )),
+            Endpoint("GET", "/trips/{id}", 3.0, (
+                _http("route", "GET", "/routes/{id}", timeout_ms=600),
+                _http("pricing", "GET", "/price", timeout_ms=500),
+                _http("seat", "GET", "/seats/left", timeout_ms=1200),
+            )),
+        ), version="2.4.1"),
+        "route": Service("route", (
+            Endpoint("GET", "/routes/{id}", 2.0, (
+                _cache("GET"),
+                _mysql("SELECT id, stations, distances FROM routes WHERE id = ?", p=0.5),
+            )),
+        ), version="1.3.0", pool_size=6),
+        "station": Service("station", (
+            Endpoint("GET", "/stations", 1.5, (
+                _cache("MGET"),
+                _mysql("SELECT id, name, stay_time FROM stations WHERE id IN (?, ?)", p=0.3),
+            )),
+        ), version="1.1.4", pool_size=4),
+        "pricing": Service("pricing", (
+            Endpoint("GET", "/price", 2.0, (
+                _cache("GET", p=0.6),
+                _mysql("SELECT train_type, base_rate, first_class_rate FROM price_config WHERE route_id = ?", p=0.4),
+            )),
+        ), version="2.0.2", pool_size=6),
+        "seat": Service("seat", (
+            Endpoint("GET", "/seats/left", 3.0, (
+                _http("order", "GET", "/orders/sold", timeout_ms=800),
+                _cache("GET"),
+            )),
+            Endpoint("POST", "/seats", 4.0, (
+                _http("order", "GET", "/orders/sold", timeout_ms=800),
+                _cache("HSET"),
+            )),
+        ), version="1.6.0"),
+        "order": Service("order", (
+            Endpoint("GET", "/orders/sold", 3.0, (
+                _mysql("SELECT seat_no, coach FROM orders WHERE trip_id = ? AND travel_date = ?"),)),
+            Endpoint("GET", "/orders/{id}", 2.0, (_mysql("SELECT id, status, price FROM orders WHERE id = ?"),)),
+            Endpoint("GET", "/orders/count", 2.0, (
+                _mysql("SELECT count(*) FROM orders WHERE account_id = ? AND created_at > ?"),)),
+            Endpoint("POST", "/orders", 5.0, (
+                _mysql("INSERT INTO orders (id, account_id, trip_id, seat_no, price) VALUES (?, ?, ?, ?, ?)"),)),
+            Endpoint("POST", "/orders/{id}/status", 3.0, (_mysql("UPDATE orders SET status = ? WHERE id = ?"),)),
+        ), version="3.5.2", pool_size=10),
+        "contacts": Service("contacts", (
+            Endpoint("GET", "/contacts/{id}", 2.0, (
+                _mysql("SELECT id, name, document_number FROM contacts WHERE account_id = ?"),)),
+        ), version="1.2.7", pool_size=4),
+        "security": Service("security", (
+            Endpoint("GET", "/check", 2.5, (
+                _http("order", "GET", "/orders/count", timeout_ms=600),
+                _cache("GET", p=0.5),
+            )),
+        ), version="1.0.6"),
+        "food": Service("food", (
+            Endpoint("POST", "/food-orders", 4.0, (
+                _http("station", "GET", "/stations", timeout_ms=400),
+                _mysql("INSERT INTO food_orders (order_id, dish, price) VALUES (?, ?, ?)"),
+            )),
+        ), version="1.4.0", consumes="bookings", consume_ms=12.0,
+            consume_calls=(_mysql("INSERT INTO food_deliveries (order_id, station_id) VALUES (?, ?)"),), pool_size=4),
+        "booking": Service("booking", (
+            Endpoint("POST", "/bookings", 8.0, (
+                _http("security", "GET", "/check", timeout_ms=900),
+                _http("contacts", "GET", "/contacts/{id}", timeout_ms=500),
+                _http("travel-search", "GET", "/trips/{id}", timeout_ms=1800),
+                _http("seat", "POST", "/seats", timeout_ms=1200),
+                _http("order", "POST", "/orders", timeout_ms=1000),
+                _http("food", "POST", "/food-orders", p=0.4, critical=False, timeout_ms=600),
+                Call("produce", "bookings"),
+            )),
+        ), version="4.1.0"),
+        "payment": Service("payment", (
+            Endpoint("POST", "/pay", 12.0, (
+                _http("order", "GET", "/orders/{id}", timeout_ms=500),
+                _mysql("INSERT INTO payments (order_id, account_id, amount) VALUES (?, ?, ?)"),
+                _http("order", "POST", "/orders/{id}/status", timeout_ms=500),
+            )),
+            Endpoint("POST", "/refund", 10.0, (
+                _mysql("INSERT INTO refunds (order_id, amount) VALUES (?, ?)"),)),
+        ), version="2.3.1", pool_size=6),
+        "cancel": Service("cancel", (
+            Endpoint("POST", "/cancel", 5.0, (
+                _http("order", "GET", "/orders/{id}", timeout_ms=500),
+                _http("payment", "POST", "/refund", timeout_ms=2000),
+                _http("order", "POST", "/orders/{id}/status", timeout_ms=500),
+                _http("notification", "POST", "/notify", critical=False, timeout_ms=500),
+            )),
+        ), version="1.5.3"),
+        "notification": Service("notification", (Endpoint("POST", "/notify", 6.0, (_cache("SET"),)),),
+                                version="1.0.2", consumes="bookings", consume_ms=18.0, consume_linked=True),
+    }
+    entries = (("gateway", "GET /api/v1/trips", 0.5), ("gateway", "GET /api/v1/orders/{id}", 0.15),
+               ("gateway", "POST /api/v1/bookings", 0.18), ("gateway", "POST /api/v1/payments", 0.1),
+               ("gateway", "POST /api/v1/cancellations", 0.07))
+    targets = {
+        "latency": ("mysql", "order", "seat", "route", "pricing", "station", "payment"),
+        "errors": ("order", "seat", "pricing", "route", "contacts", "payment", "security"),
+        "cpu": ("order", "travel-search", "seat", "booking", "pricing"),
+        "pool_exhaustion": ("order", "route", "payment", "contacts"),
+        "bad_deploy": ("order", "booking", "travel-search", "seat", "payment", "auth", "pricing"),
+        "retry_storm": ("order", "seat", "pricing", "station"),
+        "queue_lag": ("notification", "food"),
+        "network_delay": ("order", "seat", "auth", "pricing", "contacts"),
+        "network_loss": ("order", "auth", "seat", "route", "payment"),
+        "consumer_lag": ("notification", "food"),
+        "timeout_amplification": ("order", "seat", "route", "payment", "security"),
+        "pool_cascade": ("seat", "order", "contacts", "pricing"),
+        "code_exception": ("order", "seat", "pricing", "contacts", "payment", "route"),
+        "code_return": ("auth", "security", "contacts", "travel-search"),
+    }
+    resources = {**RESOURCES, "mysql": {"kind": "db", "db.system": "mysql", "server.port": 3306,
+                                        "db.namespace": "ts"}}
+    del resources["postgres"]
+    return Topology("travel", s, entries, resources, targets,
+                    batch=("order", "expire-unpaid-orders", 300,
+                           "SELECT id, status FROM orders WHERE status = 0 AND created_at < ? ORDER BY id LIMIT 500"),
+                    pool_victims={"seat": "travel-search", "order": "seat", "contacts": "booking",
+                                  "pricing": "travel-search"},
+                    database="mysql")
+
+
+TOPOLOGIES: dict[str, Topology] = {"shop": _shop(), "agentic": _agentic(), "travel": _travel()}
+# The corpora generated when no topology is named. The investigation was developed against these two;
+# travel is a holdout, generated only on request (bench/corpus.py --topologies travel).
+DEFAULT_TOPOLOGIES: tuple[str, ...] = ("shop", "agentic")
 # The first ten make the default accuracy corpus (48 cases over seeds 0-2); the rest are interactions
 # that live between spans or leave no span status (issue 17), generated on request.
 CLASSIC_FAULTS: tuple[str, ...] = ("latency", "errors", "cpu", "pool_exhaustion", "bad_deploy", "retry_storm",
