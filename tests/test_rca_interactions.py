@@ -784,12 +784,15 @@ def test_with_no_before_a_consumer_behind_the_other_consumers_of_the_same_messag
 
 def cart_slow_from_the_start_beside_a_catalog_batch(tb, t, bad, rng):
     """One request in five waits ~300 ms on cart from the first trace on. From minute 3 a batch
-    job in catalog makes its answers slower (5 -> 30 ms): a clear change inside, which the entry
-    point, already slow in its tail because of cart, barely shows."""
+    job on the node catalog and stock share makes both answer slower (5 -> 30 ms): a clear change
+    inside, spread over two services, which the entry point, already slow in its tail because of
+    cart, barely shows."""
     root = tb.span("frontend", "GET /", duration_ms=0)
     end = 1.0
     slow_cart = rng.random() < 0.2
-    for callee, ms in (("catalog", 30 if t >= T0 + 3 * MIN else 5), ("cart", 300 if slow_cart else 4)):
+    batch = t >= T0 + 3 * MIN
+    for callee, ms in (("catalog", 30 if batch else 5), ("stock", 30 if batch else 5),
+                       ("cart", 300 if slow_cart else 4)):
         d = jitter(rng, ms)
         c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 0.6)
         c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.3, duration_ms=d)
@@ -798,9 +801,11 @@ def cart_slow_from_the_start_beside_a_catalog_batch(tb, t, bad, rng):
 
 
 def test_blind_a_change_inside_that_moved_no_entry_point_does_not_hide_a_fault_running_from_the_start(tmp_path):
-    """Blind, the change found (catalog slower from minute 3) moved no entry point and nothing else
-    stands behind it, while frontend's requests lie far out of line with their peers all along:
-    those are what users meet, and cart is why."""
+    """Blind, the change found (catalog and cart slower from minute 3, a neighbour's ripple rather
+    than one service's fault) moved no entry point and nothing else stands behind it, while
+    frontend's requests lie far out of line with their peers all along: those are what users
+    meet, and cart is why. (A change inside that one service holds is a fault there: see
+    test_a_change_inside_that_one_service_holds_is_not_a_ripple_of_the_tail.)"""
     ip = load(tmp_path, requests(cart_slow_from_the_start_beside_a_catalog_batch, minutes=6))
     r = to_json(ip.investigate())
     assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
@@ -912,3 +917,59 @@ def test_a_few_messages_waiting_longer_is_no_consumer_falling_behind(tmp_path):
     ip = load(tmp_path, traces)
     r = to_json(ip.investigate(at_ns=ONSET))
     assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "queue_lag"], top(r)
+
+
+def ads_delayed_beside_a_slow_proxy(tb, t, bad, rng):
+    """frontend calls catalog and currency on every request, ad on one in twelve. The exchange with
+    currency always spends ~15 ms between the spans (a far proxy, all day long); from the onset
+    every exchange with ad waits ~120 ms on ad's network. No status."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0
+    calls = [("catalog", 5, 0.6), ("currency", 3, 15.0)]
+    if rng.random() < 1 / 12:
+        calls.append(("ad", 4, 120.0 if bad else 0.6))
+    for callee, ms, wait in calls:
+        d, w = jitter(rng, ms), jitter(rng, wait)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + w + 0.4)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=w / 2 + 0.2, duration_ms=d)
+        end += d + w + 1
+    root.end_ns = root.start_ns + int((end + jitter(rng, 1)) * 1e6)
+
+
+def test_a_gap_that_grew_at_the_onset_outweighs_one_standing_out_all_day(tmp_path):
+    """A short before and a delay on ad's network that barely moves the entry point's p90 (one
+    request in twelve calls ad), while currency's gap stands out from every other edge all day
+    long. The gap that grew in time is a symptom of its own: ad is the cause, blind and at the
+    onset, and currency's constant gap is no fault running since the data began."""
+    traces = [tb for tb in requests(ads_delayed_beside_a_slow_proxy, minutes=31, every_s=0.1)
+              if tb.spans[0].start_ns >= ONSET - 90 * 10**9]
+    ip = load(tmp_path, traces)
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=ONSET))):
+        assert top(r)[0] == "ad", (top(r), r["evidence_strength"])
+        assert "ad" in [o["suspect"] for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "latency"]
+        assert "peers" not in r["onset_source"]
+
+
+def ads_slow_beside_a_heavy_tail(tb, t, bad, rng):
+    """frontend's own handling has a heavy tail all day (one request in twenty spends ~400 ms in
+    it); one request in ten calls ad, whose own work takes ~60 ms longer from the onset. No status."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    end = 1.0 + (jitter(rng, 400) if rng.random() < 0.05 else 0.0)
+    calls = [("catalog", 5)] + ([("ad", 4 + (60 if bad else 0))] if rng.random() < 0.1 else [])
+    for callee, ms in calls:
+        d = jitter(rng, ms)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1.0)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d)
+        end += d + 2
+    root.end_ns = root.start_ns + int((end + jitter(rng, 1)) * 1e6)
+
+
+def test_a_change_inside_that_one_service_holds_is_not_a_ripple_of_the_tail(tmp_path):
+    """Ad's own work slows from the onset; the entry point's p90, set by frontend's own heavy tail,
+    does not move. The change inside is ad's alone, so it is not read as the ripple of a fault
+    running since the data began (the tail that was there all along)."""
+    traces = [tb for tb in requests(ads_slow_beside_a_heavy_tail, minutes=31, every_s=0.25)
+              if tb.spans[0].start_ns >= ONSET - 90 * 10**9]
+    r = to_json(load(tmp_path, traces).investigate(at_ns=ONSET))
+    assert top(r)[0] == "ad", (top(r), r["evidence_strength"])
+    assert "given" in r["onset_source"]

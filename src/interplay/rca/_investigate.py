@@ -36,6 +36,7 @@ from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
 from ._paths import path_onset, path_shifts, unit_paths
 from ._rank import (
+    GAP_SYMPTOM,
     STRENGTH_CAP,
     blame_shares,
     causal_chain,
@@ -59,11 +60,13 @@ PEER_BELOW_NS = 15 * 10**9
 # A change inside that moved no entry point, found after less before than this, may be a batch job or
 # a neighbour beside a fault already running when the data begins (tried on befores of 30 s to 2 min).
 INSIDE_ONLY_BEFORE_NS = 5 * 60 * 10**9
+INSIDE_ONE_SERVICE = 0.75  # ... unless one service holds this share of the blame for that change
 # With less trace baseline than this, how often each service was called before the onset is read off
 # its request metrics too, where the traces' own rates found no surge (a few minutes of light traffic
 # hold too few calls to call a rise sure).
 METRIC_RATES_BELOW_NS = 5 * 60 * 10**9
 PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset when the entry points are quieter
+PEER_GAP_WEIGHT = 0.5  # a gap standing out from its peers, against a change in time
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 EXCEPTION_SHIFT = 1.0  # ... and so does a rise in a service's exception events or error logs
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
@@ -90,8 +93,11 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
     # A reading whose only change is inside (no entry point moved, nothing else behind it) explains
     # something users did not meet: worth a second look even at an onset given.
     # Only after a short before: minutes of it, with the entry points as they are after, are a before.
+    # Unless one service's own work holds most of what changed inside: that is a fault there, not
+    # the ripple of something running all along (ripples spread over the services requests pass).
     inside_only = (wanted is None and mine.rankable and not mine.other_symptoms and strength < STRENGTH_CAP
                    and mine.baseline_seconds * 1e9 < INSIDE_ONLY_BEFORE_NS
+                   and not (result.root_causes and result.root_causes[0].score >= INSIDE_ONE_SERVICE)
                    and _entry_points_quiet(store, span_range, result))
     if (at_ns is None or not mine.rankable or inside_only) and strength < STRENGTH_CAP:
         # Two readings of the data: something changed at the onset found, or the fault was already
@@ -109,7 +115,11 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         theirs = peer.evidence_strength
         assert theirs is not None
         others = theirs.other_symptoms
-        standing_out = max((o.strength for o in others), default=0.0)
+        # A gap that stands out from its peers is weaker evidence of a fault running since the data
+        # began than a change in time is of one at the onset: healthy edges differ by nature (a far
+        # proxy, a busy sidecar, all day long), as services that log errors all day stand out too.
+        standing_out = max((o.strength * (PEER_GAP_WEIGHT if o.kind == GAP_SYMPTOM else 1.0) for o in others),
+                           default=0.0)
         if peer.root_causes and others and (not mine.rankable or standing_out > strength):
             if mine.rankable or at_ns is not None:
                 why = (f"at the onset given, {result.onset}, nothing changed clearly (strength {strength:.2f}); "

@@ -14,6 +14,7 @@ from ._gaps import gap_support, place_gap
 from ._surge import SURGE_RATIO
 
 STRENGTH_CAP = 4.0  # strengths past this are all "certain"
+GAP_SYMPTOM = "latency"  # the kind of symptom an edge's grown gap is (its share is latency)
 SURGE = 1.5  # first-try calls into a node must rise this much before its trouble counts as load
 MIN_SURGE_CALLS = 20
 WAIT_RISE = 3.0  # a callee this much slower, with this many more calls in flight, fills its caller's pool
@@ -105,13 +106,15 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
         # ... unless its callers sent a surge of calls: then the CPU is the load's effect, and the
         # caller that sent most of the extra calls is the suspect (as for load in the blame)
         out.append((min(r.z / 4, STRENGTH_CAP), _load_sender(ctx, r.service) or r.service, "resources"))
-    if ctx.peer:  # with no baseline, an edge whose gap dwarfs its peers' is a symptom of its own
-        support = gap_support(ctx.gaps)
-        for g in ctx.gaps.values():
-            if g.how == "gap" and g.peer and g.grew:
-                parts = place_gap(g.caller, g.callee, support)
-                z = z_of(g.p_value)
-                out.append((min(z / 4, STRENGTH_CAP), max(parts, key=lambda k: (parts[k], k)), "latency"))
+    # An edge whose gap grew is a symptom of its own, as a queue's wait is: with a baseline, one whose
+    # gap grew in time (a delay that few requests pass need not move the entry points' p90); with
+    # none, one whose gap dwarfs its peers'.
+    support = gap_support(ctx.gaps)
+    for g in ctx.gaps.values():
+        if g.how == "gap" and g.grew:
+            parts = place_gap(g.caller, g.callee, support)
+            z = z_of(g.p_value if g.peer else min(g.p_value, g.tail_p))
+            out.append((min(z / 4, STRENGTH_CAP), max(parts, key=lambda k: (parts[k], k)), GAP_SYMPTOM))
     return out
 
 
