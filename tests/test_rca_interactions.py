@@ -782,26 +782,31 @@ def test_with_no_before_a_consumer_behind_the_other_consumers_of_the_same_messag
     assert lag and lag[0]["consumer"] == "shipping" and lag[0]["lag_seconds"] > 10
 
 
+def calls_in_turn(root, calls, end_ms, rng):
+    """frontend calls each (callee, own ms, ms between the spans) in turn from `end_ms` on; the
+    root ends a millisecond after the last."""
+    for callee, ms, wait in calls:
+        d, w = jitter(rng, ms), jitter(rng, wait)
+        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end_ms, duration_ms=d + w + 0.4)
+        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=w / 2 + 0.2, duration_ms=d)
+        end_ms += d + w + 1
+    root.end_ns = root.start_ns + int((end_ms + jitter(rng, 1)) * 1e6)
+
+
 def cart_slow_from_the_start_beside_a_catalog_batch(tb, t, bad, rng):
     """One request in five waits ~300 ms on cart from the first trace on. From minute 3 a batch
     job on the node catalog and stock share makes both answer slower (5 -> 30 ms): a clear change
     inside, spread over two services, which the entry point, already slow in its tail because of
     cart, barely shows."""
-    root = tb.span("frontend", "GET /", duration_ms=0)
-    end = 1.0
     slow_cart = rng.random() < 0.2
     batch = t >= T0 + 3 * MIN
-    for callee, ms in (("catalog", 30 if batch else 5), ("stock", 30 if batch else 5),
-                       ("cart", 300 if slow_cart else 4)):
-        d = jitter(rng, ms)
-        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 0.6)
-        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.3, duration_ms=d)
-        end += d + 1
-    root.end_ns = root.start_ns + int((end + jitter(rng, 1)) * 1e6)
+    calls_in_turn(tb.span("frontend", "GET /", duration_ms=0),
+                  [("catalog", 30 if batch else 5, 0.2), ("stock", 30 if batch else 5, 0.2),
+                   ("cart", 300 if slow_cart else 4, 0.2)], 1.0, rng)
 
 
 def test_blind_a_change_inside_that_moved_no_entry_point_does_not_hide_a_fault_running_from_the_start(tmp_path):
-    """Blind, the change found (catalog and cart slower from minute 3, a neighbour's ripple rather
+    """Blind, the change found (catalog and stock slower from minute 3, a neighbour's ripple rather
     than one service's fault) moved no entry point and nothing else stands behind it, while
     frontend's requests lie far out of line with their peers all along: those are what users
     meet, and cart is why. (A change inside that one service holds is a fault there: see
@@ -923,17 +928,10 @@ def ads_delayed_beside_a_slow_proxy(tb, t, bad, rng):
     """frontend calls catalog and currency on every request, ad on one in twelve. The exchange with
     currency always spends ~15 ms between the spans (a far proxy, all day long); from the onset
     every exchange with ad waits ~120 ms on ad's network. No status."""
-    root = tb.span("frontend", "GET /", duration_ms=0)
-    end = 1.0
     calls = [("catalog", 5, 0.6), ("currency", 3, 15.0)]
     if rng.random() < 1 / 12:
         calls.append(("ad", 4, 120.0 if bad else 0.6))
-    for callee, ms, wait in calls:
-        d, w = jitter(rng, ms), jitter(rng, wait)
-        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + w + 0.4)
-        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=w / 2 + 0.2, duration_ms=d)
-        end += d + w + 1
-    root.end_ns = root.start_ns + int((end + jitter(rng, 1)) * 1e6)
+    calls_in_turn(tb.span("frontend", "GET /", duration_ms=0), calls, 1.0, rng)
 
 
 def test_a_gap_that_grew_at_the_onset_outweighs_one_standing_out_all_day(tmp_path):
@@ -951,17 +949,11 @@ def test_a_gap_that_grew_at_the_onset_outweighs_one_standing_out_all_day(tmp_pat
 
 
 def ads_slow_beside_a_heavy_tail(tb, t, bad, rng):
-    """frontend's own handling has a heavy tail all day (one request in twenty spends ~400 ms in
+    """frontend's own handling has a heavy tail all day (one request in seven spends ~400 ms in
     it); one request in ten calls ad, whose own work takes ~60 ms longer from the onset. No status."""
-    root = tb.span("frontend", "GET /", duration_ms=0)
-    end = 1.0 + (jitter(rng, 400) if rng.random() < 0.05 else 0.0)
-    calls = [("catalog", 5)] + ([("ad", 4 + (60 if bad else 0))] if rng.random() < 0.1 else [])
-    for callee, ms in calls:
-        d = jitter(rng, ms)
-        c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + 1.0)
-        c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=0.5, duration_ms=d)
-        end += d + 2
-    root.end_ns = root.start_ns + int((end + jitter(rng, 1)) * 1e6)
+    calls = [("catalog", 5, 0.6)] + ([("ad", 4 + (60 if bad else 0), 0.6)] if rng.random() < 0.1 else [])
+    calls_in_turn(tb.span("frontend", "GET /", duration_ms=0), calls,
+                  1.0 + (jitter(rng, 400) if rng.random() < 0.15 else 0.0), rng)
 
 
 def test_a_change_inside_that_one_service_holds_is_not_a_ripple_of_the_tail(tmp_path):
