@@ -965,3 +965,32 @@ def test_a_change_inside_that_one_service_holds_is_not_a_ripple_of_the_tail(tmp_
     r = to_json(load(tmp_path, traces).investigate(at_ns=ONSET))
     assert top(r)[0] == "ad", (top(r), r["evidence_strength"])
     assert "given" in r["onset_source"]
+
+
+def payment_slow_behind_rare_checkouts(tb, t, bad, rng):
+    """Most requests browse (frontend calls catalog); one in thirty checks out (frontend → checkout
+    → payment). From the onset payment's own work takes ~250 ms longer, and catalog's a third
+    longer (a busier node: a slight, broad shift). No status."""
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    if rng.random() >= 1 / 30:
+        calls_in_turn(root, [("catalog", 6.5 if bad else 5, 0.6)], 1.0, rng)
+        return
+    co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=1.0, duration_ms=0)
+    server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.3, duration_ms=0)
+    pay = jitter(rng, 20) + (jitter(rng, 250) if bad else 0.0)
+    c = server.child("checkout", "call payment", kind="CLIENT", offset_ms=2, duration_ms=pay + 0.8)
+    c.child("payment", "Charge", kind="SERVER", offset_ms=0.4, duration_ms=pay)
+    server.end_ns = c.end_ns + int(jitter(rng, 3) * 1e6)
+    co.end_ns = server.end_ns + int(0.4e6)
+    root.end_ns = co.end_ns + int(jitter(rng, 1) * 1e6)
+
+
+def test_a_service_few_requests_reach_is_found_by_how_surely_its_requests_slowed(tmp_path):
+    """Two minutes before and one after, at two requests a second: eight payments before, four
+    after, every one of them slower than every one before. No entry point moves clearly, and a p90
+    of four requests counts for little by its size: how surely they are slower says payment
+    changed, more than catalog's slight shift over a hundred requests."""
+    traces = [tb for tb in requests(payment_slow_behind_rare_checkouts, minutes=31, every_s=0.5)
+              if tb.spans[0].start_ns >= ONSET - 2 * MIN]
+    r = to_json(load(tmp_path, traces).investigate(at_ns=ONSET))
+    assert top(r)[0] == "payment", (top(r), r["evidence_strength"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from scipy.stats import fisher_exact, norm
+from scipy.stats import fisher_exact, mannwhitneyu, norm
 
 
 def change_point(values: Sequence[float], weights: Sequence[float] | None = None,
@@ -131,3 +131,23 @@ def ratio(after: float | None, before: float | None, floor: float = 1e-9) -> flo
     if after is None or before is None:
         return 1.0
     return after / max(before, floor)
+
+
+def rises(after: Sequence[float], before: Sequence[float]) -> float:
+    """One-sided Mann–Whitney p-value that `after` lies above `before`; exact where one side is
+    small, as the normal approximation misjudges a handful of values."""
+    method = "exact" if min(len(after), len(before)) < 8 and len(after) * len(before) <= 20_000 else "auto"
+    return float(mannwhitneyu(after, before, alternative="greater", method=method).pvalue)
+
+
+def slower_z(after: Sequence[float], before: Sequence[float], cut: float) -> float:
+    """How surely `after` is slower than `before`, as a one-sided z: the larger of a rank test (the
+    bulk moved) and an exact test on the share past `cut`, the before's p90 (the slow tail grew).
+
+    A p90 of a few dozen requests moves with two slow ones, and a dozen requests all slower than
+    every one before is a clear shift: both are read by how sure the difference is, not its size."""
+    if len(after) < 2 or len(before) < 2:
+        return 0.0
+    bulk = z_of(rises(after, before))
+    tail = exact_proportion_z(sum(v > cut for v in before), len(before), sum(v > cut for v in after), len(after))
+    return max(bulk, tail)

@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from scipy.stats import fisher_exact, mannwhitneyu
+from scipy.stats import fisher_exact
 
-from ..detect import change_point, median, robust_z
+from ..detect import change_point, median, rises, robust_z
 from ..store import evidence
 from ..store.base import Store
 
@@ -134,13 +134,6 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
             if g.how == "gap":  # a lost segment delays a call; a queue's wait is read by its backlog
                 g.tail_p = tail_rises(g.after, g.before, g.slow_ns)
     return gaps
-
-
-def rises(after: list[float], before: list[float]) -> float:
-    """One-sided Mann–Whitney p-value that `after` lies above `before`; exact where one side is
-    small, as the normal approximation misjudges a handful of values."""
-    method = "exact" if min(len(after), len(before)) < 8 and len(after) * len(before) <= 20_000 else "auto"
-    return float(mannwhitneyu(after, before, alternative="greater", method=method).pvalue)
 
 
 def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap],

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..detect import change_point, proportion_z, robust_z
+from ..detect import change_point, proportion_z, robust_z, slower_z
 from ..model import InvalidInput, NotFound, TimeRange
 from ..store import entry_points
 from ..store.base import Store
@@ -16,6 +16,7 @@ UNIT: Scope = "units"
 # Where work enters the system as a whole, when no symptom is given: roots and queue consumers.
 SYSTEM_ENTRY: Scope = "system"
 LATENCY_FLOOR_NS = 2_000_000
+DURATIONS_PER_WINDOW = 400  # request durations per entry point and window for the rank tests
 PEER_TAIL = 0.5  # the strength of a peer contrast that is only the slowest tenth against the rest
 
 
@@ -115,6 +116,13 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
     by: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         by.setdefault((r["service"], r["operation"]), {})[r["w"]] = r
+    # Inside (every service's own requests), a service that few requests reach has a handful of them
+    # in a short window: there, requests all slower than before count as surely as a rank test says.
+    durations: dict[tuple[str, str], dict[str, list[float]]] = {}
+    rows = entry_points.entry_durations(store, baseline, incident, _pairs(groups), scope, DURATIONS_PER_WINDOW) \
+        if scope == UNIT else []
+    for r in rows:
+        durations.setdefault((r["service"], r["operation"]), {}).setdefault(r["w"], []).append(float(r["duration_ns"]))
     out = []
     for (service, operation), w in by.items():
         b, i = w.get("baseline"), w.get("incident")
@@ -124,8 +132,13 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
         # a floor of LATENCY_FLOOR_NS: a sub-millisecond operation doubling is noise to its users
         lat = math.log((i["p90"] + LATENCY_FLOOR_NS) / (b["p90"] + LATENCY_FLOOR_NS))
         # a p90 of a few dozen requests moves with two slow ones: latency needs more requests to
-        # count fully than an error rate, whose z already weighs how many there were
-        score = max(ez / 4 * min(1.0, i["n"] / 20), lat / math.log(1.5) * min(1.0, i["n"] / 50))
+        # count fully than an error rate, whose z already weighs how many there were ...
+        lat_score = lat / math.log(1.5) * min(1.0, i["n"] / 50)
+        d = durations.get((service, operation))
+        if d and lat > 0:  # ... unless they are surely slower (z / 4: an error rate's scale)
+            sure = slower_z(d.get("incident", []), d.get("baseline", []), float(b["p90"])) / 4
+            lat_score = max(lat_score, min(lat / math.log(1.5), sure))
+        score = max(ez / 4 * min(1.0, i["n"] / 20), lat_score)
         out.append({"service": service, "operation": operation, "score": score,
                     "baseline": _stats(b), "incident": _stats(i), "threshold_ns": b["p99"], "p90_ns": b["p90"]})
     out.sort(key=lambda g: -g["score"])

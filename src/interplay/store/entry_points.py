@@ -59,6 +59,25 @@ def entry_stats(store: Store, baseline: TimeRange, incident: TimeRange, groups: 
         FROM spans WHERE (({bc}) OR ({ic})) AND {cond} GROUP BY ALL""", bp + bp + ip + gparams)
 
 
+def entry_durations(store: Store, baseline: TimeRange, incident: TimeRange, groups: Groups | None,
+                    scope: Scope = "system", per_window: int = 400) -> list[dict[str, Any]]:
+    """Per entry point and window `w` ('baseline' | 'incident'): up to `per_window` request durations
+    `duration_ns`, picked by hash of the span id (the same requests on every run)."""
+    bc, bp = window_where(baseline)
+    ic, ip = window_where(incident)
+    cond, gparams = _entry_condition(groups, scope)
+    sql = store.sql
+    return store.query(f"""
+        WITH r AS (SELECT service, operation, CASE WHEN {bc} THEN 'baseline' ELSE 'incident' END AS w,
+                          duration_ns, span_id
+                   FROM spans WHERE (({bc}) OR ({ic})) AND {cond}),
+        picked AS (SELECT service, operation, w, duration_ns,
+                          row_number() OVER (PARTITION BY service, operation, w ORDER BY {sql.hash('span_id')}) AS k
+                   FROM r)
+        SELECT service, operation, w, duration_ns FROM picked WHERE k <= {int(per_window)}""",
+                       bp + bp + ip + gparams)
+
+
 def peer_stats(store: Store, window: TimeRange, groups: Groups | None,
                scope: Scope = "system") -> list[dict[str, Any]]:
     """Per entry point with 10+ requests: its `total`, its `cut`, whether it has failing or
