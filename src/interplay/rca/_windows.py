@@ -119,9 +119,9 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
     # Inside (every service's own requests), a service that few requests reach has a handful of them
     # in a short window: there, requests all slower than before count as surely as a rank test says.
     durations: dict[tuple[str, str], dict[str, list[float]]] = {}
-    rows = entry_points.entry_durations(store, baseline, incident, _pairs(groups), scope, DURATIONS_PER_WINDOW) \
+    sampled = entry_points.entry_durations(store, baseline, incident, _pairs(groups), scope, DURATIONS_PER_WINDOW) \
         if scope == UNIT else []
-    for r in rows:
+    for r in sampled:
         durations.setdefault((r["service"], r["operation"]), {}).setdefault(r["w"], []).append(float(r["duration_ns"]))
     out = []
     for (service, operation), w in by.items():
