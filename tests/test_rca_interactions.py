@@ -633,6 +633,20 @@ def test_with_no_before_exceptions_point_at_where_they_begin_not_at_a_service_no
     assert not [c for c in guided["root_causes"] if c["service"] == "catalog" and c["explains"]["exceptions"] > 0]
 
 
+def test_exceptions_from_the_first_second_that_fail_the_callers_are_the_fault_not_background(tmp_path):
+    """cart throws from the data's first second on: its first seconds look like its later ones, as
+    catalog's all-day noise does. But frontend's requests fail with cart's marks (whenever cart
+    throws, and only then), while catalog's are caught where they happen: cart is the fault."""
+    def build(tb, t, bad, rng):
+        cart_throws_from_the_start_beside_a_noisy_catalog(tb, t, bad, rng, begins_s=0)
+    ip = load(tmp_path, requests(build, minutes=5, every_s=0.5))
+    r = to_json(ip.investigate())
+    assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    assert r["evidence_strength"]["rankable"]
+    marks = {c["service"] for c in r["root_causes"] for e in c["evidence"] if e["type"] == "exception_surge"}
+    assert "catalog" not in marks, marks
+
+
 def test_blind_a_service_noisy_all_day_does_not_outweigh_a_change_later(tmp_path):
     """The same services with a long before: cart throws from the onset on, in a few requests. Compared with its
     peers from the data's start, catalog's marks stand out as much; they were there before the

@@ -102,9 +102,14 @@ def peer_error_origins(store: Store, spans_table: str, background_until: int | N
     (`background_until`: the end of that before, where it is not the spans' own baseline window:
     an onset another reading found)."""
     origins: dict[str, dict[str, tuple[int, int]]] = {}
+    # per service: visits, marked visits, visits whose caller was marked, of them marked too
+    reach: dict[str, list[int]] = {}
     for r in evidence.error_mark_origins(store, spans_table, ERROR_SEVERITY, background_until):
         if int(r["n"]):
             origins.setdefault(r["service"], {})[r["w"]] = (int(r["k"]) - int(r["reported"]), int(r["n"]))
+            tally = reach.setdefault(r["service"], [0, 0, 0, 0])
+            for j, column in enumerate(("n", "k", "caller_marked", "passed_on")):
+                tally[j] += int(r[column])
     total = {s: (sum(k for k, _ in w.values()), sum(n for _, n in w.values())) for s, w in origins.items()}
     k_all, n_all = sum(k for k, _ in total.values()), sum(n for _, n in total.values())
     out = []
@@ -113,13 +118,24 @@ def peer_error_origins(store: Store, spans_table: str, background_until: int | N
         if n < MIN_SIDE or rest[1] < MIN_SIDE or k / n - rest[0] / rest[1] < MIN_RISE:
             continue
         (kb, nb), (ki, ni) = origins[service].get("baseline", (0, 0)), origins[service].get("incident", (0, 0))
-        if kb and ni and kb / nb >= 0.5 * ki / ni:  # marked before the onset at half the rate or more
+        # Marked before the onset at half the rate or more is background, unless the failures reach
+        # the callers: errors logged all day are caught where they happen; a fault running since
+        # the data began fails its callers' requests too.
+        if kb and ni and kb / nb >= 0.5 * ki / ni and not _reaches_callers(*reach[service]):
             continue
         z = exact_proportion_z(rest[0], rest[1], k, n)  # a handful of marks in light traffic: exact
         if z >= MIN_Z:
             out.append(ErrorSurge(service, rest, (k, n), z, peer=True))
     out.sort(key=lambda e: (-e.z, e.service))
     return out
+
+
+def _reaches_callers(visits: int, marked: int, caller_marked: int, passed_on: int) -> bool:
+    """Whether a service's marks fail its callers' requests: most of its marked visits have a marked
+    caller, at least twice as often as its unmarked visits do (else the caller met something else)."""
+    unmarked = visits - marked
+    return 2 * passed_on >= marked > 0 and (
+        unmarked == 0 or passed_on / marked >= 2 * (caller_marked - passed_on) / unmarked)
 
 
 def exception_onset(store: Store, spans_table: str, lo: int, hi: int) -> tuple[int, float, str] | None:

@@ -167,8 +167,10 @@ def error_mark_origins(store: Store, spans_table: str, min_severity: int,
     """Per service and window `w`, of its visits without error status (its spans in one trace): `n`;
     `k` marked as in `error_marks`; and `reported`, those marked while a service it called in that
     trace was marked too, failed by status or outlived the call (the mark reports a callee's
-    failure or slowness rather than begins one). With `split_ns`, `w` is 'baseline' before it and
-    'incident' from it on instead."""
+    failure or slowness rather than begins one); `caller_marked`, visits whose caller in that trace was
+    marked or failed, and `passed_on`, those of them marked themselves (the failure reached the
+    caller, when it goes with this service's marks rather than anything else the caller met). With
+    `split_ns`, `w` is 'baseline' before it and 'incident' from it on instead."""
     sql = store.sql
     s = spans_table
     w = f"CASE WHEN min(x.start_ns) < {int(split_ns)} THEN 'baseline' ELSE 'incident' END" \
@@ -187,14 +189,25 @@ def error_mark_origins(store: Store, spans_table: str, min_severity: int,
         reported AS (SELECT DISTINCT k.trace_id AS trace_id, k.caller AS service
                      FROM calls k JOIN visits v ON v.trace_id = k.trace_id AND v.service = k.callee
                      WHERE v.marked OR v.failed OR k.abandoned),
+        passed AS (SELECT DISTINCT k.trace_id AS trace_id, k.callee AS service
+                   FROM calls k JOIN visits v ON v.trace_id = k.trace_id AND v.service = k.caller
+                   WHERE v.marked OR v.failed),
         tally AS (SELECT v.service AS service, v.w AS w, 1 AS n, CASE WHEN v.marked THEN 1 ELSE 0 END AS k,
-                         0 AS reported
+                         0 AS reported, 0 AS passed_on, 0 AS caller_marked
                   FROM visits v WHERE NOT v.failed
                   UNION ALL
-                  SELECT v.service AS service, v.w AS w, 0 AS n, 0 AS k, 1 AS reported
+                  SELECT v.service AS service, v.w AS w, 0 AS n, 0 AS k, 1 AS reported, 0 AS passed_on,
+                         0 AS caller_marked
                   FROM visits v JOIN reported r ON r.trace_id = v.trace_id AND r.service = v.service
-                  WHERE v.marked)
-        SELECT service, w, sum(n) AS n, sum(k) AS k, sum(reported) AS reported FROM tally GROUP BY service, w""")
+                  WHERE v.marked
+                  UNION ALL
+                  SELECT v.service AS service, v.w AS w, 0 AS n, 0 AS k, 0 AS reported,
+                         CASE WHEN v.marked THEN 1 ELSE 0 END AS passed_on, 1 AS caller_marked
+                  FROM visits v JOIN passed r ON r.trace_id = v.trace_id AND r.service = v.service
+                  WHERE NOT v.failed)
+        SELECT service, w, sum(n) AS n, sum(k) AS k, sum(reported) AS reported, sum(passed_on) AS passed_on,
+               sum(caller_marked) AS caller_marked
+        FROM tally GROUP BY service, w""")
 
 
 def abandoned_calls(store: Store, spans_table: str, min_severity: int) -> list[dict[str, Any]]:
