@@ -104,7 +104,7 @@ def test_calls_that_stop_after_one_callee_point_at_that_callee(tmp_path):
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
 
 
-def order_write_skipped(tb, t, bad, rng):
+def order_write_skipped(tb, t, bad, rng, share=0.5):
     """web places an order through orders, which asks inventory and then writes the order to its
     database (a CLIENT span with nothing behind it); web also reads orders, which only queries.
     After the onset inventory's answer (no error, no latency change) makes orders skip the write
@@ -125,7 +125,7 @@ def order_write_skipped(tb, t, bad, rng):
     inv = server.child("orders", "GET /items/{id}", kind="CLIENT", offset_ms=1, duration_ms=d + 1)
     inv.child("inventory", "GET /items/{id}", kind="SERVER", offset_ms=0.5, duration_ms=d)
     end = d + 3
-    if not (bad and rng.random() < 0.5):
+    if not (bad and rng.random() < share):
         w = jitter(rng, 4)
         server.child("orders", "INSERT orders", kind="CLIENT", offset_ms=end, duration_ms=w,
                      attributes={"db.system": "postgresql"})
@@ -145,6 +145,22 @@ def test_a_write_skipped_after_a_callees_answer_points_at_that_callee(tmp_path):
     shift = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "path_shift"]
     assert shift and shift[0]["caller"] == "orders" and "POST /orders" in shift[0]["summary"]
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
+
+
+def test_with_a_handful_of_requests_before_calls_that_stop_are_still_the_likeliest_guess(tmp_path):
+    """The same skipped write, given its onset after a minute of data: orders took a handful of
+    orders before it, too few for the change to be clear. Nothing else changed at all; the ranking
+    is said to be a guess, and requests that plainly stop calling on are the likeliest one."""
+    onset = T0 + 60 * 10**9
+
+    def build(tb, t, bad, rng):
+        order_write_skipped(tb, t, t >= onset, rng, share=0.6)
+    ip = load(tmp_path, requests(build, minutes=6, every_s=8.0))
+    r = to_json(ip.investigate(symptom="web", at_ns=onset))
+    assert r["evidence_strength"]["rankable"] is False and "guess" in r["evidence_strength"]["note"]
+    assert top(r)[0] == "inventory", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    shift = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "path_shift"]
+    assert shift and shift[0]["caller"] == "orders"
 
 
 def two_pages_two_faults(tb, t, bad, rng):

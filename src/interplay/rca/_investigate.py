@@ -34,6 +34,8 @@ from ._errors import ErrorSurge, error_surges, exception_onset, peer_error_origi
 from ._evidence import EXTRACTORS
 from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
+from ._paths import MIN_Z as PATH_MIN_Z
+from ._paths import THIN_Z as PATH_THIN_Z
 from ._paths import path_onset, path_shifts, unit_paths
 from ._rank import (
     GAP_SYMPTOM,
@@ -192,7 +194,9 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         if peer:  # too little before to trust a rise alone: where marks begin, against the peers, too
             ctx.errors = _stronger_per_service(ctx.errors, peer_error_origins(store, sampled, background_until))
         with unit_paths(store, sampled) as units:
-            ctx.paths = path_shifts(store, units)
+            shifts = path_shifts(store, units, min_z=PATH_THIN_Z)
+            ctx.paths = [p for p in shifts if p.z >= PATH_MIN_Z]
+            ctx.thin_paths = [p for p in shifts if p.z < PATH_MIN_Z]
             redate = _redate(store, units, sampled, messages, span_range, ctx, groups) \
                 if at_ns is None and wanted is None and not dated_by and not peer else None
     if redate:
@@ -205,6 +209,8 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         ctx.surges = rate_surges(store, TimeRange(onset - max(hi - lo, MIN_BEFORE_NS), onset), incident)
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
+    if ctx.thin_paths and max([_strength(groups)] + [w for w, _, _ in other_symptoms(ctx)]) < 1.0:
+        ctx.paths = ctx.thin_paths  # nothing is clear: the ranking is a guess, these are the likeliest
     shares, node_shares = blame_shares(ctx)
     load_moves = hand_back_waiting(ctx, shares) + hand_back_load(ctx, shares)
     fuse_other_symptoms(ctx, shares)

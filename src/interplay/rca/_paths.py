@@ -25,6 +25,10 @@ from ..store.base import Store
 
 SELF = evidence.PATH_SELF  # the terminal of a unit whose last step was its own (or none): the service itself
 MIN_Z = 3.5        # a terminal's share must rise this surely ...
+# ... or, where nothing else changed clearly, at the usual 1% level: a handful of requests before
+# (an operation called a few times a minute) cannot reach MIN_Z, and the ranking is then said to be a
+# guess; requests that plainly stop calling downstream are the likeliest one
+THIN_Z = 2.33
 MIN_RISE = 0.1     # ... and by at least this much of the service's units
 MIN_DROP = 0.1     # and the steps per unit fall by at least this fraction
 
@@ -61,7 +65,7 @@ class PathShift:
 unit_paths = evidence.unit_paths  # each unit's steps and last step, once for both questions below
 
 
-def path_shifts(store: Store, units_table: str) -> list[PathShift]:
+def path_shifts(store: Store, units_table: str, min_z: float = MIN_Z) -> list[PathShift]:
     """Services whose requests newly stop early, strongest first (`units_table`: from `unit_paths`)."""
     rows = evidence.path_terminals(store, units_table)
     tally: dict[tuple[str, str], dict[str, dict[str, tuple[int, int]]]] = {}
@@ -84,7 +88,7 @@ def path_shifts(store: Store, units_table: str) -> list[PathShift]:
             kb, ki = b.get(terminal, (0, 0))[0], i.get(terminal, (0, 0))[0]
             z = proportion_z(kb, nb, ki, ni)
             shift = PathShift(service, terminal, kb / nb, ki / ni, calls_b, calls_i, (nb, ni), z, op)
-            if z >= MIN_Z and shift.rise >= MIN_RISE and not math.isnan(z):
+            if z >= min_z and shift.rise >= MIN_RISE and not math.isnan(z):
                 out.append(shift)
     out.sort(key=lambda p: (-p.z, p.service, p.operation, p.terminal))
     return out
