@@ -376,6 +376,20 @@ def test_a_fault_running_since_the_data_begins_is_found_by_comparing_peers(tmp_p
         to_json(ip.investigate(at_ns=T0 - 60 * MIN))  # an hour off for five minutes of data: a mistake
 
 
+def test_a_given_onset_is_not_moved_to_where_no_before_is_left(tmp_path):
+    """A minute of data; calls to currency wait ~400 ms from 12 s in; the onset given is 45 s in.
+    The clearer shift at 12 s lies close before it, where a lagging report would put it, but
+    moving there leaves 10 s of before: no before at all. The fault is read as running since the
+    data began (compared with peers) instead of on a 10 s before."""
+    def build(tb, t, bad, rng):
+        two_callers_of_currency(tb, t, t >= T0 + 12 * 10**9, rng)
+    ip = load(tmp_path, requests(build, minutes=1, every_s=0.5))
+    r = to_json(ip.investigate(at_ns=T0 + 45 * 10**9))
+    assert r["onset_source"] != "refined", (r["onset"], r["evidence_strength"])
+    assert r["evidence_strength"]["baseline_seconds"] >= 15 or "peers" in r["onset_source"]
+    assert top(r)[0] == "currency", top(r)
+
+
 def test_blind_a_fault_standing_out_from_the_start_outweighs_a_weaker_change_later(tmp_path):
     """Every call to currency waits ~400 ms from the first trace on; from minute 2 some requests
     also fail in frontend itself, a weaker change. Blind, both readings are tried (a change at a

@@ -277,7 +277,9 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
         onset, groups = _detect(store, lo, hi, wanted, None)
         return onset, groups, "detected"
     onset, groups = _detect(store, lo, hi, wanted, at_ns)
-    near_lo = max(lo, at_ns - REFINE_BEFORE_NS)
+    # never to where the before would be too short to be one (then the data's start is the onset
+    # read as a fault already running, above)
+    near_lo = max(lo + PEER_BELOW_NS, at_ns - REFINE_BEFORE_NS)
     near_hi = min(hi, at_ns + REFINE_AFTER_NS)
     try:
         seen, seen_groups = _detect(store, lo, hi, wanted, None)
