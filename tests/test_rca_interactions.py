@@ -19,25 +19,34 @@ def top(result):
     return [c["service"] for c in result["root_causes"]]
 
 
-def callers_of_currency(wait):
+def callers_of_currency(wait, client=True):
     """frontend and checkout both call currency; each exchange with currency spends `wait(bad, rng)`
-    ms on the network, while currency's own SERVER spans stay as fast as before. No status."""
+    ms on the network, while currency's own SERVER spans stay as fast as before. No status. With
+    `client` false, no CLIENT spans: each SERVER span hangs right under its caller's span."""
+    def call(parent, caller, callee, name, at, d, w):
+        if not client:
+            return parent.child(callee, name, kind="SERVER", offset_ms=at + w / 2 + 0.2, duration_ms=d)
+        c = parent.child(caller, f"call {callee}", kind="CLIENT", offset_ms=at, duration_ms=d + w + 0.4)
+        c.child(callee, name, kind="SERVER", offset_ms=w / 2 + 0.2, duration_ms=d)
+        return c
+
     def requests_(tb, t, bad, rng):
         root = tb.span("frontend", "GET /", duration_ms=0)
         end = 1.0
         for callee, ms in (("catalog", 6), ("currency", 2), ("cart", 4)):
             w = wait(bad, rng) if callee == "currency" else jitter(rng, 0.6)
             d = jitter(rng, ms)
-            c = root.child("frontend", f"call {callee}", kind="CLIENT", offset_ms=end, duration_ms=d + w + 0.4)
-            c.child(callee, f"serve {callee}", kind="SERVER", offset_ms=w / 2 + 0.2, duration_ms=d)
+            call(root, "frontend", callee, f"serve {callee}", end, d, w)
             end += d + w + 1
-        co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=end, duration_ms=0)
-        server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.2, duration_ms=0)
+        if client:
+            co = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=end, duration_ms=0)
+            server = co.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.2, duration_ms=0)
+        else:
+            co = server = root.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=end + 0.2, duration_ms=0)
         w = wait(bad, rng)
-        c = server.child("checkout", "call currency", kind="CLIENT", offset_ms=1, duration_ms=2 + w)
-        c.child("currency", "serve currency", kind="SERVER", offset_ms=w / 2, duration_ms=2)
-        server.end_ns = c.end_ns + int(1e6)
-        co.end_ns = server.end_ns + int(0.5e6)
+        c = call(server, "checkout", "currency", "serve currency", 1, 2, w)
+        server.end_ns = c.end_ns + int((1 + (0 if client else w / 2)) * 1e6)
+        co.end_ns = server.end_ns + int(0.5e6) if client else server.end_ns
         root.end_ns = co.end_ns + int(1e6)
     return requests_
 
@@ -64,6 +73,19 @@ def test_network_delay_between_spans_is_blamed_on_the_service_every_caller_waits
         # the caller's CLIENT span is not its own work: frontend is not the cause
         front = next((c for c in r["root_causes"] if c["service"] == "frontend"), None)
         assert front is None or front["score"] < 0.3 * r["root_causes"][0]["score"]
+
+
+def test_with_no_client_spans_the_delay_after_each_answer_is_blamed_on_the_service_that_sent_it(tmp_path):
+    """The same delay where no CLIENT span times the calls (each SERVER span hangs right under its
+    caller's own span): the time from currency's answer until each caller goes on grew, for both
+    callers, and after no other callee. That is currency's network, not the callers' own work."""
+    delayed = callers_of_currency(lambda bad, rng: jitter(rng, 400) if bad else jitter(rng, 0.6), client=False)
+    ip = load(tmp_path, requests(delayed))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(symptom="frontend", at_ns=ONSET))):
+        assert top(r)[0] == "currency", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
+        assert {e["caller"] for e in gaps} == {"frontend", "checkout"}
+        assert all("no client span" in e["summary"] for e in gaps)
 
 
 def test_packet_loss_between_spans_is_blamed_on_the_service_every_caller_waits_for(tmp_path):

@@ -101,13 +101,16 @@ def queue_lag(ctx: Context, shares: BlameShares) -> list[Evidence]:
 
 
 def network_gap(ctx: Context, shares: BlameShares) -> list[Evidence]:
-    """Time between a caller's CLIENT span and its callee's SERVER span that grew."""
+    """Time between a caller's CLIENT span and its callee's SERVER span that grew (or, with no CLIENT
+    span, from the SERVER span's end until the caller went on)."""
     support = gap_support(ctx.gaps)
     out = []
     for g in ctx.gaps.values():
         if g.how != "gap" or not g.grew:
             continue
-        what = "time between the two spans (network, proxy, accept queue)"
+        what = ("time from the answer until the caller went on (no client span: network, proxy, and the "
+                "caller's own next step)" if g.implicit
+                else "time between the two spans (network, proxy, accept queue)")
         parts = place_gap(g.caller, g.callee, support)
         for service, part in parts.items():
             if part < 0.2:

@@ -48,6 +48,9 @@ class EdgeGap:
     # one-sided Fisher test that slow exchanges became more common (see slow_ns); not against peers:
     # edges differ in their tails by nature (a far callee, a busy proxy), one edge from its past does not
     tail_p: float = 1.0
+    # no CLIENT span times the call: the gap is from the server's end until the caller goes on, which
+    # holds the caller's own work after the answer too
+    implicit: bool = False
 
     @property
     def before_ms(self) -> float | None:
@@ -127,6 +130,7 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
         key = (r["caller"], r["callee"], r["how"])
         g = gaps.setdefault(key, EdgeGap(*key))
         (g.before if r["w"] == "baseline" else g.after).append(float(r["gap_ns"]))
+        g.implicit = g.implicit or bool(r["implicit"])
         g.series.append((int(r["t"]), float(r["gap_ns"])))
     for g in gaps.values():
         if g.comparable:

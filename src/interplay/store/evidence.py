@@ -96,12 +96,14 @@ def unit_calls(store: Store, units_table: str, per_unit_cap: int) -> list[dict[s
 
 def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[dict[str, Any]]:
     """Per edge (caller, callee, how: 'gap' around a synchronous call | 'queue' before a message is
-    consumed) and window `w`: up to `per_window` samples (by hash) of `gap_ns` at consumer/server start `t`."""
+    consumed) and window `w`: up to `per_window` samples (by hash) of `gap_ns` at consumer/server start `t`;
+    `implicit` 1 where no CLIENT span times the call (the gap then holds some of the caller's own work)."""
     s, sql = spans_table, store.sql
     return store.query(f"""
         WITH pairs AS (
             SELECT w, caller, callee, CASE WHEN queued THEN 'queue' ELSE 'gap' END AS how,
-                   CASE WHEN queued THEN c_start - p_end ELSE p_dur - c_dur END AS gap_ns, sid, c_start AS t
+                   CASE WHEN queued THEN c_start - p_end ELSE p_dur - c_dur END AS gap_ns, sid, c_start AS t,
+                   0 AS implicit
             FROM (SELECT p.w AS w, p.service AS caller, c.service AS callee, c.span_id AS sid,
                          c.start_ns AS c_start, p.start_ns + p.duration_ns AS p_end,
                          p.duration_ns AS p_dur, c.duration_ns AS c_dur,
@@ -109,21 +111,34 @@ def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[di
                   FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
                   WHERE c.service <> p.service AND p.w = c.w
                     AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')) x),
+        implicit AS (  -- a server span right under the caller's own span: no CLIENT span times the
+                       -- call, so the edge's time is from the server's end until the caller goes on
+                       -- (its next call or its end): the answer's way back
+            SELECT c.w AS w, p.service AS caller, c.service AS callee, 'gap' AS how,
+                   least(coalesce(min(nx.start_ns), p.start_ns + p.duration_ns), p.start_ns + p.duration_ns)
+                     - (c.start_ns + c.duration_ns) AS gap_ns, c.span_id AS sid, c.start_ns AS t, 1 AS implicit
+            FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+            LEFT JOIN {s} nx ON nx.trace_id = c.trace_id AND nx.parent_span_id = c.parent_span_id
+                             AND nx.span_id <> c.span_id AND nx.start_ns >= c.start_ns + c.duration_ns
+            WHERE c.service <> p.service AND p.w = c.w AND c.kind = 'SERVER'
+              AND p.kind NOT IN ('CLIENT', 'PRODUCER')
+            GROUP BY c.w, p.service, c.service, c.span_id, c.start_ns, c.duration_ns, p.start_ns, p.duration_ns),
         lk AS (  -- a consumer in a trace of its own names its message's producer by a link
             SELECT w, service, span_id, start_ns, {sql.json_text('links', '$[0].span_id')} AS link_span,
                    {sql.json_text('links', '$[0].trace_id')} AS link_trace
             FROM {s} WHERE links <> ''),
         linked AS (
             SELECT c.w AS w, p.service AS caller, c.service AS callee, 'queue' AS how,
-                   c.start_ns - (p.start_ns + p.duration_ns) AS gap_ns, c.span_id AS sid, c.start_ns AS t
+                   c.start_ns - (p.start_ns + p.duration_ns) AS gap_ns, c.span_id AS sid, c.start_ns AS t,
+                   0 AS implicit
             FROM lk c
             JOIN (SELECT trace_id, span_id, service, start_ns, duration_ns FROM spans
                   WHERE trace_id IN (SELECT link_trace FROM lk)) p
               ON p.trace_id = c.link_trace AND p.span_id = c.link_span
             WHERE p.service <> c.service),
         picked AS (SELECT *, row_number() OVER (PARTITION BY w, caller, callee, how ORDER BY {sql.hash('sid')}) AS k
-                   FROM (SELECT * FROM pairs UNION ALL SELECT * FROM linked) x)
-        SELECT w, caller, callee, how, gap_ns, t FROM picked WHERE k <= {int(per_window)}""")
+                   FROM (SELECT * FROM pairs UNION ALL SELECT * FROM implicit UNION ALL SELECT * FROM linked) x)
+        SELECT w, caller, callee, how, gap_ns, t, implicit FROM picked WHERE k <= {int(per_window)}""")
 
 
 def error_marks(store: Store, spans_table: str, min_severity: int) -> list[dict[str, Any]]:
