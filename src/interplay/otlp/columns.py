@@ -14,6 +14,7 @@ import orjson
 from ..batch import CHANGES, LOGS, METRICS, SPANS, TelemetryBatch, empty_columns, table_from_columns
 from ..model import SPAN_KINDS, STATUS_CODES, Rejection
 from .sanitize import clean_text
+from .span_names import ORIGINAL_NAME, route_of
 from .status import status_from_attributes
 
 # Timestamps outside [2000-01-01, 2100-01-01) are absurd for telemetry: reject them, don't store them.
@@ -91,9 +92,12 @@ class ColumnBuilder:
             derived = status_from_attributes(kind, attributes)
             if derived:  # the request failed by its protocol's own answer: say so, and where it came from
                 status_code, status_message = "ERROR", status_message or derived
+        route = route_of(operation)
+        if route != operation:  # a raw URL: the route is the operation, the name as sent is kept
+            attributes = {**attributes, ORIGINAL_NAME: operation}
         row = {"trace_id": trace_id, "span_id": span_id, "parent_span_id": parent_span_id or None,
                "service": truncate(service or UNKNOWN_SERVICE, MAX_NAME),
-               "operation": truncate(operation, MAX_NAME),
+               "operation": truncate(route, MAX_NAME),
                "kind": kind,
                "start_ns": start_ns, "end_ns": end_ns, "duration_ns": end_ns - start_ns,
                "status_code": status_code,
