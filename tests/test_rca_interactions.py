@@ -75,6 +75,24 @@ def test_network_delay_between_spans_is_blamed_on_the_service_every_caller_waits
         assert front is None or front["score"] < 0.3 * r["root_causes"][0]["score"]
 
 
+def test_a_callee_whose_clock_runs_ahead_is_still_answering_calls_not_taking_messages(tmp_path):
+    """currency's host clock runs 20 ms ahead: its SERVER spans seem to start after the 3 ms calls
+    that caused them have ended, as a queue's consumer does. They last no longer than the calls:
+    they are answers, so the delay on currency's network is still found as the calls' gap."""
+    def build(tb, t, bad, rng):
+        two_callers_of_currency(tb, t, bad, rng)
+        for span in tb.spans:
+            if span.service == "currency":
+                span.start_ns += 20_000_000
+                span.end_ns += 20_000_000
+    ip = load(tmp_path, requests(build))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(symptom="frontend", at_ns=ONSET))):
+        assert top(r)[0] == "currency", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
+        assert {e["caller"] for e in gaps} == {"frontend", "checkout"}
+        assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "queue_lag"]
+
+
 def test_with_no_client_spans_the_delay_after_each_answer_is_blamed_on_the_service_that_sent_it(tmp_path):
     """The same delay where no CLIENT span times the calls (each SERVER span hangs right under its
     caller's own span): the time from currency's answer until each caller goes on grew, for both

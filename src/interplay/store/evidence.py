@@ -10,15 +10,16 @@ from typing import Any
 
 from ..model import TimeRange
 from .base import EngineSQL, Store, scratch_table
-from .predicates import window_where
+from .predicates import ANSWER, window_where
 
 PATH_SELF = ""      # the terminal of a unit whose last step was its own (or that made none)
 PATH_FAILED = "!"   # marks a terminal whose step failed
 
 
 # A child that is a message rather than a call: by kind, or (where kinds were lost) one that starts
-# after its parent ended (c: the child, p: the parent).
-_QUEUED = "(p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' OR c.start_ns >= p.start_ns + p.duration_ns)"
+# after its parent ended and is no answer (c: the child, p: the parent).
+_QUEUED = (f"(p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' OR (c.start_ns >= p.start_ns + p.duration_ns "
+           f"AND NOT {ANSWER}))")
 
 
 def _unit_steps(sql: EngineSQL, s: str) -> str:

@@ -34,3 +34,8 @@ def window_where(window: TimeRange, column: str = "start_ns") -> tuple[str, list
         clauses.append(f"{column} < ?")
         params.append(window.until_ns)
     return (" AND ".join(clauses) or "TRUE"), params
+
+
+# A SERVER span (c) under a CLIENT span (p) of another service that lasts no longer than the call is
+# its answer, wherever the two hosts' clocks put it: durations do not skew, start times do.
+ANSWER = "(p.kind = 'CLIENT' AND c.kind = 'SERVER' AND c.service <> p.service AND c.duration_ns <= p.duration_ns)"

@@ -15,7 +15,7 @@ from typing import Any
 from ..model import TimeRange
 from .base import EngineSQL, Stages, Store, scratch_table
 from .interactions import resource_kind, resource_name
-from .predicates import entry, window_where
+from .predicates import ANSWER, entry, window_where
 
 GAP = "GAP"  # node kind of the time between a CLIENT span and its remote callee: (caller, callee, GAP)
 GAP_EDGE = "(kind = 'CLIENT' AND nchild > 0 AND child_service <> service)"
@@ -94,7 +94,8 @@ def _spelling(sql: EngineSQL) -> dict[str, str]:
             "child_service": sql.arg_max("service", "end_ns - start_ns"),
             "child_op": sql.arg_max("operation", "end_ns - start_ns"),
             "child_kind": sql.arg_max("kind", "end_ns - start_ns"),
-            "resource_name": resource_name(sql, "sp.attributes"), "resource_kind": resource_kind(sql, "sp.attributes")}
+            "resource_name": resource_name(sql, "sp.attributes"), "resource_kind": resource_kind(sql, "sp.attributes"),
+            "answer": ANSWER}
 
 
 # Each stage reads the stages before it ({sel}, {sp}, … are their names; {hash_unit}, … `_spelling`'s).
@@ -111,7 +112,8 @@ _STAGES: list[tuple[str, str]] = [
         SELECT c.trace_id AS trace_id, c.span_id AS span_id, c.parent_span_id AS parent_span_id,
                c.service AS service, c.operation AS operation, c.kind AS kind, c.start_ns AS start_ns,
                c.end_ns AS end_ns, c.err AS err, p.start_ns AS ps, p.end_ns AS pe,
-               (c.kind = 'CONSUMER' OR c.start_ns >= p.end_ns) AS async
+               (c.kind = 'CONSUMER' OR (c.start_ns >= p.end_ns AND NOT {answer})) AS async,
+               {answer} AS answer
         FROM {sp} c JOIN {sp} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
         WHERE c.span_id <> p.span_id"""),
     ("chw", """
@@ -124,7 +126,10 @@ _STAGES: list[tuple[str, str]] = [
     ("nodes", f"""
         WITH cover AS (
             SELECT trace_id, parent_span_id AS span_id,
-                   sum(greatest(0, least(end_ns, pe) - greatest(start_ns, coalesce(prev_end, ps), ps))) AS covered
+                   -- an answer covers its call by its length: two hosts' clocks may put it anywhere
+                   sum(CASE WHEN answer THEN least(end_ns - start_ns, pe - ps)
+                            ELSE greatest(0, least(end_ns, pe) - greatest(start_ns, coalesce(prev_end, ps), ps))
+                       END) AS covered
             FROM {{chw}} GROUP BY ALL),
         kids AS (
             SELECT trace_id, parent_span_id AS span_id, {{child_err}} AS child_err, count(*) AS nchild,
