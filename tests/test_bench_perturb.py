@@ -73,6 +73,15 @@ def test_raw_urls_name_roots_by_an_id_each(tmp_path):
     assert len(names) == 3 and all(n.startswith("GET /item/") and len(n) == len("GET /item/") + 10 for n in names)
 
 
+def test_drop_loses_about_the_share_asked_for(tmp_path):
+    _case(tmp_path / "in" / "case-1")
+    done = _run(tmp_path, "drop", str(tmp_path / "in"), str(tmp_path / "out"), "--share", "1.0")
+    assert done.returncode == 0 and "case-1: 9 spans lost" in done.stdout, done.stderr
+    assert _spans(tmp_path / "out" / "case-1" / "traces.jsonl.gz") == []
+    kept = _run(tmp_path, "drop", str(tmp_path / "in"), str(tmp_path / "kept"), "--share", "0")
+    assert "case-1: 0 spans lost" in kept.stdout and len(_spans(tmp_path / "kept" / "case-1" / "traces.jsonl.gz")) == 9
+
+
 def test_a_folder_without_cases_is_refused(tmp_path):
     done = _run(tmp_path, "skew", str(tmp_path), str(tmp_path / "out"))
     assert done.returncode != 0 and "no case folders" in done.stderr
