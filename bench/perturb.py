@@ -4,6 +4,7 @@
     python bench/perturb.py skew ../shared/realdata/nezha-ob /tmp/nezha-skew50 --ms 50
     python bench/perturb.py raw-urls ../shared/realdata/nezha-ob /tmp/nezha-ids --ids 1000
     python bench/perturb.py drop ../shared/realdata/nezha-ob /tmp/nezha-drop10 --share 0.1
+    python bench/perturb.py sample ../shared/realdata/nezha-ob /tmp/nezha-quarter --share 0.25
 
 no-clients  every CLIENT span dropped, its children re-parented to its parent: tracers that record
             only the server side (an inbound-only mesh, some agents) hang each SERVER span right
@@ -14,7 +15,8 @@ skew        each service's clock off by a fixed amount drawn from [-ms, +ms] (pe
 raw-urls    every root span named `GET /item/<id>`, the id one of N random tokens per request:
             tracers that name server spans by the raw path;
 drop        each span lost with probability `--share` (its children keep their parent's id, now
-            missing): collectors and exporters that drop under load leave broken traces.
+            missing): collectors and exporters that drop under load leave broken traces;
+sample      each whole trace kept with probability `--share`: head sampling, light traffic.
 
 Each case folder (traces.jsonl.gz; truth.json and metrics.csv copied as they are) is written under
 OUT with the same name, so `bench/accuracy.py --real OUT` measures an investigation on it.
@@ -100,11 +102,21 @@ def drop(docs: Docs, rng: random.Random, args: argparse.Namespace) -> int:
     return lost
 
 
+def sample(docs: Docs, rng: random.Random, args: argparse.Namespace) -> int:
+    """Keep each whole trace with probability `args.share`; returns how many traces were kept."""
+    keep: dict[str, bool] = {}
+    for _, ss in _spans(docs):
+        ss["spans"] = [s for s in ss.get("spans", ())
+                       if keep.setdefault(s["traceId"], rng.random() < args.share)]
+    return sum(keep.values())
+
+
 MODES: dict[str, tuple[Callable[[Docs, random.Random, argparse.Namespace], int], str]] = {
     "no-clients": (no_clients, "CLIENT spans dropped"),
     "skew": (skew, "services' clocks shifted"),
     "raw-urls": (raw_urls, "root spans renamed"),
     "drop": (drop, "spans lost"),
+    "sample": (sample, "traces kept"),
 }
 
 
@@ -131,7 +143,8 @@ def main() -> None:
     ap.add_argument("out", type=Path, help="where to write the perturbed copies")
     ap.add_argument("--ms", type=float, default=50.0, help="skew: the largest clock offset, in ms (default 50)")
     ap.add_argument("--ids", type=int, default=1000, help="raw-urls: how many distinct ids (default 1000)")
-    ap.add_argument("--share", type=float, default=0.1, help="drop: the share of spans lost (default 0.1)")
+    ap.add_argument("--share", type=float, default=0.1,
+                    help="drop: the share of spans lost; sample: of traces kept (default 0.1)")
     args = ap.parse_args()
     cases = sorted(p for p in args.source.iterdir() if (p / "traces.jsonl.gz").exists()) \
         if args.source.is_dir() else []

@@ -82,6 +82,16 @@ def test_drop_loses_about_the_share_asked_for(tmp_path):
     assert "case-1: 0 spans lost" in kept.stdout and len(_spans(tmp_path / "kept" / "case-1" / "traces.jsonl.gz")) == 9
 
 
+def test_sample_keeps_or_drops_whole_traces(tmp_path):
+    _case(tmp_path / "in" / "case-1")
+    done = _run(tmp_path, "sample", str(tmp_path / "in"), str(tmp_path / "out"), "--share", "0.5")
+    assert done.returncode == 0 and "traces kept" in done.stdout, done.stderr
+    per_trace: dict[str, int] = {}
+    for s in _spans(tmp_path / "out" / "case-1" / "traces.jsonl.gz"):
+        per_trace[s["traceId"]] = per_trace.get(s["traceId"], 0) + 1
+    assert all(n == 3 for n in per_trace.values()) and f"case-1: {len(per_trace)} traces kept" in done.stdout
+
+
 def test_a_folder_without_cases_is_refused(tmp_path):
     done = _run(tmp_path, "skew", str(tmp_path), str(tmp_path / "out"))
     assert done.returncode != 0 and "no case folders" in done.stderr
