@@ -25,7 +25,6 @@ class Context:
     blame: Blame = field(default_factory=Blame)
     services: set[str] = field(default_factory=set)
     paths: list[PathShift] = field(default_factory=list)  # services whose requests newly stop early
-    thin_paths: list[PathShift] = field(default_factory=list)  # ... less surely: only where nothing is clear
     errors: list[ErrorSurge] = field(default_factory=list)  # exceptions / error logs without span status
     gaps: dict[tuple[str, str, str], EdgeGap] = field(default_factory=dict)  # per (caller, callee, how)
     backlogs: list[QueueBacklog] = field(default_factory=list)  # consumers newly leaving messages untaken

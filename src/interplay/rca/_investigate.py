@@ -196,7 +196,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         with unit_paths(store, sampled) as units:
             shifts = path_shifts(store, units, min_z=PATH_THIN_Z)
             ctx.paths = [p for p in shifts if p.z >= PATH_MIN_Z]
-            ctx.thin_paths = [p for p in shifts if p.z < PATH_MIN_Z]
+            thin_paths = [p for p in shifts if p.z < PATH_MIN_Z]  # counted only where nothing is clear
             redate = _redate(store, units, sampled, messages, span_range, ctx, groups) \
                 if at_ns is None and wanted is None and not dated_by and not peer else None
     if redate:
@@ -209,8 +209,8 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         ctx.surges = rate_surges(store, TimeRange(onset - max(hi - lo, MIN_BEFORE_NS), onset), incident)
     if groups:
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
-    if ctx.thin_paths and max([_strength(groups)] + [w for w, _, _ in other_symptoms(ctx)]) < 1.0:
-        ctx.paths = ctx.thin_paths  # nothing is clear: the ranking is a guess, these are the likeliest
+    if thin_paths and max([_strength(groups)] + [w for w, _, _ in other_symptoms(ctx)]) < 1.0:
+        ctx.paths = thin_paths  # nothing is clear: the ranking is a guess, these are the likeliest
     shares, node_shares = blame_shares(ctx)
     load_moves = hand_back_waiting(ctx, shares) + hand_back_load(ctx, shares)
     fuse_other_symptoms(ctx, shares)
