@@ -1078,3 +1078,27 @@ def test_a_service_few_requests_reach_is_found_by_how_surely_its_requests_slowed
               if tb.spans[0].start_ns >= ONSET - 2 * MIN]
     r = to_json(load(tmp_path, traces).investigate(at_ns=ONSET))
     assert top(r)[0] == "payment", (top(r), r["evidence_strength"])
+
+
+def refunds_failing_then_worse(tb, t, bad, rng):
+    """Light traffic: a refund every 10 s through frontend → payment, and a busier page beside it.
+    From the onset a fifth of refunds fail in payment; in the data's last 90 s all do."""
+    page = tb.span("frontend", "GET /", duration_ms=jitter(rng, 20))
+    page.child("catalog", "GET /products", kind="SERVER", offset_ms=2, duration_ms=jitter(rng, 8))
+    if int(t // 10**9) % 10:
+        return
+    failing = bad and (((t - ONSET) // (10 * 10**9)) % 5 == 0 or t >= ONSET + 8.5 * MIN)
+    refund = tb.span("frontend", "POST /refund", offset_ms=1, duration_ms=jitter(rng, 30), error=failing)
+    call = refund.child("frontend", "call payment", kind="CLIENT", offset_ms=2, duration_ms=20, error=failing)
+    call.child("payment", "POST /refund", kind="SERVER", offset_ms=1, duration_ms=jitter(rng, 15), error=failing)
+
+
+def test_on_light_traffic_the_onset_is_where_failures_begin_not_their_last_burst(tmp_path):
+    """Blind: the clearest-looking split of a sparse error rate is a burst near the end, which
+    leaves a handful of requests after it. The onset is where the failures began."""
+    ip = load(tmp_path, requests(refunds_failing_then_worse, minutes=40, every_s=2.0))
+    r = to_json(ip.investigate())
+    onset = r["windows"]["incident"]["since_ns"]
+    assert abs(onset - ONSET) <= MIN, format_time(onset)
+    assert top(r)[0] == "payment", top(r)
+    assert r["evidence_strength"]["rankable"]

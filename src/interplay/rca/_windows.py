@@ -17,6 +17,8 @@ UNIT: Scope = "units"
 SYSTEM_ENTRY: Scope = "system"
 LATENCY_FLOOR_NS = 2_000_000
 DURATIONS_PER_WINDOW = 400  # request durations per entry point and window for the rank tests
+FIRST_RISE_Z = 3.0  # a rise in errors before the clearest one this sure dates the onset instead
+ERRORS_FULL = 20  # requests after the onset for an error rate's shift to count fully
 PEER_TAIL = 0.5  # the strength of a peer contrast that is only the slowest tenth against the rest
 
 
@@ -90,13 +92,19 @@ def _strongest_shift(by_bucket: dict[int, dict[str, Any]], buckets: int) -> tupl
     if len(present) < 6:
         return None, 0.0
     n = [by_bucket[b]["n"] for b in present]
-    err = [by_bucket[b]["e"] / by_bucket[b]["n"] for b in present]
     lat = [math.log((by_bucket[b]["p90"] or 0.0) + LATENCY_FLOOR_NS) for b in present]
     best: tuple[int | None, float] = (None, 0.0)
-    k = change_point(err, n)
-    if k is not None:
-        z = proportion_z(sum(e * c for e, c in zip(err[:k], n[:k])), sum(n[:k]),
-                         sum(e * c for e, c in zip(err[k:], n[k:])), sum(n[k:]))
+    errors = [by_bucket[b]["e"] for b in present]
+    split = _error_split(n, errors)
+    if split is not None:
+        k, z = split
+        # A rate that rose in steps (a fault that got worse) splits best between the steps: the
+        # onset is the first clear rise, so look again before the split found.
+        while z > 0:
+            earlier = _error_split(n[:k], errors[:k])
+            if earlier is None or earlier[1] < FIRST_RISE_Z:
+                break
+            k = earlier[0]
         best = (present[k], z)
     k = change_point(lat, [math.sqrt(c) for c in n])
     if k is not None:
@@ -107,6 +115,29 @@ def _strongest_shift(by_bucket: dict[int, dict[str, Any]], buckets: int) -> tupl
         if z > best[1]:
             best = (present[k], z)
     return best
+
+
+def _error_split(n: list[int], errors: list[int], min_segment: int = 2) -> tuple[int, float] | None:
+    """(first bucket after, z) of the split where the error rate shifts most clearly, up or down
+    (a fall dates no onset, and then no rise beside it is clear either).
+
+    Weighed as `anomalous_groups` will score it: a shift with a handful of requests after it counts
+    for less. On light traffic a few chance failures near the end are otherwise the clearest-looking
+    split, and a fault running for minutes is dated at its last burst."""
+    total_n, total_e = sum(n), sum(errors)
+    best: tuple[int, float, float] | None = None
+    seen_n = seen_e = 0
+    for k in range(1, len(n)):
+        seen_n += n[k - 1]
+        seen_e += errors[k - 1]
+        if k < min_segment or len(n) - k < min_segment:
+            continue
+        after = total_n - seen_n
+        z = proportion_z(seen_e, seen_n, total_e - seen_e, after)
+        weighed = abs(z) * min(1.0, after / ERRORS_FULL)
+        if best is None or weighed >= best[2]:  # ties to the later split: dated when it happened
+            best = (k, z, weighed)
+    return best[:2] if best else None
 
 
 def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
@@ -138,7 +169,7 @@ def anomalous_groups(store: Store, baseline: TimeRange, incident: TimeRange,
         if d and lat > 0:  # ... unless they are surely slower (z / 4: an error rate's scale)
             sure = slower_z(d.get("incident", []), d.get("baseline", []), float(b["p90"])) / 4
             lat_score = max(lat_score, min(lat / math.log(1.5), sure))
-        score = max(ez / 4 * min(1.0, i["n"] / 20), lat_score)
+        score = max(ez / 4 * min(1.0, i["n"] / ERRORS_FULL), lat_score)
         out.append({"service": service, "operation": operation, "score": score,
                     "baseline": _stats(b), "incident": _stats(i), "threshold_ns": b["p99"], "p90_ns": b["p90"]})
     out.sort(key=lambda g: -g["score"])
