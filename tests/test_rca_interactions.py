@@ -1102,3 +1102,30 @@ def test_on_light_traffic_the_onset_is_where_failures_begin_not_their_last_burst
     assert abs(onset - ONSET) <= MIN, format_time(onset)
     assert top(r)[0] == "payment", top(r)
     assert r["evidence_strength"]["rankable"]
+
+
+def refunds_failing_after_a_deploy(tb, t, bad, rng):
+    """A refund every 20 s through frontend → payment, beside a busy page whose catalog call has a
+    slow tail all day. payment 2.1.0 goes out at the onset and fails one refund in eight."""
+    page = tb.span("frontend", "GET /", duration_ms=jitter(rng, 20))
+    page.child("catalog", "GET /products", kind="SERVER", offset_ms=2,
+               duration_ms=jitter(rng, 60 if rng.random() < 0.1 else 8))
+    if int(t // 10**9) % 20:
+        return
+    failing = bad and rng.random() < 1 / 8
+    refund = tb.span("frontend", "POST /refund", offset_ms=1, duration_ms=jitter(rng, 30), error=failing)
+    call = refund.child("frontend", "call payment", kind="CLIENT", offset_ms=2, duration_ms=20, error=failing)
+    call.child("payment", "POST /refund", kind="SERVER", offset_ms=1, duration_ms=jitter(rng, 15), error=failing,
+               version="2.1.0" if bad else "2.0.3")
+
+
+def test_a_faint_change_right_after_a_deploy_is_a_better_guess_than_the_peers_order(tmp_path):
+    """Blind: a few refunds fail after payment's deploy, too few to call the change clear. The
+    deploy dates the onset and payment is the guess, said to be one, not catalog's all-day tail."""
+    ip = load(tmp_path, requests(refunds_failing_after_a_deploy, minutes=40, every_s=2.0),
+              changes=[{"service": "payment", "kind": "deploy", "description": "deploy payment 2.1.0",
+                        "time": format_time(ONSET - 20 * 10**9)}])
+    r = to_json(ip.investigate())
+    assert top(r)[0] == "payment", top(r)
+    assert not r["evidence_strength"]["rankable"]
+    assert 0 <= r["windows"]["incident"]["since_ns"] - ONSET <= 5 * MIN

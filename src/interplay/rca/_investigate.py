@@ -1,6 +1,7 @@
 """The investigation pipeline: windows → graph → blame → evidence → ranked causes with chains."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from typing import Any
@@ -71,6 +72,8 @@ PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset whe
 PEER_GAP_WEIGHT = 0.5  # a gap standing out from its peers, against a change in time
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 EXCEPTION_SHIFT = 1.0  # ... and so does a rise in a service's exception events or error logs
+# A change to the service first blamed this close to the onset dates it (minutes before / after).
+CHANGE_BEFORE_MIN, CHANGE_AFTER_MIN = 5.0, 2.0
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
 
 
@@ -145,7 +148,8 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
                 "requests stand far out of line over the whole data: read as a fault already running when "
                 "the data begins")]))
             result = replace(peer, evidence_strength=replace(theirs, note=note))
-        elif at_ns is None and peer.root_causes and not mine.rankable and not mine.other_symptoms:
+        elif (at_ns is None and peer.root_causes and not mine.rankable and not mine.other_symptoms
+              and not _changed_at_onset(result)):
             # Neither reading has evidence of its own. Data someone investigates usually holds a
             # fault, and with no change in it anywhere, it most likely holds the fault throughout:
             # the peers' order is the better guess, and still said to be one.
@@ -236,6 +240,17 @@ def _entry_points_quiet(store: Store, span_range: tuple[int, int], reading: Inve
     assert onset is not None  # a reading from traces always has its onset
     moved = anomalous_groups(store, TimeRange(span_range[0], onset), TimeRange(onset, span_range[1]), None)
     return _strength(moved) < 1.0
+
+
+def _changed_at_onset(reading: Investigation) -> bool:
+    """Whether the service a reading blames first was changed (a deploy, a config change, a new
+    version) shortly before its onset, or as it began: then that onset is no noise, even where the
+    change it made is too faint to rank (a handful of failures on light traffic), and the reading
+    is a better guess than the peers' order."""
+    top = reading.root_causes[0] if reading.root_causes else None
+    return top is not None and any(
+        e.type == "change" and -CHANGE_AFTER_MIN <= e.details.get("minutes_before_onset", math.inf) <= CHANGE_BEFORE_MIN
+        for e in top.evidence)
 
 
 def _stronger_per_service(*readings: list[ErrorSurge]) -> list[ErrorSurge]:
