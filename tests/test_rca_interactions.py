@@ -1129,3 +1129,22 @@ def test_a_faint_change_right_after_a_deploy_is_a_better_guess_than_the_peers_or
     assert top(r)[0] == "payment", top(r)
     assert not r["evidence_strength"]["rankable"]
     assert 0 <= r["windows"]["incident"]["since_ns"] - ONSET <= 5 * MIN
+
+
+def test_a_change_that_did_not_last_is_no_onset_beside_a_fault_running_all_along(tmp_path):
+    """cart fails a third of its calls from the first trace on; from minute 6 to 9 of 12 a batch job
+    makes catalog four times slower. Its start is the clearest change in time, but it went away
+    again, as faults do not: the failures, compared with their peers, are the guess."""
+    def build(tb, t, bad, rng):
+        cart_failing_from_the_start(tb, t, bad, rng)
+        if T0 + 6 * MIN <= t < T0 + 9 * MIN:
+            catalog = next(s for s in tb.spans if s.service == "catalog")
+            catalog.end_ns += 3 * (catalog.end_ns - catalog.start_ns)
+            for s in tb.spans:
+                if s.service == "frontend":
+                    s.end_ns = max(s.end_ns, catalog.end_ns + 10**6)
+    ip = load(tmp_path, requests(build, minutes=12))
+    r = to_json(ip.investigate())
+    assert top(r)[0] == "cart", top(r)
+    assert r["evidence_strength"]["rankable"] is False
+    assert "did not last" in r["evidence_strength"]["note"], r["evidence_strength"]["note"]

@@ -49,7 +49,7 @@ from ._rank import (
     other_symptoms,
 )
 from ._surge import rate_surges
-from ._windows import UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom, peer_groups
+from ._windows import SYSTEM_ENTRY, UNIT, Group, anomalous_groups, data_range, find_onset, parse_symptom, peer_groups
 
 MAX_CAUSES = 8
 SAMPLE_SPANS = 300_000  # window-wide statistics read about this many spans, whole traces by hash
@@ -72,6 +72,8 @@ PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset whe
 PEER_GAP_WEIGHT = 0.5  # a gap standing out from its peers, against a change in time
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
 EXCEPTION_SHIFT = 1.0  # ... and so does a rise in a service's exception events or error logs
+# A change whose second half shifted less than this share of its first half did not last.
+LASTING_SHARE = 0.5
 # A change to the service first blamed this close to the onset dates it (minutes before / after).
 CHANGE_BEFORE_MIN, CHANGE_AFTER_MIN = 5.0, 2.0
 BONUS_TYPES = ("change", "log_template", "metric_shift", "saturation")
@@ -93,6 +95,17 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
     mine = result.evidence_strength
     assert mine is not None  # from traces: always said
     strength = _strongest(mine)
+    faded = None
+    if (at_ns is None and mine.rankable and strength < STRENGTH_CAP and strength <= mine.symptom
+            and not _lasted(store, span_range, result)):
+        # A change that went away again while the data runs on (a batch job's run, a burst) dates
+        # no fault: faults last until someone acts. Nothing is clear then, and the readings below
+        # weigh it so. Only a change of the entry points themselves: a queue's lag or an edge's gap
+        # that is the clearest is read for what it is.
+        faded = (f"the change at {result.onset} (strength {strength:.2f}) did not last: in the second half of "
+                 "the time since, it is mostly gone")
+        mine = replace(mine, rankable=False, note="; ".join(filter(None, [mine.note, faded])))
+        result = replace(result, evidence_strength=mine)
     # Given the onset, the second reading is for when the first has nothing to rank: a short
     # before (a minute of light traffic) can hold too few requests to show any change at all.
     # A reading whose only change is inside (no entry point moved, nothing else behind it) explains
@@ -126,8 +139,10 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         standing_out = max((o.strength * (PEER_GAP_WEIGHT if o.kind == GAP_SYMPTOM else 1.0) for o in others),
                            default=0.0)
         if peer.root_causes and others and (not mine.rankable or standing_out > strength):
-            if mine.rankable or at_ns is not None:
-                why = (f"at the onset given, {result.onset}, nothing changed clearly (strength {strength:.2f}); "
+            if mine.rankable or at_ns is not None or faded:
+                why = (f"{faded}; what stands out from its peers over the whole data (strength "
+                       f"{standing_out:.2f}) is ranked instead" if faded else
+                       f"at the onset given, {result.onset}, nothing changed clearly (strength {strength:.2f}); "
                        f"what stands out from its peers over the whole data (strength {standing_out:.2f}) is "
                        "ranked instead, with marks already there before that onset taken as background"
                        if at_ns is not None else
@@ -154,8 +169,9 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
             # fault, and with no change in it anywhere, it most likely holds the fault throughout:
             # the peers' order is the better guess, and still said to be one.
             note = "; ".join(filter(None, [theirs.note, (
-                "nothing changed clearly anywhere and nothing stands out from its peers: the evidence is too "
-                "thin to rank, the order below (requests compared with their peers) is a guess")]))
+                f"{faded + ';' if faded else 'nothing changed clearly anywhere and'} nothing stands out from its "
+                "peers: the evidence is too thin to rank, the order below (requests compared with their peers) is "
+                "a guess")]))
             result = replace(peer, evidence_strength=replace(theirs, rankable=False, note=note))
     return replace(result, seconds=round(time.perf_counter() - began, 3))
 
@@ -240,6 +256,24 @@ def _entry_points_quiet(store: Store, span_range: tuple[int, int], reading: Inve
     assert onset is not None  # a reading from traces always has its onset
     moved = anomalous_groups(store, TimeRange(span_range[0], onset), TimeRange(onset, span_range[1]), None)
     return _strength(moved) < 1.0
+
+
+def _lasted(store: Store, span_range: tuple[int, int], reading: Investigation) -> bool:
+    """Whether the reading's symptom, if it shifted clearly in the first half of its incident window,
+    still shifted in the second (each against the same before; the halves hold alike few requests,
+    so a shift on light traffic is not read as gone for being counted over half the time)."""
+    onset, hi = reading.windows.incident.since_ns, span_range[1]
+    assert onset is not None  # a reading from traces always has its onset
+    mid = onset + (hi - onset) // 2
+    before = TimeRange(span_range[0], onset)
+    wanted = [Group(e.service, e.operation) for e in reading.symptom.entry_points]
+    for scope in (SYSTEM_ENTRY, UNIT):  # the symptom is entry points or, where they stayed put, units
+        first = anomalous_groups(store, before, TimeRange(onset, mid), wanted, scope=scope)
+        second = anomalous_groups(store, before, TimeRange(mid, hi), wanted, scope=scope)
+        if first or second:
+            early, late = _strength(first), _strength(second)
+            return early < 1.0 or late >= 1.0 or late >= LASTING_SHARE * early
+    return True
 
 
 def _changed_at_onset(reading: Investigation) -> bool:
