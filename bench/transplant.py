@@ -12,8 +12,9 @@ the way through it delays one service:
   slow   its own work: each of its SERVER spans takes 2-4x its usual median longer.
 
 Time is inserted into each trace at the point where the fault acts: spans that start after it move
-later, spans that are open across it (the callers waiting) last longer, spans that ended before it
-stay. Each case folder holds traces.jsonl.gz and truth.json (no metrics.csv: the recorded metrics do
+later, the callers waiting across it last longer, spans that ended before it stay, and so do calls
+made beside the wait (a concurrent call open across it, and all it calls). Each case folder holds
+traces.jsonl.gz and truth.json (no metrics.csv: the recorded metrics do
 not hold the transplanted fault), which `bench/accuracy.py --real` reads like a recorded incident.
 """
 from __future__ import annotations
@@ -52,8 +53,8 @@ def read_spans(case: Path, until_ns: int) -> tuple[list[dict], dict[str, list]]:
 
 
 def insertion_points(trace: list[dict], target: str, kind: str, since_ns: int, rng: random.Random,
-                     slow_ns: float) -> list[tuple[int, int]]:
-    """(time, ns inserted) where the fault acts in one trace."""
+                     slow_ns: float) -> list[tuple[int, int, str]]:
+    """(time, ns inserted, id of the span that waits first) where the fault acts in one trace."""
     by_id = {s["spanId"]: s for s in trace}
     children = defaultdict(list)
     for s in trace:
@@ -71,17 +72,39 @@ def insertion_points(trace: list[dict], target: str, kind: str, since_ns: int, r
         into_target = s["_service"] == target and caller != target
         out_of_target = caller == target and s["_service"] != target
         if kind == "delay" and into_target and parent:  # its answer leaves late (to outside: unseen)
-            points.append((done(s), int(rng.uniform(60, 180) * 1e6)))
+            points.append((done(s), int(rng.uniform(60, 180) * 1e6), parent["spanId"]))
         elif kind == "delay" and out_of_target:  # its request leaves late
-            points.append((s["_start"], int(rng.uniform(60, 180) * 1e6)))
+            points.append((s["_start"], int(rng.uniform(60, 180) * 1e6), parent["spanId"]))
         elif kind == "slow" and into_target:  # its own work takes longer, just before it answers
-            points.append((s["_end"] - 1, int(rng.uniform(2, 4) * slow_ns)))  # its children that end later wait too
+            # its children that end later wait too
+            points.append((s["_end"] - 1, int(rng.uniform(2, 4) * slow_ns), s["spanId"]))
     return points
 
 
-def insert_time(trace: list[dict], at: int, ns: int) -> None:
-    """Spans starting at or after `at` move later by `ns`; spans open across it last `ns` longer."""
+def insert_time(trace: list[dict], at: int, ns: int, waiting: str) -> None:
+    """`ns` inserted at `at`: the span `waiting` and its ancestors, open across it, last `ns` longer;
+    spans starting at or after it move later, unless they belong to a call that was open across it
+    beside the wait (a concurrent call is not held up by a fault elsewhere, nor what it calls)."""
+    by_id = {s["spanId"]: s for s in trace}
+    chain = set()
+    span = by_id.get(waiting)
+    while span is not None and span["spanId"] not in chain:
+        chain.add(span["spanId"])
+        span = by_id.get(span.get("parentSpanId", ""))
+
+    def beside(s: dict) -> bool:  # s, or an ancestor of s, was open across `at` and is not waiting
+        seen = set()
+        while s is not None and s["spanId"] not in seen:
+            seen.add(s["spanId"])
+            if s["spanId"] not in chain and s["_start"] < at < s["_end"]:
+                return True
+            s = by_id.get(s.get("parentSpanId", ""))
+        return False
+
+    unheld = {s["spanId"] for s in trace if beside(s)}
     for s in trace:
+        if s["spanId"] in unheld:
+            continue
         if s["_start"] >= at:
             s["_start"] += ns
             s["_end"] += ns
@@ -105,8 +128,8 @@ def transplant(case: Path, out: Path, target: str, kind: str, seed: int) -> dict
     for trace in traces.values():
         points = insertion_points(trace, target, kind, fault_at, rng, slow_ns)
         touched += bool(points)
-        for at, ns in sorted(points, reverse=True):  # latest first: an earlier insertion moves the later ones
-            insert_time(trace, at, ns)
+        for at, ns, waiting in sorted(points, reverse=True):  # latest first: an earlier insertion moves the later ones
+            insert_time(trace, at, ns, waiting)
     out.mkdir(parents=True, exist_ok=True)
     by_service = defaultdict(list)
     for s in spans:
