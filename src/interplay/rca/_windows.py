@@ -106,14 +106,14 @@ def _strongest_shift(by_bucket: dict[int, dict[str, Any]], buckets: int) -> tupl
                 break
             k = earlier[0]
         best = (present[k], z)
-    k = change_point(lat, [math.sqrt(c) for c in n])
-    if k is not None:
-        after = sorted(lat[k:])[len(lat[k:]) // 2]
+    shift = change_point(lat, [math.sqrt(c) for c in n])
+    if shift is not None:
+        after = sorted(lat[shift:])[len(lat[shift:]) // 2]
         # bucket p90s are noisy; demand more than for error rates. A drop counts too: requests
         # that suddenly end early (a code fault cutting the call path short) date an onset as well.
-        z = abs(robust_z(lat[:k], after, floor=0.1)) / 2
+        z = abs(robust_z(lat[:shift], after, floor=0.1)) / 2
         if z > best[1]:
-            best = (present[k], z)
+            best = (present[shift], z)
     return best
 
 
