@@ -4,6 +4,7 @@ slow callee, exceptions with no span status; and --at / symptoms that do not mat
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -1148,3 +1149,27 @@ def test_a_change_that_did_not_last_is_no_onset_beside_a_fault_running_all_along
     assert top(r)[0] == "cart", top(r)
     assert r["evidence_strength"]["rankable"] is False
     assert "did not last" in r["evidence_strength"]["note"], r["evidence_strength"]["note"]
+
+
+def a_catch_all_entry_with_a_slow_callee(tb, t, bad, rng):
+    """Every request enters by one catch-all operation whose own time varies widely; a fifth of them
+    call shipping, whose own work is five times slower from the onset."""
+    root = tb.span("frontend", "Recv.", duration_ms=0)
+    end = 1.0 + rng.lognormvariate(math.log(20), 1.0)
+    if rng.random() < 0.2:
+        d = jitter(rng, 8) * (5 if bad else 1)
+        c = root.child("frontend", "call shipping", kind="CLIENT", offset_ms=end, duration_ms=d + 0.6)
+        c.child("shipping", "GetQuote", kind="SERVER", offset_ms=0.3, duration_ms=d)
+        end += d + 1
+    root.end_ns = root.start_ns + int(end * 1e6)
+
+
+def test_a_service_whose_own_requests_shift_far_more_clearly_than_the_entry_points_dates_the_onset(tmp_path):
+    """The entry point's wide spread hides shipping's slowdown (a fifth of its requests, a few ms
+    each) and its clearest-looking shift is noise half an hour earlier. shipping's own requests
+    shifted far more clearly: they date the onset, and are the symptom there."""
+    ip = load(tmp_path, requests(a_catch_all_entry_with_a_slow_callee, minutes=34, every_s=2.0, seed=5))
+    r = to_json(ip.investigate())
+    assert top(r)[0] == "shipping", top(r)
+    assert abs(r["windows"]["incident"]["since_ns"] - ONSET) <= MIN
+    assert "own requests of shipping" in r["onset_source"], r["onset_source"]

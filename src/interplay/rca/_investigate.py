@@ -71,6 +71,7 @@ METRIC_RATES_BELOW_NS = 5 * 60 * 10**9
 PATH_SHIFT = 2.0   # a drop in calls per request this strong dates the onset when the entry points are quieter
 PEER_GAP_WEIGHT = 0.5  # a gap standing out from its peers, against a change in time
 QUEUE_SHIFT = 3.0  # a queue's wait shift this strong dates the onset when the entry points are quieter
+UNIT_SHIFT = 2.0  # ... and so does a service's own requests' shift this strong
 EXCEPTION_SHIFT = 1.0  # ... and so does a rise in a service's exception events or error logs
 # A change whose second half shifted less than this share of its first half did not last.
 LASTING_SHARE = 0.5
@@ -178,7 +179,8 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
 
 def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
                     dated_by: str | None = None, peer: bool = False,
-                    background_until: int | None = None) -> Investigation:
+                    background_until: int | None = None,
+                    dated_groups: list[dict[str, Any]] | None = None) -> Investigation:
     lo, hi = span_range
     if peer:
         onset = lo
@@ -187,8 +189,8 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
             or peer_groups(store, TimeRange(lo, hi), None, scope=UNIT)
     elif dated_by:
         assert at_ns is not None  # the redated onset
-        onset, groups, onset_source = at_ns, [], f"detected from {dated_by}"
-        groups = anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
+        onset, onset_source = at_ns, f"detected from {dated_by}"
+        groups = dated_groups or anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
     else:
         onset, groups, onset_source = _symptom(store, lo, hi, wanted, at_ns)
     peer = peer or any(g.get("peer") for g in groups)
@@ -222,7 +224,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
     if redate:
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
         # code fault cutting paths short) or a queue fell far behind: investigate again from then
-        return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1])
+        return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1], dated_groups=redate[2])
     ctx.services = {n.id for n in ctx.graph.nodes if n.kind == "service"}
     ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
     if onset - lo < METRIC_RATES_BELOW_NS:
@@ -340,29 +342,40 @@ def _symptom(store: Store, lo: int, hi: int, wanted: Group | None,
 
 
 def _redate(store: Store, units: str, spans: str, messages: list[dict[str, Any]], span_range: tuple[int, int],
-            ctx: Context, groups: list[dict[str, Any]]) -> tuple[int, str] | None:
-    """A clearer onset than the entry points give: from call paths, queue waits, exception marks or
-    messages left waiting, if strong enough."""
+            ctx: Context, groups: list[dict[str, Any]]) -> tuple[int, str, list[dict[str, Any]]] | None:
+    """A clearer onset than the entry points give: from call paths, queue waits, exception marks,
+    messages left waiting or a service's own requests, if strong enough; with the requests that
+    changed there when they, not the entry points, are the symptom."""
     # Call paths and queue waits are indirect (a shift in them need not be a failure): they must be
     # twice as clear as the entry points. Exception events and error logs are the failures
     # themselves where no span status says so: clearer is enough.
     symptom = _strength(groups)
-    candidates = []
+    candidates: list[tuple[float, int, str, list[dict[str, Any]]]] = []
     path = path_onset(store, units)
     if path and path[1] >= PATH_SHIFT and path[1] > 2 * symptom:
-        candidates.append((path[1], path[0], "call paths"))
+        candidates.append((path[1], path[0], "call paths", []))
     queue = queue_onset(ctx.gaps)
     if queue and queue[1] >= QUEUE_SHIFT and queue[1] > 2 * symptom:
-        candidates.append((queue[1], queue[0], "queue waits"))
+        candidates.append((queue[1], queue[0], "queue waits", []))
     marks = exception_onset(store, spans, *span_range)
     if marks and marks[1] >= EXCEPTION_SHIFT and marks[1] > symptom:
-        candidates.append((marks[1], marks[0], f"exception events and error logs in {marks[2]}"))
+        candidates.append((marks[1], marks[0], f"exception events and error logs in {marks[2]}", []))
     # messages left untaken are the failure itself, as exceptions are: clearer is enough
     backlog = backlog_onset(messages)
     if backlog and backlog[1] >= EXCEPTION_SHIFT and backlog[1] > symptom:
-        candidates.append((backlog[1], backlog[0], "messages left waiting"))
-    best = max(candidates, default=None)
-    return (best[1], best[2]) if best else None
+        candidates.append((backlog[1], backlog[0], "messages left waiting", []))
+    # A service's own requests that shifted far more clearly than the entry points: where a few of
+    # the entry points' requests pass that service, their change is dated by noise.
+    unit_onset, unit_group, _ = find_onset(store, *span_range, None, scope=UNIT)
+    if unit_group is not None and unit_onset != ctx.onset_ns:
+        inside = anomalous_groups(store, TimeRange(span_range[0], unit_onset), TimeRange(unit_onset, span_range[1]),
+                                  [unit_group], scope=UNIT)
+        if inside and inside[0]["score"] >= UNIT_SHIFT and inside[0]["score"] > 2 * symptom:
+            candidates.append((inside[0]["score"], unit_onset,
+                               f"the own requests of {unit_group.service} {unit_group.operation or ''}".rstrip(),
+                               inside[:1]))
+    best = max(candidates, default=None, key=lambda c: (c[0], c[1]))
+    return (best[1], best[2], best[3]) if best else None
 
 
 def _strength(groups: list[dict[str, Any]]) -> float:
