@@ -223,7 +223,8 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
                 if at_ns is None and wanted is None and not dated_by and not peer else None
     if redate:
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
-        # code fault cutting paths short) or a queue fell far behind: investigate again from then
+        # code fault cutting paths short), a queue fell far behind, or some service's own requests
+        # shifted far more clearly: investigate again from then
         return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1], dated_groups=redate[2])
     ctx.services = {n.id for n in ctx.graph.nodes if n.kind == "service"}
     ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
