@@ -1173,3 +1173,83 @@ def test_a_service_whose_own_requests_shift_far_more_clearly_than_the_entry_poin
     assert top(r)[0] == "shipping", top(r)
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) <= MIN
     assert "own requests of shipping" in r["onset_source"], r["onset_source"]
+
+
+def cart_slow_from_the_start_beside_a_chatty_recommendation(tb, t, bad, rng):
+    """frontend calls recommendation and cart on every request. recommendation logs a caught
+    ValidationError in a third of its requests all day long, which changes nothing for anyone; cart
+    waits on a lock in a fifth of its requests from the data's first second on, and frontend gives up
+    on those after 300 ms and logs the timeout. No span status anywhere."""
+    stuck = rng.random() < 0.2
+    root = tb.span("frontend", "GET /", duration_ms=320 if stuck else jitter(rng, 20),
+                   exception="TimeoutError" if stuck else None, caught=True)
+    c = root.child("frontend", "call recommendation", kind="CLIENT", offset_ms=1, duration_ms=6)
+    c.child("recommendation", "ListRecommendations", kind="SERVER", offset_ms=0.5, duration_ms=5,
+            exception="ValidationError" if rng.random() < 0.33 else None, caught=True)
+    c = root.child("frontend", "call cart", kind="CLIENT", offset_ms=8, duration_ms=300 if stuck else 6)
+    c.child("cart", "GetCart", kind="SERVER", offset_ms=0.5, duration_ms=jitter(rng, 900) if stuck else 5)
+
+
+def test_with_no_before_marks_that_go_with_none_of_the_callers_failures_are_background(tmp_path):
+    """The fault runs from the data's first second, and the onset given is that second: no before.
+    recommendation's exceptions stand out from the other services' marks, but frontend fails (its
+    timeouts on cart) no more often when recommendation logged one than when it did not: they
+    change nothing for anyone, as errors logged all day. cart, which frontend gave up on, is the fault."""
+    ip = load(tmp_path, requests(cart_slow_from_the_start_beside_a_chatty_recommendation, minutes=5, every_s=0.5))
+    for r in (to_json(ip.investigate(at_ns=T0)), to_json(ip.investigate())):
+        assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        marks = {c["service"] for c in r["root_causes"] for e in c["evidence"] if e["type"] == "exception_surge"}
+        assert "recommendation" not in marks, marks
+
+
+def pricing_slow_under_a_rare_agent(tb, t, bad, rng):
+    """web pages and, now and then, an agent's run call search, which calls pricing. pricing takes
+    400 ms in a third of its requests from the data's first second on. No status anywhere."""
+    agent = rng.random() < 0.025
+    if agent:
+        root = tb.span("agent", "invoke_agent shopper", duration_ms=0)
+        call = root.child("agent", "GET /search", kind="CLIENT", offset_ms=400, duration_ms=0)
+        page = call.child("web", "GET /search", kind="SERVER", offset_ms=0.5, duration_ms=0)
+    else:
+        root = call = page = tb.span("web", "GET /home", duration_ms=0)
+    k = page.child("web", "call search", kind="CLIENT", offset_ms=1, duration_ms=0)
+    server = k.child("search", "GET /q", kind="SERVER", offset_ms=0.3, duration_ms=0)
+    p = server.child("search", "call pricing", kind="CLIENT", offset_ms=1, duration_ms=0)
+    prices = p.child("pricing", "GET /prices", kind="SERVER", offset_ms=0.3,
+                     duration_ms=jitter(rng, 400) if rng.random() < 0.3 else jitter(rng, 8))
+    p.end_ns = prices.end_ns + int(0.3e6)
+    server.end_ns = p.end_ns + int(2e6)
+    k.end_ns = server.end_ns + int(0.3e6)
+    page.end_ns = k.end_ns + int(1e6)
+    if agent:
+        call.end_ns = page.end_ns + int(0.3e6)
+        root.end_ns = call.end_ns + int(300e6)
+
+
+def test_an_onset_given_in_the_first_seconds_with_too_few_symptom_requests_still_gets_the_peers_guess(tmp_path):
+    """The symptom given is the agent, whose five runs are too few to compare with their peers, at
+    an onset 4 s into the data: no before, and nothing to compare. As blind, the peers' order over
+    all requests is the guess (pricing), said to be one, not an empty or arbitrary ranking."""
+    ip = load(tmp_path, requests(pricing_slow_under_a_rare_agent, minutes=5, every_s=1.0, seed=3))
+    blind = to_json(ip.investigate())
+    guided = to_json(ip.investigate(symptom="agent", at_ns=T0 + 4 * 10**9))
+    for r in (blind, guided):
+        assert top(r)[:1] == ["pricing"], [(c["service"], c["summary"]) for c in r["root_causes"]]
+        assert not r["evidence_strength"]["rankable"] and "guess" in r["evidence_strength"]["note"]
+    assert "the 4 s before the onset given are no before" in guided["evidence_strength"]["note"]
+
+
+def test_packet_loss_after_a_short_light_before_is_read_against_every_edges_before(tmp_path):
+    """Two minutes of before at a request every 10 s: a dozen exchanges per edge, none slow, too few
+    for one edge's own past to make a tenth of slow exchanges after it sure. No exchange on any edge
+    waited that long before, which all the edges' befores together do make sure."""
+    onset = T0 + 2 * MIN
+    lossy = callers_of_currency(_retransmit)
+
+    def build(tb, t, bad, rng):
+        lossy(tb, t, t >= onset, rng)
+    ip = load(tmp_path, requests(build, minutes=12, every_s=10.0))
+    r = to_json(ip.investigate(symptom="frontend", at_ns=onset))
+    assert top(r)[0] == "currency", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
+    assert gaps and all("exchanges over" in e["summary"] for e in gaps), gaps

@@ -123,6 +123,11 @@ def peer_error_origins(store: Store, spans_table: str, background_until: int | N
         # the data began fails its callers' requests too.
         if kb and ni and kb / nb >= 0.5 * ki / ni and not _reaches_callers(*reach[service]):
             continue
+        # Callers that do fail, but no more often when this service marked the visit than when it
+        # did not, meet something else: marks that change nothing for anyone are what errors logged
+        # all day look like, and with no before that is all that tells them from a fault's.
+        if _callers_fail_apart(*reach[service]):
+            continue
         z = exact_proportion_z(rest[0], rest[1], k, n)  # a handful of marks in light traffic: exact
         if z >= MIN_Z:
             out.append(ErrorSurge(service, rest, (k, n), z, peer=True))
@@ -136,6 +141,13 @@ def _reaches_callers(visits: int, marked: int, caller_marked: int, passed_on: in
     unmarked = visits - marked
     return 2 * passed_on >= marked > 0 and (
         unmarked == 0 or passed_on / marked >= 2 * (caller_marked - passed_on) / unmarked)
+
+
+def _callers_fail_apart(visits: int, marked: int, caller_marked: int, passed_on: int) -> bool:
+    """Whether a service's callers fail in some of its visits, yet no more often in those it marked
+    than in those it did not (where they never fail, nothing tells: a caller may handle it quietly)."""
+    unmarked, apart = visits - marked, caller_marked - passed_on
+    return marked > 0 and unmarked > 0 and apart > 0 and passed_on / marked <= apart / unmarked
 
 
 def exception_onset(store: Store, spans_table: str, lo: int, hi: int) -> tuple[int, float, str] | None:

@@ -15,6 +15,7 @@ median and the share of slow exchanges are compared.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from scipy.stats import fisher_exact
@@ -113,11 +114,14 @@ def _mean(values: list[float]) -> float:
 
 def tail_rises(after: list[float], before: list[float], cut: float) -> float:
     """One-sided Fisher exact p-value that more of `after` than of `before` lies past `cut`."""
-    k_a, k_b = sum(v > cut for v in after), sum(v > cut for v in before)
+    return _share_rises(sum(v > cut for v in after), len(after), sum(v > cut for v in before), len(before))
+
+
+def _share_rises(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
+    """One-sided Fisher exact p-value that k_a of n_a is a larger share than k_b of n_b."""
     if k_a == 0:
         return 1.0
-    table = [[k_a, len(after) - k_a], [k_b, len(before) - k_b]]
-    return float(fisher_exact(table, alternative="greater").pvalue)
+    return float(fisher_exact([[k_a, n_a - k_a], [k_b, n_b - k_b]], alternative="greater").pvalue)
 
 
 def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], EdgeGap]:
@@ -132,12 +136,30 @@ def edge_gaps(store: Store, spans_table: str) -> dict[tuple[str, str, str], Edge
         (g.before if r["w"] == "baseline" else g.after).append(float(r["gap_ns"]))
         g.implicit = g.implicit or bool(r["implicit"])
         g.series.append((int(r["t"]), float(r["gap_ns"])))
+    every_before = sorted(x for g in gaps.values() if g.how == "gap" for x in g.before)
     for g in gaps.values():
         if g.comparable:
             g.p_value = rises(g.after, g.before)
             if g.how == "gap":  # a lost segment delays a call; a queue's wait is read by its backlog
-                g.tail_p = tail_rises(g.after, g.before, g.slow_ns)
+                g.tail_p = min(tail_rises(g.after, g.before, g.slow_ns), _pooled_tail_p(g, every_before))
     return gaps
+
+
+def _pooled_tail_p(g: EdgeGap, every_before: list[float]) -> float:
+    """The tail test against every edge's before (`every_before`, sorted), where this edge's own
+    before showed no more slow exchanges than the others' did: a minute of light traffic holds a
+    handful of calls per edge, too few for a rise to the share packet loss leaves (a tenth of
+    exchanges) to be sure; how rarely any exchange waited that long before is known from all of
+    them. An edge whose before had a slow tail of its own (a far callee, a busy proxy) is held to
+    its own past."""
+    cut = g.slow_ns
+    n_all = len(every_before)
+    k_all = n_all - bisect_right(every_before, cut)
+    k_own = sum(v > cut for v in g.before)
+    n_others, k_others = n_all - len(g.before), k_all - k_own
+    if not n_others or k_own / len(g.before) > k_others / n_others:
+        return 1.0
+    return _share_rises(sum(v > cut for v in g.after), len(g.after), k_all, n_all)
 
 
 def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap],

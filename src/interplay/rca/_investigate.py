@@ -164,13 +164,17 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
                 "requests stand far out of line over the whole data: read as a fault already running when "
                 "the data begins")]))
             result = replace(peer, evidence_strength=replace(theirs, note=note))
-        elif (at_ns is None and peer.root_causes and not mine.rankable and not mine.other_symptoms
-              and not _changed_at_onset(result)):
+        elif ((at_ns is None or mine.baseline_seconds * 1e9 < PEER_BELOW_NS) and peer.root_causes
+              and not mine.rankable and not mine.other_symptoms and not _changed_at_onset(result)):
             # Neither reading has evidence of its own. Data someone investigates usually holds a
             # fault, and with no change in it anywhere, it most likely holds the fault throughout:
-            # the peers' order is the better guess, and still said to be one.
+            # the peers' order is the better guess, and still said to be one. So it is at an onset
+            # given in the data's first seconds, where the symptom's own requests were too few to
+            # compare with their peers: the seconds before it are no before.
+            nothing = ("nothing changed clearly anywhere and" if at_ns is None else
+                       f"the {mine.baseline_seconds:.0f} s before the onset given are no before, and")
             note = "; ".join(filter(None, [theirs.note, (
-                f"{faded + ';' if faded else 'nothing changed clearly anywhere and'} nothing stands out from its "
+                f"{faded + ';' if faded else nothing} nothing stands out from its "
                 "peers: the evidence is too thin to rank, the order below (requests compared with their peers) is "
                 "a guess")]))
             result = replace(peer, evidence_strength=replace(theirs, rankable=False, note=note))
