@@ -1253,3 +1253,22 @@ def test_packet_loss_after_a_short_light_before_is_read_against_every_edges_befo
     assert top(r)[0] == "currency", [(c["service"], c["summary"]) for c in r["root_causes"]]
     gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
     assert gaps and all("exchanges over" in e["summary"] for e in gaps), gaps
+
+
+def test_on_busy_traffic_calls_that_stop_a_few_seconds_into_the_data_are_dated_there(tmp_path):
+    """Ten product pages a second; 5 s into six minutes of data catalog's answer starts making
+    frontend skip the rest. The fifty requests before are a before, though only seconds long: the
+    onset is dated within seconds of it (not a twentieth of the data later), and catalog is the
+    cause, blind and with the data's start given as the onset."""
+    onset = T0 + 5 * 10**9
+
+    def build(tb, t, bad, rng):
+        product_page_cut_short(tb, t, t >= onset, rng)
+    ip = load(tmp_path, requests(build, minutes=6, every_s=0.1))
+    # blind, and told the fault began when the data does (no before: the requests would be
+    # compared with their peers, and all of them alike stop early)
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=T0))):
+        assert top(r)[0] == "catalog", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        assert 0 <= r["windows"]["incident"]["since_ns"] - onset < 5 * 10**9, r["onset"]
+        assert "call paths" in r["onset_source"], r["onset_source"]
+    assert [e for e in r["root_causes"][0]["evidence"] if e["type"] == "path_shift"]

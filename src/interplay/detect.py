@@ -45,7 +45,10 @@ def change_point(values: Sequence[float], weights: Sequence[float] | None = None
 
 
 def drop_point(values: Sequence[float], min_segment: int = 2) -> int | None:
-    """Index of the first value after the most likely fall in level, by ranks (Pettitt's statistic).
+    """Index of the first value after the most likely fall in level, by ranks (Pettitt's statistic,
+    each split's scaled by its spread under no change, k·(n−k), so that a fall a few dozen values
+    from either end is not outweighed by chance drift around the middle: the raw statistic favours
+    middle splits).
 
     Ranks make it indifferent to a few extreme values (a burst of retries at start-up) that a
     least-squares split would cut around instead of the lasting fall; None if too short or nothing fell.
@@ -61,7 +64,7 @@ def drop_point(values: Sequence[float], min_segment: int = 2) -> int | None:
     best, best_u, r = None, 0.0, 0.0
     for k in range(1, n):
         r += float(ranks[k - 1])
-        u = 2 * r - k * (n + 1)  # > 0 when the first k sit above the rest
+        u = (2 * r - k * (n + 1)) / math.sqrt(k * (n - k))  # > 0 when the first k sit above the rest
         if min_segment <= k <= n - min_segment and u > best_u:
             best, best_u = k, u
     return best

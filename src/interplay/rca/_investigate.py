@@ -197,6 +197,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         groups = dated_groups or anomalous_groups(store, TimeRange(lo, onset), TimeRange(onset, hi), None)[:1]
     else:
         onset, groups, onset_source = _symptom(store, lo, hi, wanted, at_ns)
+    given_at_start = at_ns is not None and not peer and not dated_by and any(g.get("peer") for g in groups)
     peer = peer or any(g.get("peer") for g in groups)
     trace_baseline = TimeRange(lo, onset)
     # With no trace baseline the time before the onset still holds what reaches further back
@@ -225,6 +226,9 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
             thin_paths = [p for p in shifts if p.z < PATH_MIN_Z]  # counted only where nothing is clear
             redate = _redate(store, units, sampled, messages, span_range, ctx, groups) \
                 if at_ns is None and wanted is None and not dated_by and not peer else None
+            if given_at_start and wanted is None:
+                assert at_ns is not None  # given_at_start says so
+                redate = _paths_after(store, units, at_ns)
     if redate:
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
         # code fault cutting paths short), a queue fell far behind, or some service's own requests
@@ -381,6 +385,17 @@ def _redate(store: Store, units: str, spans: str, messages: list[dict[str, Any]]
                                inside[:1]))
     best = max(candidates, default=None, key=lambda c: (c[0], c[1]))
     return (best[1], best[2], best[3]) if best else None
+
+
+def _paths_after(store: Store, units: str, at_ns: int) -> tuple[int, str, list[dict[str, Any]]] | None:
+    """At an onset given in the data's first seconds there is no before: requests are compared with
+    their peers. Call paths cut short have no such reading (all requests alike stop early). Where
+    the call paths themselves fall clearly within REFINE_AFTER_NS after the time given, with enough
+    requests before it to compare (busy traffic leaves dozens in seconds), that is the onset."""
+    path = path_onset(store, units)
+    if path and path[1] >= PATH_SHIFT and at_ns <= path[0] < at_ns + REFINE_AFTER_NS:
+        return path[0], "call paths, seconds after the onset given", []
+    return None
 
 
 def _strength(groups: list[dict[str, Any]]) -> float:

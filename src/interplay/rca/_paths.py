@@ -31,6 +31,9 @@ MIN_Z = 3.5        # a terminal's share must rise this surely ...
 THIN_Z = 2.33
 MIN_RISE = 0.1     # ... and by at least this much of the service's units
 MIN_DROP = 0.1     # and the steps per unit fall by at least this fraction
+# A drop in steps per unit is dated where this many units lie on either side (or a twentieth of
+# them, if fewer): on busy traffic a fault a few seconds into the data leaves dozens before it.
+PATH_ONSET_SIDE = 20
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def path_onset(store: Store, units_table: str, per_service: int = 3000) -> tuple
             continue
         points.sort()
         values = [n for _, n in points]
-        k = drop_point(values, min_segment=max(5, len(values) // 20))
+        k = drop_point(values, min_segment=max(5, min(len(values) // 20, PATH_ONSET_SIDE)))
         if k is None:
             continue
         before, after = values[:k], values[k:]
