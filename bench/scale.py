@@ -9,8 +9,12 @@ Spans are generated as arrow batches directly (binary-tree traces of 8 spans ove
 `payments` fails a third of its requests and is 200 ms slower, and both reach every caller above
 it. Payments only appears in the traces whose spans carry `db.system: postgresql`, so its CLIENT
 spans that no server span answers read as calls into a `postgresql` database, failing and slow with
-it: the investigations name `postgresql` (both backends, 300k and 1M spans, 2026-11-27; `top cause`
-prints what they name). Each backend ingests in its own process (chDB serves one path per
+it: the investigations name `postgresql` or `payments` (`top cause` prints what they name; DuckDB,
+2026-11-27: postgresql at 300k spans, payments at 1M and 10M). Spans here have two children of
+other services, started together. Until the time between spans was read only around a client span
+with that one child, and only up to the caller's next call or a call still running beside it,
+these runs named `cart` or `email`: their edges seemed to wait 200 ms that was payments' time.
+Each backend ingests in its own process (chDB serves one path per
 process), batch by batch, each batch one store transaction, as `interplay serve` does; then a fresh
 process opens the store and times the queries and investigations, so its peak RSS is what reading
 costs (no full-table pulls into Python), apart from what ingest cost.

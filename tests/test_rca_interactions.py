@@ -1272,3 +1272,49 @@ def test_on_busy_traffic_calls_that_stop_a_few_seconds_into_the_data_are_dated_t
         assert 0 <= r["windows"]["incident"]["since_ns"] - onset < 5 * 10**9, r["onset"]
         assert "call paths" in r["onset_source"], r["onset_source"]
     assert [e for e in r["root_causes"][0]["evidence"] if e["type"] == "path_shift"]
+
+
+def concurrent_calls_without_client_spans(tb, t, bad, rng):
+    """frontend calls catalog and reviews at once, with no CLIENT spans (each SERVER span hangs right
+    under frontend's own), and answers when both have. After the onset reviews takes 200 ms more."""
+    root = tb.span("frontend", "GET /product", duration_ms=0)
+    a = root.child("catalog", "GetProduct", kind="SERVER", offset_ms=1, duration_ms=jitter(rng, 5))
+    b = root.child("reviews", "ListReviews", kind="SERVER", offset_ms=1.2,
+                   duration_ms=jitter(rng, 8) + (200 if bad else 0))
+    root.end_ns = max(a.end_ns, b.end_ns) + int(jitter(rng, 1) * 1e6)
+
+
+def test_the_wait_for_a_call_made_beside_another_is_no_gap_after_the_other(tmp_path):
+    """With no CLIENT spans, an answer's way back is read as the time until the caller goes on. Here
+    frontend goes on only when reviews, called beside catalog, answers: that wait is reviews', not
+    time on the wire after catalog's answer, and reviews is the cause."""
+    ip = load(tmp_path, requests(concurrent_calls_without_client_spans))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(symptom="frontend", at_ns=ONSET))):
+        assert top(r)[0] == "reviews", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        gaps = [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
+        assert not [e for e in gaps if e["callee"] == "catalog"], gaps
+
+
+def payment_answered_on_the_second_try(tb, t, bad, rng):
+    """frontend's one CLIENT span around its call to payment; after the onset payment's first attempt
+    hangs 150 ms and fails, and the client's retry, inside the same CLIENT span, gets the answer."""
+    root = tb.span("frontend", "POST /checkout", duration_ms=0)
+    call = root.child("frontend", "call payment", kind="CLIENT", offset_ms=1, duration_ms=0)
+    at = 0.4
+    if bad:
+        first = call.child("payment", "Charge", kind="SERVER", offset_ms=at, duration_ms=jitter(rng, 150),
+                           error=True)
+        at = (first.end_ns - call.start_ns) / 1e6 + 0.8
+    last = call.child("payment", "Charge", kind="SERVER", offset_ms=at, duration_ms=jitter(rng, 10))
+    call.end_ns = last.end_ns + int(0.4e6)
+    root.end_ns = call.end_ns + int(1e6)
+
+
+def test_a_client_span_around_a_retried_call_is_no_gap_between_the_services(tmp_path):
+    """The client span holds both attempts: its time less one attempt's is the other attempt's, not
+    time on the wire. payment is the cause, with no gap on frontend → payment."""
+    ip = load(tmp_path, requests(payment_answered_on_the_second_try))
+    r = to_json(ip.investigate())
+    assert top(r)[0] == "payment", [(c["service"], c["summary"]) for c in r["root_causes"]]
+    gaps = [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
+    assert not gaps, gaps

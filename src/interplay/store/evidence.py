@@ -101,26 +101,38 @@ def edge_gap_samples(store: Store, spans_table: str, per_window: int) -> list[di
     `implicit` 1 where no CLIENT span times the call (the gap then holds some of the caller's own work)."""
     s, sql = spans_table, store.sql
     return store.query(f"""
-        WITH pairs AS (
+        WITH kids AS (SELECT trace_id, parent_span_id AS span_id, count(*) AS n FROM {s}
+                      GROUP BY trace_id, parent_span_id),
+        pairs AS (
             SELECT w, caller, callee, CASE WHEN queued THEN 'queue' ELSE 'gap' END AS how,
                    CASE WHEN queued THEN c_start - p_end ELSE p_dur - c_dur END AS gap_ns, sid, c_start AS t,
                    0 AS implicit
             FROM (SELECT p.w AS w, p.service AS caller, c.service AS callee, c.span_id AS sid,
                          c.start_ns AS c_start, p.start_ns + p.duration_ns AS p_end,
-                         p.duration_ns AS p_dur, c.duration_ns AS c_dur,
+                         p.duration_ns AS p_dur, c.duration_ns AS c_dur, k.n AS kids,
                          {_QUEUED} AS queued
                   FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+                  JOIN kids k ON k.trace_id = p.trace_id AND k.span_id = p.span_id
                   WHERE c.service <> p.service AND p.w = c.w
-                    AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')) x),
+                    AND (p.kind IN ('CLIENT', 'PRODUCER') OR c.kind = 'CONSUMER')) x
+            -- a call's time around its answer is the client's less the server's only where the
+            -- client span has that one child: with more (retried attempts, work of its own), the
+            -- others' time would count as the wire's
+            WHERE queued OR kids = 1),
         implicit AS (  -- a server span right under the caller's own span: no CLIENT span times the
                        -- call, so the edge's time is from the server's end until the caller goes on
-                       -- (its next call or its end): the answer's way back
+                       -- (its next call or its end): the answer's way back. A call made beside it
+                       -- and still running then is what the caller waits for after it: no gap
             SELECT c.w AS w, p.service AS caller, c.service AS callee, 'gap' AS how,
-                   least(coalesce(min(nx.start_ns), p.start_ns + p.duration_ns), p.start_ns + p.duration_ns)
+                   least(coalesce(min(CASE WHEN nx.span_id IS NOT NULL
+                                      THEN greatest(nx.start_ns, c.start_ns + c.duration_ns) END),
+                                  p.start_ns + p.duration_ns),
+                         p.start_ns + p.duration_ns)
                      - (c.start_ns + c.duration_ns) AS gap_ns, c.span_id AS sid, c.start_ns AS t, 1 AS implicit
             FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
             LEFT JOIN {s} nx ON nx.trace_id = c.trace_id AND nx.parent_span_id = c.parent_span_id
-                             AND nx.span_id <> c.span_id AND nx.start_ns >= c.start_ns + c.duration_ns
+                             AND nx.span_id <> c.span_id
+                             AND nx.start_ns + nx.duration_ns > c.start_ns + c.duration_ns
             WHERE c.service <> p.service AND p.w = c.w AND c.kind = 'SERVER'
               AND p.kind NOT IN ('CLIENT', 'PRODUCER')
             GROUP BY c.w, p.service, c.service, c.span_id, c.start_ns, c.duration_ns, p.start_ns, p.duration_ns),
