@@ -224,10 +224,10 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
             shifts = path_shifts(store, units, min_z=PATH_THIN_Z)
             ctx.paths = [p for p in shifts if p.z >= PATH_MIN_Z]
             thin_paths = [p for p in shifts if p.z < PATH_MIN_Z]  # counted only where nothing is clear
-            redate = _redate(store, units, sampled, messages, span_range, ctx, groups) \
-                if at_ns is None and wanted is None and not dated_by and not peer else None
-            if given_at_start and wanted is None:
-                assert at_ns is not None  # given_at_start says so
+            redate = None
+            if at_ns is None and wanted is None and not dated_by and not peer:
+                redate = _redate(store, units, sampled, messages, span_range, ctx, groups)
+            elif at_ns is not None and given_at_start and wanted is None:
                 redate = _paths_after(store, units, at_ns)
     if redate:
         # the entry points barely moved, but requests of some service suddenly make fewer calls (a
