@@ -1318,3 +1318,65 @@ def test_a_client_span_around_a_retried_call_is_no_gap_between_the_services(tmp_
     assert top(r)[0] == "payment", [(c["service"], c["summary"]) for c in r["root_causes"]]
     gaps = [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
     assert not gaps, gaps
+
+
+def checkout_cut_short_from_the_start(tb, t, bad, rng):
+    """From the data's first second cart's answer (no error, no latency change) makes checkout skip
+    the rest of an order in 60% of them. Beside it, frontend's one operation name serves three
+    routes: a banner (ads only); a product page (currency, ads, catalog, slow now and then all day
+    long, cart, shipping, and half the time a cache read of its own); and a basket page that calls
+    currency last, after three other services. No status anywhere."""
+    def call(parent, caller, callee, op, at, ms):
+        c = parent.child(caller, f"call {callee}", kind="CLIENT", offset_ms=at, duration_ms=ms + 0.6)
+        c.child(callee, op, kind="SERVER", offset_ms=0.3, duration_ms=ms)
+        return at + ms + 1.6
+
+    route = rng.random()
+    if route < 0.3:
+        root = tb.span("frontend", "POST /checkout", duration_ms=0)
+        k = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=1, duration_ms=0)
+        order = k.child("checkout", "PlaceOrder", kind="SERVER", offset_ms=0.3, duration_ms=0)
+        at = call(order, "checkout", "cart", "GetCart", 1, jitter(rng, 4))
+        if rng.random() >= 0.6:
+            for callee, op, ms in (("currency", "Convert", 2), ("payment", "Charge", 12), ("shipping", "Quote", 5)):
+                at = call(order, "checkout", callee, op, at, jitter(rng, ms))
+            order.child("checkout", "INSERT orders", kind="CLIENT", offset_ms=at, duration_ms=jitter(rng, 3))
+            at += 4
+        order.end_ns = order.start_ns + int(at * 1e6)
+        k.end_ns = order.end_ns + int(0.3e6)
+        root.end_ns = k.end_ns + int(1e6)
+        return
+    root = tb.span("frontend", "Recv.", duration_ms=0)
+    at = 1.0
+    if route < 0.5:
+        at = call(root, "frontend", "ads", "GetBanner", at, jitter(rng, 3))
+    elif route < 0.85:
+        for callee, op, ms in (("currency", "Convert", 2), ("ads", "ListAds", 3), ("catalog", "GetProduct", 6),
+                               ("cart", "GetCart", 4), ("shipping", "Quote", 5)):
+            at = call(root, "frontend", callee, op, at, jitter(rng, 90) if op == "GetProduct" and
+                      rng.random() < 0.1 else jitter(rng, ms))
+        if rng.random() < 0.5:  # a cache miss: the page is read from the cache after the quote
+            root.child("frontend", "GET page", kind="CLIENT", offset_ms=at, duration_ms=jitter(rng, 1))
+            at += 1.5
+    else:
+        for callee, op, ms in (("recommendation", "List", 5), ("catalog", "GetProduct", 6), ("cart", "GetCart", 4),
+                               ("currency", "Convert", 2)):
+            at = call(root, "frontend", callee, op, at, jitter(rng, ms))
+    root.end_ns = root.start_ns + int((at + 1) * 1e6)
+
+
+def test_with_no_before_requests_that_stop_right_after_one_answer_while_their_peers_go_on_name_it(tmp_path):
+    """No before: nothing changes in time. What the call paths still say is that most checkouts end
+    right after cart's answer, skipping the calls and the write the others go on to: cart is the
+    likeliest cause, with the data's start given as the onset, for all requests or frontend's.
+    frontend's requests end early too, but none is a path cut short: the banners end after another
+    operation of ads than the product pages call; half the product pages end after shipping, skipping
+    only a cache read of frontend's own; the basket pages end after currency with fewer services
+    called than the product pages that go on after it, but they came another way to it."""
+    ip = load(tmp_path, requests(checkout_cut_short_from_the_start, minutes=5, every_s=1.0))
+    for r in (to_json(ip.investigate(at_ns=T0)), to_json(ip.investigate(symptom="frontend", at_ns=T0))):
+        assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        stops = [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "path_shift"]
+        assert [e["caller"] for e in stops] == ["checkout"], stops
+        assert "compared with their peers" in stops[0]["summary"] and stops[0]["after"] > 0.5, stops
+        assert [h["service"] for h in r["root_causes"][0]["chain"]][:2] == ["cart", "checkout"]

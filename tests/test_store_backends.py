@@ -537,3 +537,28 @@ def test_question_modules_answer_alike_on_both_backends(tmp_path, shop_errors):
     for key in duck:
         assert rounded(duck[key]) == rounded(ch[key]), key
     assert duck["marks"] and duck["terminals"] and duck["onset"] and duck["deliveries"]
+
+
+def test_the_peers_reading_of_call_paths_cut_short_is_equal_on_both_backends(tmp_path):
+    """With no before, requests that stop right after one answer are read by their own SQL (which
+    services each called before and after it): the same cause and evidence on ClickHouse."""
+    from test_rca_helpers import requests
+    from test_rca_interactions import checkout_cut_short_from_the_start
+
+    path = tmp_path / "cut.jsonl"
+    traces = requests(checkout_cut_short_from_the_start, minutes=5, every_s=1.0)
+    with open(path, "w") as f:
+        for i in range(0, len(traces), 200):
+            f.write(json.dumps(traces_request(traces[i:i + 200])) + "\n")
+    results = {}
+    for backend in BACKENDS:
+        ip = Interplay(open_store(_url(backend, tmp_path, backend)))
+        try:
+            ip.ingest_file(path)
+            r = to_json(ip.investigate(at_ns=T0))
+        finally:
+            ip.close()
+        results[backend] = [(c["service"], [e["summary"] for e in c["evidence"] if e["type"] == "path_shift"])
+                            for c in r["root_causes"][:2]]
+    assert results["duckdb"] == results["chdb"], results
+    assert results["duckdb"][0][0] == "cart" and results["duckdb"][0][1], results

@@ -37,7 +37,7 @@ from ._gaps import compare_with_peers, edge_gaps, queue_onset
 from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
 from ._paths import MIN_Z as PATH_MIN_Z
 from ._paths import THIN_Z as PATH_THIN_Z
-from ._paths import path_onset, path_shifts, unit_paths
+from ._paths import path_onset, path_shifts, peer_path_stops, unit_paths
 from ._rank import (
     GAP_SYMPTOM,
     STRENGTH_CAP,
@@ -133,7 +133,9 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True, background_until=before_ends)
         theirs = peer.evidence_strength
         assert theirs is not None
-        others = theirs.other_symptoms
+        # requests that stop after one answer while their peers go on may be the code's own branch:
+        # they order the peers' guess, they do not stand out from the peers
+        others = [o for o in theirs.other_symptoms if o.kind != "path"]
         # A gap that stands out from its peers is weaker evidence of a fault running since the data
         # began than a change in time is of one at the onset: healthy edges differ by nature (a far
         # proxy, a busy sidecar, all day long), as services that log errors all day stand out too.
@@ -157,7 +159,12 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
             # The change moved no entry point: only some service's own requests inside did (a batch
             # job, a noisy neighbour), with nothing else behind it. Meanwhile the entry points'
             # requests lie far out of line with their peers over the whole data: what users meet
-            # was there before that change, so that is what to explain.
+            # was there before that change, so that is what to explain (not requests cut short).
+            if len(theirs.other_symptoms) > len(others):
+                peer = _investigate_at(store, span_range, wanted, span_range[0], peer=True,
+                                       background_until=before_ends, guess_by_stops=False)
+                theirs = peer.evidence_strength
+                assert theirs is not None
             where = f"at the onset given ({result.onset})" if at_ns is not None else f"at {result.onset}"
             note = "; ".join(filter(None, [theirs.note, (
                 f"the change {where} (strength {strength:.2f}) moved no entry point, while the entry points' "
@@ -184,7 +191,7 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
 def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | None, at_ns: int | None,
                     dated_by: str | None = None, peer: bool = False,
                     background_until: int | None = None,
-                    dated_groups: list[dict[str, Any]] | None = None) -> Investigation:
+                    dated_groups: list[dict[str, Any]] | None = None, guess_by_stops: bool = True) -> Investigation:
     lo, hi = span_range
     if peer:
         onset = lo
@@ -223,6 +230,9 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         with unit_paths(store, sampled) as units:
             shifts = path_shifts(store, units, min_z=PATH_THIN_Z)
             ctx.paths = [p for p in shifts if p.z >= PATH_MIN_Z]
+            # with no before, requests split into those taking the whole path and those stopping
+            # right after one answer are all the call paths can say
+            stops = peer_path_stops(store, sampled) if peer and guess_by_stops else []
             thin_paths = [p for p in shifts if p.z < PATH_MIN_Z]  # counted only where nothing is clear
             redate = None
             if at_ns is None and wanted is None and not dated_by and not peer:
@@ -242,6 +252,10 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
     if thin_paths and max([_strength(groups)] + [w for w, _, _ in other_symptoms(ctx)]) < 1.0:
         ctx.paths = thin_paths  # nothing is clear: the ranking is a guess, these are the likeliest
+    if stops and not other_symptoms(ctx):
+        # nothing else stands out from the peers: requests cut short are the likelier guess than
+        # which service the slowest tenth spend more time in (a split in any data)
+        ctx.paths = stops
     shares, node_shares = blame_shares(ctx)
     load_moves = hand_back_waiting(ctx, shares) + hand_back_load(ctx, shares)
     fuse_other_symptoms(ctx, shares)

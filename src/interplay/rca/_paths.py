@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy.stats import mannwhitneyu
 
 from ..detect import drop_point, proportion_z, z_of
@@ -34,6 +35,9 @@ MIN_DROP = 0.1     # and the steps per unit fall by at least this fraction
 # A drop in steps per unit is dated where this many units lie on either side (or a twentieth of
 # them, if fewer): on busy traffic a fault a few seconds into the data leaves dozens before it.
 PATH_ONSET_SIDE = 20
+# With no before, requests that stop right after a callee must have called no more services before
+# it, on average, than this above those that went on
+SAME_WAY = 0.5
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class PathShift:
     units: tuple[int, int]
     z: float
     operation: str = ""   # the entry operation of those requests
+    # with no before: `before` is 0, `after` the share of the units that called the terminal and
+    # ended right after it; "calls" are the services called by those that went on (before) and by
+    # those that stopped (after)
+    peer: bool = False
 
     @property
     def suspect(self) -> str:
@@ -60,6 +68,11 @@ class PathShift:
         where = (f"right after calling {self.terminal}" if self.terminal
                  else "without calling anything downstream")
         who = f"{self.service} {self.operation}" if self.operation else self.service
+        if self.peer:
+            went_on, stopped = self.units
+            return (f"{stopped} of {stopped + went_on} {who} requests that called {self.terminal} ended {where}, "
+                    f"calling {self.calls_after:.1f} services against {self.calls_before:.1f} in those that went "
+                    "on (no before: compared with their peers)")
         return (f"{who} requests now end {where}: {self.before:.0%} → {self.after:.0%} of them; "
                 f"steps per request {self.calls_before:.1f} → {self.calls_after:.1f}")
 
@@ -95,6 +108,48 @@ def path_shifts(store: Store, units_table: str, min_z: float = MIN_Z) -> list[Pa
                 out.append(shift)
     out.sort(key=lambda p: (-p.z, p.service, p.operation, p.terminal))
     return out
+
+
+def peer_path_stops(store: Store, spans_table: str, min_z: float = THIN_Z) -> list[PathShift]:
+    """With no before: per service operation, a callee after which many of its requests end, calling
+    fewer services than the peers that called the same operation of it and went on, strongest first.
+
+    A changed return value running since the data began leaves no change in time to find; what is
+    left is the split among the requests themselves: some take the whole path, the others stop right
+    after the faulty answer and skip the calls that follow. The code's own branches can look alike,
+    so this orders a guess and never stands out from the peers (PEER_PATH_CAP). Some are told apart:
+    requests of two routes under one operation name call different operations of the callee; a cache
+    hit that skips a query skips only the service's own work; calls made side by side end in any
+    order but skip no service."""
+    tally: dict[tuple[str, str, str, str], dict[bool, list[tuple[int, int, int]]]] = {}
+    for r in evidence.path_stops(store, spans_table):
+        tally.setdefault((r["service"], r["op"], r["x"], r["x_op"]), {True: [], False: []})[
+            bool(r["stopped"])].append((int(r["kinds"]), int(r["units"]), int(r["before"])))
+    out = []
+    for (service, op, x, _), split in tally.items():
+        stopped, went_on = split[True], split[False]
+        k, m = sum(u for _, u, _ in stopped), sum(u for _, u, _ in went_on)
+        if k < 5 or m < 3 or k / (k + m) < MIN_RISE:
+            continue
+        called_stopped = sum(d * u for d, u, _ in stopped) / k
+        called_on = sum(d * u for d, u, _ in went_on) / m
+        if called_stopped > (1 - MIN_DROP) * called_on:
+            continue
+        # a path cut short is the same path up to the answer: requests that had called more
+        # services before it came another way (routes under one operation name)
+        if sum(b for _, _, b in stopped) / k > sum(b for _, _, b in went_on) / m + SAME_WAY:
+            continue
+        p = mannwhitneyu(_spread(went_on), _spread(stopped), alternative="greater", method="asymptotic").pvalue
+        z = z_of(p)
+        if z >= min_z and not math.isnan(z):
+            out.append(PathShift(service, x, 0.0, k / (k + m), called_on, called_stopped, (m, k), z, op, peer=True))
+    out.sort(key=lambda p: (-p.z, p.service, p.operation, p.terminal))
+    return out
+
+
+def _spread(counts: list[tuple[int, int, int]]) -> np.ndarray:
+    """(services called, units, _) rows as one value per unit."""
+    return np.repeat([d for d, _, _ in counts], [u for _, u, _ in counts])
 
 
 def path_onset(store: Store, units_table: str, per_service: int = 3000) -> tuple[int, float] | None:

@@ -14,6 +14,9 @@ from ._gaps import gap_support, place_gap
 from ._surge import SURGE_RATIO
 
 STRENGTH_CAP = 4.0  # strengths past this are all "certain"
+# requests stopping after one answer while their peers go on, with no before: at most as strong as
+# the peers' contrast of slow and failing requests (nominally 1), as the code may branch so by design
+PEER_PATH_CAP = 1.0
 GAP_SYMPTOM = "latency"  # the kind of symptom an edge's grown gap is (its share is latency)
 SURGE = 1.5  # first-try calls into a node must rise this much before its trouble counts as load
 MIN_SURGE_CALLS = 20
@@ -95,7 +98,7 @@ def fuse_other_symptoms(ctx: Context, shares: dict[str, dict[str, Any]]) -> None
 def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
     """(strength, suspect, kind) of each call-path shift ('path'), grown queue wait ('lag') and surge
     of exceptions or error logs without span status ('exceptions')."""
-    out = [(min(p.z / 4, STRENGTH_CAP), p.suspect, "path") for p in ctx.paths]
+    out = [(min(p.z / 4, PEER_PATH_CAP if p.peer else STRENGTH_CAP), p.suspect, "path") for p in ctx.paths]
     for lag in queue_lags(ctx):
         out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
     for e in ctx.errors:

@@ -38,24 +38,26 @@ def _unit_steps(sql: EngineSQL, s: str) -> str:
                          start_ns + duration_ns AS t_end
                   FROM {s} WHERE kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL),
         steps AS (SELECT DISTINCT CASE WHEN q THEN p_id ELSE c_id END AS step_id, trace_id, service,
-                         CASE WHEN q THEN '{PATH_SELF}' ELSE callee END AS callee, start_ns,
+                         CASE WHEN q THEN '{PATH_SELF}' ELSE callee END AS callee,
+                         CASE WHEN q THEN '' ELSE callee_op END AS callee_op, start_ns,
                          CASE WHEN q THEN p_bad ELSE p_bad OR c_bad END AS bad
                   FROM (SELECT c.span_id AS c_id, p.span_id AS p_id, p.trace_id AS trace_id, p.service AS service,
-                               c.service AS callee, p.start_ns AS start_ns, (p.err OR p.exc) AS p_bad,
+                               c.service AS callee, c.operation AS callee_op, p.start_ns AS start_ns,
+                               (p.err OR p.exc) AS p_bad,
                                (c.err OR c.exc) AS c_bad,
                                {_QUEUED} AS q
                         FROM {s} c JOIN {s} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
                         WHERE c.service <> p.service) x
                   UNION ALL
                   SELECT x.span_id AS step_id, x.trace_id AS trace_id, x.service AS service,
-                         '{PATH_SELF}' AS callee, x.start_ns AS start_ns, (x.err OR x.exc) AS bad
+                         '{PATH_SELF}' AS callee, '' AS callee_op, x.start_ns AS start_ns, (x.err OR x.exc) AS bad
                   FROM {s} x ANTI JOIN (SELECT DISTINCT trace_id, parent_span_id FROM {s}
                                         WHERE parent_span_id IS NOT NULL) k
                        ON k.trace_id = x.trace_id AND k.parent_span_id = x.span_id
                   WHERE x.kind NOT IN ('SERVER', 'CONSUMER') AND x.parent_span_id IS NOT NULL),
         owned AS (SELECT st.trace_id AS trace_id, st.step_id AS step_id,
                          CASE WHEN st.bad THEN '{PATH_FAILED}' || st.callee ELSE st.callee END AS callee,
-                         st.start_ns AS start_ns, u.unit_id AS unit_id
+                         st.callee_op AS callee_op, st.start_ns AS start_ns, u.unit_id AS unit_id
                   FROM steps st ASOF JOIN units u
                        ON u.trace_id = st.trace_id AND u.service = st.service AND st.start_ns >= u.t
                   WHERE st.start_ns <= u.t_end),
@@ -82,6 +84,39 @@ def path_terminals(store: Store, units_table: str) -> list[dict[str, Any]]:
     from `unit_paths`."""
     return store.query(f"""
         SELECT service, op, w, terminal, count(*) AS units, sum(n) AS calls FROM {units_table} GROUP BY ALL""")
+
+
+def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
+    """Per service, entry operation `op` and operation `x_op` of callee `x` that its units called
+    without failing: of those units, how many (`units`) ended right after such a call (`stopped`)
+    or went on to another step (not stopped), by the number of services `kinds` each called; and
+    `before`, the sum over those units of the services each called before its first call to `x`.
+    Units whose last step failed are left out: a failure's effect is read elsewhere."""
+    sql = store.sql
+    # a failed try and its retry are one service called
+    service = f"replace(o.callee, '{PATH_FAILED}', '')"
+    remote = f"o.callee NOT IN ('{PATH_SELF}', '{PATH_FAILED}')"
+    return store.query(f"""
+        WITH {_unit_steps(sql, spans_table)},
+        last AS (SELECT o.trace_id AS trace_id, o.unit_id AS unit_id,
+                        {sql.arg_max('o.callee', '(o.start_ns, o.callee)')} AS terminal,
+                        {sql.arg_max('o.callee_op', '(o.start_ns, o.callee)')} AS terminal_op,
+                        count(DISTINCT CASE WHEN {remote} THEN {service} END) AS kinds
+                 FROM owned o GROUP BY o.trace_id, o.unit_id),
+        called AS (SELECT trace_id, unit_id, callee AS x, callee_op AS x_op, min(start_ns) AS first_ns FROM owned
+                   WHERE callee <> '{PATH_SELF}' AND callee NOT LIKE '{PATH_FAILED}%'
+                   GROUP BY trace_id, unit_id, callee, callee_op),
+        pre AS (SELECT c.trace_id AS trace_id, c.unit_id AS unit_id, c.x AS x, c.x_op AS x_op,
+                       count(DISTINCT CASE WHEN {remote} AND o.start_ns < c.first_ns THEN {service} END) AS before
+                FROM called c JOIN owned o ON o.trace_id = c.trace_id AND o.unit_id = c.unit_id
+                GROUP BY c.trace_id, c.unit_id, c.x, c.x_op)
+        SELECT u.service AS service, u.op AS op, c.x AS x, c.x_op AS x_op,
+               l.terminal = c.x AND l.terminal_op = c.x_op AS stopped, l.kinds AS kinds, count(*) AS units,
+               sum(c.before) AS before
+        FROM units u JOIN last l ON l.trace_id = u.trace_id AND l.unit_id = u.unit_id
+        JOIN pre c ON c.trace_id = u.trace_id AND c.unit_id = u.unit_id
+        WHERE l.terminal NOT LIKE '{PATH_FAILED}%'
+        GROUP BY ALL""")
 
 
 def unit_calls(store: Store, units_table: str, per_unit_cap: int) -> list[dict[str, Any]]:
