@@ -230,9 +230,10 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         with unit_paths(store, sampled) as units:
             shifts = path_shifts(store, units, min_z=PATH_THIN_Z)
             ctx.paths = [p for p in shifts if p.z >= PATH_MIN_Z]
-            # with no before, requests split into those taking the whole path and those stopping
-            # right after one answer are all the call paths can say
-            stops = peer_path_stops(store, sampled) if peer and guess_by_stops else []
+            if peer and guess_by_stops:
+                # with no before, requests split into those taking the whole path and those
+                # stopping right after one answer are all the call paths can say
+                ctx.paths = peer_path_stops(store, sampled)
             thin_paths = [p for p in shifts if p.z < PATH_MIN_Z]  # counted only where nothing is clear
             redate = None
             if at_ns is None and wanted is None and not dated_by and not peer:
@@ -252,10 +253,6 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         ctx.blame = attribute(store, groups, baseline, incident, peer=peer)
     if thin_paths and max([_strength(groups)] + [w for w, _, _ in other_symptoms(ctx)]) < 1.0:
         ctx.paths = thin_paths  # nothing is clear: the ranking is a guess, these are the likeliest
-    if stops and not other_symptoms(ctx):
-        # nothing else stands out from the peers: requests cut short are the likelier guess than
-        # which service the slowest tenth spend more time in (a split in any data)
-        ctx.paths = stops
     shares, node_shares = blame_shares(ctx)
     load_moves = hand_back_waiting(ctx, shares) + hand_back_load(ctx, shares)
     fuse_other_symptoms(ctx, shares)
