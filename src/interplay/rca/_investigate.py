@@ -64,6 +64,7 @@ PEER_BELOW_NS = 15 * 10**9
 # a neighbour beside a fault already running when the data begins (tried on befores of 30 s to 2 min).
 INSIDE_ONLY_BEFORE_NS = 5 * 60 * 10**9
 INSIDE_ONE_SERVICE = 0.75  # ... unless one service holds this share of the blame for that change
+LOCALISED = 0.5  # a change whose likeliest cause holds less of it is explained by no one service
 # With less trace baseline than this, how often each service was called before the onset is read off
 # its request metrics too, where the traces' own rates found no surge (a few minutes of light traffic
 # hold too few calls to call a rise sure).
@@ -170,6 +171,19 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
                 f"the change {where} (strength {strength:.2f}) moved no entry point, while the entry points' "
                 "requests stand far out of line over the whole data: read as a fault already running when "
                 "the data begins")]))
+            result = replace(peer, evidence_strength=replace(theirs, note=note))
+        elif (at_ns is None and mine.rankable and not mine.other_symptoms and mine.baseline_seconds < MIN_BASELINE_S
+              and result.root_causes and peer.root_causes and result.root_causes[0].score < LOCALISED
+              and peer.root_causes[0].score > result.root_causes[0].score):
+            # A change of the entry points alone, dated within the data's first minute, that no one
+            # service explains: what changed is spread thin, as where the seconds before already
+            # held the fault. Compared with their peers, the requests put more of it on one
+            # service: that is the reading.
+            note = "; ".join(filter(None, [theirs.note, (
+                f"the change at {result.onset} (strength {strength:.2f}), {mine.baseline_seconds:.0f} s into the "
+                f"data, is explained by no one service (the likeliest holds {result.root_causes[0].score:.0%} of "
+                "it), while compared with their peers the requests point at one more clearly: read as a fault "
+                "already running when the data begins")]))
             result = replace(peer, evidence_strength=replace(theirs, note=note))
         elif ((at_ns is None or mine.baseline_seconds * 1e9 < PEER_BELOW_NS) and peer.root_causes
               and not mine.rankable and not mine.other_symptoms and not _changed_at_onset(result)):

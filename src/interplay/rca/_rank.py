@@ -11,12 +11,14 @@ from ..model_results import Edge, EdgeStats
 from ._attribution import GAP, BlameShares, NodeShare, Period
 from ._context import Context
 from ._gaps import gap_support, place_gap
+from ._paths import PathShift
 from ._surge import SURGE_RATIO
 
 STRENGTH_CAP = 4.0  # strengths past this are all "certain"
 # requests stopping after one answer while their peers go on, with no before: at most as strong as
 # the peers' contrast of slow and failing requests (nominally 1), as the code may branch so by design
 PEER_PATH_CAP = 1.0
+PEER_PATH_FULL = 0.5  # ... and only where at least this share of the requests that got the answer stopped
 GAP_SYMPTOM = "latency"  # the kind of symptom an edge's grown gap is (its share is latency)
 SURGE = 1.5  # first-try calls into a node must rise this much before its trouble counts as load
 MIN_SURGE_CALLS = 20
@@ -98,7 +100,7 @@ def fuse_other_symptoms(ctx: Context, shares: dict[str, dict[str, Any]]) -> None
 def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
     """(strength, suspect, kind) of each call-path shift ('path'), grown queue wait ('lag') and surge
     of exceptions or error logs without span status ('exceptions')."""
-    out = [(min(p.z / 4, PEER_PATH_CAP if p.peer else STRENGTH_CAP), p.suspect, "path") for p in ctx.paths]
+    out = [(_peer_stop_strength(p) if p.peer else min(p.z / 4, STRENGTH_CAP), p.suspect, "path") for p in ctx.paths]
     for lag in queue_lags(ctx):
         out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
     for e in ctx.errors:
@@ -119,6 +121,12 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
             z = z_of(g.p_value if g.peer else min(g.p_value, g.tail_p))
             out.append((min(z / 4, STRENGTH_CAP), max(parts, key=lambda k: (parts[k], k)), GAP_SYMPTOM))
     return out
+
+
+def _peer_stop_strength(p: PathShift) -> float:
+    """Requests cut short with no before count as surely as they split, and as much as many of
+    those that got the answer stopped: a few stopping (spans lost, a rare branch) is weak evidence."""
+    return min(p.z / 4, PEER_PATH_CAP) * min(1.0, p.after / PEER_PATH_FULL)
 
 
 def _load_sender(ctx: Context, service: str) -> str | None:

@@ -91,7 +91,8 @@ def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
     without failing: of those units, how many (`units`) ended right after such a call (`stopped`)
     or went on to another step (not stopped), by the number of services `kinds` each called; and
     `before`, the sum over those units of the services each called before its first call to `x`.
-    Units whose last step failed are left out: a failure's effect is read elsewhere."""
+    Units whose last step failed are left out: a failure's effect is read elsewhere. So are units
+    in traces that lost spans (one whose parent is missing): a lost call reads as a path cut short."""
     sql = store.sql
     # a failed try and its retry are one service called
     service = f"replace(o.callee, '{PATH_FAILED}', '')"
@@ -106,6 +107,9 @@ def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
         called AS (SELECT trace_id, unit_id, callee AS x, callee_op AS x_op, min(start_ns) AS first_ns FROM owned
                    WHERE callee <> '{PATH_SELF}' AND callee NOT LIKE '{PATH_FAILED}%'
                    GROUP BY trace_id, unit_id, callee, callee_op),
+        broken AS (SELECT DISTINCT c.trace_id AS trace_id FROM {spans_table} c
+                   LEFT JOIN {spans_table} p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                   WHERE c.parent_span_id IS NOT NULL AND p.span_id IS NULL),
         pre AS (SELECT c.trace_id AS trace_id, c.unit_id AS unit_id, c.x AS x, c.x_op AS x_op,
                        count(DISTINCT CASE WHEN {remote} AND o.start_ns < c.first_ns THEN {service} END) AS before
                 FROM called c JOIN owned o ON o.trace_id = c.trace_id AND o.unit_id = c.unit_id
@@ -115,7 +119,7 @@ def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
                sum(c.before) AS before
         FROM units u JOIN last l ON l.trace_id = u.trace_id AND l.unit_id = u.unit_id
         JOIN pre c ON c.trace_id = u.trace_id AND c.unit_id = u.unit_id
-        WHERE l.terminal NOT LIKE '{PATH_FAILED}%'
+        WHERE l.terminal NOT LIKE '{PATH_FAILED}%' AND u.trace_id NOT IN (SELECT trace_id FROM broken)
         GROUP BY ALL""")
 
 
