@@ -1397,6 +1397,23 @@ def test_with_no_before_calls_the_export_lost_are_no_path_cut_short(tmp_path):
     assert not stops, stops
 
 
+def test_with_too_few_requests_before_an_onset_given_those_cut_short_after_it_are_the_guess(tmp_path):
+    """A request every 3 s: the 70 s before the onset given hold too few orders to compare paths
+    with, and frontend's requests barely move. After it, most orders stop right after cart's
+    answer: split among themselves, they are the likeliest guess (said to be one), not an empty
+    ranking."""
+    onset = T0 + 70 * 10**9
+
+    def build(tb, t, bad, rng):
+        checkout_cut_short_from_the_start(tb, t, bad, rng, stop=0.6 if t >= onset else 0.0)
+    ip = load(tmp_path, requests(build, minutes=6, every_s=3.0, seed=1))
+    r = to_json(ip.investigate(symptom="frontend", at_ns=onset))
+    assert top(r)[:1] == ["cart"], r["evidence_strength"]
+    assert not r["evidence_strength"]["rankable"] and "guess" in r["evidence_strength"]["note"]
+    stops = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "path_shift"]
+    assert stops and "compared with their peers" in stops[0]["summary"], stops
+
+
 def search_slow_from_the_start_then_a_busy_host(tb, t, bad, rng):
     """web calls auth, search, inventory and pricing in turn. search answers in 300 ms in a third of
     its requests from the data's first second on; 40 s in, the host gets busy: every other

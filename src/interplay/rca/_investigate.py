@@ -249,6 +249,10 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
                 # stopping right after one answer are all the call paths can say
                 ctx.paths = peer_path_stops(store, sampled)
             thin_paths = [p for p in shifts if p.z < PATH_MIN_Z]  # counted only where nothing is clear
+            if not peer and guess_by_stops and not shifts and _strength(groups) < 1.0:
+                # too few requests before to compare paths with: those after, split among
+                # themselves, as thin as a path shift counts (they order a guess, never make it clear)
+                thin_paths = [replace(p, z=min(p.z, PATH_THIN_Z)) for p in peer_path_stops(store, sampled)]
             redate = None
             if at_ns is None and wanted is None and not dated_by and not peer:
                 redate = _redate(store, units, sampled, messages, span_range, ctx, groups)

@@ -72,7 +72,7 @@ class PathShift:
             went_on, stopped = self.units
             return (f"{stopped} of {stopped + went_on} {who} requests that called {self.terminal} ended {where}, "
                     f"calling {self.calls_after:.1f} services against {self.calls_before:.1f} in those that went "
-                    "on (no before: compared with their peers)")
+                    "on (compared with their peers, not with a before)")
         return (f"{who} requests now end {where}: {self.before:.0%} → {self.after:.0%} of them; "
                 f"steps per request {self.calls_before:.1f} → {self.calls_after:.1f}")
 

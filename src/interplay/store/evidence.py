@@ -87,7 +87,8 @@ def path_terminals(store: Store, units_table: str) -> list[dict[str, Any]]:
 
 
 def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
-    """Per service, entry operation `op` and operation `x_op` of callee `x` that its units called
+    """Per service, entry operation `op` and operation `x_op` of callee `x` that its units in the
+    incident window called
     without failing: of those units, how many (`units`) ended right after such a call (`stopped`)
     or went on to another step (not stopped), by the number of services `kinds` each called; and
     `before`, the sum over those units of the services each called before its first call to `x`.
@@ -119,7 +120,8 @@ def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
                sum(c.before) AS before
         FROM units u JOIN last l ON l.trace_id = u.trace_id AND l.unit_id = u.unit_id
         JOIN pre c ON c.trace_id = u.trace_id AND c.unit_id = u.unit_id
-        WHERE l.terminal NOT LIKE '{PATH_FAILED}%' AND u.trace_id NOT IN (SELECT trace_id FROM broken)
+        WHERE u.w = 'incident' AND l.terminal NOT LIKE '{PATH_FAILED}%'
+          AND u.trace_id NOT IN (SELECT trace_id FROM broken)
         GROUP BY ALL""")
 
 
