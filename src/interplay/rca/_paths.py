@@ -111,8 +111,9 @@ def path_shifts(store: Store, units_table: str, min_z: float = MIN_Z) -> list[Pa
 
 
 def peer_path_stops(store: Store, spans_table: str, min_z: float = THIN_Z) -> list[PathShift]:
-    """With no before: per service operation, a callee after which many of its requests end, calling
-    fewer services than the peers that called the same operation of it and went on, strongest first.
+    """With no before (or too few requests in it): per service operation, a callee after which many
+    of its requests end, calling fewer services than the peers that called the same operation of it
+    and went on, strongest first.
 
     A changed return value running since the data began leaves no change in time to find; what is
     left is the split among the requests themselves: some take the whole path, the others stop right

@@ -88,9 +88,9 @@ def path_terminals(store: Store, units_table: str) -> list[dict[str, Any]]:
 
 def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
     """Per service, entry operation `op` and operation `x_op` of callee `x` that its units in the
-    incident window called
-    without failing: of those units, how many (`units`) ended right after such a call (`stopped`)
-    or went on to another step (not stopped), by the number of services `kinds` each called; and
+    incident window called without failing: of those units, how many (`units`) ended right after
+    such a call (`stopped`) or went on to another step (not stopped), by the number of services
+    `kinds` each called; and
     `before`, the sum over those units of the services each called before its first call to `x`.
     Units whose last step failed are left out: a failure's effect is read elsewhere. So are units
     in traces that lost spans (one whose parent is missing): a lost call reads as a path cut short."""
