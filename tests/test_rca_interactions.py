@@ -417,6 +417,30 @@ def test_a_fault_running_since_the_data_begins_is_found_by_comparing_peers(tmp_p
         to_json(ip.investigate(at_ns=T0 - 60 * MIN))  # an hour off for five minutes of data: a mistake
 
 
+def test_with_no_before_packet_loss_stands_out_by_the_slow_tail_no_other_edge_has(tmp_path):
+    """Packet loss on currency's network from the first trace on: most exchanges pass untouched, so
+    the median gap is everyone's; about one in six waits for a retransmit, which no other edge does."""
+    ip = load(tmp_path, requests(lambda tb, t, bad, rng: callers_of_currency(_retransmit)(tb, t, True, rng),
+                                 minutes=5))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=T0))):
+        assert top(r)[0] == "currency", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        gaps = [e for e in r["root_causes"][0]["evidence"] if e["type"] == "network_gap"]
+        assert {e["caller"] for e in gaps} == {"frontend", "checkout"}
+        assert all(e.get("peer") and "exchanges over 180 ms" in e["summary"] for e in gaps), [(e.get("peer"), e["summary"]) for e in gaps]
+        assert [o for o in r["evidence_strength"]["other_symptoms"] if o["suspect"] == "currency"]
+
+
+def test_with_no_before_a_few_slow_exchanges_on_one_edge_are_no_network_fault(tmp_path):
+    """One exchange in twenty with currency waits a quarter second, all along (a paused peer, a
+    cold connection): a healthy edge's slow tail, not packet loss, though no other edge has one."""
+    def now_and_then(bad, rng):
+        return 250 * rng.uniform(1.0, 1.2) if rng.random() < 1 / 20 else jitter(rng, 0.6)
+    ip = load(tmp_path, requests(callers_of_currency(now_and_then), minutes=5))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=T0))):
+        assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "network_gap"]
+        assert not [o for o in r["evidence_strength"]["other_symptoms"] if o["suspect"] == "currency"]
+
+
 def test_a_given_onset_is_not_moved_to_where_no_before_is_left(tmp_path):
     """A minute of data; calls to currency wait ~400 ms from 12 s in; the onset given is 45 s in.
     The clearer shift at 12 s lies close before it, where a lagging report would put it, but
@@ -477,6 +501,46 @@ def test_with_no_before_no_caller_is_said_to_send_a_surge_of_calls(tmp_path):
     r = to_json(ip.investigate(at_ns=T0))
     assert top(r)[0] == "cart", [(c["service"], c["summary"]) for c in r["root_causes"]]
     assert not r["load_moves"] and not [c for c in r["root_causes"] if "surge of calls" in c["summary"]]
+
+
+def checkout_failing_beside_a_pausing_database(tb, t, bad, rng):
+    """Most requests are page views: frontend → catalog → postgres, whose query pauses ~120 ms one
+    time in ten, all along. One in seven is a checkout: frontend → checkout → payment, and from the
+    first trace on a third of payment's charges fail (a bad deploy running before the data begins)."""
+    if rng.random() < 6 / 7:
+        root = tb.span("frontend", "GET /", duration_ms=0)
+        c = root.child("frontend", "call catalog", kind="CLIENT", offset_ms=1, duration_ms=0)
+        server = c.child("catalog", "GET /products", kind="SERVER", offset_ms=0.3, duration_ms=0)
+        q = jitter(rng, 120) if rng.random() < 0.1 else jitter(rng, 4)
+        db = server.child("catalog", "SELECT products", kind="CLIENT", offset_ms=0.5, duration_ms=q,
+                          attributes={"db.system": "postgresql"})
+        server.end_ns = db.end_ns + int(jitter(rng, 1) * 1e6)
+    else:
+        root = tb.span("frontend", "POST /checkout", duration_ms=0)
+        c = root.child("frontend", "call checkout", kind="CLIENT", offset_ms=1, duration_ms=0)
+        server = c.child("checkout", "POST /checkout", kind="SERVER", offset_ms=0.3, duration_ms=0)
+        failed = rng.random() < 0.33
+        pc = server.child("checkout", "call payment", kind="CLIENT", offset_ms=1, duration_ms=jitter(rng, 20) + 0.6,
+                          error=failed)
+        pc.child("payment", "POST /charge", kind="SERVER", offset_ms=0.3, duration_ms=(pc.end_ns - pc.start_ns) / 1e6 - 0.6,
+                 error=failed)
+        server.error = failed
+        server.end_ns = pc.end_ns + int(jitter(rng, 2) * 1e6)
+    c.end_ns = server.end_ns + int(0.4e6)
+    c.error = server.error
+    root.end_ns = c.end_ns + int(jitter(rng, 1) * 1e6)
+    root.error = c.error
+
+
+def test_with_no_before_the_entry_point_failing_far_more_than_the_others_is_where_the_fault_shows(tmp_path):
+    """With nothing before, page views' slowest tenth (the database's pauses) outnumber the failing
+    checkouts; but checkouts fail far more often than any other entry point, and that is where the
+    fault shows, not in the background every system has."""
+    ip = load(tmp_path, requests(checkout_failing_beside_a_pausing_database, minutes=5, every_s=0.5))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=T0)),
+              to_json(ip.investigate(symptom="frontend", at_ns=T0))):
+        assert top(r)[0] == "payment", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        assert "no baseline" in r["evidence_strength"]["note"]
 
 
 def frontend_slow_around_its_calls(tb, t, bad, rng):
@@ -982,6 +1046,56 @@ def test_blind_after_a_short_trace_baseline_the_request_metrics_say_who_sends_a_
     assert parse_time_ns(r["onset"], where="onset") > parse_time_ns(truth["injected_at"], where="truth")
     assert top(r)[0] == truth["service"] == "agent", top(r)
     assert any(m["to"] == "agent" and "why" not in m for m in r["load_moves"]), r["load_moves"]
+
+
+def _lag_csv(path, behind, *, minutes=5, since_min=-3):
+    """RCAEval-layout metrics a minute apart from 20 minutes before the traces: email's consumer lag
+    (kafka_consumergroup_lag) at a message or so, `behind` from `since_min` minutes on; shipping's
+    steady. Traces begin at T0."""
+    lines = ["time,email_kafka_consumergroup_lag,shipping_kafka_consumergroup_lag"]
+    for m in range(-20, minutes):
+        lag = behind if m >= since_min else 1 + (m % 3) * 0.2
+        lines.append(f"{(T0 + m * MIN) // 10**9},{lag + (m % 2) * 0.1:.3f},{3 + (m % 3):.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def orders_queue_behind_from_the_start(tb, t, bad, rng):
+    """Page views beside checkout's orders that email takes from a queue half a minute late, the
+    same from the first trace on: with no before and no other consumer, the queue's own spans show
+    nothing that grew or stands out."""
+    _frontend_calls(tb, rng, [("catalog", 5, 1), ("cart", 4, 1)])
+    root = tb.span("checkout", "POST /order", duration_ms=jitter(rng, 20))
+    prod = root.child("checkout", "send orders", kind="PRODUCER", offset_ms=5, duration_ms=1,
+                      attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+    consumer = tb.__class__(t + int((30 + rng.uniform(-1, 1)) * 1e9), seed=rng.getrandbits(32))
+    consumer.span("email", "process orders", kind="CONSUMER", duration_ms=jitter(rng, 3), links=[prod],
+                  attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+    return consumer
+
+
+@pytest.mark.parametrize("behind, found", [(400, True), (8, False)])
+def test_with_no_before_in_the_traces_a_consumers_own_lag_metric_says_it_fell_behind(tmp_path, behind, found):
+    import random
+
+    from interplay.metrics_csv import ingest_rcaeval_csv
+    from interplay.testing import TraceBuilder
+    rng = random.Random(5)
+    traces, t = [], T0
+    while t < T0 + 5 * MIN:
+        tb = TraceBuilder(t, seed=rng.getrandbits(32))
+        traces += [tb, orders_queue_behind_from_the_start(tb, t, True, rng)]
+        t += int(2e9)
+    ip = load(tmp_path, traces)
+    ingest_rcaeval_csv(ip, _lag_csv(tmp_path / "m.csv", behind))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=T0))):
+        lags = [e for c in r["root_causes"] for e in c["evidence"]
+                if e["type"] == "queue_lag" and e.get("metric") == "kafka_consumergroup_lag"]
+        if found:
+            assert top(r)[0] == "email", [(c["service"], c["summary"]) for c in r["root_causes"]]
+            assert [e["consumer"] for e in lags] == ["email"] and lags[0]["after"] >= 400, lags
+        else:  # a lag of a few messages more comes and goes with any batch
+            assert not lags and not [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "lag"]
 
 
 def test_a_few_messages_waiting_longer_is_no_consumer_falling_behind(tmp_path):

@@ -29,6 +29,7 @@ class Context:
     gaps: dict[tuple[str, str, str], EdgeGap] = field(default_factory=dict)  # per (caller, callee, how)
     backlogs: list[QueueBacklog] = field(default_factory=list)  # consumers newly leaving messages untaken
     resources: list[Any] = field(default_factory=list)  # _metrics.ResourceShift: CPU/memory that rose
+    lags: list[Any] = field(default_factory=list)  # _metrics.ResourceShift: consumer lag metrics that rose
     surges: dict[str, Any] = field(default_factory=dict)  # _surge.RateSurge per service (no trace baseline)
     peer: bool = False  # no baseline in time: requests and edges compared with their peers instead
 

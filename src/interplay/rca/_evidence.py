@@ -17,7 +17,7 @@ from ..store.base import Store
 from ..timeutil import format_time
 from ._attribution import BlameShares, Period
 from ._context import Context, evidence
-from ._gaps import MIN_GROWTH_NS, gap_support, place_gap
+from ._gaps import MIN_GROWTH_NS, PEER_SLOW_NS, gap_support, place_gap
 from ._rank import metric_surge_sender, queue_lags
 
 MIN = 60 * 10**9
@@ -76,9 +76,15 @@ def exception_surge(ctx: Context, shares: BlameShares) -> list[Evidence]:
 
 
 def queue_lag(ctx: Context, shares: BlameShares) -> list[Evidence]:
-    """A topic or queue whose messages wait longer before their consumer takes them."""
-    out = []
-    for lag in queue_lags(ctx):
+    """A topic or queue whose messages wait longer before their consumer takes them, or a
+    consumer whose own lag metric rose."""
+    lags = queue_lags(ctx)
+    behind = {lag["consumer"] for lag in lags}
+    out = [evidence(m.service, "queue_lag", f"{m.service} {m.metric}: {_num(m.before)} → {_num(m.after)} and "
+                    f"staying up (robust z {m.z:.1f}); {m.service} fell behind", before=m.before, after=m.after,
+                    metric=m.metric, consumer=m.service, z=round(m.z, 2), weight=0.0)
+           for m in ctx.lags if m.service not in behind]
+    for lag in lags:
         why = (f"{lag['producer']} sends more ({lag['rate_before']:.2f}/s → {lag['rate_after']:.2f}/s)"
                if lag["surge"] else f"{lag['consumer']} fell behind")
         q = lag.get("backlog")
@@ -106,7 +112,7 @@ def network_gap(ctx: Context, shares: BlameShares) -> list[Evidence]:
     support = gap_support(ctx.gaps)
     out = []
     for g in ctx.gaps.values():
-        if g.how != "gap" or not g.grew:
+        if g.how != "gap" or not (g.grew or g.tail_stands_out):
             continue
         what = ("time from the answer until the caller went on (no client span: network, proxy, and the "
                 "caller's own next step)" if g.implicit
@@ -115,7 +121,11 @@ def network_gap(ctx: Context, shares: BlameShares) -> list[Evidence]:
         for service, part in parts.items():
             if part < 0.2:
                 continue
-            if g.peer:
+            if not g.grew or g.peer and not g.median_stands_out:  # a slow tail the other edges lack
+                others, own = g.peer_slow_shares
+                seen = (f"exchanges over {_ms(PEER_SLOW_NS / 1e6)} {own:.0%} of {len(g.after)} calls, "
+                        f"other edges {others:.0%} (median {_ms(g.after_ms)})")
+            elif g.peer:
                 seen = f"median {_ms(g.after_ms)} over {len(g.after)} calls, other edges {_ms(g.before_ms)}"
             elif g.tail_grew and g.growth_ns < MIN_GROWTH_NS:  # a few exchanges wait long (packet loss)
                 slow_b, slow_a = g.slow_shares()
@@ -123,11 +133,11 @@ def network_gap(ctx: Context, shares: BlameShares) -> list[Evidence]:
                         f"calls (median {_ms(g.before_ms)} → {_ms(g.after_ms)})")
             else:
                 seen = f"median {_ms(g.before_ms)} → {_ms(g.after_ms)} over {len(g.after)} calls"
-            peer: dict[str, Any] = {"peer": True} if g.peer else {}
+            peer: dict[str, Any] = {"peer": True} if g.peer or not g.grew else {}
             out.append(evidence(service, "network_gap", f"{g.caller} → {g.callee}: {what} {seen}",
                                 before=_r(g.before_ms), after=_r(g.after_ms), **peer,
                                 weight=0.0, caller=g.caller, callee=g.callee, placed=round(part, 3),
-                                p_value=float(f"{g.p_value:.3g}")))
+                                p_value=float(f"{min(g.p_value, g.tail_p) if g.grew else g.peer_tail_p:.3g}")))
     return out
 
 

@@ -31,6 +31,13 @@ CALLEE_TIE = 0.1   # with equal support, the callee is the likelier culprit (a f
 PEER_RATIO = 3.0   # with no baseline, an edge's gap stands out at this many times its peers' median ...
 PEER_MIN_NS = 5_000_000  # ... and at least this much above it ...
 PEER_CALL_SHARE = 1 / 3  # ... and this much of the call it delays
+# An edge's slow tail stands out from its peers' where at least PEER_SLOW_SHARE of its exchanges wait
+# longer than PEER_SLOW_NS between the spans while the other edges' seldom do: a lost segment waits
+# for a TCP retransmission timeout (200 ms at least on Linux), and loss that matters hits a tenth of
+# exchanges; a healthy edge's slow waits (a delayed ACK, a paused peer, a busy proxy) mostly stay
+# under that, and past it they are a few percent of exchanges (on real gRPC edges up to ~9%).
+PEER_SLOW_NS = 180_000_000
+PEER_SLOW_SHARE = 0.1
 # A slow exchange waits past its baseline's 90th percentile by at least this much (and twice it):
 # far beyond the jitter of a healthy network, well under a retransmission timeout (200 ms).
 SLOW_EXCHANGE_NS = 20_000_000
@@ -52,6 +59,10 @@ class EdgeGap:
     # no CLIENT span times the call: the gap is from the server's end until the caller goes on, which
     # holds the caller's own work after the answer too
     implicit: bool = False
+    # with or without a baseline: that its slow tail stands out from the other edges' after the onset,
+    # and the share of exchanges past PEER_SLOW_NS on the other edges and on this one
+    peer_tail_p: float = 1.0
+    peer_slow_shares: tuple[float, float] = (0.0, 0.0)
 
     @property
     def before_ms(self) -> float | None:
@@ -76,12 +87,22 @@ class EdgeGap:
     @property
     def grew(self) -> bool:
         if self.peer:
-            return (self.comparable and self.p_value < ALPHA and self.growth_ns >= PEER_MIN_NS
-                    and median(self.after) >= PEER_RATIO * max(median(self.before), 0.0))
+            return self.comparable and (self.median_stands_out or self.tail_p < ALPHA)
         return self.comparable and (
             (self.p_value < ALPHA and self.growth_ns >= MIN_GROWTH_NS
              and self.growth_ns >= 0.5 * max(median(self.before), 0.0))
             or self.tail_grew)
+
+    @property
+    def median_stands_out(self) -> bool:
+        """With no baseline: the edge's median gap is several times its peers' (a delay every exchange waits)."""
+        return (self.peer and self.comparable and self.p_value < ALPHA and self.growth_ns >= PEER_MIN_NS
+                and median(self.after) >= PEER_RATIO * max(median(self.before), 0.0))
+
+    @property
+    def tail_stands_out(self) -> bool:
+        """Whatever the baseline: more of its exchanges wait long than the other edges' do."""
+        return self.comparable and self.peer_tail_p < ALPHA
 
     @property
     def tail_grew(self) -> bool:
@@ -97,7 +118,10 @@ class EdgeGap:
 
     @property
     def slow_ns(self) -> float:
-        """The gap past which an exchange counts as slow: well beyond the baseline's 90th percentile."""
+        """The gap past which an exchange counts as slow: well beyond the baseline's 90th percentile
+        (with no baseline, past what a healthy network ever waits)."""
+        if self.peer:
+            return float(PEER_SLOW_NS)
         q90 = sorted(self.before)[int(0.9 * (len(self.before) - 1))] if self.before else 0.0
         return max(2 * q90, q90 + SLOW_EXCHANGE_NS)
 
@@ -162,6 +186,39 @@ def _pooled_tail_p(g: EdgeGap, every_before: list[float]) -> float:
     return _share_rises(sum(v > cut for v in g.after), len(g.after), k_all, n_all)
 
 
+def _peer_samples(edges: list[EdgeGap], g: EdgeGap) -> list[float]:
+    """The other synchronous edges' gaps after the onset, at most ~100 from each (a busy edge does
+    not speak for all)."""
+    return [x for o in edges if o is not g for x in o.after[::max(len(o.after) // 100, 1)]]
+
+
+def _tail_among_peers(g: EdgeGap, others: list[float], call: float | None) -> float:
+    """One-sided p-value that more of the edge's exchanges wait past PEER_SLOW_NS than the other
+    edges' do (packet loss: most exchanges pass untouched, so the median stays with the peers'),
+    where PEER_SLOW_SHARE of them do and such a wait is a good part of the call."""
+    if len(g.after) < 3 or len(others) < 2 or (call and PEER_SLOW_NS / 1e6 < PEER_CALL_SHARE * call):
+        return 1.0
+    if _share_past(g.after, PEER_SLOW_NS) < PEER_SLOW_SHARE:
+        return 1.0
+    return tail_rises(g.after, others, PEER_SLOW_NS)
+
+
+def mark_tails_among_peers(gaps: dict[tuple[str, str, str], EdgeGap],
+                           call_ms: dict[tuple[str, str], float] | None = None) -> None:
+    """Whatever the baseline, note each synchronous edge whose slow tail its peers lack
+    (`peer_tail_p`): where the fault ran before the onset too (a short before, a late start),
+    nothing grew in time, but whose network it is still shows across the peers."""
+    edges = [g for g in gaps.values() if g.how == "gap" and g.after]
+    for g in edges:
+        others = _peer_samples(edges, g)
+        g.peer_tail_p = _tail_among_peers(g, others, (call_ms or {}).get((g.caller, g.callee)))
+        g.peer_slow_shares = (_share_past(others, PEER_SLOW_NS), _share_past(g.after, PEER_SLOW_NS))
+
+
+def _share_past(values: list[float], cut: float) -> float:
+    return sum(v > cut for v in values) / max(len(values), 1)
+
+
 def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap],
                        call_ms: dict[tuple[str, str], float] | None = None) -> None:
     """With no baseline in time, compare each synchronous edge's gap with every other edge's, and
@@ -169,17 +226,17 @@ def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap],
 
     Between two healthy services the gap is a few milliseconds of network and proxy, much alike
     across a system's edges; an edge whose gap is several times everyone else's stands out
-    without a before (a delay on one pod's network shows on every edge into it). Only if it is a
-    good part of the call (`call_ms`: each edge's median call): a few milliseconds on the way to a
-    model that answers in seconds is its distance, and with no before nothing tells them apart."""
+    without a before (a delay on one pod's network shows on every edge into it), and so does one
+    whose slow tail no other edge has. Only if it is a good part of the call (`call_ms`: each
+    edge's median call): a few milliseconds on the way to a model that answers in seconds is its
+    distance, and with no before nothing tells them apart."""
     edges = [g for g in gaps.values() if g.how == "gap" and g.after]
     for g in edges:
-        others = [x for o in edges if o is not g for x in o.after[::max(len(o.after) // 100, 1)]]
-        g.before, g.peer, g.p_value, g.tail_p = others, True, 1.0, 1.0
+        g.before, g.peer, g.p_value = _peer_samples(edges, g), True, 1.0
         call = (call_ms or {}).get((g.caller, g.callee))
-        if call and median(g.after) / 1e6 < PEER_CALL_SHARE * call:
-            continue
-        if g.comparable:
+        g.tail_p = g.peer_tail_p = _tail_among_peers(g, g.before, call)
+        g.peer_slow_shares = (_share_past(g.before, PEER_SLOW_NS), _share_past(g.after, PEER_SLOW_NS))
+        if g.comparable and (not call or median(g.after) / 1e6 >= PEER_CALL_SHARE * call):
             g.p_value = rises(g.after, g.before)
     # A queue's wait against the other consumers of the same sender's messages: every consumer
     # group takes each message within milliseconds, unless it fell behind. A lone consumer has no peer.
@@ -192,13 +249,14 @@ def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap],
 
 
 def gap_support(gaps: dict[tuple[str, str, str], EdgeGap]) -> dict[str, float]:
-    """Per service: the share of its comparable synchronous edges (in and out) whose gap grew."""
+    """Per service: the share of its comparable synchronous edges (in and out) whose gap grew, or
+    whose slow tail stands out from its peers'."""
     seen: dict[str, list[bool]] = {}
     for g in gaps.values():
         if g.how != "gap" or not g.comparable:
             continue
         for service in (g.caller, g.callee):
-            seen.setdefault(service, []).append(g.grew)
+            seen.setdefault(service, []).append(g.grew or g.tail_stands_out)
     return {s: sum(v) / len(v) for s, v in seen.items()}
 
 

@@ -33,8 +33,8 @@ from ._backlog import backlog_onset, deliveries, queue_backlogs
 from ._context import Context
 from ._errors import ErrorSurge, error_surges, exception_onset, peer_error_origins
 from ._evidence import EXTRACTORS
-from ._gaps import compare_with_peers, edge_gaps, queue_onset
-from ._metrics import MIN_BEFORE_NS, investigate_metrics, resource_shifts
+from ._gaps import compare_with_peers, edge_gaps, mark_tails_among_peers, queue_onset
+from ._metrics import MIN_BEFORE_NS, investigate_metrics, lag_shifts, resource_shifts
 from ._paths import MIN_Z as PATH_MIN_Z
 from ._paths import THIN_Z as PATH_THIN_Z
 from ._paths import path_onset, path_shifts, peer_path_stops, unit_paths
@@ -142,7 +142,7 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
         # proxy, a busy sidecar, all day long), as services that log errors all day stand out too.
         standing_out = max((o.strength * (PEER_GAP_WEIGHT if o.kind == GAP_SYMPTOM else 1.0) for o in others),
                            default=0.0)
-        if peer.root_causes and others and (not mine.rankable or standing_out > strength):
+        if peer.root_causes and others and standing_out > strength:
             if mine.rankable or at_ns is not None or faded:
                 why = (f"{faded}; what stands out from its peers over the whole data (strength "
                        f"{standing_out:.2f}) is ranked instead" if faded else
@@ -232,10 +232,9 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         ctx.graph = interaction_graph(store, windows=windows, sample=share, spans_table=sampled)
         completeness = data_completeness(store, baseline, incident, share, spans_table=sampled)
         ctx.gaps = edge_gaps(store, sampled)
-        if peer:
-            compare_with_peers(ctx.gaps, {(e.caller, e.callee): float(e.stats["incident"].p50_ms)
-                                          for e in ctx.graph.edges
-                                          if e.mode == "sync" and "incident" in e.stats})
+        call_ms = {(e.caller, e.callee): float(e.stats["incident"].p50_ms)
+                   for e in ctx.graph.edges if e.mode == "sync" and "incident" in e.stats}
+        (compare_with_peers if peer else mark_tails_among_peers)(ctx.gaps, call_ms)
         messages = deliveries(store, sampled)
         ctx.backlogs = queue_backlogs(messages, hi, peer=peer)
         ctx.errors = error_surges(store, sampled, ctx.graph.edges)
@@ -265,6 +264,7 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1], dated_groups=redate[2])
     ctx.services = {n.id for n in ctx.graph.nodes if n.kind == "service"}
     ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
+    ctx.lags = lag_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
     if onset - lo < METRIC_RATES_BELOW_NS:
         ctx.surges = rate_surges(store, TimeRange(onset - max(hi - lo, MIN_BEFORE_NS), onset), incident)
     if groups:

@@ -215,15 +215,17 @@ class ResourceShift:
 
 
 def resource_shifts(store: Store, onset_ns: int, until_ns: int, before_ns: int = MIN_BEFORE_NS,
-                    services: set[str] | None = None) -> list[ResourceShift]:
-    """Services whose own CPU, memory or restarts rose and stayed up at the onset, strongest first.
+                    services: set[str] | None = None, pattern: re.Pattern[str] = RESOURCE_METRIC,
+                    least: float = 0.0) -> list[ResourceShift]:
+    """Services whose own CPU, memory or restarts (or other series whose name `pattern` finds)
+    rose to at least `least` and stayed up at the onset, strongest first.
 
     The baseline is whatever the metrics hold in `before_ns` before the onset, not only the traces'
     baseline: metrics are scraped for longer, and a resource fault seldom shows in a span."""
     rows = evidence.metric_points(store, TimeRange(onset_ns - before_ns, until_ns))
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in rows:
-        if RESOURCE_METRIC.search(r["name"]) and not SHARED_METRIC.search(r["name"]) \
+        if pattern.search(r["name"]) and not SHARED_METRIC.search(r["name"]) \
                 and (services is None or r["service"] in services):
             series.setdefault((r["service"], r["name"]), []).append((int(r["time_ns"]), float(r["v"])))
     best: dict[str, ResourceShift] = {}
@@ -234,6 +236,21 @@ def resource_shifts(store: Store, onset_ns: int, until_ns: int, before_ns: int =
             continue
         b, a = median(before), median(after)
         z = robust_z(before, a, floor=max(abs(b) * 0.05, 1e-9))
-        if z >= RESOURCE_Z and a >= RESOURCE_RATIO * b and (service not in best or z > best[service].z):
+        if (z >= RESOURCE_Z and a >= RESOURCE_RATIO * b and a >= least
+                and (service not in best or z > best[service].z)):
             best[service] = ResourceShift(service, name, b, a, min(z, 1e6))
     return sorted(best.values(), key=lambda r: (-r.z, r.service))
+
+
+# A consumer's own lag series (Kafka's records-lag-max, an exporter's kafka_consumergroup_lag, the
+# Collector's kafka.consumer_group.lag): it falls behind where its lag rose and stayed up. A lag of
+# a few messages or seconds comes and goes with any batch; LAG_LEAST is where it stops being that.
+LAG_METRIC = re.compile(r"(^|[._-])lag([._-]|$)", re.IGNORECASE)
+LAG_LEAST = 10.0
+
+
+def lag_shifts(store: Store, onset_ns: int, until_ns: int, before_ns: int = MIN_BEFORE_NS,
+               services: set[str] | None = None) -> list[ResourceShift]:
+    """Consumers whose lag metric rose and stayed up at the onset, strongest first: where traces
+    hold no before (or no queue spans), the metrics still say who fell behind."""
+    return resource_shifts(store, onset_ns, until_ns, before_ns, services, LAG_METRIC, LAG_LEAST)

@@ -101,8 +101,15 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
     """(strength, suspect, kind) of each call-path shift ('path'), grown queue wait ('lag') and surge
     of exceptions or error logs without span status ('exceptions')."""
     out = [(_peer_stop_strength(p) if p.peer else min(p.z / 4, STRENGTH_CAP), p.suspect, "path") for p in ctx.paths]
+    # one reading per consumer: its queue's spans, or its own lag metric, whichever says it more surely
+    behind: dict[str, tuple[float, str]] = {}
     for lag in queue_lags(ctx):
-        out.append((min(lag["z"] / 4, STRENGTH_CAP), lag["suspect"], "lag"))
+        z = max(lag["z"], behind.get(lag["consumer"], (0.0, ""))[0])
+        behind[lag["consumer"]] = (z, lag["suspect"])
+    for m in ctx.lags:
+        z, suspect = behind.get(m.service, (0.0, ""))
+        behind[m.service] = (max(z, m.z), suspect or _load_sender(ctx, m.service) or m.service)
+    out += [(min(z / 4, STRENGTH_CAP), suspect, "lag") for z, suspect in behind.values()]
     for e in ctx.errors:
         # a caller's timeouts on a callee that worked on are that callee's slowness
         out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported_by_callee else 1.0), e.gave_up_on or e.service,
@@ -118,7 +125,7 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
     for g in ctx.gaps.values():
         if g.how == "gap" and g.grew:
             parts = place_gap(g.caller, g.callee, support)
-            z = z_of(g.p_value if g.peer else min(g.p_value, g.tail_p))
+            z = z_of(min(g.p_value, g.tail_p))
             out.append((min(z / 4, STRENGTH_CAP), max(parts, key=lambda k: (parts[k], k)), GAP_SYMPTOM))
     return out
 

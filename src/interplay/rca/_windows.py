@@ -5,6 +5,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from scipy.stats import fisher_exact
+
 from ..detect import change_point, proportion_z, robust_z, slower_z
 from ..model import InvalidInput, NotFound, TimeRange
 from ..store import entry_points
@@ -20,6 +22,12 @@ DURATIONS_PER_WINDOW = 400  # request durations per entry point and window for t
 FIRST_RISE_Z = 3.0  # a rise in errors before the clearest one this sure dates the onset instead
 ERRORS_FULL = 20  # requests after the onset for an error rate's shift to count fully
 PEER_TAIL = 0.5  # the strength of a peer contrast that is only the slowest tenth against the rest
+# With no baseline, entry points that fail this much more often than the others together, and at
+# least this share of their requests, are where the fault shows: the others' slow and failing tenth
+# is the background any system has (a database that pauses now and then, a flaky page).
+PEER_FAIL_RATIO = 3.0
+PEER_FAIL_SHARE = 0.2
+FAIL_ALPHA = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +207,25 @@ def peer_groups(store: Store, window: TimeRange, groups: list[Group] | None,
         out.append({"service": service, "operation": operation, "score": 1.0 if w["sharp"] else PEER_TAIL,
                     "peer": True,
                     "baseline": _stats(b), "incident": _stats(i), "threshold_ns": w["cut"], "p90_ns": w["cut"]})
-    return out[:limit]
+    return (_failing_far_more(out) or out)[:limit]
+
+
+def _failing_far_more(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The peer groups whose requests fail far more often than the other groups' together
+    (PEER_FAIL_RATIO, PEER_FAIL_SHARE, and surely: a one-sided Fisher test)."""
+    def counts(g: dict[str, Any]) -> tuple[int, int]:
+        return g["incident"]["errors"], g["incident"]["requests"] + g["baseline"]["requests"]
+
+    errors, total = (sum(x) for x in zip(*(counts(g) for g in groups))) if groups else (0, 0)
+    out = []
+    for g in groups:
+        e, n = counts(g)
+        e_o, n_o = errors - e, total - n
+        if not n_o or e < PEER_FAIL_SHARE * n or e / n < PEER_FAIL_RATIO * e_o / n_o:
+            continue
+        if fisher_exact([[e, n - e], [e_o, n_o - e_o]], alternative="greater").pvalue < FAIL_ALPHA:
+            out.append(g)
+    return out
 
 
 def _stats(r: dict[str, Any]) -> dict[str, Any]:
