@@ -263,8 +263,10 @@ def _investigate_at(store: Store, span_range: tuple[int, int], wanted: Group | N
         # shifted far more clearly: investigate again from then
         return _investigate_at(store, span_range, wanted, redate[0], dated_by=redate[1], dated_groups=redate[2])
     ctx.services = {n.id for n in ctx.graph.nodes if n.kind == "service"}
-    ctx.resources = resource_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
-    ctx.lags = lag_shifts(store, onset, hi, max(hi - lo, MIN_BEFORE_NS), ctx.services)
+    # the services' own metrics, read once, reaching back as far as they go (past the traces' before)
+    points = evidence.metric_points(store, TimeRange(onset - max(hi - lo, MIN_BEFORE_NS), hi))
+    ctx.resources = resource_shifts(points, onset, ctx.services)
+    ctx.lags = lag_shifts(points, onset, ctx.services)
     if onset - lo < METRIC_RATES_BELOW_NS:
         ctx.surges = rate_surges(store, TimeRange(onset - max(hi - lo, MIN_BEFORE_NS), onset), incident)
     if groups:

@@ -214,15 +214,13 @@ class ResourceShift:
     z: float
 
 
-def resource_shifts(store: Store, onset_ns: int, until_ns: int, before_ns: int = MIN_BEFORE_NS,
-                    services: set[str] | None = None, pattern: re.Pattern[str] = RESOURCE_METRIC,
-                    least: float = 0.0) -> list[ResourceShift]:
+def resource_shifts(rows: list[dict], onset_ns: int, services: set[str] | None = None,
+                    pattern: re.Pattern[str] = RESOURCE_METRIC, least: float = 0.0) -> list[ResourceShift]:
     """Services whose own CPU, memory or restarts (or other series whose name `pattern` finds)
     rose to at least `least` and stayed up at the onset, strongest first.
 
-    The baseline is whatever the metrics hold in `before_ns` before the onset, not only the traces'
-    baseline: metrics are scraped for longer, and a resource fault seldom shows in a span."""
-    rows = evidence.metric_points(store, TimeRange(onset_ns - before_ns, until_ns))
+    `rows` are `metric_points` from whatever the metrics hold before the onset, not only the
+    traces' baseline: metrics are scraped for longer, and a resource fault seldom shows in a span."""
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in rows:
         if pattern.search(r["name"]) and not SHARED_METRIC.search(r["name"]) \
@@ -249,8 +247,7 @@ LAG_METRIC = re.compile(r"(^|[._-])lag([._-]|$)", re.IGNORECASE)
 LAG_LEAST = 10.0
 
 
-def lag_shifts(store: Store, onset_ns: int, until_ns: int, before_ns: int = MIN_BEFORE_NS,
-               services: set[str] | None = None) -> list[ResourceShift]:
+def lag_shifts(rows: list[dict], onset_ns: int, services: set[str] | None = None) -> list[ResourceShift]:
     """Consumers whose lag metric rose and stayed up at the onset, strongest first: where traces
     hold no before (or no queue spans), the metrics still say who fell behind."""
-    return resource_shifts(store, onset_ns, until_ns, before_ns, services, LAG_METRIC, LAG_LEAST)
+    return resource_shifts(rows, onset_ns, services, LAG_METRIC, LAG_LEAST)
