@@ -541,6 +541,7 @@ def test_with_no_before_the_entry_point_failing_far_more_than_the_others_is_wher
               to_json(ip.investigate(symptom="frontend", at_ns=T0))):
         assert top(r)[0] == "payment", [(c["service"], c["summary"]) for c in r["root_causes"]]
         assert "no baseline" in r["evidence_strength"]["note"]
+        assert "only frontend POST /checkout: it fails far more often" in r["evidence_strength"]["note"]
 
 
 def frontend_slow_around_its_calls(tb, t, bad, rng):

@@ -567,6 +567,10 @@ def _evidence_strength(ctx: Context, baseline: TimeRange) -> EvidenceStrength:
     if ctx.peer:
         notes.append(f"no baseline: the traces begin {seconds:.0f} s before the onset, so each entry point's "
                      "failing and slowest tenth of requests were compared with the rest of its own requests")
+        failing = [f"{g['service']} {g['operation']}" for g in ctx.groups if g.get("fails_far_more")]
+        if failing:
+            notes.append(f"only {', '.join(failing)}: {'it fails' if len(failing) == 1 else 'they fail'} far more "
+                         "often than the other entry points (their slow tenth is background)")
     elif seconds < MIN_BASELINE_S:
         notes.append(f"the baseline before the onset is only {seconds:.0f} s long: every comparison rests on "
                      f"few requests")

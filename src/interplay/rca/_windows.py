@@ -224,7 +224,7 @@ def _failing_far_more(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not n_o or e < PEER_FAIL_SHARE * n or e / n < PEER_FAIL_RATIO * e_o / n_o:
             continue
         if fisher_exact([[e, n - e], [e_o, n_o - e_o]], alternative="greater").pvalue < FAIL_ALPHA:
-            out.append(g)
+            out.append({**g, "fails_far_more": True})
     return out
 
 
