@@ -98,14 +98,15 @@ def fuse_other_symptoms(ctx: Context, shares: dict[str, dict[str, Any]]) -> None
 
 
 def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
-    """(strength, suspect, kind) of each call-path shift ('path'), grown queue wait ('lag') and surge
-    of exceptions or error logs without span status ('exceptions')."""
+    """(strength, suspect, kind) of each call-path shift ('path'), grown queue wait or consumer lag
+    metric ('lag'), surge of exceptions or error logs without span status ('exceptions'), resource
+    shift ('resources') and edge gap ('latency')."""
     out = [(_peer_stop_strength(p) if p.peer else min(p.z / 4, STRENGTH_CAP), p.suspect, "path") for p in ctx.paths]
     # one reading per consumer: its queue's spans, or its own lag metric, whichever says it more surely
     behind: dict[str, tuple[float, str]] = {}
     for lag in queue_lags(ctx):
-        z = max(lag["z"], behind.get(lag["consumer"], (0.0, ""))[0])
-        behind[lag["consumer"]] = (z, lag["suspect"])
+        if lag["z"] > behind.get(lag["consumer"], (-1.0, ""))[0]:
+            behind[lag["consumer"]] = (lag["z"], lag["suspect"])
     for m in ctx.lags:
         z, suspect = behind.get(m.service, (0.0, ""))
         behind[m.service] = (max(z, m.z), suspect or _load_sender(ctx, m.service) or m.service)
