@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -118,6 +119,11 @@ def run_real_case(case_dir: str, csv_dir: str | None = None) -> dict:
         out["rcaeval_csv"] = {"csv": str(base / "metrics.csv"), "inject_time": at_ns // 10**9,
                               "sli": "frontend_latency-90" if truth.get("system") == "OnlineBoutique" else None}
     return out
+
+
+def _rank_of(truth: str, ranked: list[str]) -> int | float:
+    """1-based rank of the truth in a ranking; infinity where it is not ranked."""
+    return ranked.index(truth) + 1 if truth in ranked else math.inf
 
 
 def ac(results: list[dict], k: int, key: str = "ranked") -> float:
@@ -273,6 +279,12 @@ def main() -> None:
         for r in (r for r in results if r["truth"] not in r[key][:1]):
             print(f"  miss{' ' + told if key == 'ranked_at' else ''} {r['scenario']}: truth {r['truth']}, "
                   f"ranked {r[key][:5]}, onset {r['onset']} (injected {r['injected_at']})")
+    if two:  # more information should never hurt: cases whose truth ranks lower when told
+        worse = [r for r in results if _rank_of(r["truth"], r["ranked_at"]) > _rank_of(r["truth"], r["ranked"])]
+        print(f"ranked worse {told} than blind: {len(worse)} of {len(results)}")
+        for r in worse:
+            print(f"  worse {told} {r['scenario']}: truth {r['truth']} at rank {_rank_of(r['truth'], r['ranked'])} "
+                  f"blind, {_rank_of(r['truth'], r['ranked_at'])} {told}")
     if args.real:
         for r in results:
             print(f"  chain {r['scenario']}: {' <- '.join(r['chain']) or '-'}")
