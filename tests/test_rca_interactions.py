@@ -298,6 +298,31 @@ def test_consumer_lag_with_no_entry_point_moving_is_found_blind(tmp_path):
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 3 * MIN
 
 
+def test_a_queue_wait_a_millisecond_longer_is_no_consumer_falling_behind(tmp_path):
+    """After the onset email takes each order 1.5 ms later than before (its poll loop, a busier
+    broker): surely longer, and nothing a user or a queue would ever notice."""
+    import random
+
+    from interplay.testing import TraceBuilder
+    rng = random.Random(3)
+    traces, t = [], T0
+    while t < T0 + 40 * MIN:
+        tb = TraceBuilder(t, seed=rng.getrandbits(32))
+        root = tb.span("checkout", "POST /order", duration_ms=jitter(rng, 20))
+        prod = root.child("checkout", "send orders", kind="PRODUCER", offset_ms=5, duration_ms=1,
+                          attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+        wait_s = (0.0035 if t >= ONSET else 0.002) + rng.uniform(-0.0002, 0.0002)
+        consumer = TraceBuilder(t + int((0.006 + wait_s) * 1e9), seed=rng.getrandbits(32))
+        consumer.span("email", "process orders", kind="CONSUMER", duration_ms=jitter(rng, 3), links=[prod],
+                      attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
+        traces += [tb, consumer]
+        t += int(3e9)
+    ip = load(tmp_path, traces)
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=ONSET))):
+        assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "queue_lag"], top(r)
+        assert not [o for o in r["evidence_strength"]["other_symptoms"] if o["kind"] == "lag"]
+
+
 def pooled_checkout(tb, t, bad, rng, queued_ms=300):
     """checkout waits for a worker before any work; after the onset payment gets slow and holds
     checkout's workers, so the wait grows on every checkout request, even those not paying."""

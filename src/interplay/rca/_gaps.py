@@ -31,6 +31,9 @@ CALLEE_TIE = 0.1   # with equal support, the callee is the likelier culprit (a f
 PEER_RATIO = 3.0   # with no baseline, an edge's gap stands out at this many times its peers' median ...
 PEER_MIN_NS = 5_000_000  # ... and at least this much above it ...
 PEER_CALL_SHARE = 1 / 3  # ... and this much of the call it delays
+# A queue's wait grew where it rose by this much at least: a consumer's poll loop alone moves a
+# message's wait by milliseconds (one that falls behind, by seconds)
+QUEUE_MIN_GROWTH_NS = 100_000_000
 # An edge's slow tail stands out from its peers' where at least PEER_SLOW_SHARE of its exchanges wait
 # longer than PEER_SLOW_NS between the spans while the other edges' seldom do: a lost segment waits
 # for a TCP retransmission timeout (200 ms at least on Linux), and loss that matters hits a tenth of
@@ -89,7 +92,7 @@ class EdgeGap:
         if self.peer:
             return self.comparable and (self.median_stands_out or self.tail_p < ALPHA)
         return self.comparable and (
-            (self.p_value < ALPHA and self.growth_ns >= MIN_GROWTH_NS
+            (self.p_value < ALPHA and self.growth_ns >= (MIN_GROWTH_NS if self.how == "gap" else QUEUE_MIN_GROWTH_NS)
              and self.growth_ns >= 0.5 * max(median(self.before), 0.0))
             or self.tail_grew)
 
