@@ -453,7 +453,10 @@ def test_logs_page_filters_and_leads_to_traces(shop, page):
     page.select_option("#log-severity", "ERROR")
     page.click("#logs-form button[type=submit]")
     page.wait_for_url("**/#/logs?severity=ERROR")
-    page.wait_for_selector("#logs-table tbody tr")
+    # the filtered rows replace the first page's once they arrive: wait for those, not the old ones
+    page.wait_for_function("""() => {
+        const cells = [...document.querySelectorAll('#logs-table tbody td:nth-child(3)')];
+        return cells.length > 0 && cells.every(c => c.innerText.trim() === 'ERROR'); }""")
     severities = {t.strip() for t in page.locator("#logs-table tbody td:nth-child(3)").all_inner_texts()}
     assert severities == {"ERROR"}
     page.locator("#logs-table a.trace-link").first.click()
