@@ -298,25 +298,31 @@ def test_consumer_lag_with_no_entry_point_moving_is_found_blind(tmp_path):
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 3 * MIN
 
 
-def test_a_queue_wait_a_millisecond_longer_is_no_consumer_falling_behind(tmp_path):
-    """After the onset email takes each order 1.5 ms later than before (its poll loop, a busier
-    broker): surely longer, and nothing a user or a queue would ever notice."""
+def queued_orders(wait_s, seed, minutes=40):
+    """Traces of checkout publishing an order every 3 s and email consuming it in a trace of its own
+    (a link), `wait_s(t, rng)` seconds after it was sent."""
     import random
 
     from interplay.testing import TraceBuilder
-    rng = random.Random(3)
+    rng = random.Random(seed)
     traces, t = [], T0
-    while t < T0 + 40 * MIN:
+    while t < T0 + minutes * MIN:
         tb = TraceBuilder(t, seed=rng.getrandbits(32))
         root = tb.span("checkout", "POST /order", duration_ms=jitter(rng, 20))
         prod = root.child("checkout", "send orders", kind="PRODUCER", offset_ms=5, duration_ms=1,
                           attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
-        wait_s = (0.0035 if t >= ONSET else 0.002) + rng.uniform(-0.0002, 0.0002)
-        consumer = TraceBuilder(t + int((0.006 + wait_s) * 1e9), seed=rng.getrandbits(32))
+        consumer = TraceBuilder(t + int(wait_s(t, rng) * 1e9), seed=rng.getrandbits(32))
         consumer.span("email", "process orders", kind="CONSUMER", duration_ms=jitter(rng, 3), links=[prod],
                       attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
         traces += [tb, consumer]
         t += int(3e9)
+    return traces
+
+
+def test_a_queue_wait_a_millisecond_longer_is_no_consumer_falling_behind(tmp_path):
+    """After the onset email takes each order 1.5 ms later than before (its poll loop, a busier
+    broker): surely longer, and nothing a user or a queue would ever notice."""
+    traces = queued_orders(lambda t, rng: 0.006 + (0.0035 if t >= ONSET else 0.002) + rng.uniform(-0.0002, 0.0002), 3)
     ip = load(tmp_path, traces)
     for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=ONSET))):
         assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "queue_lag"], top(r)
@@ -1128,22 +1134,7 @@ def test_a_few_messages_waiting_longer_is_no_consumer_falling_behind(tmp_path):
     """After the onset one message in six waits 300 ms (the consumer was busy for a moment) while the
     typical wait stays at 3 ms: a tail in a queue's wait is not lag (the tail test is for calls,
     where a lost segment waits for a retransmit)."""
-    import random
-
-    from interplay.testing import TraceBuilder
-    rng = random.Random(5)
-    traces, t = [], T0
-    while t < T0 + 40 * MIN:
-        tb = TraceBuilder(t, seed=rng.getrandbits(32))
-        root = tb.span("checkout", "POST /order", duration_ms=jitter(rng, 20))
-        prod = root.child("checkout", "send orders", kind="PRODUCER", offset_ms=5, duration_ms=1,
-                          attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
-        wait_s = 0.3 if t >= ONSET and rng.random() < 0.17 else 0.003
-        consumer = TraceBuilder(t + int(wait_s * 1e9), seed=rng.getrandbits(32))
-        consumer.span("email", "process orders", kind="CONSUMER", duration_ms=jitter(rng, 3), links=[prod],
-                      attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"})
-        traces += [tb, consumer]
-        t += int(3e9)
+    traces = queued_orders(lambda t, rng: 0.3 if t >= ONSET and rng.random() < 0.17 else 0.003, 5)
     ip = load(tmp_path, traces)
     r = to_json(ip.investigate(at_ns=ONSET))
     assert not [e for c in r["root_causes"] for e in c["evidence"] if e["type"] == "queue_lag"], top(r)

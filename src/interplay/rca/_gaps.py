@@ -213,9 +213,12 @@ def mark_tails_among_peers(gaps: dict[tuple[str, str, str], EdgeGap],
     nothing grew in time, but whose network it is still shows across the peers."""
     edges = [g for g in gaps.values() if g.how == "gap" and g.after]
     for g in edges:
-        others = _peer_samples(edges, g)
-        g.peer_tail_p = _tail_among_peers(g, others, (call_ms or {}).get((g.caller, g.callee)))
-        g.peer_slow_shares = (_share_past(others, PEER_SLOW_NS), _share_past(g.after, PEER_SLOW_NS))
+        _mark_tail(g, _peer_samples(edges, g), (call_ms or {}).get((g.caller, g.callee)))
+
+
+def _mark_tail(g: EdgeGap, others: list[float], call: float | None) -> None:
+    g.peer_tail_p = _tail_among_peers(g, others, call)
+    g.peer_slow_shares = (_share_past(others, PEER_SLOW_NS), _share_past(g.after, PEER_SLOW_NS))
 
 
 def _share_past(values: list[float], cut: float) -> float:
@@ -237,8 +240,8 @@ def compare_with_peers(gaps: dict[tuple[str, str, str], EdgeGap],
     for g in edges:
         g.before, g.peer, g.p_value = _peer_samples(edges, g), True, 1.0
         call = (call_ms or {}).get((g.caller, g.callee))
-        g.tail_p = g.peer_tail_p = _tail_among_peers(g, g.before, call)
-        g.peer_slow_shares = (_share_past(g.before, PEER_SLOW_NS), _share_past(g.after, PEER_SLOW_NS))
+        _mark_tail(g, g.before, call)
+        g.tail_p = g.peer_tail_p
         if g.comparable and (not call or median(g.after) / 1e6 >= PEER_CALL_SHARE * call):
             g.p_value = rises(g.after, g.before)
     # A queue's wait against the other consumers of the same sender's messages: every consumer
