@@ -145,11 +145,11 @@ def test_calls_that_stop_after_one_callee_point_at_that_callee(tmp_path):
     assert abs(r["windows"]["incident"]["since_ns"] - ONSET) < 2 * MIN
 
 
-def order_write_skipped(tb, t, bad, rng, share=0.5):
+def order_write_skipped(tb, t, bad, rng, share=0.5, step="INSERT orders"):
     """web places an order through orders, which asks inventory and then writes the order to its
-    database (a CLIENT span with nothing behind it); web also reads orders, which only queries.
-    After the onset inventory's answer (no error, no latency change) makes orders skip the write
-    for about half of the orders: no other service's calls change at all."""
+    database (a CLIENT span with nothing behind it, named `step`); web also reads orders, which only
+    queries. After the onset inventory's answer (no error, no latency change) makes orders skip the
+    write for about `share` of the orders: no other service's calls change at all."""
     if rng.random() < 0.4:
         read = tb.span("web", "GET /orders/{id}", duration_ms=0)
         rc = read.child("web", "call orders", kind="CLIENT", offset_ms=1, duration_ms=0)
@@ -168,7 +168,7 @@ def order_write_skipped(tb, t, bad, rng, share=0.5):
     end = d + 3
     if not (bad and rng.random() < share):
         w = jitter(rng, 4)
-        server.child("orders", "INSERT orders", kind="CLIENT", offset_ms=end, duration_ms=w,
+        server.child("orders", step, kind="CLIENT", offset_ms=end, duration_ms=w,
                      attributes={"db.system": "postgresql"})
         end += w + 1
     server.end_ns = server.start_ns + int(end * 1e6)
@@ -1511,6 +1511,26 @@ def test_with_no_before_requests_that_stop_right_after_one_answer_while_their_pe
         assert [e["caller"] for e in stops] == ["checkout"], stops
         assert "compared with their peers" in stops[0]["summary"] and stops[0]["after"] > 0.5, stops
         assert [h["service"] for h in r["root_causes"][0]["chain"]][:2] == ["cart", "checkout"]
+
+
+@pytest.mark.parametrize("step, cut_short", [("INSERT orders", True), ("HSET cart:42", True),
+                                             ("SELECT order_totals", False), ("GET cart:42", False)])
+def test_with_no_before_orders_that_skip_their_own_write_after_one_answer_name_it(tmp_path, step, cut_short):
+    """From the first second, 70% of the orders end right after inventory's answer, skipping the
+    order's own write: they call no fewer services than the others, only the work the request exists
+    for is left undone. That is a path cut short, with no before too. The same split skipping only
+    a read of its own (a query, a cache read) is the code's own shortcut: no path cut short."""
+    def build(tb, t, bad, rng):
+        order_write_skipped(tb, t, True, rng, share=0.7, step=step)
+    ip = load(tmp_path, requests(build, minutes=5, every_s=1.0))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(symptom="web", at_ns=T0))):
+        stops = [(c["service"], e) for c in r["root_causes"] for e in c["evidence"] if e["type"] == "path_shift"]
+        if not cut_short:
+            assert not stops, stops
+            continue
+        assert top(r)[0] == "inventory", [(c["service"], c["summary"]) for c in r["root_causes"]]
+        assert [(who, e["caller"]) for who, e in stops] == [("inventory", "orders")], stops
+        assert "compared with their peers" in stops[0][1]["summary"] and stops[0][1]["after"] > 0.5, stops
 
 
 def test_with_no_before_calls_the_export_lost_are_no_path_cut_short(tmp_path):

@@ -124,8 +124,11 @@ def peer_path_stops(store: Store, spans_table: str, min_z: float = THIN_Z) -> li
     order but skip no service."""
     tally: dict[tuple[str, str, str, str], dict[bool, list[tuple[int, int, int]]]] = {}
     for r in evidence.path_stops(store, spans_table):
+        # the work a request does: the services it calls, and its own write if it makes one (an
+        # order stored, a message sent) — the part a request cut short skips, where a read (a cache
+        # miss) is only the code's own shortcut
         tally.setdefault((r["service"], r["op"], r["x"], r["x_op"]), {True: [], False: []})[
-            bool(r["stopped"])].append((int(r["kinds"]), int(r["units"]), int(r["before"])))
+            bool(r["stopped"])].append((int(r["kinds"]) + int(r["wrote"]), int(r["units"]), int(r["before"])))
     out = []
     for (service, op, x, _), split in tally.items():
         stopped, went_on = split[True], split[False]

@@ -20,6 +20,10 @@ PATH_FAILED = "!"   # marks a terminal whose step failed
 # after its parent ended and is no answer (c: the child, p: the parent).
 _QUEUED = (f"(p.kind = 'PRODUCER' OR c.kind = 'CONSUMER' OR (c.start_ns >= p.start_ns + p.duration_ns "
            f"AND NOT {ANSWER}))")
+# A step of a service's own that writes: a statement or command that changes data, by the first word
+# of its span name (the semantic conventions name a database span by its operation), or a message sent.
+_WRITE = (r"(?i)^\s*(INSERT|UPDATE|DELETE|UPSERT|MERGE|REPLACE|SET|SETEX|MSET|HSET|HMSET|HDEL|DEL|"
+          r"LPUSH|RPUSH|SADD|SREM|ZADD|ZREM|XADD|INCR|INCRBY|DECR|PUT|PUBLISH|SEND)\b")
 
 
 def _unit_steps(sql: EngineSQL, s: str) -> str:
@@ -40,7 +44,7 @@ def _unit_steps(sql: EngineSQL, s: str) -> str:
         steps AS (SELECT DISTINCT CASE WHEN q THEN p_id ELSE c_id END AS step_id, trace_id, service,
                          CASE WHEN q THEN '{PATH_SELF}' ELSE callee END AS callee,
                          CASE WHEN q THEN '' ELSE callee_op END AS callee_op, start_ns,
-                         CASE WHEN q THEN p_bad ELSE p_bad OR c_bad END AS bad
+                         CASE WHEN q THEN p_bad ELSE p_bad OR c_bad END AS bad, q AS wr
                   FROM (SELECT c.span_id AS c_id, p.span_id AS p_id, p.trace_id AS trace_id, p.service AS service,
                                c.service AS callee, c.operation AS callee_op, p.start_ns AS start_ns,
                                (p.err OR p.exc) AS p_bad,
@@ -50,14 +54,15 @@ def _unit_steps(sql: EngineSQL, s: str) -> str:
                         WHERE c.service <> p.service) x
                   UNION ALL
                   SELECT x.span_id AS step_id, x.trace_id AS trace_id, x.service AS service,
-                         '{PATH_SELF}' AS callee, '' AS callee_op, x.start_ns AS start_ns, (x.err OR x.exc) AS bad
+                         '{PATH_SELF}' AS callee, '' AS callee_op, x.start_ns AS start_ns, (x.err OR x.exc) AS bad,
+                         (x.kind = 'PRODUCER' OR {sql.regexp_matches('x.operation', _WRITE)}) AS wr
                   FROM {s} x ANTI JOIN (SELECT DISTINCT trace_id, parent_span_id FROM {s}
                                         WHERE parent_span_id IS NOT NULL) k
                        ON k.trace_id = x.trace_id AND k.parent_span_id = x.span_id
                   WHERE x.kind NOT IN ('SERVER', 'CONSUMER') AND x.parent_span_id IS NOT NULL),
         owned AS (SELECT st.trace_id AS trace_id, st.step_id AS step_id,
                          CASE WHEN st.bad THEN '{PATH_FAILED}' || st.callee ELSE st.callee END AS callee,
-                         st.callee_op AS callee_op, st.start_ns AS start_ns, u.unit_id AS unit_id
+                         st.callee_op AS callee_op, st.start_ns AS start_ns, u.unit_id AS unit_id, st.wr AS wr
                   FROM steps st ASOF JOIN units u
                        ON u.trace_id = st.trace_id AND u.service = st.service AND st.start_ns >= u.t
                   WHERE st.start_ns <= u.t_end),
@@ -90,7 +95,7 @@ def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
     """Per service, entry operation `op` and operation `x_op` of callee `x` that its units in the
     incident window called without failing: of those units, how many (`units`) ended right after
     such a call (`stopped`) or went on to another step (not stopped), by the number of services
-    `kinds` each called; and
+    `kinds` each called and whether it `wrote` (1: made a write of its own, see _WRITE); and
     `before`, the sum over those units of the services each called before its first call to `x`.
     Units whose last step failed are left out: a failure's effect is read elsewhere. So are units
     in traces that lost spans (one whose parent is missing): a lost call reads as a path cut short."""
@@ -103,7 +108,8 @@ def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
         last AS (SELECT o.trace_id AS trace_id, o.unit_id AS unit_id,
                         {sql.arg_max('o.callee', '(o.start_ns, o.callee)')} AS terminal,
                         {sql.arg_max('o.callee_op', '(o.start_ns, o.callee)')} AS terminal_op,
-                        count(DISTINCT CASE WHEN {remote} THEN {service} END) AS kinds
+                        count(DISTINCT CASE WHEN {remote} THEN {service} END) AS kinds,
+                        max(CASE WHEN o.callee = '{PATH_SELF}' AND o.wr THEN 1 ELSE 0 END) AS wrote
                  FROM owned o GROUP BY o.trace_id, o.unit_id),
         called AS (SELECT trace_id, unit_id, callee AS x, callee_op AS x_op, min(start_ns) AS first_ns FROM owned
                    WHERE callee <> '{PATH_SELF}' AND callee NOT LIKE '{PATH_FAILED}%'
@@ -116,7 +122,8 @@ def path_stops(store: Store, spans_table: str) -> list[dict[str, Any]]:
                 FROM called c JOIN owned o ON o.trace_id = c.trace_id AND o.unit_id = c.unit_id
                 GROUP BY c.trace_id, c.unit_id, c.x, c.x_op)
         SELECT u.service AS service, u.op AS op, c.x AS x, c.x_op AS x_op,
-               l.terminal = c.x AND l.terminal_op = c.x_op AS stopped, l.kinds AS kinds, count(*) AS units,
+               l.terminal = c.x AND l.terminal_op = c.x_op AS stopped, l.kinds AS kinds, l.wrote AS wrote,
+               count(*) AS units,
                sum(c.before) AS before
         FROM units u JOIN last l ON l.trace_id = u.trace_id AND l.unit_id = u.unit_id
         JOIN pre c ON c.trace_id = u.trace_id AND c.unit_id = u.unit_id
