@@ -1029,6 +1029,50 @@ def test_with_no_trace_baseline_the_request_metrics_say_who_sends_a_surge(tmp_pa
     assert not any(m["to"] == "agent" for m in seen["traces only"]["load_moves"])
 
 
+def agent_swamps_orders_beside_web(tb, t, bad, rng):
+    """From the first trace on, an agent calls orders 19 times as often as web's users do; orders,
+    swamped, answers in ~250 ms one time in six. No status anywhere."""
+    agent = rng.random() < 0.95
+    root = (tb.span("agent", "invoke_agent support", duration_ms=0) if agent
+            else tb.span("web", "GET /orders/{id}", duration_ms=0))
+    d = jitter(rng, 250 if rng.random() < 0.16 else 6)
+    c = root.child(root.service, "call orders", kind="CLIENT", offset_ms=1, duration_ms=d + 1)
+    c.child("orders", "GET /orders/{id}", kind="SERVER", offset_ms=0.5, duration_ms=d)
+    root.end_ns = c.end_ns + int(1e6)
+
+
+def _served_per_minute(service, per_minute, since, minutes):
+    """`service`'s http.server.request.duration as delta histograms, one point a minute."""
+    from interplay.testing import kv_list
+    points = [{"startTimeUnixNano": str(since + m * MIN), "timeUnixNano": str(since + (m + 1) * MIN),
+               "count": str(per_minute(m)), "sum": 0.01 * per_minute(m)} for m in range(minutes)]
+    return {"resourceMetrics": [{"resource": {"attributes": kv_list({"service.name": service})}, "scopeMetrics": [
+        {"metrics": [{"name": "http.server.request.duration", "unit": "s",
+                      "histogram": {"aggregationTemporality": 1, "dataPoints": points}}]}]}]}
+
+
+@pytest.mark.parametrize("web_before_per_min, sent", [(12, True), (5, False)])
+def test_with_no_trace_baseline_the_caller_that_added_the_surge_sends_it_though_the_others_drift(
+        tmp_path, web_before_per_min, sent):
+    """orders' request metrics reach ten minutes before the traces: it served `web_before_per_min`
+    a minute, now ~300. In the traces web calls it ~15 times a minute and the agent the rest: at 12
+    before, web's calls are what they were, give or take (the metrics' minutes and the traces'
+    seconds never count quite alike) and the agent sent the surge; at 5, web's own calls tripled
+    too and no one caller added them all."""
+    ip = load(tmp_path, requests(agent_swamps_orders_beside_web, minutes=5, every_s=0.2))
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(_served_per_minute(
+        "orders", lambda m: web_before_per_min if m < 10 else 300, T0 - 10 * MIN, 15)))
+    ip.ingest_file(path)
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=T0))):
+        moved = [m for m in r["load_moves"] if m["to"] == "agent"]
+        if not sent:
+            assert not moved and top(r)[0] == "orders", (r["load_moves"], top(r))
+            continue
+        assert moved and moved[0]["from"] == "orders", r["load_moves"]
+        assert top(r)[0] == "agent", [(c["service"], c["summary"]) for c in r["root_causes"]]
+
+
 @pytest.mark.parametrize("temporality", [1, 2])  # delta, cumulative
 def test_request_rates_from_server_histograms_either_temporality(tmp_path, temporality):
     """orders serves 10 requests a minute for ten minutes, then 100 (two routes, summed); auth 50

@@ -193,7 +193,9 @@ def metric_surge_sender(ctx: Context, service: str, depth: int = 0) -> tuple[str
     if first_tries < SURGE_RATIO * surge.before:
         return None
     added = 1.0 - surge.before / first_tries
-    if share < added:
+    # the other callers' calls now must be no surge of their own: what the before held, give or take
+    # (the metrics' minutes and the traces' seconds count the same calls a little differently)
+    if (1.0 - share) * first_tries > SURGE_RATIO * surge.before:
         return None
     further = metric_surge_sender(ctx, top, depth + 1) if top in ctx.surges else None
     return (further[0], min(further[1], added)) if further else (top, added)
