@@ -172,13 +172,16 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
                 "requests stand far out of line over the whole data: read as a fault already running when "
                 "the data begins")]))
             result = replace(peer, evidence_strength=replace(theirs, note=note))
-        elif (at_ns is None and mine.rankable and not mine.other_symptoms and mine.baseline_seconds < MIN_BASELINE_S
+        elif (at_ns is None and mine.rankable and not mine.other_symptoms
+              and (mine.baseline_seconds < MIN_BASELINE_S
+                   or (others and mine.baseline_seconds * 1e9 < INSIDE_ONLY_BEFORE_NS))
               and result.root_causes and peer.root_causes and result.root_causes[0].score < LOCALISED
               and peer.root_causes[0].score > result.root_causes[0].score):
             # A change of the entry points alone, dated within the data's first minute, that no one
             # service explains: what changed is spread thin, as where the seconds before already
             # held the fault. Compared with their peers, the requests put more of it on one
-            # service: that is the reading.
+            # service: that is the reading. So it is after a few minutes of before where something
+            # stands out from its peers on its own (an edge, a resource), if weaker than the change.
             note = "; ".join(filter(None, [theirs.note, (
                 f"the change at {result.onset} (strength {strength:.2f}), {mine.baseline_seconds:.0f} s into the "
                 f"data, is explained by no one service (the likeliest holds {result.root_causes[0].score:.0%} of "
