@@ -861,6 +861,37 @@ def test_a_timeout_a_caller_logs_while_its_callee_works_on_points_at_the_callee(
         assert checkout is None or checkout["score"] < 0.5 * r["root_causes"][0]["score"]
 
 
+def checkout_gives_up_on_payment_beside_a_pausing_catalog(tb, t, bad, rng):
+    """Most requests are page views: frontend → catalog, whose answer pauses ~120 ms one time in
+    ten, all along. One in five is a checkout, and from the first trace on payment takes 2 s, past
+    checkout's 500 ms timeout (a caught TimeoutError, payment's span running on). No status."""
+    if rng.random() < 0.2:
+        checkout_gives_up_on_payment(tb, t, True, rng)
+        return
+    root = tb.span("frontend", "GET /", duration_ms=0)
+    d = jitter(rng, 120) if rng.random() < 0.1 else jitter(rng, 5)
+    c = root.child("frontend", "call catalog", kind="CLIENT", offset_ms=1, duration_ms=d + 0.6)
+    c.child("catalog", "GET /products", kind="SERVER", offset_ms=0.3, duration_ms=d)
+    root.end_ns = c.end_ns + int(1e6)
+
+
+def test_with_no_before_timeouts_callers_log_while_the_callee_works_on_point_at_the_callee(tmp_path):
+    """No before: every checkout is as slow as the next, so its slow tenth says nothing, while the
+    page views' slow tenth is catalog's pauses, all day long. What stands out is that checkout
+    stops waiting for payment and logs a timeout in every checkout, while payment works on: those
+    marks begin at payment, far more often than marks begin anywhere else. They report payment's
+    slowness, as a timeout in time does (whatever kept it busy: a pool full of calls waiting on
+    another callee looks alike), so they count as a report: beside catalog's, not over it."""
+    ip = load(tmp_path, requests(checkout_gives_up_on_payment_beside_a_pausing_catalog, minutes=5, every_s=1.0))
+    for r in (to_json(ip.investigate()), to_json(ip.investigate(at_ns=T0))):
+        assert "payment" in top(r)[:2], [(c["service"], c["summary"]) for c in r["root_causes"]]
+        payment = next(c for c in r["root_causes"] if c["service"] == "payment")
+        assert all(c["score"] < payment["score"] for c in r["root_causes"] if c["service"] in ("checkout", "frontend"))
+        marks = [e for e in payment["evidence"] if e["type"] == "exception_surge"]
+        assert marks and "timeouts its callers logged while it worked on" in marks[0]["summary"], marks
+        assert [o["suspect"] for o in r["evidence_strength"]["other_symptoms"]] == ["payment"]
+
+
 def orders_fanned_out(tb, t, bad, rng, stopped=lambda t: False, behind_s=lambda t: 0.0):
     """checkout sends each order as a message that email and shipping both consume, each in a child
     span that starts after the send ended (kinds guessed, as from bare exports: a CLIENT, no PRODUCER).

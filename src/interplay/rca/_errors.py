@@ -33,13 +33,23 @@ class ErrorSurge:
     reported_by_callee: bool = False  # a callee surged too: this service is likely reporting its failure
     gave_up_on: str | None = None  # the callee most of these marks are timeouts on, which worked on
     peer: bool = False  # no before: `before` is every other service's visits, `after` this one's
+    given_up: int = 0  # peer: of the marks, the callers' timeouts logged while this service worked on
+
+    @property
+    def reported(self) -> bool:
+        """Marks that report a failure or slowness rather than begin one: a callee's that surged too,
+        or mostly the callers' timeouts on this service (its slowness as they met it, whatever
+        kept it busy: a full pool waits on another callee)."""
+        return self.reported_by_callee or 2 * self.given_up >= self.after[0] > 0
 
     def summary(self) -> str:
         (kb, nb), (ki, ni) = self.before, self.after
         if self.peer:
+            timeouts = (f", {self.given_up} of them timeouts its callers logged while it worked on"
+                        if self.given_up else "")
             return (f"{self.service}: exception events or error logs begin in {ki / max(ni, 1):.1%} of the "
-                    f"requests through it ({ki} of {ni}), against {kb / max(nb, 1):.1%} in the other services "
-                    f"({kb} of {nb}), no error status on them; no before to compare with")
+                    f"requests through it ({ki} of {ni}{timeouts}), against {kb / max(nb, 1):.1%} in the other "
+                    f"services ({kb} of {nb}), no error status on them; no before to compare with")
         return (f"{self.service}: requests through it with an exception event or an error log "
                 f"{kb / max(nb, 1):.1%} → {ki / max(ni, 1):.1%} ({kb} of {nb} → {ki} of {ni}), no span status")
 
@@ -104,12 +114,17 @@ def peer_error_origins(store: Store, spans_table: str, background_until: int | N
     origins: dict[str, dict[str, tuple[int, int]]] = {}
     # per service: visits, marked visits, visits whose caller was marked, of them marked too
     reach: dict[str, list[int]] = {}
+    given_up: dict[str, int] = {}
     for r in evidence.error_mark_origins(store, spans_table, ERROR_SEVERITY, background_until):
         if int(r["n"]):
-            origins.setdefault(r["service"], {})[r["w"]] = (int(r["k"]) - int(r["reported"]), int(r["n"]))
+            # a caller's timeout logged while this service worked on begins here, as the callers'
+            # timeouts in time do (`gave_up_on`): a mark of this service's that reached its caller
+            dropped = int(r["given_up"])
+            origins.setdefault(r["service"], {})[r["w"]] = (int(r["k"]) - int(r["reported"]) + dropped, int(r["n"]))
+            given_up[r["service"]] = given_up.get(r["service"], 0) + dropped
             tally = reach.setdefault(r["service"], [0, 0, 0, 0])
             for j, column in enumerate(("n", "k", "caller_marked", "passed_on")):
-                tally[j] += int(r[column])
+                tally[j] += int(r[column]) + (dropped if column in ("k", "passed_on") else 0)
     total = {s: (sum(k for k, _ in w.values()), sum(n for _, n in w.values())) for s, w in origins.items()}
     k_all, n_all = sum(k for k, _ in total.values()), sum(n for _, n in total.values())
     out = []
@@ -130,7 +145,7 @@ def peer_error_origins(store: Store, spans_table: str, background_until: int | N
             continue
         z = exact_proportion_z(rest[0], rest[1], k, n)  # a handful of marks in light traffic: exact
         if z >= MIN_Z:
-            out.append(ErrorSurge(service, rest, (k, n), z, peer=True))
+            out.append(ErrorSurge(service, rest, (k, n), z, peer=True, given_up=given_up.get(service, 0)))
     out.sort(key=lambda e: (-e.z, e.service))
     return out
 

@@ -197,10 +197,11 @@ def _investigate(store: Store, span_range: tuple[int, int], wanted: Group | None
             # compare with their peers: the seconds before it are no before.
             nothing = ("nothing changed clearly anywhere and" if at_ns is None else
                        f"the {mine.baseline_seconds:.0f} s before the onset given are no before, and")
+            stands = (f"what stands out from its peers (strength {standing_out:.2f}) is no surer" if others
+                      else "nothing stands out from its peers")
             note = "; ".join(filter(None, [theirs.note, (
-                f"{faded + ';' if faded else nothing} nothing stands out from its "
-                "peers: the evidence is too thin to rank, the order below (requests compared with their peers) is "
-                "a guess")]))
+                f"{faded + ';' if faded else nothing} {stands}: the evidence is too thin to rank, the order "
+                "below (requests compared with their peers) is a guess")]))
             result = replace(peer, evidence_strength=replace(theirs, rankable=False, note=note))
     return replace(result, seconds=round(time.perf_counter() - began, 3))
 

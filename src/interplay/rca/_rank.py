@@ -113,7 +113,7 @@ def other_symptoms(ctx: Context) -> list[tuple[float, str, str]]:
     out += [(min(z / 4, STRENGTH_CAP), suspect, "lag") for z, suspect in behind.values()]
     for e in ctx.errors:
         # a caller's timeouts on a callee that worked on are that callee's slowness
-        out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported_by_callee else 1.0), e.gave_up_on or e.service,
+        out.append((min(e.z / 4, STRENGTH_CAP) * (0.25 if e.reported else 1.0), e.gave_up_on or e.service,
                     "exceptions"))
     for r in ctx.resources:  # a service's own CPU or memory that rose and stayed up ...
         # ... unless its callers sent a surge of calls: then the CPU is the load's effect, and the

@@ -245,8 +245,10 @@ def error_mark_origins(store: Store, spans_table: str, min_severity: int,
     trace was marked too, failed by status or outlived the call (the mark reports a callee's
     failure or slowness rather than begins one); `caller_marked`, visits whose caller in that trace was
     marked or failed, and `passed_on`, those of them marked themselves (the failure reached the
-    caller, when it goes with this service's marks rather than anything else the caller met). With
-    `split_ns`, `w` is 'baseline' before it and 'incident' from it on instead."""
+    caller, when it goes with this service's marks rather than anything else the caller met); and
+    `given_up`, visits not marked themselves whose caller, marked, stopped waiting for them while
+    they worked on (the caller's timeout, logged: this service's slowness). With `split_ns`, `w` is
+    'baseline' before it and 'incident' from it on instead."""
     sql = store.sql
     s = spans_table
     w = f"CASE WHEN min(x.start_ns) < {int(split_ns)} THEN 'baseline' ELSE 'incident' END" \
@@ -268,21 +270,29 @@ def error_mark_origins(store: Store, spans_table: str, min_severity: int,
         passed AS (SELECT DISTINCT k.trace_id AS trace_id, k.callee AS service
                    FROM calls k JOIN visits v ON v.trace_id = k.trace_id AND v.service = k.caller
                    WHERE v.marked OR v.failed),
+        dropped AS (SELECT DISTINCT k.trace_id AS trace_id, k.callee AS service
+                    FROM calls k JOIN visits v ON v.trace_id = k.trace_id AND v.service = k.caller
+                    WHERE k.abandoned AND v.marked),
         tally AS (SELECT v.service AS service, v.w AS w, 1 AS n, CASE WHEN v.marked THEN 1 ELSE 0 END AS k,
-                         0 AS reported, 0 AS passed_on, 0 AS caller_marked
+                         0 AS reported, 0 AS passed_on, 0 AS caller_marked, 0 AS given_up
                   FROM visits v WHERE NOT v.failed
                   UNION ALL
                   SELECT v.service AS service, v.w AS w, 0 AS n, 0 AS k, 1 AS reported, 0 AS passed_on,
-                         0 AS caller_marked
+                         0 AS caller_marked, 0 AS given_up
                   FROM visits v JOIN reported r ON r.trace_id = v.trace_id AND r.service = v.service
                   WHERE v.marked
                   UNION ALL
                   SELECT v.service AS service, v.w AS w, 0 AS n, 0 AS k, 0 AS reported,
-                         CASE WHEN v.marked THEN 1 ELSE 0 END AS passed_on, 1 AS caller_marked
+                         CASE WHEN v.marked THEN 1 ELSE 0 END AS passed_on, 1 AS caller_marked, 0 AS given_up
                   FROM visits v JOIN passed r ON r.trace_id = v.trace_id AND r.service = v.service
-                  WHERE NOT v.failed)
+                  WHERE NOT v.failed
+                  UNION ALL
+                  SELECT v.service AS service, v.w AS w, 0 AS n, 0 AS k, 0 AS reported, 0 AS passed_on,
+                         0 AS caller_marked, 1 AS given_up
+                  FROM visits v JOIN dropped r ON r.trace_id = v.trace_id AND r.service = v.service
+                  WHERE NOT v.failed AND NOT v.marked)
         SELECT service, w, sum(n) AS n, sum(k) AS k, sum(reported) AS reported, sum(passed_on) AS passed_on,
-               sum(caller_marked) AS caller_marked
+               sum(caller_marked) AS caller_marked, sum(given_up) AS given_up
         FROM tally GROUP BY service, w""")
 
 
