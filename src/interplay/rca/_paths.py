@@ -112,16 +112,16 @@ def path_shifts(store: Store, units_table: str, min_z: float = MIN_Z) -> list[Pa
 
 def peer_path_stops(store: Store, spans_table: str, min_z: float = THIN_Z) -> list[PathShift]:
     """With no before (or too few requests in it): per service operation, a callee after which many
-    of its requests end, calling fewer services than the peers that called the same operation of it
-    and went on, strongest first.
+    of its requests end, calling fewer services (or skipping a write of its own) than the peers that
+    called the same operation of it and went on, strongest first.
 
     A changed return value running since the data began leaves no change in time to find; what is
     left is the split among the requests themselves: some take the whole path, the others stop right
     after the faulty answer and skip the calls that follow. The code's own branches can look alike,
     so this orders a guess and never stands out from the peers (PEER_PATH_CAP). Some are told apart:
     requests of two routes under one operation name call different operations of the callee; a cache
-    hit that skips a query skips only the service's own work; calls made side by side end in any
-    order but skip no service."""
+    hit that skips a query skips only a read of the service's own; calls made side by side end in
+    any order but skip no service."""
     tally: dict[tuple[str, str, str, str], dict[bool, list[tuple[int, int, int]]]] = {}
     for r in evidence.path_stops(store, spans_table):
         # the work a request does: the services it calls, and its own write if it makes one (an
